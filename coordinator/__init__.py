@@ -1,0 +1,65 @@
+"""Supervise daemons, oneshots and health checks that depend on each other.
+
+Build a system with `Daemons.of()` and `add_daemon` / `add_oneshot` /
+`add_health_check`, then run it with `async with system.build() as running`
+(or `await system.run_until_success(timeout)`).
+"""
+
+from statemachines import EntryKind as EntryKind
+from statemachines import LifecycleState as LifecycleState
+
+from ._daemons import Daemons as Daemons
+from ._events import ErrorReported as ErrorReported
+from ._events import Event as Event
+from ._events import HealthReported as HealthReported
+from ._events import ProcessExited as ProcessExited
+from ._events import ProcessSignalled as ProcessSignalled
+from ._events import ProcessSpawned as ProcessSpawned
+from ._events import Transitioned as Transitioned
+from ._events import dump_events as dump_events
+from ._events import load_events as load_events
+from ._health import CheckFn as CheckFn
+from ._health import HealthCheckResult as HealthCheckResult
+from ._health import HealthStatus as HealthStatus
+from ._health import Ready as Ready
+from ._host import Host as Host
+from ._host import MemoryHost as MemoryHost
+from ._options import DaemonOptions as DaemonOptions
+from ._options import EntrySpec as EntrySpec
+from ._options import ExecFn as ExecFn
+from ._options import HealthCheckOptions as HealthCheckOptions
+from ._options import OneshotOptions as OneshotOptions
+from ._running import RunningDaemons as RunningDaemons
+from ._running import SystemStatistics as SystemStatistics
+from .triggers import Trigger as Trigger
+from .triggers import default_trigger as default_trigger
+
+__all__ = (
+    "CheckFn",
+    "DaemonOptions",
+    "Daemons",
+    "EntryKind",
+    "EntrySpec",
+    "ErrorReported",
+    "Event",
+    "ExecFn",
+    "HealthCheckOptions",
+    "HealthCheckResult",
+    "HealthReported",
+    "HealthStatus",
+    "Host",
+    "LifecycleState",
+    "MemoryHost",
+    "OneshotOptions",
+    "ProcessExited",
+    "ProcessSignalled",
+    "ProcessSpawned",
+    "Ready",
+    "RunningDaemons",
+    "SystemStatistics",
+    "Transitioned",
+    "Trigger",
+    "default_trigger",
+    "dump_events",
+    "load_events",
+)

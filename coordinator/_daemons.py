@@ -1,0 +1,316 @@
+"""`Daemons`: the immutable builder of a system, and its validation."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar, final, overload
+
+from statemachines import EntryKind
+
+from ._health import Ready
+from ._host import Host, MemoryHost
+from ._options import (
+    DaemonOptions,
+    EntrySpec,
+    ExecFn,
+    HealthCheckOptions,
+    OneshotOptions,
+    Options,
+)
+from ._running import RunningDaemons
+from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
+
+__all__ = ["Daemons"]
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+T = TypeVar("T", DaemonOptions, OneshotOptions, HealthCheckOptions)
+SyncFactory = Callable[[], T | None]
+AsyncFactory = Callable[[], Awaitable[T | None]]
+
+
+class _Store:
+    """The specs of a line of builders, shared while nobody branches off it.
+
+    Each `Daemons` sees the first `length` specs. Adding to the newest
+    builder appends in place (O(1)); adding to an older one copies its prefix
+    first, so every builder still behaves as an immutable value.
+    """
+
+    __slots__ = ("positions", "specs")
+
+    def __init__(self, specs: list[EntrySpec]) -> None:
+        self.specs = specs
+        self.positions = {spec.id: i for i, spec in enumerate(specs)}
+
+
+@final
+class Daemons:
+    """A system under construction. Every `add_*` returns a new `Daemons`.
+
+    Entries may only require entries added before them, so a system never
+    has a cycle, and each mistake is reported by the call that makes it.
+    """
+
+    __slots__ = ("_host", "_length", "_store")
+
+    def __init__(self, host: Host | None, store: _Store, length: int) -> None:
+        self._host = host
+        self._store = store
+        self._length = length
+
+    @classmethod
+    def of(cls, *, host: Host | None = None) -> Daemons:
+        """An empty system. `host` receives health reports and events; by
+        default each build gets its own `MemoryHost`."""
+        return cls(host, _Store([]), 0)
+
+    @property
+    def entries(self) -> tuple[EntrySpec, ...]:
+        return tuple(self._store.specs[: self._length])
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(spec.id for spec in self._store.specs[: self._length])
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __repr__(self) -> str:
+        return f"<Daemons {', '.join(self.ids) or '(empty)'}>"
+
+    @overload
+    def add_daemon(
+        self, id: str, options: AsyncFactory[DaemonOptions], /
+    ) -> Awaitable[Daemons]: ...
+
+    @overload
+    def add_daemon(
+        self, id: str, options: DaemonOptions | SyncFactory[DaemonOptions] | None, /
+    ) -> Daemons: ...
+
+    @overload
+    def add_daemon(
+        self,
+        id: str,
+        /,
+        *,
+        exec: ExecFn,
+        ready: Ready,
+        requires: Sequence[str] = (),
+        max_restarts: int | None = None,
+    ) -> Daemons: ...
+
+    def add_daemon(
+        self,
+        id: str,
+        options: object = None,
+        /,
+        *,
+        exec: ExecFn | None = None,
+        ready: Ready | None = None,
+        requires: Sequence[str] = (),
+        max_restarts: int | None = None,
+    ) -> Daemons | Awaitable[Daemons]:
+        """A long-running process, ready when `ready.fn` succeeds.
+
+        Give the options as keywords, as a `DaemonOptions`, or as a factory
+        (sync or async) returning one or `None` (`None` skips the entry).
+        """
+        if options is None and exec is None and ready is None:
+            raise InvalidEntryError(f"daemon {id!r} needs exec= and ready=", entry=id)
+        if options is None:
+            options = DaemonOptions(exec, ready, requires, max_restarts)  # type: ignore[arg-type]
+        return self._add(id, EntryKind.DAEMON, DaemonOptions, options)
+
+    @overload
+    def add_oneshot(
+        self, id: str, options: AsyncFactory[OneshotOptions], /
+    ) -> Awaitable[Daemons]: ...
+
+    @overload
+    def add_oneshot(
+        self, id: str, options: OneshotOptions | SyncFactory[OneshotOptions] | None, /
+    ) -> Daemons: ...
+
+    @overload
+    def add_oneshot(
+        self,
+        id: str,
+        /,
+        *,
+        exec: ExecFn,
+        requires: Sequence[str] = (),
+        max_restarts: int | None = None,
+    ) -> Daemons: ...
+
+    def add_oneshot(
+        self,
+        id: str,
+        options: object = None,
+        /,
+        *,
+        exec: ExecFn | None = None,
+        requires: Sequence[str] = (),
+        max_restarts: int | None = None,
+    ) -> Daemons | Awaitable[Daemons]:
+        """A task run once; ready (for good) when it exits successfully, retried
+        with backoff when it crashes."""
+        if options is None and exec is None:
+            raise InvalidEntryError(f"oneshot {id!r} needs exec=", entry=id)
+        if options is None:
+            options = OneshotOptions(exec, requires, max_restarts)  # type: ignore[arg-type]
+        return self._add(id, EntryKind.ONESHOT, OneshotOptions, options)
+
+    @overload
+    def add_health_check(
+        self, id: str, options: AsyncFactory[HealthCheckOptions], /
+    ) -> Awaitable[Daemons]: ...
+
+    @overload
+    def add_health_check(
+        self, id: str, options: HealthCheckOptions | SyncFactory[HealthCheckOptions] | None, /
+    ) -> Daemons: ...
+
+    @overload
+    def add_health_check(
+        self, id: str, /, *, ready: Ready, requires: Sequence[str] = ()
+    ) -> Daemons: ...
+
+    def add_health_check(
+        self,
+        id: str,
+        options: object = None,
+        /,
+        *,
+        ready: Ready | None = None,
+        requires: Sequence[str] = (),
+    ) -> Daemons | Awaitable[Daemons]:
+        """Nothing runs; ready when `ready.fn` succeeds (a gate for dependents)."""
+        if options is None and ready is None:
+            raise InvalidEntryError(f"health check {id!r} needs ready=", entry=id)
+        if options is None:
+            options = HealthCheckOptions(ready, requires)  # type: ignore[arg-type]
+        return self._add(id, EntryKind.CHECK, HealthCheckOptions, options)
+
+    def build(self) -> RunningDaemons:
+        """The system, ready to run: `async with system.build() as running: ...`."""
+        return RunningDaemons(self.entries, self._host or MemoryHost())
+
+    async def run_until_success(self, timeout: float | None = None) -> None:
+        """Build, wait until every entry is ready at the same time, then terminate.
+
+        On timeout it terminates and raises `WaitTimeoutError` (a
+        `TimeoutError`): `Timed out waiting for db, web`.
+        """
+        async with self.build() as running:
+            await running.wait_ready(timeout)
+
+    # Adding and validating.
+
+    def _add(
+        self, id: str, kind: EntryKind, expected: type[Options], options: object
+    ) -> Daemons | Awaitable[Daemons]:
+        self._check_id(id)
+        if callable(options) and not isinstance(options, Options):
+            produced = options()
+            if inspect.isawaitable(produced):
+                return self._add_later(id, kind, expected, produced)
+            options = produced
+        return self._add_now(id, kind, expected, options)
+
+    async def _add_later(
+        self, id: str, kind: EntryKind, expected: type[Options], produced: Awaitable[object]
+    ) -> Daemons:
+        return self._add_now(id, kind, expected, await produced)
+
+    def _add_now(
+        self, id: str, kind: EntryKind, expected: type[Options], options: object
+    ) -> Daemons:
+        if options is None:
+            return self
+        if not isinstance(options, expected):
+            raise InvalidEntryError(
+                f"{kind.value} {id!r}: options must be {expected.__name__}, "
+                f"not {type(options).__name__}",
+                entry=id,
+            )
+        return self._append(self._spec(id, kind, options))
+
+    def _check_id(self, id: object) -> None:
+        if not isinstance(id, str) or not ID_PATTERN.match(id):
+            raise InvalidIdError(
+                f"Invalid id {id!r}: use lowercase letters and digits, "
+                "words joined by single dashes (like 'web' or 'db-1')",
+                entry=str(id),
+            )
+        if self._position(id) is not None:
+            raise DuplicateIdError(f"The id '{id}' is already used", entry=id)
+
+    def _spec(self, id: str, kind: EntryKind, options: Options) -> EntrySpec:
+        ready = getattr(options, "ready", None)
+        exec_ = getattr(options, "exec", None)
+        max_restarts = getattr(options, "max_restarts", None)
+        problems: list[str | None] = []
+        if kind is not EntryKind.ONESHOT:
+            if not isinstance(ready, Ready):
+                problems.append(f"ready must be a Ready, not {type(ready).__name__}")
+            else:
+                problems.append(ready.problem())
+        if kind is not EntryKind.CHECK:
+            if not isinstance(exec_, ExecFn):
+                problems.append(f"exec must be an ExecFn, not {type(exec_).__name__}")
+            else:
+                problems.append(exec_.problem())
+        if max_restarts is not None and (
+            not isinstance(max_restarts, int) or isinstance(max_restarts, bool) or max_restarts < 0
+        ):
+            problems.append(f"max_restarts must be an int >= 0 or None, not {max_restarts!r}")
+        for problem in problems:
+            if problem is not None:
+                raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)
+        return EntrySpec(id, kind, self._requires(id, options.requires), ready, exec_, max_restarts)
+
+    def _requires(self, id: str, requires: object) -> tuple[str, ...]:
+        if isinstance(requires, str) or not isinstance(requires, Sequence | set | frozenset):
+            raise InvalidEntryError(
+                f"{id!r}: requires must be a list of ids, not {type(requires).__name__}", entry=id
+            )
+        result: list[str] = []
+        for required in requires:
+            if required == id:
+                raise UnknownDependencyError(
+                    f"{id!r} cannot require itself", entry=id, missing=id, suggestion=None
+                )
+            if not isinstance(required, str) or self._position(required) is None:
+                raise self._unknown(id, required)
+            if required not in result:
+                result.append(required)
+        return tuple(result)
+
+    def _unknown(self, id: str, required: object) -> UnknownDependencyError:
+        close = difflib.get_close_matches(str(required), self.ids, n=1)
+        suggestion = close[0] if close else None
+        message = f"{id!r} requires {required!r}, which is not an earlier entry"
+        if suggestion is not None:
+            message += f"; did you mean {suggestion!r}?"
+        return UnknownDependencyError(
+            message, entry=id, missing=str(required), suggestion=suggestion
+        )
+
+    def _position(self, id: str) -> int | None:
+        position = self._store.positions.get(id)
+        if position is None or position >= self._length:
+            return None
+        return position
+
+    def _append(self, spec: EntrySpec) -> Daemons:
+        store = self._store
+        if len(store.specs) != self._length:
+            store = _Store(store.specs[: self._length])
+        store.specs.append(spec)
+        store.positions[spec.id] = self._length
+        return Daemons(self._host, store, self._length + 1)

@@ -1,0 +1,68 @@
+"""One entry of a running system: the model its lifecycle machine drives.
+
+The guards of the transition table are answered here, from counters the
+coordinator keeps up to date on every transition, so each guard costs O(1)
+however large the system is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import anyio
+
+from statemachines import Lifecycle
+
+from ._health import HealthCheckResult
+from ._options import EntrySpec
+from ._processes import ProcessHandle
+
+if TYPE_CHECKING:
+    from ._running import RunningDaemons
+
+__all__ = ["Entry"]
+
+
+class Entry(Lifecycle):
+    def __init__(self, spec: EntrySpec, system: RunningDaemons) -> None:
+        self.spec = spec
+        self.lifecycle_id = spec.id
+        self.system = system
+        self.dependencies: list[Entry] = []
+        self.dependents: list[Entry] = []
+        self.ready_dependencies = 0
+        """How many dependencies are `ready` now."""
+        self.running_dependents = 0
+        """How many dependents are starting, ready, failing or stopping now."""
+        self.launched_at = -math.inf
+        self.health: HealthCheckResult | None = None
+        """The last result reported (after grace-period softening)."""
+        self.last_raw: HealthCheckResult | None = None
+        """The last result of the check itself, for the trigger."""
+        self.restarts = 0
+        self.signalled = False
+        self.process: ProcessHandle | None = None
+        # Fresh at each launch (see RunningDaemons._launch).
+        self.stopping: anyio.Event | None = None
+        self.stop_permitted: anyio.Event | None = None
+        self.checks_scope: anyio.CancelScope | None = None
+        self.recheck_scope: anyio.CancelScope | None = None
+        self.wait_scope: anyio.CancelScope | None = None
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.spec.id!r} {self.state.value}>"
+
+    # Guards of the transition table.
+
+    def dependencies_ready(self) -> bool:
+        return self.ready_dependencies == len(self.dependencies) and not self.system.is_terminating
+
+    def grace_expired(self) -> bool:
+        return anyio.current_time() - self.launched_at >= self.spec.grace_period
+
+    def no_dependent_running(self) -> bool:
+        return self.running_dependents == 0
+
+    def terminating(self) -> bool:
+        return self.system.is_terminating

@@ -1,0 +1,109 @@
+"""Health results, readiness probes and the shape of a trigger."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+__all__ = ["CheckFn", "HealthCheckResult", "HealthStatus", "Ready", "ResultGetter", "Trigger"]
+
+
+class HealthStatus(enum.StrEnum):
+    """The outcome of a check. A `str` enum: `HealthStatus.SUCCESS == "success"`."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    STARTING = "starting"
+    LOADING = "loading"
+    DISABLED = "disabled"
+    WAITING = "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckResult:
+    """What a check returns; only `success` satisfies a dependency."""
+
+    result: HealthStatus
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept the plain strings too, so `HealthCheckResult("success")` works.
+        object.__setattr__(self, "result", HealthStatus(self.result))
+
+    @classmethod
+    def success(cls, message: str | None = None) -> HealthCheckResult:
+        return cls(HealthStatus.SUCCESS, message)
+
+    @classmethod
+    def failure(cls, message: str) -> HealthCheckResult:
+        return cls(HealthStatus.FAILURE, message)
+
+    @classmethod
+    def loading(cls, message: str) -> HealthCheckResult:
+        return cls(HealthStatus.LOADING, message)
+
+    @classmethod
+    def starting(cls, message: str | None = None) -> HealthCheckResult:
+        return cls(HealthStatus.STARTING, message)
+
+    @classmethod
+    def disabled(cls, message: str | None = None) -> HealthCheckResult:
+        return cls(HealthStatus.DISABLED, message)
+
+    @classmethod
+    def waiting(cls, message: str | None = None) -> HealthCheckResult:
+        return cls(HealthStatus.WAITING, message)
+
+    @property
+    def is_success(self) -> bool:
+        return self.result is HealthStatus.SUCCESS
+
+
+CheckFn = Callable[[], HealthCheckResult | Awaitable[HealthCheckResult]]
+"""A check: sync or async, returning a `HealthCheckResult`. Raising is a failure."""
+
+ResultGetter = Callable[[], HealthCheckResult | None]
+"""Gives a trigger the last raw check result (`None` before the first)."""
+
+Trigger = Callable[[ResultGetter], AsyncIterator[None]]
+"""Decides when checks run: each step of the iterator ends when the next check is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """How an entry shows it is ready.
+
+    `display` is the name reported to the host (`None` hides the entry from
+    health reports; it still gates its dependents). A failure within
+    `grace_period` seconds of a launch is reported as `starting`.
+    `trigger` decides when `fn` runs; `None` means `default_trigger`.
+    """
+
+    display: str | None
+    fn: CheckFn
+    grace_period: float = 5.0
+    trigger: Trigger | None = None
+
+    def problem(self) -> str | None:
+        """What is wrong with these options, if anything (for validation)."""
+        if not callable(self.fn):
+            return f"ready.fn must be callable, not {type(self.fn).__name__}"
+        if not is_non_negative(self.grace_period):
+            return f"ready.grace_period must be a number >= 0, not {self.grace_period!r}"
+        if self.trigger is not None and not callable(self.trigger):
+            return f"ready.trigger must be callable, not {type(self.trigger).__name__}"
+        if self.display is not None and not isinstance(self.display, str):
+            return f"ready.display must be a string or None, not {type(self.display).__name__}"
+        return None
+
+
+def is_non_negative(value: object) -> bool:
+    """A real number >= 0 (booleans and NaN are not)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and not math.isnan(value)
+        and value >= 0
+    )

@@ -1,0 +1,102 @@
+"""What users hand to `Daemons.add_*`: what to run, and the per-kind options."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from statemachines import EntryKind
+
+from ._health import Ready, is_non_negative
+
+__all__ = [
+    "DEFAULT_SIGTERM_TIMEOUT",
+    "DaemonOptions",
+    "EntrySpec",
+    "ExecFn",
+    "HealthCheckOptions",
+    "OneshotOptions",
+]
+
+DEFAULT_SIGTERM_TIMEOUT = 30.0
+
+ExecFunction = Callable[[Any], Awaitable[object]]
+"""An async function run as the entry's process; it receives the entry's subcontainer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecFn:
+    """Run an async function in-process as the entry's process.
+
+    Stopping it cancels it; it then has `sigterm_timeout` seconds to finish its
+    cleanup before it is abandoned (with an error event). Returning is an exit
+    (a daemon is restarted, a oneshot has succeeded); raising is a crash.
+    """
+
+    fn: ExecFunction
+    sigterm_timeout: float = DEFAULT_SIGTERM_TIMEOUT
+
+    def problem(self) -> str | None:
+        if not callable(self.fn):
+            return f"exec.fn must be callable, not {type(self.fn).__name__}"
+        if not is_non_negative(self.sigterm_timeout):
+            return f"exec.sigterm_timeout must be a number >= 0, not {self.sigterm_timeout!r}"
+        return None
+
+
+Exec = ExecFn
+"""Everything an entry can run."""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    """A long-running process, ready when `ready.fn` succeeds; restarted when it exits."""
+
+    exec: Exec
+    ready: Ready
+    requires: Sequence[str] = ()
+    max_restarts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OneshotOptions:
+    """A task run once; ready when it exits successfully, retried when it crashes."""
+
+    exec: Exec
+    requires: Sequence[str] = ()
+    max_restarts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckOptions:
+    """Nothing runs; the entry is ready when `ready.fn` succeeds."""
+
+    ready: Ready
+    requires: Sequence[str] = ()
+
+
+Options = DaemonOptions | OneshotOptions | HealthCheckOptions
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """One validated entry of a system, as the coordinator runs it."""
+
+    id: str
+    kind: EntryKind
+    requires: tuple[str, ...]
+    ready: Ready | None
+    exec: Exec | None
+    max_restarts: int | None = None
+
+    @property
+    def display(self) -> str | None:
+        return self.ready.display if self.ready is not None else None
+
+    @property
+    def grace_period(self) -> float:
+        """Oneshots have none: a crash is a failure at once."""
+        if self.ready is None or self.kind is EntryKind.ONESHOT:
+            return 0.0
+        return self.ready.grace_period

@@ -1,0 +1,133 @@
+"""Running what an entry runs, behind one small interface.
+
+The coordinator only ever sees a `ProcessHandle`: it can wait for the exit,
+or stop the process (politely, then for good, within a bound). In-process
+functions (`ExecFn`) are one implementation; operating-system processes are
+another, and the coordinator does not change when one is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ._options import Exec, ExecFn
+
+__all__ = ["ExitStatus", "ProcessHandle", "RestartBackoff", "spawn"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How a process ended. `clean`: exit code 0, or a stop the supervisor asked for."""
+
+    returncode: int | None
+    clean: bool
+    description: str
+    abandoned: bool = False
+
+
+class ProcessHandle(Protocol):
+    pid: int | None
+
+    @property
+    def running(self) -> bool: ...
+
+    async def wait(self) -> ExitStatus:
+        """Wait until the process has ended by itself."""
+        ...
+
+    async def stop(self, on_signal: Callable[[str], None]) -> ExitStatus:
+        """Stop the process within its own bound; call under a shielded scope.
+
+        `on_signal` is told each signal sent, by name, as it is sent.
+        """
+        ...
+
+
+class FunctionProcess:
+    """An `ExecFn` running in a task of the system's task group.
+
+    It runs there, not under the entry's own task, so that a function that
+    ignores cancellation can be abandoned without stalling the shutdown.
+    """
+
+    pid: int | None = None
+
+    def __init__(self, exec_fn: ExecFn, task_group: TaskGroup, name: str) -> None:
+        self._exec = exec_fn
+        self._scope = anyio.CancelScope()
+        self._done = anyio.Event()
+        self._status: ExitStatus | None = None
+        task_group.start_soon(self._run, name=name)
+
+    @property
+    def running(self) -> bool:
+        return self._status is None
+
+    async def _run(self) -> None:
+        status: ExitStatus | None = None
+        with self._scope:
+            try:
+                returned = await self._exec.fn(None)
+            except Exception as error:
+                status = ExitStatus(None, False, _describe(error))
+            else:
+                if returned is None:
+                    status = ExitStatus(0, True, "returned")
+                else:
+                    status = ExitStatus(None, False, f"returned {returned!r} instead of None")
+        self._status = status or ExitStatus(None, True, "cancelled")
+        self._done.set()
+
+    async def wait(self) -> ExitStatus:
+        await self._done.wait()
+        assert self._status is not None
+        return self._status
+
+    async def stop(self, on_signal: Callable[[str], None]) -> ExitStatus:
+        if self._status is not None:
+            return self._status
+        on_signal("cancel")
+        self._scope.cancel()
+        timeout = self._exec.sigterm_timeout
+        with anyio.move_on_after(timeout):
+            await self._done.wait()
+        if self._status is None:
+            return ExitStatus(
+                None, False, f"ignored cancellation for {timeout:g} s and was abandoned", True
+            )
+        return self._status
+
+
+def spawn(exec_: Exec, task_group: TaskGroup, entry_id: str) -> ProcessHandle:
+    """Start what an entry runs. Never blocks: the handle reports the exit."""
+    return FunctionProcess(exec_, task_group, name=f"healthdaemons:{entry_id}:exec")
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class RestartBackoff:
+    """Capped exponential delays between restarts: 0, 1, 2, 4 ... 30 s.
+
+    A process that stayed up `reset_after` seconds counts as healthy again:
+    the next restart is immediate and the restart count starts over.
+    """
+
+    def __init__(self, cap: float = 30.0, reset_after: float = 60.0) -> None:
+        self.cap = cap
+        self.reset_after = reset_after
+        self.restarts = 0
+
+    def next_delay(self, uptime: float) -> float:
+        if uptime >= self.reset_after:
+            self.restarts = 0
+        delay = 0.0 if self.restarts == 0 else min(2.0 ** (self.restarts - 1), self.cap)
+        self.restarts += 1
+        return delay

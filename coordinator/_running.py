@@ -1,0 +1,563 @@
+"""The coordinator: a built system, linking its entries' lifecycle machines.
+
+Theory of operation
+-------------------
+Each entry's state changes only through `statemachines.fire`. Two kinds of
+change happen:
+
+* event-triggered: something outside the coordinator happened (a check
+  result, a process exit, a process gone, `term()`); `_react` fires the
+  matching event at that entry;
+* state-triggered: a change of one entry makes a rule apply to another
+  ("every dependency is ready, so launch"; "a dependency left ready, so stop";
+  "no dependent is running any more, so signal"). `_fire` queues the entries
+  whose rules may now apply, and `_drain` applies them until nothing changes,
+  as h11 does for its two coupled machines.
+
+One reaction, with everything it causes, is one *step*: it runs without an
+await, so no task ever sees a half-applied cascade. The queue (not recursion)
+keeps a cascade down a chain of 20,000 entries flat, and the counters on each
+entry keep every rule O(1), so a whole shutdown costs O(entries + edges).
+
+Tasks only run what an entry runs and wait; they never decide. Each launch
+starts one supervising task, which runs the check loop and the process loop
+and ends by reporting `gone` once the process is stopped.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from types import TracebackType
+from typing import final
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from statemachines import (
+    ACTIVE_STATES,
+    EntryKind,
+    LifecycleEvent,
+    LifecycleState,
+    fire,
+    new_machine,
+)
+
+from . import triggers
+from ._entry import Entry
+from ._events import (
+    ErrorReported,
+    Event,
+    HealthReported,
+    ProcessExited,
+    ProcessSignalled,
+    ProcessSpawned,
+    Transitioned,
+)
+from ._health import HealthCheckResult, HealthStatus
+from ._host import Host
+from ._options import EntrySpec, Exec
+from ._processes import ExitStatus, RestartBackoff, spawn
+from .errors import SystemTerminatedError, WaitTimeoutError
+
+__all__ = ["RunningDaemons", "SystemStatistics"]
+
+WAITING = LifecycleState.WAITING
+STARTING = LifecycleState.STARTING
+READY = LifecycleState.READY
+STOPPING = LifecycleState.STOPPING
+STOPPED = LifecycleState.STOPPED
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStatistics:
+    """A snapshot of a running system, for tests, tools and dashboards."""
+
+    states: Mapping[str, LifecycleState]
+    restarts: Mapping[str, int]
+    ready: int
+    stopped: int
+    terminating: bool
+    events: int
+    dropped_events: int
+
+
+@final
+class RunningDaemons:
+    """A system built by `Daemons.build()`.
+
+    Use it as an async context manager: entering starts every entry whose
+    dependencies allow it; leaving (by return, exception or cancellation)
+    runs `term()` and comes back only once everything has stopped.
+    """
+
+    def __init__(self, specs: Sequence[EntrySpec], host: Host) -> None:
+        self.host = host
+        self.history: list[Event] = []
+        """Every event so far, in order."""
+        machines = {kind: new_machine(kind) for kind in EntryKind}
+        self._entries: dict[str, Entry] = {}
+        for spec in specs:
+            entry = Entry(spec, self)
+            machines[spec.kind].add_model(entry)
+            for required in spec.requires:
+                dependency = self._entries[required]
+                entry.dependencies.append(dependency)
+                dependency.dependents.append(entry)
+            self._entries[spec.id] = entry
+        self._order = list(self._entries.values())
+        self._queue: deque[Entry] = deque()
+        self._step = 0
+        self._terminating = False
+        self._ready_count = 0
+        self._stopped_count = 0
+        self._task_group: TaskGroup | None = None
+        self._entered = False
+        self._changed: anyio.Event | None = None
+        self._all_stopped: anyio.Event | None = None
+        self._subscribers: list[MemoryObjectSendStream[Event]] = []
+        self._dropped_events = 0
+
+    # Public surface.
+
+    @property
+    def is_terminating(self) -> bool:
+        return self._terminating
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+    def state(self, entry_id: str) -> LifecycleState:
+        """The entry's current lifecycle state."""
+        return self._entry(entry_id).state
+
+    def health(self, entry_id: str) -> HealthCheckResult | None:
+        """The entry's last reported health (`None` before its first report)."""
+        return self._entry(entry_id).health
+
+    def statistics(self) -> SystemStatistics:
+        return SystemStatistics(
+            states={i: e.state for i, e in self._entries.items()},
+            restarts={i: e.restarts for i, e in self._entries.items()},
+            ready=self._ready_count,
+            stopped=self._stopped_count,
+            terminating=self._terminating,
+            events=len(self.history),
+            dropped_events=self._dropped_events,
+        )
+
+    def subscribe(self, max_buffer_size: float = 1000) -> MemoryObjectReceiveStream[Event]:
+        """A stream of the events from now on; it ends when the system has stopped.
+
+        A subscriber that falls `max_buffer_size` events behind loses the
+        newer ones (counted in `statistics().dropped_events`); the system
+        never waits for a subscriber.
+        """
+        send, receive = anyio.create_memory_object_stream[Event](max_buffer_size)
+        if self._entered and self._task_group is None:
+            send.close()
+        else:
+            self._subscribers.append(send)
+        return receive
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every entry is `ready` at the same time.
+
+        Raises `WaitTimeoutError` (a `TimeoutError`) naming the entries that
+        were not ready, or `SystemTerminatedError` if the system is terminated
+        first.
+        """
+        self._require_running("wait_ready")
+        await anyio.lowlevel.checkpoint()
+        with anyio.move_on_after(timeout):
+            while self._ready_count < len(self._order):
+                if self._terminating:
+                    raise SystemTerminatedError(
+                        f"Terminated while waiting for {', '.join(self._not_ready())}",
+                        not_ready=self._not_ready(),
+                    )
+                assert self._changed is not None
+                await self._changed.wait()
+            return
+        raise WaitTimeoutError(
+            f"Timed out waiting for {', '.join(self._not_ready())}", not_ready=self._not_ready()
+        )
+
+    async def wait_stopped(self) -> None:
+        """Wait until every entry is `stopped` (only `term()` gets them there)."""
+        self._require_running("wait_stopped")
+        assert self._all_stopped is not None
+        await self._all_stopped.wait()
+
+    async def term(self) -> None:
+        """Stop every entry, dependents before their dependencies, and wait for it.
+
+        Idempotent: concurrent and later calls share the one shutdown, and a
+        caller that is cancelled does not interrupt it.
+        """
+        self._init_events()
+        if not self._terminating:
+            self._terminating = True
+            self._step += 1
+            # Dependents first, so no entry is stopped twice over (once by
+            # term, once by losing a dependency).
+            for entry in reversed(self._order):
+                if entry.state is WAITING or entry.state in ACTIVE_STATES:
+                    self._fire(entry, LifecycleEvent.TERM)
+            self._drain()
+            self._notify()
+        assert self._all_stopped is not None
+        await self._all_stopped.wait()
+
+    async def __aenter__(self) -> RunningDaemons:
+        if self._entered:
+            raise RuntimeError("a built system can be entered only once; call build() again")
+        self._entered = True
+        self._init_events()
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        self._step += 1
+        self._queue.extend(self._order)
+        self._drain()
+        self._notify()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        task_group = self._task_group
+        assert task_group is not None
+        with anyio.CancelScope(shield=True):
+            await self.term()
+        # Only abandoned functions can still run here; the block's own
+        # exception goes out as itself, never wrapped in an exception group.
+        task_group.cancel_scope.cancel()
+        await task_group.__aexit__(None, None, None)
+        self._task_group = None
+        for send in self._subscribers:
+            send.close()
+        self._subscribers.clear()
+        return False
+
+    # Reactions: the only places where entries change state.
+
+    def _react(
+        self, entry: Entry, event: LifecycleEvent, report: HealthCheckResult | None = None
+    ) -> None:
+        """One step: something happened to `entry`; fire `event` and settle the system."""
+        self._step += 1
+        if report is not None:
+            self._report(entry, report)
+        self._fire(entry, event)
+        self._drain()
+        self._notify()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            self._settle(queue.popleft())
+
+    def _settle(self, entry: Entry) -> None:
+        """The state-triggered rules, in order; the table's guards decide."""
+        state = entry.state
+        if state is WAITING:
+            if not self._fire(entry, LifecycleEvent.LAUNCH) and not self._terminating:
+                self._report_waiting(entry)
+        elif state in ACTIVE_STATES:
+            if entry.ready_dependencies < len(entry.dependencies):
+                self._fire(entry, LifecycleEvent.DEPENDENCY_LOST)
+        elif state is STOPPING and not entry.signalled:
+            self._fire(entry, LifecycleEvent.SIGNAL)
+
+    def _fire(self, entry: Entry, event: LifecycleEvent) -> bool:
+        source = entry.state
+        if not fire(entry, event):
+            return False
+        dest = entry.state
+        self._record(
+            Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
+        )
+        if source is dest:
+            if event is LifecycleEvent.SIGNAL:
+                self._permit_stop(entry)
+            return True
+        queue = self._queue
+        if dest is READY or source is READY:
+            delta = 1 if dest is READY else -1
+            self._ready_count += delta
+            for dependent in entry.dependents:
+                dependent.ready_dependencies += delta
+                queue.append(dependent)
+        if source is WAITING and dest is STARTING:
+            for dependency in entry.dependencies:
+                dependency.running_dependents += 1
+            self._launch(entry)
+        elif source is STOPPING:
+            for dependency in entry.dependencies:
+                dependency.running_dependents -= 1
+                queue.append(dependency)
+            queue.append(entry)
+        if dest is STOPPING:
+            assert entry.checks_scope is not None and entry.stopping is not None
+            entry.checks_scope.cancel()
+            entry.stopping.set()
+            queue.append(entry)
+        elif dest is STOPPED:
+            self._stopped_count += 1
+            if self._stopped_count == len(self._order):
+                assert self._all_stopped is not None
+                self._all_stopped.set()
+        return True
+
+    def _launch(self, entry: Entry) -> None:
+        assert self._task_group is not None
+        entry.launched_at = anyio.current_time()
+        entry.last_raw = None
+        entry.restarts = 0
+        entry.signalled = False
+        entry.stopping = anyio.Event()
+        entry.stop_permitted = anyio.Event()
+        entry.checks_scope = anyio.CancelScope()
+        entry.wait_scope = None
+        self._task_group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
+
+    def _permit_stop(self, entry: Entry) -> None:
+        assert entry.stop_permitted is not None
+        entry.signalled = True
+        entry.stop_permitted.set()
+        if entry.wait_scope is not None:
+            entry.wait_scope.cancel()
+
+    # Supervising tasks: they run things and wait, and report to `_react`.
+
+    async def _supervise(self, entry: Entry) -> None:
+        assert entry.stop_permitted is not None
+        async with anyio.create_task_group() as task_group:
+            if entry.spec.ready is not None and entry.spec.kind is not EntryKind.ONESHOT:
+                task_group.start_soon(self._check_loop, entry)
+            if entry.spec.exec is not None:
+                await self._process_loop(entry)
+            await entry.stop_permitted.wait()
+        self._react(entry, LifecycleEvent.GONE)
+
+    async def _process_loop(self, entry: Entry) -> None:
+        spec = entry.spec
+        assert spec.exec is not None
+        assert entry.stopping is not None
+        backoff = RestartBackoff()
+        while entry.state in ACTIVE_STATES:
+            spawned_at = anyio.current_time()
+            status = await self._run_once(entry, spec.exec)
+            if entry.signalled or not self._after_exit(entry, status):
+                return
+            delay = backoff.next_delay(anyio.current_time() - spawned_at)
+            if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
+                self._give_up(entry, spec.max_restarts)
+                return
+            entry.restarts = backoff.restarts
+            with anyio.move_on_after(delay):
+                await entry.stopping.wait()
+
+    def _give_up(self, entry: Entry, restarts: int) -> None:
+        assert entry.checks_scope is not None
+        entry.checks_scope.cancel()
+        self._step += 1
+        self._report(entry, HealthCheckResult.failure(f"gave up after {restarts} restarts"), False)
+        self._fire(entry, LifecycleEvent.GIVE_UP)
+        self._drain()
+        self._notify()
+
+    async def _run_once(self, entry: Entry, exec_: Exec) -> ExitStatus:
+        """Run the process until it exits, or until the stop is permitted and
+        it has been stopped; never leaves it running, even when cancelled."""
+        assert self._task_group is not None
+        process = entry.process = spawn(exec_, self._task_group, entry.spec.id)
+        self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
+        scope = entry.wait_scope = anyio.CancelScope()
+        if entry.signalled:
+            scope.cancel()
+        status: ExitStatus | None = None
+        try:
+            with scope:
+                status = await process.wait()
+        finally:
+            if status is None:
+                with anyio.CancelScope(shield=True):
+                    status = await process.stop(
+                        partial(self._signalled, entry.spec.id, process.pid)
+                    )
+            self._exited(entry, status)
+        assert status is not None
+        return status
+
+    def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
+        self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
+
+    def _exited(self, entry: Entry, status: ExitStatus | None) -> None:
+        assert status is not None
+        entry.process = None
+        self._record(
+            ProcessExited(
+                anyio.current_time(),
+                entry.spec.id,
+                None,
+                status.returncode,
+                status.clean,
+                status.description,
+            )
+        )
+        if status.abandoned:
+            self._error(entry.spec.id, f"{entry.spec.id}: {status.description}")
+
+    def _after_exit(self, entry: Entry, status: ExitStatus) -> bool:
+        """React to an exit the supervisor did not cause; `True` to run again."""
+        if entry.state not in ACTIVE_STATES:
+            return False
+        kind = entry.spec.kind.value
+        if entry.spec.kind is EntryKind.ONESHOT and status.clean:
+            self._react(entry, LifecycleEvent.HEALTHY, HealthCheckResult.success())
+            return False
+        if status.clean:
+            message = f"{entry.spec.id} {kind} exited"
+        else:
+            message = f"{entry.spec.id} {kind} crashed: {status.description}"
+        self._react(entry, LifecycleEvent.UNHEALTHY, HealthCheckResult.failure(message))
+        if entry.recheck_scope is not None:
+            entry.recheck_scope.cancel()
+        return True
+
+    async def _check_loop(self, entry: Entry) -> None:
+        ready = entry.spec.ready
+        assert ready is not None and entry.checks_scope is not None
+        trigger = ready.trigger or triggers.default_trigger
+        with entry.checks_scope:
+            while True:
+                # A process exit cancels this scope: start over with a fresh
+                # trigger, which checks at once.
+                entry.recheck_scope = anyio.CancelScope()
+                with entry.recheck_scope:
+                    steps = trigger(lambda: entry.last_raw)
+                    try:
+                        async for _ in steps:
+                            result = await _run_check(entry)
+                            if entry.state in ACTIVE_STATES:
+                                entry.last_raw = result
+                                event = (
+                                    LifecycleEvent.HEALTHY
+                                    if result.is_success
+                                    else LifecycleEvent.UNHEALTHY
+                                )
+                                self._react(entry, event, result)
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await triggers.close_steps(steps)
+                if not entry.recheck_scope.cancel_called:
+                    return
+
+    # Reports and records.
+
+    def _report(self, entry: Entry, raw: HealthCheckResult, soften: bool = True) -> None:
+        reported = raw
+        if soften and raw.result is HealthStatus.FAILURE and not entry.grace_expired():
+            reported = HealthCheckResult.starting(raw.message)
+        if reported == entry.health:
+            return
+        entry.health = reported
+        report = HealthReported(
+            anyio.current_time(),
+            entry.spec.id,
+            entry.spec.display,
+            reported.result,
+            reported.message,
+        )
+        self._record(report)
+        if entry.spec.display is not None:
+            try:
+                self.host.set_health(report)
+            except Exception as error:
+                self._error(entry.spec.id, f"host.set_health failed: {error!r}")
+
+    def _report_waiting(self, entry: Entry) -> None:
+        pending = ", ".join(
+            d.spec.display
+            for d in entry.dependencies
+            if d.state is not READY and d.spec.display is not None
+        )
+        self._report(entry, HealthCheckResult.waiting(pending or None))
+
+    def _record(self, event: Event) -> None:
+        self.history.append(event)
+        try:
+            self.host.record(event)
+        except Exception as error:
+            self.history.append(
+                ErrorReported(event.at, event.entry, f"host.record failed: {error!r}")
+            )
+        if self._subscribers:
+            self._publish(event)
+
+    def _publish(self, event: Event) -> None:
+        for send in list(self._subscribers):
+            try:
+                send.send_nowait(event)
+            except anyio.WouldBlock:
+                self._dropped_events += 1
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._subscribers.remove(send)
+
+    def _error(self, entry_id: str | None, message: str) -> None:
+        self._record(ErrorReported(anyio.current_time(), entry_id, message))
+
+    def _notify(self) -> None:
+        assert self._changed is not None
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    # Helpers.
+
+    def _init_events(self) -> None:
+        if self._changed is None:
+            self._changed = anyio.Event()
+            self._all_stopped = anyio.Event()
+            if not self._order:
+                self._all_stopped.set()
+
+    def _entry(self, entry_id: str) -> Entry:
+        try:
+            return self._entries[entry_id]
+        except KeyError:
+            raise KeyError(f"no entry {entry_id!r} in this system") from None
+
+    def _not_ready(self) -> list[str]:
+        return [e.spec.id for e in self._order if e.state is not READY]
+
+    def _require_running(self, method: str) -> None:
+        if not self._entered:
+            raise RuntimeError(
+                f"{method}() needs a running system: use `async with system.build()`"
+            )
+
+
+async def _run_check(entry: Entry) -> HealthCheckResult:
+    """Run the entry's check; an exception is a failure whose message is its text."""
+    assert entry.spec.ready is not None
+    try:
+        value = entry.spec.ready.fn()
+        if inspect.isawaitable(value):
+            value = await value
+    except Exception as error:
+        return HealthCheckResult.failure(str(error) or type(error).__name__)
+    if not isinstance(value, HealthCheckResult):
+        return HealthCheckResult.failure(
+            f"check returned {type(value).__name__}, not a HealthCheckResult"
+        )
+    return value

@@ -1,0 +1,156 @@
+"""Triggers: when the next health check runs.
+
+A trigger receives a getter of the last raw check result (`None` before the
+first) and returns an async iterator; each step ends when the next check is
+due. A new trigger starts with each launch of an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+
+import anyio
+
+from ._health import HealthStatus, ResultGetter, Trigger
+
+__all__ = (
+    "Trigger",
+    "change_on_first_success",
+    "cooldown_trigger",
+    "default_trigger",
+    "last_status",
+    "status_trigger",
+    "success_failure",
+)
+
+FIRST_RETRY = 0.05
+"""Delay before the second check while an entry has never succeeded; it doubles."""
+SLOWEST_RETRY = 1.0
+"""Cap of that doubling, and the interval while failing after a success."""
+SUCCESS_INTERVAL = 30.0
+"""Interval while the last check succeeded."""
+
+
+async def default_trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
+    """Check at once, then 0.05 s doubling to 1 s until the first success;
+    afterwards every 30 s while successful and every 1 s while not."""
+    yield
+    retry = FIRST_RETRY
+    succeeded = False
+    while True:
+        result = last_result()
+        if result is not None and result.is_success:
+            succeeded = True
+            await anyio.sleep(SUCCESS_INTERVAL)
+        elif succeeded:
+            await anyio.sleep(SLOWEST_RETRY)
+        else:
+            await anyio.sleep(retry)
+            retry = min(retry * 2, SLOWEST_RETRY)
+        yield
+
+
+def cooldown_trigger(interval: float) -> Trigger:
+    """A check every `interval` seconds, the first one after `interval` (as upstream)."""
+
+    async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
+        while True:
+            await anyio.sleep(interval)
+            yield
+
+    return trigger
+
+
+def status_trigger(default: float, intervals: Mapping[HealthStatus | str, float]) -> Trigger:
+    """A cooldown whose interval depends on the last result's status.
+
+    `status_trigger(1.0, {"success": 30.0})` checks every 30 s while
+    successful and every second otherwise (and before the first result).
+    """
+    by_status = {HealthStatus(k): v for k, v in intervals.items()}
+
+    async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
+        while True:
+            result = last_result()
+            await anyio.sleep(default if result is None else by_status.get(result.result, default))
+            yield
+
+    return trigger
+
+
+def change_on_first_success(before_first_success: Trigger, after_first_success: Trigger) -> Trigger:
+    """Check at once; follow `before_first_success` until a check succeeds,
+    then `after_first_success` for good."""
+
+    async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
+        yield
+        before = before_first_success(last_result)
+        try:
+            while not _succeeded(last_result):
+                if not await advance_steps(before):
+                    return
+                yield
+        finally:
+            await close_steps(before)
+        after = after_first_success(last_result)
+        try:
+            while await advance_steps(after):
+                yield
+        finally:
+            await close_steps(after)
+
+    return trigger
+
+
+def last_status(by_status: Mapping[HealthStatus | str, Trigger], default: Trigger) -> Trigger:
+    """Follow the trigger chosen by the last result's status (`default` for the
+    others). Checks at once while there is no result yet. Each chosen trigger
+    keeps its own pace across switches."""
+    chosen = {HealthStatus(k): v for k, v in by_status.items()}
+
+    async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
+        running: dict[HealthStatus | None, AsyncIterator[None]] = {}
+        try:
+            while True:
+                result = last_result()
+                if result is None:
+                    yield
+                    continue
+                key = result.result if result.result in chosen else None
+                steps = running.get(key)
+                if steps is None:
+                    steps = running[key] = chosen.get(result.result, default)(last_result)
+                if not await advance_steps(steps):
+                    return
+                yield
+        finally:
+            for steps in running.values():
+                await close_steps(steps)
+
+    return trigger
+
+
+def success_failure(during_success: Trigger, during_error: Trigger) -> Trigger:
+    """`during_success` while the last check succeeded, `during_error` otherwise."""
+    return last_status({HealthStatus.SUCCESS: during_success}, during_error)
+
+
+def _succeeded(last_result: ResultGetter) -> bool:
+    result = last_result()
+    return result is not None and result.is_success
+
+
+async def advance_steps(steps: AsyncIterator[None]) -> bool:
+    """Wait for the next step; `False` once the trigger has ended."""
+    try:
+        await anext(steps)
+    except StopAsyncIteration:
+        return False
+    return True
+
+
+async def close_steps(steps: AsyncIterator[None]) -> None:
+    """Close a trigger's iterator, if it can be closed (async generators can)."""
+    aclose = getattr(steps, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,240 @@
+"""The lifecycle of one entry, as data.
+
+Theory of operation
+-------------------
+Every entry of a system (a daemon, a oneshot or a health check) carries one
+`LifecycleState`. The state changes in exactly one way: an `LifecycleEvent` is
+fired at the entry with `fire()`, and `TRANSITIONS` below says whether that
+event is legal in the current state, where it leads, and which guards must
+hold. An illegal event raises `IllegalTransition` and changes nothing; a legal
+event whose guard does not hold returns `False` and changes nothing.
+
+The guards are questions about the rest of the system ("is every dependency
+ready?", "is a dependent still running?"). This module only names them; the
+model answers them, so the coordinator links the entries' machines through
+these guards without the table knowing anything about graphs or tasks.
+
+Internal transitions (`dest is None`) change nothing but are still events:
+`SIGNAL` is the moment an entry's process may be told to stop, and the
+no-op rows make every check result a legal event in the states that poll.
+
+Nothing else in the project assigns `state`. The diagrams are drawn from
+this table.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from transitions import Machine, MachineError
+
+__all__ = [
+    "ACTIVE_STATES",
+    "RUNNING_STATES",
+    "TRANSITIONS",
+    "EntryKind",
+    "Guard",
+    "IllegalTransition",
+    "Lifecycle",
+    "LifecycleEvent",
+    "LifecycleState",
+    "Transition",
+    "fire",
+    "new_machine",
+    "transitions_for",
+]
+
+
+class EntryKind(enum.Enum):
+    """What an entry runs: a long-running process, a run-once task, or only a check."""
+
+    DAEMON = "daemon"
+    ONESHOT = "oneshot"
+    CHECK = "check"
+
+
+class LifecycleState(enum.Enum):
+    WAITING = "waiting"
+    STARTING = "starting"
+    READY = "ready"
+    FAILING = "failing"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    def __repr__(self) -> str:
+        return f"LifecycleState.{self.name}"
+
+
+class LifecycleEvent(enum.Enum):
+    LAUNCH = "launch"
+    """Every dependency is ready: spawn the process or begin checking."""
+    HEALTHY = "healthy"
+    """A check succeeded, or a oneshot exited with code 0."""
+    UNHEALTHY = "unhealthy"
+    """A check did not succeed, or the process exited."""
+    GIVE_UP = "give_up"
+    """A crashing process reached its `max_restarts`: failing for good."""
+    DEPENDENCY_LOST = "dependency_lost"
+    """A dependency left `ready`."""
+    TERM = "term"
+    """The whole system is shutting down."""
+    SIGNAL = "signal"
+    """The process may now be stopped (SIGTERM, then SIGKILL)."""
+    GONE = "gone"
+    """The process is gone (or there was none)."""
+
+
+class Guard(enum.Enum):
+    """Conditions on the rest of the system; the model answers each by the method of this name."""
+
+    DEPENDENCIES_READY = "dependencies_ready"
+    """Every dependency is `ready` and the system is not terminating."""
+    GRACE_EXPIRED = "grace_expired"
+    """The grace period since the last launch is over."""
+    NO_DEPENDENT_RUNNING = "no_dependent_running"
+    """No dependent is starting, ready, failing or stopping."""
+    TERMINATING = "terminating"
+    """The system is shutting down."""
+
+
+W, S, R, F, X, D = (
+    LifecycleState.WAITING,
+    LifecycleState.STARTING,
+    LifecycleState.READY,
+    LifecycleState.FAILING,
+    LifecycleState.STOPPING,
+    LifecycleState.STOPPED,
+)
+
+ACTIVE_STATES = frozenset({S, R, F})
+"""States in which an entry runs and is checked."""
+RUNNING_STATES = frozenset({S, R, F, X})
+"""States in which an entry may still have a process: a dependency waits for these."""
+
+ALL_KINDS = frozenset(EntryKind)
+POLLED_KINDS = frozenset({EntryKind.DAEMON, EntryKind.CHECK})
+RUNS_PROCESS = frozenset({EntryKind.DAEMON, EntryKind.ONESHOT})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of the table. `dest=None` keeps the state (an internal transition)."""
+
+    source: LifecycleState
+    event: LifecycleEvent
+    dest: LifecycleState | None
+    conditions: tuple[Guard, ...] = ()
+    unless: tuple[Guard, ...] = ()
+    kinds: frozenset[EntryKind] = ALL_KINDS
+
+
+def _rows(
+    sources: Iterable[LifecycleState],
+    event: LifecycleEvent,
+    dest: LifecycleState | None,
+    *,
+    conditions: tuple[Guard, ...] = (),
+    unless: tuple[Guard, ...] = (),
+    kinds: frozenset[EntryKind] = ALL_KINDS,
+) -> list[Transition]:
+    return [Transition(s, event, dest, conditions, unless, kinds) for s in sources]
+
+
+E = LifecycleEvent
+G = Guard
+
+# Rows with the same source and event are tried in order; the first whose
+# guards hold wins.
+TRANSITIONS: tuple[Transition, ...] = (
+    *_rows([W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,)),
+    *_rows([S, F], E.HEALTHY, R),
+    *_rows([R], E.HEALTHY, None, kinds=POLLED_KINDS),
+    *_rows([S], E.UNHEALTHY, F, conditions=(G.GRACE_EXPIRED,)),
+    # A failure within the grace period is reported as `starting`, not acted on.
+    *_rows([S], E.UNHEALTHY, None, unless=(G.GRACE_EXPIRED,)),
+    # A oneshot that is ready has exited for good and is never polled.
+    *_rows([R], E.UNHEALTHY, F, kinds=POLLED_KINDS),
+    *_rows([F], E.UNHEALTHY, None),
+    *_rows([S], E.GIVE_UP, F, kinds=RUNS_PROCESS),
+    *_rows([R], E.GIVE_UP, F, kinds=frozenset({EntryKind.DAEMON})),
+    *_rows([F], E.GIVE_UP, None, kinds=RUNS_PROCESS),
+    *_rows([S, R, F], E.DEPENDENCY_LOST, X),
+    *_rows([W], E.TERM, D),
+    *_rows([S, R, F], E.TERM, X),
+    *_rows([X], E.SIGNAL, None, conditions=(G.NO_DEPENDENT_RUNNING,)),
+    *_rows([X], E.GONE, D, conditions=(G.TERMINATING,)),
+    *_rows([X], E.GONE, W, unless=(G.TERMINATING,)),
+)
+
+
+def transitions_for(kind: EntryKind) -> tuple[Transition, ...]:
+    """The rows of the table that apply to one kind of entry."""
+    return tuple(t for t in TRANSITIONS if kind in t.kinds)
+
+
+class IllegalTransition(Exception):
+    """Raised by `fire()` when the table has no row for the event in the current state.
+
+    The coordinator never fires an illegal event; seeing this is a bug in it.
+    """
+
+    def __init__(self, entry: str, state: LifecycleState, event: LifecycleEvent) -> None:
+        super().__init__(f"{entry!r}: event {event.value!r} is illegal in state {state.value!r}")
+        self.entry = entry
+        self.state = state
+        self.event = event
+
+
+class Lifecycle:
+    """A model driven by a lifecycle machine. Subclasses answer the guards.
+
+    `transitions` binds helper attributes onto each model (named after the
+    events and states), so subclasses must not use those names.
+    """
+
+    state: LifecycleState
+    lifecycle_id: str = "?"
+
+    def dependencies_ready(self) -> bool:
+        raise NotImplementedError
+
+    def grace_expired(self) -> bool:
+        raise NotImplementedError
+
+    def no_dependent_running(self) -> bool:
+        raise NotImplementedError
+
+    def terminating(self) -> bool:
+        raise NotImplementedError
+
+
+def new_machine(kind: EntryKind) -> Machine:
+    """A machine for one kind of entry, shared by all the models added to it."""
+    return Machine(
+        model=None,
+        states=LifecycleState,
+        transitions=[
+            {
+                "trigger": t.event.value,
+                "source": t.source,
+                "dest": t.dest,
+                "conditions": [g.value for g in t.conditions],
+                "unless": [g.value for g in t.unless],
+            }
+            for t in transitions_for(kind)
+        ],
+        initial=LifecycleState.WAITING,
+        auto_transitions=False,
+    )
+
+
+def fire(model: Lifecycle, event: LifecycleEvent) -> bool:
+    """Fire `event` at `model`: `True` if a row's guards held and it was taken."""
+    trigger = cast(Callable[[str], bool], model.trigger)  # type: ignore[attr-defined]
+    try:
+        return trigger(event.value)
+    except MachineError:
+        raise IllegalTransition(model.lifecycle_id, model.state, event) from None
