@@ -7,7 +7,16 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ["CheckFn", "HealthCheckResult", "HealthStatus", "Ready", "ResultGetter", "Trigger"]
+__all__ = [
+    "CheckFn",
+    "HealthCheckResult",
+    "HealthStatus",
+    "Ready",
+    "ResultGetter",
+    "Trigger",
+    "advance_steps",
+    "close_steps",
+]
 
 
 class HealthStatus(enum.StrEnum):
@@ -107,3 +116,19 @@ def is_non_negative(value: object) -> bool:
         and not math.isnan(value)
         and value >= 0
     )
+
+
+async def advance_steps(steps: AsyncIterator[None]) -> bool:
+    """Wait for the next step; `False` once the trigger has ended."""
+    try:
+        await anext(steps)
+    except StopAsyncIteration:
+        return False
+    return True
+
+
+async def close_steps(steps: AsyncIterator[None]) -> None:
+    """Close a trigger's iterator, if it can be closed (async generators can)."""
+    aclose = getattr(steps, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 from typing import final
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from statemachines import (
@@ -58,7 +58,7 @@ from ._events import (
     ProcessSpawned,
     Transitioned,
 )
-from ._health import HealthCheckResult, HealthStatus
+from ._health import HealthCheckResult, HealthStatus, close_steps
 from ._host import Host
 from ._options import EntrySpec, Exec
 from ._processes import ExitStatus, RestartBackoff, spawn
@@ -71,6 +71,9 @@ STARTING = LifecycleState.STARTING
 READY = LifecycleState.READY
 STOPPING = LifecycleState.STOPPING
 STOPPED = LifecycleState.STOPPED
+CHECK_RESULTS = frozenset({LifecycleEvent.HEALTHY, LifecycleEvent.UNHEALTHY})
+"""Events that, when they change no state, are not recorded: a steady check
+would otherwise add an event at every poll (reports record the changes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,8 @@ class RunningDaemons:
         self._ready_count = 0
         self._stopped_count = 0
         self._task_group: TaskGroup | None = None
+        self._host_group: TaskGroup | None = None
+        self._tasks_scope: anyio.CancelScope | None = None
         self._entered = False
         self._changed: anyio.Event | None = None
         self._all_stopped: anyio.Event | None = None
@@ -172,21 +177,36 @@ class RunningDaemons:
         were not ready, or `SystemTerminatedError` if the system is terminated
         first.
         """
-        self._require_running("wait_ready")
+
+        def all_ready() -> bool:
+            if self._terminating:
+                raise SystemTerminatedError(
+                    f"Terminated while waiting for {', '.join(self._not_ready())}",
+                    not_ready=self._not_ready(),
+                )
+            return self._ready_count == len(self._order)
+
+        if not await self.wait_until(all_ready, timeout):
+            raise WaitTimeoutError(
+                f"Timed out waiting for {', '.join(self._not_ready())}",
+                not_ready=self._not_ready(),
+            )
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Wait until `condition()` is true; `False` if `timeout` ran out first.
+
+        The condition is evaluated now and after each step of the coordinator
+        (a reaction with the cascade it causes), for example
+        `await running.wait_until(lambda: running.state("api") is LifecycleState.WAITING)`.
+        """
+        self._require_running("wait_until")
         await anyio.lowlevel.checkpoint()
         with anyio.move_on_after(timeout):
-            while self._ready_count < len(self._order):
-                if self._terminating:
-                    raise SystemTerminatedError(
-                        f"Terminated while waiting for {', '.join(self._not_ready())}",
-                        not_ready=self._not_ready(),
-                    )
+            while not condition():
                 assert self._changed is not None
                 await self._changed.wait()
-            return
-        raise WaitTimeoutError(
-            f"Timed out waiting for {', '.join(self._not_ready())}", not_ready=self._not_ready()
-        )
+            return True
+        return False
 
     async def wait_stopped(self) -> None:
         """Wait until every entry is `stopped` (only `term()` gets them there)."""
@@ -219,9 +239,10 @@ class RunningDaemons:
             raise RuntimeError("a built system can be entered only once; call build() again")
         self._entered = True
         self._init_events()
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
+        host = anyio.create_task_group()
+        await host.__aenter__()
+        self._host_group = host
+        self._task_group = await host.start(self._host_tasks)
         self._step += 1
         self._queue.extend(self._order)
         self._drain()
@@ -234,19 +255,31 @@ class RunningDaemons:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        task_group = self._task_group
-        assert task_group is not None
+        assert self._host_group is not None
+        assert self._tasks_scope is not None
         with anyio.CancelScope(shield=True):
             await self.term()
         # Only abandoned functions can still run here; the block's own
         # exception goes out as itself, never wrapped in an exception group.
-        task_group.cancel_scope.cancel()
-        await task_group.__aexit__(None, None, None)
+        self._tasks_scope.cancel()
+        await self._host_group.__aexit__(None, None, None)
         self._task_group = None
         for send in self._subscribers:
             send.close()
         self._subscribers.clear()
         return False
+
+    async def _host_tasks(self, *, task_status: TaskStatus[TaskGroup]) -> None:
+        """Hold the group where every task of the system runs.
+
+        Its scope is shielded: a cancellation of the block around the system
+        (say, a `move_on_after`) must not reach the processes before `term()`
+        has stopped them in order. `__aexit__` cancels it once all is stopped.
+        """
+        with anyio.CancelScope(shield=True) as self._tasks_scope:
+            async with anyio.create_task_group() as tasks:
+                task_status.started(tasks)
+                await anyio.sleep_forever()
 
     # Reactions: the only places where entries change state.
 
@@ -283,9 +316,10 @@ class RunningDaemons:
         if not fire(entry, event):
             return False
         dest = entry.state
-        self._record(
-            Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
-        )
+        if source is not dest or event not in CHECK_RESULTS:
+            self._record(
+                Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
+            )
         if source is dest:
             if event is LifecycleEvent.SIGNAL:
                 self._permit_stop(entry)
@@ -459,7 +493,7 @@ class RunningDaemons:
                                 self._react(entry, event, result)
                     finally:
                         with anyio.CancelScope(shield=True):
-                            await triggers.close_steps(steps)
+                            await close_steps(steps)
                 if not entry.recheck_scope.cancel_called:
                     return
 

@@ -11,9 +11,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 import anyio
 
-from ._health import HealthStatus, ResultGetter, Trigger
+from ._health import HealthStatus, ResultGetter, Trigger, advance_steps, close_steps
 
 __all__ = (
+    "FIRST_RETRY",
+    "SLOWEST_RETRY",
+    "SUCCESS_INTERVAL",
     "Trigger",
     "change_on_first_success",
     "cooldown_trigger",
@@ -138,19 +141,3 @@ def success_failure(during_success: Trigger, during_error: Trigger) -> Trigger:
 def _succeeded(last_result: ResultGetter) -> bool:
     result = last_result()
     return result is not None and result.is_success
-
-
-async def advance_steps(steps: AsyncIterator[None]) -> bool:
-    """Wait for the next step; `False` once the trigger has ended."""
-    try:
-        await anext(steps)
-    except StopAsyncIteration:
-        return False
-    return True
-
-
-async def close_steps(steps: AsyncIterator[None]) -> None:
-    """Close a trigger's iterator, if it can be closed (async generators can)."""
-    aclose = getattr(steps, "aclose", None)
-    if aclose is not None:
-        await aclose()

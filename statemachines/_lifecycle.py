@@ -91,7 +91,7 @@ class Guard(enum.Enum):
     """Conditions on the rest of the system; the model answers each by the method of this name."""
 
     DEPENDENCIES_READY = "dependencies_ready"
-    """Every dependency is `ready` and the system is not terminating."""
+    """Every dependency is `ready`."""
     GRACE_EXPIRED = "grace_expired"
     """The grace period since the last launch is over."""
     NO_DEPENDENT_RUNNING = "no_dependent_running"
@@ -149,7 +149,7 @@ G = Guard
 # Rows with the same source and event are tried in order; the first whose
 # guards hold wins.
 TRANSITIONS: tuple[Transition, ...] = (
-    *_rows([W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,)),
+    *_rows([W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,), unless=(G.TERMINATING,)),
     *_rows([S, F], E.HEALTHY, R),
     *_rows([R], E.HEALTHY, None, kinds=POLLED_KINDS),
     *_rows([S], E.UNHEALTHY, F, conditions=(G.GRACE_EXPIRED,)),
@@ -233,6 +233,9 @@ def new_machine(kind: EntryKind) -> Machine:
 
 def fire(model: Lifecycle, event: LifecycleEvent) -> bool:
     """Fire `event` at `model`: `True` if a row's guards held and it was taken."""
+    if not hasattr(model, f"may_{event.value}"):
+        # No row of this kind's table names the event at all.
+        raise IllegalTransition(model.lifecycle_id, model.state, event)
     trigger = cast(Callable[[str], bool], model.trigger)  # type: ignore[attr-defined]
     try:
         return trigger(event.value)

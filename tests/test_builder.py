@@ -1,0 +1,207 @@
+"""`Daemons`: immutable building, option factories, and validation (SPEC section 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from coordinator import (
+    DaemonOptions,
+    Daemons,
+    EntryKind,
+    ExecFn,
+    HealthCheckOptions,
+    HealthCheckResult,
+    OneshotOptions,
+    Ready,
+)
+from coordinator.errors import (
+    DuplicateIdError,
+    HealthDaemonsError,
+    InvalidEntryError,
+    InvalidIdError,
+    UnknownDependencyError,
+    ValidationError,
+)
+
+from .support import Switch, finishes, forever
+
+NOT_CALLABLE: Any = "not callable"
+
+
+def ready(display: str | None = "X") -> Ready:
+    return Ready(display, Switch())
+
+
+def base() -> Daemons:
+    return Daemons.of().add_daemon("db", exec=forever(), ready=ready("Database"))
+
+
+def test_each_add_returns_a_new_system_and_leaves_the_old_one_unchanged() -> None:
+    empty = Daemons.of()
+    one = empty.add_daemon("db", exec=forever(), ready=ready())
+    two = one.add_oneshot("migrate", exec=finishes(), requires=["db"])
+    assert empty.ids == ()
+    assert one.ids == ("db",)
+    assert two.ids == ("db", "migrate")
+    assert [s.kind for s in two.entries] == [EntryKind.DAEMON, EntryKind.ONESHOT]
+
+
+def test_branching_from_an_older_builder_does_not_disturb_newer_ones() -> None:
+    one = base()
+    left = one.add_health_check("a", ready=ready(), requires=["db"])
+    right = one.add_health_check("b", ready=ready(), requires=["db"])
+    # The same id may be added on two branches, and each sees only its own.
+    again = one.add_health_check("a", ready=ready())
+    assert left.ids == ("db", "a")
+    assert right.ids == ("db", "b")
+    assert again.ids == ("db", "a")
+    assert again.entries[1].requires == ()
+    with pytest.raises(UnknownDependencyError):
+        right.add_health_check("c", ready=ready(), requires=["a"])
+
+
+def test_requires_are_deduplicated_and_kept_in_order() -> None:
+    system = (
+        base()
+        .add_health_check("c", ready=ready())
+        .add_health_check("web", ready=ready(), requires=["c", "db", "c"])
+    )
+    assert system.entries[-1].requires == ("c", "db")
+
+
+@pytest.mark.parametrize("bad", ["", "Web", "web_1", "-web", "web-", "we--b", "web 1", "wéb"])
+def test_malformed_ids_are_rejected(bad: str) -> None:
+    with pytest.raises(InvalidIdError, match="Invalid id") as caught:
+        Daemons.of().add_health_check(bad, ready=ready())
+    assert caught.value.entry == bad
+
+
+def test_duplicate_id_message() -> None:
+    with pytest.raises(DuplicateIdError) as caught:
+        base().add_health_check("db", ready=ready())
+    assert str(caught.value) == "The id 'db' is already used"
+    assert caught.value.entry == "db"
+
+
+def test_unknown_requirement_names_it_and_suggests_the_closest_id() -> None:
+    with pytest.raises(UnknownDependencyError) as caught:
+        base().add_daemon("web", exec=forever(), ready=ready(), requires=["dbb"])
+    error = caught.value
+    assert str(error) == "'web' requires 'dbb', which is not an earlier entry; did you mean 'db'?"
+    assert (error.entry, error.missing, error.suggestion) == ("web", "dbb", "db")
+
+
+def test_unknown_requirement_without_a_close_match() -> None:
+    with pytest.raises(UnknownDependencyError) as caught:
+        base().add_health_check("web", ready=ready(), requires=["zzzzzz"])
+    assert str(caught.value) == "'web' requires 'zzzzzz', which is not an earlier entry"
+    assert caught.value.suggestion is None
+
+
+def test_a_later_entry_cannot_be_required_so_cycles_are_impossible() -> None:
+    with pytest.raises(UnknownDependencyError, match="'a' requires 'b'"):
+        Daemons.of().add_health_check("a", ready=ready(), requires=["b"])
+    with pytest.raises(UnknownDependencyError, match="cannot require itself"):
+        Daemons.of().add_health_check("a", ready=ready(), requires=["a"])
+
+
+def test_requires_must_be_a_list_not_a_string() -> None:
+    with pytest.raises(InvalidEntryError, match="requires must be a list of ids"):
+        base().add_health_check("web", ready=ready(), requires="db")
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d: d.add_daemon("web"), "daemon 'web' needs exec= and ready="),
+        (lambda d: d.add_oneshot("web"), "oneshot 'web' needs exec="),
+        (lambda d: d.add_health_check("web"), "health check 'web' needs ready="),
+        (
+            lambda d: d.add_daemon("web", exec=forever(), ready=None),
+            "daemon 'web': ready must be a Ready, not NoneType",
+        ),
+        (
+            lambda d: d.add_daemon("web", exec=None, ready=ready()),
+            "daemon 'web': exec must be an ExecFn, not NoneType",
+        ),
+        (
+            lambda d: d.add_daemon("web", exec=forever(sigterm_timeout=-1), ready=ready()),
+            "daemon 'web': exec.sigterm_timeout must be a number >= 0, not -1",
+        ),
+        (
+            lambda d: d.add_daemon("web", exec=forever(), ready=Ready("W", Switch(), -0.5)),
+            "daemon 'web': ready.grace_period must be a number >= 0, not -0.5",
+        ),
+        (
+            lambda d: d.add_health_check("web", ready=Ready("W", NOT_CALLABLE)),
+            "check 'web': ready.fn must be callable, not str",
+        ),
+        (
+            lambda d: d.add_oneshot("web", exec=ExecFn(NOT_CALLABLE)),
+            "oneshot 'web': exec.fn must be callable, not str",
+        ),
+        (
+            lambda d: d.add_oneshot("web", exec=finishes(), max_restarts=-1),
+            "oneshot 'web': max_restarts must be an int >= 0 or None, not -1",
+        ),
+        (
+            lambda d: d.add_daemon("web", OneshotOptions(finishes())),
+            "daemon 'web': options must be DaemonOptions, not OneshotOptions",
+        ),
+    ],
+)
+def test_bad_options_name_the_entry_and_the_problem(build: object, message: str) -> None:
+    system = base()
+    with pytest.raises(InvalidEntryError) as caught:
+        build(system)  # type: ignore[operator]
+    assert str(caught.value) == message
+    assert caught.value.entry == "web"
+    assert system.ids == ("db",)
+
+
+def test_validation_errors_share_one_base() -> None:
+    for cls in (InvalidIdError, DuplicateIdError, UnknownDependencyError, InvalidEntryError):
+        assert issubclass(cls, ValidationError)
+        assert issubclass(cls, HealthDaemonsError)
+
+
+def test_options_objects_and_sync_factories() -> None:
+    system = (
+        Daemons.of()
+        .add_daemon("db", DaemonOptions(forever(), ready()))
+        .add_oneshot("migrate", lambda: OneshotOptions(finishes(), requires=["db"]))
+        .add_health_check("skipped", lambda: None)
+        .add_health_check("smoke", HealthCheckOptions(ready(), ["migrate"]))
+    )
+    assert system.ids == ("db", "migrate", "smoke")
+
+
+async def test_async_factories_return_an_awaitable_system() -> None:
+    async def options() -> HealthCheckOptions | None:
+        return HealthCheckOptions(Ready("Smoke", lambda: HealthCheckResult.success()))
+
+    async def nothing() -> HealthCheckOptions | None:
+        return None
+
+    system = await base().add_health_check("smoke", options)
+    system = await system.add_health_check("skipped", nothing)
+    assert system.ids == ("db", "smoke")
+
+
+async def test_async_factory_results_are_validated_too() -> None:
+    async def options() -> OneshotOptions | None:
+        return OneshotOptions(finishes(), requires=["nope"])
+
+    with pytest.raises(UnknownDependencyError, match="'migrate' requires 'nope'"):
+        await base().add_oneshot("migrate", options)
+
+
+def test_building_a_long_chain_is_linear() -> None:
+    system = Daemons.of()
+    previous: list[str] = []
+    for i in range(5000):
+        system = system.add_health_check(f"e{i}", ready=ready(), requires=previous)
+        previous = [f"e{i}"]
+    assert len(system) == 5000

@@ -1,0 +1,555 @@
+"""The lifecycle table, checked cell by cell against SPEC section 3.
+
+In the style of h11's `tests/test_state.py`: every event is fired from every
+state (illegal ones included), for every kind of entry and every combination
+of guard values, and the full resulting state is asserted after each step.
+The expectation (`expected()`) is written here from the SPEC, not read back
+from `TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Final
+
+import pytest
+from transitions import Machine
+
+import statemachines
+from statemachines import (
+    EntryKind,
+    Guard,
+    IllegalTransition,
+    LifecycleEvent,
+    LifecycleState,
+    Transition,
+)
+
+K = EntryKind
+E = LifecycleEvent
+S = LifecycleState
+
+WAITING, STARTING, READY, FAILING, STOPPING, STOPPED = (
+    S.WAITING,
+    S.STARTING,
+    S.READY,
+    S.FAILING,
+    S.STOPPING,
+    S.STOPPED,
+)
+DAEMON, ONESHOT, CHECK = K.DAEMON, K.ONESHOT, K.CHECK
+
+
+# A test model: the guards are plain values the test sets.
+
+
+@dataclass(frozen=True)
+class Guards:
+    """The values the four guards of the table answer."""
+
+    dependencies_ready: bool = True
+    grace_expired: bool = True
+    no_dependent_running: bool = True
+    terminating: bool = False
+
+
+DEFAULT_GUARDS: Final = Guards()
+"""Every step of a normal life is taken under these."""
+ALL_GUARD_VALUES: Final = tuple(
+    Guards(*values) for values in itertools.product((False, True), repeat=4)
+)
+
+
+class Model(statemachines.Lifecycle):
+    """A lifecycle model whose guards read `self.guards`, set by the test."""
+
+    def __init__(self, guards: Guards = DEFAULT_GUARDS, lifecycle_id: str = "web") -> None:
+        self.guards = guards
+        self.lifecycle_id = lifecycle_id
+
+    def dependencies_ready(self) -> bool:
+        return self.guards.dependencies_ready
+
+    def grace_expired(self) -> bool:
+        return self.guards.grace_expired
+
+    def no_dependent_running(self) -> bool:
+        return self.guards.no_dependent_running
+
+    def terminating(self) -> bool:
+        return self.guards.terminating
+
+
+class Lives:
+    """One machine for a kind, with a bystander model that must never move."""
+
+    def __init__(self, kind: EntryKind) -> None:
+        self.kind = kind
+        self.machine: Machine = statemachines.new_machine(kind)
+        self.bystander = Model(lifecycle_id="bystander")
+        self.machine.add_model(self.bystander)
+
+    def new(self, guards: Guards = DEFAULT_GUARDS) -> Model:
+        model = Model(guards)
+        self.machine.add_model(model)
+        assert model.state is WAITING
+        return model
+
+    def check_full_state(self, model: Model, state: LifecycleState) -> None:
+        assert model.state is state
+        assert self.bystander.state is WAITING
+
+
+# The expectation, from SPEC section 3.
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The event is legal: `fire()` returns `returns` and the state becomes `state`."""
+
+    returns: bool
+    state: LifecycleState
+
+
+ILLEGAL: Final = "illegal"
+Outcome = Taken | str
+
+RUNS_A_PROCESS: Final = frozenset({DAEMON, ONESHOT})
+POLLED_WHEN_READY: Final = frozenset({DAEMON, CHECK})
+
+
+def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: Guards) -> Outcome:
+    """What SPEC section 3 says happens when `event` is fired at an entry in `state`."""
+
+    def to(dest: LifecycleState) -> Taken:
+        return Taken(True, dest)
+
+    stay = Taken(True, state)  # a legal internal transition
+    blocked = Taken(False, state)  # a legal event whose guard does not hold
+
+    if state is WAITING:
+        if event is E.LAUNCH:
+            # SPEC guard: "every dependency is ready, system not terminating".
+            return to(STARTING) if g.dependencies_ready and not g.terminating else blocked
+        if event is E.TERM:
+            return to(STOPPED)  # nothing to stop
+        return ILLEGAL
+
+    if state in (STARTING, READY, FAILING):
+        if event in (E.DEPENDENCY_LOST, E.TERM):
+            return to(STOPPING)
+        if event is E.GIVE_UP:
+            # max_restarts reached: failing for good (SPEC section 4). Only
+            # kinds that run a process restart it, and a oneshot that is ready
+            # has exited for good, so only a ready daemon can still give up.
+            if kind not in RUNS_A_PROCESS:
+                return ILLEGAL
+            if state is READY and kind is not DAEMON:
+                return ILLEGAL
+            return to(FAILING)
+
+    if state is STARTING:
+        if event is E.HEALTHY:  # check success / oneshot exit 0
+            return to(READY)
+        if event is E.UNHEALTHY:
+            # After the grace period: failing; within it, reported as starting.
+            return to(FAILING) if g.grace_expired else stay
+        return ILLEGAL
+
+    if state is READY:
+        if kind not in POLLED_WHEN_READY:
+            # A ready oneshot has exited for good and is never polled.
+            return ILLEGAL
+        if event is E.HEALTHY:
+            return stay
+        if event is E.UNHEALTHY:
+            # Failing even within the grace period (only the report is softened).
+            return to(FAILING)
+        return ILLEGAL
+
+    if state is FAILING:
+        if event is E.HEALTHY:
+            return to(READY)
+        if event is E.UNHEALTHY:
+            return stay
+        return ILLEGAL
+
+    if state is STOPPING:
+        if event is E.SIGNAL:
+            # Signalled only once no dependent of this entry is still running.
+            return stay if g.no_dependent_running else blocked
+        if event is E.GONE:
+            return to(STOPPED) if g.terminating else to(WAITING)
+        return ILLEGAL
+
+    assert state is STOPPED
+    return ILLEGAL  # `stopped` is final
+
+
+# Firing and walking.
+
+# A legal path from WAITING to each state (with the default guards, under
+# which every step is taken).
+PATHS: Final[dict[LifecycleState, tuple[LifecycleEvent, ...]]] = {
+    WAITING: (),
+    STARTING: (E.LAUNCH,),
+    READY: (E.LAUNCH, E.HEALTHY),
+    FAILING: (E.LAUNCH, E.UNHEALTHY),
+    STOPPING: (E.LAUNCH, E.HEALTHY, E.TERM),
+    STOPPED: (E.TERM,),
+}
+
+
+def check_step(lives: Lives, model: Model, event: LifecycleEvent, outcome: Outcome) -> None:
+    """Fire `event` at `model` and assert the whole resulting state against `outcome`."""
+    before = model.state
+    if isinstance(outcome, Taken):
+        assert statemachines.fire(model, event) is outcome.returns, (before, event, model.guards)
+        lives.check_full_state(model, outcome.state)
+    else:
+        with pytest.raises(IllegalTransition) as info:
+            statemachines.fire(model, event)
+        assert info.value.entry == model.lifecycle_id
+        assert info.value.state is before
+        assert info.value.event is event
+        lives.check_full_state(model, before)
+
+
+def walk_to(lives: Lives, state: LifecycleState, guards: Guards) -> Model:
+    """A new model brought to `state` along a legal path, then given `guards`."""
+    model = lives.new()
+    for event in PATHS[state]:
+        check_step(lives, model, event, expected(lives.kind, model.state, event, model.guards))
+    lives.check_full_state(model, state)
+    model.guards = guards
+    return model
+
+
+def set_to(lives: Lives, state: LifecycleState, guards: Guards) -> Model:
+    """A new model put in `state` directly with `Machine.set_state`."""
+    model = lives.new(guards)
+    lives.machine.set_state(state, model)
+    lives.check_full_state(model, state)
+    return model
+
+
+ENTER: Final = {"walk": walk_to, "set_state": set_to}
+
+
+def cells(
+    kinds: Sequence[EntryKind] = tuple(K),
+    states: Sequence[LifecycleState] = tuple(S),
+    events: Sequence[LifecycleEvent] = tuple(E),
+) -> list[object]:
+    """Parameters (kind, state, event)."""
+    return [
+        pytest.param(
+            kind,
+            state,
+            event,
+            id=f"{kind.value}-{state.value}-{event.value}",
+        )
+        for kind, state, event in itertools.product(kinds, states, events)
+    ]
+
+
+# The whole table.
+
+
+@pytest.mark.parametrize("enter", ENTER)
+@pytest.mark.parametrize(("kind", "state", "event"), cells())
+def test_every_event_from_every_state(
+    enter: str, kind: EntryKind, state: LifecycleState, event: LifecycleEvent
+) -> None:
+    lives = Lives(kind)
+    for guards in ALL_GUARD_VALUES:
+        model = ENTER[enter](lives, state, guards)
+        check_step(lives, model, event, expected(kind, state, event, guards))
+
+
+def test_expectation_is_not_vacuous() -> None:
+    """The expectation has legal, illegal, blocked and internal cells for every kind."""
+    for kind in K:
+        outcomes = [
+            expected(kind, state, event, guards)
+            for state, event, guards in itertools.product(S, E, ALL_GUARD_VALUES)
+        ]
+        assert ILLEGAL in outcomes
+        taken = [o for o in outcomes if isinstance(o, Taken)]
+        assert any(not o.returns for o in taken)
+        assert {o.state for o in taken} == set(S)
+
+
+# `stopped` is final.
+
+
+@pytest.mark.parametrize(("kind", "state", "event"), cells(states=[STOPPED]))
+def test_stopped_is_final(kind: EntryKind, state: LifecycleState, event: LifecycleEvent) -> None:
+    lives = Lives(kind)
+    for guards in ALL_GUARD_VALUES:
+        # Reached by term from waiting, by a terminating stop, or directly.
+        by_term = walk_to(lives, STOPPED, guards)
+        by_stop = walk_to(lives, STOPPING, replace(guards, terminating=True))
+        check_step(lives, by_stop, E.GONE, Taken(True, STOPPED))
+        by_stop.guards = guards
+        for model in (by_term, by_stop, set_to(lives, state, guards)):
+            check_step(lives, model, event, ILLEGAL)
+            # ... and it stays illegal: nothing ever leaves `stopped`.
+            check_step(lives, model, event, ILLEGAL)
+
+
+# Differences between the kinds.
+
+
+@pytest.mark.parametrize("event", [E.HEALTHY, E.UNHEALTHY])
+def test_ready_oneshot_is_never_polled(event: LifecycleEvent) -> None:
+    lives = Lives(ONESHOT)
+    for guards in ALL_GUARD_VALUES:
+        check_step(lives, walk_to(lives, READY, guards), event, ILLEGAL)
+    for kind in (DAEMON, CHECK):
+        polled = Lives(kind)
+        model = walk_to(polled, READY, DEFAULT_GUARDS)
+        assert statemachines.fire(model, event) is True
+
+
+@pytest.mark.parametrize("kind", [DAEMON, ONESHOT])
+def test_give_up_for_kinds_that_run_a_process(kind: EntryKind) -> None:
+    lives = Lives(kind)
+    for guards in ALL_GUARD_VALUES:
+        check_step(lives, walk_to(lives, STARTING, guards), E.GIVE_UP, Taken(True, FAILING))
+        check_step(lives, walk_to(lives, FAILING, guards), E.GIVE_UP, Taken(True, FAILING))
+        from_ready = Taken(True, FAILING) if kind is DAEMON else ILLEGAL
+        check_step(lives, walk_to(lives, READY, guards), E.GIVE_UP, from_ready)
+        for state in (WAITING, STOPPING, STOPPED):
+            check_step(lives, walk_to(lives, state, guards), E.GIVE_UP, ILLEGAL)
+
+
+def test_give_up_is_illegal_for_check_entries() -> None:
+    lives = Lives(CHECK)
+    for state in S:
+        check_step(lives, walk_to(lives, state, DEFAULT_GUARDS), E.GIVE_UP, ILLEGAL)
+
+
+# Scripted whole lives.
+
+Step = tuple[LifecycleEvent, Guards, Outcome]
+
+# Guard values named for the moment of a life they describe.
+IDLE = Guards(dependencies_ready=False, grace_expired=False, no_dependent_running=True)
+DEPS_UP = Guards(dependencies_ready=True, grace_expired=False)
+IN_GRACE = Guards(dependencies_ready=True, grace_expired=False)
+AFTER_GRACE = Guards(dependencies_ready=True, grace_expired=True)
+DEP_LOST = Guards(dependencies_ready=False, grace_expired=True, no_dependent_running=False)
+DEPENDENT_GONE = Guards(dependencies_ready=False, grace_expired=True, no_dependent_running=True)
+SHUTDOWN_BLOCKED = Guards(dependencies_ready=False, no_dependent_running=False, terminating=True)
+SHUTDOWN = Guards(dependencies_ready=False, no_dependent_running=True, terminating=True)
+
+
+def to(state: LifecycleState) -> Taken:
+    return Taken(True, state)
+
+
+def blocked(state: LifecycleState) -> Taken:
+    return Taken(False, state)
+
+
+DAEMON_LIFE: Final[list[Step]] = [
+    (E.LAUNCH, IDLE, blocked(WAITING)),
+    (E.HEALTHY, IDLE, ILLEGAL),
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.LAUNCH, DEPS_UP, ILLEGAL),
+    (E.UNHEALTHY, IN_GRACE, to(STARTING)),  # reported as starting, not acted on
+    (E.UNHEALTHY, AFTER_GRACE, to(FAILING)),
+    (E.UNHEALTHY, AFTER_GRACE, to(FAILING)),
+    (E.HEALTHY, AFTER_GRACE, to(READY)),
+    (E.HEALTHY, AFTER_GRACE, to(READY)),
+    (E.UNHEALTHY, AFTER_GRACE, to(FAILING)),  # the process exited
+    (E.HEALTHY, AFTER_GRACE, to(READY)),
+    (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
+    (E.HEALTHY, DEP_LOST, ILLEGAL),
+    (E.DEPENDENCY_LOST, DEP_LOST, ILLEGAL),
+    (E.SIGNAL, DEP_LOST, blocked(STOPPING)),  # a dependent still runs
+    (E.GONE, DEP_LOST, to(WAITING)),  # ... a process can still die on its own
+    (E.LAUNCH, IDLE, blocked(WAITING)),
+    (E.LAUNCH, DEPS_UP, to(STARTING)),  # a fresh launch
+    (E.UNHEALTHY, IN_GRACE, to(STARTING)),  # a fresh grace period
+    (E.HEALTHY, IN_GRACE, to(READY)),
+    (E.UNHEALTHY, IN_GRACE, to(FAILING)),
+    (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
+    (E.SIGNAL, DEP_LOST, blocked(STOPPING)),
+    (E.SIGNAL, DEPENDENT_GONE, to(STOPPING)),  # SIGTERM sent
+    (E.GONE, DEPENDENT_GONE, to(WAITING)),  # not terminating: wait for the dependencies
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.GIVE_UP, DEPS_UP, to(FAILING)),  # max_restarts reached
+    (E.GIVE_UP, DEPS_UP, to(FAILING)),
+    (E.HEALTHY, DEPS_UP, to(READY)),
+    (E.TERM, SHUTDOWN_BLOCKED, to(STOPPING)),
+    (E.TERM, SHUTDOWN_BLOCKED, ILLEGAL),
+    (E.SIGNAL, SHUTDOWN_BLOCKED, blocked(STOPPING)),
+    (E.SIGNAL, SHUTDOWN, to(STOPPING)),
+    (E.GONE, SHUTDOWN, to(STOPPED)),
+    *[(event, SHUTDOWN, ILLEGAL) for event in E],
+    *[(event, DEPS_UP, ILLEGAL) for event in E],
+]
+
+ONESHOT_LIFE: Final[list[Step]] = [
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.UNHEALTHY, IN_GRACE, to(STARTING)),  # crashed within the grace period
+    (E.UNHEALTHY, AFTER_GRACE, to(FAILING)),  # crashed after it: failing while retried
+    (E.UNHEALTHY, AFTER_GRACE, to(FAILING)),
+    (E.HEALTHY, AFTER_GRACE, to(READY)),  # exit 0
+    (E.HEALTHY, AFTER_GRACE, ILLEGAL),  # never polled
+    (E.UNHEALTHY, AFTER_GRACE, ILLEGAL),
+    (E.GIVE_UP, AFTER_GRACE, ILLEGAL),  # exited for good: nothing left to give up
+    (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
+    (E.SIGNAL, DEPENDENT_GONE, to(STOPPING)),
+    (E.GONE, DEPENDENT_GONE, to(WAITING)),
+    (E.LAUNCH, DEPS_UP, to(STARTING)),  # re-run once its dependencies are back
+    (E.GIVE_UP, DEPS_UP, to(FAILING)),
+    (E.TERM, SHUTDOWN, to(STOPPING)),
+    (E.SIGNAL, SHUTDOWN, to(STOPPING)),
+    (E.GONE, SHUTDOWN, to(STOPPED)),
+    *[(event, SHUTDOWN, ILLEGAL) for event in E],
+]
+
+CHECK_LIFE: Final[list[Step]] = [
+    (E.LAUNCH, DEPS_UP, to(STARTING)),  # begins checking
+    (E.UNHEALTHY, IN_GRACE, to(STARTING)),
+    (E.HEALTHY, IN_GRACE, to(READY)),
+    (E.HEALTHY, IN_GRACE, to(READY)),
+    (E.UNHEALTHY, IN_GRACE, to(FAILING)),
+    (E.HEALTHY, IN_GRACE, to(READY)),
+    (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
+    (E.SIGNAL, DEPENDENT_GONE, to(STOPPING)),
+    (E.GONE, DEPENDENT_GONE, to(WAITING)),
+    (E.TERM, SHUTDOWN, to(STOPPED)),  # nothing to stop
+    *[(event, SHUTDOWN, ILLEGAL) for event in E if event is not E.GIVE_UP],
+]
+
+TERM_WHILE_WAITING: Final[list[Step]] = [
+    (E.LAUNCH, IDLE, blocked(WAITING)),
+    (E.TERM, SHUTDOWN, to(STOPPED)),
+    *[(event, SHUTDOWN, ILLEGAL) for event in E if event is not E.GIVE_UP],
+]
+
+TERM_WHILE_STARTING: Final[list[Step]] = [
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.TERM, SHUTDOWN, to(STOPPING)),
+    (E.HEALTHY, SHUTDOWN, ILLEGAL),
+    (E.UNHEALTHY, SHUTDOWN, ILLEGAL),
+    (E.LAUNCH, SHUTDOWN, ILLEGAL),
+    (E.SIGNAL, SHUTDOWN, to(STOPPING)),
+    (E.GONE, SHUTDOWN, to(STOPPED)),
+]
+
+# A dependency is lost, then the system terminates while the entry is stopping:
+# the process being gone ends the life.
+LOST_THEN_TERMINATED: Final[list[Step]] = [
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.HEALTHY, DEPS_UP, to(READY)),
+    (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
+    (E.SIGNAL, DEP_LOST, blocked(STOPPING)),
+    (E.TERM, SHUTDOWN_BLOCKED, ILLEGAL),  # already stopping
+    (E.SIGNAL, SHUTDOWN, to(STOPPING)),
+    (E.GONE, SHUTDOWN, to(STOPPED)),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "script"),
+    [
+        pytest.param(DAEMON, DAEMON_LIFE, id="daemon"),
+        pytest.param(ONESHOT, ONESHOT_LIFE, id="oneshot"),
+        pytest.param(CHECK, CHECK_LIFE, id="check"),
+        *[
+            pytest.param(kind, script, id=f"{name}-{kind.value}")
+            for kind in K
+            for name, script in [
+                ("term-while-waiting", TERM_WHILE_WAITING),
+                ("term-while-starting", TERM_WHILE_STARTING),
+                ("lost-then-terminated", LOST_THEN_TERMINATED),
+            ]
+        ],
+    ],
+)
+def test_whole_life(kind: EntryKind, script: list[Step]) -> None:
+    lives = Lives(kind)
+    model = lives.new()
+    for event, guards, outcome in script:
+        model.guards = guards
+        # The script agrees with the expectation ...
+        assert outcome == expected(kind, model.state, event, guards), (model.state, event)
+        # ... and with the table.
+        check_step(lives, model, event, outcome)
+
+
+def test_models_of_one_machine_are_independent() -> None:
+    lives = Lives(DAEMON)
+    first, second = lives.new(), lives.new()
+    check_step(lives, first, E.LAUNCH, to(STARTING))
+    assert second.state is WAITING
+    check_step(lives, second, E.TERM, to(STOPPED))
+    assert first.state is STARTING
+
+
+def test_illegal_transition_message() -> None:
+    lives = Lives(DAEMON)
+    model = lives.new()
+    with pytest.raises(
+        IllegalTransition, match=r"^'web': event 'gone' is illegal in state 'waiting'$"
+    ):
+        statemachines.fire(model, E.GONE)
+
+
+# The table as data.
+
+
+@pytest.mark.parametrize("kind", K)
+def test_transitions_for_selects_the_rows_of_a_kind(kind: EntryKind) -> None:
+    rows = statemachines.transitions_for(kind)
+    assert rows
+    assert all(kind in row.kinds for row in rows)
+    assert rows == tuple(row for row in statemachines.TRANSITIONS if kind in row.kinds)
+
+
+def test_every_row_applies_to_some_kind() -> None:
+    for row in statemachines.TRANSITIONS:
+        assert row.kinds
+        assert row.kinds <= set(K)
+        assert any(row in statemachines.transitions_for(kind) for kind in K)
+
+
+def _holds(row: Transition, guards: Guards) -> bool:
+    def value(guard: Guard) -> bool:
+        return bool(getattr(guards, guard.value))
+
+    return all(value(g) for g in row.conditions) and not any(value(g) for g in row.unless)
+
+
+@pytest.mark.parametrize("kind", K)
+def test_rows_sharing_a_source_and_event_are_exclusive(kind: EntryKind) -> None:
+    groups: dict[tuple[LifecycleState, LifecycleEvent], list[Transition]] = {}
+    for row in statemachines.transitions_for(kind):
+        groups.setdefault((row.source, row.event), []).append(row)
+    shared = {key: rows for key, rows in groups.items() if len(rows) > 1}
+    assert shared  # the table does have such groups (unhealthy in starting, gone)
+    for key, rows in shared.items():
+        for a, b in itertools.combinations(rows, 2):
+            # Structurally: one row requires a guard the other forbids.
+            assert set(a.conditions) & set(b.unless) or set(a.unless) & set(b.conditions), key
+        for guards in ALL_GUARD_VALUES:
+            # Semantically: never two rows at once.
+            assert sum(_holds(row, guards) for row in rows) <= 1, (key, guards)
+
+
+def test_guards_name_the_model_methods() -> None:
+    for guard in Guard:
+        assert callable(getattr(statemachines.Lifecycle, guard.value))
+    assert [guard.value for guard in Guard] == [field.name for field in fields(Guards)]
+
+
+def test_state_sets() -> None:
+    assert {STARTING, READY, FAILING} == statemachines.ACTIVE_STATES
+    assert {STARTING, READY, FAILING, STOPPING} == statemachines.RUNNING_STATES

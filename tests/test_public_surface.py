@@ -1,0 +1,331 @@
+"""The public surface: complete `__all__` lists, the names DESIGN promises, and the layering.
+
+Like anyio's `tests/test_all_attributes.py`. A module's public attributes are
+its non-underscore names that are not modules and that it either defines
+(`def`, `class` or an assignment at the top level) or re-exports (the
+`import x as x` form, or listed in `__all__`). Names imported only to be used
+(`from collections.abc import Mapping`) are not part of the surface.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Final
+
+import pytest
+
+import coordinator
+import coordinator.errors
+import coordinator.triggers
+import statemachines
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+PACKAGES: Final = ("statemachines", "coordinator", "viz")
+
+MODULES: Final = ("statemachines", "coordinator", "coordinator.triggers", "coordinator.errors")
+
+# `__all__` lists
+
+
+def _all(module: ModuleType) -> tuple[str, ...]:
+    names = getattr(module, "__all__", None)
+    assert isinstance(names, list | tuple), f"{module.__name__} has no __all__ list"
+    assert all(isinstance(name, str) for name in names)
+    return tuple(names)
+
+
+def _top_level_names(module: ModuleType) -> set[str]:
+    """Names the module's source defines or re-exports explicitly at its top level."""
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            if isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            # `from x import y as y`: an explicit re-export (PEP 484, mypy strict).
+            names.update(
+                alias.name for alias in node.names if alias.asname == alias.name.rpartition(".")[2]
+            )
+    return names
+
+
+def _public_attributes(module: ModuleType) -> set[str]:
+    candidates = _top_level_names(module)
+    for name in dir(module):
+        # anyio's rule: functions and classes whose home is this module.
+        value = getattr(module, name)
+        if (inspect.isfunction(value) or inspect.isclass(value)) and (
+            value.__module__ == module.__name__
+        ):
+            candidates.add(name)
+    return {
+        name
+        for name in candidates
+        if not name.startswith("_")
+        and hasattr(module, name)
+        and not isinstance(getattr(module, name), ModuleType)
+    }
+
+
+@pytest.mark.parametrize("modulename", MODULES)
+def test_all_lists_every_public_attribute(modulename: str) -> None:
+    module = importlib.import_module(modulename)
+    missing = _public_attributes(module) - set(_all(module))
+    assert not missing, f"public in {modulename} but not in its __all__: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("modulename", MODULES)
+def test_every_name_in_all_exists(modulename: str) -> None:
+    module = importlib.import_module(modulename)
+    absent = [name for name in _all(module) if not hasattr(module, name)]
+    assert not absent, f"in {modulename}.__all__ but not defined: {absent}"
+    private = [name for name in _all(module) if name.startswith("_")]
+    assert not private, f"private names in {modulename}.__all__: {private}"
+    modules = [name for name in _all(module) if isinstance(getattr(module, name), ModuleType)]
+    assert not modules, f"modules in {modulename}.__all__: {modules}"
+
+
+@pytest.mark.parametrize("modulename", MODULES)
+def test_all_has_no_duplicates(modulename: str) -> None:
+    names = _all(importlib.import_module(modulename))
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    assert not duplicates, f"duplicated in {modulename}.__all__: {duplicates}"
+
+
+@pytest.mark.parametrize("modulename", MODULES)
+def test_star_import_gives_all(modulename: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(f"from {modulename} import *", namespace)
+    del namespace["__builtins__"]
+    assert set(namespace) == set(_all(importlib.import_module(modulename)))
+
+
+def test_public_attributes_rule() -> None:
+    """The rule above sees definitions and explicit re-exports, not plain imports."""
+    assert {"HealthDaemonsError", "WaitTimeoutError"} <= _public_attributes(coordinator.errors)
+    assert "Sequence" not in _public_attributes(coordinator.errors)
+    assert {"Daemons", "EntryKind", "default_trigger"} <= _public_attributes(coordinator)
+    assert {"TRANSITIONS", "fire"} <= _public_attributes(statemachines)
+    assert "Mapping" not in _public_attributes(coordinator.triggers)
+    assert "annotations" not in _public_attributes(coordinator.triggers)
+
+
+# The names the DESIGN contract requires
+
+
+def _in_all(module: ModuleType, *names: str) -> None:
+    for name in names:
+        assert hasattr(module, name), f"{module.__name__}.{name} is missing"
+        assert name in _all(module), f"{module.__name__}.{name} is not in __all__"
+
+
+def test_coordinator_names() -> None:
+    _in_all(coordinator, "Daemons", "Ready", "ExecFn", "HealthCheckResult", "RunningDaemons")
+    for name in ("Daemons", "Ready", "ExecFn", "HealthCheckResult", "RunningDaemons"):
+        assert inspect.isclass(getattr(coordinator, name)), name
+
+
+def test_daemons_builder() -> None:
+    daemons = coordinator.Daemons
+    for name in ("of", "add_daemon", "add_oneshot", "add_health_check", "build"):
+        assert callable(getattr(daemons, name)), name
+    assert inspect.iscoroutinefunction(daemons.run_until_success)
+    assert isinstance(daemons.of(), daemons)
+    assert isinstance(daemons.of().build(), coordinator.RunningDaemons)
+
+
+@pytest.mark.parametrize(
+    ("constructor", "args"),
+    [
+        ("success", ()),
+        ("failure", ("down",)),
+        ("loading", ("warming up",)),
+        ("starting", ()),
+        ("disabled", ()),
+        ("waiting", ()),
+    ],
+)
+def test_health_check_result_constructors(constructor: str, args: tuple[str, ...]) -> None:
+    make = getattr(coordinator.HealthCheckResult, constructor)
+    result = make(*args)
+    assert isinstance(result, coordinator.HealthCheckResult)
+    assert result.result == constructor  # a str-valued enum
+    assert result.message == (args[0] if args else None)
+
+
+TRIGGERS: Final = (
+    "cooldown_trigger",
+    "default_trigger",
+    "status_trigger",
+    "change_on_first_success",
+    "success_failure",
+    "last_status",
+)
+
+
+def test_trigger_names() -> None:
+    _in_all(coordinator.triggers, *TRIGGERS)
+    for name in TRIGGERS:
+        assert callable(getattr(coordinator.triggers, name)), name
+    assert coordinator.default_trigger is coordinator.triggers.default_trigger
+
+
+@pytest.mark.parametrize(
+    ("name", "is_async"),
+    [
+        ("wait_ready", True),
+        ("wait_stopped", True),
+        ("term", True),
+        ("state", False),
+        ("health", False),
+    ],
+)
+def test_running_daemons_methods(name: str, is_async: bool) -> None:
+    method = getattr(coordinator.RunningDaemons, name)
+    assert callable(method)
+    assert inspect.iscoroutinefunction(method) is is_async
+
+
+def test_running_daemons_history() -> None:
+    running = coordinator.Daemons.of().build()
+    assert list(running.history) == []
+
+
+def test_errors_are_one_hierarchy() -> None:
+    errors = coordinator.errors
+    for name in _all(errors):
+        value = getattr(errors, name)
+        assert inspect.isclass(value), name
+        assert issubclass(value, Exception), name
+        if name != "IllegalTransition":
+            assert issubclass(value, errors.HealthDaemonsError), name
+    assert errors.IllegalTransition is statemachines.IllegalTransition
+    assert issubclass(errors.WaitTimeoutError, TimeoutError)
+
+
+# Layering: statemachines <- coordinator <- viz, and pure anyio
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str
+    """The absolute name of the module imported (or that a name is imported from)."""
+    in_function: bool
+    """Whether the import is inside a function (imported lazily, when called)."""
+
+
+def _package_of(path: Path) -> list[str]:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return parts[:-1]  # `__init__` too: its package is its folder
+
+
+def imports_of(source: str, package: list[str]) -> list[Import]:
+    """Every module that `source` (a module of `package`) imports, relative ones resolved."""
+    found: list[Import] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        if isinstance(node, ast.Import):
+            found.extend(Import(alias.name, in_function) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module:
+                found.append(Import(module, in_function))
+            # `from pkg import name` may import the submodule `pkg.name`.
+            found.extend(
+                Import(f"{module}.{alias.name}" if module else alias.name, in_function)
+                for alias in node.names
+            )
+        inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for child in ast.iter_child_nodes(node):
+            visit(child, inside)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def _imports_package(imports: list[Import], package: str) -> list[str]:
+    return sorted(
+        {i.module for i in imports if i.module == package or i.module.startswith(f"{package}.")}
+    )
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def _file_params(*packages: str) -> list[object]:
+    return [
+        pytest.param(path, id=str(path.relative_to(ROOT))) for p in packages for path in _files(p)
+    ]
+
+
+def _imports(path: Path) -> list[Import]:
+    return imports_of(path.read_text(encoding="utf-8"), _package_of(path))
+
+
+def test_packages_have_modules() -> None:
+    for package in PACKAGES:
+        assert (ROOT / package / "__init__.py").is_file(), package
+    assert len(_files("statemachines")) >= 2
+    assert len(_files("coordinator")) >= 2
+
+
+def test_imports_of() -> None:
+    """The import finder resolves relative imports and sees lazy ones."""
+    source = (
+        "import asyncio.subprocess\n"
+        "from .. import viz\n"
+        "from ._health import Ready\n"
+        "def draw():\n"
+        "    from viz.dot import render\n"
+    )
+    found = imports_of(source, ["coordinator"])
+    assert Import("asyncio.subprocess", False) in found
+    assert Import("viz", False) in found
+    assert Import("coordinator._health", False) in found
+    assert Import("viz.dot", True) in found
+    assert _imports_package(found, "viz") == ["viz", "viz.dot", "viz.dot.render"]
+    assert _imports_package(found, "asyncio") == ["asyncio.subprocess"]
+
+
+@pytest.mark.parametrize("path", _file_params("statemachines"))
+def test_statemachines_imports_neither_coordinator_nor_viz(path: Path) -> None:
+    imports = _imports(path)
+    assert not _imports_package(imports, "coordinator")
+    assert not _imports_package(imports, "viz")
+
+
+# DESIGN: "nothing imports `viz` except the CLI's drawing commands", which may
+# import it lazily (inside the functions that draw).
+CLI: Final = ROOT / "coordinator" / "_cli.py"
+
+
+@pytest.mark.parametrize("path", _file_params("coordinator"))
+def test_coordinator_does_not_import_viz(path: Path) -> None:
+    imports = _imports(path)
+    if path == CLI:
+        imports = [i for i in imports if not i.in_function]
+    assert not _imports_package(imports, "viz")
+
+
+@pytest.mark.parametrize("path", _file_params(*PACKAGES))
+def test_no_direct_asyncio_or_trio(path: Path) -> None:
+    imports = _imports(path)
+    assert not _imports_package(imports, "asyncio")
+    assert not _imports_package(imports, "trio")
