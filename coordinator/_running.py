@@ -276,10 +276,17 @@ class RunningDaemons:
         (say, a `move_on_after`) must not reach the processes before `term()`
         has stopped them in order. `__aexit__` cancels it once all is stopped.
         """
-        with anyio.CancelScope(shield=True) as self._tasks_scope:
-            async with anyio.create_task_group() as tasks:
-                task_status.started(tasks)
-                await anyio.sleep_forever()
+        try:
+            with anyio.CancelScope(shield=True) as self._tasks_scope:
+                async with anyio.create_task_group() as tasks:
+                    task_status.started(tasks)
+                    await anyio.sleep_forever()
+        finally:
+            # No task of the system runs any more, so nothing is left to wait
+            # for. Before term() this only happens when our own code crashed:
+            # the crash then comes out of the block, and nothing hangs.
+            assert self._all_stopped is not None
+            self._all_stopped.set()
 
     # Reactions: the only places where entries change state.
 

@@ -27,6 +27,12 @@ from statemachines import (
 )
 
 READY = LifecycleState.READY
+ALLOWED = {
+    kind: {(t.source, t.event, t.dest or t.source) for t in transitions_for(kind)}
+    for kind in EntryKind
+}
+"""The table's rows as (source, event, dest), read once at import, so that a
+test that breaks the table cannot also break the checker."""
 
 
 class Switch:
@@ -109,10 +115,7 @@ def check_invariants(specs: Sequence[EntrySpec], history: Sequence[Event]) -> No
     for spec in specs:
         for required in spec.requires:
             dependents[required].append(spec.id)
-    allowed = {
-        kind: {(t.source, t.event, t.dest or t.source) for t in transitions_for(kind)}
-        for kind in EntryKind
-    }
+    allowed = ALLOWED
     kinds = {s.id: s.kind for s in specs}
     states = dict.fromkeys(dependencies, LifecycleState.WAITING)
     live = dict.fromkeys(dependencies, 0)

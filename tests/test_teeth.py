@@ -1,0 +1,126 @@
+"""The properties have teeth: each invariant fails against a coordinator with
+one piece deliberately broken, both on a hand-picked system and when
+Hypothesis searches for a counterexample on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import statemachines._lifecycle as lifecycle
+from coordinator import ProcessSpawned
+from coordinator._entry import Entry
+from coordinator._options import Exec
+from coordinator._processes import ExitStatus, spawn
+from coordinator._running import RunningDaemons
+from statemachines import EntryKind, LifecycleEvent, LifecycleState, Transition
+
+from .scenarios import EntryPlan, Scenario, run_scenario, scenarios
+
+D, C = EntryKind.DAEMON, EntryKind.CHECK
+
+
+def plan(kind: EntryKind, requires: tuple[int, ...] = (), **changes: object) -> EntryPlan:
+    fields: dict[str, object] = {
+        "stop_delay": 1,
+        "grace": 0,
+        "healthy_at_start": True,
+        "flips": (),
+        "crash_after": None,
+        "failing_runs": 0,
+        "stubborn": False,
+    }
+    fields.update(changes)
+    return EntryPlan(kind, requires, **fields)  # type: ignore[arg-type]
+
+
+def hypothesis_finds(message: str) -> None:
+    """Hypothesis, unaided, finds a system that violates the invariant."""
+
+    @settings(
+        max_examples=300,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(scenario=scenarios())
+    def prop(scenario: Scenario) -> None:
+        run_scenario(scenario, "trio")
+
+    with pytest.raises(AssertionError, match=message):
+        prop()
+
+
+def always(value: bool) -> Callable[[Entry], bool]:
+    return lambda self: value
+
+
+def test_invariant_1_needs_the_wait_for_dependents_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Entry, "no_dependent_running", always(True))
+    chain = Scenario((plan(D), plan(D, (0,))), term_at=5)
+    with pytest.raises(AssertionError, match="invariant 1: e0 signalled"):
+        run_scenario(chain, "trio")
+    hypothesis_finds("invariant 1")
+
+
+def test_invariant_2_needs_the_dependency_guard_on_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Entry, "dependencies_ready", always(True))
+    slow_root = Scenario((plan(C, healthy_at_start=False, flips=(4,)), plan(D, (0,))), term_at=8)
+    with pytest.raises(AssertionError, match="invariant 2: e1 launched"):
+        run_scenario(slow_root, "trio")
+    hypothesis_finds("invariant 2")
+
+
+def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_once = RunningDaemons._run_once
+
+    async def run_once_with_a_leak(self: RunningDaemons, entry: Entry, exec_: Exec) -> ExitStatus:
+        # The broken piece: a second instance, started and never stopped.
+        assert self._task_group is not None
+        spawn(exec_, self._task_group, entry.spec.id)
+        self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, None))
+        return await run_once(self, entry, exec_)
+
+    monkeypatch.setattr(RunningDaemons, "_run_once", run_once_with_a_leak)
+    with pytest.raises(AssertionError, match="invariant 3: e0 has 2 live processes"):
+        run_scenario(Scenario((plan(D),), term_at=3), "trio")
+    hypothesis_finds("invariant 3")
+
+
+def test_invariant_5_catches_a_row_the_table_does_not_have(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A broken table: another failure while failing goes back to starting.
+    broken = tuple(
+        Transition(t.source, t.event, LifecycleState.STARTING, t.conditions, t.unless, t.kinds)
+        if (t.source, t.event) == (LifecycleState.FAILING, LifecycleEvent.UNHEALTHY)
+        else t
+        for t in lifecycle.TRANSITIONS
+    )
+    monkeypatch.setattr(lifecycle, "TRANSITIONS", broken)
+    flapping = Scenario((plan(C, flips=(2,)),), term_at=10)
+    with pytest.raises(
+        AssertionError, match="invariant 5: e0 took failing --unhealthy--> starting"
+    ):
+        run_scenario(flapping, "trio")
+    hypothesis_finds("invariant 5")
+
+
+def test_invariant_6_needs_the_dependency_lost_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    settle = RunningDaemons._settle
+
+    def settle_without_cascade(self: RunningDaemons, entry: Entry) -> None:
+        if entry.state is not LifecycleState.WAITING and entry.state is not LifecycleState.STOPPING:
+            return
+        settle(self, entry)
+
+    monkeypatch.setattr(RunningDaemons, "_settle", settle_without_cascade)
+    losing_root = Scenario((plan(C, flips=(3,)), plan(D, (0,))), term_at=10)
+    with pytest.raises(AssertionError, match="invariant 6: e1 is"):
+        run_scenario(losing_root, "trio")
+    hypothesis_finds("invariant 6")
