@@ -71,7 +71,7 @@ TARGET_GROWTH = 4.5
 TARGET_SPEEDUP = 10.0
 TARGET_BYTES_PER_ENTRY = 20 * 1024
 READY_TIMEOUT = 600.0
-SCAN_WORK_LIMIT = 25_000_000
+SCAN_WORK_LIMIT = 16_000_000
 """Above this many entries x rounds, the `scan` rounds are extrapolated (as n x rounds)
 from the largest size measured, not run: on a 20000 chain they take minutes."""
 

@@ -30,16 +30,17 @@ class HealthStatus(enum.StrEnum):
     WAITING = "waiting"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class HealthCheckResult:
     """What a check returns; only `success` satisfies a dependency."""
 
     result: HealthStatus
-    message: str | None = None
+    message: str | None
 
-    def __post_init__(self) -> None:
-        # Accept the plain strings too, so `HealthCheckResult("success")` works.
-        object.__setattr__(self, "result", HealthStatus(self.result))
+    def __init__(self, result: HealthStatus | str, message: str | None = None) -> None:
+        # Plain strings are accepted too: `HealthCheckResult("success")`.
+        object.__setattr__(self, "result", HealthStatus(result))
+        object.__setattr__(self, "message", message)
 
     @classmethod
     def success(cls, message: str | None = None) -> HealthCheckResult:

@@ -1,0 +1,139 @@
+"""Checks, grace periods, the host, hidden entries and triggers (SPEC sections 1, 5, 7)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from coordinator import (
+    Daemons,
+    ErrorReported,
+    Event,
+    HealthCheckResult,
+    HealthReported,
+    HealthStatus,
+    LifecycleState,
+    Ready,
+)
+from coordinator.triggers import cooldown_trigger
+
+from .support import Switch, forever
+
+S = LifecycleState
+
+
+def test_health_results_compare_equal_to_their_strings() -> None:
+    assert HealthCheckResult.success().result == "success"
+    assert HealthCheckResult("failure", "down") == HealthCheckResult.failure("down")
+    assert HealthCheckResult.loading("x").result is HealthStatus.LOADING
+    assert HealthCheckResult.starting().result == "starting"
+    assert HealthCheckResult.disabled().result == "disabled"
+    assert HealthCheckResult.waiting().result == "waiting"
+    with pytest.raises(ValueError, match="not-a-status"):
+        HealthCheckResult("not-a-status")
+
+
+async def test_a_failure_within_the_grace_period_is_reported_as_starting() -> None:
+    check = Switch(ok=False, message="not listening yet")
+    system = Daemons.of().add_daemon(
+        "db",
+        exec=forever(),
+        ready=Ready("Database", check, grace_period=0.3, trigger=cooldown_trigger(0.02)),
+    )
+    async with system.build() as running:
+        await anyio.sleep(0.1)
+        assert running.state("db") is S.STARTING
+        assert running.health("db") == HealthCheckResult.starting("not listening yet")
+        assert await running.wait_until(lambda: running.state("db") is S.FAILING, timeout=5)
+        assert running.health("db") == HealthCheckResult.failure("not listening yet")
+        check.ok = True
+        assert await running.wait_until(lambda: running.state("db") is S.READY, timeout=5)
+
+
+async def test_other_results_are_never_softened_within_grace() -> None:
+    result = HealthCheckResult.loading("warming caches")
+    system = Daemons.of().add_health_check(
+        "cache", ready=Ready("Cache", lambda: result, grace_period=60)
+    )
+    async with system.build() as running:
+        assert await running.wait_until(lambda: running.health("cache") == result, timeout=5)
+
+
+@pytest.mark.parametrize("style", ["sync", "async"])
+async def test_a_check_that_raises_is_a_failure_and_polling_goes_on(style: str) -> None:
+    calls = [0]
+
+    def sync_check() -> HealthCheckResult:
+        calls[0] += 1
+        if calls[0] < 3:
+            raise ConnectionError("refused")
+        return HealthCheckResult.success()
+
+    async def async_check() -> HealthCheckResult:
+        return sync_check()
+
+    check = sync_check if style == "sync" else async_check
+    system = Daemons.of().add_health_check(
+        "db", ready=Ready("Database", check, grace_period=0, trigger=cooldown_trigger(0.02))
+    )
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: running.health("db") == HealthCheckResult.failure("refused"), timeout=5
+        )
+        await running.wait_ready(timeout=5)
+
+
+async def test_a_check_returning_the_wrong_type_is_a_failure() -> None:
+    system = Daemons.of().add_health_check(
+        "db",
+        ready=Ready("Database", lambda: True, grace_period=0),  # type: ignore[arg-type,return-value]
+    )
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: (
+                running.health("db")
+                == HealthCheckResult.failure("check returned bool, not a HealthCheckResult")
+            ),
+            timeout=5,
+        )
+
+
+class RaisingHost:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def set_health(self, report: HealthReported) -> None:
+        raise RuntimeError("host is down")
+
+    def record(self, event: Event) -> None:
+        self.events.append(event)
+
+
+async def test_a_host_that_raises_does_not_stop_the_system() -> None:
+    host = RaisingHost()
+    system = (
+        Daemons.of(host=host)
+        .add_daemon("db", exec=forever(), ready=Ready("Database", Switch()))
+        .add_daemon("web", exec=forever(), ready=Ready("Web", Switch()), requires=["db"])
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=5)
+    errors = [e for e in running.history if isinstance(e, ErrorReported)]
+    assert errors
+    assert "host is down" in errors[0].message
+    assert host.events[: len(running.history)] == running.history[: len(host.events)]
+
+
+async def test_hidden_entries_are_not_reported_but_still_gate_dependents() -> None:
+    hidden = Switch(ok=False)
+    system = (
+        Daemons.of()
+        .add_health_check("secret", ready=Ready(None, hidden, trigger=cooldown_trigger(0.02)))
+        .add_health_check("web", ready=Ready("Web", Switch()), requires=["secret"])
+    )
+    async with system.build() as running:
+        await anyio.sleep(0.1)
+        assert running.state("web") is S.WAITING
+        hidden.ok = True
+        await running.wait_ready(timeout=5)
+        assert set(running.host.health) == {"web"}  # type: ignore[attr-defined]
