@@ -16,6 +16,7 @@ from ._events import ProcessExited as ProcessExited
 from ._events import ProcessSignalled as ProcessSignalled
 from ._events import ProcessSpawned as ProcessSpawned
 from ._events import Transitioned as Transitioned
+from ._events import describe_event as describe_event
 from ._events import dump_events as dump_events
 from ._events import load_events as load_events
 from ._health import CheckFn as CheckFn
@@ -60,6 +61,7 @@ __all__ = (
     "Transitioned",
     "Trigger",
     "default_trigger",
+    "describe_event",
     "dump_events",
     "load_events",
 )

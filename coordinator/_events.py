@@ -26,6 +26,7 @@ __all__ = [
     "ProcessSignalled",
     "ProcessSpawned",
     "Transitioned",
+    "describe_event",
     "dump_events",
     "load_events",
 ]
@@ -169,3 +170,25 @@ def load_events(source: str | Path | IO[str]) -> list[Event]:
         with open(source, encoding="utf-8") as stream:
             return load_events(stream)
     return [_from_json(json.loads(line)) for line in source if line.strip()]
+
+
+def describe_event(event: Event) -> str:
+    """One line of text for an event, as the demo and `healthdaemons events` print it."""
+    match event:
+        case Transitioned(event=LifecycleEvent.SIGNAL):
+            what = "may stop now (every dependent has stopped)"
+        case Transitioned(source=source, dest=dest) if source is dest:
+            what = f"{event.event.value} (stays {dest.value})"
+        case Transitioned():
+            what = f"{event.source.value} -> {event.dest.value}  ({event.event.value})"
+        case HealthReported():
+            what = f"health {event.result.value}" + (f": {event.message}" if event.message else "")
+        case ProcessSpawned():
+            what = "spawned" + (f" pid {event.pid}" if event.pid is not None else "")
+        case ProcessSignalled():
+            what = f"sent {event.signal}"
+        case ProcessExited():
+            what = f"exited ({'clean' if event.clean else 'crash'}): {event.description}"
+        case ErrorReported():
+            what = f"error: {event.message}"
+    return f"{event.entry or '-':<12} {what}"

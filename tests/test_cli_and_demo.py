@@ -1,0 +1,76 @@
+"""The `healthdaemons` command and the in-process demo of `make demo`."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from coordinator import Daemons, Ready, dump_events
+from coordinator._cli import main
+
+from .support import Switch, check_invariants, forever
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_demo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "inprocess_demo", ROOT / "examples/inprocess_demo.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_table_prints_the_lifecycle_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["table", "--kind", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "waiting    launch           dependencies_ready, not terminating" in out
+    assert "give_up" not in out  # checks run no process
+
+
+async def test_events_replays_a_recorded_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    system = Daemons.of().add_daemon("db", exec=forever(), ready=Ready("Database", Switch()))
+    async with system.build() as running:
+        await running.wait_ready(timeout=5)
+    dump_events(running.history, tmp_path / "run.jsonl")
+    assert main(["events", str(tmp_path / "run.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "db           waiting -> starting  (launch)" in out
+    assert "db           stopping -> stopped  (gone)" in out
+
+
+def test_events_on_a_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    assert main(["events", str(bad)]) == 2
+    assert f"cannot read {bad}" in capsys.readouterr().err
+    assert main(["events", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_the_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "coordinator", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("healthdaemons ")
+
+
+async def test_the_demo_runs_its_hiccup_and_keeps_the_invariants() -> None:
+    demo = load_demo()
+    history = await demo.main()
+    system: Daemons = demo.build(demo.Store())
+    check_invariants(system.entries, history)
+    lost = [
+        e for e in history if getattr(getattr(e, "event", None), "value", "") == "dependency_lost"
+    ]
+    assert {e.entry for e in lost} == {"migrate", "worker", "api", "smoke"}
