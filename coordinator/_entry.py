@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING
 
 import anyio
+from transitions import Machine
 
 from statemachines import Lifecycle
 
@@ -25,9 +26,9 @@ __all__ = ["Entry"]
 
 
 class Entry(Lifecycle):
-    def __init__(self, spec: EntrySpec, system: RunningDaemons) -> None:
+    def __init__(self, spec: EntrySpec, system: RunningDaemons, machine: Machine) -> None:
+        super().__init__(spec.id, machine)
         self.spec = spec
-        self.lifecycle_id = spec.id
         self.system = system
         self.dependencies: list[Entry] = []
         self.dependents: list[Entry] = []

@@ -105,8 +105,7 @@ class RunningDaemons:
         machines = {kind: new_machine(kind) for kind in EntryKind}
         self._entries: dict[str, Entry] = {}
         for spec in specs:
-            entry = Entry(spec, self)
-            machines[spec.kind].add_model(entry)
+            entry = Entry(spec, self, machines[spec.kind])
             for required in spec.requires:
                 dependency = self._entries[required]
                 entry.dependencies.append(dependency)

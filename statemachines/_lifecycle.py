@@ -25,9 +25,8 @@ this table.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
 
 from transitions import Machine, MachineError
 
@@ -191,12 +190,18 @@ class IllegalTransition(Exception):
 class Lifecycle:
     """A model driven by a lifecycle machine. Subclasses answer the guards.
 
-    `transitions` binds helper attributes onto each model (named after the
-    events and states), so subclasses must not use those names.
+    Models are not registered with their machine (`Machine.add_model` keeps
+    a list it scans on every addition, and binds a dozen helpers onto each
+    model); `fire()` dispatches through the machine's events instead, so one
+    machine serves any number of models at no cost per model.
     """
 
     state: LifecycleState
-    lifecycle_id: str = "?"
+
+    def __init__(self, lifecycle_id: str, machine: Machine) -> None:
+        self.lifecycle_id = lifecycle_id
+        self.lifecycle_machine = machine
+        self.state = LifecycleState.WAITING
 
     def dependencies_ready(self) -> bool:
         raise NotImplementedError
@@ -212,7 +217,7 @@ class Lifecycle:
 
 
 def new_machine(kind: EntryKind) -> Machine:
-    """A machine for one kind of entry, shared by all the models added to it."""
+    """A machine for one kind of entry, to be shared by all its models."""
     return Machine(
         model=None,
         states=LifecycleState,
@@ -233,11 +238,11 @@ def new_machine(kind: EntryKind) -> Machine:
 
 def fire(model: Lifecycle, event: LifecycleEvent) -> bool:
     """Fire `event` at `model`: `True` if a row's guards held and it was taken."""
-    if not hasattr(model, f"may_{event.value}"):
+    machine_event = model.lifecycle_machine.events.get(event.value)
+    if machine_event is None:
         # No row of this kind's table names the event at all.
         raise IllegalTransition(model.lifecycle_id, model.state, event)
-    trigger = cast(Callable[[str], bool], model.trigger)  # type: ignore[attr-defined]
     try:
-        return trigger(event.value)
+        return bool(machine_event.trigger(model))
     except MachineError:
         raise IllegalTransition(model.lifecycle_id, model.state, event) from None

@@ -65,9 +65,11 @@ ALL_GUARD_VALUES: Final = tuple(
 class Model(statemachines.Lifecycle):
     """A lifecycle model whose guards read `self.guards`, set by the test."""
 
-    def __init__(self, guards: Guards = DEFAULT_GUARDS, lifecycle_id: str = "web") -> None:
+    def __init__(
+        self, machine: Machine, guards: Guards = DEFAULT_GUARDS, lifecycle_id: str = "web"
+    ) -> None:
+        super().__init__(lifecycle_id, machine)
         self.guards = guards
-        self.lifecycle_id = lifecycle_id
 
     def dependencies_ready(self) -> bool:
         return self.guards.dependencies_ready
@@ -88,12 +90,10 @@ class Lives:
     def __init__(self, kind: EntryKind) -> None:
         self.kind = kind
         self.machine: Machine = statemachines.new_machine(kind)
-        self.bystander = Model(lifecycle_id="bystander")
-        self.machine.add_model(self.bystander)
+        self.bystander = Model(self.machine, lifecycle_id="bystander")
 
     def new(self, guards: Guards = DEFAULT_GUARDS) -> Model:
-        model = Model(guards)
-        self.machine.add_model(model)
+        model = Model(self.machine, guards)
         assert model.state is WAITING
         return model
 
@@ -228,9 +228,9 @@ def walk_to(lives: Lives, state: LifecycleState, guards: Guards) -> Model:
 
 
 def set_to(lives: Lives, state: LifecycleState, guards: Guards) -> Model:
-    """A new model put in `state` directly with `Machine.set_state`."""
+    """A new model put in `state` directly."""
     model = lives.new(guards)
-    lives.machine.set_state(state, model)
+    model.state = state
     lives.check_full_state(model, state)
     return model
 
