@@ -50,6 +50,8 @@ class Entry(Lifecycle):
         self.checks_scope: anyio.CancelScope | None = None
         self.recheck_scope: anyio.CancelScope | None = None
         self.wait_scope: anyio.CancelScope | None = None
+        self.kill_at: float | None = None
+        """When the process that was told to stop gets killed (or abandoned)."""
 
     def __repr__(self) -> str:
         return f"<Entry {self.spec.id!r} {self.state.value}>"

@@ -8,7 +8,6 @@ another, and the coordinator does not change when one is added.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,20 +30,28 @@ class ExitStatus:
 
 
 class ProcessHandle(Protocol):
+    """What the coordinator needs of a running process.
+
+    The stop policy (terminate, wait up to `sigterm_timeout`, kill, wait)
+    belongs to the coordinator; a handle only knows how to deliver each step.
+    """
+
     pid: int | None
+    sigterm_timeout: float
 
     @property
     def running(self) -> bool: ...
 
     async def wait(self) -> ExitStatus:
-        """Wait until the process has ended by itself."""
+        """Wait until the process has ended (or, once killed, is past waiting for)."""
         ...
 
-    async def stop(self, on_signal: Callable[[str], None]) -> ExitStatus:
-        """Stop the process within its own bound; call under a shielded scope.
+    def terminate(self) -> str:
+        """Ask the process to stop; returns what was sent, for the record."""
+        ...
 
-        `on_signal` is told each signal sent, by name, as it is sent.
-        """
+    def kill(self) -> str:
+        """Stop it for good; returns what was sent, for the record."""
         ...
 
 
@@ -59,6 +66,7 @@ class FunctionProcess:
 
     def __init__(self, exec_fn: ExecFn, task_group: TaskGroup, name: str) -> None:
         self._exec = exec_fn
+        self.sigterm_timeout = exec_fn.sigterm_timeout
         self._scope = anyio.CancelScope()
         self._done = anyio.Event()
         self._status: ExitStatus | None = None
@@ -80,7 +88,11 @@ class FunctionProcess:
                     status = ExitStatus(0, True, "returned")
                 else:
                     status = ExitStatus(None, False, f"returned {returned!r} instead of None")
-        self._status = status or ExitStatus(None, True, "cancelled")
+        if self._status is None:  # not abandoned meanwhile
+            self._finish(status or ExitStatus(None, True, "cancelled"))
+
+    def _finish(self, status: ExitStatus) -> None:
+        self._status = status
         self._done.set()
 
     async def wait(self) -> ExitStatus:
@@ -88,19 +100,20 @@ class FunctionProcess:
         assert self._status is not None
         return self._status
 
-    async def stop(self, on_signal: Callable[[str], None]) -> ExitStatus:
-        if self._status is not None:
-            return self._status
-        on_signal("cancel")
+    def terminate(self) -> str:
         self._scope.cancel()
-        timeout = self._exec.sigterm_timeout
-        with anyio.move_on_after(timeout):
-            await self._done.wait()
+        return "cancel"
+
+    def kill(self) -> str:
+        # A function cannot be killed: stop waiting for it.
         if self._status is None:
-            return ExitStatus(
-                None, False, f"ignored cancellation for {timeout:g} s and was abandoned", True
+            timeout = self.sigterm_timeout
+            self._finish(
+                ExitStatus(
+                    None, False, f"ignored cancellation for {timeout:g} s and was abandoned", True
+                )
             )
-        return self._status
+        return "abandon"
 
 
 def spawn(exec_: Exec, task_group: TaskGroup, entry_id: str) -> ProcessHandle:

@@ -30,7 +30,6 @@ import inspect
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from types import TracebackType
 from typing import final
 
@@ -61,7 +60,7 @@ from ._events import (
 from ._health import HealthCheckResult, HealthStatus, close_steps
 from ._host import Host
 from ._options import EntrySpec, Exec
-from ._processes import ExitStatus, RestartBackoff, spawn
+from ._processes import ExitStatus, ProcessHandle, RestartBackoff, spawn
 from .errors import SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SystemStatistics"]
@@ -202,7 +201,8 @@ class RunningDaemons:
         await anyio.lowlevel.checkpoint()
         with anyio.move_on_after(timeout):
             while not condition():
-                assert self._changed is not None
+                if self._changed is None:
+                    self._changed = anyio.Event()
                 await self._changed.wait()
             return True
         return False
@@ -347,9 +347,10 @@ class RunningDaemons:
                 queue.append(dependency)
             queue.append(entry)
         if dest is STOPPING:
-            assert entry.checks_scope is not None and entry.stopping is not None
+            assert entry.checks_scope is not None
             entry.checks_scope.cancel()
-            entry.stopping.set()
+            if entry.stopping is not None:
+                entry.stopping.set()
             queue.append(entry)
         elif dest is STOPPED:
             self._stopped_count += 1
@@ -364,35 +365,38 @@ class RunningDaemons:
         entry.last_raw = None
         entry.restarts = 0
         entry.signalled = False
-        entry.stopping = anyio.Event()
-        entry.stop_permitted = anyio.Event()
+        entry.stopping = None
+        entry.stop_permitted = None
         entry.checks_scope = anyio.CancelScope()
         entry.wait_scope = None
         self._task_group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
 
     def _permit_stop(self, entry: Entry) -> None:
-        assert entry.stop_permitted is not None
         entry.signalled = True
-        entry.stop_permitted.set()
-        if entry.wait_scope is not None:
-            entry.wait_scope.cancel()
+        if entry.stop_permitted is not None:
+            entry.stop_permitted.set()
+        process = entry.process
+        if process is not None and process.running and entry.wait_scope is not None:
+            # The supervising task keeps waiting for the exit, now bounded.
+            entry.wait_scope.deadline = self._terminate(entry, process)
 
     # Supervising tasks: they run things and wait, and report to `_react`.
 
     async def _supervise(self, entry: Entry) -> None:
-        assert entry.stop_permitted is not None
         async with anyio.create_task_group() as task_group:
             if entry.spec.ready is not None and entry.spec.kind is not EntryKind.ONESHOT:
                 task_group.start_soon(self._check_loop, entry)
             if entry.spec.exec is not None:
                 await self._process_loop(entry)
-            await entry.stop_permitted.wait()
+            if not entry.signalled:
+                # Created only now: a running daemon waits in its process loop.
+                entry.stop_permitted = anyio.Event()
+                await entry.stop_permitted.wait()
         self._react(entry, LifecycleEvent.GONE)
 
     async def _process_loop(self, entry: Entry) -> None:
         spec = entry.spec
         assert spec.exec is not None
-        assert entry.stopping is not None
         backoff = RestartBackoff()
         while entry.state in ACTIVE_STATES:
             spawned_at = anyio.current_time()
@@ -404,8 +408,10 @@ class RunningDaemons:
                 self._give_up(entry, spec.max_restarts)
                 return
             entry.restarts = backoff.restarts
-            with anyio.move_on_after(delay):
-                await entry.stopping.wait()
+            if delay:
+                stopping = entry.stopping = anyio.Event()
+                with anyio.move_on_after(delay):
+                    await stopping.wait()
 
     def _give_up(self, entry: Entry, restarts: int) -> None:
         assert entry.checks_scope is not None
@@ -421,10 +427,11 @@ class RunningDaemons:
         it has been stopped; never leaves it running, even when cancelled."""
         assert self._task_group is not None
         process = entry.process = spawn(exec_, self._task_group, entry.spec.id)
+        entry.kill_at = None
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         scope = entry.wait_scope = anyio.CancelScope()
         if entry.signalled:
-            scope.cancel()
+            scope.deadline = self._terminate(entry, process)
         status: ExitStatus | None = None
         try:
             with scope:
@@ -432,12 +439,29 @@ class RunningDaemons:
         finally:
             if status is None:
                 with anyio.CancelScope(shield=True):
-                    status = await process.stop(
-                        partial(self._signalled, entry.spec.id, process.pid)
-                    )
+                    status = await self._stop(entry, process)
             self._exited(entry, status)
         assert status is not None
         return status
+
+    def _terminate(self, entry: Entry, process: ProcessHandle) -> float:
+        """Tell the process to stop; returns when it gets killed if it has not."""
+        kill_at = entry.kill_at = anyio.current_time() + process.sigterm_timeout
+        self._signalled(entry.spec.id, process.pid, process.terminate())
+        return kill_at
+
+    async def _stop(self, entry: Entry, process: ProcessHandle) -> ExitStatus:
+        """The stop policy: terminate, wait up to `sigterm_timeout`, kill, wait.
+
+        Run under a shielded scope; every step of it is bounded.
+        """
+        kill_at = entry.kill_at
+        if kill_at is None:
+            kill_at = self._terminate(entry, process)
+        with anyio.CancelScope(deadline=kill_at):
+            return await process.wait()
+        self._signalled(entry.spec.id, process.pid, process.kill())
+        return await process.wait()
 
     def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
         self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
@@ -558,15 +582,15 @@ class RunningDaemons:
         self._record(ErrorReported(anyio.current_time(), entry_id, message))
 
     def _notify(self) -> None:
-        assert self._changed is not None
-        self._changed.set()
-        self._changed = anyio.Event()
+        # Waiters create the event; a step nobody waits for allocates nothing.
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     # Helpers.
 
     def _init_events(self) -> None:
-        if self._changed is None:
-            self._changed = anyio.Event()
+        if self._all_stopped is None:
             self._all_stopped = anyio.Event()
             if not self._order:
                 self._all_stopped.set()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Final
 
 import pytest
-from transitions import Machine
+from transitions import Machine, MachineError
 
 import statemachines
 from statemachines import (
@@ -553,3 +553,25 @@ def test_guards_name_the_model_methods() -> None:
 def test_state_sets() -> None:
     assert {STARTING, READY, FAILING} == statemachines.ACTIVE_STATES
     assert {STARTING, READY, FAILING, STOPPING} == statemachines.RUNNING_STATES
+
+
+@pytest.mark.parametrize("kind", list(K), ids=lambda k: k.value)
+def test_fire_agrees_with_the_transitions_engine(kind: EntryKind) -> None:
+    """`fire` walks the machine's rows itself; `transitions`' own engine must agree."""
+    lives = Lives(kind)
+    for state, event, guards in itertools.product(S, E, ALL_GUARD_VALUES):
+        ours = lives.new(guards)
+        theirs = lives.new(guards)
+        ours.state = theirs.state = state
+        try:
+            our_result: object = statemachines.fire(ours, event)
+        except statemachines.IllegalTransition:
+            our_result = ILLEGAL
+        machine_event = lives.machine.events.get(event.value)
+        try:
+            if machine_event is None:
+                raise MachineError("no such event")
+            their_result: object = machine_event.trigger(theirs)
+        except MachineError:
+            their_result = ILLEGAL
+        assert (our_result, ours.state) == (their_result, theirs.state), (state, event, guards)
