@@ -26,6 +26,27 @@ __all__ = ["Entry"]
 
 
 class Entry(Lifecycle):
+    __slots__ = (
+        "checks_scope",
+        "dependencies",
+        "dependents",
+        "health",
+        "kill_at",
+        "last_raw",
+        "launched_at",
+        "process",
+        "ready_dependencies",
+        "recheck_scope",
+        "restarts",
+        "running_dependents",
+        "signalled",
+        "spec",
+        "stop_permitted",
+        "stopping",
+        "system",
+        "wait_scope",
+    )
+
     def __init__(self, spec: EntrySpec, system: RunningDaemons, machine: Machine) -> None:
         super().__init__(spec.id, machine)
         self.spec = spec

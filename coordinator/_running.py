@@ -290,12 +290,17 @@ class RunningDaemons:
     # Reactions: the only places where entries change state.
 
     def _react(
-        self, entry: Entry, event: LifecycleEvent, report: HealthCheckResult | None = None
+        self,
+        entry: Entry,
+        event: LifecycleEvent,
+        report: HealthCheckResult | None = None,
+        *,
+        soften: bool = True,
     ) -> None:
         """One step: something happened to `entry`; fire `event` and settle the system."""
         self._step += 1
         if report is not None:
-            self._report(entry, report)
+            self._report(entry, report, soften)
         self._fire(entry, event)
         self._drain()
         self._notify()
@@ -383,15 +388,19 @@ class RunningDaemons:
     # Supervising tasks: they run things and wait, and report to `_react`.
 
     async def _supervise(self, entry: Entry) -> None:
-        async with anyio.create_task_group() as task_group:
-            if entry.spec.ready is not None and entry.spec.kind is not EntryKind.ONESHOT:
-                task_group.start_soon(self._check_loop, entry)
-            if entry.spec.exec is not None:
-                await self._process_loop(entry)
-            if not entry.signalled:
-                # Created only now: a running daemon waits in its process loop.
-                entry.stop_permitted = anyio.Event()
-                await entry.stop_permitted.wait()
+        assert self._task_group is not None
+        if entry.spec.ready is not None and entry.spec.kind is not EntryKind.ONESHOT:
+            # Not awaited: its scope is cancelled when the entry starts
+            # stopping, and results of a cancelled loop are dropped.
+            self._task_group.start_soon(
+                self._check_loop, entry, name=f"healthdaemons:{entry.spec.id}:checks"
+            )
+        if entry.spec.exec is not None:
+            await self._process_loop(entry)
+        if not entry.signalled:
+            # Created only now: a running daemon waits in its process loop.
+            entry.stop_permitted = anyio.Event()
+            await entry.stop_permitted.wait()
         self._react(entry, LifecycleEvent.GONE)
 
     async def _process_loop(self, entry: Entry) -> None:
@@ -416,11 +425,8 @@ class RunningDaemons:
     def _give_up(self, entry: Entry, restarts: int) -> None:
         assert entry.checks_scope is not None
         entry.checks_scope.cancel()
-        self._step += 1
-        self._report(entry, HealthCheckResult.failure(f"gave up after {restarts} restarts"), False)
-        self._fire(entry, LifecycleEvent.GIVE_UP)
-        self._drain()
-        self._notify()
+        failure = HealthCheckResult.failure(f"gave up after {restarts} restarts")
+        self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
 
     async def _run_once(self, entry: Entry, exec_: Exec) -> ExitStatus:
         """Run the process until it exits, or until the stop is permitted and
@@ -501,9 +507,11 @@ class RunningDaemons:
 
     async def _check_loop(self, entry: Entry) -> None:
         ready = entry.spec.ready
-        assert ready is not None and entry.checks_scope is not None
+        checks = entry.checks_scope
+        assert ready is not None
+        assert checks is not None
         trigger = ready.trigger or triggers.default_trigger
-        with entry.checks_scope:
+        with checks:
             while True:
                 # A process exit cancels this scope: start over with a fresh
                 # trigger, which checks at once.
@@ -513,7 +521,9 @@ class RunningDaemons:
                     try:
                         async for _ in steps:
                             result = await _run_check(entry)
-                            if entry.state in ACTIVE_STATES:
+                            # Its launch may be over (a result already due when
+                            # the cancel came): then the result is not this one's.
+                            if not checks.cancel_called:
                                 entry.last_raw = result
                                 event = (
                                     LifecycleEvent.HEALTHY

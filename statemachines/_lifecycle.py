@@ -197,6 +197,8 @@ class Lifecycle:
     serves any number of models at no cost per model.
     """
 
+    __slots__ = ("lifecycle_id", "lifecycle_machine", "state")
+
     state: LifecycleState
 
     def __init__(self, lifecycle_id: str, machine: Machine) -> None:
