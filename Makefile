@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/inprocess_demo.py
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_coordinator.py
+	$(BIN)/python bench/bench_coordinator.py --repeat 3
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -31,22 +31,6 @@ from typing import cast
 
 from transitions import Machine
 
-__all__ = [
-    "ACTIVE_STATES",
-    "RUNNING_STATES",
-    "TRANSITIONS",
-    "EntryKind",
-    "Guard",
-    "IllegalTransition",
-    "Lifecycle",
-    "LifecycleEvent",
-    "LifecycleState",
-    "Transition",
-    "fire",
-    "new_machine",
-    "transitions_for",
-]
-
 
 class EntryKind(enum.Enum):
     """What an entry runs: a long-running process, a run-once task, or only a check."""
