@@ -20,8 +20,9 @@ keeps a cascade down a chain of 20,000 entries flat, and the counters on each
 entry keep every rule O(1), so a whole shutdown costs O(entries + edges).
 
 Tasks only run what an entry runs and wait; they never decide. Each launch
-starts one supervising task, which runs the check loop and the process loop
-and ends by reporting `gone` once the process is stopped.
+starts a supervising task, which runs the process loop and reports `gone`
+once the process is stopped, and a check loop, cancelled as soon as the
+entry starts stopping.
 """
 
 from __future__ import annotations
@@ -258,8 +259,9 @@ class RunningDaemons:
         assert self._tasks_scope is not None
         with anyio.CancelScope(shield=True):
             await self.term()
-        # Only abandoned functions can still run here; the block's own
-        # exception goes out as itself, never wrapped in an exception group.
+        # Everything has stopped; only check loops finishing their
+        # cancellation and abandoned functions can still run here. The block's
+        # own exception goes out as itself, never wrapped in an exception group.
         self._tasks_scope.cancel()
         await self._host_group.__aexit__(None, None, None)
         self._task_group = None

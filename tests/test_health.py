@@ -38,12 +38,12 @@ async def test_a_failure_within_the_grace_period_is_reported_as_starting() -> No
     system = Daemons.of().add_daemon(
         "db",
         exec=forever(),
-        ready=Ready("Database", check, grace_period=0.3, trigger=cooldown_trigger(0.02)),
+        ready=Ready("Database", check, grace_period=1.0, trigger=cooldown_trigger(0.02)),
     )
     async with system.build() as running:
-        await anyio.sleep(0.1)
+        softened = HealthCheckResult.starting("not listening yet")
+        assert await running.wait_until(lambda: running.health("db") == softened, timeout=5)
         assert running.state("db") is S.STARTING
-        assert running.health("db") == HealthCheckResult.starting("not listening yet")
         assert await running.wait_until(lambda: running.state("db") is S.FAILING, timeout=5)
         assert running.health("db") == HealthCheckResult.failure("not listening yet")
         check.ok = True

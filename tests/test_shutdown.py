@@ -88,7 +88,7 @@ async def test_term_is_idempotent_and_shared_each_process_is_signalled_once() ->
 
 
 async def test_a_cancelled_term_caller_does_not_interrupt_the_shutdown() -> None:
-    system = chain([0.0, 0.2])
+    system = chain([0.0, 1.0])
     async with system.build() as running:
         await running.wait_ready(timeout=5)
         with anyio.move_on_after(0.05):
@@ -127,6 +127,15 @@ async def test_term_before_entering_means_nothing_ever_starts() -> None:
     await running.term()
     async with running:
         await anyio.sleep(0.05)
+    assert transitions(running.history) == [("d1", "term", "stopped"), ("d0", "term", "stopped")]
+
+
+async def test_term_racing_the_build_means_nothing_starts() -> None:
+    running = chain([0.0, 0.0]).build()
+    async with anyio.create_task_group() as group:
+        group.start_soon(running.term)  # runs as soon as entering first yields
+        async with running:
+            await anyio.sleep(0.05)
     assert transitions(running.history) == [("d1", "term", "stopped"), ("d0", "term", "stopped")]
 
 
