@@ -375,6 +375,7 @@ class RunningDaemons:
         entry.stopping = None
         entry.stop_permitted = None
         entry.checks_scope = anyio.CancelScope()
+        entry.recheck_scope = None
         entry.wait_scope = None
         self._task_group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
 
@@ -448,7 +449,7 @@ class RunningDaemons:
             if status is None:
                 with anyio.CancelScope(shield=True):
                     status = await self._stop(entry, process)
-            self._exited(entry, status)
+            self._exited(entry, process.pid, status)
         assert status is not None
         return status
 
@@ -474,14 +475,14 @@ class RunningDaemons:
     def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
         self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
 
-    def _exited(self, entry: Entry, status: ExitStatus | None) -> None:
+    def _exited(self, entry: Entry, pid: int | None, status: ExitStatus | None) -> None:
         assert status is not None
         entry.process = None
         self._record(
             ProcessExited(
                 anyio.current_time(),
                 entry.spec.id,
-                None,
+                pid,
                 status.returncode,
                 status.clean,
                 status.description,
@@ -517,8 +518,8 @@ class RunningDaemons:
             while True:
                 # A process exit cancels this scope: start over with a fresh
                 # trigger, which checks at once.
-                entry.recheck_scope = anyio.CancelScope()
-                with entry.recheck_scope:
+                recheck = entry.recheck_scope = anyio.CancelScope()
+                with recheck:
                     steps = trigger(lambda: entry.last_raw)
                     try:
                         async for _ in steps:
@@ -536,7 +537,7 @@ class RunningDaemons:
                     finally:
                         with anyio.CancelScope(shield=True):
                             await close_steps(steps)
-                if not entry.recheck_scope.cancel_called:
+                if not recheck.cancel_called:
                     return
 
     # Reports and records.
