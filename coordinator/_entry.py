@@ -80,7 +80,7 @@ class Entry(Lifecycle):
     # Guards of the transition table.
 
     def dependencies_ready(self) -> bool:
-        return self.ready_dependencies == len(self.dependencies) and not self.system.is_terminating
+        return self.ready_dependencies == len(self.dependencies)
 
     def grace_expired(self) -> bool:
         return anyio.current_time() - self.launched_at >= self.spec.grace_period

@@ -77,19 +77,22 @@ class FunctionProcess:
         return self._status is None
 
     async def _run(self) -> None:
-        status: ExitStatus | None = None
-        with self._scope:
-            try:
-                returned = await self._exec.fn(None)
-            except Exception as error:
-                status = ExitStatus(None, False, _describe(error))
-            else:
-                if returned is None:
-                    status = ExitStatus(0, True, "returned")
+        # Cancelled (by `terminate` or by the group ending) unless it says otherwise.
+        status = ExitStatus(None, True, "cancelled")
+        try:
+            with self._scope:
+                try:
+                    returned = await self._exec.fn(None)
+                except Exception as error:
+                    status = ExitStatus(None, False, _describe(error))
                 else:
-                    status = ExitStatus(None, False, f"returned {returned!r} instead of None")
-        if self._status is None:  # not abandoned meanwhile
-            self._finish(status or ExitStatus(None, True, "cancelled"))
+                    if returned is None:
+                        status = ExitStatus(0, True, "returned")
+                    else:
+                        status = ExitStatus(None, False, f"returned {returned!r} instead of None")
+        finally:
+            if self._status is None:  # not abandoned meanwhile
+                self._finish(status)
 
     def _finish(self, status: ExitStatus) -> None:
         self._status = status

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import final
@@ -58,7 +58,7 @@ from ._events import (
     ProcessSpawned,
     Transitioned,
 )
-from ._health import HealthCheckResult, HealthStatus, close_steps
+from ._health import HealthCheckResult, HealthStatus, advance_steps, close_steps
 from ._host import Host
 from ._options import EntrySpec, Exec
 from ._processes import ExitStatus, ProcessHandle, RestartBackoff, spawn
@@ -121,6 +121,7 @@ class RunningDaemons:
         self._host_group: TaskGroup | None = None
         self._tasks_scope: anyio.CancelScope | None = None
         self._entered = False
+        self._finished = False
         self._changed: anyio.Event | None = None
         self._all_stopped: anyio.Event | None = None
         self._subscribers: list[MemoryObjectSendStream[Event]] = []
@@ -163,7 +164,7 @@ class RunningDaemons:
         never waits for a subscriber.
         """
         send, receive = anyio.create_memory_object_stream[Event](max_buffer_size)
-        if self._entered and self._task_group is None:
+        if self._finished:
             send.close()
         else:
             self._subscribers.append(send)
@@ -200,6 +201,8 @@ class RunningDaemons:
         """
         self._require_running("wait_until")
         await anyio.lowlevel.checkpoint()
+        if self._finished:
+            return condition()  # nothing changes any more
         with anyio.move_on_after(timeout):
             while not condition():
                 if self._changed is None:
@@ -242,7 +245,9 @@ class RunningDaemons:
         host = anyio.create_task_group()
         await host.__aenter__()
         self._host_group = host
-        self._task_group = await host.start(self._host_tasks)
+        # Shielded: a cancelled `start()` would wait for the shielded task.
+        with anyio.CancelScope(shield=True):
+            self._task_group = await host.start(self._host_tasks)
         self._step += 1
         self._queue.extend(self._order)
         self._drain()
@@ -263,11 +268,19 @@ class RunningDaemons:
         # cancellation and abandoned functions can still run here. The block's
         # own exception goes out as itself, never wrapped in an exception group.
         self._tasks_scope.cancel()
-        await self._host_group.__aexit__(None, None, None)
         self._task_group = None
-        for send in self._subscribers:
-            send.close()
-        self._subscribers.clear()
+        self._finished = True
+        try:
+            await self._host_group.__aexit__(None, None, None)
+        except anyio.get_cancelled_exc_class():
+            # An outer cancellation that arrived meanwhile must not replace
+            # the block's own exception; without one, it goes on out.
+            if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise
+        finally:
+            for send in self._subscribers:
+                send.close()
+            self._subscribers.clear()
         return False
 
     async def _host_tasks(self, *, task_status: TaskStatus[TaskGroup]) -> None:
@@ -439,8 +452,6 @@ class RunningDaemons:
         entry.kill_at = None
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         scope = entry.wait_scope = anyio.CancelScope()
-        if entry.signalled:
-            scope.deadline = self._terminate(entry, process)
         status: ExitStatus | None = None
         try:
             with scope:
@@ -519,10 +530,11 @@ class RunningDaemons:
                 # A process exit cancels this scope: start over with a fresh
                 # trigger, which checks at once.
                 recheck = entry.recheck_scope = anyio.CancelScope()
+                broken = False
                 with recheck:
                     steps = trigger(lambda: entry.last_raw)
                     try:
-                        async for _ in steps:
+                        while due := await self._next_check_due(entry, steps):
                             result = await _run_check(entry)
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
@@ -534,11 +546,24 @@ class RunningDaemons:
                                     else LifecycleEvent.UNHEALTHY
                                 )
                                 self._react(entry, event, result)
+                        broken = due is None
                     finally:
                         with anyio.CancelScope(shield=True):
-                            await close_steps(steps)
-                if not recheck.cancel_called:
+                            await _close_quietly(steps)
+                if broken:
+                    trigger = triggers.default_trigger
+                elif not recheck.cancel_called:
                     return
+
+    async def _next_check_due(self, entry: Entry, steps: AsyncIterator[None]) -> bool | None:
+        """Wait for the trigger's next step: `False` once it has ended, `None`
+        if it raised (reported, so that a broken trigger never takes the
+        system down; the check loop goes on with the default trigger)."""
+        try:
+            return await advance_steps(steps)
+        except Exception as error:
+            self._error(entry.spec.id, f"trigger failed: {error!r}; using the default trigger")
+            return None
 
     # Reports and records.
 
@@ -622,6 +647,13 @@ class RunningDaemons:
             raise RuntimeError(
                 f"{method}() needs a running system: use `async with system.build()`"
             )
+
+
+async def _close_quietly(steps: AsyncIterator[None]) -> None:
+    try:
+        await close_steps(steps)
+    except Exception:  # the trigger's own cleanup failed; nothing to keep
+        pass
 
 
 async def _run_check(entry: Entry) -> HealthCheckResult:

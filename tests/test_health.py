@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import anyio
 import pytest
 
@@ -137,3 +139,24 @@ async def test_hidden_entries_are_not_reported_but_still_gate_dependents() -> No
         hidden.ok = True
         await running.wait_ready(timeout=5)
         assert set(running.host.health) == {"web"}  # type: ignore[attr-defined]
+
+
+async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default() -> None:
+    async def broken(last: object) -> AsyncGenerator[None]:
+        yield
+        raise RuntimeError("trigger bug")
+
+    switch = Switch(ok=False)
+    system = (
+        Daemons.of()
+        .add_daemon("db", exec=forever(), ready=Ready("Database", switch, trigger=broken))
+        .add_daemon("web", exec=forever(), ready=Ready("Web", Switch()), requires=["db"])
+    )
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: any(isinstance(e, ErrorReported) for e in running.history), timeout=5
+        )
+        switch.ok = True
+        await running.wait_ready(timeout=5)
+    errors = [e.message for e in running.history if isinstance(e, ErrorReported)]
+    assert errors == ["trigger failed: RuntimeError('trigger bug'); using the default trigger"]

@@ -221,3 +221,28 @@ async def test_an_empty_system_builds_waits_and_terms() -> None:
         await running.wait_ready(timeout=1)
         await running.term()
     assert running.history == []
+
+
+async def test_entering_under_a_cancelled_scope_does_not_hang() -> None:
+    running = chain([0.0, 0.0]).build()
+    with anyio.fail_after(5), anyio.move_on_after(0):
+        async with running:
+            await anyio.sleep_forever()
+    assert all(running.state(i) is S.STOPPED for i in running.ids)
+
+
+async def test_the_blocks_exception_survives_a_deadline_that_passes_during_shutdown() -> None:
+    running = chain([0.0, 0.3]).build()
+    with pytest.raises(ValueError, match="boom"), anyio.move_on_after(0.1):  # noqa: PT012
+        async with running:
+            await running.wait_ready(timeout=5)
+            raise ValueError("boom")
+    assert signal_order(running.history) == ["d1", "d0"]
+
+
+async def test_waiting_after_the_system_has_stopped_returns_at_once() -> None:
+    async with chain([0.0]).build() as running:
+        await running.wait_ready(timeout=5)
+    with anyio.fail_after(1):
+        assert not await running.wait_until(lambda: running.state("d0") is S.READY)
+        await running.wait_stopped()
