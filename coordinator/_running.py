@@ -58,7 +58,7 @@ from ._events import (
     ProcessSpawned,
     Transitioned,
 )
-from ._health import HealthCheckResult, HealthStatus, advance_steps, close_steps
+from ._health import HealthCheckResult, HealthStatus, close_steps
 from ._host import Host
 from ._options import EntrySpec, Exec
 from ._processes import ExitStatus, ProcessHandle, RestartBackoff, spawn
@@ -534,7 +534,20 @@ class RunningDaemons:
                 with recheck:
                     steps = trigger(lambda: entry.last_raw)
                     try:
-                        while due := await self._next_check_due(entry, steps):
+                        while True:
+                            try:
+                                await anext(steps)
+                            except StopAsyncIteration:
+                                break
+                            except Exception as error:
+                                # A broken trigger never takes the system down:
+                                # report it and go on with the default trigger.
+                                self._error(
+                                    entry.spec.id,
+                                    f"trigger failed: {error!r}; using the default trigger",
+                                )
+                                broken = True
+                                break
                             result = await _run_check(entry)
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
@@ -546,7 +559,6 @@ class RunningDaemons:
                                     else LifecycleEvent.UNHEALTHY
                                 )
                                 self._react(entry, event, result)
-                        broken = due is None
                     finally:
                         with anyio.CancelScope(shield=True):
                             await _close_quietly(steps)
@@ -554,16 +566,6 @@ class RunningDaemons:
                     trigger = triggers.default_trigger
                 elif not recheck.cancel_called:
                     return
-
-    async def _next_check_due(self, entry: Entry, steps: AsyncIterator[None]) -> bool | None:
-        """Wait for the trigger's next step: `False` once it has ended, `None`
-        if it raised (reported, so that a broken trigger never takes the
-        system down; the check loop goes on with the default trigger)."""
-        try:
-            return await advance_steps(steps)
-        except Exception as error:
-            self._error(entry.spec.id, f"trigger failed: {error!r}; using the default trigger")
-            return None
 
     # Reports and records.
 
