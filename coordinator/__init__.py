@@ -1,13 +1,16 @@
 """Supervise daemons, oneshots and health checks that depend on each other.
 
 Build a system with `Daemons.of()` and `add_daemon` / `add_oneshot` /
-`add_health_check`, then run it with `async with system.build() as running`
+`add_health_check` (each runs a `Command` or an in-process `ExecFn`; checks
+and readiness announcements are in `coordinator.checks`), then run it with `async with system.build() as running`
 (or `await system.run_until_success(timeout)`).
 """
 
 from statemachines import EntryKind as EntryKind
 from statemachines import LifecycleState as LifecycleState
 
+from ._command import Command as Command
+from ._command import LineCallback as LineCallback
 from ._daemons import Daemons as Daemons
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
@@ -15,6 +18,7 @@ from ._events import HealthReported as HealthReported
 from ._events import ProcessExited as ProcessExited
 from ._events import ProcessSignalled as ProcessSignalled
 from ._events import ProcessSpawned as ProcessSpawned
+from ._events import SubContainerDestroyed as SubContainerDestroyed
 from ._events import Transitioned as Transitioned
 from ._events import describe_event as describe_event
 from ._events import dump_events as dump_events
@@ -32,11 +36,13 @@ from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
 from ._running import RunningDaemons as RunningDaemons
 from ._running import SystemStatistics as SystemStatistics
+from ._subcontainer import SubContainer as SubContainer
 from .triggers import Trigger as Trigger
 from .triggers import default_trigger as default_trigger
 
 __all__ = (
     "CheckFn",
+    "Command",
     "DaemonOptions",
     "Daemons",
     "EntryKind",
@@ -50,6 +56,7 @@ __all__ = (
     "HealthStatus",
     "Host",
     "LifecycleState",
+    "LineCallback",
     "MemoryHost",
     "OneshotOptions",
     "ProcessExited",
@@ -57,6 +64,8 @@ __all__ = (
     "ProcessSpawned",
     "Ready",
     "RunningDaemons",
+    "SubContainer",
+    "SubContainerDestroyed",
     "SystemStatistics",
     "Transitioned",
     "Trigger",

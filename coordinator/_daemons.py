@@ -10,17 +10,21 @@ from typing import TypeVar, final, overload
 
 from statemachines import EntryKind
 
+from ._announced import Announcement
+from ._command import Command
 from ._health import Ready
 from ._host import Host, MemoryHost
 from ._options import (
     DaemonOptions,
     EntrySpec,
+    Exec,
     ExecFn,
     HealthCheckOptions,
     OneshotOptions,
     Options,
 )
 from ._running import RunningDaemons
+from ._subcontainer import SubContainer
 from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
 
 __all__ = ["Daemons"]
@@ -55,18 +59,25 @@ class Daemons:
     has a cycle, and each mistake is reported by the call that makes it.
     """
 
-    __slots__ = ("_host", "_length", "_store")
+    __slots__ = ("_host", "_length", "_orphan_guard", "_store")
 
-    def __init__(self, host: Host | None, store: _Store, length: int) -> None:
+    def __init__(self, host: Host | None, store: _Store, length: int, orphan_guard: bool) -> None:
         self._host = host
         self._store = store
         self._length = length
+        self._orphan_guard = orphan_guard
 
     @classmethod
-    def of(cls, *, host: Host | None = None) -> Daemons:
+    def of(cls, *, host: Host | None = None, orphan_guard: bool = False) -> Daemons:
         """An empty system. `host` receives health reports and events; by
-        default each build gets its own `MemoryHost`."""
-        return cls(host, _Store([]), 0)
+        default each build gets its own `MemoryHost`.
+
+        `orphan_guard=True`: if the supervising Python process dies, even by
+        SIGKILL, every process tree the system started is killed too. Each
+        command then runs under the minimal init, which holds one end of a
+        pipe and kills its process group when the pipe closes.
+        """
+        return cls(host, _Store([]), 0, orphan_guard)
 
     @property
     def entries(self) -> tuple[EntrySpec, ...]:
@@ -98,10 +109,11 @@ class Daemons:
         id: str,
         /,
         *,
-        exec: ExecFn,
+        exec: Exec,
         ready: Ready,
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
+        subcontainer: SubContainer | None = None,
     ) -> Daemons: ...
 
     def add_daemon(
@@ -110,10 +122,11 @@ class Daemons:
         options: object = None,
         /,
         *,
-        exec: ExecFn | None = None,
+        exec: Exec | None = None,
         ready: Ready | None = None,
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
+        subcontainer: SubContainer | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A long-running process, ready when `ready.fn` succeeds.
 
@@ -123,7 +136,7 @@ class Daemons:
         if options is None and exec is None and ready is None:
             raise InvalidEntryError(f"daemon {id!r} needs exec= and ready=", entry=id)
         if options is None:
-            options = DaemonOptions(exec, ready, requires, max_restarts)  # type: ignore[arg-type]
+            options = DaemonOptions(exec, ready, requires, max_restarts, subcontainer)  # type: ignore[arg-type]
         return self._add(id, EntryKind.DAEMON, DaemonOptions, options)
 
     @overload
@@ -142,9 +155,10 @@ class Daemons:
         id: str,
         /,
         *,
-        exec: ExecFn,
+        exec: Exec,
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
+        subcontainer: SubContainer | None = None,
     ) -> Daemons: ...
 
     def add_oneshot(
@@ -153,16 +167,17 @@ class Daemons:
         options: object = None,
         /,
         *,
-        exec: ExecFn | None = None,
+        exec: Exec | None = None,
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
+        subcontainer: SubContainer | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A task run once; ready (for good) when it exits successfully, retried
         with backoff when it crashes."""
         if options is None and exec is None:
             raise InvalidEntryError(f"oneshot {id!r} needs exec=", entry=id)
         if options is None:
-            options = OneshotOptions(exec, requires, max_restarts)  # type: ignore[arg-type]
+            options = OneshotOptions(exec, requires, max_restarts, subcontainer)  # type: ignore[arg-type]
         return self._add(id, EntryKind.ONESHOT, OneshotOptions, options)
 
     @overload
@@ -198,7 +213,9 @@ class Daemons:
 
     def build(self) -> RunningDaemons:
         """The system, ready to run: `async with system.build() as running: ...`."""
-        return RunningDaemons(self.entries, self._host or MemoryHost())
+        return RunningDaemons(
+            self.entries, self._host or MemoryHost(), orphan_guard=self._orphan_guard
+        )
 
     async def run_until_success(self, timeout: float | None = None) -> None:
         """Build, wait until every entry is ready at the same time, then terminate.
@@ -254,17 +271,27 @@ class Daemons:
         ready = getattr(options, "ready", None)
         exec_ = getattr(options, "exec", None)
         max_restarts = getattr(options, "max_restarts", None)
+        subcontainer = getattr(options, "subcontainer", None)
         problems: list[str | None] = []
         if kind is not EntryKind.ONESHOT:
             if not isinstance(ready, Ready):
                 problems.append(f"ready must be a Ready, not {type(ready).__name__}")
             else:
                 problems.append(ready.problem())
+                if kind is EntryKind.CHECK and isinstance(ready.fn, Announcement):
+                    problems.append(
+                        f"ready.fn waits for {ready.fn.waiting_for}, "
+                        "but a health check runs no process to announce it"
+                    )
         if kind is not EntryKind.CHECK:
-            if not isinstance(exec_, ExecFn):
-                problems.append(f"exec must be an ExecFn, not {type(exec_).__name__}")
+            if not isinstance(exec_, ExecFn | Command):
+                problems.append(f"exec must be a Command or an ExecFn, not {type(exec_).__name__}")
             else:
                 problems.append(exec_.problem())
+        if subcontainer is not None and not isinstance(subcontainer, SubContainer):
+            problems.append(
+                f"subcontainer must be a SubContainer, not {type(subcontainer).__name__}"
+            )
         if max_restarts is not None and (
             not isinstance(max_restarts, int) or isinstance(max_restarts, bool) or max_restarts < 0
         ):
@@ -272,7 +299,8 @@ class Daemons:
         for problem in problems:
             if problem is not None:
                 raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)
-        return EntrySpec(id, kind, self._requires(id, options.requires), ready, exec_, max_restarts)
+        requires = self._requires(id, options.requires)
+        return EntrySpec(id, kind, requires, ready, exec_, max_restarts, subcontainer)
 
     def _requires(self, id: str, requires: object) -> tuple[str, ...]:
         if isinstance(requires, str) or not isinstance(requires, Sequence | set | frozenset):
@@ -313,4 +341,4 @@ class Daemons:
             store = _Store(store.specs[: self._length])
         store.specs.append(spec)
         store.positions[spec.id] = self._length
-        return Daemons(self._host, store, self._length + 1)
+        return Daemons(self._host, store, self._length + 1, self._orphan_guard)

@@ -27,6 +27,8 @@ __all__ = ["Entry"]
 
 class Entry(Lifecycle):
     __slots__ = (
+        "announcer",
+        "checking",
         "checks_scope",
         "dependencies",
         "dependents",
@@ -73,6 +75,10 @@ class Entry(Lifecycle):
         self.wait_scope: anyio.CancelScope | None = None
         self.kill_at: float | None = None
         """When the process that was told to stop gets killed (or abandoned)."""
+        self.checking = False
+        """Whether this launch's check loop has started."""
+        self.announcer: object = None
+        """Stands for the current process: only it may announce readiness."""
 
     def __repr__(self) -> str:
         return f"<Entry {self.spec.id!r} {self.state.value}>"

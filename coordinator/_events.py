@@ -25,6 +25,7 @@ __all__ = [
     "ProcessExited",
     "ProcessSignalled",
     "ProcessSpawned",
+    "SubContainerDestroyed",
     "Transitioned",
     "describe_event",
     "dump_events",
@@ -109,6 +110,16 @@ class ErrorReported:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class SubContainerDestroyed:
+    """A subcontainer was destroyed, after `entry`, the last to use it, stopped."""
+
+    type: ClassVar[str] = "destroyed"
+    at: float
+    entry: str
+    name: str
+
+
 Event = (
     Transitioned
     | HealthReported
@@ -116,6 +127,7 @@ Event = (
     | ProcessSignalled
     | ProcessExited
     | ErrorReported
+    | SubContainerDestroyed
 )
 
 _EVENT_TYPES: dict[str, type[Event]] = {
@@ -127,6 +139,7 @@ _EVENT_TYPES: dict[str, type[Event]] = {
         ProcessSignalled,
         ProcessExited,
         ErrorReported,
+        SubContainerDestroyed,
     )
 }
 _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
@@ -191,4 +204,6 @@ def describe_event(event: Event) -> str:
             what = f"exited ({'clean' if event.clean else 'crash'}): {event.description}"
         case ErrorReported():
             what = f"error: {event.message}"
+        case SubContainerDestroyed():
+            what = f"destroyed subcontainer {event.name}"
     return f"{event.entry or '-':<12} {what}"

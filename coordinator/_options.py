@@ -8,7 +8,9 @@ from typing import Any
 
 from statemachines import EntryKind
 
+from ._command import DEFAULT_SIGTERM_TIMEOUT, Command
 from ._health import Ready, is_non_negative
+from ._subcontainer import SubContainer
 
 __all__ = [
     "DEFAULT_SIGTERM_TIMEOUT",
@@ -18,8 +20,6 @@ __all__ = [
     "HealthCheckOptions",
     "OneshotOptions",
 ]
-
-DEFAULT_SIGTERM_TIMEOUT = 30.0
 
 ExecFunction = Callable[[Any], Awaitable[object]]
 """An async function run as the entry's process; it receives the entry's subcontainer."""
@@ -32,6 +32,7 @@ class ExecFn:
     Stopping it cancels it; it then has `sigterm_timeout` seconds to finish its
     cleanup before it is abandoned (with an error event). Returning is an exit
     (a daemon is restarted, a oneshot has succeeded); raising is a crash.
+    Returning a `Command` runs that command next, as the entry's process.
     """
 
     fn: ExecFunction
@@ -45,7 +46,7 @@ class ExecFn:
         return None
 
 
-Exec = ExecFn
+Exec = ExecFn | Command
 """Everything an entry can run."""
 
 
@@ -57,6 +58,7 @@ class DaemonOptions:
     ready: Ready
     requires: Sequence[str] = ()
     max_restarts: int | None = None
+    subcontainer: SubContainer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class OneshotOptions:
     exec: Exec
     requires: Sequence[str] = ()
     max_restarts: int | None = None
+    subcontainer: SubContainer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class EntrySpec:
     ready: Ready | None
     exec: Exec | None
     max_restarts: int | None = None
+    subcontainer: SubContainer | None = None
 
     @property
     def display(self) -> str | None:

@@ -9,24 +9,31 @@ another, and the coordinator does not change when one is added.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ._options import Exec, ExecFn
+from ._command import Command
+from ._options import ExecFn
 
-__all__ = ["ExitStatus", "ProcessHandle", "RestartBackoff", "spawn"]
+__all__ = ["ExitStatus", "FunctionProcess", "ProcessHandle", "RestartBackoff"]
 
 
 @dataclass(frozen=True, slots=True)
 class ExitStatus:
-    """How a process ended. `clean`: exit code 0, or a stop the supervisor asked for."""
+    """How a process ended. `clean`: exit code 0, or a stop the supervisor asked for.
+
+    `spawned=False`: it never started (`description` says why).
+    `then_run`: an `ExecFn` returned this command to run next.
+    """
 
     returncode: int | None
     clean: bool
     description: str
     abandoned: bool = False
+    spawned: bool = True
+    then_run: Command | None = None
 
 
 class ProcessHandle(Protocol):
@@ -43,7 +50,11 @@ class ProcessHandle(Protocol):
     def running(self) -> bool: ...
 
     async def wait(self) -> ExitStatus:
-        """Wait until the process has ended (or, once killed, is past waiting for)."""
+        """Wait until the process itself has ended (or, once killed, is past waiting for)."""
+        ...
+
+    async def wait_gone(self) -> None:
+        """Wait until nothing of it is left (for a command: its whole process group)."""
         ...
 
     def terminate(self) -> str:
@@ -64,8 +75,11 @@ class FunctionProcess:
 
     pid: int | None = None
 
-    def __init__(self, exec_fn: ExecFn, task_group: TaskGroup, name: str) -> None:
+    def __init__(
+        self, exec_fn: ExecFn, subcontainer: Any, task_group: TaskGroup, name: str
+    ) -> None:
         self._exec = exec_fn
+        self._subcontainer = subcontainer
         self.sigterm_timeout = exec_fn.sigterm_timeout
         self._scope = anyio.CancelScope()
         self._done = anyio.Event()
@@ -82,12 +96,18 @@ class FunctionProcess:
         try:
             with self._scope:
                 try:
-                    returned = await self._exec.fn(None)
+                    returned = await self._exec.fn(self._subcontainer)
                 except Exception as error:
                     status = ExitStatus(None, False, _describe(error))
                 else:
                     if returned is None:
                         status = ExitStatus(0, True, "returned")
+                    elif isinstance(returned, Command) and returned.problem() is None:
+                        status = ExitStatus(0, True, "returned a command", then_run=returned)
+                    elif isinstance(returned, Command):
+                        status = ExitStatus(
+                            None, False, f"returned a bad command: {returned.problem()}"
+                        )
                     else:
                         status = ExitStatus(None, False, f"returned {returned!r} instead of None")
         finally:
@@ -103,6 +123,9 @@ class FunctionProcess:
         assert self._status is not None
         return self._status
 
+    async def wait_gone(self) -> None:
+        await self._done.wait()
+
     def terminate(self) -> str:
         self._scope.cancel()
         return "cancel"
@@ -117,11 +140,6 @@ class FunctionProcess:
                 )
             )
         return "abandon"
-
-
-def spawn(exec_: Exec, task_group: TaskGroup, entry_id: str) -> ProcessHandle:
-    """Start what an entry runs. Never blocks: the handle reports the exit."""
-    return FunctionProcess(exec_, task_group, name=f"healthdaemons:{entry_id}:exec")
 
 
 def _describe(error: BaseException) -> str:

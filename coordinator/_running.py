@@ -27,7 +27,9 @@ entry starts stopping.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +50,8 @@ from statemachines import (
 )
 
 from . import triggers
+from ._announced import Announcement
+from ._command import Command
 from ._entry import Entry
 from ._events import (
     ErrorReported,
@@ -56,12 +60,15 @@ from ._events import (
     ProcessExited,
     ProcessSignalled,
     ProcessSpawned,
+    SubContainerDestroyed,
     Transitioned,
 )
 from ._health import HealthCheckResult, HealthStatus, close_steps
 from ._host import Host
 from ._options import EntrySpec, Exec
-from ._processes import ExitStatus, ProcessHandle, RestartBackoff, spawn
+from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
+from ._subcontainer import SubContainer
+from ._subprocesses import CommandProcess, SpawnError, SpawnSettings
 from .errors import SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SystemStatistics"]
@@ -98,7 +105,9 @@ class RunningDaemons:
     runs `term()` and comes back only once everything has stopped.
     """
 
-    def __init__(self, specs: Sequence[EntrySpec], host: Host) -> None:
+    def __init__(
+        self, specs: Sequence[EntrySpec], host: Host, *, orphan_guard: bool = False
+    ) -> None:
         self.host = host
         self.history: list[Event] = []
         """Every event so far, in order."""
@@ -126,6 +135,15 @@ class RunningDaemons:
         self._all_stopped: anyio.Event | None = None
         self._subscribers: list[MemoryObjectSendStream[Event]] = []
         self._dropped_events = 0
+        # Subcontainers by identity: how many entries not yet stopped use each.
+        self._holders: dict[int, int] = {}
+        for spec in specs:
+            if spec.subcontainer is not None:
+                key = id(spec.subcontainer)
+                self._holders[key] = self._holders.get(key, 0) + 1
+        self._destroying = 0
+        self._orphan_guard = orphan_guard
+        self._guard_fds: tuple[int, int] | None = None
 
     # Public surface.
 
@@ -242,6 +260,10 @@ class RunningDaemons:
             raise RuntimeError("a built system can be entered only once; call build() again")
         self._entered = True
         self._init_events()
+        if self._orphan_guard:
+            # The write end stays here; when this process dies, however, the
+            # pipe closes and each command's init kills its process group.
+            self._guard_fds = os.pipe()
         host = anyio.create_task_group()
         await host.__aenter__()
         self._host_group = host
@@ -281,6 +303,10 @@ class RunningDaemons:
             for send in self._subscribers:
                 send.close()
             self._subscribers.clear()
+            if self._guard_fds is not None:
+                for fd in self._guard_fds:
+                    os.close(fd)
+                self._guard_fds = None
         return False
 
     async def _host_tasks(self, *, task_status: TaskStatus[TaskGroup]) -> None:
@@ -374,10 +400,23 @@ class RunningDaemons:
             queue.append(entry)
         elif dest is STOPPED:
             self._stopped_count += 1
-            if self._stopped_count == len(self._order):
-                assert self._all_stopped is not None
-                self._all_stopped.set()
+            if entry.spec.subcontainer is not None:
+                self._release(entry.spec.subcontainer, entry.spec.id)
+            self._check_all_stopped()
         return True
+
+    def _check_all_stopped(self) -> None:
+        if self._stopped_count == len(self._order) and not self._destroying:
+            assert self._all_stopped is not None
+            self._all_stopped.set()
+
+    def _release(self, subcontainer: SubContainer, entry_id: str) -> None:
+        """`entry_id` stopped for good; destroy its subcontainer if it was the last user."""
+        key = id(subcontainer)
+        self._holders[key] -= 1
+        if self._holders[key] == 0 and self._task_group is not None:
+            self._destroying += 1
+            self._task_group.start_soon(self._destroy, subcontainer, entry_id)
 
     def _launch(self, entry: Entry) -> None:
         assert self._task_group is not None
@@ -388,6 +427,7 @@ class RunningDaemons:
         entry.stopping = None
         entry.stop_permitted = None
         entry.checks_scope = anyio.CancelScope()
+        entry.checking = False
         entry.recheck_scope = None
         entry.wait_scope = None
         self._task_group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
@@ -397,7 +437,12 @@ class RunningDaemons:
         if entry.stop_permitted is not None:
             entry.stop_permitted.set()
         process = entry.process
-        if process is not None and process.running and entry.wait_scope is not None:
+        if (
+            process is not None
+            and process.running
+            and entry.kill_at is None
+            and entry.wait_scope is not None
+        ):
             # The supervising task keeps waiting for the exit, now bounded.
             entry.wait_scope.deadline = self._terminate(entry, process)
 
@@ -405,19 +450,32 @@ class RunningDaemons:
 
     async def _supervise(self, entry: Entry) -> None:
         assert self._task_group is not None
-        if entry.spec.ready is not None and entry.spec.kind is not EntryKind.ONESHOT:
-            # Not awaited: its scope is cancelled when the entry starts
-            # stopping, and results of a cancelled loop are dropped.
-            self._task_group.start_soon(
-                self._check_loop, entry, name=f"healthdaemons:{entry.spec.id}:checks"
-            )
-        if entry.spec.exec is not None:
+        if entry.spec.exec is None:
+            self._start_checks(entry)
+        else:
             await self._process_loop(entry)
         if not entry.signalled:
             # Created only now: a running daemon waits in its process loop.
             entry.stop_permitted = anyio.Event()
             await entry.stop_permitted.wait()
         self._react(entry, LifecycleEvent.GONE)
+
+    def _start_checks(self, entry: Entry) -> None:
+        """Start checking, once per launch: at once for a health check, and
+        once its first process exists for a daemon."""
+        ready = entry.spec.ready
+        if entry.checking or ready is None or entry.spec.kind is EntryKind.ONESHOT:
+            return
+        assert self._task_group is not None
+        entry.checking = True
+        # Not awaited: its scope is cancelled when the entry starts
+        # stopping, and results of a cancelled loop are dropped.
+        announced = isinstance(ready.fn, Announcement)
+        self._task_group.start_soon(
+            self._announcement_deadline if announced else self._check_loop,
+            entry,
+            name=f"healthdaemons:{entry.spec.id}:checks",
+        )
 
     async def _process_loop(self, entry: Entry) -> None:
         spec = entry.spec
@@ -445,21 +503,45 @@ class RunningDaemons:
         self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
 
     async def _run_once(self, entry: Entry, exec_: Exec) -> ExitStatus:
-        """Run the process until it exits, or until the stop is permitted and
-        it has been stopped; never leaves it running, even when cancelled."""
+        """Run what the entry runs, and then the command an `ExecFn` returned, if any."""
+        while True:
+            status = await self._run_process(entry, exec_)
+            if status.then_run is None or entry.signalled or entry.state not in ACTIVE_STATES:
+                return status
+            exec_ = status.then_run
+
+    async def _run_process(self, entry: Entry, exec_: Exec) -> ExitStatus:
+        """Run one process until it exits, or until the stop is permitted and
+        it has been stopped; never leaves any of it running, even when cancelled."""
         assert self._task_group is not None
-        process = entry.process = spawn(exec_, self._task_group, entry.spec.id)
         entry.kill_at = None
+        process: ProcessHandle
+        if isinstance(exec_, Command):
+            # Shielded: a spawn cut short could leave a child nobody knows of.
+            with anyio.CancelScope(shield=True):
+                try:
+                    process = await CommandProcess.start(exec_, self._spawn_settings(entry))
+                except SpawnError as error:
+                    self._error(entry.spec.id, f"could not start: {error}")
+                    return ExitStatus(None, False, str(error), spawned=False)
+        else:
+            name = f"healthdaemons:{entry.spec.id}:exec"
+            process = FunctionProcess(exec_, entry.spec.subcontainer, self._task_group, name)
+        entry.process = process
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
+        self._start_checks(entry)
         scope = entry.wait_scope = anyio.CancelScope()
         status: ExitStatus | None = None
         try:
             with scope:
                 status = await process.wait()
         finally:
-            if status is None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if status is None:
                     status = await self._stop(entry, process)
+                elif process.running:
+                    # The leader is gone but some of its group lives on.
+                    await self._stop(entry, process)
             self._exited(entry, process.pid, status)
         assert status is not None
         return status
@@ -479,9 +561,13 @@ class RunningDaemons:
         if kill_at is None:
             kill_at = self._terminate(entry, process)
         with anyio.CancelScope(deadline=kill_at):
-            return await process.wait()
+            status = await process.wait()
+            await process.wait_gone()
+            return status
         self._signalled(entry.spec.id, process.pid, process.kill())
-        return await process.wait()
+        status = await process.wait()
+        await process.wait_gone()
+        return status
 
     def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
         self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
@@ -510,7 +596,9 @@ class RunningDaemons:
         if entry.spec.kind is EntryKind.ONESHOT and status.clean:
             self._react(entry, LifecycleEvent.HEALTHY, HealthCheckResult.success())
             return False
-        if status.clean:
+        if not status.spawned:
+            message = f"{entry.spec.id} {kind} could not start: {status.description}"
+        elif status.clean:
             message = f"{entry.spec.id} {kind} exited"
         else:
             message = f"{entry.spec.id} {kind} crashed: {status.description}"
@@ -551,7 +639,10 @@ class RunningDaemons:
                             result = await _run_check(entry)
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
-                            if not checks.cancel_called:
+                            # Between two processes, the exit has said it all.
+                            if not checks.cancel_called and (
+                                entry.process is not None or entry.spec.exec is None
+                            ):
                                 entry.last_raw = result
                                 event = (
                                     LifecycleEvent.HEALTHY
@@ -566,6 +657,72 @@ class RunningDaemons:
                     trigger = triggers.default_trigger
                 elif not recheck.cancel_called:
                     return
+
+    def _spawn_settings(self, entry: Entry) -> SpawnSettings:
+        assert self._task_group is not None
+        entry.announcer = announcer = object()
+        ready = entry.spec.ready
+        announcement = None
+        if ready is not None and isinstance(ready.fn, Announcement):
+            announcement = ready.fn
+            entry.last_raw = None  # each process announces for itself
+        return SpawnSettings(
+            entry_id=entry.spec.id,
+            task_group=self._task_group,
+            report_error=functools.partial(self._error, entry.spec.id),
+            announcement=announcement,
+            on_ready=functools.partial(self._announced, entry, announcer),
+            subcontainer=entry.spec.subcontainer,
+            guard_fd=None if self._guard_fds is None else self._guard_fds[0],
+        )
+
+    async def _announcement_deadline(self, entry: Entry) -> None:
+        """The grace period of a process that announces its own readiness."""
+        ready = entry.spec.ready
+        assert ready is not None
+        assert isinstance(ready.fn, Announcement)
+        assert entry.checks_scope is not None
+        waiting_for = ready.fn.waiting_for
+        with entry.checks_scope:
+            if entry.last_raw is None:
+                self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
+            await anyio.sleep(ready.grace_period)
+            if entry.last_raw is None:
+                failure = HealthCheckResult.failure(
+                    f"no {waiting_for} within {ready.grace_period:g} s"
+                )
+                self._react(entry, LifecycleEvent.UNHEALTHY, failure)
+
+    def _announced(self, entry: Entry, announcer: object, message: str | None) -> None:
+        """The process `announcer` stands for said it is ready."""
+        checks = entry.checks_scope
+        if (
+            entry.announcer is not announcer
+            or entry.state not in ACTIVE_STATES
+            or checks is None
+            or checks.cancel_called
+        ):
+            return
+        result = HealthCheckResult.success(message)
+        entry.last_raw = result
+        self._react(entry, LifecycleEvent.HEALTHY, result)
+
+    async def _destroy(self, subcontainer: SubContainer, entry_id: str) -> None:
+        with anyio.CancelScope(shield=True):
+            timeout = subcontainer.destroy_timeout
+            with anyio.move_on_after(timeout) as scope:
+                try:
+                    await subcontainer.destroy()
+                except Exception as error:
+                    self._error(entry_id, f"destroying {subcontainer!r} failed: {error!r}")
+                else:
+                    self._record(
+                        SubContainerDestroyed(anyio.current_time(), entry_id, subcontainer.name)
+                    )
+            if scope.cancelled_caught:
+                self._error(entry_id, f"destroying {subcontainer!r} took over {timeout:g} s")
+        self._destroying -= 1
+        self._check_all_stopped()
 
     # Reports and records.
 

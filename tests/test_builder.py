@@ -124,7 +124,7 @@ def test_requires_must_be_a_list_not_a_string() -> None:
         ),
         (
             lambda d: d.add_daemon("web", exec=None, ready=ready()),
-            "daemon 'web': exec must be an ExecFn, not NoneType",
+            "daemon 'web': exec must be a Command or an ExecFn, not NoneType",
         ),
         (
             lambda d: d.add_daemon("web", exec=forever(sigterm_timeout=-1), ready=ready()),

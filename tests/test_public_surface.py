@@ -20,6 +20,7 @@ from typing import Final
 import pytest
 
 import coordinator
+import coordinator.checks
 import coordinator.errors
 import coordinator.triggers
 import statemachines
@@ -27,7 +28,13 @@ import statemachines
 ROOT: Final = Path(__file__).resolve().parent.parent
 PACKAGES: Final = ("statemachines", "coordinator", "viz")
 
-MODULES: Final = ("statemachines", "coordinator", "coordinator.triggers", "coordinator.errors")
+MODULES: Final = (
+    "statemachines",
+    "coordinator",
+    "coordinator.checks",
+    "coordinator.triggers",
+    "coordinator.errors",
+)
 
 # `__all__` lists
 
@@ -132,9 +139,23 @@ def _in_all(module: ModuleType, *names: str) -> None:
 
 
 def test_coordinator_names() -> None:
-    _in_all(coordinator, "Daemons", "Ready", "ExecFn", "HealthCheckResult", "RunningDaemons")
-    for name in ("Daemons", "Ready", "ExecFn", "HealthCheckResult", "RunningDaemons"):
+    names = ("Daemons", "Ready", "Command", "ExecFn", "HealthCheckResult", "RunningDaemons")
+    _in_all(coordinator, *names)
+    for name in names:
         assert inspect.isclass(getattr(coordinator, name)), name
+
+
+def test_checks_names() -> None:
+    _in_all(
+        coordinator.checks,
+        "check_port_listening",
+        "check_web_url",
+        "run_health_script",
+        "log_line",
+        "sd_notify",
+    )
+    for name in ("check_port_listening", "check_web_url", "run_health_script"):
+        assert inspect.iscoroutinefunction(getattr(coordinator.checks, name)), name
 
 
 def test_daemons_builder() -> None:

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import statemachines._lifecycle as lifecycle
-from coordinator import ProcessSpawned
+from coordinator import ExecFn, ProcessSpawned
 from coordinator._entry import Entry
 from coordinator._options import Exec
-from coordinator._processes import ExitStatus, spawn
+from coordinator._processes import ExitStatus, FunctionProcess
 from coordinator._running import RunningDaemons
 from statemachines import EntryKind, LifecycleEvent, LifecycleState, Transition
 
@@ -82,7 +82,8 @@ def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch
     async def run_once_with_a_leak(self: RunningDaemons, entry: Entry, exec_: Exec) -> ExitStatus:
         # The broken piece: a second instance, started and never stopped.
         assert self._task_group is not None
-        spawn(exec_, self._task_group, entry.spec.id)
+        assert isinstance(exec_, ExecFn)
+        FunctionProcess(exec_, None, self._task_group, "leak")
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, None))
         return await run_once(self, entry, exec_)
 

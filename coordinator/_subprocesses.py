@@ -1,0 +1,355 @@
+"""Operating-system processes: spawned in their own session, stopped as a group.
+
+Each command becomes the leader of a new session and process group
+(`start_new_session`), so signals go to the group, and a service that runs
+`kill -TERM 0` reaches only its own tree. A process counts as gone when its
+leader has exited and no live member of its group is left: zombies that a
+non-reaping PID 1 keeps around do not count.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.abc
+from anyio.abc import ByteReceiveStream, TaskGroup
+
+from ._announced import Announcement, LogLineReadiness, NotifyReadiness
+from ._command import Command
+from ._processes import ExitStatus
+from ._subcontainer import SubContainer
+
+__all__ = ["CommandProcess", "SpawnError", "SpawnSettings", "group_alive"]
+
+OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
+INIT_SCRIPT = str(Path(__file__).with_name("_init.py"))
+MAX_LINE = 64 * 1024
+"""Longer lines are cut into pieces, so a flood without newlines stays bounded."""
+OUTPUT_TAIL_TIMEOUT = 1.0
+"""How long to wait for the last output once the group is gone (an escaped
+process may still hold the pipe)."""
+
+
+class SpawnError(Exception):
+    """A command could not be started; the text says why, for the entry's health."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnSettings:
+    """What a spawn needs from the system and the entry, besides the command."""
+
+    entry_id: str
+    task_group: TaskGroup
+    report_error: Callable[[str], None]
+    announcement: Announcement | None = None
+    on_ready: Callable[[str | None], None] | None = None
+    subcontainer: SubContainer | None = None
+    guard_fd: int | None = None
+
+
+class CommandProcess:
+    """A running `Command`, as a `ProcessHandle`."""
+
+    def __init__(
+        self,
+        process: anyio.abc.Process,
+        command: Command,
+        settings: SpawnSettings,
+        via_init: bool,
+        notify_dir: str | None,
+    ) -> None:
+        self._process = process
+        self.pid: int | None = process.pid
+        self.sigterm_timeout = command.sigterm_timeout
+        self._settings = settings
+        self._via_init = via_init
+        self._notify_dir = notify_dir
+        self._notify_socket: anyio.abc.UNIXDatagramSocket | None = None
+        self._sent: set[int] = set()
+        self._returncode: int | None = None
+        self._gone = False
+        self._announced = False
+        self._open_outputs = 2
+        self._outputs_done = anyio.Event()
+        group = settings.task_group
+        name = f"healthdaemons:{settings.entry_id}"
+        assert process.stdout is not None
+        assert process.stderr is not None
+        group.start_soon(self._pump, process.stdout, "stdout", command.on_stdout, name=name)
+        group.start_soon(self._pump, process.stderr, "stderr", command.on_stderr, name=name)
+
+    @classmethod
+    async def start(cls, command: Command, settings: SpawnSettings) -> CommandProcess:
+        """Spawn `command`; raises `SpawnError` with a readable reason."""
+        argv = command.argv
+        if settings.subcontainer is not None:
+            argv = settings.subcontainer.wrap(argv)
+        env = dict(os.environ)
+        if command.env:
+            env.update(command.env)
+        account = _account(command, env)
+        cwd = os.fspath(command.cwd) if command.cwd is not None else None
+        if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 (a stat, no I/O wait)
+            raise SpawnError(f"cwd {cwd!r} is not a directory")
+        via_init = command.run_as_init or settings.guard_fd is not None
+        if via_init:
+            _require_program(argv[0], env, cwd)
+            init = [sys.executable, "-I", "-S", INIT_SCRIPT]
+            init += ["--term-timeout", repr(command.sigterm_timeout)]
+            if settings.guard_fd is not None:
+                init += ["--guard", str(settings.guard_fd)]
+            argv = [*init, "--", *argv]
+        notify_dir = None
+        notify_socket = None
+        if isinstance(settings.announcement, NotifyReadiness):
+            notify_dir = tempfile.mkdtemp(prefix="healthdaemons-")
+            path = os.path.join(notify_dir, "notify")
+            notify_socket = await anyio.create_unix_datagram_socket(local_path=path)
+            env["NOTIFY_SOCKET"] = path
+        try:
+            process = await anyio.open_process(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                pass_fds=() if settings.guard_fd is None else (settings.guard_fd,),
+                user=None if account is None else account.pw_uid,
+                group=None if account is None else account.pw_gid,
+                extra_groups=(
+                    None if account is None else os.getgrouplist(account.pw_name, account.pw_gid)
+                ),
+            )
+        except OSError as error:
+            if notify_socket is not None:
+                await notify_socket.aclose()
+            _remove(notify_dir)
+            raise SpawnError(_describe_os_error(error)) from error
+        handle = cls(process, command, settings, via_init, notify_dir)
+        if notify_socket is not None:
+            handle._notify_socket = notify_socket
+            settings.task_group.start_soon(
+                handle._listen, notify_socket, name=f"healthdaemons:{settings.entry_id}:notify"
+            )
+        return handle
+
+    @property
+    def running(self) -> bool:
+        return not self._gone
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the leader to exit; its exit code or signal, and whether it was clean."""
+        if self._returncode is None:
+            self._returncode = await self._process.wait()
+            if not group_alive(self._process.pid):
+                await self._finish()
+        return self._classify(self._returncode)
+
+    async def wait_gone(self) -> None:
+        await self.wait()
+        delay = 0.002
+        while not self._gone and group_alive(self._process.pid):
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        await self._finish()
+
+    def terminate(self) -> str:
+        # Under the init, only the init is told: it forwards to the command,
+        # then stops the rest of the group itself.
+        leader_only = self._via_init and self._returncode is None
+        return self._signal(signal.SIGTERM, group=not leader_only)
+
+    def kill(self) -> str:
+        return self._signal(signal.SIGKILL, group=True)
+
+    def _signal(self, number: signal.Signals, group: bool) -> str:
+        self._sent.add(number)
+        if not self._gone:
+            try:
+                if group:
+                    os.killpg(self._process.pid, number)
+                else:
+                    os.kill(self._process.pid, number)
+            except ProcessLookupError:
+                pass
+        return number.name
+
+    def _classify(self, returncode: int) -> ExitStatus:
+        if returncode >= 0:
+            return ExitStatus(returncode, returncode == 0, f"exit code {returncode}")
+        number = -returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = str(number)
+        return ExitStatus(returncode, number in self._sent, f"signal {name}")
+
+    async def _finish(self) -> None:
+        if self._gone:
+            return
+        self._gone = True
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
+                await self._outputs_done.wait()
+            await self._process.aclose()
+            if self._notify_socket is not None:
+                await self._notify_socket.aclose()
+            _remove(self._notify_dir)
+
+    # Output and announcements.
+
+    async def _pump(
+        self,
+        stream: ByteReceiveStream,
+        name: str,
+        callback: Callable[[str], object] | None,
+    ) -> None:
+        settings = self._settings
+        announcement = settings.announcement
+        matcher = (
+            announcement
+            if isinstance(announcement, LogLineReadiness) and announcement.watches(name)
+            else None
+        )
+        failed = False
+
+        def deliver(raw: bytes | bytearray) -> None:
+            nonlocal failed, matcher
+            line = raw.decode(errors="replace").rstrip("\r")
+            if matcher is not None and matcher.pattern.search(line):
+                matcher = None
+                self._announce(line)
+            if callback is None:
+                OUTPUT_LOGGER.info("[%s] %s", settings.entry_id, line)
+                return
+            try:
+                callback(line)
+            except Exception as error:
+                if not failed:  # once per stream: a broken callback must not flood events
+                    failed = True
+                    settings.report_error(f"on_{name} failed: {error!r}")
+
+        buffer = bytearray()
+        try:
+            async for chunk in stream:
+                buffer += chunk
+                start = 0
+                while (end := buffer.find(b"\n", start)) >= 0:
+                    deliver(buffer[start:end])
+                    start = end + 1
+                del buffer[:start]
+                while len(buffer) > MAX_LINE:
+                    deliver(buffer[:MAX_LINE])
+                    del buffer[:MAX_LINE]
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            if buffer:
+                deliver(buffer)
+            self._open_outputs -= 1
+            if not self._open_outputs:
+                self._outputs_done.set()
+
+    async def _listen(self, socket: anyio.abc.UNIXDatagramSocket) -> None:
+        status: str | None = None
+        try:
+            async for packet, _ in socket:
+                ready = False
+                for field in packet.decode(errors="replace").splitlines():
+                    key, _, value = field.partition("=")
+                    if key == "STATUS":
+                        status = value
+                    elif key == "READY" and value == "1":
+                        ready = True
+                if ready:
+                    self._announce(status)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    def _announce(self, message: str | None) -> None:
+        if not self._announced and self._settings.on_ready is not None:
+            self._announced = True
+            self._settings.on_ready(message)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is left in process group `pgid`."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Something is left; zombies do not count.
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
+    """The account to run as (filling in its HOME, USER and LOGNAME), or `None`."""
+    user = command.user
+    if user is None:
+        return None
+    euid = os.geteuid()
+    if euid != 0:
+        raise SpawnError(f"cannot run as user {user!r}: that needs root, and this is uid {euid}")
+    try:
+        account = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+    except KeyError:
+        raise SpawnError(f"unknown user {user!r}") from None
+    given = command.env or {}
+    for name, value in (
+        ("HOME", account.pw_dir),
+        ("USER", account.pw_name),
+        ("LOGNAME", account.pw_name),
+    ):
+        if name not in given:
+            env[name] = value
+    return account
+
+
+def _require_program(program: str, env: Mapping[str, str], cwd: str | None) -> None:
+    """Fail as the spawn itself would, before the init hides it behind exit code 127."""
+    if "/" in program:
+        path = os.path.join(cwd, program) if cwd is not None else program
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return
+        if os.path.exists(path):
+            raise SpawnError(f"permission denied: {program!r}")
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is not None:
+        return
+    raise SpawnError(f"no such file or directory: {program!r}")
+
+
+def _describe_os_error(error: OSError) -> str:
+    reason = (error.strerror or str(error)).lower()
+    if error.filename is not None:
+        return f"{reason}: {os.fsdecode(error.filename)!r}"
+    return reason
+
+
+def _remove(directory: str | None) -> None:
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
