@@ -2,8 +2,8 @@
 
 Build a system with `Daemons.of()` and `add_daemon` / `add_oneshot` /
 `add_health_check` (each runs a `Command` or an in-process `ExecFn`; checks
-and readiness announcements are in `coordinator.checks`), then run it with `async with system.build() as running`
-(or `await system.run_until_success(timeout)`).
+and readiness announcements are in `coordinator.checks`), then run it with
+`async with system.build() as running` (or `await system.run_until_success(timeout)`).
 """
 
 from statemachines import EntryKind as EntryKind

@@ -213,8 +213,8 @@ class RunningDaemons:
     async def wait_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
         """Wait until `condition()` is true; `False` if `timeout` ran out first.
 
-        The condition is evaluated now and after each step of the coordinator
-        (a reaction with the cascade it causes), for example
+        The condition is evaluated now, after each step of the coordinator
+        (a reaction with the cascade it causes) and after each event, for example
         `await running.wait_until(lambda: running.state("api") is LifecycleState.WAITING)`.
         """
         self._require_running("wait_until")
@@ -531,6 +531,9 @@ class RunningDaemons:
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         self._start_checks(entry)
         scope = entry.wait_scope = anyio.CancelScope()
+        if entry.signalled:
+            # The stop was permitted while the command was being spawned.
+            scope.deadline = self._terminate(entry, process)
         status: ExitStatus | None = None
         try:
             with scope:
@@ -689,7 +692,7 @@ class RunningDaemons:
             await anyio.sleep(ready.grace_period)
             if entry.last_raw is None:
                 failure = HealthCheckResult.failure(
-                    f"no {waiting_for} within {ready.grace_period:g} s"
+                    f"still waiting for {waiting_for} after {ready.grace_period:g} s"
                 )
                 self._react(entry, LifecycleEvent.UNHEALTHY, failure)
 
@@ -765,6 +768,7 @@ class RunningDaemons:
             )
         if self._subscribers:
             self._publish(event)
+        self._notify()
 
     def _publish(self, event: Event) -> None:
         for send in list(self._subscribers):

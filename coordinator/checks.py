@@ -1,7 +1,10 @@
 """Ready-made health checks, and readiness that a process announces itself.
 
 Polled checks (for `Ready.fn`, each bounded by its own timeout):
-`check_port_listening`, `check_web_url`, `run_health_script`.
+`check_port_listening`, `check_web_url`, `run_health_script`. A check
+returns its failure (a `HealthCheckResult`); it raises only `ValueError`, at
+once, for an argument that can never work (a port out of range, a URL that
+is not http(s), a negative timeout).
 
 Announced readiness (also for `Ready.fn`; no polling): `log_line(pattern)`
 and `sd_notify()`.
@@ -9,14 +12,386 @@ and `sd_notify()`.
 
 from __future__ import annotations
 
+import functools
+import os
+import signal
+import ssl
+import subprocess
+from collections.abc import Iterator, Sequence
+
+import anyio
+import anyio.lowlevel
+import httpx
+from anyio.abc import ByteReceiveStream, Process
+
 from ._announced import LogLineReadiness as LogLineReadiness
 from ._announced import NotifyReadiness as NotifyReadiness
 from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
+from ._command import Command
+from ._health import HealthCheckResult, is_non_negative
+from ._subprocesses import SpawnError, _account, group_alive
 
 __all__ = [
     "LogLineReadiness",
     "NotifyReadiness",
+    "check_port_listening",
+    "check_web_url",
     "log_line",
+    "run_health_script",
     "sd_notify",
 ]
+
+_CHECK_TIMEOUT = 1.0
+_SCRIPT_TIMEOUT = 30.0
+_MESSAGE_LIMIT = 200
+"""Script output longer than this many characters is cut in the message."""
+
+_TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+_TCP_LISTEN = b"0A"
+_KEPT_OUTPUT = 64 * 1024
+"""Bytes of a script's stdout (its start) and stderr (its end) kept for the message."""
+_OUTPUT_TAIL_TIMEOUT = 1.0
+"""How long to wait for a script's last output once it has exited."""
+_KILL_WAIT = 5.0
+"""How long to wait for a SIGKILLed group to disappear (only a process stuck in
+the kernel, in D state, can take longer)."""
+
+
+# check_port_listening
+
+
+async def check_port_listening(
+    port: int,
+    *,
+    timeout: float = _CHECK_TIMEOUT,
+    success_message: str | None = None,
+    error_message: str | None = None,
+    timeout_message: str | None = None,
+) -> HealthCheckResult:
+    """Success when a TCP socket is listening on `port` (IPv4 or IPv6).
+
+    Reads `/proc/net/tcp` and `/proc/net/tcp6` (of this process's network
+    namespace) and looks for a socket in LISTEN state whose local port is
+    `port`, on any address. A connected socket that merely uses that port,
+    or a UDP socket, does not count (upstream matched any socket state).
+
+    Messages, unless given: `"Port {port} is listening"` on success,
+    `"Port {port} is not listening"` on failure, and
+    `"Timeout trying to check port {port}"` once `timeout` seconds (default
+    1.0) have passed. Raises `ValueError` for a port outside 1..65535.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
+    _require_timeout(timeout)
+    with anyio.move_on_after(timeout):
+        await anyio.lowlevel.checkpoint()
+        # The tables are small files in procfs: read in place, not in a thread.
+        try:
+            listening = _listening(port)
+        except OSError as error:
+            return HealthCheckResult.failure(
+                error_message or f"Cannot check port {port}: {_describe_os_error(error)}"
+            )
+        if listening:
+            return HealthCheckResult.success(success_message or f"Port {port} is listening")
+        return HealthCheckResult.failure(error_message or f"Port {port} is not listening")
+    return HealthCheckResult.failure(timeout_message or f"Timeout trying to check port {port}")
+
+
+def _listening(port: int) -> bool:
+    """Whether a TCP socket is in LISTEN state on `port`; `OSError` if no table is readable."""
+    errors: list[OSError] = []
+    for path in _TCP_TABLES:
+        try:
+            with open(path, "rb") as table:
+                lines = table.read().splitlines()
+        except OSError as error:  # tcp6 is missing without IPv6, say
+            errors.append(error)
+            continue
+        # "sl local_address rem_address st ...", an address being HEXIP:HEXPORT.
+        for line in lines[1:]:
+            fields = line.split()
+            if (
+                len(fields) > 3
+                and fields[3] == _TCP_LISTEN
+                and int(fields[1].rpartition(b":")[2], 16) == port
+            ):
+                return True
+    if len(errors) == len(_TCP_TABLES):
+        raise errors[0]
+    return False
+
+
+# check_web_url
+
+
+async def check_web_url(
+    url: str,
+    *,
+    timeout: float = _CHECK_TIMEOUT,
+    success_message: str | None = None,
+    error_message: str | None = None,
+) -> HealthCheckResult:
+    """Success when a GET of `url` gets an HTTP response with a status below 500.
+
+    Any answer below 500 counts (a 404 or a 401 still shows the server is
+    up; upstream counted 5xx too); redirects are not followed (a 3xx is an
+    answer). Only the status line and headers are read, not the body. A 5xx,
+    a connection error or no answer within `timeout` seconds (default 1.0,
+    for the whole request) is a failure.
+
+    The request goes straight to the service: proxy variables (`HTTP_PROXY`,
+    `ALL_PROXY`...) and `.netrc` are ignored (`trust_env=False`). HTTPS
+    certificates are verified against the system's trust store.
+
+    Messages, unless given: `"Reached {url}"` on success, and
+    `"Error while fetching URL: {url}: {reason}"` on failure, the reason being
+    e.g. `HTTP 503`, `connection refused` or `timed out after 1 s`. A given
+    `error_message` replaces the whole failure message. Raises `ValueError`
+    for a URL that is not an absolute http:// or https:// URL.
+    """
+    _require_url(url)
+    _require_timeout(timeout)
+    reason = f"timed out after {timeout:g} s"
+    with anyio.move_on_after(timeout):
+        try:
+            async with (
+                httpx.AsyncClient(
+                    verify=_ssl_context(), trust_env=False, timeout=None, follow_redirects=False
+                ) as client,
+                client.stream("GET", url) as response,
+            ):
+                status = response.status_code
+        except (httpx.HTTPError, OSError) as error:
+            reason = _describe_request_error(error)
+        else:
+            if status < 500:
+                return HealthCheckResult.success(success_message or f"Reached {url}")
+            reason = f"HTTP {status}"
+    return HealthCheckResult.failure(error_message or f"Error while fetching URL: {url}: {reason}")
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying context for every request: creating one takes tens of milliseconds."""
+    return ssl.create_default_context()
+
+
+def _require_url(url: str) -> None:
+    if not isinstance(url, str):
+        raise ValueError(f"url must be a string, not {type(url).__name__}")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise ValueError(f"invalid url {url!r}: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"url must be an absolute http:// or https:// URL, not {url!r}")
+
+
+def _describe_request_error(error: BaseException) -> str:
+    """A short reason: `connection refused` rather than `All connection attempts failed`."""
+    causes = list(_causes(error))
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            reason = cause.reason.replace("_", " ").lower() if cause.reason else str(cause)
+            return f"TLS error: {reason}"
+    for cause in causes:
+        # The backends rewrite `strerror` ("Connect call failed ..."); errno is exact.
+        if isinstance(cause, OSError) and cause.errno is not None and cause.errno > 0:
+            return os.strerror(cause.errno).lower()
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.strerror:  # getaddrinfo's errors
+            return cause.strerror.lower()
+    return str(error) or type(error).__name__
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what it wraps: causes, contexts, group members, exception arguments."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+
+
+# run_health_script
+
+
+async def run_health_script(
+    command: str | Sequence[str] | Command,
+    timeout: float = _SCRIPT_TIMEOUT,
+    *,
+    success_message: str | None = None,
+    error_message: str | None = None,
+) -> HealthCheckResult:
+    """Run `command`; success when it exits with code 0 within `timeout` seconds (default 30).
+
+    A string runs as `sh -c STRING`, a sequence is an argv, and a `Command`
+    adds `env`, `cwd` and `user` (its other options do not apply here). The
+    script starts in its own session and process group, with stdin from
+    `/dev/null`; both outputs are read to the end. When it exits, whatever
+    it left running in its group is killed; on timeout, or if the check is
+    cancelled, the whole group is killed (SIGKILL) and waited for, so no
+    process outlives the check.
+
+    Messages, unless given: `"Have ran script {command} and the result: {stdout}"`
+    on success (the output stripped, cut to about 200 characters), and
+    `"Error while running command: {command}: {reason}"` on failure, the
+    reason being `exit code N` and the last line of stderr, `killed by signal
+    SIGxxx`, `timed out after 30 s`, or why it could not start (a missing
+    program, say). A given `error_message` replaces the whole failure message.
+    Raises `ValueError` for an empty command or a negative timeout.
+    """
+    spec = command if isinstance(command, Command) else Command(command)
+    problem = spec.problem()
+    if problem is not None:
+        raise ValueError(problem)
+    _require_timeout(timeout)
+    name = str(spec)
+
+    def failure(reason: str) -> HealthCheckResult:
+        return HealthCheckResult.failure(
+            error_message or f"Error while running command: {name}: {reason}"
+        )
+
+    env = dict(os.environ)
+    if spec.env:
+        env.update(spec.env)
+    try:
+        account = _account(spec, env)
+        # Shielded: a spawn cancelled half-way could leave a process nobody kills.
+        with anyio.CancelScope(shield=True):
+            process = await anyio.open_process(
+                spec.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=os.fspath(spec.cwd) if spec.cwd is not None else None,
+                env=env,
+                start_new_session=True,
+                user=None if account is None else account.pw_uid,
+                group=None if account is None else account.pw_gid,
+                extra_groups=(
+                    None if account is None else os.getgrouplist(account.pw_name, account.pw_gid)
+                ),
+            )
+    except SpawnError as error:
+        return failure(str(error))
+    except OSError as error:
+        return failure(_describe_os_error(error))
+
+    stdout = _Output(keep_start=True)
+    stderr = _Output(keep_start=False)
+    returncode: int | None = None
+    try:
+        with anyio.move_on_after(timeout):
+            async with anyio.create_task_group() as group:
+                assert process.stdout is not None
+                assert process.stderr is not None
+                group.start_soon(stdout.drain, process.stdout)
+                group.start_soon(stderr.drain, process.stderr)
+                returncode = await process.wait()
+                # Whatever the script left behind would hold the pipes open.
+                _kill_group(process.pid)
+                with anyio.move_on_after(_OUTPUT_TAIL_TIMEOUT):
+                    await stdout.done.wait()
+                    await stderr.done.wait()
+                group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _stop(process)
+
+    if returncode is None:
+        return failure(f"timed out after {timeout:g} s")
+    if returncode == 0:
+        output = _shorten(stdout.text().strip())
+        return HealthCheckResult.success(
+            success_message or f"Have ran script {name} and the result: {output}"
+        )
+    if returncode < 0:
+        try:
+            signal_name = signal.Signals(-returncode).name
+        except ValueError:
+            signal_name = str(-returncode)
+        return failure(f"killed by signal {signal_name}")
+    last_line = next((line for line in reversed(stderr.text().splitlines()) if line.strip()), "")
+    detail = f": {_shorten(last_line.strip())}" if last_line else ""
+    return failure(f"exit code {returncode}{detail}")
+
+
+class _Output:
+    """One output pipe, read to the end, keeping its start or its end (bounded)."""
+
+    def __init__(self, keep_start: bool) -> None:
+        self._keep_start = keep_start
+        self._data = bytearray()
+        self.done = anyio.Event()
+
+    async def drain(self, stream: ByteReceiveStream) -> None:
+        try:
+            async for chunk in stream:
+                if self._keep_start:
+                    self._data += chunk[: _KEPT_OUTPUT - len(self._data)]
+                else:
+                    self._data += chunk
+                    del self._data[:-_KEPT_OUTPUT]
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            self.done.set()
+
+    def text(self) -> str:
+        return self._data.decode(errors="replace")
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _stop(process: Process) -> None:
+    """Kill what is left of the script's group, wait until it is gone, and reap the script."""
+    pid = process.pid
+    if process.returncode is None or group_alive(pid):
+        _kill_group(pid)
+    delay = 0.002
+    with anyio.move_on_after(_KILL_WAIT):
+        while group_alive(pid):
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    await process.aclose()
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= _MESSAGE_LIMIT:
+        return text
+    return text[:_MESSAGE_LIMIT].rstrip() + "..."
+
+
+# Shared
+
+
+def _require_timeout(timeout: float) -> None:
+    if not is_non_negative(timeout):
+        raise ValueError(f"timeout must be a number >= 0, not {timeout!r}")
+
+
+def _describe_os_error(error: OSError) -> str:
+    reason = (error.strerror or str(error)).lower()
+    if error.filename is not None:
+        return f"{reason}: {os.fsdecode(error.filename)!r}"
+    return reason

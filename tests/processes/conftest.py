@@ -1,0 +1,30 @@
+"""Tests with real processes: real clocks on both backends, and no survivors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from . import leftovers
+
+leftovers.become_subreaper()
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Both backends on real time: a mock clock would jump while a process runs."""
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes() -> Iterator[None]:
+    """Fail the test if any process it started (grandchildren too) is still alive."""
+    before = {p.pid for p in leftovers.descendants()}
+    yield
+    alive = leftovers.leftovers(before)
+    leftovers.kill_all(alive)
+    leftovers.reap_orphaned_zombies(before)
+    if alive:
+        listing = "\n".join(f"  pid {p.pid} ({p.state}): {p.command}" for p in alive)
+        pytest.fail(f"processes left alive by the test:\n{listing}")

@@ -1,0 +1,99 @@
+"""Small tools for tests that run real processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import anyio
+
+from coordinator import (
+    Command,
+    Event,
+    HealthCheckResult,
+    LifecycleState,
+    ProcessExited,
+    ProcessSignalled,
+    ProcessSpawned,
+    Ready,
+    RunningDaemons,
+    Transitioned,
+)
+from coordinator.triggers import cooldown_trigger
+
+PYTHON = sys.executable
+"""Starts in about 10 ms with `-I -S` (the pyenv shim on PATH takes 100 ms)."""
+
+
+def sleeper(**options: object) -> Command:
+    """A daemon that runs until it is told to stop."""
+    return Command(["sleep", "1000"], **options)  # type: ignore[arg-type]
+
+
+def python(code: str, **options: object) -> Command:
+    return Command([PYTHON, "-I", "-S", "-c", code], **options)  # type: ignore[arg-type]
+
+
+def always_ready(display: str | None = None, grace_period: float = 5.0) -> Ready:
+    return Ready(display, lambda: HealthCheckResult.success(), grace_period=grace_period)
+
+
+def quick(fn: object, display: str | None = None) -> Ready:
+    """A check polled every 20 ms."""
+    return Ready(display, fn, trigger=cooldown_trigger(0.02))  # type: ignore[arg-type]
+
+
+def pids(history: list[Event], entry: str) -> list[int]:
+    return [e.pid for e in history if isinstance(e, ProcessSpawned) and e.entry == entry if e.pid]
+
+
+def last_pid(running: RunningDaemons, entry: str) -> int:
+    return pids(running.history, entry)[-1]
+
+
+def signals(history: list[Event], entry: str) -> list[str]:
+    return [e.signal for e in history if isinstance(e, ProcessSignalled) and e.entry == entry]
+
+
+def exits(history: list[Event], entry: str) -> list[ProcessExited]:
+    return [e for e in history if isinstance(e, ProcessExited) and e.entry == entry]
+
+
+def stopped_order(history: list[Event]) -> list[str]:
+    return [
+        e.entry for e in history if isinstance(e, Transitioned) and e.dest is LifecycleState.STOPPED
+    ]
+
+
+def stat(pid: int) -> tuple[str, int, int, int]:
+    """State, parent pid, process group and session of a live process."""
+    with open(f"/proc/{pid}/stat", "rb") as file:
+        fields = file.read().rpartition(b")")[2].split()
+    return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
+
+
+def alive(pid: int) -> bool:
+    try:
+        return stat(pid)[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def poll_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for a condition about the outside world (say, /proc), which no event announces."""
+    with anyio.fail_after(timeout):
+        while not condition():  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if stat(int(name))[1] == pid:
+                    found.append(int(name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
