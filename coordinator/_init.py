@@ -137,7 +137,8 @@ def _drain(fd: int) -> None:
 def _exit_as(status: int) -> int:
     if os.WIFSIGNALED(status):
         killed_by = os.WTERMSIG(status)
-        signal.signal(killed_by, signal.SIG_DFL)
+        if killed_by not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(killed_by, signal.SIG_DFL)
         os.kill(os.getpid(), killed_by)
         return 128 + killed_by
     return os.waitstatus_to_exitcode(status)

@@ -98,7 +98,7 @@ class CommandProcess:
         env = dict(os.environ)
         if command.env:
             env.update(command.env)
-        account = _account(command, env)
+        account = resolve_account(command, env)
         cwd = os.fspath(command.cwd) if command.cwd is not None else None
         if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 (a stat, no I/O wait)
             raise SpawnError(f"cwd {cwd!r} is not a directory")
@@ -308,18 +308,18 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
+def resolve_account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
     """The account to run as (filling in its HOME, USER and LOGNAME), or `None`."""
     user = command.user
     if user is None:
         return None
-    euid = os.geteuid()
-    if euid != 0:
-        raise SpawnError(f"cannot run as user {user!r}: that needs root, and this is uid {euid}")
     try:
         account = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
     except KeyError:
         raise SpawnError(f"unknown user {user!r}") from None
+    euid = os.geteuid()
+    if euid != 0 and account.pw_uid != euid:
+        raise SpawnError(f"cannot run as user {user!r}: that needs root, and this is uid {euid}")
     given = command.env or {}
     for name, value in (
         ("HOME", account.pw_dir),

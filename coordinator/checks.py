@@ -30,7 +30,7 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._command import Command
 from ._health import HealthCheckResult, is_non_negative
-from ._subprocesses import SpawnError, _account, group_alive
+from ._subprocesses import SpawnError, group_alive, resolve_account
 
 __all__ = [
     "LogLineReadiness",
@@ -270,7 +270,7 @@ async def run_health_script(
     if spec.env:
         env.update(spec.env)
     try:
-        account = _account(spec, env)
+        account = resolve_account(spec, env)
         # Shielded: a spawn cancelled half-way could leave a process nobody kills.
         with anyio.CancelScope(shield=True):
             process = await anyio.open_process(

@@ -1,0 +1,137 @@
+"""The minimal init (`run_as_init`) and the guard against a dying supervisor."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from coordinator import Command, Daemons, LifecycleState, Ready
+from coordinator.checks import log_line
+
+from . import leftovers
+from .helpers import alive, always_ready, children_of, exits, last_pid, poll_until, signals, stat
+
+
+async def test_the_init_reaps_orphans_of_its_tree() -> None:
+    # The subshell exits at once, orphaning its `sleep 0.2`, which the init
+    # adopts (as subreaper) and reaps when it ends.
+    command = Command("(sleep 0.2 &); exec sleep 1000", run_as_init=True)
+    system = Daemons.of().add_daemon("parent", exec=command, ready=always_ready())
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        init = last_pid(running, "parent")
+
+        adopted = False
+
+        def the_orphan_came_and_went() -> bool:
+            nonlocal adopted
+            children = children_of(init)
+            adopted = adopted or len(children) > 1
+            return adopted and len(children) == 1 and stat(children[0])[0] != "Z"
+
+        await poll_until(the_orphan_came_and_went)
+        (command_pid,) = children_of(init)
+        assert stat(command_pid)[2] == init  # the command shares the init's group
+
+
+async def test_the_init_forwards_sigterm_and_exits_as_its_command() -> None:
+    lines: list[str] = []
+    command = Command(
+        "trap 'echo got-term; exit 0' TERM; echo armed; sleep 1000 & wait",
+        run_as_init=True,
+        on_stdout=lines.append,
+    )
+    armed = Ready(None, log_line("armed"))
+    system = Daemons.of().add_daemon("trapper", exec=command, ready=armed)
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+    assert lines == ["armed", "got-term"]
+    assert signals(running.history, "trapper") == ["SIGTERM"]
+    (exit_,) = exits(running.history, "trapper")
+    assert (exit_.returncode, exit_.clean) == (0, True)
+
+
+@pytest.mark.parametrize(
+    ("script", "description"),
+    [("exit 3", "exit code 3"), ("kill -KILL $$", "signal SIGKILL")],
+)
+async def test_the_init_passes_on_how_its_command_ended(script: str, description: str) -> None:
+    command = Command(script, run_as_init=True)
+    system = Daemons.of().add_daemon("ender", exec=command, ready=always_ready(), max_restarts=0)
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: running.state("ender") is LifecycleState.FAILING, 10
+        )
+    (exit_,) = exits(running.history, "ender")
+    assert (exit_.description, exit_.clean) == (description, False)
+
+
+SUPERVISOR = """
+import sys, anyio
+from coordinator import Command, Daemons, HealthCheckResult, Ready
+
+backend, guarded = sys.argv[1], sys.argv[2] == "True"
+ok = Ready(None, lambda: HealthCheckResult.success())
+
+async def main() -> None:
+    system = (
+        Daemons.of(orphan_guard=guarded)
+        .add_daemon("forker", exec=Command("sleep 1000 & exec sleep 1000"), ready=ok)
+        .add_daemon("plain", exec=Command(["sleep", "1000"]), ready=ok, requires=["forker"])
+        .add_daemon("inited", exec=Command("sleep 1000", run_as_init=True), ready=ok)
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=20)
+        print("ready", flush=True)
+        await anyio.sleep_forever()
+
+anyio.run(main, backend=backend)
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_killed_supervisor_takes_its_trees_with_it_when_guarded(
+    backend: str, guarded: bool
+) -> None:
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, backend, str(guarded)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert supervisor.stdout is not None
+        readable, _, _ = select.select([supervisor.stdout], [], [], 30)
+        assert readable, "the supervisor did not get ready"
+        assert supervisor.stdout.readline() == "ready\n"
+        # Ready as soon as spawned: the inits may still be starting their commands.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            tree = leftovers.descendants(supervisor.pid)
+            if sum(p.command == "sleep 1000" for p in tree) == 4:
+                break
+            time.sleep(0.01)
+        pids = [p.pid for p in tree]
+        assert len(pids) == (8 if guarded else 6)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+        assert supervisor.stdout is not None
+        supervisor.stdout.close()
+    if guarded:
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(alive(pid) for pid in pids)
+    else:
+        # What the guard is for: without it, the trees outlive their supervisor.
+        survivors = [pid for pid in pids if alive(pid)]
+        assert survivors
+        for pid in survivors:
+            os.kill(pid, signal.SIGKILL)

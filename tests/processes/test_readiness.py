@@ -1,0 +1,132 @@
+"""Readiness that a process announces: a matching log line, or sd_notify's READY=1."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from coordinator import (
+    Command,
+    Daemons,
+    Event,
+    HealthCheckResult,
+    LifecycleState,
+    Ready,
+    Transitioned,
+)
+from coordinator.checks import log_line, sd_notify
+from coordinator.errors import InvalidEntryError
+
+from .helpers import python, sleeper
+
+READY = LifecycleState.READY
+
+NOTIFY = """
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"STATUS=warming up", os.environ["NOTIFY_SOCKET"])
+s.sendto(b"STATUS=all good\\nREADY=1", os.environ["NOTIFY_SOCKET"])
+time.sleep(1000)
+"""
+
+
+def _entered_ready(history: list[Event], entry: str) -> int:
+    return sum(
+        1
+        for e in history
+        if isinstance(e, Transitioned)
+        and e.entry == entry
+        and e.dest is READY
+        and e.source is not READY
+    )
+
+
+async def test_a_chain_of_log_line_services_becomes_ready_without_polling() -> None:
+    system = Daemons.of()
+    for index in range(8):
+        system = system.add_daemon(
+            f"s{index}",
+            exec=Command("echo starting; echo listening on 1234; exec sleep 1000"),
+            ready=Ready(f"S{index}", log_line(r"listening on \d+")),
+            requires=[f"s{index - 1}"] if index else [],
+        )
+    started = time.monotonic()
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        elapsed = time.monotonic() - started
+        assert running.health("s7") == HealthCheckResult.success("listening on 1234")
+    # Polling would cost at least a check interval (50 ms) per link.
+    assert elapsed < 8 * 0.05 * 4
+
+
+async def test_a_log_line_on_the_wrong_stream_does_not_count() -> None:
+    command = Command("echo ready >&2; exec sleep 1000")
+    system = Daemons.of().add_daemon(
+        "picky", exec=command, ready=Ready("Picky", log_line("ready", stream="stdout"), 0.3)
+    )
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: running.state("picky") is LifecycleState.FAILING, 10
+        )
+        assert running.health("picky") == HealthCheckResult.failure(
+            "still waiting for a line of stdout matching 'ready' after 0.3 s"
+        )
+
+
+async def test_each_new_process_announces_again(tmp_path: Path) -> None:
+    marker = tmp_path / "second"
+    script = (
+        f"if [ -e {marker} ]; then echo ready again; exec sleep 1000; fi; "
+        f"touch {marker}; echo ready; exit 1"
+    )
+    system = Daemons.of().add_daemon(
+        "again", exec=Command(script), ready=Ready("Again", log_line("ready"))
+    )
+    async with system.build() as running:
+        assert await running.wait_until(lambda: _entered_ready(running.history, "again") == 2, 10)
+        assert running.health("again") == HealthCheckResult.success("ready again")
+
+
+async def test_sd_notify_ready_with_its_status() -> None:
+    system = (
+        Daemons.of()
+        .add_daemon("notifier", exec=python(NOTIFY), ready=Ready("Notifier", sd_notify()))
+        .add_daemon(
+            "after",
+            exec=sleeper(),
+            ready=Ready("After", log_line("never"), 5.0),
+            requires=["notifier"],
+        )
+    )
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: running.state("after") is LifecycleState.STARTING, 10
+        )
+        assert running.health("notifier") == HealthCheckResult.success("all good")
+
+
+@pytest.mark.skipif(shutil.which("systemd-notify") is None, reason="systemd-notify not installed")
+async def test_systemd_notify_the_program() -> None:
+    command = Command("systemd-notify --ready --status='from systemd-notify'; exec sleep 1000")
+    system = Daemons.of().add_daemon("sd", exec=command, ready=Ready("Sd", sd_notify()))
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        assert running.health("sd") == HealthCheckResult.success("from systemd-notify")
+
+
+async def test_an_announcement_under_the_init_and_after_an_exec_fn() -> None:
+    system = Daemons.of().add_daemon(
+        "inited",
+        exec=Command("echo up; exec sleep 1000", run_as_init=True),
+        ready=Ready("Inited", log_line("up")),
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+
+
+def test_a_health_check_cannot_wait_for_an_announcement() -> None:
+    with pytest.raises(InvalidEntryError, match="a health check runs no process to announce it"):
+        Daemons.of().add_health_check("gate", ready=Ready("Gate", log_line("x")))
