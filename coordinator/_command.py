@@ -55,28 +55,29 @@ class Command:
         command = self.command
         if isinstance(command, str):
             if not command.strip():
-                return "command must not be empty"
+                return "exec.command must not be empty"
         elif not isinstance(command, Sequence) or isinstance(command, bytes):
             return (
-                f"command must be a string or a sequence of strings, not {type(command).__name__}"
+                "exec.command must be a string or a sequence of strings, "
+                f"not {type(command).__name__}"
             )
         elif not command:
-            return "command must not be an empty argv"
+            return "exec.command must not be an empty argv"
         elif not all(isinstance(arg, str) for arg in command):
-            return "every argument of command must be a string"
+            return "every argument of exec.command must be a string"
         elif not command[0]:
-            return "command's program must not be empty"
+            return "exec.command's program must not be empty"
         if not is_non_negative(self.sigterm_timeout):
-            return f"sigterm_timeout must be a number >= 0, not {self.sigterm_timeout!r}"
+            return f"exec.sigterm_timeout must be a number >= 0, not {self.sigterm_timeout!r}"
         if self.env is not None and not (
             isinstance(self.env, Mapping)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items())
         ):
-            return "env must map strings to strings"
+            return "exec.env must map strings to strings"
         if self.user is not None and (isinstance(self.user, bool) or not self.user):
-            return f"user must be a user name or uid, not {self.user!r}"
+            return f"exec.user must be a user name or uid, not {self.user!r}"
         for name in ("on_stdout", "on_stderr"):
             callback = getattr(self, name)
             if callback is not None and not callable(callback):
-                return f"{name} must be callable, not {type(callback).__name__}"
+                return f"exec.{name} must be callable, not {type(callback).__name__}"
         return None

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from coordinator import (
+    Command,
     DaemonOptions,
     Daemons,
     EntryKind,
@@ -16,6 +17,7 @@ from coordinator import (
     OneshotOptions,
     Ready,
 )
+from coordinator.checks import log_line
 from coordinator.errors import (
     DuplicateIdError,
     HealthDaemonsError,
@@ -145,6 +147,49 @@ def test_requires_must_be_a_list_not_a_string() -> None:
         (
             lambda d: d.add_oneshot("web", exec=finishes(), max_restarts=-1),
             "oneshot 'web': max_restarts must be an int >= 0 or None, not -1",
+        ),
+        (
+            lambda d: d.add_daemon("web", exec=Command([]), ready=ready()),
+            "daemon 'web': exec.command must not be an empty argv",
+        ),
+        (
+            lambda d: d.add_daemon("web", exec=Command("  "), ready=ready()),
+            "daemon 'web': exec.command must not be empty",
+        ),
+        (
+            lambda d: d.add_oneshot("web", exec=Command(["ls", 3])),  # type: ignore[list-item]
+            "oneshot 'web': every argument of exec.command must be a string",
+        ),
+        (
+            lambda d: d.add_oneshot("web", exec=Command("true", sigterm_timeout=-2)),
+            "oneshot 'web': exec.sigterm_timeout must be a number >= 0, not -2",
+        ),
+        (
+            lambda d: d.add_oneshot(
+                "web",
+                exec=Command("true", env={"A": 1}),  # type: ignore[dict-item]
+            ),
+            "oneshot 'web': exec.env must map strings to strings",
+        ),
+        (
+            lambda d: d.add_oneshot(
+                "web",
+                exec=Command("true", on_stdout="x"),  # type: ignore[arg-type]
+            ),
+            "oneshot 'web': exec.on_stdout must be callable, not str",
+        ),
+        (
+            lambda d: d.add_oneshot(
+                "web",
+                exec=Command("true"),
+                subcontainer="box",
+            ),
+            "oneshot 'web': subcontainer must be a SubContainer, not str",
+        ),
+        (
+            lambda d: d.add_health_check("web", ready=Ready("W", log_line("up"))),
+            "check 'web': ready.fn waits for a line of output matching 'up', "
+            "but a health check runs no process to announce it",
         ),
         (
             lambda d: d.add_daemon("web", OneshotOptions(finishes())),
