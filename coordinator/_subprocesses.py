@@ -30,7 +30,7 @@ from ._command import Command
 from ._processes import ExitStatus
 from ._subcontainer import SubContainer
 
-__all__ = ["CommandProcess", "SpawnError", "SpawnSettings", "group_alive"]
+__all__ = ["CommandProcess", "SpawnError", "SpawnSettings", "group_alive", "open_session"]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
 INIT_SCRIPT = str(Path(__file__).with_name("_init.py"))
@@ -95,49 +95,24 @@ class CommandProcess:
         argv = command.argv
         if settings.subcontainer is not None:
             argv = settings.subcontainer.wrap(argv)
-        env = dict(os.environ)
-        if command.env:
-            env.update(command.env)
-        account = resolve_account(command, env)
-        cwd = os.fspath(command.cwd) if command.cwd is not None else None
-        if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 (a stat, no I/O wait)
-            raise SpawnError(f"cwd {cwd!r} is not a directory")
         via_init = command.run_as_init or settings.guard_fd is not None
-        if via_init:
-            _require_program(argv[0], env, cwd)
-            init = [sys.executable, "-I", "-S", INIT_SCRIPT]
-            init += ["--term-timeout", repr(command.sigterm_timeout)]
-            if settings.guard_fd is not None:
-                init += ["--guard", str(settings.guard_fd)]
-            argv = [*init, "--", *argv]
         notify_dir = None
         notify_socket = None
+        extra_env = {}
         if isinstance(settings.announcement, NotifyReadiness):
             notify_dir = tempfile.mkdtemp(prefix="healthdaemons-")
             path = os.path.join(notify_dir, "notify")
             notify_socket = await anyio.create_unix_datagram_socket(local_path=path)
-            env["NOTIFY_SOCKET"] = path
+            extra_env["NOTIFY_SOCKET"] = path
         try:
-            process = await anyio.open_process(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                pass_fds=() if settings.guard_fd is None else (settings.guard_fd,),
-                user=None if account is None else account.pw_uid,
-                group=None if account is None else account.pw_gid,
-                extra_groups=(
-                    None if account is None else os.getgrouplist(account.pw_name, account.pw_gid)
-                ),
+            process = await open_session(
+                command, argv, extra_env=extra_env, via_init=via_init, guard_fd=settings.guard_fd
             )
-        except OSError as error:
+        except SpawnError:
             if notify_socket is not None:
                 await notify_socket.aclose()
             _remove(notify_dir)
-            raise SpawnError(_describe_os_error(error)) from error
+            raise
         handle = cls(process, command, settings, via_init, notify_dir)
         if notify_socket is not None:
             handle._notify_socket = notify_socket
@@ -285,6 +260,54 @@ class CommandProcess:
             self._settings.on_ready(message)
 
 
+async def open_session(
+    command: Command,
+    argv: list[str],
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    via_init: bool = False,
+    guard_fd: int | None = None,
+) -> anyio.abc.Process:
+    """Start `argv` with `command`'s environment, directory and user, in a new
+    session, stdin from /dev/null and both outputs piped. Raises `SpawnError`.
+
+    Call it shielded from cancellation: a spawn cut short could leave a
+    child nobody knows of.
+    """
+    env = dict(os.environ)
+    env.update(command.env or {})
+    env.update(extra_env or {})
+    account = _account(command, env)
+    cwd = os.fspath(command.cwd) if command.cwd is not None else None
+    if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 (a stat, no I/O wait)
+        raise SpawnError(f"cwd {cwd!r} is not a directory")
+    if via_init:
+        _require_program(argv[0], env, cwd)
+        init = [sys.executable, "-I", "-S", INIT_SCRIPT]
+        init += ["--term-timeout", repr(command.sigterm_timeout)]
+        if guard_fd is not None:
+            init += ["--guard", str(guard_fd)]
+        argv = [*init, "--", *argv]
+    try:
+        return await anyio.open_process(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            pass_fds=() if guard_fd is None else (guard_fd,),
+            user=None if account is None else account.pw_uid,
+            group=None if account is None else account.pw_gid,
+            extra_groups=(
+                None if account is None else os.getgrouplist(account.pw_name, account.pw_gid)
+            ),
+        )
+    except OSError as error:
+        raise SpawnError(_describe_os_error(error)) from error
+
+
 def group_alive(pgid: int) -> bool:
     """Whether a live (not zombie) process is left in process group `pgid`."""
     try:
@@ -308,7 +331,7 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def resolve_account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
+def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
     """The account to run as (filling in its HOME, USER and LOGNAME), or `None`."""
     user = command.user
     if user is None:

@@ -16,7 +16,6 @@ import functools
 import os
 import signal
 import ssl
-import subprocess
 from collections.abc import Iterator, Sequence
 
 import anyio
@@ -30,7 +29,7 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._command import Command
 from ._health import HealthCheckResult, is_non_negative
-from ._subprocesses import SpawnError, group_alive, resolve_account
+from ._subprocesses import SpawnError, group_alive, open_session
 
 __all__ = [
     "LogLineReadiness",
@@ -91,7 +90,7 @@ async def check_port_listening(
             listening = _listening(port)
         except OSError as error:
             return HealthCheckResult.failure(
-                error_message or f"Cannot check port {port}: {_describe_os_error(error)}"
+                error_message or f"Cannot check port {port}: {error.strerror or error}"
             )
         if listening:
             return HealthCheckResult.success(success_message or f"Port {port} is listening")
@@ -266,31 +265,12 @@ async def run_health_script(
             error_message or f"Error while running command: {name}: {reason}"
         )
 
-    env = dict(os.environ)
-    if spec.env:
-        env.update(spec.env)
     try:
-        account = resolve_account(spec, env)
         # Shielded: a spawn cancelled half-way could leave a process nobody kills.
         with anyio.CancelScope(shield=True):
-            process = await anyio.open_process(
-                spec.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=os.fspath(spec.cwd) if spec.cwd is not None else None,
-                env=env,
-                start_new_session=True,
-                user=None if account is None else account.pw_uid,
-                group=None if account is None else account.pw_gid,
-                extra_groups=(
-                    None if account is None else os.getgrouplist(account.pw_name, account.pw_gid)
-                ),
-            )
+            process = await open_session(spec, spec.argv)
     except SpawnError as error:
         return failure(str(error))
-    except OSError as error:
-        return failure(_describe_os_error(error))
 
     stdout = _Output(keep_start=True)
     stderr = _Output(keep_start=False)
@@ -388,10 +368,3 @@ def _shorten(text: str) -> str:
 def _require_timeout(timeout: float) -> None:
     if not is_non_negative(timeout):
         raise ValueError(f"timeout must be a number >= 0, not {timeout!r}")
-
-
-def _describe_os_error(error: OSError) -> str:
-    reason = (error.strerror or str(error)).lower()
-    if error.filename is not None:
-        return f"{reason}: {os.fsdecode(error.filename)!r}"
-    return reason

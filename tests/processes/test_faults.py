@@ -19,7 +19,7 @@ from coordinator import (
     LifecycleState,
     ProcessSpawned,
 )
-from coordinator._subprocesses import SpawnError, resolve_account
+from coordinator._subprocesses import SpawnError, open_session
 
 from .helpers import always_ready, exits, pids, sleeper, stopped_order
 
@@ -88,10 +88,10 @@ async def test_a_command_that_cannot_start_fails_its_entry_only(tmp_path: Path, 
     assert stopped_order(running.history)[-1] in ("good", "bad")
 
 
-def test_running_as_another_user_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_running_as_another_user_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SpawnError, match="cannot run as user 'nobody': that needs root"):
-        resolve_account(Command(["id"], user="nobody"), {})
+        await open_session(Command(["id"], user="nobody"), ["id"])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
