@@ -38,7 +38,6 @@ from typing import final
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from statemachines import (
     ACTIVE_STATES,
@@ -54,19 +53,17 @@ from ._announced import Announcement
 from ._command import Command
 from ._entry import Entry
 from ._events import (
-    ErrorReported,
-    Event,
-    HealthReported,
     ProcessExited,
     ProcessSignalled,
     ProcessSpawned,
     SubContainerDestroyed,
     Transitioned,
 )
-from ._health import HealthCheckResult, HealthStatus, close_steps
+from ._health import HealthCheckResult, close_steps
 from ._host import Host
 from ._options import EntrySpec, Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
+from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
 from ._subprocesses import CommandProcess, SpawnError, SpawnSettings
 from .errors import SystemTerminatedError, WaitTimeoutError
@@ -97,7 +94,7 @@ class SystemStatistics:
 
 
 @final
-class RunningDaemons:
+class RunningDaemons(EventRecorder):
     """A system built by `Daemons.build()`.
 
     Use it as an async context manager: entering starts every entry whose
@@ -108,9 +105,7 @@ class RunningDaemons:
     def __init__(
         self, specs: Sequence[EntrySpec], host: Host, *, orphan_guard: bool = False
     ) -> None:
-        self.host = host
-        self.history: list[Event] = []
-        """Every event so far, in order."""
+        super().__init__(host)
         machines = {kind: new_machine(kind) for kind in EntryKind}
         self._entries: dict[str, Entry] = {}
         for spec in specs:
@@ -131,10 +126,7 @@ class RunningDaemons:
         self._tasks_scope: anyio.CancelScope | None = None
         self._entered = False
         self._finished = False
-        self._changed: anyio.Event | None = None
         self._all_stopped: anyio.Event | None = None
-        self._subscribers: list[MemoryObjectSendStream[Event]] = []
-        self._dropped_events = 0
         # Subcontainers by identity: how many entries not yet stopped use each.
         self._holders: dict[int, int] = {}
         for spec in specs:
@@ -173,20 +165,6 @@ class RunningDaemons:
             events=len(self.history),
             dropped_events=self._dropped_events,
         )
-
-    def subscribe(self, max_buffer_size: float = 1000) -> MemoryObjectReceiveStream[Event]:
-        """A stream of the events from now on; it ends when the system has stopped.
-
-        A subscriber that falls `max_buffer_size` events behind loses the
-        newer ones (counted in `statistics().dropped_events`); the system
-        never waits for a subscriber.
-        """
-        send, receive = anyio.create_memory_object_stream[Event](max_buffer_size)
-        if self._finished:
-            send.close()
-        else:
-            self._subscribers.append(send)
-        return receive
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until every entry is `ready` at the same time.
@@ -300,9 +278,7 @@ class RunningDaemons:
             if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
         finally:
-            for send in self._subscribers:
-                send.close()
-            self._subscribers.clear()
+            self._close_subscribers()
             if self._guard_fds is not None:
                 for fd in self._guard_fds:
                     os.close(fd)
@@ -726,67 +702,6 @@ class RunningDaemons:
                 self._error(entry_id, f"destroying {subcontainer!r} took over {timeout:g} s")
         self._destroying -= 1
         self._check_all_stopped()
-
-    # Reports and records.
-
-    def _report(self, entry: Entry, raw: HealthCheckResult, soften: bool = True) -> None:
-        reported = raw
-        if soften and raw.result is HealthStatus.FAILURE and not entry.grace_expired():
-            reported = HealthCheckResult.starting(raw.message)
-        if reported == entry.health:
-            return
-        entry.health = reported
-        report = HealthReported(
-            anyio.current_time(),
-            entry.spec.id,
-            entry.spec.display,
-            reported.result,
-            reported.message,
-        )
-        self._record(report)
-        if entry.spec.display is not None:
-            try:
-                self.host.set_health(report)
-            except Exception as error:
-                self._error(entry.spec.id, f"host.set_health failed: {error!r}")
-
-    def _report_waiting(self, entry: Entry) -> None:
-        pending = ", ".join(
-            d.spec.display
-            for d in entry.dependencies
-            if d.state is not READY and d.spec.display is not None
-        )
-        self._report(entry, HealthCheckResult.waiting(pending or None))
-
-    def _record(self, event: Event) -> None:
-        self.history.append(event)
-        try:
-            self.host.record(event)
-        except Exception as error:
-            self.history.append(
-                ErrorReported(event.at, event.entry, f"host.record failed: {error!r}")
-            )
-        if self._subscribers:
-            self._publish(event)
-        self._notify()
-
-    def _publish(self, event: Event) -> None:
-        for send in list(self._subscribers):
-            try:
-                send.send_nowait(event)
-            except anyio.WouldBlock:
-                self._dropped_events += 1
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._subscribers.remove(send)
-
-    def _error(self, entry_id: str | None, message: str) -> None:
-        self._record(ErrorReported(anyio.current_time(), entry_id, message))
-
-    def _notify(self) -> None:
-        # Waiters create the event; a step nobody waits for allocates nothing.
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
 
     # Helpers.
 

@@ -1,0 +1,110 @@
+"""What a running system tells the world: health reports, events, subscribers."""
+
+from __future__ import annotations
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from statemachines import LifecycleState
+
+from ._entry import Entry
+from ._events import ErrorReported, Event, HealthReported
+from ._health import HealthCheckResult, HealthStatus
+from ._host import Host
+
+__all__ = ["EventRecorder"]
+
+
+class EventRecorder:
+    """Records events and reports health; the coordinator builds on it.
+
+    Nothing here decides anything: it only tells the host, the history,
+    the subscribers and whoever waits in `wait_until` what happened.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.history: list[Event] = []
+        """Every event so far, in order."""
+        self._finished = False
+        self._changed: anyio.Event | None = None
+        self._subscribers: list[MemoryObjectSendStream[Event]] = []
+        self._dropped_events = 0
+
+    def subscribe(self, max_buffer_size: float = 1000) -> MemoryObjectReceiveStream[Event]:
+        """A stream of the events from now on; it ends when the system has stopped.
+
+        A subscriber that falls `max_buffer_size` events behind loses the
+        newer ones (counted in `statistics().dropped_events`); the system
+        never waits for a subscriber.
+        """
+        send, receive = anyio.create_memory_object_stream[Event](max_buffer_size)
+        if self._finished:
+            send.close()
+        else:
+            self._subscribers.append(send)
+        return receive
+
+    def _report(self, entry: Entry, raw: HealthCheckResult, soften: bool = True) -> None:
+        reported = raw
+        if soften and raw.result is HealthStatus.FAILURE and not entry.grace_expired():
+            reported = HealthCheckResult.starting(raw.message)
+        if reported == entry.health:
+            return
+        entry.health = reported
+        report = HealthReported(
+            anyio.current_time(),
+            entry.spec.id,
+            entry.spec.display,
+            reported.result,
+            reported.message,
+        )
+        self._record(report)
+        if entry.spec.display is not None:
+            try:
+                self.host.set_health(report)
+            except Exception as error:
+                self._error(entry.spec.id, f"host.set_health failed: {error!r}")
+
+    def _report_waiting(self, entry: Entry) -> None:
+        pending = ", ".join(
+            d.spec.display
+            for d in entry.dependencies
+            if d.state is not LifecycleState.READY and d.spec.display is not None
+        )
+        self._report(entry, HealthCheckResult.waiting(pending or None))
+
+    def _record(self, event: Event) -> None:
+        self.history.append(event)
+        try:
+            self.host.record(event)
+        except Exception as error:
+            self.history.append(
+                ErrorReported(event.at, event.entry, f"host.record failed: {error!r}")
+            )
+        if self._subscribers:
+            self._publish(event)
+        self._notify()
+
+    def _publish(self, event: Event) -> None:
+        for send in list(self._subscribers):
+            try:
+                send.send_nowait(event)
+            except anyio.WouldBlock:
+                self._dropped_events += 1
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._subscribers.remove(send)
+
+    def _error(self, entry_id: str | None, message: str) -> None:
+        self._record(ErrorReported(anyio.current_time(), entry_id, message))
+
+    def _notify(self) -> None:
+        # Waiters create the event; a step nobody waits for allocates nothing.
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def _close_subscribers(self) -> None:
+        for send in self._subscribers:
+            send.close()
+        self._subscribers.clear()
