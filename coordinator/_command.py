@@ -74,6 +74,12 @@ class Command:
             and all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items())
         ):
             return "exec.env must map strings to strings"
+        for name in self.env or ():
+            if not name or "=" in name:
+                return f"exec.env has a bad variable name: {name!r}"
+        arguments = [command] if isinstance(command, str) else list(command)
+        if any("\0" in text for text in [*arguments, *(self.env or {}).values()]):
+            return "exec.command and exec.env must not contain NUL characters"
         if self.user is not None and (isinstance(self.user, bool) or not self.user):
             return f"exec.user must be a user name or uid, not {self.user!r}"
         for name in ("on_stdout", "on_stderr"):

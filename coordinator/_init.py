@@ -7,8 +7,8 @@ so it imports nothing but the standard library and starts in about 10 ms.
   the tree are reparented to it and reaped, never left as zombies.
 * Signals a supervisor sends to it are forwarded to the command.
 * When the command exits, the rest of its process group gets SIGTERM and
-  up to `--term-timeout` seconds to go; then it exits as the command did
-  (the same code, or the same signal).
+  up to `--term-timeout` seconds to go, then SIGKILL; then it exits as the
+  command did (the same code, or the same signal).
 * `--guard FD`: the read end of a pipe whose write end only the supervisor
   holds. End of file means the supervisor is gone, however it died, and the
   whole process group is SIGKILLed. (PR_SET_PDEATHSIG is tied to the thread
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import selectors
 import signal
 import sys
@@ -67,6 +68,8 @@ def main(arguments: list[str]) -> int:
     # wakeup pipe hears of every exit.
     signal.signal(signal.SIGCHLD, lambda _received, _frame: None)
 
+    if guard_fd is not None:
+        os.set_inheritable(guard_fd, False)  # before the spawn: the command must not hold it
     try:
         child = os.posix_spawnp(
             argv[0],
@@ -81,34 +84,41 @@ def main(arguments: list[str]) -> int:
     selector = selectors.DefaultSelector()
     selector.register(wake_read, selectors.EVENT_READ)
     if guard_fd is not None:
-        os.set_inheritable(guard_fd, False)
         selector.register(guard_fd, selectors.EVENT_READ)
 
     status: int | None = None
     deadline: float | None = None
+    killed = False
     while True:
         status, children_left = _reap(child, status)
         if status is not None:
-            if not children_left:
+            # Once the command is gone, only the rest of its group matters:
+            # a process that left the group cannot be reached by signals to it.
+            if not children_left or not _group_members():
                 break
             if deadline is None:
                 deadline = time.monotonic() + term_timeout
                 os.killpg(0, signal.SIGTERM)
             elif time.monotonic() >= deadline:
-                break
+                if killed:
+                    break  # stuck in the kernel; the supervisor takes over
+                killed = True
+                _kill_others_in_group()
+                deadline = time.monotonic() + 1.0
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        for key, _ in selector.select(timeout):
+        # select() overflows on huge timeouts; waking up hourly costs nothing.
+        for key, _ in selector.select(None if timeout is None else min(timeout, 3600.0)):
             if key.fd == wake_read:
                 _drain(wake_read)
             elif not os.read(key.fd, 64):
                 os.killpg(0, signal.SIGKILL)  # the supervisor is gone
-        if status is None:
-            for received in pending:
+        while pending:
+            received = pending.pop(0)
+            if status is None:
                 try:
                     os.kill(child, received)
                 except ProcessLookupError:
                     pass
-        pending.clear()
     assert status is not None
     return _exit_as(status)
 
@@ -126,6 +136,32 @@ def _reap(child: int, status: int | None) -> tuple[int | None, bool]:
             status = raw
 
 
+def _group_members() -> list[int]:
+    """The live processes of this init's process group, but itself."""
+    group, me = os.getpgrp(), os.getpid()
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
+            members.append(int(name))
+    return members
+
+
+def _kill_others_in_group() -> None:
+    # Not killpg: the init must live on to exit with the command's status.
+    for pid in _group_members():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 512):
@@ -139,6 +175,8 @@ def _exit_as(status: int) -> int:
         killed_by = os.WTERMSIG(status)
         if killed_by not in (signal.SIGKILL, signal.SIGSTOP):
             signal.signal(killed_by, signal.SIG_DFL)
+        # The command may have dumped core; the init has nothing worth dumping.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         os.kill(os.getpid(), killed_by)
         return 128 + killed_by
     return os.waitstatus_to_exitcode(status)

@@ -75,6 +75,8 @@ STARTING = LifecycleState.STARTING
 READY = LifecycleState.READY
 STOPPING = LifecycleState.STOPPING
 STOPPED = LifecycleState.STOPPED
+KILL_WAIT = 10.0
+"""How long a process group may take to vanish after SIGKILL before it is given up on."""
 CHECK_RESULTS = frozenset({LifecycleEvent.HEALTHY, LifecycleEvent.UNHEALTHY})
 """Events that, when they change no state, are not recorded: a steady check
 would otherwise add an event at every poll (reports record the changes)."""
@@ -262,14 +264,23 @@ class RunningDaemons(EventRecorder):
     ) -> bool:
         assert self._host_group is not None
         assert self._tasks_scope is not None
-        with anyio.CancelScope(shield=True):
-            await self.term()
-        # Everything has stopped; only check loops finishing their
-        # cancellation and abandoned functions can still run here. The block's
-        # own exception goes out as itself, never wrapped in an exception group.
-        self._tasks_scope.cancel()
-        self._task_group = None
-        self._finished = True
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.term()
+        finally:
+            # Everything has stopped (unless our own code crashed, and then
+            # cancelling the tasks stops what is left); only check loops
+            # finishing their cancellation and abandoned functions can still
+            # run here. The block's own exception goes out as itself, never
+            # wrapped in an exception group.
+            self._tasks_scope.cancel()
+            self._task_group = None
+            self._finished = True
+            await self._exit_host_group(exc)
+        return False
+
+    async def _exit_host_group(self, exc: BaseException | None) -> None:
+        assert self._host_group is not None
         try:
             await self._host_group.__aexit__(None, None, None)
         except anyio.get_cancelled_exc_class():
@@ -283,7 +294,6 @@ class RunningDaemons(EventRecorder):
                 for fd in self._guard_fds:
                     os.close(fd)
                 self._guard_fds = None
-        return False
 
     async def _host_tasks(self, *, task_status: TaskStatus[TaskGroup]) -> None:
         """Hold the group where every task of the system runs.
@@ -459,8 +469,17 @@ class RunningDaemons(EventRecorder):
         backoff = RestartBackoff()
         while entry.state in ACTIVE_STATES:
             spawned_at = anyio.current_time()
-            status = await self._run_once(entry, spec.exec)
-            if entry.signalled or not self._after_exit(entry, status):
+            status, leftovers = await self._run_once(entry, spec.exec)
+            try:
+                again = not entry.signalled and self._after_exit(entry, status)
+            finally:
+                if leftovers is not None:
+                    # Reported first, so dependents do not wait on a dead
+                    # service; stopped before anything runs again.
+                    with anyio.CancelScope(shield=True):
+                        await self._stop(entry, leftovers)
+            # (Re-checked: the stop above may have let the system move on.)
+            if not again or entry.signalled or entry.state not in ACTIVE_STATES:
                 return
             delay = backoff.next_delay(anyio.current_time() - spawned_at)
             if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
@@ -478,17 +497,26 @@ class RunningDaemons(EventRecorder):
         failure = HealthCheckResult.failure(f"gave up after {restarts} restarts")
         self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
 
-    async def _run_once(self, entry: Entry, exec_: Exec) -> ExitStatus:
+    async def _run_once(self, entry: Entry, exec_: Exec) -> tuple[ExitStatus, ProcessHandle | None]:
         """Run what the entry runs, and then the command an `ExecFn` returned, if any."""
         while True:
-            status = await self._run_process(entry, exec_)
-            if status.then_run is None or entry.signalled or entry.state not in ACTIVE_STATES:
-                return status
+            status, leftovers = await self._run_process(entry, exec_)
+            if (
+                status.then_run is None
+                or leftovers is not None
+                or entry.signalled
+                or entry.state not in ACTIVE_STATES
+            ):
+                return status, leftovers
             exec_ = status.then_run
 
-    async def _run_process(self, entry: Entry, exec_: Exec) -> ExitStatus:
-        """Run one process until it exits, or until the stop is permitted and
-        it has been stopped; never leaves any of it running, even when cancelled."""
+    async def _run_process(
+        self, entry: Entry, exec_: Exec
+    ) -> tuple[ExitStatus, ProcessHandle | None]:
+        """Run one process until its leader exits, or until the stop is permitted
+        and all of it has been stopped; never leaves any of it running, even
+        when cancelled. Returns how it ended, and the process if something of
+        it outlived its leader: the caller reacts to the exit, then stops it."""
         assert self._task_group is not None
         entry.kill_at = None
         process: ProcessHandle
@@ -499,7 +527,7 @@ class RunningDaemons(EventRecorder):
                     process = await CommandProcess.start(exec_, self._spawn_settings(entry))
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
-                    return ExitStatus(None, False, str(error), spawned=False)
+                    return ExitStatus(None, False, str(error), spawned=False), None
         else:
             name = f"healthdaemons:{entry.spec.id}:exec"
             process = FunctionProcess(exec_, entry.spec.subcontainer, self._task_group, name)
@@ -515,15 +543,12 @@ class RunningDaemons(EventRecorder):
             with scope:
                 status = await process.wait()
         finally:
-            with anyio.CancelScope(shield=True):
-                if status is None:
+            if status is None:
+                with anyio.CancelScope(shield=True):
                     status = await self._stop(entry, process)
-                elif process.running:
-                    # The leader is gone but some of its group lives on.
-                    await self._stop(entry, process)
             self._exited(entry, process.pid, status)
         assert status is not None
-        return status
+        return status, (process if process.running else None)
 
     def _terminate(self, entry: Entry, process: ProcessHandle) -> float:
         """Tell the process to stop; returns when it gets killed if it has not."""
@@ -544,9 +569,14 @@ class RunningDaemons(EventRecorder):
             await process.wait_gone()
             return status
         self._signalled(entry.spec.id, process.pid, process.kill())
-        status = await process.wait()
-        await process.wait_gone()
-        return status
+        with anyio.move_on_after(KILL_WAIT):
+            status = await process.wait()
+            await process.wait_gone()
+            return status
+        # Stuck in the kernel, or changed to a user we may not signal.
+        message = f"process group {process.pid} outlived SIGKILL by {KILL_WAIT:g} s; given up"
+        self._error(entry.spec.id, message)
+        return ExitStatus(None, False, "outlived SIGKILL")
 
     def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
         self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
@@ -554,6 +584,7 @@ class RunningDaemons(EventRecorder):
     def _exited(self, entry: Entry, pid: int | None, status: ExitStatus | None) -> None:
         assert status is not None
         entry.process = None
+        entry.announcer = None  # what is left of it may not announce readiness
         self._record(
             ProcessExited(
                 anyio.current_time(),

@@ -99,12 +99,16 @@ class CommandProcess:
         notify_dir = None
         notify_socket = None
         extra_env = {}
-        if isinstance(settings.announcement, NotifyReadiness):
-            notify_dir = tempfile.mkdtemp(prefix="healthdaemons-")
-            path = os.path.join(notify_dir, "notify")
-            notify_socket = await anyio.create_unix_datagram_socket(local_path=path)
-            extra_env["NOTIFY_SOCKET"] = path
         try:
+            if isinstance(settings.announcement, NotifyReadiness):
+                notify_dir = _short_temporary_directory()
+                path = os.path.join(notify_dir, "notify")
+                try:
+                    notify_socket = await anyio.create_unix_datagram_socket(local_path=path)
+                    _hand_over(notify_dir, path, command.user)
+                except OSError as error:
+                    raise SpawnError(f"cannot create NOTIFY_SOCKET {path!r}: {error}") from error
+                extra_env["NOTIFY_SOCKET"] = path
             process = await open_session(
                 command, argv, extra_env=extra_env, via_init=via_init, guard_fd=settings.guard_fd
             )
@@ -160,6 +164,12 @@ class CommandProcess:
                     os.kill(self._process.pid, number)
             except ProcessLookupError:
                 pass
+            except PermissionError:
+                # Something in the group changed its user (setuid, sudo).
+                self._settings.report_error(
+                    f"{number.name} to process group {self._process.pid} was not permitted"
+                )
+                return f"{number.name} (not permitted)"
         return number.name
 
     def _classify(self, returncode: int) -> ExitStatus:
@@ -275,6 +285,8 @@ async def open_session(
     child nobody knows of.
     """
     env = dict(os.environ)
+    # The supervisor's own notify socket belongs to its own supervisor.
+    env.pop("NOTIFY_SOCKET", None)
     env.update(command.env or {})
     env.update(extra_env or {})
     account = _account(command, env)
@@ -306,6 +318,8 @@ async def open_session(
         )
     except OSError as error:
         raise SpawnError(_describe_os_error(error)) from error
+    except ValueError as error:  # what validation cannot see: say, a NUL in the environment
+        raise SpawnError(str(error)) from error
 
 
 def group_alive(pgid: int) -> bool:
@@ -372,6 +386,27 @@ def _describe_os_error(error: OSError) -> str:
     if error.filename is not None:
         return f"{reason}: {os.fsdecode(error.filename)!r}"
     return reason
+
+
+def _short_temporary_directory() -> str:
+    """A private directory whose socket path fits in a `sockaddr_un` (108 bytes)."""
+    directory = tempfile.mkdtemp(prefix="healthdaemons-")
+    if len(directory) > 90 and os.path.isdir("/tmp"):
+        os.rmdir(directory)
+        directory = tempfile.mkdtemp(prefix="healthdaemons-", dir="/tmp")
+    return directory
+
+
+def _hand_over(directory: str, socket_path: str, user: str | int | None) -> None:
+    """Let a command that runs as `user` reach the socket (the directory is 0700)."""
+    if user is None:
+        return
+    try:
+        account = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+    except KeyError:
+        return  # the spawn itself reports the unknown user
+    for path in (directory, socket_path):
+        os.chown(path, account.pw_uid, account.pw_gid)
 
 
 def _remove(directory: str | None) -> None:

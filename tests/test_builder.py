@@ -187,6 +187,14 @@ def test_requires_must_be_a_list_not_a_string() -> None:
             "oneshot 'web': subcontainer must be a SubContainer, not str",
         ),
         (
+            lambda d: d.add_oneshot("web", exec=Command("true", env={"A=B": "1"})),
+            "oneshot 'web': exec.env has a bad variable name: 'A=B'",
+        ),
+        (
+            lambda d: d.add_oneshot("web", exec=Command(["echo", "a\0b"])),
+            "oneshot 'web': exec.command and exec.env must not contain NUL characters",
+        ),
+        (
             lambda d: d.add_health_check("web", ready=Ready("W", log_line("up"))),
             "check 'web': ready.fn waits for a line of output matching 'up', "
             "but a health check runs no process to announce it",

@@ -14,7 +14,7 @@ import statemachines._lifecycle as lifecycle
 from coordinator import ExecFn, ProcessSpawned
 from coordinator._entry import Entry
 from coordinator._options import Exec
-from coordinator._processes import ExitStatus, FunctionProcess
+from coordinator._processes import ExitStatus, FunctionProcess, ProcessHandle
 from coordinator._running import RunningDaemons
 from statemachines import EntryKind, LifecycleEvent, LifecycleState, Transition
 
@@ -79,7 +79,9 @@ def test_invariant_2_needs_the_dependency_guard_on_launch(monkeypatch: pytest.Mo
 def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch) -> None:
     run_once = RunningDaemons._run_once
 
-    async def run_once_with_a_leak(self: RunningDaemons, entry: Entry, exec_: Exec) -> ExitStatus:
+    async def run_once_with_a_leak(
+        self: RunningDaemons, entry: Entry, exec_: Exec
+    ) -> tuple[ExitStatus, ProcessHandle | None]:
         # The broken piece: a second instance, started and never stopped.
         assert self._task_group is not None
         assert isinstance(exec_, ExecFn)

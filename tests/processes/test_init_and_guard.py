@@ -43,7 +43,10 @@ async def test_the_init_reaps_orphans_of_its_tree() -> None:
 async def test_the_init_forwards_sigterm_and_exits_as_its_command() -> None:
     lines: list[str] = []
     command = Command(
-        "trap 'echo got-term; exit 0' TERM; echo armed; sleep 1000 & wait",
+        # `armed` once the helper runs `sleep` (before its exec, a SIGTERM
+        # would still meet the shell's trap in it).
+        "trap 'echo got-term; exit 0' TERM; sleep 1000 & "
+        'until [ "$(cat /proc/$!/comm)" = sleep ]; do :; done; echo armed; wait',
         run_as_init=True,
         on_stdout=lines.append,
     )
@@ -135,3 +138,32 @@ def test_a_killed_supervisor_takes_its_trees_with_it_when_guarded(
         assert survivors
         for pid in survivors:
             os.kill(pid, signal.SIGKILL)
+
+
+async def test_the_init_kills_what_ignores_its_sigterm_and_reports_the_real_exit() -> None:
+    # The command crashes and leaves a helper that ignores SIGTERM: the init
+    # sends SIGTERM to the group, SIGKILL after the timeout, then exits 3.
+    command = Command("trap '' TERM; sleep 1000 & exit 3", run_as_init=True, sigterm_timeout=0.3)
+    system = Daemons.of().add_daemon("crasher", exec=command, ready=always_ready())
+    async with system.build() as running:
+        assert await running.wait_until(lambda: len(exits(running.history, "crasher")) >= 1, 10)
+        first = exits(running.history, "crasher")[0]
+        assert (first.description, first.clean) == ("exit code 3", False)
+        assert signals(running.history, "crasher") == []  # the init did it all
+
+
+async def test_an_endless_sigterm_timeout_under_the_init() -> None:
+    command = Command("sleep 1000 & exit 3", run_as_init=True, sigterm_timeout=float("inf"))
+    system = Daemons.of().add_daemon("endless", exec=command, ready=always_ready(), max_restarts=0)
+    async with system.build() as running:
+        assert await running.wait_until(lambda: bool(exits(running.history, "endless")), 10)
+    assert exits(running.history, "endless")[0].description == "exit code 3"
+
+
+async def test_commands_under_the_guard_do_not_hold_its_pipe() -> None:
+    lines: list[str] = []
+    command = Command("ls /proc/$$/fd", on_stdout=lines.append)
+    system = Daemons.of(orphan_guard=True).add_oneshot("lister", exec=command)
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+    assert sorted(lines) == ["0", "1", "2"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from coordinator import (
 from coordinator.checks import log_line, sd_notify
 from coordinator.errors import InvalidEntryError
 
-from .helpers import python, sleeper
+from .helpers import python, signals, sleeper
 
 READY = LifecycleState.READY
 
@@ -130,3 +132,39 @@ async def test_an_announcement_under_the_init_and_after_an_exec_fn() -> None:
 def test_a_health_check_cannot_wait_for_an_announcement() -> None:
     with pytest.raises(InvalidEntryError, match="a health check runs no process to announce it"):
         Daemons.of().add_health_check("gate", ready=Ready("Gate", log_line("x")))
+
+
+async def test_what_outlives_its_leader_cannot_make_the_entry_ready() -> None:
+    command = Command(
+        "trap '' TERM; (sleep 0.2; echo listening; exec sleep 1000) & exit 3",
+        sigterm_timeout=0.6,
+    )
+    system = Daemons.of().add_daemon(
+        "ghost", exec=command, ready=Ready("Ghost", log_line("listening")), max_restarts=0
+    )
+    async with system.build() as running:
+        assert await running.wait_until(lambda: "SIGKILL" in signals(running.history, "ghost"), 10)
+        assert not any(isinstance(e, Transitioned) and e.dest is READY for e in running.history)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs a system Python")
+async def test_sd_notify_from_a_command_running_as_another_user() -> None:
+    # The venv's Python may live where `nobody` cannot read.
+    command = Command(["/usr/bin/python3", "-I", "-S", "-c", NOTIFY], user="nobody")
+    system = Daemons.of().add_daemon("notifier", exec=command, ready=Ready("Notifier", sd_notify()))
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+
+
+async def test_a_notify_socket_path_fits_even_under_a_long_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    system = Daemons.of().add_daemon(
+        "notifier", exec=python(NOTIFY), ready=Ready("Notifier", sd_notify())
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
