@@ -469,7 +469,16 @@ class RunningDaemons(EventRecorder):
         backoff = RestartBackoff()
         while entry.state in ACTIVE_STATES:
             spawned_at = anyio.current_time()
-            status, leftovers = await self._run_once(entry, spec.exec)
+            status, leftovers = await self._run_process(entry, spec.exec)
+            # An `ExecFn` may hand over to a command. (Not a helper coroutine:
+            # its frame would cost every running entry memory.)
+            while (
+                status.then_run is not None
+                and leftovers is None
+                and not entry.signalled
+                and entry.state in ACTIVE_STATES
+            ):
+                status, leftovers = await self._run_process(entry, status.then_run)
             try:
                 again = not entry.signalled and self._after_exit(entry, status)
             finally:
@@ -496,19 +505,6 @@ class RunningDaemons(EventRecorder):
         entry.checks_scope.cancel()
         failure = HealthCheckResult.failure(f"gave up after {restarts} restarts")
         self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
-
-    async def _run_once(self, entry: Entry, exec_: Exec) -> tuple[ExitStatus, ProcessHandle | None]:
-        """Run what the entry runs, and then the command an `ExecFn` returned, if any."""
-        while True:
-            status, leftovers = await self._run_process(entry, exec_)
-            if (
-                status.then_run is None
-                or leftovers is not None
-                or entry.signalled
-                or entry.state not in ACTIVE_STATES
-            ):
-                return status, leftovers
-            exec_ = status.then_run
 
     async def _run_process(
         self, entry: Entry, exec_: Exec

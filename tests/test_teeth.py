@@ -77,9 +77,9 @@ def test_invariant_2_needs_the_dependency_guard_on_launch(monkeypatch: pytest.Mo
 
 
 def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    run_once = RunningDaemons._run_once
+    run_process = RunningDaemons._run_process
 
-    async def run_once_with_a_leak(
+    async def run_process_with_a_leak(
         self: RunningDaemons, entry: Entry, exec_: Exec
     ) -> tuple[ExitStatus, ProcessHandle | None]:
         # The broken piece: a second instance, started and never stopped.
@@ -87,9 +87,9 @@ def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch
         assert isinstance(exec_, ExecFn)
         FunctionProcess(exec_, None, self._task_group, "leak")
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, None))
-        return await run_once(self, entry, exec_)
+        return await run_process(self, entry, exec_)
 
-    monkeypatch.setattr(RunningDaemons, "_run_once", run_once_with_a_leak)
+    monkeypatch.setattr(RunningDaemons, "_run_process", run_process_with_a_leak)
     with pytest.raises(AssertionError, match="invariant 3: e0 has 2 live processes"):
         run_scenario(Scenario((plan(D),), term_at=3), "trio")
     hypothesis_finds("invariant 3")
