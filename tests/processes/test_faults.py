@@ -209,3 +209,14 @@ async def test_a_raising_output_callback_is_reported_once() -> None:
         await running.wait_ready(timeout=10)
     errors = [e.message for e in running.history if isinstance(e, ErrorReported)]
     assert errors == ["on_stdout failed: RuntimeError('no thanks')"]
+
+
+async def test_term_ends_a_backoff_sleep_at_once() -> None:
+    system = Daemons.of().add_daemon("crasher", exec=Command("exit 3"), ready=always_ready())
+    async with system.build() as running:
+        # Exits 1 and 2 come at once and after 1 s; then a 2 s backoff starts.
+        assert await running.wait_until(lambda: len(exits(running.history, "crasher")) == 3, 10)
+        started = anyio.current_time()
+        await running.term()
+        assert anyio.current_time() - started < 1.5
+    assert len(exits(running.history, "crasher")) == 3
