@@ -1,0 +1,376 @@
+"""The tasks of a running system: they run what an entry runs, check it, and wait.
+
+They never decide: each reports what happened (a check result, an exit, a
+process gone) to the coordinator's `_react`, which applies the rules. Per
+launch, a supervising task runs the process loop (spawn, wait, restart with
+backoff) and a check loop runs the entry's checks, or waits for its process
+to announce readiness; both end when the entry is stopped.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncIterator
+
+import anyio
+from anyio.abc import TaskGroup
+
+from statemachines import ACTIVE_STATES, EntryKind, LifecycleEvent
+
+from . import triggers
+from ._announced import Announcement
+from ._command import Command
+from ._entry import Entry
+from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
+from ._health import HealthCheckResult, close_steps
+from ._options import Exec
+from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
+from ._recorder import EventRecorder
+from ._subcontainer import SubContainer
+from ._subprocesses import CommandProcess, SpawnError, SpawnSettings
+
+__all__ = ["KILL_WAIT", "EntryTasks"]
+
+KILL_WAIT = 10.0
+"""How long a process group may take to vanish after SIGKILL before it is given up on."""
+
+
+class EntryTasks(EventRecorder):
+    """The tasks' half of the coordinator; `RunningDaemons` adds the rules."""
+
+    _task_group: TaskGroup | None
+    _guard_fds: tuple[int, int] | None
+    _destroying: int
+
+    def _react(
+        self,
+        entry: Entry,
+        event: LifecycleEvent,
+        report: HealthCheckResult | None = None,
+        *,
+        soften: bool = True,
+    ) -> None:
+        raise NotImplementedError  # the coordinator's rules
+
+    def _check_all_stopped(self) -> None:
+        raise NotImplementedError  # the coordinator's rules
+
+    async def _supervise(self, entry: Entry) -> None:
+        assert self._task_group is not None
+        if entry.spec.exec is None:
+            self._start_checks(entry)
+        else:
+            await self._process_loop(entry)
+        if not entry.signalled:
+            # Created only now: a running daemon waits in its process loop.
+            entry.stop_permitted = anyio.Event()
+            await entry.stop_permitted.wait()
+        self._react(entry, LifecycleEvent.GONE)
+
+    def _start_checks(self, entry: Entry) -> None:
+        """Start checking, once per launch: at once for a health check, and
+        once its first process exists for a daemon."""
+        ready = entry.spec.ready
+        if entry.checking or ready is None or entry.spec.kind is EntryKind.ONESHOT:
+            return
+        assert self._task_group is not None
+        entry.checking = True
+        # Not awaited: its scope is cancelled when the entry starts
+        # stopping, and results of a cancelled loop are dropped.
+        announced = isinstance(ready.fn, Announcement)
+        self._task_group.start_soon(
+            self._announcement_deadline if announced else self._check_loop,
+            entry,
+            name=f"healthdaemons:{entry.spec.id}:checks",
+        )
+
+    async def _process_loop(self, entry: Entry) -> None:
+        spec = entry.spec
+        assert spec.exec is not None
+        backoff = RestartBackoff()
+        while entry.state in ACTIVE_STATES:
+            spawned_at = anyio.current_time()
+            status, leftovers = await self._run_process(entry, spec.exec)
+            # An `ExecFn` may hand over to a command. (Not a helper coroutine:
+            # its frame would cost every running entry memory.)
+            while (
+                status.then_run is not None
+                and leftovers is None
+                and not entry.signalled
+                and entry.state in ACTIVE_STATES
+            ):
+                status, leftovers = await self._run_process(entry, status.then_run)
+            try:
+                again = not entry.signalled and self._after_exit(entry, status)
+            finally:
+                if leftovers is not None:
+                    # Reported first, so dependents do not wait on a dead
+                    # service; stopped before anything runs again.
+                    with anyio.CancelScope(shield=True):
+                        await self._stop(entry, leftovers)
+            # (Re-checked: the stop above may have let the system move on.)
+            if not again or entry.signalled or entry.state not in ACTIVE_STATES:
+                return
+            delay = backoff.next_delay(anyio.current_time() - spawned_at)
+            if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
+                self._give_up(entry, spec.max_restarts)
+                return
+            entry.restarts = backoff.restarts
+            if delay:
+                stopping = entry.stopping = anyio.Event()
+                with anyio.move_on_after(delay):
+                    await stopping.wait()
+
+    def _give_up(self, entry: Entry, restarts: int) -> None:
+        assert entry.checks_scope is not None
+        entry.checks_scope.cancel()
+        failure = HealthCheckResult.failure(f"gave up after {restarts} restarts")
+        self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
+
+    async def _run_process(
+        self, entry: Entry, exec_: Exec
+    ) -> tuple[ExitStatus, ProcessHandle | None]:
+        """Run one process until its leader exits, or until the stop is permitted
+        and all of it has been stopped; never leaves any of it running, even
+        when cancelled. Returns how it ended, and the process if something of
+        it outlived its leader: the caller reacts to the exit, then stops it."""
+        assert self._task_group is not None
+        entry.kill_at = None
+        process: ProcessHandle
+        if isinstance(exec_, Command):
+            # Shielded: a spawn cut short could leave a child nobody knows of.
+            with anyio.CancelScope(shield=True):
+                try:
+                    process = await CommandProcess.start(exec_, self._spawn_settings(entry))
+                except SpawnError as error:
+                    self._error(entry.spec.id, f"could not start: {error}")
+                    return ExitStatus(None, False, str(error), spawned=False), None
+        else:
+            name = f"healthdaemons:{entry.spec.id}:exec"
+            process = FunctionProcess(exec_, entry.spec.subcontainer, self._task_group, name)
+        entry.process = process
+        self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
+        self._start_checks(entry)
+        scope = entry.wait_scope = anyio.CancelScope()
+        if entry.signalled:
+            # The stop was permitted while the command was being spawned.
+            scope.deadline = self._terminate(entry, process)
+        status: ExitStatus | None = None
+        try:
+            with scope:
+                status = await process.wait()
+        finally:
+            if status is None:
+                with anyio.CancelScope(shield=True):
+                    status = await self._stop(entry, process)
+            self._exited(entry, process.pid, status)
+        assert status is not None
+        return status, (process if process.running else None)
+
+    def _terminate(self, entry: Entry, process: ProcessHandle) -> float:
+        """Tell the process to stop; returns when it gets killed if it has not."""
+        kill_at = entry.kill_at = anyio.current_time() + process.sigterm_timeout
+        self._signalled(entry.spec.id, process.pid, process.terminate())
+        return kill_at
+
+    async def _stop(self, entry: Entry, process: ProcessHandle) -> ExitStatus:
+        """The stop policy: terminate, wait up to `sigterm_timeout`, kill, wait.
+
+        Run under a shielded scope; every step of it is bounded.
+        """
+        kill_at = entry.kill_at
+        if kill_at is None:
+            kill_at = self._terminate(entry, process)
+        with anyio.CancelScope(deadline=kill_at):
+            status = await process.wait()
+            await process.wait_gone()
+            return status
+        self._signalled(entry.spec.id, process.pid, process.kill())
+        with anyio.move_on_after(KILL_WAIT):
+            status = await process.wait()
+            await process.wait_gone()
+            return status
+        # Stuck in the kernel, or changed to a user we may not signal.
+        message = f"process group {process.pid} outlived SIGKILL by {KILL_WAIT:g} s; given up"
+        self._error(entry.spec.id, message)
+        return ExitStatus(None, False, "outlived SIGKILL")
+
+    def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
+        self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
+
+    def _exited(self, entry: Entry, pid: int | None, status: ExitStatus | None) -> None:
+        assert status is not None
+        entry.process = None
+        entry.announcer = None  # what is left of it may not announce readiness
+        self._record(
+            ProcessExited(
+                anyio.current_time(),
+                entry.spec.id,
+                pid,
+                status.returncode,
+                status.clean,
+                status.description,
+            )
+        )
+        if status.abandoned:
+            self._error(entry.spec.id, f"{entry.spec.id}: {status.description}")
+
+    def _after_exit(self, entry: Entry, status: ExitStatus) -> bool:
+        """React to an exit the supervisor did not cause; `True` to run again."""
+        if entry.state not in ACTIVE_STATES:
+            return False
+        kind = entry.spec.kind.value
+        if entry.spec.kind is EntryKind.ONESHOT and status.clean:
+            self._react(entry, LifecycleEvent.HEALTHY, HealthCheckResult.success())
+            return False
+        if not status.spawned:
+            message = f"{entry.spec.id} {kind} could not start: {status.description}"
+        elif status.clean:
+            message = f"{entry.spec.id} {kind} exited"
+        else:
+            message = f"{entry.spec.id} {kind} crashed: {status.description}"
+        self._react(entry, LifecycleEvent.UNHEALTHY, HealthCheckResult.failure(message))
+        if entry.recheck_scope is not None:
+            entry.recheck_scope.cancel()
+        return True
+
+    async def _check_loop(self, entry: Entry) -> None:
+        ready = entry.spec.ready
+        checks = entry.checks_scope
+        assert ready is not None
+        assert checks is not None
+        trigger = ready.trigger or triggers.default_trigger
+        with checks:
+            while True:
+                # A process exit cancels this scope: start over with a fresh
+                # trigger, which checks at once.
+                recheck = entry.recheck_scope = anyio.CancelScope()
+                broken = False
+                with recheck:
+                    steps = trigger(lambda: entry.last_raw)
+                    try:
+                        while True:
+                            try:
+                                await anext(steps)
+                            except StopAsyncIteration:
+                                break
+                            except Exception as error:
+                                # A broken trigger never takes the system down:
+                                # report it and go on with the default trigger.
+                                self._error(
+                                    entry.spec.id,
+                                    f"trigger failed: {error!r}; using the default trigger",
+                                )
+                                broken = True
+                                break
+                            result = await _run_check(entry)
+                            # Its launch may be over (a result already due when
+                            # the cancel came): then the result is not this one's.
+                            # Between two processes, the exit has said it all.
+                            if not checks.cancel_called and (
+                                entry.process is not None or entry.spec.exec is None
+                            ):
+                                entry.last_raw = result
+                                event = (
+                                    LifecycleEvent.HEALTHY
+                                    if result.is_success
+                                    else LifecycleEvent.UNHEALTHY
+                                )
+                                self._react(entry, event, result)
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            await _close_quietly(steps)
+                if broken:
+                    trigger = triggers.default_trigger
+                elif not recheck.cancel_called:
+                    return
+
+    def _spawn_settings(self, entry: Entry) -> SpawnSettings:
+        assert self._task_group is not None
+        entry.announcer = announcer = object()
+        ready = entry.spec.ready
+        announcement = None
+        if ready is not None and isinstance(ready.fn, Announcement):
+            announcement = ready.fn
+            entry.last_raw = None  # each process announces for itself
+        return SpawnSettings(
+            entry_id=entry.spec.id,
+            task_group=self._task_group,
+            report_error=functools.partial(self._error, entry.spec.id),
+            announcement=announcement,
+            on_ready=functools.partial(self._announced, entry, announcer),
+            subcontainer=entry.spec.subcontainer,
+            guard_fd=None if self._guard_fds is None else self._guard_fds[0],
+        )
+
+    async def _announcement_deadline(self, entry: Entry) -> None:
+        """The grace period of a process that announces its own readiness."""
+        ready = entry.spec.ready
+        assert ready is not None
+        assert isinstance(ready.fn, Announcement)
+        assert entry.checks_scope is not None
+        waiting_for = ready.fn.waiting_for
+        with entry.checks_scope:
+            if entry.last_raw is None:
+                self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
+            await anyio.sleep(ready.grace_period)
+            if entry.last_raw is None:
+                failure = HealthCheckResult.failure(
+                    f"still waiting for {waiting_for} after {ready.grace_period:g} s"
+                )
+                self._react(entry, LifecycleEvent.UNHEALTHY, failure)
+
+    def _announced(self, entry: Entry, announcer: object, message: str | None) -> None:
+        """The process `announcer` stands for said it is ready."""
+        checks = entry.checks_scope
+        if (
+            entry.announcer is not announcer
+            or entry.state not in ACTIVE_STATES
+            or checks is None
+            or checks.cancel_called
+        ):
+            return
+        result = HealthCheckResult.success(message)
+        entry.last_raw = result
+        self._react(entry, LifecycleEvent.HEALTHY, result)
+
+    async def _destroy(self, subcontainer: SubContainer, entry_id: str) -> None:
+        with anyio.CancelScope(shield=True):
+            timeout = subcontainer.destroy_timeout
+            with anyio.move_on_after(timeout) as scope:
+                try:
+                    await subcontainer.destroy()
+                except Exception as error:
+                    self._error(entry_id, f"destroying {subcontainer!r} failed: {error!r}")
+                else:
+                    self._record(
+                        SubContainerDestroyed(anyio.current_time(), entry_id, subcontainer.name)
+                    )
+            if scope.cancelled_caught:
+                self._error(entry_id, f"destroying {subcontainer!r} took over {timeout:g} s")
+        self._destroying -= 1
+        self._check_all_stopped()
+
+
+async def _close_quietly(steps: AsyncIterator[None]) -> None:
+    try:
+        await close_steps(steps)
+    except Exception:  # the trigger's own cleanup failed; nothing to keep
+        pass
+
+
+async def _run_check(entry: Entry) -> HealthCheckResult:
+    """Run the entry's check; an exception is a failure whose message is its text."""
+    assert entry.spec.ready is not None
+    try:
+        value = entry.spec.ready.fn()
+        if inspect.isawaitable(value):
+            value = await value
+    except Exception as error:
+        return HealthCheckResult.failure(str(error) or type(error).__name__)
+    if not isinstance(value, HealthCheckResult):
+        return HealthCheckResult.failure(
+            f"check returned {type(value).__name__}, not a HealthCheckResult"
+        )
+    return value
