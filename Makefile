@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench docs-diagrams clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ pytest: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/inprocess_demo.py
+
+docs-diagrams: $(STAMP)
+	$(BIN)/python examples/make_diagrams.py docs/images
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_coordinator.py --repeat 3

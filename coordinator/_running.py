@@ -134,6 +134,11 @@ class RunningDaemons(EntryTasks):
     def ids(self) -> tuple[str, ...]:
         return tuple(self._entries)
 
+    @property
+    def entries(self) -> tuple[EntrySpec, ...]:
+        """The specs of the entries, in the order they were added."""
+        return tuple(entry.spec for entry in self._order)
+
     def state(self, entry_id: str) -> LifecycleState:
         """The entry's current lifecycle state."""
         return self._entry(entry_id).state

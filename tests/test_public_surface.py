@@ -24,6 +24,7 @@ import coordinator.checks
 import coordinator.errors
 import coordinator.triggers
 import statemachines
+import viz
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PACKAGES: Final = ("statemachines", "coordinator", "viz")
@@ -34,6 +35,7 @@ MODULES: Final = (
     "coordinator.checks",
     "coordinator.triggers",
     "coordinator.errors",
+    "viz",
 )
 
 # `__all__` lists
@@ -143,6 +145,12 @@ def test_coordinator_names() -> None:
     _in_all(coordinator, *names)
     for name in names:
         assert inspect.isclass(getattr(coordinator, name)), name
+
+
+def test_viz_names() -> None:
+    _in_all(viz, "lifecycle_dot", "system_dot", "timeline_svg", "render")
+    for name in ("lifecycle_dot", "system_dot", "timeline_svg", "render"):
+        assert callable(getattr(viz, name)), name
 
 
 def test_checks_names() -> None:

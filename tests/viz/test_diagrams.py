@@ -1,0 +1,172 @@
+"""Lifecycle and system diagrams: golden DOT text, real rendering, the command line."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from coordinator import Daemons, ExecFn, LifecycleState, Ready, dump_events
+from coordinator._cli import main
+from statemachines import TRANSITIONS, EntryKind
+from viz import (
+    Diagram,
+    RendererNotFound,
+    RenderError,
+    find_renderer,
+    lifecycle,
+    lifecycle_dot,
+    render,
+    system_dot,
+)
+
+from ..support import Switch, forever
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def sample_system() -> Daemons:
+    """The system of the golden file (also drawn by `make docs-diagrams`)."""
+    ok = Switch()
+    return (
+        Daemons.of()
+        .add_daemon("db", exec=forever(), ready=Ready("Database", ok))
+        .add_oneshot("migrate", exec=ExecFn(_done), requires=["db"])
+        .add_daemon("api", exec=forever(), ready=Ready("API", ok), requires=["migrate"])
+        .add_daemon("worker", exec=forever(), ready=Ready(None, ok), requires=["db"])
+        .add_health_check("smoke", ready=Ready("Smoke test", ok), requires=["api", "worker"])
+    )
+
+
+async def _done(_: object) -> None:
+    return None
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed: UPDATE_GOLDEN=1 to accept"
+
+
+def test_the_lifecycle_matches_its_golden_file() -> None:
+    _golden("lifecycle.dot", lifecycle_dot())
+
+
+def test_a_sample_system_matches_its_golden_file() -> None:
+    _golden("system.dot", system_dot(sample_system()))
+
+
+def test_every_row_of_the_table_is_on_the_lifecycle() -> None:
+    source = lifecycle_dot()
+    for row in TRANSITIONS:
+        dest = (row.dest or row.source).name.lower()
+        assert f"{row.source.name.lower()} -> {dest}" in source
+        assert row.event.value in source
+    for kind in EntryKind:
+        only = lifecycle_dot(kind)
+        assert ("give_up" in only) == (kind is not EntryKind.CHECK)
+
+
+def test_the_current_state_is_highlighted() -> None:
+    source = lifecycle_dot(current=LifecycleState.FAILING)
+    assert 'failing [label="failing\\n(now)"' in source
+    assert source.count("(now)") == 1
+
+
+def test_the_same_input_gives_the_same_text() -> None:
+    assert lifecycle_dot() == lifecycle_dot()
+    assert system_dot(sample_system()) == system_dot(sample_system())
+
+
+async def test_a_running_system_is_coloured_by_state() -> None:
+    gate = Switch(message="all good")
+    system = (
+        Daemons.of()
+        .add_health_check("gate", ready=Ready("Gate", gate))
+        .add_daemon("api", exec=forever(), ready=Ready("API", Switch()), requires=["gate"])
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        source = system_dot(running)
+    assert '"gate" [shape="ellipse", fillcolor="#74c476"' in source
+    assert "gate\\nGate\\n[ready]\\nall good" in source
+    assert '"api" -> "gate";' in source
+
+
+def test_svg_and_png_come_from_the_installed_renderer(tmp_path: Path) -> None:
+    svg = render(lifecycle_dot(), "svg")
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    texts = {t.text for t in root.iter(f"{SVG}text")}
+    assert {s.value for s in LifecycleState} <= texts
+    assert render(system_dot(sample_system()), "png").startswith(b"\x89PNG")
+    saved = lifecycle().save(tmp_path / "lifecycle.svg")
+    assert ET.parse(saved).getroot().tag == f"{SVG}svg"
+    assert "<svg" in Diagram(lifecycle_dot())._repr_svg_()
+
+
+def test_a_missing_renderer_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALTHDAEMONS_DOT", "/nonexistent/dot")
+    with pytest.raises(RendererNotFound, match="HEALTHDAEMONS_DOT"):
+        find_renderer()
+    monkeypatch.delenv("HEALTHDAEMONS_DOT")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("sys.executable", "/nonexistent/python")
+    with pytest.raises(RendererNotFound, match="pip install graphviz-pure"):
+        render("digraph { a }")
+
+
+def test_bad_dot_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match="could not render"):
+        render("digraph { a -> }")
+
+
+def test_the_command_line_draws_each_kind_of_picture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lifecycle", "-o", str(tmp_path / "l.svg"), "--current", "ready"]) == 0
+    assert ET.parse(tmp_path / "l.svg").getroot().tag == f"{SVG}svg"
+    assert main(["lifecycle", "--kind", "oneshot", "-o", str(tmp_path / "l.dot")]) == 0
+    assert (tmp_path / "l.dot").read_text().startswith("digraph lifecycle_oneshot {")
+    reference = "tests.viz.test_diagrams:sample_system"
+    assert main(["graph", reference, "-o", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
+    record = tmp_path / "run.jsonl"
+    dump_events([], record)
+    assert main(["timeline", str(record), "-o", str(tmp_path / "t.svg")]) == 0
+    assert ET.parse(tmp_path / "t.svg").getroot().tag == f"{SVG}svg"
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["graph", "nosuchmodule:system", "-o", "x.svg"], "cannot import nosuchmodule"),
+        (["graph", "tests.viz.test_diagrams", "-o", "x.svg"], "name a system as module:attribute"),
+        (["graph", "tests.viz.test_diagrams:SVG", "-o", "x.svg"], "is a str, not a Daemons"),
+        (["lifecycle", "-o", "x.pdf"], "the extension must be .svg, .png, .dot or .gv"),
+        (["timeline", "run.jsonl", "-o", "x.png"], "a timeline is drawn as SVG"),
+    ],
+)
+def test_command_line_mistakes_are_clear(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_health_message_with_quotes_stays_valid_dot() -> None:
+    tricky = Switch(message='say "hi" \\ bye')
+    system = Daemons.of().add_health_check("odd", ready=Ready('An "odd" one', tricky))
+    source = system_dot(system)
+    assert 'An \\"odd\\" one' in source
+    render(source)  # the renderer accepts it

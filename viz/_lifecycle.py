@@ -1,0 +1,96 @@
+"""The lifecycle diagram, drawn from `statemachines.TRANSITIONS` itself.
+
+Every line of an edge's label is a row of the table (rows between the same
+two states share an edge), in the table's order, so the picture can never
+drift from what the coordinator runs. Rows that only apply to some kinds of
+entry say so; internal transitions (an event that keeps the state) are
+dashed self-loops.
+"""
+
+from __future__ import annotations
+
+from statemachines import TRANSITIONS, EntryKind, Guard, LifecycleState, Transition
+
+from ._diagram import Diagram
+from ._dot import attributes
+from ._palette import STATE_COLOURS, STATE_TEXT
+
+__all__ = ["lifecycle", "lifecycle_dot"]
+
+ALL_KINDS = frozenset(EntryKind)
+
+
+def lifecycle_dot(
+    kind: EntryKind | None = None,
+    *,
+    current: LifecycleState | None = None,
+    internal: bool = True,
+) -> str:
+    """DOT source of the lifecycle state machine, with its guards on the edges.
+
+    `kind` keeps the rows of one kind of entry (default: every row, each
+    labelled with the kinds it applies to when not all). `current` highlights
+    a state (say, one entry's state now). `internal=False` leaves out the
+    transitions that keep the state.
+    """
+    rows = [row for row in TRANSITIONS if kind is None or kind in row.kinds]
+    if not internal:
+        rows = [row for row in rows if row.dest not in (None, row.source)]
+    name = "lifecycle" if kind is None else f"lifecycle_{kind.value}"
+    lines = [
+        f"digraph {name} {{",
+        '  graph [rankdir="LR", fontname="sans-serif", nodesep="0.5", ranksep="0.7"];',
+        '  node [shape="box", style="rounded,filled", fontname="sans-serif"];',
+        '  edge [fontname="sans-serif", fontsize="10"];',
+        '  start [shape="point", width="0.15", label=""];',
+    ]
+    for state in LifecycleState:
+        node: dict[str, str | int | float] = {
+            "label": state.value,
+            "fillcolor": STATE_COLOURS[state],
+            "fontcolor": STATE_TEXT[state],
+        }
+        if state is LifecycleState.STOPPED:
+            node["peripheries"] = 2
+        if state is current:
+            node["penwidth"] = 3
+            node["color"] = "#08306b"
+            node["label"] = f"{state.value}\n(now)"
+        lines.append(f"  {state.name.lower()}{attributes(node)};")
+    lines.append("  start -> waiting;")
+    edges: dict[tuple[LifecycleState, LifecycleState, bool], list[str]] = {}
+    for row in rows:
+        key = (row.source, row.dest or row.source, row.dest is None)
+        edges.setdefault(key, []).append(_label(row, kind))
+    for (source, dest, keeps_state), labels in edges.items():
+        edge: dict[str, str | int | float] = {"label": "\n".join(labels)}
+        if keeps_state:
+            edge["style"] = "dashed"
+            edge["color"] = "#777777"
+        lines.append(f"  {source.name.lower()} -> {dest.name.lower()}{attributes(edge)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _label(row: Transition, kind: EntryKind | None) -> str:
+    label = row.event.value
+    guards = [_guard(g) for g in row.conditions] + [f"not {_guard(g)}" for g in row.unless]
+    if guards:
+        label += " [" + " and ".join(guards) + "]"
+    if kind is None and row.kinds != ALL_KINDS:
+        label += " (" + ", ".join(k.value for k in EntryKind if k in row.kinds) + ")"
+    return label
+
+
+def _guard(guard: Guard) -> str:
+    return guard.value.replace("_", " ")
+
+
+def lifecycle(
+    kind: EntryKind | None = None,
+    *,
+    current: LifecycleState | None = None,
+    internal: bool = True,
+) -> Diagram:
+    """`lifecycle_dot` as a `Diagram` (renders, saves, shows itself in Jupyter)."""
+    return Diagram(lifecycle_dot(kind, current=current, internal=internal))
