@@ -103,6 +103,9 @@ def test_svg_and_png_come_from_the_installed_renderer(tmp_path: Path) -> None:
     assert root.tag == f"{SVG}svg"
     texts = {t.text for t in root.iter(f"{SVG}text")}
     assert {s.value for s in LifecycleState} <= texts
+    system_svg = ET.fromstring(render(system_dot(sample_system()), "svg"))
+    drawn = {t.text for t in system_svg.iter(f"{SVG}text")}
+    assert {spec.id for spec in sample_system().entries} <= drawn
     assert render(system_dot(sample_system()), "png").startswith(b"\x89PNG")
     saved = lifecycle().save(tmp_path / "lifecycle.svg")
     assert ET.parse(saved).getroot().tag == f"{SVG}svg"
