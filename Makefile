@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench docs-diagrams clean
+.PHONY: test lint typecheck pytest demo demo-inprocess bench docs-diagrams clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-$(if $(CI),ci,dev)} $(BIN)/pytest
 
+# The main job: a real stack (coordinator/demo/, also examples/demo.toml) run
+# until everything is ready, shut down in order, then drawn.
 demo: $(STAMP)
+	$(BIN)/healthdaemons up examples/demo.toml --until-ready --timeout 60 --record demo-out/run.jsonl
+	$(BIN)/healthdaemons lifecycle -o demo-out/lifecycle.svg
+	$(BIN)/healthdaemons graph examples/demo.toml -o demo-out/system.svg
+	$(BIN)/healthdaemons timeline demo-out/run.jsonl -o demo-out/timeline.svg
+	@echo "The run is in demo-out/run.jsonl; the pictures are demo-out/lifecycle.svg, demo-out/system.svg and demo-out/timeline.svg"
+
+demo-inprocess: $(STAMP)
 	$(BIN)/python examples/inprocess_demo.py
 
 docs-diagrams: $(STAMP)

@@ -11,6 +11,9 @@ from statemachines import LifecycleState as LifecycleState
 
 from ._command import Command as Command
 from ._command import LineCallback as LineCallback
+from ._config import describe_plan as describe_plan
+from ._config import load_config as load_config
+from ._config import start_layers as start_layers
 from ._daemons import Daemons as Daemons
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
@@ -71,6 +74,9 @@ __all__ = (
     "Trigger",
     "default_trigger",
     "describe_event",
+    "describe_plan",
     "dump_events",
+    "load_config",
     "load_events",
+    "start_layers",
 )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import anyio
+
 from statemachines import EntryKind, LifecycleState, transitions_for
 
+from ._config import describe_plan, load_config
 from ._daemons import Daemons
 from ._events import describe_event, load_events
 from .errors import HealthDaemonsError
@@ -37,13 +41,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     graph = commands.add_parser(
         "graph", help="draw a system's dependency graph", description=drawing
     )
-    graph.add_argument("system", help="module:attribute naming a Daemons object")
+    graph.add_argument("system", help="a config file (.toml), or module:attribute naming a Daemons")
     graph.add_argument("-o", "--output", required=True, help="the file to write")
     timeline = commands.add_parser(
         "timeline", help="draw a recorded run as a timeline (SVG)", description=drawing
     )
     timeline.add_argument("record", help="a file written by dump_events")
     timeline.add_argument("-o", "--output", required=True, help="the .svg file to write")
+    up = commands.add_parser(
+        "up",
+        help="run the system of a config file until Ctrl-C or SIGTERM",
+        description="Ctrl-C or SIGTERM stops it in order, dependents first; "
+        "a second Ctrl-C SIGKILLs what is left.",
+    )
+    up.add_argument("config", help="a TOML file (see docs/config.md)")
+    up.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
+    up.add_argument(
+        "--until-ready",
+        action="store_true",
+        help="stop in order once everything is ready (exit 0), or at --timeout (exit 1)",
+    )
+    up.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
+    check = commands.add_parser(
+        "check", help="validate a config file; print the start layers and the shutdown order"
+    )
+    check.add_argument("config", help="a TOML file")
     args = parser.parse_args(argv)
     try:
         if args.command == "table":
@@ -54,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _draw_lifecycle(args.output, args.kind, args.current)
         if args.command == "graph":
             return _draw_graph(args.system, args.output)
-        return _draw_timeline(args.record, args.output)
+        if args.command == "timeline":
+            return _draw_timeline(args.record, args.output)
+        if args.command == "check":
+            print(describe_plan(load_config(args.config), args.config))
+            return 0
+        return _up(args.config, args.record, args.until_ready, args.timeout)
     except (HealthDaemonsError, ValueError, OSError) as error:
         print(f"healthdaemons: {error}", file=sys.stderr)
         return 2
@@ -109,9 +136,31 @@ def _draw_timeline(record: str, output: str) -> int:
     return 0
 
 
+def _up(config: str, record: str | None, until_ready: bool, timeout: float | None) -> int:
+    from rich.console import Console
+
+    from ._up import run_up
+
+    daemons = load_config(config)
+    console = Console(highlight=False)
+    return anyio.run(
+        functools.partial(
+            run_up,
+            daemons,
+            console=console,
+            record=None if record is None else Path(record),
+            until_ready=until_ready,
+            timeout=timeout,
+        )
+    )
+
+
 def load_system(reference: str) -> Daemons:
-    """The `Daemons` that `module:attribute` names (the attribute may be a
-    function returning one); the current directory is importable."""
+    """The `Daemons` of a config file (`*.toml`), or the one `module:attribute`
+    names (the attribute may be a function returning one; the current
+    directory is importable)."""
+    if reference.endswith(".toml"):
+        return load_config(reference)
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"{reference!r}: name a system as module:attribute")

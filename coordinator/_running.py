@@ -213,17 +213,33 @@ class RunningDaemons(EntryTasks):
         """
         self._init_events()
         if not self._terminating:
-            self._terminating = True
-            self._step += 1
-            # Dependents first, so no entry is stopped twice over (once by
-            # term, once by losing a dependency).
-            for entry in reversed(self._order):
-                if entry.state is WAITING or entry.state in ACTIVE_STATES:
-                    self._fire(entry, LifecycleEvent.TERM)
-            self._drain()
-            self._notify()
+            self._begin_term()
         assert self._all_stopped is not None
         await self._all_stopped.wait()
+
+    def _begin_term(self) -> None:
+        self._terminating = True
+        self._step += 1
+        # Dependents first, so no entry is stopped twice over (once by
+        # term, once by losing a dependency).
+        for entry in reversed(self._order):
+            if entry.state is WAITING or entry.state in ACTIVE_STATES:
+                self._fire(entry, LifecycleEvent.TERM)
+        self._drain()
+        self._notify()
+
+    def kill(self) -> None:
+        """Stop now, out of order: begin `term()` if it has not begun, then
+        SIGKILL every process group still running (in-process functions are
+        abandoned). For when waiting is not an option, like a second Ctrl-C;
+        `wait_stopped()` (or leaving the block) then ends quickly."""
+        self._init_events()
+        if not self._terminating:
+            self._begin_term()
+        for entry in self._order:
+            process = entry.process
+            if process is not None and process.running:
+                self._signalled(entry.spec.id, process.pid, process.kill())
 
     async def __aenter__(self) -> RunningDaemons:
         if self._entered:

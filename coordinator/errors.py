@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from statemachines import IllegalTransition
 
 __all__ = (
+    "ConfigError",
     "DuplicateIdError",
     "HealthDaemonsError",
     "IllegalTransition",
@@ -81,3 +82,8 @@ class WaitTimeoutError(NotReadyError, TimeoutError):
 
 class SystemTerminatedError(NotReadyError):
     """Raised by `wait_ready` when the system was terminated while waiting."""
+
+
+class ConfigError(ValidationError):
+    """Raised by `load_config` for a bad config file; the message names the file
+    and the TOML key path: `app.toml: services.web.requires: unknown service 'dbb'`."""

@@ -1,0 +1,197 @@
+"""Config files: a system described in TOML, checked whole before anything starts.
+
+`load_config(path)` reads the file (see docs/config.md) and returns the
+`Daemons` it describes; every mistake is a `ConfigError` whose message is
+`FILE: KEY.PATH: problem`. `start_layers` and `describe_plan` show the order
+in which a system starts and stops (`healthdaemons check FILE`).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._config_schema import Problem, Service, Table, key_path, read_service
+from ._daemons import Daemons
+from ._options import DaemonOptions, OneshotOptions
+from .errors import ConfigError, ValidationError
+
+__all__ = ["describe_plan", "load_config", "start_layers"]
+
+_TOP_KEYS = ("orphan_guard", "services")
+_DECLARED_TWICE = re.compile(
+    r"^Cannot (?:declare (?P<a>\(.*\)) twice|redefine namespace (?P<b>\(.*\))) "
+    r"\(at line (?P<line>\d+), column \d+\)$"
+)
+
+
+def load_config(path: str | os.PathLike[str]) -> Daemons:
+    """The system that the TOML file at `path` describes.
+
+    Services may come in any order: they are added in a stable dependency
+    order (file order among services that could come in either order).
+    Relative `cwd`s are relative to the file's directory, the default `cwd`.
+    Raises `ConfigError` (a `ValidationError`) for any mistake, missing or
+    unreadable files included, before anything runs.
+    """
+    name = os.fspath(path)
+    try:
+        data = _read_toml(name)
+        orphan_guard, services = _read_services(data, Path(name).resolve().parent)
+        return _build(_dependency_order(services), orphan_guard)
+    except Problem as problem:
+        raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
+
+
+def start_layers(daemons: Daemons) -> list[list[str]]:
+    """The ids by start layer: layer 0 requires nothing, and layer k holds the
+    entries whose deepest requirement is in layer k-1 (each in the system's order).
+
+    Each entry starts as soon as its own requirements are ready, so the layers
+    show the earliest order in which entries can start, not rounds.
+    """
+    depth: dict[str, int] = {}
+    layers: list[list[str]] = []
+    for spec in daemons.entries:  # requirements always come first
+        layer = 1 + max((depth[required] for required in spec.requires), default=-1)
+        depth[spec.id] = layer
+        if layer == len(layers):
+            layers.append([])
+        layers[layer].append(spec.id)
+    return layers
+
+
+def describe_plan(daemons: Daemons, path: str | os.PathLike[str]) -> str:
+    """What `healthdaemons check FILE` prints (without a final newline):
+
+    app.toml: 4 services, valid
+    start order (each starts as soon as its own requirements are ready):
+      1. store
+      2. migrate
+      3. api, worker
+    shutdown order (dependents first):
+      1. api, worker
+      2. migrate
+      3. store
+    """
+    layers = start_layers(daemons)
+    count = len(daemons)
+    lines = [
+        f"{os.fspath(path)}: {count} service{'' if count == 1 else 's'}, valid",
+        "start order (each starts as soon as its own requirements are ready):",
+        *_numbered(layers),
+        "shutdown order (dependents first):",
+        *_numbered(layers[::-1]),
+    ]
+    return "\n".join(lines)
+
+
+def _numbered(layers: Sequence[Sequence[str]]) -> list[str]:
+    return [f"  {number}. {', '.join(layer)}" for number, layer in enumerate(layers, 1)]
+
+
+# Reading
+
+
+def _read_toml(name: str) -> dict[str, object]:
+    try:
+        with open(name, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        raise Problem(f"cannot read: {reason}") from error
+    try:
+        return tomllib.loads(data.decode())
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - data.rfind(b"\n", 0, error.start)
+        where = f"at line {line}, column {column}"
+        raise Problem(f"invalid TOML: not UTF-8 text: {error.reason} ({where})") from error
+    except tomllib.TOMLDecodeError as error:
+        raise _toml_problem(error) from error
+
+
+def _toml_problem(error: tomllib.TOMLDecodeError) -> Problem:
+    """`duplicate service 'db' (at line 7)` rather than tomllib's
+    `Cannot declare ('services', 'db') twice (at line 7, column 13)`."""
+    message = str(error)
+    match = _DECLARED_TWICE.match(message)
+    if match:
+        try:
+            keys = ast.literal_eval(match["a"] or match["b"])
+        except (ValueError, SyntaxError):  # pragma: no cover (tomllib prints a tuple)
+            keys = ()
+        if isinstance(keys, tuple) and len(keys) == 2 and keys[0] == "services":
+            id = str(keys[1])
+            return Problem(f"duplicate service {id!r} (at line {match['line']})", id)
+    return Problem(f"invalid TOML: {message}")
+
+
+def _read_services(data: dict[str, object], base: Path) -> tuple[bool, list[Service]]:
+    top = Table((), data)
+    top.only(_TOP_KEYS)
+    orphan_guard = top.boolean("orphan_guard", False)
+    services = top.table("services")
+    if services is None or not services.values:
+        raise Problem("no services: add a [services.NAME] table")
+    ids = list(services.values)
+    return orphan_guard, [read_service(id, services.values[id], ids, base) for id in ids]
+
+
+# Ordering and building
+
+
+def _dependency_order(services: list[Service]) -> list[Service]:
+    """A topological order: at each step, the first service in file order
+    whose requirements are all placed. `Problem` for a cycle."""
+    remaining = list(services)
+    placed: set[str] = set()
+    ordered: list[Service] = []
+    while remaining:
+        ready = (i for i, service in enumerate(remaining) if placed.issuperset(service.requires))
+        index = next(ready, None)
+        if index is None:
+            cycle = _find_cycle(remaining)
+            raise Problem(f"services form a cycle: {' -> '.join(cycle)}", cycle[0])
+        service = remaining.pop(index)
+        ordered.append(service)
+        placed.add(service.id)
+    return ordered
+
+
+def _find_cycle(blocked: list[Service]) -> list[str]:
+    """One cycle among services that each wait for another of them, from its
+    earliest service in file order, which it ends with again."""
+    requires = {service.id: service.requires for service in blocked}
+    position = {service.id: index for index, service in enumerate(blocked)}
+    walk: list[str] = []
+    current = blocked[0].id
+    while current not in walk:
+        walk.append(current)
+        current = next(required for required in requires[current] if required in requires)
+    cycle = walk[walk.index(current) :]
+    start = min(range(len(cycle)), key=lambda index: position[cycle[index]])
+    cycle = cycle[start:] + cycle[:start]
+    return [*cycle, cycle[0]]
+
+
+def _build(services: list[Service], orphan_guard: bool) -> Daemons:
+    daemons = Daemons.of(orphan_guard=orphan_guard)
+    for service in services:
+        options = service.options
+        try:
+            if isinstance(options, DaemonOptions):
+                daemons = daemons.add_daemon(service.id, options)
+            elif isinstance(options, OneshotOptions):
+                daemons = daemons.add_oneshot(service.id, options)
+            else:
+                daemons = daemons.add_health_check(service.id, options)
+        except ValidationError as error:
+            # What the file's checks let through (a NUL in a command, say).
+            where = key_path("services", service.id)
+            raise Problem(f"{where}: {error}", service.id) from error
+    return daemons

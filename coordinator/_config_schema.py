@@ -1,0 +1,370 @@
+"""The services of a config file: each TOML table checked key by key, and turned into options.
+
+Every mistake is a `Problem` whose message starts with the TOML key path;
+`load_config` adds the file name and raises it as a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import re
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
+
+import httpx
+
+from statemachines import EntryKind
+
+from ._announced import Stream
+from ._command import DEFAULT_SIGTERM_TIMEOUT, Command
+from ._daemons import ID_PATTERN
+from ._health import (
+    CheckFn,
+    Ready,
+    ResultGetter,
+    Trigger,
+    advance_steps,
+    close_steps,
+    is_non_negative,
+)
+from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
+from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
+from .triggers import change_on_first_success, cooldown_trigger, default_trigger
+
+__all__ = ["Problem", "Service", "Table", "key_path", "read_service"]
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_PROCESS_KEYS = ("command", "env", "cwd", "user", "sigterm_timeout", "run_as_init", "max_restarts")
+_SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready")
+_SOURCES = ("port", "url", "script", "log_line", "notify")
+_POLLED = ("port", "url", "script")
+_READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream")
+_KINDS = {kind.value: kind for kind in EntryKind}
+_GRACE_PERIOD = 5.0
+_CHECK_TIMEOUT = 1.0
+_SCRIPT_TIMEOUT = 30.0
+
+
+class Problem(Exception):
+    """A mistake in a config file; the message starts with the key path."""
+
+    def __init__(self, message: str, entry: str | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
+
+
+def key_path(*parts: str) -> str:
+    """`services.db.ready`, quoting the keys that TOML would quote: `services."d b"`."""
+    return ".".join(
+        p if _BARE_KEY.fullmatch(p) else json.dumps(p, ensure_ascii=False) for p in parts
+    )
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _type(value: object) -> str:
+    return type(value).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A TOML table at a key path, with typed getters that raise a `Problem`."""
+
+    path: tuple[str, ...]
+    values: Mapping[str, object]
+    entry: str | None = None
+
+    def problem(self, name: str, message: str, index: int | None = None) -> Problem:
+        where = key_path(*self.path, name) + ("" if index is None else f"[{index}]")
+        return Problem(f"{where}: {message}", self.entry)
+
+    def only(self, allowed: Sequence[str]) -> None:
+        for name in self.values:
+            if name not in allowed:
+                raise self.problem(name, "unknown key" + did_you_mean(name, allowed))
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.values.get(name, default)
+        if not isinstance(value, bool):
+            raise self.problem(name, f"must be a boolean, not {_type(value)}")
+        return value
+
+    def number(self, name: str, default: float, *, positive: bool = False) -> float:
+        """A number >= 0, or > 0 (an integer or a float; booleans are not numbers)."""
+        value = self.values.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.problem(name, f"must be a number, not {_type(value)}")
+        if not is_non_negative(value) or (positive and value == 0):
+            raise self.problem(
+                name, f"must be a number {'>' if positive else '>='} 0, not {value!r}"
+            )
+        return float(value)
+
+    def integer(self, name: str, low: int, high: int | None = None) -> int | None:
+        if name not in self.values:
+            return None
+        value = self.values[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.problem(name, f"must be an integer, not {_type(value)}")
+        if high is not None and not low <= value <= high:
+            raise self.problem(name, f"must be an integer from {low} to {high}, not {value}")
+        if value < low:
+            raise self.problem(name, f"must be an integer >= {low}, not {value}")
+        return value
+
+    def string(self, name: str) -> str | None:
+        if name not in self.values:
+            return None
+        value = self.values[name]
+        if not isinstance(value, str):
+            raise self.problem(name, f"must be a string, not {_type(value)}")
+        if not value.strip():
+            raise self.problem(name, "must not be empty")
+        return value
+
+    def command(self, name: str) -> str | list[str] | None:
+        """A string (run as `sh -c`) or a non-empty array of strings (an argv)."""
+        value = self.values.get(name)
+        if value is None or isinstance(value, str):
+            return self.string(name)
+        if not isinstance(value, list):
+            raise self.problem(name, f"must be a string or an array of strings, not {_type(value)}")
+        if not value:
+            raise self.problem(name, "must not be empty")
+        for i, arg in enumerate(value):
+            if not isinstance(arg, str):
+                raise self.problem(name, f"must be a string, not {_type(arg)}", i)
+        if not value[0]:
+            raise self.problem(name, "must not be empty", 0)
+        return value
+
+    def strings(self, name: str, what: str) -> list[str]:
+        value = self.values.get(name, [])
+        if not isinstance(value, list):
+            raise self.problem(name, f"must be an array of {what}, not {_type(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.problem(name, f"must be a string, not {_type(item)}", i)
+        return value
+
+    def table(self, name: str) -> Table | None:
+        if name not in self.values:
+            return None
+        value = self.values[name]
+        if not isinstance(value, dict):
+            raise self.problem(name, f"must be a table, not {_type(value)}")
+        return Table((*self.path, name), value, self.entry)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service of the file, checked, with the options its `add_*` call takes."""
+
+    id: str
+    options: Options
+
+    @property
+    def requires(self) -> Sequence[str]:
+        return self.options.requires
+
+
+def read_service(id: str, value: object, ids: Sequence[str], base: Path) -> Service:
+    """The service `[services.ID]`; `ids` are all the file's ids, `base` its directory."""
+    where = key_path("services", id)
+    if not ID_PATTERN.fullmatch(id):
+        raise Problem(
+            f"{where}: invalid service id {id!r}: use lowercase letters and digits, "
+            "words joined by single dashes (like 'web' or 'db-1')",
+            id,
+        )
+    if not isinstance(value, dict):
+        raise Problem(f"{where}: must be a table, not {_type(value)}", id)
+    table = Table(("services", id), value, id)
+    table.only(_SERVICE_KEYS)
+    kind = _read_kind(table)
+    requires = _read_requires(table, ids)
+    ready = table.table("ready")
+    if kind is EntryKind.CHECK:
+        for name in _PROCESS_KEYS:
+            if table.has(name):
+                raise table.problem(name, "not allowed for a check (it runs no process)")
+        if ready is None:
+            raise table.problem("ready", "required for a check")
+        return Service(id, HealthCheckOptions(_read_ready(ready, kind, base, None), requires))
+    command = _read_command(table, kind, base)
+    max_restarts = table.integer("max_restarts", 0)
+    options: Options
+    if kind is EntryKind.ONESHOT:
+        if ready is not None:
+            reason = "it is ready once its command exits with code 0"
+            raise table.problem("ready", f"not allowed for a oneshot ({reason})")
+        options = OneshotOptions(command, requires, max_restarts)
+    else:
+        if ready is None:
+            raise table.problem("ready", "required for a daemon")
+        ready_options = _read_ready(ready, kind, base, command)
+        options = DaemonOptions(command, ready_options, requires, max_restarts)
+    return Service(id, options)
+
+
+def _read_kind(table: Table) -> EntryKind:
+    name = table.string("kind") or EntryKind.DAEMON.value
+    if name not in _KINDS:
+        raise table.problem("kind", f"must be daemon, oneshot or check, not {name!r}")
+    return _KINDS[name]
+
+
+def _read_requires(table: Table, ids: Sequence[str]) -> tuple[str, ...]:
+    requires = table.strings("requires", "service ids")
+    for required in requires:
+        if required == table.entry:
+            raise table.problem("requires", "a service cannot require itself")
+        if required not in ids:
+            others = [i for i in ids if i != table.entry]
+            raise table.problem(
+                "requires", f"unknown service {required!r}" + did_you_mean(required, others)
+            )
+    return tuple(dict.fromkeys(requires))
+
+
+def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
+    command = table.command("command")
+    if command is None:
+        raise table.problem("command", f"required for a {kind.value}")
+    env_table = table.table("env")
+    env: dict[str, str] | None = None
+    if env_table is not None:
+        env = {}
+        for name, value in env_table.values.items():
+            if not isinstance(value, str):
+                raise env_table.problem(name, f"must be a string, not {_type(value)}")
+            env[name] = value
+    cwd = table.string("cwd")
+    return Command(
+        command,
+        sigterm_timeout=table.number("sigterm_timeout", DEFAULT_SIGTERM_TIMEOUT),
+        run_as_init=table.boolean("run_as_init", False),
+        env=env,
+        # normpath, not resolve(): symbolic links in the path are kept.
+        cwd=base if cwd is None else Path(os.path.normpath(base / cwd)),
+        user=_read_user(table),
+    )
+
+
+def _read_user(table: Table) -> str | int | None:
+    user = table.values.get("user")
+    if user is None or isinstance(user, str):
+        return table.string("user")
+    if isinstance(user, bool) or not isinstance(user, int):
+        raise table.problem("user", f"must be a user name or a uid, not {_type(user)}")
+    if user < 0:
+        raise table.problem("user", f"must be a user name or a uid, not {user}")
+    return user
+
+
+def _read_ready(table: Table, kind: EntryKind, base: Path, process: Command | None) -> Ready:
+    """`[services.ID.ready]`. A `script` runs with the cwd, env and user of the
+    service's `process`; for a check (no process), in the file's directory `base`."""
+    table.only(_READY_KEYS)
+    given = [s for s in _SOURCES if table.has(s) and table.values[s] is not False]
+    if len(given) != 1:
+        raise Problem(
+            f"{key_path(*table.path)}: give exactly one of {', '.join(_SOURCES)} "
+            f"(got {', '.join(given) or 'none'})",
+            table.entry,
+        )
+    source = given[0]
+    if kind is EntryKind.CHECK and source not in _POLLED:
+        raise table.problem(source, "not allowed for a check (it runs no process to announce it)")
+    for name in ("timeout", "interval"):
+        if table.has(name) and source not in _POLLED:
+            raise table.problem(name, "only with port, url or script")
+    if table.has("stream") and source != "log_line":
+        raise table.problem("stream", "only with log_line")
+    display = table.string("display") or table.entry
+    grace_period = table.number("grace_period", _GRACE_PERIOD)
+    timeout = table.number("timeout", _SCRIPT_TIMEOUT if source == "script" else _CHECK_TIMEOUT)
+    fn = _read_source(table, source, timeout, base, process)
+    trigger = None
+    if table.has("interval"):
+        interval = table.number("interval", 0.0, positive=True)
+        # As by default until the first success, then every `interval` seconds.
+        trigger = change_on_first_success(_later_steps(default_trigger), cooldown_trigger(interval))
+    return Ready(display, fn, grace_period, trigger)
+
+
+def _later_steps(trigger: Trigger) -> Trigger:
+    """`trigger` without its first step, which comes at once: `change_on_first_success`
+    has just checked at once itself, so a second check at once would be wasted."""
+
+    async def steps(last_result: ResultGetter) -> AsyncGenerator[None]:
+        inner = trigger(last_result)
+        try:
+            if await advance_steps(inner):
+                while await advance_steps(inner):
+                    yield
+        finally:
+            await close_steps(inner)
+
+    return steps
+
+
+def _read_source(
+    table: Table, source: str, timeout: float, base: Path, process: Command | None
+) -> CheckFn:
+    if source == "port":
+        port = table.integer("port", 1, 65535)
+        assert port is not None
+        return functools.partial(check_port_listening, port, timeout=timeout)
+    if source == "url":
+        url = table.string("url")
+        assert url is not None
+        _check_url(table, url)
+        return functools.partial(check_web_url, url, timeout=timeout)
+    if source == "script":
+        script = table.command("script")
+        assert script is not None
+        if process is None:
+            runner = Command(script, cwd=base)
+        else:
+            runner = Command(script, env=process.env, cwd=process.cwd, user=process.user)
+        return functools.partial(run_health_script, runner, timeout)
+    if source == "log_line":
+        pattern = table.string("log_line")
+        assert pattern is not None
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise table.problem("log_line", f"invalid regular expression: {error}") from None
+        return log_line(pattern, stream=_read_stream(table))
+    table.boolean("notify", True)  # counted as given unless false: only its type is left
+    return sd_notify()
+
+
+def _read_stream(table: Table) -> Stream:
+    streams: tuple[Stream, ...] = get_args(Stream)
+    stream = table.string("stream") or "both"
+    for known in streams:
+        if stream == known:
+            return known
+    raise table.problem("stream", f"must be stdout, stderr or both, not {stream!r}")
+
+
+def _check_url(table: Table, url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise table.problem("url", f"invalid URL: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise table.problem("url", f"must be an absolute http:// or https:// URL, not {url!r}")

@@ -1,0 +1,225 @@
+"""`healthdaemons up`, end to end through the installed command, with real services."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from coordinator import (
+    Event,
+    LifecycleState,
+    ProcessSignalled,
+    Transitioned,
+    load_events,
+)
+
+COMMAND = str(Path(sys.executable).with_name("healthdaemons"))
+
+CHAIN = """
+[services.api]
+command = "echo api up; exec sleep 600"
+requires = ["db"]
+[services.api.ready]
+log_line = "api up"
+
+[services.db]
+command = "echo db up; exec sleep 600"
+[services.db.ready]
+display = "Database"
+log_line = "db up"
+
+[services.seed]
+kind = "oneshot"
+command = "echo seeding"
+requires = ["db"]
+
+[services.web]
+command = "echo web up; exec sleep 600"
+requires = ["api", "seed"]
+[services.web.ready]
+log_line = "web up"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "system.toml"
+    path.write_text(text)
+    return path
+
+
+def _start(*arguments: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [COMMAND, *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _events(record: Path) -> list[Event]:
+    try:
+        return load_events(record)
+    except (OSError, ValueError):
+        return []  # not written yet, or a line half-written
+
+
+def _wait_for(record: Path, condition: Callable[[list[Event]], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition(_events(record)):
+        assert time.monotonic() < deadline, "timed out waiting on the recorded run"
+        time.sleep(0.02)
+
+
+def _states(events: list[Event]) -> dict[str, LifecycleState]:
+    return {e.entry: e.dest for e in events if isinstance(e, Transitioned)}
+
+
+def _entered(events: list[Event], state: LifecycleState) -> list[str]:
+    return [
+        e.entry
+        for e in events
+        if isinstance(e, Transitioned) and e.dest is state and e.source is not state
+    ]
+
+
+def _finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, output
+
+
+def test_up_starts_in_order_and_sigint_stops_in_reverse(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    process = _start("up", str(_write(tmp_path, CHAIN)), "--record", str(record))
+    ids = {"db", "api", "seed", "web"}
+    _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= ids)
+    process.send_signal(signal.SIGINT)
+    code, output = _finish(process)
+    assert code == 0, output
+    events = load_events(record)  # every line is valid JSON
+    started = _entered(events, LifecycleState.STARTING)
+    assert started.index("db") < started.index("api") < started.index("web")
+    assert started.index("seed") < started.index("web")
+    stopped = _entered(events, LifecycleState.STOPPED)
+    assert stopped.index("web") < stopped.index("api") < stopped.index("db")
+    assert stopped.index("seed") < stopped.index("db")
+    assert "db   | db up" in output  # output lines prefixed with the id
+    assert "SIGINT: stopping in order" in output
+    assert "still stopping:" in output
+
+
+def test_a_crashing_service_fails_without_taking_the_command_down(tmp_path: Path) -> None:
+    config = """
+[services.crasher]
+command = "echo about to crash; exit 3"
+[services.crasher.ready]
+port = 1
+
+[services.fine]
+command = "echo fine; exec sleep 600"
+[services.fine.ready]
+log_line = "fine"
+"""
+    record = tmp_path / "run.jsonl"
+    process = _start("up", str(_write(tmp_path, config)), "--record", str(record))
+
+    def crashed_twice_and_fine_ready(events: list[Event]) -> bool:
+        crashes = [e for e in events if getattr(e, "description", None) == "exit code 3"]
+        return len(crashes) >= 2 and _states(events).get("fine") is LifecycleState.READY
+
+    _wait_for(record, crashed_twice_and_fine_ready)
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    code, output = _finish(process)
+    assert code == 0, output
+    assert "crasher daemon crashed: exit code 3" in output
+
+
+def test_a_second_sigint_kills_what_is_left(tmp_path: Path) -> None:
+    config = """
+[services.stubborn]
+command = "trap '' TERM INT; echo armed; while :; do sleep 1; done"
+sigterm_timeout = 600
+[services.stubborn.ready]
+log_line = "armed"
+"""
+    record = tmp_path / "run.jsonl"
+    process = _start("up", str(_write(tmp_path, config)), "--record", str(record))
+    _wait_for(record, lambda events: _states(events).get("stubborn") is LifecycleState.READY)
+    process.send_signal(signal.SIGINT)
+    _wait_for(record, lambda events: any(isinstance(e, ProcessSignalled) for e in events))
+    process.send_signal(signal.SIGINT)
+    code, output = _finish(process)
+    assert code == 0, output
+    sent = [e.signal for e in load_events(record) if isinstance(e, ProcessSignalled)]
+    assert sent[:2] == ["SIGTERM", "SIGKILL"]
+    assert "SIGKILL to every process group left" in output
+
+
+def test_until_ready_exits_0_once_everything_was_ready(tmp_path: Path) -> None:
+    code, output = _finish(_start("up", str(_write(tmp_path, CHAIN)), "--until-ready"))
+    assert code == 0, output
+    assert "everything is ready" in output
+
+
+def test_until_ready_times_out_with_exit_1_naming_who_was_not_ready(tmp_path: Path) -> None:
+    config = """
+[services.slow]
+command = "exec sleep 600"
+[services.slow.ready]
+log_line = "never printed"
+"""
+    process = _start("up", str(_write(tmp_path, config)), "--until-ready", "--timeout", "1")
+    code, output = _finish(process)
+    assert code == 1, output
+    assert "Timed out waiting for slow" in output
+
+
+@pytest.mark.parametrize("command", ["up", "check", "graph"])
+def test_a_bad_file_exits_2_before_anything_starts(tmp_path: Path, command: str) -> None:
+    config = """
+[services.alpha]
+command = "true"
+requires = ["beta"]
+[services.alpha.ready]
+port = 1
+
+[services.beta]
+command = "true"
+requires = ["alpha"]
+[services.beta.ready]
+port = 2
+"""
+    path = _write(tmp_path, config)
+    arguments = [command, str(path)] + (
+        ["-o", str(tmp_path / "g.svg")] if command == "graph" else []
+    )
+    code, output = _finish(_start(*arguments))
+    assert code == 2, output
+    assert "services form a cycle: alpha -> beta -> alpha" in output
+
+
+def test_check_prints_the_start_layers_and_the_shutdown_order(tmp_path: Path) -> None:
+    code, output = _finish(_start("check", str(_write(tmp_path, CHAIN))))
+    assert code == 0, output
+    assert "4 services, valid" in output
+
+
+def test_the_demo_stack_comes_up_and_draws(tmp_path: Path) -> None:
+    """What `make demo` does, through the installed command."""
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo.toml"
+    record = tmp_path / "run.jsonl"
+    process = _start("up", str(demo), "--until-ready", "--timeout", "60", "--record", str(record))
+    code, output = _finish(process, timeout=90)
+    assert code == 0, output
+    ready = set(_entered(load_events(record), LifecycleState.READY))
+    assert ready == {"store", "migrate", "api", "worker", "smoke"}
+    code, output = _finish(_start("timeline", str(record), "-o", str(tmp_path / "t.svg")))
+    assert code == 0, output
