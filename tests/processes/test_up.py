@@ -223,3 +223,42 @@ def test_the_demo_stack_comes_up_and_draws(tmp_path: Path) -> None:
     assert ready == {"store", "migrate", "api", "worker", "smoke"}
     code, output = _finish(_start("timeline", str(record), "-o", str(tmp_path / "t.svg")))
     assert code == 0, output
+
+
+BAD_FILES = {
+    "unknown": (
+        '[services.db]\ncommand = "true"\n[services.db.ready]\nport = 1\n'
+        '[services.web]\ncommand = "true"\nrequires = ["dbb"]\n[services.web.ready]\nport = 2\n',
+        "services.web.requires: unknown service 'dbb'; did you mean 'db'?",
+    ),
+    "duplicate": (
+        '[services.db]\ncommand = "true"\n[services.db]\ncommand = "false"\n',
+        "duplicate service 'db' (at line 3)",
+    ),
+    "bad key": (
+        '[services.db]\ncommand = "true"\n[services.db.ready]\nprot = 1\n',
+        "services.db.ready.prot: unknown key; did you mean 'port'?",
+    ),
+    "bad type": (
+        '[services.db]\ncommand = "true"\nsigterm_timeout = "5"\n[services.db.ready]\nport = 1\n',
+        "services.db.sigterm_timeout: must be a number, not str",
+    ),
+    "two sources": (
+        '[services.db]\ncommand = "true"\n[services.db.ready]\nport = 1\nurl = "http://a/"\n',
+        "services.db.ready: give exactly one of port, url, script, log_line, notify "
+        "(got port, url)",
+    ),
+    "no source": (
+        '[services.db]\ncommand = "true"\n[services.db.ready]\ndisplay = "DB"\n',
+        "services.db.ready: give exactly one of port, url, script, log_line, notify (got none)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_each_kind_of_mistake_exits_2_with_its_message(tmp_path: Path, case: str) -> None:
+    text, message = BAD_FILES[case]
+    path = _write(tmp_path, text)
+    code, output = _finish(_start("up", str(path)))
+    assert code == 2, output
+    assert output == f"healthdaemons: {path}: {message}\n"
