@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -16,7 +17,7 @@ from statemachines import EntryKind, LifecycleState, transitions_for
 
 from ._config import describe_plan, load_config
 from ._daemons import Daemons
-from ._events import describe_event, load_events
+from ._events import Event, describe_event, load_events
 from .errors import HealthDaemonsError
 
 
@@ -67,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("config", help="a TOML file")
     args = parser.parse_args(argv)
+    if args.command == "up" and args.timeout is not None and not args.until_ready:
+        parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
     try:
         if args.command == "table":
             return _print_table(EntryKind(args.kind))
@@ -97,15 +100,27 @@ def _print_table(kind: EntryKind) -> int:
 
 
 def _print_events(path: str) -> int:
+    history = _recorded_run(path)
+    start = history[0].at
+    try:
+        for event in history:
+            print(f"{event.at - start:9.3f}s  {describe_event(event)}")
+    except BrokenPipeError:
+        # `healthdaemons events run.jsonl | head`: the reader has had enough.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _recorded_run(path: str) -> list[Event]:
     try:
         history = load_events(path)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"healthdaemons: cannot read {path}: {error}", file=sys.stderr)
-        return 2
-    start = history[0].at if history else 0.0
-    for event in history:
-        print(f"{event.at - start:9.3f}s  {describe_event(event)}")
-    return 0
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a recorded run (JSON lines of events): {error}") from error
+    if not history:
+        raise ValueError(f"{path}: no events")
+    return history
 
 
 def _draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
@@ -131,7 +146,7 @@ def _draw_timeline(record: str, output: str) -> int:
 
     if Path(output).suffix.lower() != ".svg":
         raise ValueError(f"{output}: a timeline is drawn as SVG; give a .svg file")
-    Path(output).write_text(timeline_svg(load_events(record)), encoding="utf-8")
+    Path(output).write_text(timeline_svg(_recorded_run(record)), encoding="utf-8")
     print(output)
     return 0
 
@@ -142,7 +157,8 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
     from ._up import run_up
 
     daemons = load_config(config)
-    console = Console(highlight=False)
+    # Never wrapped: piped output goes to grep and log collectors whole.
+    console = Console(highlight=False, soft_wrap=True)
     return anyio.run(
         functools.partial(
             run_up,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 import os
 import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -109,6 +110,9 @@ class Table:
             raise self.problem(
                 name, f"must be a number {'>' if positive else '>='} 0, not {value!r}"
             )
+        if value == math.inf:
+            # A shutdown must stay bounded: an endless wait is never meant.
+            raise self.problem(name, "must be a finite number, not inf")
         return float(value)
 
     def integer(self, name: str, low: int, high: int | None = None) -> int | None:
@@ -227,7 +231,9 @@ def _read_kind(table: Table) -> EntryKind:
 
 def _read_requires(table: Table, ids: Sequence[str]) -> tuple[str, ...]:
     requires = table.strings("requires", "service ids")
-    for required in requires:
+    for index, required in enumerate(requires):
+        if required in requires[:index]:
+            raise table.problem("requires", f"{required!r} is listed twice")
         if required == table.entry:
             raise table.problem("requires", "a service cannot require itself")
         if required not in ids:

@@ -239,6 +239,7 @@ class RunningDaemons(EntryTasks):
         for entry in self._order:
             process = entry.process
             if process is not None and process.running:
+                entry.kill_at = anyio.current_time()  # so no SIGTERM follows
                 self._signalled(entry.spec.id, process.pid, process.kill())
 
     async def __aenter__(self) -> RunningDaemons:

@@ -10,7 +10,6 @@ left at once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import time
@@ -21,7 +20,6 @@ from typing import IO
 import anyio
 from anyio import CancelScope
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -32,11 +30,14 @@ from statemachines import LifecycleState
 from ._daemons import Daemons
 from ._events import (
     Event,
+    HealthReported,
     ProcessExited,
     ProcessSpawned,
     describe_event,
     dump_events,
 )
+from ._health import HealthStatus
+from ._host import Host
 from ._running import RunningDaemons
 from ._subprocesses import OUTPUT_LOGGER
 from .errors import WaitTimeoutError
@@ -52,6 +53,9 @@ STYLES = {
     LifecycleState.STOPPED: "dim",
 }
 INTERRUPTED = 130
+"""`--until-ready` was interrupted before everything was ready."""
+KILLED = 137
+"""A second Ctrl-C had what was left SIGKILLed."""
 
 
 @dataclass
@@ -116,6 +120,46 @@ async def run_up(
             stream.close()
 
 
+class _Reporter:
+    """The host of an `up` run: each event is recorded, and printed in plain
+    mode, the moment it happens, so the printed lines keep the order of
+    what happened (a service's output after the spawn that started it)."""
+
+    def __init__(self, inner: Host, console: Console, record: IO[str] | None, plain: bool) -> None:
+        self.inner = inner
+        self.console = console
+        self.record_to = record
+        self.plain = plain
+        self.processes = _Processes()
+        self.running: RunningDaemons | None = None
+        self.changed = False
+        self._start: float | None = None
+        self._stopping: list[str] = []
+
+    def set_health(self, report: HealthReported) -> None:
+        self.inner.set_health(report)
+
+    def record(self, event: Event) -> None:
+        self.inner.record(event)
+        self.processes.see(event)
+        self.changed = True
+        if self.record_to is not None:
+            dump_events([event], self.record_to)
+            self.record_to.flush()
+        if not self.plain:
+            return
+        if self._start is None:
+            self._start = event.at
+        at = event.at - self._start
+        self.console.print(f"{at:8.3f}s {describe_event(event)}", highlight=False)
+        running = self.running
+        if running is not None and running.is_terminating:
+            stopping = _stopping(running)
+            if stopping != self._stopping:
+                self._stopping = stopping
+                self.console.print(f"still stopping: {', '.join(stopping) or 'nothing'}")
+
+
 async def _run(
     daemons: Daemons,
     console: Console,
@@ -123,16 +167,17 @@ async def _run(
     until_ready: bool,
     timeout: float | None,
 ) -> int:
-    processes = _Processes()
+    running = daemons.build()
+    reporter = _Reporter(running.host, console, record, plain=not console.is_terminal)
+    running.host = reporter
+    reporter.running = running
     outcome = 0
-    async with daemons.build() as running, anyio.create_task_group() as tasks:
-        # Together, with no await between: what entering did, then all after.
-        events = running.subscribe(max_buffer_size=100_000)
-        backlog = list(running.history)
-        live = _live_view(running, processes, console)
-        tasks.start_soon(_follow, running, backlog, events, processes, console, live, record)
+    async with running, anyio.create_task_group() as tasks:
+        if console.is_terminal:
+            tasks.start_soon(_show_live, running, reporter, console)
         interrupted = anyio.Event()
-        tasks.start_soon(_handle_signals, running, console, interrupted, tasks)
+        killed = anyio.Event()
+        tasks.start_soon(_handle_signals, running, console, interrupted, killed, tasks)
         if until_ready:
             try:
                 with anyio.CancelScope() as waiting:
@@ -142,15 +187,14 @@ async def _run(
                 if waiting.cancelled_caught:
                     outcome = INTERRUPTED
             except WaitTimeoutError as error:
-                console.print(f"[bold red]{error}[/]")
+                console.print(f"[bold red]{error}[/] (after {timeout:g} s)")
                 outcome = 1
             await running.term()
         else:
             await running.wait_stopped()
         tasks.cancel_scope.cancel()
-    if running.statistics().stopped == len(daemons):
-        console.print("all stopped")
-    return outcome
+    console.print("all stopped" + (", some by SIGKILL" if killed.is_set() else ""))
+    return KILLED if killed.is_set() else outcome
 
 
 async def _cancel_when_set(event: anyio.Event, scope: CancelScope) -> None:
@@ -159,7 +203,11 @@ async def _cancel_when_set(event: anyio.Event, scope: CancelScope) -> None:
 
 
 async def _handle_signals(
-    running: RunningDaemons, console: Console, interrupted: anyio.Event, tasks: TaskGroup
+    running: RunningDaemons,
+    console: Console,
+    interrupted: anyio.Event,
+    killed: anyio.Event,
+    tasks: TaskGroup,
 ) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for received in signals:
@@ -171,63 +219,24 @@ async def _handle_signals(
                 tasks.start_soon(running.term)
             else:
                 console.print("[bold red]stopping now: SIGKILL to every process group left[/]")
+                killed.set()
                 running.kill()
 
 
-def _live_view(running: RunningDaemons, processes: _Processes, console: Console) -> Live | None:
-    if not console.is_terminal:
-        return None
-    live = Live(_table(running, processes), console=console, auto_refresh=False, transient=False)
-    live.start()
-    return live
-
-
-async def _follow(
-    running: RunningDaemons,
-    backlog: list[Event],
-    events: MemoryObjectReceiveStream[Event],
-    processes: _Processes,
-    console: Console,
-    live: Live | None,
-    record: IO[str] | None,
-) -> None:
-    start = backlog[0].at if backlog else anyio.current_time()
-    stopping: list[str] = []
-
-    def show(event: Event) -> None:
-        nonlocal stopping
-        processes.see(event)
-        if record is not None:
-            dump_events([event], record)
-            record.flush()
-        if live is None:
-            at = event.at - start
-            console.print(f"{at:8.3f}s {describe_event(event)}", highlight=False)
-            now_stopping = _stopping(running)
-            if running.is_terminating and now_stopping != stopping:
-                stopping = now_stopping
-                names = ", ".join(stopping) or "nothing"
-                console.print(f"still stopping: {names}", highlight=False)
-
-    for event in backlog:
-        show(event)
-    async with events:
+async def _show_live(running: RunningDaemons, reporter: _Reporter, console: Console) -> None:
+    with Live(_table(running, reporter.processes), console=console, auto_refresh=False) as live:
         try:
             while True:
-                with anyio.move_on_after(1.0):  # uptimes move on even when nothing happens
-                    show(await events.receive())
-                if live is not None:
-                    live.update(_table(running, processes), refresh=True)
-        except anyio.EndOfStream:
-            pass
+                # Redrawn after events (at most 10 times a second) and every
+                # second for the uptimes.
+                for _ in range(10):
+                    await anyio.sleep(0.1)
+                    if reporter.changed:
+                        break
+                reporter.changed = False
+                live.update(_table(running, reporter.processes), refresh=True)
         finally:
-            # Cancelled once all has stopped: the last events are still queued.
-            with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
-                while True:
-                    show(events.receive_nowait())
-            if live is not None:
-                live.update(_table(running, processes), refresh=True)
-                live.stop()
+            live.update(_table(running, reporter.processes), refresh=True)
 
 
 def _table(running: RunningDaemons, processes: _Processes) -> Table:
@@ -240,6 +249,8 @@ def _table(running: RunningDaemons, processes: _Processes) -> Table:
         state = running.state(entry)
         health = running.health(entry)
         message = "" if health is None else health.message or health.result.value
+        if health is not None and health.result is HealthStatus.WAITING and health.message:
+            message = f"waiting for {health.message}"
         pid = processes.pid.get(entry)
         since = processes.since.get(entry)
         table.add_row(

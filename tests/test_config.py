@@ -786,3 +786,29 @@ def test_the_documented_messages_are_the_real_ones() -> None:
     }
     assert documented
     assert [m for m in documented if m not in known] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[services.db]\ncommand = "true"\nsigterm_timeout = inf\n'
+            "[services.db.ready]\nport = 1\n",
+            "services.db.sigterm_timeout: must be a finite number, not inf",
+        ),
+        (
+            '[services.db]\ncommand = "true"\n[services.db.ready]\nport = 1\n'
+            '[services.web]\ncommand = "true"\nrequires = ["db", "db"]\n'
+            "[services.web.ready]\nport = 2\n",
+            "services.web.requires: 'db' is listed twice",
+        ),
+    ],
+)
+def test_endless_timeouts_and_repeated_requirements_are_mistakes(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "app.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {message}"

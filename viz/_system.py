@@ -47,7 +47,7 @@ def system_dot(system: Daemons | RunningDaemons, *, title: str | None = None) ->
 
 
 def _node(spec: EntrySpec, running: RunningDaemons | None) -> dict[str, str | int | float]:
-    label = spec.id if spec.display is None else f"{spec.id}\n{spec.display}"
+    label = spec.id if spec.display in (None, spec.id) else f"{spec.id}\n{spec.display}"
     node: dict[str, str | int | float] = {"shape": SHAPES[spec.kind]}
     if spec.kind is EntryKind.DAEMON:
         node["style"] = "rounded,filled"

@@ -157,7 +157,7 @@ log_line = "armed"
     _wait_for(record, lambda events: any(isinstance(e, ProcessSignalled) for e in events))
     process.send_signal(signal.SIGINT)
     code, output = _finish(process)
-    assert code == 0, output
+    assert code == 137, output  # not a clean shutdown
     sent = [e.signal for e in load_events(record) if isinstance(e, ProcessSignalled)]
     assert sent[:2] == ["SIGTERM", "SIGKILL"]
     assert "SIGKILL to every process group left" in output
@@ -204,6 +204,25 @@ port = 2
     code, output = _finish(_start(*arguments))
     assert code == 2, output
     assert "services form a cycle: alpha -> beta -> alpha" in output
+
+
+def test_timeout_without_until_ready_is_a_mistake(tmp_path: Path) -> None:
+    code, output = _finish(_start("up", str(_write(tmp_path, CHAIN)), "--timeout", "5"))
+    assert code == 2, output
+    assert "--timeout needs --until-ready" in output
+
+
+def test_plain_output_is_never_wrapped(tmp_path: Path) -> None:
+    long_line = "x" * 150
+    config = f"""
+[services.talker]
+command = "echo {long_line}; echo done; exec sleep 600"
+[services.talker.ready]
+log_line = "done"
+"""
+    code, output = _finish(_start("up", str(_write(tmp_path, config)), "--until-ready"))
+    assert code == 0, output
+    assert f"talker | {long_line}\n" in output
 
 
 def test_check_prints_the_start_layers_and_the_shutdown_order(tmp_path: Path) -> None:

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from coordinator import Daemons, ExecFn, LifecycleState, Ready, dump_events
+from coordinator import (
+    Daemons,
+    Event,
+    ExecFn,
+    LifecycleState,
+    ProcessSpawned,
+    Ready,
+    Transitioned,
+    dump_events,
+)
 from coordinator._cli import main
-from statemachines import TRANSITIONS, EntryKind
+from statemachines import TRANSITIONS, EntryKind, LifecycleEvent
 from viz import (
     Diagram,
     RendererNotFound,
@@ -139,7 +148,7 @@ def test_the_command_line_draws_each_kind_of_picture(
     assert main(["graph", reference, "-o", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
     record = tmp_path / "run.jsonl"
-    dump_events([], record)
+    dump_events(recorded_run(), record)
     assert main(["timeline", str(record), "-o", str(tmp_path / "t.svg")]) == 0
     assert ET.parse(tmp_path / "t.svg").getroot().tag == f"{SVG}svg"
     capsys.readouterr()
@@ -153,6 +162,9 @@ def test_the_command_line_draws_each_kind_of_picture(
         (["graph", "tests.viz.test_diagrams:SVG", "-o", "x.svg"], "is a str, not a Daemons"),
         (["lifecycle", "-o", "x.pdf"], "the extension must be .svg, .png, .dot or .gv"),
         (["timeline", "run.jsonl", "-o", "x.png"], "a timeline is drawn as SVG"),
+        (["timeline", "missing.jsonl", "-o", "x.svg"], "missing.jsonl: cannot read"),
+        (["timeline", "empty.jsonl", "-o", "x.svg"], "empty.jsonl: no events"),
+        (["timeline", "system.toml", "-o", "x.svg"], "system.toml: not a recorded run"),
     ],
 )
 def test_command_line_mistakes_are_clear(
@@ -163,8 +175,19 @@ def test_command_line_mistakes_are_clear(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "system.toml").write_text("[services.db]\n")
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def recorded_run() -> list[Event]:
+    return [
+        Transitioned(
+            10.0, "db", LifecycleEvent.LAUNCH, LifecycleState.WAITING, LifecycleState.STARTING, 1
+        ),
+        ProcessSpawned(10.1, "db", 42),
+    ]
 
 
 def test_a_health_message_with_quotes_stays_valid_dot() -> None:
