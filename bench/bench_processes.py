@@ -75,6 +75,7 @@ from coordinator import (
     Ready,
     RunningDaemons,
 )
+from coordinator._subprocesses import all_processes
 from coordinator.checks import check_port_listening, log_line
 
 T = TypeVar("T")
@@ -135,18 +136,7 @@ def free_ports(count: int) -> list[int]:
 
 def live_groups() -> set[int]:
     """The process groups that have a live (not zombie) member, from `/proc`."""
-    groups: set[int] = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                fields = stat.read().rpartition(b")")[2].split()
-        except OSError:
-            continue
-        if fields[0] not in (b"Z", b"X"):
-            groups.add(int(fields[2]))
-    return groups
+    return {p.pgrp for p in all_processes() if p.alive}
 
 
 def require_all_stopped(running: RunningDaemons, count: int) -> None:
@@ -291,7 +281,10 @@ async def in_process(count: int) -> Lifecycle:
 # The coordinator with commands.
 
 
-async def run_lifecycle(system: Daemons) -> Lifecycle:
+async def run_lifecycle(
+    system: Daemons, check: Callable[[RunningDaemons], None] | None = None
+) -> Lifecycle:
+    """Build to all ready, then `term()`; `check` looks at the stopped system."""
     gc.collect()
     begin = time.perf_counter()
     async with system.build() as running:
@@ -301,6 +294,8 @@ async def run_lifecycle(system: Daemons) -> Lifecycle:
         await running.term()
         term = time.perf_counter() - begin
         require_all_stopped(running, len(system))
+        if check is not None:
+            check(running)
     return Lifecycle(ready, term)
 
 
@@ -349,19 +344,13 @@ async def stubborn(count: int) -> Lifecycle:
             exec=Command(STUBBORN_COMMAND, sigterm_timeout=STUBBORN_SIGTERM_TIMEOUT),
             ready=Ready(display=f"Stubborn {i}", fn=log_line("ready")),
         )
-    gc.collect()
-    begin = time.perf_counter()
-    async with system.build() as running:
-        await running.wait_ready(timeout=READY_TIMEOUT)
-        ready = time.perf_counter() - begin
-        begin = time.perf_counter()
-        await running.term()
-        term = time.perf_counter() - begin
-        require_all_stopped(running, count)
-        endings = {e.description for e in running.history if isinstance(e, ProcessExited)}
+    return await run_lifecycle(system, _ended_by_sigkill)
+
+
+def _ended_by_sigkill(running: RunningDaemons) -> None:
+    endings = {e.description for e in running.history if isinstance(e, ProcessExited)}
     if endings != {"signal SIGKILL"}:
         raise RuntimeError(f"stubborn services should end by SIGKILL, not {sorted(endings)}")
-    return Lifecycle(ready, term)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
-import httpx
-
 from statemachines import EntryKind
 
 from ._announced import Stream
@@ -34,6 +32,7 @@ from ._health import (
     is_non_negative,
 )
 from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
+from ._urls import url_problem
 from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
 from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 
@@ -368,9 +367,6 @@ def _read_stream(table: Table) -> Stream:
 
 
 def _check_url(table: Table, url: str) -> None:
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as error:
-        raise table.problem("url", f"invalid URL: {error}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise table.problem("url", f"must be an absolute http:// or https:// URL, not {url!r}")
+    problem = url_problem(url)
+    if problem is not None:
+        raise table.problem("url", problem)

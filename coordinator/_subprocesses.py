@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,16 @@ from ._command import Command
 from ._processes import ExitStatus
 from ._subcontainer import SubContainer
 
-__all__ = ["CommandProcess", "SpawnError", "SpawnSettings", "group_alive", "open_session"]
+__all__ = [
+    "CommandProcess",
+    "ProcessStat",
+    "SpawnError",
+    "SpawnSettings",
+    "all_processes",
+    "group_alive",
+    "open_session",
+    "read_stat",
+]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
 INIT_SCRIPT = str(Path(__file__).with_name("_init.py"))
@@ -333,18 +342,45 @@ def group_alive(pgid: int) -> bool:
     # Something is left; zombies do not count.
     if not os.path.isdir("/proc"):
         return True  # no way to tell zombies apart here: they count
+    return any(p.pgrp == pgid and p.alive for p in all_processes())
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStat:
+    """The fields of `/proc/PID/stat` that supervision needs."""
+
+    pid: int
+    state: str
+    ppid: int
+    pgrp: int
+    session: int
+
+    @property
+    def alive(self) -> bool:
+        """Neither a zombie nor dead: what still has to be stopped."""
+        return self.state not in ("Z", "X")
+
+
+def read_stat(pid: int) -> ProcessStat | None:
+    """The process's stat, or `None` once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            raw = stat.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: split after its last ")".
+    fields = raw.rpartition(b")")[2].split()
+    return ProcessStat(pid, fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]))
+
+
+def all_processes() -> Iterator[ProcessStat]:
+    """Every process of this machine (of its PID namespace), from `/proc`."""
     with os.scandir("/proc") as entries:
         for entry in entries:
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    fields = stat.read().rpartition(b")")[2].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
-    return False
+            if entry.name.isdigit():
+                found = read_stat(int(entry.name))
+                if found is not None:
+                    yield found
 
 
 def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:

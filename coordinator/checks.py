@@ -30,6 +30,7 @@ from ._announced import sd_notify as sd_notify
 from ._command import Command
 from ._health import HealthCheckResult, is_non_negative
 from ._subprocesses import SpawnError, group_alive, open_session
+from ._urls import url_problem
 
 __all__ = [
     "LogLineReadiness",
@@ -180,12 +181,9 @@ def _ssl_context() -> ssl.SSLContext:
 def _require_url(url: str) -> None:
     if not isinstance(url, str):
         raise ValueError(f"url must be a string, not {type(url).__name__}")
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as error:
-        raise ValueError(f"invalid url {url!r}: {error}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"url must be an absolute http:// or https:// URL, not {url!r}")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(f"url {problem}")
 
 
 def _describe_request_error(error: BaseException) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from coordinator import (
     RunningDaemons,
     Transitioned,
 )
+from coordinator._subprocesses import all_processes, read_stat
 from coordinator.triggers import cooldown_trigger
 
 PYTHON = sys.executable
@@ -68,16 +68,15 @@ def stopped_order(history: list[Event]) -> list[str]:
 
 def stat(pid: int) -> tuple[str, int, int, int]:
     """State, parent pid, process group and session of a live process."""
-    with open(f"/proc/{pid}/stat", "rb") as file:
-        fields = file.read().rpartition(b")")[2].split()
-    return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
+    found = read_stat(pid)
+    if found is None:
+        raise FileNotFoundError(f"no process {pid}")
+    return found.state, found.ppid, found.pgrp, found.session
 
 
 def alive(pid: int) -> bool:
-    try:
-        return stat(pid)[0] != "Z"
-    except FileNotFoundError:
-        return False
+    found = read_stat(pid)
+    return found is not None and found.alive
 
 
 async def poll_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -88,12 +87,4 @@ async def poll_until(condition: Callable[[], bool], timeout: float = 10.0) -> No
 
 
 def children_of(pid: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if stat(int(name))[1] == pid:
-                    found.append(int(name))
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-    return found
+    return [p.pid for p in all_processes() if p.ppid == pid]

@@ -14,6 +14,8 @@ import signal
 import time
 from dataclasses import dataclass
 
+from coordinator._subprocesses import all_processes
+
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -33,18 +35,13 @@ class ProcessInfo:
 
 def _processes() -> dict[int, ProcessInfo]:
     found: dict[int, ProcessInfo] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for stat in all_processes():
         try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                raw = stat.read()
-            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
+            with open(f"/proc/{stat.pid}/cmdline", "rb") as cmdline:
                 command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        fields = raw.rpartition(b")")[2].split()
-        found[int(name)] = ProcessInfo(int(name), int(fields[1]), fields[0].decode(), command)
+        found[stat.pid] = ProcessInfo(stat.pid, stat.ppid, stat.state, command)
     return found
 
 
