@@ -52,6 +52,7 @@ from ._health import HealthCheckResult
 from ._host import Host
 from ._options import EntrySpec
 from ._subcontainer import SubContainer
+from ._subprocesses import CommandProcess
 from ._tasks import EntryTasks
 from .errors import SystemTerminatedError, WaitTimeoutError
 
@@ -123,6 +124,7 @@ class RunningDaemons(EntryTasks):
         self._destroying = 0
         self._orphan_guard = orphan_guard
         self._guard_fds: tuple[int, int] | None = None
+        self._start_command = CommandProcess.start
 
     # Public surface.
 

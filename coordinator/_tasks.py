@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 from anyio.abc import TaskGroup
@@ -28,7 +28,7 @@ from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
-from ._subprocesses import CommandProcess, SpawnError, SpawnSettings
+from ._subprocesses import SpawnError, SpawnSettings
 
 __all__ = ["KILL_WAIT", "EntryTasks"]
 
@@ -42,6 +42,8 @@ class EntryTasks(EventRecorder):
     _task_group: TaskGroup | None
     _guard_fds: tuple[int, int] | None
     _destroying: int
+    _start_command: Callable[[Command, SpawnSettings], Awaitable[ProcessHandle]]
+    """Spawns a command: `CommandProcess.start`, or a simulation (`coordinator.testing`)."""
 
     def _react(
         self,
@@ -142,7 +144,7 @@ class EntryTasks(EventRecorder):
             # Shielded: a spawn cut short could leave a child nobody knows of.
             with anyio.CancelScope(shield=True):
                 try:
-                    process = await CommandProcess.start(exec_, self._spawn_settings(entry))
+                    process = await self._start_command(exec_, self._spawn_settings(entry))
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
                     return ExitStatus(None, False, str(error), spawned=False), None

@@ -1,38 +1,22 @@
-"""Building blocks for the tests: controllable entries and the invariant checker."""
+"""Building blocks for the tests: controllable entries, and the invariant checker
+(`coordinator.testing.check_invariants`)."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import anyio
 
 from coordinator import (
-    EntrySpec,
     Event,
     ExecFn,
     HealthCheckResult,
-    ProcessExited,
     ProcessSpawned,
     Transitioned,
 )
-from statemachines import (
-    ACTIVE_STATES,
-    RUNNING_STATES,
-    EntryKind,
-    LifecycleEvent,
-    LifecycleState,
-    transitions_for,
-)
-
-READY = LifecycleState.READY
-ALLOWED = {
-    kind: {(t.source, t.event, t.dest or t.source) for t in transitions_for(kind)}
-    for kind in EntryKind
-}
-"""The table's rows as (source, event, dest), read once at import, so that a
-test that breaks the table cannot also break the checker."""
+from coordinator.testing import check_invariants as check_invariants
+from statemachines import LifecycleEvent
 
 
 class Switch:
@@ -103,65 +87,3 @@ def times(history: Iterable[Event], entry: str, event: LifecycleEvent) -> list[f
 
 def spawn_times(history: Iterable[Event], entry: str) -> list[float]:
     return [e.at for e in history if isinstance(e, ProcessSpawned) and e.entry == entry]
-
-
-def check_invariants(specs: Sequence[EntrySpec], history: Sequence[Event]) -> None:
-    """Replay a run's history and assert invariants 1, 2, 3, 5 and 6 of SPEC section 8.
-
-    Raises AssertionError("invariant N: ...") at the first violation.
-    """
-    dependencies = {s.id: s.requires for s in specs}
-    dependents: dict[str, list[str]] = defaultdict(list)
-    for spec in specs:
-        for required in spec.requires:
-            dependents[required].append(spec.id)
-    allowed = ALLOWED
-    kinds = {s.id: s.kind for s in specs}
-    states = dict.fromkeys(dependencies, LifecycleState.WAITING)
-    live = dict.fromkeys(dependencies, 0)
-    step: int | None = None
-
-    def check_step_boundary() -> None:
-        for entry, state in states.items():
-            if state in ACTIVE_STATES:
-                lost = [d for d in dependencies[entry] if states[d] is not READY]
-                assert not lost, (
-                    f"invariant 6: {entry} is {state.value} while its dependencies "
-                    f"{lost} are not ready (after step {step})"
-                )
-
-    for event in history:
-        if isinstance(event, Transitioned):
-            if event.step != step:
-                check_step_boundary()
-                step = event.step
-            entry = event.entry
-            assert states[entry] is event.source, (
-                f"history out of order: {entry} was {states[entry].value}, "
-                f"event says {event.source.value}"
-            )
-            row = (event.source, event.event, event.dest)
-            assert row in allowed[kinds[entry]], (
-                f"invariant 5: {entry} took {event.source.value} --{event.event.value}--> "
-                f"{event.dest.value}, which the table does not allow"
-            )
-            if event.event is LifecycleEvent.LAUNCH:
-                pending = [d for d in dependencies[entry] if states[d] is not READY]
-                assert not pending, (
-                    f"invariant 2: {entry} launched at {event.at:g} while {pending} not ready"
-                )
-            if event.event is LifecycleEvent.SIGNAL:
-                running = [d for d in dependents[entry] if states[d] in RUNNING_STATES]
-                assert not running, (
-                    f"invariant 1: {entry} signalled at {event.at:g} while its dependents "
-                    f"{running} still run"
-                )
-            states[entry] = event.dest
-        elif isinstance(event, ProcessSpawned):
-            live[event.entry] += 1
-            assert live[event.entry] <= 1, (
-                f"invariant 3: {event.entry} has {live[event.entry]} live processes at {event.at:g}"
-            )
-        elif isinstance(event, ProcessExited):
-            live[event.entry] -= 1
-    check_step_boundary()

@@ -1,0 +1,437 @@
+"""Simulated runs: the real coordinator, with every process and check played
+from a fault schedule on trio's mock clock.
+
+Only the world is simulated. Each `Command` becomes a `SimulatedProcess`
+(spawned through the coordinator's own spawn hook, so the stop policy,
+SIGKILL escalation and leftover handling are the real ones); each `ExecFn`
+becomes a function that sleeps and fails as scheduled; each check answers
+from the schedule and from whether the entry's process is up and ready.
+Grace periods, triggers, backoff, `max_restarts` and the rules are the
+user's and the library's own. A run takes no real time.
+
+(The one module of the library that imports trio: the mock clock is trio's.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+import trio.testing
+
+from statemachines import EntryKind, LifecycleState
+
+from .._announced import Announcement
+from .._command import Command
+from .._daemons import Daemons
+from .._events import Event
+from .._health import HealthCheckResult
+from .._host import MemoryHost
+from .._options import EntrySpec, ExecFn
+from .._processes import ExitStatus
+from .._running import RunningDaemons
+from .._subcontainer import SubContainer
+from .._subprocesses import SpawnError, SpawnSettings
+from ._invariants import InvariantViolation, check_invariants
+from ._schedules import DEFAULT_HORIZON, FaultSchedule, ProcessRun
+
+__all__ = [
+    "ShutdownBudgetExceeded",
+    "SimulatedRun",
+    "shutdown_bound",
+    "simulate",
+    "worst_chain",
+]
+
+FIRST_PID = 1001
+HANG_MARGIN = 60.0
+"""How long past its bound a `term()` may run before the run is declared hung."""
+
+
+class ShutdownBudgetExceeded(AssertionError):
+    """A `term()` took longer than the `shutdown_budget` given to `verify`."""
+
+    def __init__(self, message: str, entries: Sequence[str], at: float) -> None:
+        super().__init__(message)
+        self.entries = tuple(entries)
+        self.at = at
+
+
+@dataclass(frozen=True)
+class SimulatedRun:
+    """What one simulated run did."""
+
+    specs: tuple[EntrySpec, ...]
+    schedule: FaultSchedule
+    history: tuple[Event, ...]
+    """Every event, timed in seconds since the start of the run."""
+    term_called_at: float
+    shutdown_time: float | None
+    """How long `term()` took; `None` if it never returned."""
+    shutdown_bound: float
+    """What invariant 4 allows it: the stop bounds along the longest chain."""
+    failure: AssertionError | None
+    """The first invariant broken (or budget exceeded), if any."""
+    crash: BaseException | None = None
+    """An exception that escaped the supervisor itself (a bug)."""
+
+
+def shutdown_bound(
+    specs: Sequence[EntrySpec], schedule: FaultSchedule | None = None
+) -> tuple[float, tuple[str, ...]]:
+    """The longest a `term()` may take, and the chain of entries that sets it.
+
+    Each entry's stop may take its spawn (a spawn in progress is finished
+    first) plus its `sigterm_timeout` (SIGKILL is immediate here; an
+    `ExecFn` is abandoned then). Stops run dependents first, so the bound
+    is the longest chain of such costs through the dependency graph.
+    """
+    by_id = {spec.id: spec for spec in specs}
+    longest: dict[str, tuple[float, tuple[str, ...]]] = {}
+    for spec in specs:
+        cost = 0.0
+        if spec.exec is not None:
+            spawn = 0.0
+            if schedule is not None:
+                spawn = max((r.spawn_time for r in schedule.of(spec.id).runs), default=0.0)
+            cost = spawn + spec.exec.sigterm_timeout
+        below = max(
+            (longest[d] for d in spec.requires if d in by_id), key=lambda t: t[0], default=None
+        )
+        longest[spec.id] = (cost + below[0], (spec.id, *below[1])) if below else (cost, (spec.id,))
+    return max(longest.values(), key=lambda t: t[0], default=(0.0, ()))
+
+
+def worst_chain(specs: Sequence[EntrySpec]) -> tuple[float, tuple[str, ...]]:
+    """The longest shutdown a schedule can really cause, and its chain.
+
+    Like `shutdown_bound`, but a oneshot below the top of the chain has
+    exited (its dependents only start once it has), so it costs nothing.
+    """
+    below: dict[str, tuple[float, tuple[str, ...]]] = {}
+    worst: tuple[float, tuple[str, ...]] = (0.0, ())
+    for spec in specs:
+        under = max((below[d] for d in spec.requires), key=lambda t: t[0], default=(0.0, ()))
+        cost = spec.exec.sigterm_timeout if spec.exec is not None else 0.0
+        top = (cost + under[0], (spec.id, *under[1]))
+        worst = max(worst, top, key=lambda t: t[0])
+        as_dependency = 0.0 if spec.kind is EntryKind.ONESHOT else cost
+        below[spec.id] = (as_dependency + under[0], (spec.id, *under[1]))
+    return worst
+
+
+class SimulatedProcess:
+    """A process played from a `ProcessRun`, behind the coordinator's `ProcessHandle`."""
+
+    def __init__(
+        self, pid: int, run: ProcessRun, sigterm_timeout: float, settings: SpawnSettings
+    ) -> None:
+        self.pid: int | None = pid
+        self.sigterm_timeout = sigterm_timeout
+        self.run = run
+        self.spawned_at = anyio.current_time()
+        self._announce = settings.on_ready if settings.announcement is not None else None
+        # The leader runs until its deadline: its own exit, or the end of a stop.
+        deadline = math.inf if run.exit_after is None else self.spawned_at + run.exit_after
+        self._leader = anyio.CancelScope(deadline=deadline)
+        self._children = anyio.CancelScope()
+        self._ending = (
+            ExitStatus(run.exit_code, True, "exit code 0")
+            if run.exit_code == 0
+            else ExitStatus(run.exit_code, False, f"exit code {run.exit_code}")
+        )
+        self._signalled_at: float | None = None
+        self._killed = False
+        self._status: ExitStatus | None = None
+        self._exited = anyio.Event()
+        self._gone = anyio.Event()
+        settings.task_group.start_soon(self._live, name=f"simulated:{settings.entry_id}")
+
+    @property
+    def running(self) -> bool:
+        return not self._gone.is_set()
+
+    @property
+    def leader_alive(self) -> bool:
+        return self._status is None
+
+    async def _live(self) -> None:
+        with self._leader:
+            if self._announce is not None and self.run.ready_after is not None:
+                await anyio.sleep(self.run.ready_after)
+                self._announce(None)
+            await anyio.sleep_forever()
+        self._status = self._ending
+        self._exited.set()
+        if self.run.leaves_children and not self._killed and self._signalled_at is None:
+            with self._children:
+                await anyio.sleep_forever()
+        self._gone.set()
+
+    async def wait(self) -> ExitStatus:
+        await self._exited.wait()
+        assert self._status is not None
+        return self._status
+
+    async def wait_gone(self) -> None:
+        await self._gone.wait()
+
+    def terminate(self) -> str:
+        now = anyio.current_time()
+        if self._signalled_at is None:
+            self._signalled_at = now
+            if self.run.stop_time is not None:
+                end = now + self.run.stop_time
+                if self._status is None:
+                    if end < self._leader.deadline:
+                        self._ending = ExitStatus(-15, True, "signal SIGTERM")
+                        self._leader.deadline = end
+                else:
+                    self._children.deadline = end
+        return "SIGTERM"
+
+    def kill(self) -> str:
+        self._killed = True
+        if self._status is None:
+            self._ending = ExitStatus(-9, True, "signal SIGKILL")
+        self._leader.cancel()
+        self._children.cancel()
+        return "SIGKILL"
+
+
+class _World:
+    """Everything outside the coordinator: the processes and the checks."""
+
+    def __init__(self, specs: Sequence[EntrySpec], schedule: FaultSchedule) -> None:
+        self.schedule = schedule
+        self.kinds = {spec.id: spec.kind for spec in specs}
+        self.spawns = dict.fromkeys(self.kinds, 0)
+        self.current: dict[str, tuple[float, ProcessRun, Callable[[], bool]]] = {}
+        """Per entry, its latest process: spawned at, its run, and whether it is up."""
+        self.processes: list[tuple[str, SimulatedProcess]] = []
+        self.origin = 0.0
+        self.failures: list[AssertionError] = []
+        self.next_pid = FIRST_PID
+
+    def now(self) -> float:
+        return anyio.current_time() - self.origin
+
+    def next_run(self, entry_id: str) -> ProcessRun:
+        index = self.spawns[entry_id]
+        self.spawns[entry_id] += 1
+        return self.schedule.of(entry_id).run(index, self.kinds[entry_id])
+
+    async def start_command(self, command: Command, settings: SpawnSettings) -> SimulatedProcess:
+        entry_id = settings.entry_id
+        earlier = [p for e, p in self.processes if e == entry_id and p.running]
+        if earlier:
+            self.failures.append(
+                InvariantViolation(
+                    3,
+                    f"{entry_id} is spawned at {self.now():g} while its process "
+                    f"{earlier[0].pid} is still alive",
+                    [entry_id],
+                    self.now(),
+                )
+            )
+        run = self.next_run(entry_id)
+        if run.spawn_time:
+            await anyio.sleep(run.spawn_time)
+        if run.spawn_fails:
+            raise SpawnError(f"{command.argv[0]}: not found (simulated)")
+        process = SimulatedProcess(self.next_pid, run, command.sigterm_timeout, settings)
+        self.next_pid += 1
+        self.processes.append((entry_id, process))
+        self.current[entry_id] = (process.spawned_at, run, lambda: process.leader_alive)
+        return process
+
+    def function(self, spec: EntrySpec, exec_fn: ExecFn) -> ExecFn:
+        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
+
+        async def play(_: object) -> Command | None:
+            if announced:
+                # Announcing is a command's job: hand over to a simulated one.
+                return Command(["simulated", spec.id], sigterm_timeout=exec_fn.sigterm_timeout)
+            run = self.next_run(spec.id)
+            up = [True]
+            self.current[spec.id] = (anyio.current_time(), run, lambda: up[0])
+            try:
+                if run.spawn_fails:
+                    raise RuntimeError("could not start (simulated)")
+                await anyio.sleep(math.inf if run.exit_after is None else run.exit_after)
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    # Ignoring cancellation: it outlives its timeout and is abandoned.
+                    stubborn = exec_fn.sigterm_timeout + 1
+                    await anyio.sleep(stubborn if run.stop_time is None else run.stop_time)
+                raise
+            finally:
+                up[0] = False
+            if run.exit_code:
+                raise RuntimeError(f"exit code {run.exit_code} (simulated)")
+            return None
+
+        return ExecFn(play, sigterm_timeout=exec_fn.sigterm_timeout)
+
+    def check(self, spec: EntrySpec) -> Callable[[], HealthCheckResult]:
+        faults = self.schedule.of(spec.id)
+
+        def check() -> HealthCheckResult:
+            if faults.check_failing(self.now()):
+                return HealthCheckResult.failure("check fails (scheduled)")
+            if spec.exec is None:
+                return HealthCheckResult.success()
+            current = self.current.get(spec.id)
+            if current is None or not current[2]():
+                return HealthCheckResult.failure("not running")
+            spawned_at, run, _ = current
+            if run.ready_after is None or anyio.current_time() < spawned_at + run.ready_after:
+                return HealthCheckResult.failure("not ready yet")
+            return HealthCheckResult.success()
+
+        return check
+
+    def spec(self, spec: EntrySpec, subcontainers: dict[int, SubContainer]) -> EntrySpec:
+        """The entry as simulated: same rules, simulated process, check and subcontainer."""
+        changes: dict[str, object] = {}
+        if isinstance(spec.exec, ExecFn):
+            changes["exec"] = self.function(spec, spec.exec)
+        if spec.ready is not None and not isinstance(spec.ready.fn, Announcement):
+            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec))
+        if spec.subcontainer is not None:
+            key = id(spec.subcontainer)
+            if key not in subcontainers:
+                subcontainers[key] = SubContainer(spec.subcontainer.name)
+            changes["subcontainer"] = subcontainers[key]
+        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
+
+
+def _specs(system: Daemons | Sequence[EntrySpec]) -> tuple[EntrySpec, ...]:
+    return system.entries if isinstance(system, Daemons) else tuple(system)
+
+
+def simulate(
+    system: Daemons | Sequence[EntrySpec],
+    schedule: FaultSchedule,
+    *,
+    shutdown_budget: float | None = None,
+    horizon: float = DEFAULT_HORIZON,
+) -> SimulatedRun:
+    """Run `system` once under `schedule` on trio's mock clock and check
+    invariants 1 to 6 (and the budget). Never raises for a violation: the
+    returned run's `failure` holds the first one."""
+    specs = _specs(system)
+    world = _World(specs, schedule)
+    subcontainers: dict[int, SubContainer] = {}
+    running = RunningDaemons([world.spec(s, subcontainers) for s in specs], MemoryHost())
+    running._start_command = world.start_command
+    bound, chain = shutdown_bound(specs, schedule)
+    _, slowest = worst_chain(specs)
+    times: dict[str, float] = {}
+
+    async def main() -> None:
+        world.origin = anyio.current_time()
+        async with running:
+            if schedule.term_at is None:
+                await running.wait_until(
+                    lambda: all(running.state(i) is LifecycleState.READY for i in running.ids),
+                    timeout=horizon,
+                )
+            else:
+                await anyio.sleep(schedule.term_at)
+            times["called"] = world.now()
+            with anyio.move_on_after(bound + HANG_MARGIN):
+                await running.term()
+                times["returned"] = world.now()
+            if "returned" not in times:
+                # Hung: end it (kill() is immediate here) so the run can finish.
+                running.kill()
+
+    crash: BaseException | None = None
+    try:
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        anyio.run(main, backend="trio", backend_options={"clock": clock})
+    except Exception as error:
+        crash = error
+    history = tuple(dataclasses.replace(e, at=e.at - world.origin) for e in running.history)
+    called = times.get("called", math.nan)
+    took = times["returned"] - called if "returned" in times else None
+    failures = list(world.failures)
+    try:
+        check_invariants(specs, history)
+    except InvariantViolation as violation:
+        failures.insert(0, violation)
+    failures.extend(
+        _check_shutdown(running, world, called, took, (bound, chain), slowest, shutdown_budget)
+    )
+    failures.sort(key=lambda f: getattr(f, "at", math.inf))
+    return SimulatedRun(
+        specs, schedule, history, called, took, bound, failures[0] if failures else None, crash
+    )
+
+
+def _check_shutdown(
+    running: RunningDaemons,
+    world: _World,
+    called: float,
+    took: float | None,
+    limit: tuple[float, tuple[str, ...]],
+    slowest: tuple[str, ...],
+    budget: float | None,
+) -> list[AssertionError]:
+    """Invariant 4 and the budget: `term()` returned in time, and left nothing behind."""
+    bound, chain = limit
+    along = " -> ".join(chain)
+    if took is None:
+        still = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
+        return [
+            InvariantViolation(
+                4,
+                f"term() called at {called:g} had not returned {bound + HANG_MARGIN:g} s later "
+                f"(its bound is {bound:g} s, along {along}); still stopping: {', '.join(still)}",
+                still,
+                called + bound,
+            )
+        ]
+    found: list[AssertionError] = []
+    returned = called + took
+    if took > bound + 1e-9:
+        found.append(
+            InvariantViolation(
+                4,
+                f"term() took {took:g} s, more than its bound of {bound:g} s along {along}",
+                chain,
+                returned,
+            )
+        )
+    alive = [(e, p.pid) for e, p in world.processes if p.running]
+    if alive:
+        found.append(
+            InvariantViolation(
+                4,
+                "after term() returned, processes are still alive: "
+                + ", ".join(f"{e} (pid {pid})" for e, pid in alive),
+                [e for e, _ in alive],
+                returned,
+            )
+        )
+    left = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
+    if left:
+        found.append(
+            InvariantViolation(
+                4, f"term() returned but {', '.join(left)} did not stop", left, returned
+            )
+        )
+    if budget is not None and took > budget + 1e-9:
+        found.append(
+            ShutdownBudgetExceeded(
+                f"shutdown took {took:g} s, over the budget of {budget:g} s "
+                f"(the slowest chain of stops is {' -> '.join(slowest)})",
+                slowest,
+                returned,
+            )
+        )
+    return found

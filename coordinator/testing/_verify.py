@@ -1,0 +1,208 @@
+"""`verify`: many simulated runs of a user's system under fault schedules
+drawn by Hypothesis, and a readable counterexample when one breaks a rule."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import strategies as st
+
+from statemachines import EntryKind, LifecycleEvent
+
+from .._config import load_config
+from .._daemons import Daemons
+from .._events import (
+    ErrorReported,
+    Event,
+    ProcessExited,
+    ProcessSignalled,
+    Transitioned,
+    describe_event,
+)
+from ..errors import HealthDaemonsError
+from ._schedules import (
+    ALL_FAULTS,
+    DEFAULT_HORIZON,
+    EntryFaults,
+    Faults,
+    FaultSchedule,
+    ProcessRun,
+    fault_schedules,
+)
+from ._simulation import SimulatedRun, simulate, worst_chain
+
+__all__ = ["VerificationError", "VerificationReport", "verify", "worst_case_schedule"]
+
+TIMELINE_LINES = 60
+
+
+class VerificationError(HealthDaemonsError, AssertionError):
+    """`verify` found a run that breaks an invariant or the shutdown budget.
+
+    The message shows the (shrunk) fault schedule and a timeline of the
+    entries involved; `run` is the whole simulated run.
+    """
+
+    def __init__(self, message: str, run: SimulatedRun) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """What `verify` saw; it found no violation."""
+
+    examples: int
+    """Simulated runs, the worst-case schedule included."""
+    worst_shutdown: float
+    """The longest `term()` seen, in seconds."""
+    worst_case_shutdown: float
+    """The longest a `term()` can take: the SIGTERM timeouts along `critical_path`."""
+    critical_path: tuple[str, ...]
+    """The chain of entries whose stops, one after the other, take longest."""
+    seen: Mapping[str, int] = field(default_factory=dict)
+    """How many runs had each kind of event: crashes, SIGKILLs, cascades ..."""
+
+    def __str__(self) -> str:
+        lines = [
+            f"verified: {self.examples} simulated runs, no violation",
+            f"worst shutdown seen: {self.worst_shutdown:g} s; worst case "
+            f"{self.worst_case_shutdown:g} s along {' -> '.join(self.critical_path) or '-'}",
+        ]
+        if self.seen:
+            lines.append(
+                "runs with: " + ", ".join(f"{what} {n}" for what, n in sorted(self.seen.items()))
+            )
+        return "\n".join(lines)
+
+
+def _system(system: Daemons | str | os.PathLike[str]) -> Daemons:
+    return system if isinstance(system, Daemons) else load_config(system)
+
+
+def worst_case_schedule(system: Daemons) -> FaultSchedule:
+    """Every process along the slowest chain ignores SIGTERM until SIGKILL,
+    and `term()` comes once everything is ready (a oneshot at the top of
+    the chain hangs instead of finishing)."""
+    _, chain = worst_chain(system.entries)
+    kinds = {spec.id: spec.kind for spec in system.entries}
+    entries: dict[str, EntryFaults] = {}
+    for position, entry_id in enumerate(chain):
+        if kinds[entry_id] is EntryKind.CHECK:
+            continue
+        hangs = kinds[entry_id] is EntryKind.ONESHOT and position == 0
+        exit_after = None if hangs or kinds[entry_id] is EntryKind.DAEMON else 0.0
+        entries[entry_id] = EntryFaults(runs=(ProcessRun(exit_after=exit_after, stop_time=None),))
+    return FaultSchedule(entries, term_at=None)
+
+
+def verify(
+    system: Daemons | str | os.PathLike[str],
+    *,
+    max_examples: int = 100,
+    shutdown_budget: float | None = None,
+    faults: Faults | st.SearchStrategy[FaultSchedule] = ALL_FAULTS,
+    horizon: float = DEFAULT_HORIZON,
+    random_seed: int | None = 0,
+) -> VerificationReport:
+    """Run `system` (a `Daemons`, or a config file's path) under the
+    worst-case schedule and `max_examples` random fault schedules, without
+    real processes and in no real time, checking invariants 1 to 6 of the
+    specification and, if given, that every `term()` ends within
+    `shutdown_budget` seconds.
+
+    `faults` selects the kinds of fault drawn (`Faults`), or is a strategy of
+    `FaultSchedule`s of your own. `random_seed` makes the search repeatable
+    (`None` draws a new one each call). Raises `VerificationError` with the
+    shrunk counterexample; returns a `VerificationReport` otherwise.
+    """
+    daemons = _system(system)
+    strategy = (
+        faults
+        if isinstance(faults, st.SearchStrategy)
+        else fault_schedules(daemons, faults=faults, horizon=horizon)
+    )
+    examples = [0]
+    worst = [0.0]
+    seen: Counter[str] = Counter()
+
+    def run_one(schedule: FaultSchedule) -> None:
+        run = simulate(daemons, schedule, shutdown_budget=shutdown_budget, horizon=horizon)
+        examples[0] += 1
+        _raise_if_failed(run)
+        assert run.shutdown_time is not None
+        worst[0] = max(worst[0], run.shutdown_time)
+        seen.update(_what_happened(run.history))
+
+    run_one(worst_case_schedule(daemons))
+
+    @settings(
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink],
+    )
+    @given(schedule=strategy)
+    def search(schedule: FaultSchedule) -> None:
+        run_one(schedule)
+
+    if random_seed is not None:
+        search = seed(random_seed)(search)
+    if max_examples > 0:
+        search()
+    worst_case, chain = worst_chain(daemons.entries)
+    return VerificationReport(examples[0], worst[0], worst_case, chain, dict(seen))
+
+
+def _raise_if_failed(run: SimulatedRun) -> None:
+    if run.crash is not None:
+        raise VerificationError(
+            f"the supervisor itself crashed: {run.crash!r}\n\n" + _explain(run, ()), run
+        ) from run.crash
+    if run.failure is not None:
+        entries: tuple[str, ...] = getattr(run.failure, "entries", ())
+        raise VerificationError(f"{run.failure}\n\n{_explain(run, entries)}", run)
+
+
+def _explain(run: SimulatedRun, entries: Sequence[str]) -> str:
+    """The schedule, then the timeline of the entries involved (all if none are named)."""
+    lines = ["Fault schedule:"]
+    kinds = {spec.id: spec.kind for spec in run.specs}
+    lines.extend(f"  {line}" for line in run.schedule.describe(kinds))
+    shown = set(entries)
+    events = [e for e in run.history if not shown or e.entry in shown or e.entry is None]
+    scope = f"entries {', '.join(entries)}" if entries else "all entries"
+    lines.append(f"Timeline ({scope}; seconds since the start):")
+    if len(events) > TIMELINE_LINES:
+        lines.append(f"  ... {len(events) - TIMELINE_LINES} earlier events")
+        events = events[-TIMELINE_LINES:]
+    lines.extend(f"  {event.at:8.3f}  {describe_event(event)}" for event in events)
+    if not math.isnan(run.term_called_at):
+        took = "never returned" if run.shutdown_time is None else f"took {run.shutdown_time:g} s"
+        lines.append(f"term() was called at {run.term_called_at:g} s and {took}.")
+    return "\n".join(lines)
+
+
+def _what_happened(history: Sequence[Event]) -> set[str]:
+    found: set[str] = set()
+    for event in history:
+        if isinstance(event, ProcessExited) and not event.clean:
+            found.add("crashes")
+        elif isinstance(event, ProcessSignalled) and event.signal in {"SIGKILL", "abandon"}:
+            found.add("forced stops")
+        elif isinstance(event, ErrorReported):
+            found.add("errors reported")
+        elif isinstance(event, Transitioned):
+            if event.event is LifecycleEvent.DEPENDENCY_LOST:
+                found.add("dependency losses")
+            elif event.event is LifecycleEvent.GIVE_UP:
+                found.add("give-ups")
+    return found
