@@ -67,6 +67,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check", help="validate a config file; print the start layers and the shutdown order"
     )
     check.add_argument("config", help="a TOML file")
+    system_help = "a config file (.toml), or module:attribute naming a Daemons"
+    verify = commands.add_parser(
+        "verify",
+        help="run a system many times under simulated faults and check the invariants",
+        description="Nothing is started: processes and checks are simulated on a mock clock. "
+        "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
+    )
+    verify.add_argument("system", help=system_help)
+    verify.add_argument(
+        "--budget", type=float, default=None, metavar="S", help="every shutdown within S seconds"
+    )
+    verify.add_argument("--examples", type=int, default=100, help="random fault schedules to try")
+    verify.add_argument(
+        "--seed", type=int, default=0, help="for the random search (default 0: repeatable)"
+    )
+    explore = commands.add_parser(
+        "explore",
+        help="check the invariants in every interleaving of a small system's events",
+        description="For systems of up to about 4 or 5 entries. Exit 1 with the path "
+        "to a violation.",
+    )
+    explore.add_argument("system", help=system_help)
+    explore.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
     args = parser.parse_args(argv)
     if args.command == "up" and args.timeout is not None and not args.until_ready:
         parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
@@ -84,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             print(describe_plan(load_config(args.config), args.config))
             return 0
+        if args.command == "verify":
+            return _verify(args.system, args.budget, args.examples, args.seed)
+        if args.command == "explore":
+            return _explore(args.system, args.max_states)
         return _up(args.config, args.record, args.until_ready, args.timeout)
     except (HealthDaemonsError, ValueError, OSError) as error:
         print(f"healthdaemons: {error}", file=sys.stderr)
@@ -169,6 +196,37 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
             timeout=timeout,
         )
     )
+
+
+def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
+    from .testing import VerificationError, verify
+
+    if budget is not None and not budget >= 0:
+        raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
+    try:
+        print(
+            verify(
+                load_system(reference),
+                max_examples=examples,
+                shutdown_budget=budget,
+                random_seed=seed,
+            )
+        )
+    except VerificationError as error:
+        print(error)
+        return 1
+    return 0
+
+
+def _explore(reference: str, max_states: int) -> int:
+    from .testing import ExplorationError, explore
+
+    try:
+        print(explore(load_system(reference), max_states=max_states))
+    except ExplorationError as error:
+        print(error)
+        return 1
+    return 0
 
 
 def load_system(reference: str) -> Daemons:

@@ -5,6 +5,9 @@ exhaustive explorer, Hypothesis strategies, and a pytest fixture.
 checks on trio's mock clock, so it starts nothing and takes no real time.
 """
 
+from ._explore import ExplorationError as ExplorationError
+from ._explore import ExplorationReport as ExplorationReport
+from ._explore import explore as explore
 from ._invariants import InvariantViolation as InvariantViolation
 from ._invariants import check_invariants as check_invariants
 from ._schedules import EntryFaults as EntryFaults
@@ -24,6 +27,8 @@ from ._verify import worst_case_schedule as worst_case_schedule
 
 __all__ = (
     "EntryFaults",
+    "ExplorationError",
+    "ExplorationReport",
     "FaultSchedule",
     "Faults",
     "InvariantViolation",
@@ -33,6 +38,7 @@ __all__ = (
     "VerificationError",
     "VerificationReport",
     "check_invariants",
+    "explore",
     "fault_schedules",
     "shutdown_bound",
     "simulate",

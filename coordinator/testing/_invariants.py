@@ -24,7 +24,7 @@ from statemachines import (
 from .._events import Event, ProcessExited, ProcessSpawned, Transitioned
 from .._options import EntrySpec
 
-__all__ = ["InvariantViolation", "check_invariants"]
+__all__ = ["HistoryReplay", "InvariantViolation", "check_invariants"]
 
 READY = LifecycleState.READY
 ALLOWED = {
@@ -54,82 +54,96 @@ def check_invariants(specs: Sequence[EntrySpec], history: Sequence[Event]) -> No
     `specs` are the system's entries (`Daemons.entries`); `history` is
     `RunningDaemons.history` (or events read back with `load_events`).
     """
-    dependencies = {s.id: s.requires for s in specs}
-    dependents: dict[str, list[str]] = defaultdict(list)
-    for spec in specs:
-        for required in spec.requires:
-            dependents[required].append(spec.id)
-    kinds = {s.id: s.kind for s in specs}
-    states = dict.fromkeys(dependencies, LifecycleState.WAITING)
-    live = dict.fromkeys(dependencies, 0)
-    step: int | None = None
-    now = 0.0
+    replay = HistoryReplay(specs)
+    replay.feed(history)
+    replay.end_of_step()
 
-    def check_step_boundary() -> None:
-        # Within one step the coordinator moves several entries; invariant 6
-        # holds between steps.
+
+class HistoryReplay:
+    """The checker, fed a history piece by piece (the explorer checks after every move)."""
+
+    def __init__(self, specs: Sequence[EntrySpec]) -> None:
+        self.dependencies = {s.id: s.requires for s in specs}
+        self.dependents: dict[str, list[str]] = defaultdict(list)
+        for spec in specs:
+            for required in spec.requires:
+                self.dependents[required].append(spec.id)
+        self.kinds = {s.id: s.kind for s in specs}
+        self.states = dict.fromkeys(self.dependencies, LifecycleState.WAITING)
+        self.live = dict.fromkeys(self.dependencies, 0)
+        self.step: int | None = None
+        self.now = 0.0
+
+    def end_of_step(self) -> None:
+        """Invariant 6: within one step the coordinator moves several entries;
+        between steps, no active entry has a dependency that is not ready."""
+        states = self.states
         for entry, state in states.items():
             if state in ACTIVE_STATES:
-                lost = [d for d in dependencies[entry] if states[d] is not READY]
+                lost = [d for d in self.dependencies[entry] if states[d] is not READY]
                 if lost:
                     raise InvariantViolation(
                         6,
                         f"{entry} is {state.value} while its dependencies "
-                        f"{', '.join(lost)} are not ready (at {now:g})",
+                        f"{', '.join(lost)} are not ready (at {self.now:g})",
                         [entry, *lost],
-                        now,
+                        self.now,
                     )
 
-    for event in history:
-        now = event.at
-        if isinstance(event, Transitioned):
-            if event.step != step:
-                check_step_boundary()
-                step = event.step
-            entry = event.entry
-            if states[entry] is not event.source:
-                raise ValueError(
-                    f"history out of order: {entry} was {states[entry].value}, "
-                    f"event says {event.source.value}"
-                )
-            if (event.source, event.event, event.dest) not in ALLOWED[kinds[entry]]:
+    def feed(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.now = event.at
+            if isinstance(event, Transitioned):
+                if event.step != self.step:
+                    self.end_of_step()
+                    self.step = event.step
+                self._transition(event)
+            elif isinstance(event, ProcessSpawned):
+                self.live[event.entry] += 1
+                if self.live[event.entry] > 1:
+                    raise InvariantViolation(
+                        3,
+                        f"{event.entry} has {self.live[event.entry]} live processes "
+                        f"at {self.now:g}",
+                        [event.entry],
+                        self.now,
+                    )
+            elif isinstance(event, ProcessExited):
+                self.live[event.entry] -= 1
+
+    def _transition(self, event: Transitioned) -> None:
+        entry, now, states = event.entry, self.now, self.states
+        if states[entry] is not event.source:
+            raise ValueError(
+                f"history out of order: {entry} was {states[entry].value}, "
+                f"event says {event.source.value}"
+            )
+        if (event.source, event.event, event.dest) not in ALLOWED[self.kinds[entry]]:
+            raise InvariantViolation(
+                5,
+                f"{entry} took {event.source.value} --{event.event.value}--> "
+                f"{event.dest.value}, which the table does not allow (at {now:g})",
+                [entry],
+                now,
+            )
+        if event.event is LifecycleEvent.LAUNCH:
+            pending = [d for d in self.dependencies[entry] if states[d] is not READY]
+            if pending:
                 raise InvariantViolation(
-                    5,
-                    f"{entry} took {event.source.value} --{event.event.value}--> "
-                    f"{event.dest.value}, which the table does not allow (at {now:g})",
-                    [entry],
+                    2,
+                    f"{entry} launched at {now:g} while {', '.join(pending)} "
+                    f"{'was' if len(pending) == 1 else 'were'} not ready",
+                    [entry, *pending],
                     now,
                 )
-            if event.event is LifecycleEvent.LAUNCH:
-                pending = [d for d in dependencies[entry] if states[d] is not READY]
-                if pending:
-                    raise InvariantViolation(
-                        2,
-                        f"{entry} launched at {now:g} while {', '.join(pending)} "
-                        f"{'was' if len(pending) == 1 else 'were'} not ready",
-                        [entry, *pending],
-                        now,
-                    )
-            if event.event is LifecycleEvent.SIGNAL:
-                running = [d for d in dependents[entry] if states[d] in RUNNING_STATES]
-                if running:
-                    raise InvariantViolation(
-                        1,
-                        f"{entry} signalled at {now:g} while its dependents "
-                        f"{', '.join(running)} still run",
-                        [entry, *running],
-                        now,
-                    )
-            states[entry] = event.dest
-        elif isinstance(event, ProcessSpawned):
-            live[event.entry] += 1
-            if live[event.entry] > 1:
+        if event.event is LifecycleEvent.SIGNAL:
+            running = [d for d in self.dependents[entry] if states[d] in RUNNING_STATES]
+            if running:
                 raise InvariantViolation(
-                    3,
-                    f"{event.entry} has {live[event.entry]} live processes at {now:g}",
-                    [event.entry],
+                    1,
+                    f"{entry} signalled at {now:g} while its dependents "
+                    f"{', '.join(running)} still run",
+                    [entry, *running],
                     now,
                 )
-        elif isinstance(event, ProcessExited):
-            live[event.entry] -= 1
-    check_step_boundary()
+        states[entry] = event.dest

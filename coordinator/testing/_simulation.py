@@ -41,6 +41,7 @@ from ._schedules import DEFAULT_HORIZON, FaultSchedule, ProcessRun
 __all__ = [
     "ShutdownBudgetExceeded",
     "SimulatedRun",
+    "refuse_running_loop",
     "shutdown_bound",
     "simulate",
     "worst_chain",
@@ -309,6 +310,18 @@ class _World:
         return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
+def refuse_running_loop(name: str) -> None:
+    """The simulations run their own event loop (trio's, on a mock clock)."""
+    try:
+        anyio.get_current_task()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"{name}() runs its own event loop: call it from synchronous code "
+        "(a plain test function), not from async code"
+    )
+
+
 def _specs(system: Daemons | Sequence[EntrySpec]) -> tuple[EntrySpec, ...]:
     return system.entries if isinstance(system, Daemons) else tuple(system)
 
@@ -323,6 +336,7 @@ def simulate(
     """Run `system` once under `schedule` on trio's mock clock and check
     invariants 1 to 6 (and the budget). Never raises for a violation: the
     returned run's `failure` holds the first one."""
+    refuse_running_loop("simulate")
     specs = _specs(system)
     world = _World(specs, schedule)
     subcontainers: dict[int, SubContainer] = {}
@@ -371,6 +385,11 @@ def simulate(
     return SimulatedRun(
         specs, schedule, history, called, took, bound, failures[0] if failures else None, crash
     )
+
+
+def _with_timeouts(chain: Sequence[str], running: RunningDaemons) -> str:
+    timeouts = {s.id: s.exec.sigterm_timeout for s in running.entries if s.exec is not None}
+    return " -> ".join(f"{i} ({timeouts[i]:g} s)" if i in timeouts else i for i in chain)
 
 
 def _check_shutdown(
@@ -428,8 +447,9 @@ def _check_shutdown(
     if budget is not None and took > budget + 1e-9:
         found.append(
             ShutdownBudgetExceeded(
-                f"shutdown took {took:g} s, over the budget of {budget:g} s "
-                f"(the slowest chain of stops is {' -> '.join(slowest)})",
+                f"shutdown took {took:g} s, over the budget of {budget:g} s: "
+                f"the slowest chain of stops is {_with_timeouts(slowest, running)}; "
+                "lower a sigterm_timeout along it, or raise the budget",
                 slowest,
                 returned,
             )

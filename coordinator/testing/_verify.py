@@ -22,9 +22,9 @@ from .._events import (
     ProcessExited,
     ProcessSignalled,
     Transitioned,
-    describe_event,
 )
 from ..errors import HealthDaemonsError
+from ._report import timeline_lines
 from ._schedules import (
     ALL_FAULTS,
     DEFAULT_HORIZON,
@@ -34,21 +34,25 @@ from ._schedules import (
     ProcessRun,
     fault_schedules,
 )
-from ._simulation import SimulatedRun, simulate, worst_chain
+from ._simulation import SimulatedRun, refuse_running_loop, simulate, worst_chain
 
-__all__ = ["VerificationError", "VerificationReport", "verify", "worst_case_schedule"]
-
-TIMELINE_LINES = 60
+__all__ = [
+    "VerificationError",
+    "VerificationReport",
+    "load_system",
+    "verify",
+    "worst_case_schedule",
+]
 
 
 class VerificationError(HealthDaemonsError, AssertionError):
     """`verify` found a run that breaks an invariant or the shutdown budget.
 
     The message shows the (shrunk) fault schedule and a timeline of the
-    entries involved; `run` is the whole simulated run.
+    entries involved; `run` is the whole simulated run (`None` from `explore`).
     """
 
-    def __init__(self, message: str, run: SimulatedRun) -> None:
+    def __init__(self, message: str, run: SimulatedRun | None = None) -> None:
         super().__init__(message)
         self.run = run
 
@@ -81,7 +85,7 @@ class VerificationReport:
         return "\n".join(lines)
 
 
-def _system(system: Daemons | str | os.PathLike[str]) -> Daemons:
+def load_system(system: Daemons | str | os.PathLike[str]) -> Daemons:
     return system if isinstance(system, Daemons) else load_config(system)
 
 
@@ -121,7 +125,8 @@ def verify(
     (`None` draws a new one each call). Raises `VerificationError` with the
     shrunk counterexample; returns a `VerificationReport` otherwise.
     """
-    daemons = _system(system)
+    refuse_running_loop("verify")
+    daemons = load_system(system)
     strategy = (
         faults
         if isinstance(faults, st.SearchStrategy)
@@ -177,14 +182,7 @@ def _explain(run: SimulatedRun, entries: Sequence[str]) -> str:
     lines = ["Fault schedule:"]
     kinds = {spec.id: spec.kind for spec in run.specs}
     lines.extend(f"  {line}" for line in run.schedule.describe(kinds))
-    shown = set(entries)
-    events = [e for e in run.history if not shown or e.entry in shown or e.entry is None]
-    scope = f"entries {', '.join(entries)}" if entries else "all entries"
-    lines.append(f"Timeline ({scope}; seconds since the start):")
-    if len(events) > TIMELINE_LINES:
-        lines.append(f"  ... {len(events) - TIMELINE_LINES} earlier events")
-        events = events[-TIMELINE_LINES:]
-    lines.extend(f"  {event.at:8.3f}  {describe_event(event)}" for event in events)
+    lines.extend(timeline_lines(run.history, entries, 0.0))
     if not math.isnan(run.term_called_at):
         took = "never returned" if run.shutdown_time is None else f"took {run.shutdown_time:g} s"
         lines.append(f"term() was called at {run.term_called_at:g} s and {took}.")

@@ -1,0 +1,430 @@
+"""`explore`: every interleaving of the events a small system can see.
+
+The real coordinator runs against puppets: each spawn, process exit, check
+result, the call to `term()` and the passing of time (to the next timer) is
+a choice the explorer makes whenever every task is blocked. Runs are
+re-executed from the start along a path of choices (a running coordinator
+cannot be copied), and a state seen before is not explored again. A state
+is what the rules can see: each entry's lifecycle state, its process, a
+check in flight, whether it has restarted (counted up to its `max_restarts`),
+whether its grace period is over, and the shutdown's progress. Timers are not part of it,
+so the search is exhaustive over these states, not over every clock value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+import trio
+import trio.testing
+
+from statemachines import EntryKind, LifecycleState
+
+from .._announced import Announcement
+from .._command import Command
+from .._daemons import Daemons
+from .._events import Event
+from .._health import HealthCheckResult
+from .._host import MemoryHost
+from .._options import EntrySpec, ExecFn
+from .._processes import ExitStatus
+from .._running import RunningDaemons
+from .._subcontainer import SubContainer
+from .._subprocesses import SpawnSettings
+from ._invariants import HistoryReplay, InvariantViolation
+from ._report import timeline_lines
+from ._simulation import refuse_running_loop, shutdown_bound
+from ._verify import VerificationError, load_system
+
+__all__ = ["ExplorationError", "ExplorationReport", "explore"]
+
+
+class ExplorationError(VerificationError):
+    """`explore` reached a state that breaks an invariant; the message shows
+    the path of choices that leads there and the timeline of that run."""
+
+    def __init__(self, message: str, path: Sequence[str], history: Sequence[Event]) -> None:
+        super().__init__(message)
+        self.path = tuple(path)
+        self.history = tuple(history)
+
+
+@dataclass(frozen=True)
+class ExplorationReport:
+    """What `explore` covered; it found no violation."""
+
+    states: int
+    """Distinct states reached."""
+    transitions: int
+    """Choices explored from them."""
+    runs: int
+    """Runs of the coordinator it took (each replays a path from the start)."""
+    complete: bool
+    """`False` if `max_states` or `max_depth` cut the search short."""
+
+    def __str__(self) -> str:
+        done = "every reachable state" if self.complete else "cut short by its limits"
+        return (
+            f"explored {self.states} states and {self.transitions} transitions "
+            f"in {self.runs} runs ({done}); no violation"
+        )
+
+
+class _Puppet:
+    """A process (or an `ExecFn`) whose every move the explorer chooses."""
+
+    def __init__(self, entry_id: str, kind: EntryKind, pid: int | None, timeout: float) -> None:
+        self.entry_id = entry_id
+        self.kind = kind
+        self.pid = pid
+        self.sigterm_timeout = timeout
+        self.signalled = False
+        self.status: ExitStatus | None = None
+        self.exited = anyio.Event()
+        self.on_ready: Callable[[str | None], None] | None = None
+        self.run = 1
+
+    @property
+    def running(self) -> bool:
+        return self.status is None
+
+    def exit(self, status: ExitStatus) -> None:
+        if self.status is None:
+            self.status = status
+            self.exited.set()
+
+    async def wait(self) -> ExitStatus:
+        await self.exited.wait()
+        assert self.status is not None
+        return self.status
+
+    async def wait_gone(self) -> None:
+        await self.exited.wait()
+
+    def terminate(self) -> str:
+        self.signalled = True
+        return "SIGTERM"
+
+    def kill(self) -> str:
+        self.exit(ExitStatus(-9, True, "signal SIGKILL"))
+        return "SIGKILL"
+
+    def choices(self) -> list[tuple[str, Callable[[], object]]]:
+        if self.status is not None:
+            return []
+        name = self.entry_id
+        if self.signalled:
+            return [(f"{name} stops on SIGTERM", lambda: self.exit(_SIGTERMED))]
+        found: list[tuple[str, Callable[[], object]]] = [
+            (f"{name} crashes", lambda: self.exit(_CRASHED))
+        ]
+        if self.kind is EntryKind.ONESHOT:
+            found.append((f"{name} exits 0", lambda: self.exit(_EXIT_0)))
+        if self.on_ready is not None:
+            on_ready = self.on_ready
+
+            def announce() -> None:
+                self.on_ready = None
+                on_ready(None)
+
+            found.append((f"{name} announces it is ready", announce))
+        return found
+
+
+_SIGTERMED = ExitStatus(-15, True, "signal SIGTERM")
+_CRASHED = ExitStatus(1, False, "exit code 1")
+_EXIT_0 = ExitStatus(0, True, "exit code 0")
+
+
+class _Stage:
+    """The puppets of one run, and the choices they offer."""
+
+    def __init__(self, specs: Sequence[EntrySpec]) -> None:
+        self.kinds = {spec.id: spec.kind for spec in specs}
+        self.puppets: list[_Puppet] = []
+        self.spawning: dict[str, anyio.Event] = {}
+        self.checks: dict[str, tuple[anyio.Event, list[HealthCheckResult]]] = {}
+        self.cleanups: dict[_Puppet, anyio.Event] = {}
+        """Cancelled functions still cleaning up (an abandoned one may linger
+        while the next one of the same entry runs)."""
+        self.auto = False
+        self.next_pid = 1001
+
+    def choices(self) -> list[tuple[str, Callable[[], object]]]:
+        found: list[tuple[str, Callable[[], object]]] = []
+        for entry_id, spawned in self.spawning.items():
+            found.append((f"{entry_id} spawn finishes", spawned.set))
+        for entry_id, (answered, answer) in self.checks.items():
+            for result in (HealthCheckResult.success(), HealthCheckResult.failure("fails")):
+
+                def give(
+                    result: HealthCheckResult = result,
+                    answered: anyio.Event = answered,
+                    answer: list[HealthCheckResult] = answer,
+                ) -> None:
+                    answer.append(result)
+                    answered.set()
+
+                found.append((f"{entry_id} check {result.result.value}", give))
+        for puppet, cleaned in self.cleanups.items():
+            found.append((f"{puppet.entry_id} run {puppet.run} finishes its cleanup", cleaned.set))
+        for puppet in self.puppets:
+            found.extend(puppet.choices())
+        return sorted(found, key=lambda c: c[0])
+
+    def release_all(self) -> None:
+        """Let everything go on by itself (the run is being ended)."""
+        self.auto = True
+        for event in [*self.spawning.values(), *self.cleanups.values()]:
+            event.set()
+        for answered, answer in self.checks.values():
+            answer.append(HealthCheckResult.failure("ended"))
+            answered.set()
+        for puppet in self.puppets:
+            if puppet.signalled:
+                puppet.exit(_SIGTERMED)
+
+    async def start_command(self, command: Command, settings: SpawnSettings) -> _Puppet:
+        entry_id = settings.entry_id
+        if not self.auto:
+            spawned = self.spawning[entry_id] = anyio.Event()
+            await spawned.wait()
+            del self.spawning[entry_id]
+        puppet = _Puppet(entry_id, self.kinds[entry_id], self.next_pid, command.sigterm_timeout)
+        self.next_pid += 1
+        if settings.announcement is not None:
+            puppet.on_ready = settings.on_ready
+        self.puppets.append(puppet)
+        return puppet
+
+    def function(self, spec: EntrySpec, exec_fn: ExecFn) -> ExecFn:
+        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
+
+        async def play(_: object) -> Command | None:
+            if announced:
+                return Command(["puppet", spec.id], sigterm_timeout=exec_fn.sigterm_timeout)
+            puppet = _Puppet(spec.id, spec.kind, None, exec_fn.sigterm_timeout)
+            self.puppets.append(puppet)
+            puppet.run = sum(p.entry_id == spec.id for p in self.puppets)
+            try:
+                status = await puppet.wait()
+            except anyio.get_cancelled_exc_class():
+                puppet.exit(_SIGTERMED)
+                if not self.auto:
+                    with anyio.CancelScope(shield=True):
+                        cleaned = self.cleanups[puppet] = anyio.Event()
+                        await cleaned.wait()
+                        del self.cleanups[puppet]
+                raise
+            if not status.clean:
+                raise RuntimeError("crashed")
+            return None
+
+        return ExecFn(play, sigterm_timeout=exec_fn.sigterm_timeout)
+
+    def check(self, entry_id: str) -> Callable[[], Awaitable[HealthCheckResult]]:
+        async def check() -> HealthCheckResult:
+            if self.auto:
+                return HealthCheckResult.failure("ended")
+            answered, answer = self.checks[entry_id] = (anyio.Event(), [])
+            try:
+                await answered.wait()
+            finally:
+                self.checks.pop(entry_id, None)
+            return answer[0]
+
+        return check
+
+    def spec(self, spec: EntrySpec) -> EntrySpec:
+        changes: dict[str, object] = {}
+        if isinstance(spec.exec, ExecFn):
+            changes["exec"] = self.function(spec, spec.exec)
+        if spec.ready is not None and not isinstance(spec.ready.fn, Announcement):
+            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec.id))
+        if spec.subcontainer is not None:
+            changes["subcontainer"] = SubContainer(spec.subcontainer.name)
+        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
+
+    def puppet_state(self, entry_id: str) -> str:
+        if entry_id in self.spawning:
+            return "spawning"
+        alive = [p for p in self.puppets if p.entry_id == entry_id and p.running]
+        if not alive:
+            return "none"
+        return "signalled" if alive[-1].signalled else "running"
+
+
+@dataclass
+class _Search:
+    specs: tuple[EntrySpec, ...]
+    max_states: int
+    max_depth: int
+    seen: set[tuple[object, ...]] = dataclasses.field(default_factory=set)
+    frontier: deque[tuple[str, ...]] = dataclasses.field(default_factory=lambda: deque([()]))
+    transitions: int = 0
+    runs: int = 0
+    cut: bool = False
+
+
+def explore(
+    system: Daemons | str | os.PathLike[str], *, max_states: int = 20_000, max_depth: int = 80
+) -> ExplorationReport:
+    """Enumerate the interleavings of spawns finishing, check results,
+    process exits, `term()` and the passing of time for a small system (up
+    to about 4 or 5 entries), checking invariants 1 to 6 in every state
+    reached. Raises `ExplorationError` with the path to a violation."""
+    refuse_running_loop("explore")
+    search = _Search(load_system(system).entries, max_states, max_depth)
+    while search.frontier and len(search.seen) < max_states:
+        path = search.frontier.popleft()
+        search.runs += 1
+        _run_path(search, path)
+    return ExplorationReport(
+        len(search.seen), search.transitions, search.runs, not search.cut and not search.frontier
+    )
+
+
+def _run_path(search: _Search, path: tuple[str, ...]) -> None:
+    """Replay `path`; if it ends in a new state, put each choice from there
+    on the frontier. Breadth first, so a violation is found by a shortest path."""
+    specs = search.specs
+    stage = _Stage(specs)
+    running = RunningDaemons([stage.spec(s) for s in specs], MemoryHost())
+    running._start_command = stage.start_command
+    bound, chain = shutdown_bound(specs)
+    clock = trio.testing.MockClock()
+    term_times: dict[str, float] = {}
+    taken: list[str] = []
+    failures: list[AssertionError] = []
+
+    async def call_term() -> None:
+        term_times["called"] = anyio.current_time()
+        await running.term()
+        term_times["returned"] = anyio.current_time()
+
+    replay = HistoryReplay(specs)
+    checked = 0
+
+    async def main() -> None:
+        nonlocal checked
+        async with running, anyio.create_task_group() as group:
+            while True:
+                await trio.testing.wait_all_tasks_blocked()
+                try:
+                    history = running.history
+                    replay.feed(history[checked:])
+                    checked = len(history)
+                    replay.end_of_step()
+                except InvariantViolation as violation:
+                    failures.append(violation)
+                    break
+                if "returned" in term_times:
+                    failures.extend(_check_after_term(running, stage, term_times, bound, chain))
+                    break
+                options = stage.choices()
+                if "called" not in term_times:
+                    options.append(("term()", functools.partial(group.start_soon, call_term)))
+                wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+                if math.isfinite(wait):
+                    options.append((f"time passes {wait:g} s", functools.partial(clock.jump, wait)))
+                step = len(taken)
+                if step < len(path):
+                    chosen = [apply for label, apply in options if label == path[step]]
+                    if not chosen:
+                        break  # a timer the path did not have: a different run
+                    taken.append(path[step])
+                    chosen[0]()
+                    continue
+                state = _fingerprint(running, stage, term_times)
+                if state not in search.seen and len(search.seen) < search.max_states:
+                    search.seen.add(state)
+                    if step < search.max_depth:
+                        search.transitions += len(options)
+                        search.frontier.extend((*taken, label) for label, _ in options)
+                    else:
+                        search.cut = True
+                break
+            # Leave the path: let everything (abandoned functions too) finish
+            # by itself, quickly.
+            stage.release_all()
+            clock.autojump_threshold = 0
+            if "returned" not in term_times:
+                running.kill()
+
+    anyio.run(main, backend="trio", backend_options={"clock": clock})
+    if failures:
+        history = running.history
+        message = _describe_failure(failures[0], taken, history)
+        raise ExplorationError(message, taken, history)
+
+
+def _check_after_term(
+    running: RunningDaemons,
+    stage: _Stage,
+    term_times: dict[str, float],
+    bound: float,
+    chain: tuple[str, ...],
+) -> list[AssertionError]:
+    took = term_times["returned"] - term_times["called"]
+    found: list[AssertionError] = []
+    if took > bound + 1e-9:
+        found.append(
+            InvariantViolation(
+                4,
+                f"term() took {took:g} s, more than its bound of {bound:g} s "
+                f"along {' -> '.join(chain)}",
+                chain,
+                term_times["returned"],
+            )
+        )
+    alive = [p for p in stage.puppets if p.running and p.pid is not None]
+    left = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
+    if alive or left:
+        what = [f"{p.entry_id} (pid {p.pid}) still alive" for p in alive]
+        what += [f"{i} is {running.state(i).value}" for i in left]
+        found.append(
+            InvariantViolation(
+                4,
+                "after term() returned: " + ", ".join(what),
+                [p.entry_id for p in alive] + left,
+                term_times["returned"],
+            )
+        )
+    return found
+
+
+def _fingerprint(
+    running: RunningDaemons, stage: _Stage, term_times: dict[str, float]
+) -> tuple[object, ...]:
+    parts: list[object] = ["called" in term_times]
+    for entry_id, entry in running._entries.items():
+        max_restarts = entry.spec.max_restarts
+        parts.append(
+            (
+                entry.state,
+                stage.puppet_state(entry_id),
+                entry_id in stage.checks,
+                sum(p.entry_id == entry_id for p in stage.cleanups),
+                min(entry.restarts, 1 if max_restarts is None else max_restarts + 1),
+                entry.state is LifecycleState.STARTING and entry.grace_expired(),
+            )
+        )
+    return tuple(parts)
+
+
+def _describe_failure(
+    violation: AssertionError, path: Sequence[str], history: Sequence[Event]
+) -> str:
+    start = history[0].at if history else 0.0
+    lines = [str(violation), "", "Path (the explorer's choices, in order):"]
+    lines.extend(f"  {i + 1:3}. {label}" for i, label in enumerate(path))
+    entries: tuple[str, ...] = getattr(violation, "entries", ())
+    lines.extend(timeline_lines(history, entries, start))
+    return "\n".join(lines)
