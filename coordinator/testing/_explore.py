@@ -7,7 +7,7 @@ re-executed from the start along a path of choices (a running coordinator
 cannot be copied), and a state seen before is not explored again. A state
 is what the rules can see: each entry's lifecycle state, its process, a
 check in flight, whether it has restarted (counted up to its `max_restarts`),
-whether its grace period is over, and the shutdown's progress. Timers are not part of it,
+whether its grace period is over, and how long `term()` has been running. Timers are not part of it,
 so the search is exhaustive over these states, not over every clock value.
 """
 
@@ -252,13 +252,10 @@ class _Stage:
             changes["subcontainer"] = SubContainer(spec.subcontainer.name)
         return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
-    def puppet_state(self, entry_id: str) -> str:
-        if entry_id in self.spawning:
-            return "spawning"
-        alive = [p for p in self.puppets if p.entry_id == entry_id and p.running]
-        if not alive:
-            return "none"
-        return "signalled" if alive[-1].signalled else "running"
+    def puppet_state(self, entry_id: str) -> tuple[bool, tuple[bool, ...]]:
+        """Whether a spawn is under way, and for each live process whether it was signalled."""
+        alive = tuple(p.signalled for p in self.puppets if p.entry_id == entry_id and p.running)
+        return entry_id in self.spawning, alive
 
 
 @dataclass
@@ -360,7 +357,8 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
 
     anyio.run(main, backend="trio", backend_options={"clock": clock})
     if failures:
-        history = running.history
+        # Up to the event at fault: the run was wound up after it.
+        history = running.history[: replay.events] if replay.events else running.history
         message = _describe_failure(failures[0], taken, history)
         raise ExplorationError(message, taken, history)
 
@@ -403,7 +401,10 @@ def _check_after_term(
 def _fingerprint(
     running: RunningDaemons, stage: _Stage, term_times: dict[str, float]
 ) -> tuple[object, ...]:
-    parts: list[object] = ["called" in term_times]
+    # How long the shutdown has taken so far is part of the state: invariant 4
+    # bounds it, so two shutdowns in the same states at different times differ.
+    called = term_times.get("called")
+    parts: list[object] = [None if called is None else round(anyio.current_time() - called, 9)]
     for entry_id, entry in running._entries.items():
         max_restarts = entry.spec.max_restarts
         parts.append(

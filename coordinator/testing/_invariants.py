@@ -73,6 +73,8 @@ class HistoryReplay:
         self.live = dict.fromkeys(self.dependencies, 0)
         self.step: int | None = None
         self.now = 0.0
+        self.events = 0
+        """How many events have been fed; on a violation, the one at fault is the last."""
 
     def end_of_step(self) -> None:
         """Invariant 6: within one step the coordinator moves several entries;
@@ -92,6 +94,7 @@ class HistoryReplay:
 
     def feed(self, events: Iterable[Event]) -> None:
         for event in events:
+            self.events += 1
             self.now = event.at
             if isinstance(event, Transitioned):
                 if event.step != self.step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .._events import Event, describe_event
@@ -12,11 +13,15 @@ TIMELINE_LINES = 60
 """The last events shown; a counterexample's cause is rarely further back."""
 
 
-def timeline_lines(history: Sequence[Event], entries: Sequence[str], origin: float) -> list[str]:
+def timeline_lines(
+    history: Sequence[Event], entries: Sequence[str], origin: float, until: float = math.inf
+) -> list[str]:
     """A heading, then one line per event of `entries` (of all entries if
-    none are named), timed in seconds since `origin`."""
+    none are named) up to the moment `until`, timed in seconds since `origin`."""
     shown = set(entries)
-    events = [e for e in history if not shown or e.entry in shown or e.entry is None]
+    events = [
+        e for e in history if e.at <= until and (not shown or e.entry in shown or e.entry is None)
+    ]
     scope = f"entries {', '.join(entries)}" if entries else "all entries"
     lines = [f"Timeline ({scope}; seconds since the start):"]
     if len(events) > TIMELINE_LINES:

@@ -278,11 +278,15 @@ class _World:
         return ExecFn(play, sigterm_timeout=exec_fn.sigterm_timeout)
 
     def check(self, spec: EntrySpec) -> Callable[[], HealthCheckResult]:
-        faults = self.schedule.of(spec.id)
+        flaps = self.schedule.of(spec.id).check_fails
+        failed = [0] * len(flaps)
 
         def check() -> HealthCheckResult:
-            if faults.check_failing(self.now()):
-                return HealthCheckResult.failure("check fails (scheduled)")
+            now = self.now()
+            for i, (start, count) in enumerate(flaps):
+                if start <= now and failed[i] < count:
+                    failed[i] += 1
+                    return HealthCheckResult.failure("check fails (scheduled)")
             if spec.exec is None:
                 return HealthCheckResult.success()
             current = self.current.get(spec.id)

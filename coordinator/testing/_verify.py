@@ -182,7 +182,9 @@ def _explain(run: SimulatedRun, entries: Sequence[str]) -> str:
     lines = ["Fault schedule:"]
     kinds = {spec.id: spec.kind for spec in run.specs}
     lines.extend(f"  {line}" for line in run.schedule.describe(kinds))
-    lines.extend(timeline_lines(run.history, entries, 0.0))
+    # The run went on after the violation; what matters ends there.
+    until = getattr(run.failure, "at", math.inf)
+    lines.extend(timeline_lines(run.history, entries, 0.0, until))
     if not math.isnan(run.term_called_at):
         took = "never returned" if run.shutdown_time is None else f"took {run.shutdown_time:g} s"
         lines.append(f"term() was called at {run.term_called_at:g} s and {took}.")

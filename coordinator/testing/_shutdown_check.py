@@ -1,0 +1,419 @@
+"""Check that a system shut down cleanly, and run systems for a test.
+
+A clean shutdown is one where, once the system's block was left:
+
+1. every entry is `stopped`;
+2. the history keeps invariants 1, 2, 3, 5 and 6 (`check_invariants`);
+3. no process the system started is alive, grandchildren included.
+
+The third point relies on how every command is started: in a session and
+process group of its own, led by the process the `ProcessSpawned` event
+names. A process still in one of those sessions or groups belongs to the
+system, wherever it was reparented: its own process group (`setpgid`)
+does not take it out of the session. Only a process that starts a new
+session itself (`setsid`) escapes, and so do processes that an `ExecFn`
+starts on its own.
+
+The scan reads `/proc` (commands need Linux anyway) and runs synchronously:
+it is meant for after the system has stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import anyio
+from anyio.abc import TaskGroup
+
+from statemachines import LifecycleState
+
+from .._daemons import Daemons
+from .._events import ProcessSpawned
+from .._running import RunningDaemons
+from .._subprocesses import all_processes, read_stat
+from ._invariants import InvariantViolation, check_invariants
+
+__all__ = [
+    "LeftoverProcess",
+    "StartSystem",
+    "UncleanShutdown",
+    "check_clean_shutdown",
+    "kill_leftovers",
+    "leftover_processes",
+]
+
+LEFTOVER_WAIT = 2.0
+"""How long a process of a stopped system may take to go before it is a leftover."""
+COMMAND_SHOWN = 160
+"""How much of a leftover's command line its description shows, on one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeftoverProcess:
+    """A live process in the session or process group of a process that a
+    system spawned (the `leader`, spawned for `entry`)."""
+
+    pid: int
+    entry: str
+    leader: int
+    pgrp: int
+    session: int
+    command: str
+    """Its command line, arguments separated by spaces (`[name]` when it has
+    none, as `ps` shows)."""
+
+    def __str__(self) -> str:
+        where = "process group" if self.pgrp == self.leader else "session"
+        command = " ".join(self.command.split())
+        if len(command) > COMMAND_SHOWN:
+            command = command[: COMMAND_SHOWN - 3] + "..."
+        return f"pid {self.pid} ({where} of {self.entry}'s process {self.leader}): {command}"
+
+
+class UncleanShutdown(AssertionError):
+    """A system did not shut down cleanly.
+
+    The message lists each problem on its own line. `entries` names the
+    entries involved; `leftovers` are the processes found alive afterwards
+    (killed by then, unless the check was told not to); `violation` is the
+    broken invariant, if one was.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        entries: Iterable[str],
+        leftovers: Sequence[LeftoverProcess] = (),
+        violation: InvariantViolation | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.entries = tuple(dict.fromkeys(entries))
+        self.leftovers = tuple(leftovers)
+        self.violation = violation
+
+
+def leftover_processes(
+    running: RunningDaemons, *, wait: float = LEFTOVER_WAIT
+) -> list[LeftoverProcess]:
+    """The live processes left by `running`: those in the session or process
+    group of a process it spawned (`ProcessSpawned` in its history).
+
+    Processes that are on their way out get up to `wait` seconds to go;
+    zombies do not count.
+    """
+    leaders = {
+        event.pid: event.entry
+        for event in running.history
+        if isinstance(event, ProcessSpawned) and event.pid is not None
+    }
+    if not leaders:
+        return []
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        found = _scan(leaders)
+        remaining = deadline - time.monotonic()
+        if not found or remaining <= 0:
+            return found
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
+
+
+def kill_leftovers(
+    leftovers: Iterable[LeftoverProcess], *, wait: float = LEFTOVER_WAIT
+) -> list[LeftoverProcess]:
+    """SIGKILL the process group of each leftover, wait up to `wait` seconds
+    for them to die, and reap those that became zombies of this process.
+
+    Returns the ones still alive after that (stuck in the kernel, say, or
+    owned by a user this process may not signal).
+    """
+    leftovers = list(leftovers)
+    for pgrp in dict.fromkeys(p.pgrp for p in leftovers):
+        try:
+            os.killpg(pgrp, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            for process in leftovers:
+                if process.pgrp == pgrp:
+                    _kill(process.pid)
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [p for p in leftovers if _alive(p.pid)]
+        remaining = deadline - time.monotonic()
+        if not alive or remaining <= 0:
+            break
+        time.sleep(min(0.01, remaining))
+    me = os.getpid()
+    for process in leftovers:
+        # Orphans come to this process when it is a child subreaper. (Not a
+        # leader: that is a child of ours that its process object reaps.)
+        if process.pid == process.leader:
+            continue
+        stat = read_stat(process.pid)
+        if stat is not None and stat.state == "Z" and stat.ppid == me:
+            try:
+                os.waitpid(process.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+    return alive
+
+
+def check_clean_shutdown(
+    running: RunningDaemons, *, wait: float = LEFTOVER_WAIT, kill: bool = True
+) -> None:
+    """Raise `UncleanShutdown` unless `running`, a system whose block has
+    been left, shut down cleanly: every entry `stopped`, invariants 1, 2, 3,
+    5 and 6 kept by its history, and no process of it alive.
+
+    Leftover processes get `wait` seconds to go; then, with `kill` (the
+    default), they are killed before the error is raised.
+    """
+    problem = _check(running, wait=wait, kill=kill)
+    if problem is not None:
+        raise problem
+
+
+class StartSystem:
+    """Runs systems for a test, then stops them and checks how they stopped.
+
+    ```python
+    async with StartSystem() as start_system:
+        running = await start_system(system, wait_ready=30)
+        ...
+    ```
+
+    Each system runs in a task of its own, so the caller may start it from
+    within any cancel scope (`fail_after`, a task group). Leaving the block
+    stops the systems one after another, the last started first, each by
+    leaving its `async with` block (the ordered `term()`); then
+    `check_clean_shutdown` checks each, and every problem found, of every
+    system, comes out as one `UncleanShutdown`, after leftover processes have
+    been killed. An exception raised in the block goes out as itself, after
+    the same shutdown; the shutdown's problems are then attached to it as a
+    note.
+
+    The `start_system` fixture of the pytest plugin is this, reporting the
+    problems as a failure of the test's teardown.
+    """
+
+    def __init__(self, *, leftover_wait: float = LEFTOVER_WAIT) -> None:
+        self.leftover_wait = leftover_wait
+        self._systems: list[_System] = []
+        self._group: TaskGroup | None = None
+        self._closed = False
+
+    @property
+    def systems(self) -> tuple[RunningDaemons, ...]:
+        """The systems started so far, in the order they were started."""
+        return tuple(system.running for system in self._systems)
+
+    async def __call__(self, system: Daemons, *, wait_ready: float | None = None) -> RunningDaemons:
+        """Build `system` and run it until the end of the block; with
+        `wait_ready`, also wait up to that many seconds until every entry is
+        ready (raising `WaitTimeoutError` as `RunningDaemons.wait_ready` does;
+        the system is stopped and checked at the end of the block all the
+        same)."""
+        if self._group is None or self._closed:
+            raise RuntimeError("start_system() needs its block: `async with StartSystem() as ...`")
+        if not isinstance(system, Daemons):
+            raise TypeError(f"start_system() takes a Daemons (a system to build), not {system!r}")
+        started = _System(system.build())
+        self._systems.append(started)
+        self._group.start_soon(started.run, name="healthdaemons:start_system")
+        await started.settled.wait()
+        if started.error is not None and not started.entered:
+            raise started.error
+        if wait_ready is not None:
+            await started.running.wait_ready(wait_ready)
+        return started.running
+
+    async def __aenter__(self) -> StartSystem:
+        if self._group is not None or self._closed:
+            raise RuntimeError("a StartSystem can be entered only once")
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        assert self._group is not None
+        self._closed = True
+        try:
+            # Shielded: the order of the shutdown is the point. Each step is
+            # bounded by the systems' own timeouts.
+            with anyio.CancelScope(shield=True):
+                for started in reversed(self._systems):
+                    started.leave.set()
+                    await started.done.wait()
+        finally:
+            try:
+                # Its tasks have ended, unless the loop above failed: then
+                # they all stop now. The block's exception is not passed on:
+                # it goes out as itself, never in an exception group.
+                for started in self._systems:
+                    started.leave.set()
+                await self._group.__aexit__(None, None, None)
+            finally:
+                # Checked (and leftovers killed) whatever happened above.
+                problem = self._check_all()
+                if problem is not None:
+                    if exc is None:
+                        raise problem
+                    exc.add_note(str(problem))
+        return False
+
+    def _check_all(self) -> UncleanShutdown | None:
+        problems = [
+            problem
+            for started in self._systems
+            if (problem := _check(started.running, self.leftover_wait, True, started)) is not None
+        ]
+        if not problems:
+            return None
+        return problems[0] if len(problems) == 1 else _combine(problems)
+
+
+# Internals.
+
+
+class _System:
+    """One system of a `StartSystem`, run by a task of its group."""
+
+    def __init__(self, running: RunningDaemons) -> None:
+        self.running = running
+        self.entered = False
+        self.settled = anyio.Event()
+        """Set once the block is entered, or could not be."""
+        self.leave = anyio.Event()
+        self.done = anyio.Event()
+        self.error: Exception | None = None
+        """What entering or leaving the block raised (entering: for the caller)."""
+
+    async def run(self) -> None:
+        # Never raises: an exception here would cancel the test itself.
+        try:
+            async with self.running:
+                self.entered = True
+                self.settled.set()
+                await self.leave.wait()
+        except Exception as error:
+            self.error = error
+        finally:
+            self.settled.set()
+            self.done.set()
+
+
+def _scan(leaders: dict[int, str]) -> list[LeftoverProcess]:
+    me = os.getpid()
+    found = []
+    for stat in all_processes():
+        if not stat.alive or stat.pid == me:
+            continue
+        if stat.pgrp in leaders:
+            leader = stat.pgrp
+        elif stat.session in leaders:
+            leader = stat.session
+        else:
+            continue
+        found.append(
+            LeftoverProcess(
+                stat.pid, leaders[leader], leader, stat.pgrp, stat.session, _command(stat.pid)
+            )
+        )
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            raw = cmdline.read()
+        if raw:
+            return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        with open(f"/proc/{pid}/comm", "rb") as comm:
+            return f"[{comm.read().strip().decode(errors='replace')}]"
+    except OSError:
+        return "?"
+
+
+def _alive(pid: int) -> bool:
+    stat = read_stat(pid)
+    return stat is not None and stat.alive
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _describe(running: RunningDaemons) -> str:
+    ids = running.ids
+    shown = ", ".join(ids[:6])
+    if len(ids) > 6:
+        shown += f", ... ({len(ids)} entries)"
+    return f"the system ({shown or 'no entries'})"
+
+
+def _check(
+    running: RunningDaemons, wait: float, kill: bool, started: _System | None = None
+) -> UncleanShutdown | None:
+    lines: list[str] = []
+    entries: list[str] = []
+    violation: InvariantViolation | None = None
+    if started is None or started.entered:
+        if started is not None and started.error is not None:
+            error = started.error
+            lines.append(f"- leaving its block raised {type(error).__name__}: {error}")
+        states = [(i, running.state(i)) for i in running.ids]
+        not_stopped = [(i, state) for i, state in states if state is not LifecycleState.STOPPED]
+        if not_stopped:
+            listing = ", ".join(f"{i} is {state.value}" for i, state in not_stopped)
+            lines.append(f"- not stopped: {listing}")
+            entries += [i for i, _ in not_stopped]
+        try:
+            check_invariants(running.entries, running.history)
+        except InvariantViolation as error:
+            violation = error
+            lines.append(f"- {error}")
+            entries += error.entries
+        except ValueError as error:  # a history the checker cannot replay
+            lines.append(f"- its history cannot be checked: {error}")
+    leftovers = leftover_processes(running, wait=wait)
+    if leftovers:
+        how = "killed now" if kill else "still running"
+        lines.append(f"- processes alive after the shutdown ({how}):")
+        lines += [f"    {process}" for process in leftovers]
+        survivors = kill_leftovers(leftovers, wait=wait) if kill else []
+        if survivors:
+            pids = ", ".join(str(p.pid) for p in survivors)
+            lines.append(f"    (SIGKILL did not end {pids})")
+        entries += [process.entry for process in leftovers]
+    if not lines:
+        return None
+    header = f"{_describe(running)} did not shut down cleanly"
+    if entries:
+        header += f" (entries {', '.join(dict.fromkeys(entries))})"
+    return UncleanShutdown("\n".join([f"{header}:", *lines]), entries, leftovers, violation)
+
+
+def _combine(problems: Sequence[UncleanShutdown]) -> UncleanShutdown:
+    violations = [p.violation for p in problems if p.violation is not None]
+    return UncleanShutdown(
+        "\n\n".join(str(p) for p in problems),
+        [e for p in problems for e in p.entries],
+        [leftover for p in problems for leftover in p.leftovers],
+        violations[0] if violations else None,
+    )

@@ -1,0 +1,146 @@
+"""verify and explore have teeth: for each invariant, a coordinator with one
+rule deliberately broken is caught by both, with a counterexample that
+names the invariant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+import statemachines._lifecycle as lifecycle
+from coordinator import Command, Daemons, HealthCheckResult, ProcessSpawned, Ready
+from coordinator._entry import Entry
+from coordinator._options import Exec
+from coordinator._processes import ExitStatus, ProcessHandle
+from coordinator._running import RunningDaemons
+from coordinator._tasks import EntryTasks
+from coordinator.testing import ExplorationError, VerificationError, explore, verify
+from statemachines import LifecycleEvent, LifecycleState, Transition
+
+
+def ok() -> HealthCheckResult:
+    return HealthCheckResult.success()
+
+
+def pair() -> Daemons:
+    """A web server that requires a database; both checked, SIGTERM timeouts of 5 s."""
+    return (
+        Daemons.of()
+        .add_daemon("db", exec=Command(["db"], sigterm_timeout=5), ready=Ready("DB", ok))
+        .add_daemon(
+            "web",
+            exec=Command(["web"], sigterm_timeout=5),
+            ready=Ready("Web", ok),
+            requires=["db"],
+        )
+    )
+
+
+def caught_by_both(invariant: int, *, explore_too: bool = True) -> tuple[str, str]:
+    with pytest.raises(VerificationError, match=f"^invariant {invariant}:") as by_verify:
+        verify(pair(), max_examples=200)
+    if not explore_too:
+        return str(by_verify.value), ""
+    with pytest.raises(ExplorationError, match=f"^invariant {invariant}:") as by_explore:
+        explore(pair())
+    return str(by_verify.value), str(by_explore.value)
+
+
+def always(value: bool) -> Callable[[Entry], bool]:
+    return lambda self: value
+
+
+def test_invariant_1_needs_the_wait_for_dependents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Entry, "no_dependent_running", always(True))
+    verified, explored = caught_by_both(1)
+    assert "db signalled at" in verified
+    assert "while its dependents web still run" in verified
+    # The explorer's path is a shortest one: everything up, then term().
+    assert "term()" in explored.split("Timeline")[0]
+
+
+def test_invariant_2_needs_the_dependency_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Entry, "dependencies_ready", always(True))
+    verified, explored = caught_by_both(2)
+    assert "web launched at 0 while db was not ready" in verified
+    assert "Path (the explorer's choices, in order):" in explored
+
+
+def test_invariant_3_catches_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_process = RunningDaemons._run_process
+
+    async def run_process_with_a_leak(
+        self: RunningDaemons, entry: Entry, exec_: Exec
+    ) -> tuple[ExitStatus, ProcessHandle | None]:
+        # The broken piece: a second instance, started and never stopped.
+        assert isinstance(exec_, Command)
+        leaked = await self._start_command(exec_, self._spawn_settings(entry))
+        self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, leaked.pid))
+        return await run_process(self, entry, exec_)
+
+    monkeypatch.setattr(RunningDaemons, "_run_process", run_process_with_a_leak)
+    verified, explored = caught_by_both(3)
+    assert "invariant 3: db has 2 live processes" in verified
+    assert "invariant 3: db" in explored
+
+
+def test_invariant_4_catches_a_late_sigkill(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminate = EntryTasks._terminate
+
+    def terminate_with_a_late_kill(self: EntryTasks, entry: Entry, process: ProcessHandle) -> float:
+        terminate(self, entry, process)
+        entry.kill_at = anyio.current_time() + 2 * process.sigterm_timeout
+        return entry.kill_at
+
+    monkeypatch.setattr(EntryTasks, "_terminate", terminate_with_a_late_kill)
+    verified, explored = caught_by_both(4)
+    assert "term() took 20 s, more than its bound of 10 s along web -> db" in verified
+    assert "more than its bound of 10 s" in explored
+
+
+def test_invariant_4_catches_children_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_process = RunningDaemons._run_process
+
+    async def run_process_forgetting_leftovers(
+        self: RunningDaemons, entry: Entry, exec_: Exec
+    ) -> tuple[ExitStatus, ProcessHandle | None]:
+        status, _ = await run_process(self, entry, exec_)
+        return status, None
+
+    monkeypatch.setattr(RunningDaemons, "_run_process", run_process_forgetting_leftovers)
+    # The explorer's processes have no children to leave; the simulation's do.
+    with pytest.raises(VerificationError, match=r"^invariant [34]:") as caught:
+        verify(pair(), max_examples=200)
+    assert "leaving a child behind" in str(caught.value)
+
+
+def test_invariant_5_catches_a_row_the_table_does_not_have(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A broken table: another failure while failing goes back to starting.
+    broken = tuple(
+        Transition(t.source, t.event, LifecycleState.STARTING, t.conditions, t.unless, t.kinds)
+        if (t.source, t.event) == (LifecycleState.FAILING, LifecycleEvent.UNHEALTHY)
+        else t
+        for t in lifecycle.TRANSITIONS
+    )
+    monkeypatch.setattr(lifecycle, "TRANSITIONS", broken)
+    verified, explored = caught_by_both(5)
+    assert "failing --unhealthy--> starting" in verified
+    assert "failing --unhealthy--> starting" in explored
+
+
+def test_invariant_6_needs_the_dependency_lost_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    settle = RunningDaemons._settle
+
+    def settle_without_cascade(self: RunningDaemons, entry: Entry) -> None:
+        if entry.state is not LifecycleState.WAITING and entry.state is not LifecycleState.STOPPING:
+            return
+        settle(self, entry)
+
+    monkeypatch.setattr(RunningDaemons, "_settle", settle_without_cascade)
+    verified, explored = caught_by_both(6)
+    assert "invariant 6: web is" in verified
+    assert "while its dependencies db are not ready" in explored
