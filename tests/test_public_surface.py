@@ -22,6 +22,7 @@ import pytest
 import coordinator
 import coordinator.checks
 import coordinator.errors
+import coordinator.testing
 import coordinator.triggers
 import statemachines
 import viz
@@ -35,6 +36,8 @@ MODULES: Final = (
     "coordinator.checks",
     "coordinator.triggers",
     "coordinator.errors",
+    "coordinator.testing",
+    "coordinator.pytest_plugin",
     "viz",
 )
 
@@ -151,6 +154,26 @@ def test_viz_names() -> None:
     _in_all(viz, "lifecycle_dot", "system_dot", "timeline_svg", "render")
     for name in ("lifecycle_dot", "system_dot", "timeline_svg", "render"):
         assert callable(getattr(viz, name)), name
+
+
+def test_testing_names() -> None:
+    """Issue 6's contract: verify, explore, their reports and error, the strategies."""
+    _in_all(
+        coordinator.testing,
+        "verify",
+        "explore",
+        "VerificationReport",
+        "ExplorationReport",
+        "VerificationError",
+        "fault_schedules",
+        "systems",
+    )
+    assert issubclass(coordinator.testing.VerificationError, coordinator.errors.HealthDaemonsError)
+    assert issubclass(coordinator.testing.ExplorationError, coordinator.testing.VerificationError)
+    parameters = inspect.signature(coordinator.testing.verify).parameters
+    assert {"max_examples", "shutdown_budget", "faults"} <= set(parameters)
+    assert parameters["max_examples"].default == 100
+    assert parameters["shutdown_budget"].default is None
 
 
 def test_checks_names() -> None:
@@ -353,8 +376,14 @@ def test_coordinator_does_not_import_viz(path: Path) -> None:
     assert not _imports_package(imports, "viz")
 
 
+# The simulations run on trio's mock clock, so `coordinator.testing` alone
+# may import trio; the coordinator itself stays pure anyio.
+SIMULATIONS: Final = ROOT / "coordinator" / "testing"
+
+
 @pytest.mark.parametrize("path", _file_params(*PACKAGES))
 def test_no_direct_asyncio_or_trio(path: Path) -> None:
     imports = _imports(path)
     assert not _imports_package(imports, "asyncio")
-    assert not _imports_package(imports, "trio")
+    if SIMULATIONS not in path.parents:
+        assert not _imports_package(imports, "trio")

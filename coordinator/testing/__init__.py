@@ -1,5 +1,6 @@
 """Verify a system: invariants, simulated runs under fault schedules, an
-exhaustive explorer, Hypothesis strategies, and a pytest fixture.
+exhaustive explorer, Hypothesis strategies, and what the pytest fixture
+`start_system` (`coordinator.pytest_plugin`) is made of.
 
 `verify(system)` runs the real coordinator against simulated processes and
 checks on trio's mock clock, so it starts nothing and takes no real time.
@@ -16,6 +17,12 @@ from ._schedules import FaultSchedule as FaultSchedule
 from ._schedules import ProcessRun as ProcessRun
 from ._schedules import fault_schedules as fault_schedules
 from ._schedules import systems as systems
+from ._shutdown_check import LeftoverProcess as LeftoverProcess
+from ._shutdown_check import StartSystem as StartSystem
+from ._shutdown_check import UncleanShutdown as UncleanShutdown
+from ._shutdown_check import check_clean_shutdown as check_clean_shutdown
+from ._shutdown_check import kill_leftovers as kill_leftovers
+from ._shutdown_check import leftover_processes as leftover_processes
 from ._simulation import ShutdownBudgetExceeded as ShutdownBudgetExceeded
 from ._simulation import SimulatedRun as SimulatedRun
 from ._simulation import shutdown_bound as shutdown_bound
@@ -32,14 +39,20 @@ __all__ = (
     "FaultSchedule",
     "Faults",
     "InvariantViolation",
+    "LeftoverProcess",
     "ProcessRun",
     "ShutdownBudgetExceeded",
     "SimulatedRun",
+    "StartSystem",
+    "UncleanShutdown",
     "VerificationError",
     "VerificationReport",
+    "check_clean_shutdown",
     "check_invariants",
     "explore",
     "fault_schedules",
+    "kill_leftovers",
+    "leftover_processes",
     "shutdown_bound",
     "simulate",
     "systems",

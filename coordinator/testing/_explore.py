@@ -4,11 +4,14 @@ The real coordinator runs against puppets: each spawn, process exit, check
 result, the call to `term()` and the passing of time (to the next timer) is
 a choice the explorer makes whenever every task is blocked. Runs are
 re-executed from the start along a path of choices (a running coordinator
-cannot be copied), and a state seen before is not explored again. A state
-is what the rules can see: each entry's lifecycle state, its process, a
-check in flight, whether it has restarted (counted up to its `max_restarts`),
-whether its grace period is over, and how long `term()` has been running. Timers are not part of it,
-so the search is exhaustive over these states, not over every clock value.
+cannot be copied), breadth first, and a state seen before is not explored
+again (unless it is reached later into the shutdown, which invariant 4
+bounds). A state is what the rules can see: each entry's lifecycle state,
+its processes, a check in flight, functions still cleaning up, whether its
+grace period is over, its restarts if it has a `max_restarts`, and whether
+`term()` was called. Timers are not part of it (a restart count without
+`max_restarts` only changes a backoff timer), so the search is exhaustive
+over these states, not over every clock value.
 """
 
 from __future__ import annotations
@@ -263,11 +266,34 @@ class _Search:
     specs: tuple[EntrySpec, ...]
     max_states: int
     max_depth: int
-    seen: set[tuple[object, ...]] = dataclasses.field(default_factory=set)
+    seen: dict[tuple[object, ...], float] = dataclasses.field(default_factory=dict)
+    """Each state, with the longest time into `term()` it was reached at."""
+    states: int = 0
     frontier: deque[tuple[str, ...]] = dataclasses.field(default_factory=lambda: deque([()]))
     transitions: int = 0
     runs: int = 0
     cut: bool = False
+
+    def admit(self, state: tuple[object, ...], into_term: float) -> bool:
+        """Whether to explore from `state`: it is new, or reached later into
+        the shutdown than before (invariant 4 bounds how long `term()` takes,
+        and a later visit can only take longer)."""
+        if self.states >= self.max_states:
+            self.cut = True
+            return False
+        known = self.seen.get(state)
+        if known is not None and known >= into_term:
+            return False
+        self.seen[state] = into_term
+        self.states += 1
+        return True
+
+    def expand(self, path: Sequence[str], labels: Sequence[str]) -> None:
+        if len(path) >= self.max_depth:
+            self.cut = True
+            return
+        self.transitions += len(labels)
+        self.frontier.extend((*path, label) for label in labels)
 
 
 def explore(
@@ -279,12 +305,12 @@ def explore(
     reached. Raises `ExplorationError` with the path to a violation."""
     refuse_running_loop("explore")
     search = _Search(load_system(system).entries, max_states, max_depth)
-    while search.frontier and len(search.seen) < max_states:
+    while search.frontier and search.states < max_states:
         path = search.frontier.popleft()
         search.runs += 1
         _run_path(search, path)
     return ExplorationReport(
-        len(search.seen), search.transitions, search.runs, not search.cut and not search.frontier
+        search.states, search.transitions, search.runs, not search.cut and not search.frontier
     )
 
 
@@ -339,14 +365,10 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
                     taken.append(path[step])
                     chosen[0]()
                     continue
-                state = _fingerprint(running, stage, term_times)
-                if state not in search.seen and len(search.seen) < search.max_states:
-                    search.seen.add(state)
-                    if step < search.max_depth:
-                        search.transitions += len(options)
-                        search.frontier.extend((*taken, label) for label, _ in options)
-                    else:
-                        search.cut = True
+                called = term_times.get("called")
+                into_term = -math.inf if called is None else anyio.current_time() - called
+                if search.admit(_fingerprint(running, stage, term_times), into_term):
+                    search.expand(taken, [label for label, _ in options])
                 break
             # Leave the path: let everything (abandoned functions too) finish
             # by itself, quickly.
@@ -401,10 +423,7 @@ def _check_after_term(
 def _fingerprint(
     running: RunningDaemons, stage: _Stage, term_times: dict[str, float]
 ) -> tuple[object, ...]:
-    # How long the shutdown has taken so far is part of the state: invariant 4
-    # bounds it, so two shutdowns in the same states at different times differ.
-    called = term_times.get("called")
-    parts: list[object] = [None if called is None else round(anyio.current_time() - called, 9)]
+    parts: list[object] = ["called" in term_times]
     for entry_id, entry in running._entries.items():
         max_restarts = entry.spec.max_restarts
         parts.append(
@@ -413,7 +432,7 @@ def _fingerprint(
                 stage.puppet_state(entry_id),
                 entry_id in stage.checks,
                 sum(p.entry_id == entry_id for p in stage.cleanups),
-                min(entry.restarts, 1 if max_restarts is None else max_restarts + 1),
+                0 if max_restarts is None else min(entry.restarts, max_restarts + 1),
                 entry.state is LifecycleState.STARTING and entry.grace_expired(),
             )
         )

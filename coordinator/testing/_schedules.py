@@ -129,7 +129,11 @@ class FaultSchedule:
 
     def describe(self, kinds: Mapping[str, EntryKind]) -> list[str]:
         """The schedule in words, one line per fault; `kinds` by entry id."""
-        when = "once every entry is ready" if self.term_at is None else f"at {self.term_at:g} s"
+        when = (
+            "once every entry is ready (or at the horizon)"
+            if self.term_at is None
+            else f"at {self.term_at:g} s"
+        )
         lines = [f"term() {when}"]
         for entry_id, faults in self.entries.items():
             lines.extend(f"{entry_id}: {line}" for line in faults.describe(kinds[entry_id]))

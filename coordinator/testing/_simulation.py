@@ -107,20 +107,24 @@ def shutdown_bound(
 
 
 def worst_chain(specs: Sequence[EntrySpec]) -> tuple[float, tuple[str, ...]]:
-    """The longest shutdown a schedule can really cause, and its chain.
+    """The longest shutdown a schedule can really cause, and the entries
+    whose stops make it up, dependents first.
 
     Like `shutdown_bound`, but a oneshot below the top of the chain has
-    exited (its dependents only start once it has), so it costs nothing.
+    exited (its dependents only start once it has), so it costs nothing
+    and is left out, as are checks.
     """
     below: dict[str, tuple[float, tuple[str, ...]]] = {}
     worst: tuple[float, tuple[str, ...]] = (0.0, ())
     for spec in specs:
         under = max((below[d] for d in spec.requires), key=lambda t: t[0], default=(0.0, ()))
-        cost = spec.exec.sigterm_timeout if spec.exec is not None else 0.0
+        if spec.exec is None:
+            below[spec.id] = under
+            continue
+        cost = spec.exec.sigterm_timeout
         top = (cost + under[0], (spec.id, *under[1]))
         worst = max(worst, top, key=lambda t: t[0])
-        as_dependency = 0.0 if spec.kind is EntryKind.ONESHOT else cost
-        below[spec.id] = (as_dependency + under[0], (spec.id, *under[1]))
+        below[spec.id] = under if spec.kind is EntryKind.ONESHOT else top
     return worst
 
 

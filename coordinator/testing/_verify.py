@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
-from statemachines import EntryKind, LifecycleEvent
+from statemachines import LifecycleEvent
 
 from .._config import load_config
 from .._daemons import Daemons
@@ -94,14 +94,9 @@ def worst_case_schedule(system: Daemons) -> FaultSchedule:
     and `term()` comes once everything is ready (a oneshot at the top of
     the chain hangs instead of finishing)."""
     _, chain = worst_chain(system.entries)
-    kinds = {spec.id: spec.kind for spec in system.entries}
-    entries: dict[str, EntryFaults] = {}
-    for position, entry_id in enumerate(chain):
-        if kinds[entry_id] is EntryKind.CHECK:
-            continue
-        hangs = kinds[entry_id] is EntryKind.ONESHOT and position == 0
-        exit_after = None if hangs or kinds[entry_id] is EntryKind.DAEMON else 0.0
-        entries[entry_id] = EntryFaults(runs=(ProcessRun(exit_after=exit_after, stop_time=None),))
+    # (Only the top of the chain can be a oneshot; it then never finishes.)
+    stubborn = EntryFaults(runs=(ProcessRun(stop_time=None),))
+    entries = dict.fromkeys(chain, stubborn)
     return FaultSchedule(entries, term_at=None)
 
 

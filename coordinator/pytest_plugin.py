@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from ._shutdown_check import StartSystem
+    from .testing import StartSystem
 
 __all__ = ["start_system"]
 
@@ -32,7 +32,7 @@ async def start_system(anyio_backend: object) -> AsyncIterator[StartSystem]:
     Needs anyio's pytest plugin: mark the test `@pytest.mark.anyio` (or set
     `anyio_mode = "auto"`).
     """
-    from ._shutdown_check import StartSystem, UncleanShutdown
+    from .testing import StartSystem, UncleanShutdown
 
     message = None
     try:
