@@ -302,3 +302,41 @@ def test_states_end_stopped_in_every_simulated_run() -> None:
     assert set(final.values()) == {LifecycleState.STOPPED}
     with pytest.raises(ExplorationError):
         raise ExplorationError("x", (), ())
+
+
+# the worked example of docs/verification.md, as printed there
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "verify"
+GUIDE = (EXAMPLES.parent.parent / "docs" / "verification.md").read_text(encoding="utf-8")
+
+
+def printed(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    main(list(argv))
+    return capsys.readouterr().out
+
+
+def test_the_documented_config_is_the_example() -> None:
+    config = (EXAMPLES / "shop.toml").read_text(encoding="utf-8")
+    services = config[config.index("[services.db]") :]
+    assert f"```toml\n{services}```" in GUIDE
+
+
+def test_the_documented_counterexamples_are_what_verify_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = EXAMPLES / "shop.toml"
+    assert printed(capsys, "verify", str(shop), "--budget", "30") in GUIDE
+    # The doc's first fix: the migration gets a SIGTERM timeout of 5 s.
+    config = shop.read_text(encoding="utf-8")
+    step = 'command = ["./migrate.sh"]\n'
+    fixed_migration = tmp_path / "shop.toml"
+    fixed_migration.write_text(config.replace(step, step + "sigterm_timeout = 5\n"))
+    first_line = printed(capsys, "verify", str(fixed_migration), "--budget", "30").split("\n")[0]
+    assert first_line.startswith("shutdown took 45 s")
+    assert first_line in GUIDE
+
+
+def test_the_documented_fix_verifies_and_explores(capsys: pytest.CaptureFixture[str]) -> None:
+    fixed = str(EXAMPLES / "shop-fixed.toml")
+    assert printed(capsys, "verify", fixed, "--budget", "30") in GUIDE
+    assert printed(capsys, "explore", fixed) in GUIDE

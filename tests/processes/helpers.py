@@ -88,3 +88,12 @@ async def poll_until(condition: Callable[[], bool], timeout: float = 10.0) -> No
 
 def children_of(pid: int) -> list[int]:
     return [p.pid for p in all_processes() if p.ppid == pid]
+
+
+def runs(pid: int, *argv: str) -> bool:
+    """Whether the process has exec'd `argv` (a forked shell has not yet)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().decode(errors="replace").split("\0")[:-1] == list(argv)
+    except OSError:
+        return False

@@ -32,6 +32,7 @@ from .helpers import (
     pids,
     poll_until,
     quick,
+    runs,
     signals,
     sleeper,
     stat,
@@ -107,7 +108,9 @@ async def test_the_stop_waits_for_the_group_after_the_leader_exits() -> None:
     async with system.build() as running:
         await running.wait_ready(timeout=10)
         pid = last_pid(running, "leader")
-        await poll_until(lambda: bool(children_of(pid)))
+        # Only once it runs `sleep` has the helper set its trap: before, a
+        # SIGTERM would end it at once.
+        await poll_until(lambda: any(runs(child, "sleep", "1000") for child in children_of(pid)))
         with anyio.fail_after(10):
             await running.term()
         assert signals(running.history, "leader") == ["SIGTERM", "SIGKILL"]
