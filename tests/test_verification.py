@@ -6,6 +6,7 @@ Everything here is simulated: no process starts, and the runs take no real time.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import anyio
@@ -340,3 +341,17 @@ def test_the_documented_fix_verifies_and_explores(capsys: pytest.CaptureFixture[
     fixed = str(EXAMPLES / "shop-fixed.toml")
     assert printed(capsys, "verify", fixed, "--budget", "30") in GUIDE
     assert printed(capsys, "explore", fixed) in GUIDE
+
+
+def test_the_documented_python_examples_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE, re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(EXAMPLES.parent.parent)  # the examples name files from there
+    namespace: dict[str, object] = {"__name__": "verification_md"}
+    for block in blocks:
+        exec(compile(block, "docs/verification.md", "exec"), namespace)
+    tests = [f for name, f in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        assert callable(test)
+        test()
