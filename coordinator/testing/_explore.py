@@ -21,7 +21,7 @@ import functools
 import math
 import os
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -30,20 +30,22 @@ import trio.testing
 
 from statemachines import EntryKind, LifecycleState
 
-from .._announced import Announcement
 from .._command import Command
 from .._daemons import Daemons
 from .._events import Event
-from .._health import HealthCheckResult
-from .._host import MemoryHost
-from .._options import EntrySpec, ExecFn
+from .._health import CheckFn, HealthCheckResult
+from .._options import EntrySpec, ExecFunction
 from .._processes import ExitStatus
 from .._running import RunningDaemons
-from .._subcontainer import SubContainer
 from .._subprocesses import SpawnSettings
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines
-from ._simulation import refuse_running_loop, shutdown_bound
+from ._simulation import (
+    SimulatedWorld,
+    refuse_running_loop,
+    shutdown_bound,
+    shutdown_failures,
+)
 from ._verify import VerificationError, load_system
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
@@ -146,7 +148,7 @@ _CRASHED = ExitStatus(1, False, "exit code 1")
 _EXIT_0 = ExitStatus(0, True, "exit code 0")
 
 
-class _Stage:
+class _Stage(SimulatedWorld):
     """The puppets of one run, and the choices they offer."""
 
     def __init__(self, specs: Sequence[EntrySpec]) -> None:
@@ -207,13 +209,9 @@ class _Stage:
         self.puppets.append(puppet)
         return puppet
 
-    def function(self, spec: EntrySpec, exec_fn: ExecFn) -> ExecFn:
-        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
-
-        async def play(_: object) -> Command | None:
-            if announced:
-                return Command(["puppet", spec.id], sigterm_timeout=exec_fn.sigterm_timeout)
-            puppet = _Puppet(spec.id, spec.kind, None, exec_fn.sigterm_timeout)
+    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction:
+        async def play(_: object) -> None:
+            puppet = _Puppet(spec.id, spec.kind, None, timeout)
             self.puppets.append(puppet)
             puppet.run = sum(p.entry_id == spec.id for p in self.puppets)
             try:
@@ -228,32 +226,21 @@ class _Stage:
                 raise
             if not status.clean:
                 raise RuntimeError("crashed")
-            return None
 
-        return ExecFn(play, sigterm_timeout=exec_fn.sigterm_timeout)
+        return play
 
-    def check(self, entry_id: str) -> Callable[[], Awaitable[HealthCheckResult]]:
+    def check(self, spec: EntrySpec) -> CheckFn:
         async def check() -> HealthCheckResult:
             if self.auto:
                 return HealthCheckResult.failure("ended")
-            answered, answer = self.checks[entry_id] = (anyio.Event(), [])
+            answered, answer = self.checks[spec.id] = (anyio.Event(), [])
             try:
                 await answered.wait()
             finally:
-                self.checks.pop(entry_id, None)
+                self.checks.pop(spec.id, None)
             return answer[0]
 
         return check
-
-    def spec(self, spec: EntrySpec) -> EntrySpec:
-        changes: dict[str, object] = {}
-        if isinstance(spec.exec, ExecFn):
-            changes["exec"] = self.function(spec, spec.exec)
-        if spec.ready is not None and not isinstance(spec.ready.fn, Announcement):
-            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec.id))
-        if spec.subcontainer is not None:
-            changes["subcontainer"] = SubContainer(spec.subcontainer.name)
-        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
     def puppet_state(self, entry_id: str) -> tuple[bool, tuple[bool, ...]]:
         """Whether a spawn is under way, and for each live process whether it was signalled."""
@@ -319,9 +306,8 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
     on the frontier. Breadth first, so a violation is found by a shortest path."""
     specs = search.specs
     stage = _Stage(specs)
-    running = RunningDaemons([stage.spec(s) for s in specs], MemoryHost())
-    running._start_command = stage.start_command
-    bound, chain = shutdown_bound(specs)
+    running = stage.running(specs)
+    limit = shutdown_bound(specs)
     clock = trio.testing.MockClock()
     term_times: dict[str, float] = {}
     taken: list[str] = []
@@ -349,7 +335,11 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
                     failures.append(violation)
                     break
                 if "returned" in term_times:
-                    failures.extend(_check_after_term(running, stage, term_times, bound, chain))
+                    called, returned = term_times["called"], term_times["returned"]
+                    alive = [(p.entry_id, p.pid) for p in stage.puppets if p.running and p.pid]
+                    failures.extend(
+                        shutdown_failures(running, alive, called, returned - called, limit)
+                    )
                     break
                 options = stage.choices()
                 if "called" not in term_times:
@@ -365,8 +355,8 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
                     taken.append(path[step])
                     chosen[0]()
                     continue
-                called = term_times.get("called")
-                into_term = -math.inf if called is None else anyio.current_time() - called
+                began = term_times.get("called")
+                into_term = -math.inf if began is None else anyio.current_time() - began
                 if search.admit(_fingerprint(running, stage, term_times), into_term):
                     search.expand(taken, [label for label, _ in options])
                 break
@@ -383,41 +373,6 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
         history = running.history[: replay.events] if replay.events else running.history
         message = _describe_failure(failures[0], taken, history)
         raise ExplorationError(message, taken, history)
-
-
-def _check_after_term(
-    running: RunningDaemons,
-    stage: _Stage,
-    term_times: dict[str, float],
-    bound: float,
-    chain: tuple[str, ...],
-) -> list[AssertionError]:
-    took = term_times["returned"] - term_times["called"]
-    found: list[AssertionError] = []
-    if took > bound + 1e-9:
-        found.append(
-            InvariantViolation(
-                4,
-                f"term() took {took:g} s, more than its bound of {bound:g} s "
-                f"along {' -> '.join(chain)}",
-                chain,
-                term_times["returned"],
-            )
-        )
-    alive = [p for p in stage.puppets if p.running and p.pid is not None]
-    left = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
-    if alive or left:
-        what = [f"{p.entry_id} (pid {p.pid}) still alive" for p in alive]
-        what += [f"{i} is {running.state(i).value}" for i in left]
-        found.append(
-            InvariantViolation(
-                4,
-                "after term() returned: " + ", ".join(what),
-                [p.entry_id for p in alive] + left,
-                term_times["returned"],
-            )
-        )
-    return found
 
 
 def _fingerprint(

@@ -28,10 +28,10 @@ from .._announced import Announcement
 from .._command import Command
 from .._daemons import Daemons
 from .._events import Event
-from .._health import HealthCheckResult
+from .._health import CheckFn, HealthCheckResult
 from .._host import MemoryHost
-from .._options import EntrySpec, ExecFn
-from .._processes import ExitStatus
+from .._options import EntrySpec, ExecFn, ExecFunction
+from .._processes import ExitStatus, ProcessHandle
 from .._running import RunningDaemons
 from .._subcontainer import SubContainer
 from .._subprocesses import SpawnError, SpawnSettings
@@ -41,8 +41,10 @@ from ._schedules import DEFAULT_HORIZON, FaultSchedule, ProcessRun
 __all__ = [
     "ShutdownBudgetExceeded",
     "SimulatedRun",
+    "SimulatedWorld",
     "refuse_running_loop",
     "shutdown_bound",
+    "shutdown_failures",
     "simulate",
     "worst_chain",
 ]
@@ -207,7 +209,55 @@ class SimulatedProcess:
         return "SIGKILL"
 
 
-class _World:
+class SimulatedWorld:
+    """What replaces the world around the coordinator: a spawn hook for
+    commands, a function for each `ExecFn`, a check for each polled entry.
+    `simulate` plays a schedule; `explore` lets its search choose."""
+
+    async def start_command(self, command: Command, settings: SpawnSettings) -> ProcessHandle:
+        raise NotImplementedError
+
+    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction:
+        raise NotImplementedError
+
+    def check(self, spec: EntrySpec) -> CheckFn:
+        raise NotImplementedError
+
+    def spec(self, spec: EntrySpec, subcontainers: dict[int, SubContainer]) -> EntrySpec:
+        """The entry in this world: the same rules and timeouts; its function,
+        check and subcontainer simulated (never the user's own)."""
+        changes: dict[str, object] = {}
+        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
+        if isinstance(spec.exec, ExecFn):
+            timeout = spec.exec.sigterm_timeout
+            # Announcing is a command's job: hand over to a simulated one.
+            function = _hand_over(spec.id, timeout) if announced else self.function(spec, timeout)
+            changes["exec"] = ExecFn(function, sigterm_timeout=timeout)
+        if spec.ready is not None and not announced:
+            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec))
+        if spec.subcontainer is not None:
+            key = id(spec.subcontainer)
+            if key not in subcontainers:
+                subcontainers[key] = SubContainer(spec.subcontainer.name)
+            changes["subcontainer"] = subcontainers[key]
+        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
+
+    def running(self, specs: Sequence[EntrySpec]) -> RunningDaemons:
+        """A system of `specs` that runs in this world."""
+        subcontainers: dict[int, SubContainer] = {}
+        running = RunningDaemons([self.spec(s, subcontainers) for s in specs], MemoryHost())
+        running._start_command = self.start_command
+        return running
+
+
+def _hand_over(entry_id: str, timeout: float) -> ExecFunction:
+    async def hand_over(_: object) -> Command:
+        return Command(["simulated", entry_id], sigterm_timeout=timeout)
+
+    return hand_over
+
+
+class _World(SimulatedWorld):
     """Everything outside the coordinator: the processes and the checks."""
 
     def __init__(self, specs: Sequence[EntrySpec], schedule: FaultSchedule) -> None:
@@ -253,13 +303,8 @@ class _World:
         self.current[entry_id] = (process.spawned_at, run, lambda: process.leader_alive)
         return process
 
-    def function(self, spec: EntrySpec, exec_fn: ExecFn) -> ExecFn:
-        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
-
-        async def play(_: object) -> Command | None:
-            if announced:
-                # Announcing is a command's job: hand over to a simulated one.
-                return Command(["simulated", spec.id], sigterm_timeout=exec_fn.sigterm_timeout)
+    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction:
+        async def play(_: object) -> None:
             run = self.next_run(spec.id)
             up = [True]
             self.current[spec.id] = (anyio.current_time(), run, lambda: up[0])
@@ -270,18 +315,16 @@ class _World:
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
                     # Ignoring cancellation: it outlives its timeout and is abandoned.
-                    stubborn = exec_fn.sigterm_timeout + 1
-                    await anyio.sleep(stubborn if run.stop_time is None else run.stop_time)
+                    await anyio.sleep(timeout + 1 if run.stop_time is None else run.stop_time)
                 raise
             finally:
                 up[0] = False
             if run.exit_code:
                 raise RuntimeError(f"exit code {run.exit_code} (simulated)")
-            return None
 
-        return ExecFn(play, sigterm_timeout=exec_fn.sigterm_timeout)
+        return play
 
-    def check(self, spec: EntrySpec) -> Callable[[], HealthCheckResult]:
+    def check(self, spec: EntrySpec) -> CheckFn:
         flaps = self.schedule.of(spec.id).check_fails
         failed = [0] * len(flaps)
 
@@ -302,20 +345,6 @@ class _World:
             return HealthCheckResult.success()
 
         return check
-
-    def spec(self, spec: EntrySpec, subcontainers: dict[int, SubContainer]) -> EntrySpec:
-        """The entry as simulated: same rules, simulated process, check and subcontainer."""
-        changes: dict[str, object] = {}
-        if isinstance(spec.exec, ExecFn):
-            changes["exec"] = self.function(spec, spec.exec)
-        if spec.ready is not None and not isinstance(spec.ready.fn, Announcement):
-            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec))
-        if spec.subcontainer is not None:
-            key = id(spec.subcontainer)
-            if key not in subcontainers:
-                subcontainers[key] = SubContainer(spec.subcontainer.name)
-            changes["subcontainer"] = subcontainers[key]
-        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
 def refuse_running_loop(name: str) -> None:
@@ -347,9 +376,7 @@ def simulate(
     refuse_running_loop("simulate")
     specs = _specs(system)
     world = _World(specs, schedule)
-    subcontainers: dict[int, SubContainer] = {}
-    running = RunningDaemons([world.spec(s, subcontainers) for s in specs], MemoryHost())
-    running._start_command = world.start_command
+    running = world.running(specs)
     bound, chain = shutdown_bound(specs, schedule)
     _, slowest = worst_chain(specs)
     times: dict[str, float] = {}
@@ -386,9 +413,18 @@ def simulate(
         check_invariants(specs, history)
     except InvariantViolation as violation:
         failures.insert(0, violation)
-    failures.extend(
-        _check_shutdown(running, world, called, took, (bound, chain), slowest, shutdown_budget)
-    )
+    alive = [(entry, process.pid) for entry, process in world.processes if process.running]
+    failures.extend(shutdown_failures(running, alive, called, took, (bound, chain)))
+    if shutdown_budget is not None and took is not None and took > shutdown_budget + 1e-9:
+        failures.append(
+            ShutdownBudgetExceeded(
+                f"shutdown took {took:g} s, over the budget of {shutdown_budget:g} s: "
+                f"the slowest chain of stops is {_with_timeouts(slowest, running)}; "
+                "lower a sigterm_timeout along it, or raise the budget",
+                slowest,
+                called + took,
+            )
+        )
     failures.sort(key=lambda f: getattr(f, "at", math.inf))
     return SimulatedRun(
         specs, schedule, history, called, took, bound, failures[0] if failures else None, crash
@@ -400,66 +436,39 @@ def _with_timeouts(chain: Sequence[str], running: RunningDaemons) -> str:
     return " -> ".join(f"{i} ({timeouts[i]:g} s)" if i in timeouts else i for i in chain)
 
 
-def _check_shutdown(
+def shutdown_failures(
     running: RunningDaemons,
-    world: _World,
+    alive: Sequence[tuple[str, int | None]],
     called: float,
     took: float | None,
     limit: tuple[float, tuple[str, ...]],
-    slowest: tuple[str, ...],
-    budget: float | None,
 ) -> list[AssertionError]:
-    """Invariant 4 and the budget: `term()` returned in time, and left nothing behind."""
+    """Invariant 4: `term()` returned within its bound (`limit`: the bound and
+    its chain), every entry stopped, and no process (`alive`: entry and pid)
+    is left."""
     bound, chain = limit
     along = " -> ".join(chain)
+    left = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
     if took is None:
-        still = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
         return [
             InvariantViolation(
                 4,
                 f"term() called at {called:g} had not returned {bound + HANG_MARGIN:g} s later "
-                f"(its bound is {bound:g} s, along {along}); still stopping: {', '.join(still)}",
-                still,
+                f"(its bound is {bound:g} s, along {along}); still stopping: {', '.join(left)}",
+                left,
                 called + bound,
             )
         ]
     found: list[AssertionError] = []
     returned = called + took
     if took > bound + 1e-9:
-        found.append(
-            InvariantViolation(
-                4,
-                f"term() took {took:g} s, more than its bound of {bound:g} s along {along}",
-                chain,
-                returned,
-            )
-        )
-    alive = [(e, p.pid) for e, p in world.processes if p.running]
+        message = f"term() took {took:g} s, more than its bound of {bound:g} s along {along}"
+        found.append(InvariantViolation(4, message, chain, returned))
     if alive:
-        found.append(
-            InvariantViolation(
-                4,
-                "after term() returned, processes are still alive: "
-                + ", ".join(f"{e} (pid {pid})" for e, pid in alive),
-                [e for e, _ in alive],
-                returned,
-            )
-        )
-    left = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
+        processes = ", ".join(f"{entry} (pid {pid})" for entry, pid in alive)
+        message = f"after term() returned, processes are still alive: {processes}"
+        found.append(InvariantViolation(4, message, [e for e, _ in alive], returned))
     if left:
-        found.append(
-            InvariantViolation(
-                4, f"term() returned but {', '.join(left)} did not stop", left, returned
-            )
-        )
-    if budget is not None and took > budget + 1e-9:
-        found.append(
-            ShutdownBudgetExceeded(
-                f"shutdown took {took:g} s, over the budget of {budget:g} s: "
-                f"the slowest chain of stops is {_with_timeouts(slowest, running)}; "
-                "lower a sigterm_timeout along it, or raise the budget",
-                slowest,
-                returned,
-            )
-        )
+        message = f"term() returned but {', '.join(left)} did not stop"
+        found.append(InvariantViolation(4, message, left, returned))
     return found
