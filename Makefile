@@ -42,6 +42,7 @@ docs-diagrams: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_coordinator.py --repeat 3
 	$(BIN)/python bench/bench_processes.py --repeat 3
+	$(BIN)/python bench/bench_verification.py --repeat 3
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis *.egg-info
