@@ -15,6 +15,7 @@ with the states it reached.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -71,14 +72,14 @@ def main() -> None:
     for length in (4, 16, 64):
         plain = chain(length, in_process=True)
         simulated = chain(length, in_process=False)
-        base = timed(lambda s=plain: plain_run(s), 20)
-        sim = timed(lambda s=simulated: simulate(s, FaultSchedule()), 20)
+        base = timed(functools.partial(plain_run, plain), 20)
+        sim = timed(functools.partial(simulate, simulated, FaultSchedule()), 20)
         print(f"{length:>8}  {base * 1000:>9.2f}  {sim / base:>8.2f}x")
     print()
     print(f"verify, 100 schedules (median of {args.repeat})")
     for length in (4, 16):
         system = chain(length, in_process=False)
-        took = timed(lambda s=system: verify(s, max_examples=100), args.repeat)
+        took = timed(functools.partial(verify, system, max_examples=100), args.repeat)
         print(f"{length:>8} services  {took:6.2f} s  ({101 / took:.0f} runs/s)")
     print()
     print("explore (one search each)")
