@@ -203,6 +203,8 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
 
     if budget is not None and not budget >= 0:
         raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
+    if examples < 0:
+        raise ValueError(f"--examples must be 0 or more, not {examples}")
     try:
         print(
             verify(
@@ -221,6 +223,8 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
 def _explore(reference: str, max_states: int) -> int:
     from .testing import ExplorationError, explore
 
+    if max_states < 1:
+        raise ValueError(f"--max-states must be 1 or more, not {max_states}")
     try:
         print(explore(load_system(reference), max_states=max_states))
     except ExplorationError as error:

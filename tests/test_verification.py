@@ -355,3 +355,21 @@ def test_the_documented_python_examples_pass(monkeypatch: pytest.MonkeyPatch) ->
     for test in tests:
         assert callable(test)
         test()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"max_examples": -1}, "max_examples must be a whole number >= 0"),
+        ({"shutdown_budget": math.nan}, "shutdown_budget must be seconds >= 0"),
+        ({"horizon": 0}, "horizon must be a finite number of seconds > 0"),
+    ],
+)
+def test_verify_rejects_bad_arguments(arguments: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        verify(stack(), **arguments)  # type: ignore[arg-type]
+
+
+def test_explore_rejects_bad_limits() -> None:
+    with pytest.raises(ValueError, match="max_states must be a whole number >= 1"):
+        explore(stack(), max_states=0)

@@ -291,6 +291,9 @@ def explore(
     to about 4 or 5 entries), checking invariants 1 to 6 in every state
     reached. Raises `ExplorationError` with the path to a violation."""
     refuse_running_loop("explore")
+    for name, value in (("max_states", max_states), ("max_depth", max_depth)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
     search = _Search(load_system(system).entries, max_states, max_depth)
     while search.frontier and search.states < max_states:
         path = search.frontier.popleft()

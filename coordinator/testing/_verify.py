@@ -121,6 +121,12 @@ def verify(
     shrunk counterexample; returns a `VerificationReport` otherwise.
     """
     refuse_running_loop("verify")
+    if not isinstance(max_examples, int) or max_examples < 0:
+        raise ValueError(f"max_examples must be a whole number >= 0, not {max_examples!r}")
+    if shutdown_budget is not None and not shutdown_budget >= 0:
+        raise ValueError(f"shutdown_budget must be seconds >= 0, not {shutdown_budget!r}")
+    if not horizon > 0 or math.isinf(horizon):
+        raise ValueError(f"horizon must be a finite number of seconds > 0, not {horizon!r}")
     daemons = load_system(system)
     strategy = (
         faults
