@@ -4,20 +4,18 @@ Hypothesis searches for a counterexample on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import statemachines._lifecycle as lifecycle
 from coordinator import ExecFn, ProcessSpawned
 from coordinator._entry import Entry
 from coordinator._options import Exec
 from coordinator._processes import ExitStatus, FunctionProcess, ProcessHandle
 from coordinator._running import RunningDaemons
-from statemachines import EntryKind, LifecycleEvent, LifecycleState, Transition
+from statemachines import EntryKind
 
+from . import broken_rules
 from .scenarios import EntryPlan, Scenario, run_scenario, scenarios
 
 D, C = EntryKind.DAEMON, EntryKind.CHECK
@@ -56,12 +54,8 @@ def hypothesis_finds(message: str) -> None:
         prop()
 
 
-def always(value: bool) -> Callable[[Entry], bool]:
-    return lambda self: value
-
-
 def test_invariant_1_needs_the_wait_for_dependents_guard(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Entry, "no_dependent_running", always(True))
+    broken_rules.skip_the_wait_for_dependents(monkeypatch)
     chain = Scenario((plan(D), plan(D, (0,))), term_at=5)
     with pytest.raises(AssertionError, match="invariant 1: e0 signalled"):
         run_scenario(chain, "trio")
@@ -69,7 +63,7 @@ def test_invariant_1_needs_the_wait_for_dependents_guard(monkeypatch: pytest.Mon
 
 
 def test_invariant_2_needs_the_dependency_guard_on_launch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Entry, "dependencies_ready", always(True))
+    broken_rules.skip_the_dependency_guard(monkeypatch)
     slow_root = Scenario((plan(C, healthy_at_start=False, flips=(4,)), plan(D, (0,))), term_at=8)
     with pytest.raises(AssertionError, match="invariant 2: e1 launched"):
         run_scenario(slow_root, "trio")
@@ -98,14 +92,7 @@ def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch
 def test_invariant_5_catches_a_row_the_table_does_not_have(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A broken table: another failure while failing goes back to starting.
-    broken = tuple(
-        Transition(t.source, t.event, LifecycleState.STARTING, t.conditions, t.unless, t.kinds)
-        if (t.source, t.event) == (LifecycleState.FAILING, LifecycleEvent.UNHEALTHY)
-        else t
-        for t in lifecycle.TRANSITIONS
-    )
-    monkeypatch.setattr(lifecycle, "TRANSITIONS", broken)
+    broken_rules.add_a_row_to_the_table(monkeypatch)
     flapping = Scenario((plan(C, flips=(2,)),), term_at=10)
     with pytest.raises(
         AssertionError, match="invariant 5: e0 took failing --unhealthy--> starting"
@@ -115,14 +102,7 @@ def test_invariant_5_catches_a_row_the_table_does_not_have(
 
 
 def test_invariant_6_needs_the_dependency_lost_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    settle = RunningDaemons._settle
-
-    def settle_without_cascade(self: RunningDaemons, entry: Entry) -> None:
-        if entry.state is not LifecycleState.WAITING and entry.state is not LifecycleState.STOPPING:
-            return
-        settle(self, entry)
-
-    monkeypatch.setattr(RunningDaemons, "_settle", settle_without_cascade)
+    broken_rules.drop_the_dependency_lost_rule(monkeypatch)
     losing_root = Scenario((plan(C, flips=(3,)), plan(D, (0,))), term_at=10)
     with pytest.raises(AssertionError, match="invariant 6: e1 is"):
         run_scenario(losing_root, "trio")

@@ -4,12 +4,9 @@ names the invariant."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import anyio
 import pytest
 
-import statemachines._lifecycle as lifecycle
 from coordinator import Command, Daemons, HealthCheckResult, ProcessSpawned, Ready
 from coordinator._entry import Entry
 from coordinator._options import Exec
@@ -17,7 +14,8 @@ from coordinator._processes import ExitStatus, ProcessHandle
 from coordinator._running import RunningDaemons
 from coordinator._tasks import EntryTasks
 from coordinator.testing import ExplorationError, VerificationError, explore, verify
-from statemachines import LifecycleEvent, LifecycleState, Transition
+
+from . import broken_rules
 
 
 def ok() -> HealthCheckResult:
@@ -48,12 +46,8 @@ def caught_by_both(invariant: int, *, explore_too: bool = True) -> tuple[str, st
     return str(by_verify.value), str(by_explore.value)
 
 
-def always(value: bool) -> Callable[[Entry], bool]:
-    return lambda self: value
-
-
 def test_invariant_1_needs_the_wait_for_dependents(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Entry, "no_dependent_running", always(True))
+    broken_rules.skip_the_wait_for_dependents(monkeypatch)
     verified, explored = caught_by_both(1)
     assert "db signalled at" in verified
     assert "while its dependents web still run" in verified
@@ -62,7 +56,7 @@ def test_invariant_1_needs_the_wait_for_dependents(monkeypatch: pytest.MonkeyPat
 
 
 def test_invariant_2_needs_the_dependency_guard(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Entry, "dependencies_ready", always(True))
+    broken_rules.skip_the_dependency_guard(monkeypatch)
     verified, explored = caught_by_both(2)
     assert "web launched at 0 while db was not ready" in verified
     assert "Path (the explorer's choices, in order):" in explored
@@ -119,28 +113,14 @@ def test_invariant_4_catches_children_left_behind(monkeypatch: pytest.MonkeyPatc
 def test_invariant_5_catches_a_row_the_table_does_not_have(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A broken table: another failure while failing goes back to starting.
-    broken = tuple(
-        Transition(t.source, t.event, LifecycleState.STARTING, t.conditions, t.unless, t.kinds)
-        if (t.source, t.event) == (LifecycleState.FAILING, LifecycleEvent.UNHEALTHY)
-        else t
-        for t in lifecycle.TRANSITIONS
-    )
-    monkeypatch.setattr(lifecycle, "TRANSITIONS", broken)
+    broken_rules.add_a_row_to_the_table(monkeypatch)
     verified, explored = caught_by_both(5)
     assert "failing --unhealthy--> starting" in verified
     assert "failing --unhealthy--> starting" in explored
 
 
 def test_invariant_6_needs_the_dependency_lost_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    settle = RunningDaemons._settle
-
-    def settle_without_cascade(self: RunningDaemons, entry: Entry) -> None:
-        if entry.state is not LifecycleState.WAITING and entry.state is not LifecycleState.STOPPING:
-            return
-        settle(self, entry)
-
-    monkeypatch.setattr(RunningDaemons, "_settle", settle_without_cascade)
+    broken_rules.drop_the_dependency_lost_rule(monkeypatch)
     verified, explored = caught_by_both(6)
     assert "invariant 6: web is" in verified
     assert "while its dependencies db are not ready" in explored
