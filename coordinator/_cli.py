@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -107,10 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             print(describe_plan(load_config(args.config), args.config))
             return 0
-        if args.command == "verify":
-            return _verify(args.system, args.budget, args.examples, args.seed)
-        if args.command == "explore":
-            return _explore(args.system, args.max_states)
+        if args.command in ("verify", "explore"):
+            return _searching(args)
         return _up(args.config, args.record, args.until_ready, args.timeout)
     except (HealthDaemonsError, ValueError, OSError) as error:
         print(f"healthdaemons: {error}", file=sys.stderr)
@@ -198,6 +197,21 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
     )
 
 
+def _searching(args: argparse.Namespace) -> int:
+    """verify or explore: long searches, whose output is often piped."""
+    try:
+        if args.command == "verify":
+            return _verify(args.system, args.budget, args.examples, args.seed)
+        return _explore(args.system, args.max_states)
+    except KeyboardInterrupt:
+        print("healthdaemons: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `healthdaemons verify FILE | head`: the reader has had enough.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
 def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
     from .testing import VerificationError, verify
 
@@ -240,8 +254,10 @@ def load_system(reference: str) -> Daemons:
     if reference.endswith(".toml"):
         return load_config(reference)
     module_name, _, attribute = reference.partition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"{reference!r}: name a system as module:attribute")
+    if not module_name or not attribute or os.path.exists(reference):
+        raise ValueError(
+            f"{reference!r}: name a system as a config file (.toml) or as module:attribute"
+        )
     if "" not in sys.path:
         sys.path.insert(0, "")
     try:
@@ -254,8 +270,13 @@ def load_system(reference: str) -> Daemons:
         value = getattr(value, name)
     if callable(value) and not isinstance(value, Daemons):
         value = value()
+        if inspect.iscoroutine(value):
+            value.close()
+            raise ValueError(f"{reference!r} is async; name a Daemons or a plain function")
     if not isinstance(value, Daemons):
-        raise ValueError(f"{reference!r} is a {type(value).__name__}, not a Daemons")
+        name = type(value).__name__
+        article = "an" if name[0] in "aeiouAEIOU" else "a"
+        raise ValueError(f"{reference!r} is {article} {name}, not a Daemons")
     return value
 
 

@@ -82,14 +82,16 @@ def stack() -> Daemons:
 
 def test_verify_passes_a_sound_stack_and_reports_what_it_saw() -> None:
     report = verify(stack(), max_examples=60)
-    assert report.examples == 61  # the worst case first, then the random schedules
+    # The worst case (twice: once ready, then during a spawn), then the random schedules.
+    assert report.examples == 62
     assert report.critical_path == ("migrate", "db")
     # A running migration above the db (api not started yet) costs 30 + 10;
     # once it has finished it costs nothing, so the api's chain is 5 + 10.
-    assert report.worst_case_shutdown == 40
+    # A stop may also wait for a spawn in progress: 0.05 s.
+    assert report.worst_case_shutdown == 40.05
     assert 0 < report.worst_shutdown <= report.worst_case_shutdown
     assert report.seen["crashes"] > 0
-    assert "61 simulated runs, no violation" in str(report)
+    assert "62 simulated runs, no violation" in str(report)
 
 
 def test_a_chain_whose_timeouts_add_up_past_the_budget_is_a_counterexample() -> None:
@@ -106,8 +108,8 @@ def test_a_chain_whose_timeouts_add_up_past_the_budget_is_a_counterexample() -> 
 
 
 def test_the_budget_holds_when_the_chain_fits() -> None:
-    report = verify(chain(10, 10, 10), shutdown_budget=30, max_examples=30)
-    assert report.worst_shutdown == 30
+    report = verify(chain(10, 10, 10), shutdown_budget=31, max_examples=30)
+    assert report.worst_shutdown == pytest.approx(30.05)
 
 
 def test_verify_takes_a_config_file(tmp_path: Path) -> None:
@@ -119,7 +121,7 @@ def test_verify_takes_a_config_file(tmp_path: Path) -> None:
     )
     report = verify(config, max_examples=20)
     assert report.critical_path == ("web", "db")
-    assert report.worst_case_shutdown == 50
+    assert report.worst_case_shutdown == 50.05
 
 
 def test_verify_simulates_functions_announcements_and_subcontainers() -> None:
@@ -155,7 +157,7 @@ def test_faults_can_be_narrowed() -> None:
 def test_a_strategy_of_schedules_can_replace_the_faults() -> None:
     only_late_terms = st.builds(FaultSchedule, term_at=st.floats(100, 200))
     report = verify(stack(), max_examples=10, faults=only_late_terms)
-    assert report.examples == 11
+    assert report.examples == 11  # a strategy of its own: no slow spawns
 
 
 def test_a_system_that_never_gets_ready_is_not_a_violation() -> None:
@@ -295,6 +297,10 @@ def test_the_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["verify", str(tmp_path / "missing.toml")]) == 2
     assert "missing.toml" in capsys.readouterr().err
     assert main(["verify", str(config), "--budget", "-1"]) == 2
+    assert main(["verify", str(tmp_path / "system.yaml")]) == 2
+    assert "a config file (.toml) or as module:attribute" in capsys.readouterr().err
+    assert main(["explore", "os:sep"]) == 2
+    assert "'os:sep' is a str, not a Daemons" in capsys.readouterr().err
 
 
 def test_states_end_stopped_in_every_simulated_run() -> None:
@@ -373,3 +379,38 @@ def test_verify_rejects_bad_arguments(arguments: dict[str, float], message: str)
 def test_explore_rejects_bad_limits() -> None:
     with pytest.raises(ValueError, match="max_states must be a whole number >= 1"):
         explore(stack(), max_states=0)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        (FaultSchedule({"dbb": EntryFaults()}), "no entry 'dbb' in the system"),
+        (FaultSchedule(term_at=-1), "term_at must be seconds >= 0"),
+        (FaultSchedule(term_at=math.nan), "term_at must be seconds >= 0"),
+        (
+            FaultSchedule({"db": EntryFaults(runs=(ProcessRun(exit_after=-3),))}),
+            "db process 1: exit_after must be seconds >= 0 or None",
+        ),
+        (
+            FaultSchedule({"api": EntryFaults(check_fails=((-1.0, 1.0),))}),
+            "api: a flap needs a start >= 0",
+        ),
+    ],
+)
+def test_a_schedule_that_does_not_fit_is_rejected(schedule: FaultSchedule, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^fault schedule: {message}"):
+        simulate(stack(), schedule)
+
+
+def test_explore_counts_no_time_for_a_spawn() -> None:
+    # A timer of one branch must not fire while a spawn of another is under
+    # way: spawns take milliseconds, and the bound of term() counts none.
+    system = (
+        Daemons.of()
+        .add_daemon("a", exec=Command(["a"], sigterm_timeout=1), ready=Ready("A", ok))
+        .add_daemon("b", exec=Command(["b"], sigterm_timeout=1), ready=Ready("B", ok))
+        .add_daemon(
+            "c", exec=Command(["c"], sigterm_timeout=1), ready=Ready("C", ok), requires=["a"]
+        )
+    )
+    assert explore(system).complete

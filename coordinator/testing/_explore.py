@@ -348,7 +348,9 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
                 if "called" not in term_times:
                     options.append(("term()", functools.partial(group.start_soon, call_term)))
                 wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
-                if math.isfinite(wait):
+                # A spawn takes no time (it takes milliseconds): it is
+                # ordered among the other moves, but no timer fires meanwhile.
+                if math.isfinite(wait) and not stage.spawning:
                     options.append((f"time passes {wait:g} s", functools.partial(clock.jump, wait)))
                 step = len(taken)
                 if step < len(path):

@@ -12,7 +12,7 @@ toward fewer and smaller faults.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -28,6 +28,9 @@ __all__ = ["EntryFaults", "FaultSchedule", "Faults", "ProcessRun", "fault_schedu
 
 DEFAULT_HORIZON = 60.0
 """How far into a run (seconds) faults and `term()` are placed by default."""
+SLOW_SPAWN = 0.05
+"""A slow spawn, in seconds: long enough for a stop to land during it (a
+real fork and exec take milliseconds; a slow start is `ready_after`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +130,30 @@ class FaultSchedule:
     def of(self, entry_id: str) -> EntryFaults:
         return self.entries.get(entry_id, NO_FAULTS)
 
+    def problem(self, ids: Collection[str]) -> str | None:
+        """What is wrong with this schedule for a system of `ids`, if anything."""
+        unknown = [i for i in self.entries if i not in ids]
+        if unknown:
+            return f"no entry {unknown[0]!r} in the system (its ids: {', '.join(ids)})"
+        if self.term_at is not None and not _seconds(self.term_at):
+            return f"term_at must be seconds >= 0, not {self.term_at!r}"
+        for entry_id, faults in self.entries.items():
+            for number, run in enumerate(faults.runs, 1):
+                for name in ("spawn_time", "ready_after", "exit_after", "stop_time"):
+                    value = getattr(run, name)
+                    if value is not None and not _seconds(value):
+                        return f"{entry_id} process {number}: {name} must be seconds >= 0 or None"
+            for start, count in faults.check_fails:
+                if not _seconds(start) or not count >= 0:
+                    return f"{entry_id}: a flap needs a start >= 0 and a count >= 0"
+        return None
+
     def describe(self, kinds: Mapping[str, EntryKind]) -> list[str]:
         """The schedule in words, one line per fault; `kinds` by entry id."""
         when = (
             "once every entry is ready (or at the horizon)"
             if self.term_at is None
-            else f"at {self.term_at:g} s"
+            else f"at {round(self.term_at, 6):g} s"
         )
         lines = [f"term() {when}"]
         for entry_id, faults in self.entries.items():
@@ -141,6 +162,10 @@ class FaultSchedule:
 
 
 NO_FAULTS = EntryFaults()
+
+
+def _seconds(value: float) -> bool:
+    return isinstance(value, int | float) and 0 <= value < math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +220,7 @@ def _process_runs(spec: EntrySpec, faults: Faults, horizon: float) -> st.SearchS
     timeout, grace = _sigterm_timeout(spec), _grace(spec)
     oneshot = spec.kind is EntryKind.ONESHOT
     never: st.SearchStrategy[None] = st.none()
-    spawn_time = _moments(2.0, 0.0, 0.5) if faults.slow_starts else st.just(0.0)
+    spawn_time = st.sampled_from([0.0, SLOW_SPAWN]) if faults.slow_starts else st.just(0.0)
     ready_after = (
         _moments(horizon, 0.0, 1.0, grace, grace + 1) | never
         if faults.slow_starts and not oneshot

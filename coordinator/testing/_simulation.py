@@ -108,9 +108,10 @@ def shutdown_bound(
     return max(longest.values(), key=lambda t: t[0], default=(0.0, ()))
 
 
-def worst_chain(specs: Sequence[EntrySpec]) -> tuple[float, tuple[str, ...]]:
+def worst_chain(specs: Sequence[EntrySpec], spawn: float = 0.0) -> tuple[float, tuple[str, ...]]:
     """The longest shutdown a schedule can really cause, and the entries
-    whose stops make it up, dependents first.
+    whose stops make it up, dependents first; `spawn`: the longest a
+    command's spawn may take (a stop waits for a spawn in progress).
 
     Like `shutdown_bound`, but a oneshot below the top of the chain has
     exited (its dependents only start once it has), so it costs nothing
@@ -372,9 +373,13 @@ def simulate(
 ) -> SimulatedRun:
     """Run `system` once under `schedule` on trio's mock clock and check
     invariants 1 to 6 (and the budget). Never raises for a violation: the
-    returned run's `failure` holds the first one."""
+    returned run's `failure` holds the first one. A schedule that does not
+    fit the system (an unknown id, a negative time) is a `ValueError`."""
     refuse_running_loop("simulate")
     specs = _specs(system)
+    problem = schedule.problem([spec.id for spec in specs])
+    if problem is not None:
+        raise ValueError(f"fault schedule: {problem}")
     world = _World(specs, schedule)
     running = world.running(specs)
     bound, chain = shutdown_bound(specs, schedule)
@@ -419,7 +424,7 @@ def simulate(
         failures.append(
             ShutdownBudgetExceeded(
                 f"shutdown took {took:g} s, over the budget of {shutdown_budget:g} s: "
-                f"the slowest chain of stops is {_with_timeouts(slowest, running)}; "
+                f"the slowest chain of stops is {_with_timeouts(slowest, running, took)}; "
                 "lower a sigterm_timeout along it, or raise the budget",
                 slowest,
                 called + took,
@@ -431,9 +436,14 @@ def simulate(
     )
 
 
-def _with_timeouts(chain: Sequence[str], running: RunningDaemons) -> str:
+def _with_timeouts(chain: Sequence[str], running: RunningDaemons, took: float) -> str:
+    """The chain with each SIGTERM timeout, and what the shutdown spent besides."""
     timeouts = {s.id: s.exec.sigterm_timeout for s in running.entries if s.exec is not None}
-    return " -> ".join(f"{i} ({timeouts[i]:g} s)" if i in timeouts else i for i in chain)
+    text = " -> ".join(f"{i} ({timeouts[i]:g} s)" for i in chain)
+    total = sum(timeouts[i] for i in chain)
+    if took > total + 1e-9:
+        text += f", {total:g} s of SIGTERM timeouts and {took - total:.3g} s of spawns in progress"
+    return text
 
 
 def shutdown_failures(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from statemachines import LifecycleEvent
 
+from .._command import Command
 from .._config import load_config
 from .._daemons import Daemons
 from .._events import (
@@ -21,13 +22,16 @@ from .._events import (
     Event,
     ProcessExited,
     ProcessSignalled,
+    ProcessSpawned,
     Transitioned,
 )
+from .._options import EntrySpec
 from ..errors import HealthDaemonsError
 from ._report import timeline_lines
 from ._schedules import (
     ALL_FAULTS,
     DEFAULT_HORIZON,
+    SLOW_SPAWN,
     EntryFaults,
     Faults,
     FaultSchedule,
@@ -66,7 +70,9 @@ class VerificationReport:
     worst_shutdown: float
     """The longest `term()` seen, in seconds."""
     worst_case_shutdown: float
-    """The longest a `term()` can take: the SIGTERM timeouts along `critical_path`."""
+    """The longest a `term()` can take: the SIGTERM timeouts along
+    `critical_path`, and a slow spawn (`SLOW_SPAWN`) per command on it when
+    the schedules have slow starts (a stop waits for a spawn in progress)."""
     critical_path: tuple[str, ...]
     """The chain of entries whose stops, one after the other, take longest."""
     seen: Mapping[str, int] = field(default_factory=dict)
@@ -137,15 +143,55 @@ def verify(
     worst = [0.0]
     seen: Counter[str] = Counter()
 
-    def run_one(schedule: FaultSchedule) -> None:
+    def run_one(schedule: FaultSchedule) -> SimulatedRun:
         run = simulate(daemons, schedule, shutdown_budget=shutdown_budget, horizon=horizon)
         examples[0] += 1
         _raise_if_failed(run)
         assert run.shutdown_time is not None
         worst[0] = max(worst[0], run.shutdown_time)
         seen.update(_what_happened(run.history))
+        return run
 
-    run_one(worst_case_schedule(daemons))
+    # A stop waits for a spawn in progress, so slow spawns add one to the worst case.
+    slow_spawns = isinstance(faults, Faults) and faults.slow_starts
+    worst_case, chain = _worst_chain(daemons.entries, slow_spawns)
+    schedule = worst_case_schedule(daemons)
+    run = run_one(schedule)
+    if slow_spawns and chain:
+        run_one(_with_a_spawn_in_progress(schedule, run, chain[0]))
+    if max_examples > 0:
+        _search(strategy, run_one, max_examples, random_seed)
+    return VerificationReport(examples[0], worst[0], worst_case, chain, dict(seen))
+
+
+def _worst_chain(specs: Sequence[EntrySpec], slow_spawns: bool) -> tuple[float, tuple[str, ...]]:
+    """`worst_chain`, plus one slow spawn if a command is on the chain."""
+    worst_case, chain = worst_chain(specs)
+    commands = {spec.id for spec in specs if isinstance(spec.exec, Command)}
+    if slow_spawns and commands.intersection(chain):
+        worst_case += SLOW_SPAWN
+    return worst_case, chain
+
+
+def _with_a_spawn_in_progress(
+    schedule: FaultSchedule, run: SimulatedRun, top: str
+) -> FaultSchedule:
+    """The worst case again, with `term()` at the start of a slow spawn of the
+    chain's top entry (at the moment it was spawned in `run`)."""
+    spawned = [e.at for e in run.history if isinstance(e, ProcessSpawned) and e.entry == top]
+    if not spawned:
+        return schedule
+    slow = EntryFaults(runs=(ProcessRun(spawn_time=SLOW_SPAWN, stop_time=None),))
+    return FaultSchedule({**schedule.entries, top: slow}, term_at=spawned[0] + 1e-9)
+
+
+def _search(
+    strategy: st.SearchStrategy[FaultSchedule],
+    run_one: Callable[[FaultSchedule], object],
+    max_examples: int,
+    random_seed: int | None,
+) -> None:
+    """Hypothesis draws the schedules, and shrinks the first failing one."""
 
     @settings(
         max_examples=max_examples,
@@ -162,10 +208,7 @@ def verify(
 
     if random_seed is not None:
         search = seed(random_seed)(search)
-    if max_examples > 0:
-        search()
-    worst_case, chain = worst_chain(daemons.entries)
-    return VerificationReport(examples[0], worst[0], worst_case, chain, dict(seen))
+    search()
 
 
 def _raise_if_failed(run: SimulatedRun) -> None:
