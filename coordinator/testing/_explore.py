@@ -374,8 +374,7 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
 
     anyio.run(main, backend="trio", backend_options={"clock": clock})
     if failures:
-        # Up to the event at fault: the run was wound up after it.
-        history = running.history[: replay.events] if replay.events else running.history
+        history = running.history
         message = _describe_failure(failures[0], taken, history)
         raise ExplorationError(message, taken, history)
 
@@ -406,5 +405,5 @@ def _describe_failure(
     lines = [str(violation), "", "Path (the explorer's choices, in order):"]
     lines.extend(f"  {i + 1:3}. {label}" for i, label in enumerate(path))
     entries: tuple[str, ...] = getattr(violation, "entries", ())
-    lines.extend(timeline_lines(history, entries, start))
+    lines.extend(timeline_lines(history, entries, start, violation))
     return "\n".join(lines)

@@ -45,6 +45,8 @@ class InvariantViolation(AssertionError):
         self.invariant = invariant
         self.entries = tuple(entries)
         self.at = at
+        self.events: int | None = None
+        """How many events of the history lead up to it, when a replay found it."""
 
 
 def check_invariants(specs: Sequence[EntrySpec], history: Sequence[Event]) -> None:
@@ -79,6 +81,13 @@ class HistoryReplay:
     def end_of_step(self) -> None:
         """Invariant 6: within one step the coordinator moves several entries;
         between steps, no active entry has a dependency that is not ready."""
+        try:
+            self._check_dependencies()
+        except InvariantViolation as violation:
+            violation.events = self.events
+            raise
+
+    def _check_dependencies(self) -> None:
         states = self.states
         for entry, state in states.items():
             if state in ACTIVE_STATES:
@@ -93,6 +102,13 @@ class HistoryReplay:
                     )
 
     def feed(self, events: Iterable[Event]) -> None:
+        try:
+            self._feed(events)
+        except InvariantViolation as violation:
+            violation.events = self.events
+            raise
+
+    def _feed(self, events: Iterable[Event]) -> None:
         for event in events:
             self.events += 1
             self.now = event.at

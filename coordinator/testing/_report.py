@@ -14,13 +14,23 @@ TIMELINE_LINES = 60
 
 
 def timeline_lines(
-    history: Sequence[Event], entries: Sequence[str], origin: float, until: float = math.inf
+    history: Sequence[Event], entries: Sequence[str], origin: float, failure: AssertionError
 ) -> list[str]:
     """A heading, then one line per event of `entries` (of all entries if
-    none are named) up to the moment `until`, timed in seconds since `origin`."""
+    none are named) up to the `failure`, timed in seconds since `origin`.
+
+    The run went on after the failure; what explains it ends there: at the
+    event at fault when the invariant checker names one, else at its moment.
+    """
+    upto = getattr(failure, "events", None)
+    if upto is not None:
+        history = history[:upto]
+    until = getattr(failure, "at", math.inf)
     shown = set(entries)
     events = [
-        e for e in history if e.at <= until and (not shown or e.entry in shown or e.entry is None)
+        e
+        for e in history
+        if e.at - origin <= until and (not shown or e.entry in shown or e.entry is None)
     ]
     scope = f"entries {', '.join(entries)}" if entries else "all entries"
     lines = [f"Timeline ({scope}; seconds since the start):"]

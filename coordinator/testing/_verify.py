@@ -66,7 +66,7 @@ class VerificationReport:
     """What `verify` saw; it found no violation."""
 
     examples: int
-    """Simulated runs, the worst-case schedule included."""
+    """Simulated runs: one without faults, the worst cases, the random schedules."""
     worst_shutdown: float
     """The longest `term()` seen, in seconds."""
     worst_case_shutdown: float
@@ -115,8 +115,8 @@ def verify(
     horizon: float = DEFAULT_HORIZON,
     random_seed: int | None = 0,
 ) -> VerificationReport:
-    """Run `system` (a `Daemons`, or a config file's path) under the
-    worst-case schedule and `max_examples` random fault schedules, without
+    """Run `system` (a `Daemons`, or a config file's path) without faults,
+    under the worst-case schedules and under `max_examples` random ones, without
     real processes and in no real time, checking invariants 1 to 6 of the
     specification and, if given, that every `term()` ends within
     `shutdown_budget` seconds.
@@ -155,6 +155,8 @@ def verify(
     # A stop waits for a spawn in progress, so slow spawns add one to the worst case.
     slow_spawns = isinstance(faults, Faults) and faults.slow_starts
     worst_case, chain = _worst_chain(daemons.entries, slow_spawns)
+    # No faults first, so that a broken rule shows without any to explain.
+    run_one(FaultSchedule())
     schedule = worst_case_schedule(daemons)
     run = run_one(schedule)
     if slow_spawns and chain:
@@ -214,21 +216,21 @@ def _search(
 def _raise_if_failed(run: SimulatedRun) -> None:
     if run.crash is not None:
         raise VerificationError(
-            f"the supervisor itself crashed: {run.crash!r}\n\n" + _explain(run, ()), run
+            f"the supervisor itself crashed: {run.crash!r}\n\n"
+            + _explain(run, (), AssertionError("crash")),
+            run,
         ) from run.crash
     if run.failure is not None:
         entries: tuple[str, ...] = getattr(run.failure, "entries", ())
-        raise VerificationError(f"{run.failure}\n\n{_explain(run, entries)}", run)
+        raise VerificationError(f"{run.failure}\n\n{_explain(run, entries, run.failure)}", run)
 
 
-def _explain(run: SimulatedRun, entries: Sequence[str]) -> str:
+def _explain(run: SimulatedRun, entries: Sequence[str], failure: AssertionError) -> str:
     """The schedule, then the timeline of the entries involved (all if none are named)."""
     lines = ["Fault schedule:"]
     kinds = {spec.id: spec.kind for spec in run.specs}
     lines.extend(f"  {line}" for line in run.schedule.describe(kinds))
-    # The run went on after the violation; what matters ends there.
-    until = getattr(run.failure, "at", math.inf)
-    lines.extend(timeline_lines(run.history, entries, 0.0, until))
+    lines.extend(timeline_lines(run.history, entries, 0.0, failure))
     if not math.isnan(run.term_called_at):
         took = "never returned" if run.shutdown_time is None else f"took {run.shutdown_time:g} s"
         lines.append(f"term() was called at {run.term_called_at:g} s and {took}.")
