@@ -66,7 +66,7 @@ class ExplorationReport:
     """What `explore` covered; it found no violation."""
 
     states: int
-    """Distinct states reached."""
+    """States explored (one reached again, later into the shutdown, counts again)."""
     transitions: int
     """Choices explored from them."""
     runs: int

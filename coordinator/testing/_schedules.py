@@ -1,10 +1,10 @@
 """Fault schedules: what each simulated process and check does, and when
 `term()` comes; and the Hypothesis strategies that draw them.
 
-A schedule describes the world, not the supervisor: a process that takes
-two seconds to spawn, crashes after five, ignores SIGTERM; a check that
-fails between 3 s and 4 s. The simulator plays it against the real
-coordinator. Every field's default is the healthy case, and the strategies
+A schedule describes the world, not the supervisor: a process that is
+ready after two seconds, crashes after five, ignores SIGTERM; a check that
+fails twice from the third second on. The simulator plays it against the
+real coordinator. Every field's default is the healthy case, and the strategies
 draw the healthy value first, so Hypothesis shrinks a failing schedule
 toward fewer and smaller faults.
 """
@@ -22,7 +22,7 @@ from statemachines import EntryKind
 from .._command import Command
 from .._daemons import Daemons
 from .._health import HealthCheckResult, Ready
-from .._options import EntrySpec, ExecFn
+from .._options import EntrySpec
 
 __all__ = ["EntryFaults", "FaultSchedule", "Faults", "ProcessRun", "fault_schedules", "systems"]
 
@@ -324,8 +324,8 @@ def systems(draw: st.DrawFn, max_entries: int = 8) -> Daemons:
                 entry_id, exec=command, requires=needs, max_restarts=max_restarts
             )
         else:
-            exec_: Command | ExecFn = Command(["sleep", "infinity"], sigterm_timeout=timeout)
+            command = Command(["sleep", "infinity"], sigterm_timeout=timeout)
             system = system.add_daemon(
-                entry_id, exec=exec_, ready=ready, requires=needs, max_restarts=max_restarts
+                entry_id, exec=command, ready=ready, requires=needs, max_restarts=max_restarts
             )
     return system
