@@ -158,7 +158,10 @@ def test_the_command_line_draws_each_kind_of_picture(
     ("argv", "message"),
     [
         (["graph", "nosuchmodule:system", "-o", "x.svg"], "cannot import nosuchmodule"),
-        (["graph", "tests.viz.test_diagrams", "-o", "x.svg"], "name a system as module:attribute"),
+        (
+            ["graph", "tests.viz.test_diagrams", "-o", "x.svg"],
+            "name a system as a config file (.toml) or as module:attribute",
+        ),
         (["graph", "tests.viz.test_diagrams:SVG", "-o", "x.svg"], "is a str, not a Daemons"),
         (["lifecycle", "-o", "x.pdf"], "the extension must be .svg, .png, .dot or .gv"),
         (["timeline", "run.jsonl", "-o", "x.png"], "a timeline is drawn as SVG"),
