@@ -40,12 +40,19 @@ class InvariantViolation(AssertionError):
     involved and `at` is the moment of the violation (the run's clock).
     """
 
-    def __init__(self, invariant: int, message: str, entries: Iterable[str], at: float) -> None:
+    def __init__(
+        self,
+        invariant: int,
+        message: str,
+        entries: Iterable[str],
+        at: float,
+        events: int | None = None,
+    ) -> None:
         super().__init__(f"invariant {invariant}: {message}")
         self.invariant = invariant
         self.entries = tuple(entries)
         self.at = at
-        self.events: int | None = None
+        self.events = events
         """How many events of the history lead up to it, when a replay found it."""
 
 
@@ -81,34 +88,22 @@ class HistoryReplay:
     def end_of_step(self) -> None:
         """Invariant 6: within one step the coordinator moves several entries;
         between steps, no active entry has a dependency that is not ready."""
-        try:
-            self._check_dependencies()
-        except InvariantViolation as violation:
-            violation.events = self.events
-            raise
-
-    def _check_dependencies(self) -> None:
         states = self.states
         for entry, state in states.items():
             if state in ACTIVE_STATES:
                 lost = [d for d in self.dependencies[entry] if states[d] is not READY]
                 if lost:
-                    raise InvariantViolation(
+                    raise self._violation(
                         6,
                         f"{entry} is {state.value} while its dependencies "
                         f"{', '.join(lost)} are not ready (at {self.now:g})",
                         [entry, *lost],
-                        self.now,
                     )
 
-    def feed(self, events: Iterable[Event]) -> None:
-        try:
-            self._feed(events)
-        except InvariantViolation as violation:
-            violation.events = self.events
-            raise
+    def _violation(self, invariant: int, message: str, entries: list[str]) -> InvariantViolation:
+        return InvariantViolation(invariant, message, entries, self.now, self.events)
 
-    def _feed(self, events: Iterable[Event]) -> None:
+    def feed(self, events: Iterable[Event]) -> None:
         for event in events:
             self.events += 1
             self.now = event.at
@@ -120,12 +115,11 @@ class HistoryReplay:
             elif isinstance(event, ProcessSpawned):
                 self.live[event.entry] += 1
                 if self.live[event.entry] > 1:
-                    raise InvariantViolation(
+                    raise self._violation(
                         3,
                         f"{event.entry} has {self.live[event.entry]} live processes "
                         f"at {self.now:g}",
                         [event.entry],
-                        self.now,
                     )
             elif isinstance(event, ProcessExited):
                 self.live[event.entry] -= 1
@@ -138,31 +132,28 @@ class HistoryReplay:
                 f"event says {event.source.value}"
             )
         if (event.source, event.event, event.dest) not in ALLOWED[self.kinds[entry]]:
-            raise InvariantViolation(
+            raise self._violation(
                 5,
                 f"{entry} took {event.source.value} --{event.event.value}--> "
                 f"{event.dest.value}, which the table does not allow (at {now:g})",
                 [entry],
-                now,
             )
         if event.event is LifecycleEvent.LAUNCH:
             pending = [d for d in self.dependencies[entry] if states[d] is not READY]
             if pending:
-                raise InvariantViolation(
+                raise self._violation(
                     2,
                     f"{entry} launched at {now:g} while {', '.join(pending)} "
                     f"{'was' if len(pending) == 1 else 'were'} not ready",
                     [entry, *pending],
-                    now,
                 )
         if event.event is LifecycleEvent.SIGNAL:
             running = [d for d in self.dependents[entry] if states[d] in RUNNING_STATES]
             if running:
-                raise InvariantViolation(
+                raise self._violation(
                     1,
                     f"{entry} signalled at {now:g} while its dependents "
                     f"{', '.join(running)} still run",
                     [entry, *running],
-                    now,
                 )
         states[entry] = event.dest
