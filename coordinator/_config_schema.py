@@ -43,7 +43,7 @@ _PROCESS_KEYS = ("command", "env", "cwd", "user", "sigterm_timeout", "run_as_ini
 _SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready")
 _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
-_READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream")
+_READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream", "owned")
 _KINDS = {kind.value: kind for kind in EntryKind}
 _GRACE_PERIOD = 5.0
 _CHECK_TIMEOUT = 1.0
@@ -328,15 +328,21 @@ def _later_steps(trigger: Trigger) -> Trigger:
 def _read_source(
     table: Table, source: str, timeout: float, base: Path, process: Command | None
 ) -> CheckFn:
+    # A port or a local URL must be answered by the service's own processes.
+    if table.has("owned") and process is None:
+        raise table.problem("owned", "not allowed for a check (it runs no process)")
+    if table.has("owned") and source not in ("port", "url"):
+        raise table.problem("owned", "only with port or url")
+    owned = table.boolean("owned", True) and process is not None
     if source == "port":
         port = table.integer("port", 1, 65535)
         assert port is not None
-        return functools.partial(check_port_listening, port, timeout=timeout)
+        return functools.partial(check_port_listening, port, timeout=timeout, owned=owned)
     if source == "url":
         url = table.string("url")
         assert url is not None
         _check_url(table, url)
-        return functools.partial(check_web_url, url, timeout=timeout)
+        return functools.partial(check_web_url, url, timeout=timeout, owned=owned)
     if source == "script":
         script = table.command("script")
         assert script is not None

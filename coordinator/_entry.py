@@ -17,6 +17,7 @@ from statemachines import Lifecycle
 
 from ._health import HealthCheckResult
 from ._options import EntrySpec
+from ._ownership import bind_to_entry
 from ._processes import ProcessHandle
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class Entry(Lifecycle):
 
     def __init__(self, spec: EntrySpec, system: RunningDaemons, machine: Machine) -> None:
         super().__init__(spec.id, machine)
-        self.spec = spec
+        # Its check may ask whose processes a port must belong to (`owned=True`).
+        self.spec = bind_to_entry(spec, self)
         self.system = system
         self.dependencies: list[Entry] = []
         self.dependents: list[Entry] = []

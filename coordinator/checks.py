@@ -29,6 +29,7 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._command import Command
 from ._health import HealthCheckResult, is_non_negative
+from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
 from ._subprocesses import SpawnError, group_alive, open_session
 from ._urls import url_problem
 
@@ -47,8 +48,6 @@ _SCRIPT_TIMEOUT = 30.0
 _MESSAGE_LIMIT = 200
 """Script output longer than this many characters is cut in the message."""
 
-_TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
-_TCP_LISTEN = b"0A"
 _KEPT_OUTPUT = 64 * 1024
 """Bytes of a script's stdout (its start) and stderr (its end) kept for the message."""
 _OUTPUT_TAIL_TIMEOUT = 1.0
@@ -65,6 +64,7 @@ async def check_port_listening(
     port: int,
     *,
     timeout: float = _CHECK_TIMEOUT,
+    owned: bool = False,
     success_message: str | None = None,
     error_message: str | None = None,
     timeout_message: str | None = None,
@@ -76,8 +76,16 @@ async def check_port_listening(
     `port`, on any address. A connected socket that merely uses that port,
     or a UDP socket, does not count (upstream matched any socket state).
 
+    `owned=True`: as the check of an entry that runs a process, the socket
+    must also belong to that entry, i.e. be held by a live member of its
+    process group (for an `ExecFn`, by the supervisor itself); a port held
+    by anyone else fails, naming the holder. Outside such a check (a
+    `add_health_check` entry, a direct call) it has no effect. See
+    docs/checks.md for what it can and cannot see.
+
     Messages, unless given: `"Port {port} is listening"` on success,
-    `"Port {port} is not listening"` on failure, and
+    `"Port {port} is not listening"` or `"Port {port} is held by pid N
+    (name), not by ID's processes"` on failure, and
     `"Timeout trying to check port {port}"` once `timeout` seconds (default
     1.0) have passed. Raises `ValueError` for a port outside 1..65535.
     """
@@ -88,39 +96,22 @@ async def check_port_listening(
         await anyio.lowlevel.checkpoint()
         # The tables are small files in procfs: read in place, not in a thread.
         try:
-            listening = _listening(port)
+            found = listeners(port)
         except OSError as error:
             return HealthCheckResult.failure(
                 error_message or f"Cannot check port {port}: {error.strerror or error}"
             )
-        if listening:
-            return HealthCheckResult.success(success_message or f"Port {port} is listening")
-        return HealthCheckResult.failure(error_message or f"Port {port} is not listening")
+        if not found:
+            return HealthCheckResult.failure(error_message or f"Port {port} is not listening")
+        problem = (
+            ownership_problem(f"Port {port}", [s.inode for s in found], every=False)
+            if owned
+            else None
+        )
+        if problem is not None:
+            return HealthCheckResult.failure(error_message or problem)
+        return HealthCheckResult.success(success_message or f"Port {port} is listening")
     return HealthCheckResult.failure(timeout_message or f"Timeout trying to check port {port}")
-
-
-def _listening(port: int) -> bool:
-    """Whether a TCP socket is in LISTEN state on `port`; `OSError` if no table is readable."""
-    errors: list[OSError] = []
-    for path in _TCP_TABLES:
-        try:
-            with open(path, "rb") as table:
-                lines = table.read().splitlines()
-        except OSError as error:  # tcp6 is missing without IPv6, say
-            errors.append(error)
-            continue
-        # "sl local_address rem_address st ...", an address being HEXIP:HEXPORT.
-        for line in lines[1:]:
-            fields = line.split()
-            if (
-                len(fields) > 3
-                and fields[3] == _TCP_LISTEN
-                and int(fields[1].rpartition(b":")[2], 16) == port
-            ):
-                return True
-    if len(errors) == len(_TCP_TABLES):
-        raise errors[0]
-    return False
 
 
 # check_web_url
@@ -130,6 +121,7 @@ async def check_web_url(
     url: str,
     *,
     timeout: float = _CHECK_TIMEOUT,
+    owned: bool = False,
     success_message: str | None = None,
     error_message: str | None = None,
 ) -> HealthCheckResult:
@@ -144,6 +136,15 @@ async def check_web_url(
     The request goes straight to the service: proxy variables (`HTTP_PROXY`,
     `ALL_PROXY`...) and `.netrc` are ignored (`trust_env=False`). HTTPS
     certificates are verified against the system's trust store.
+
+    `owned=True`: as the check of an entry that runs a process, an answer
+    from an address of this machine must also come from that entry: the
+    listening socket that took the connection must be held by a live member
+    of its process group (for an `ExecFn`, by the supervisor itself), or the
+    check fails naming the holder (reason `port N is held by pid N (name),
+    not by ID's processes`). A remote address cannot be checked: any answer
+    counts, as without `owned`. Outside a check of an entry that runs a
+    process it has no effect. See docs/checks.md.
 
     Messages, unless given: `"Reached {url}"` on success, and
     `"Error while fetching URL: {url}: {reason}"` on failure, the reason being
@@ -163,13 +164,47 @@ async def check_web_url(
                 client.stream("GET", url) as response,
             ):
                 status = response.status_code
+                server = _server_address(response) if owned else None
         except (httpx.HTTPError, OSError) as error:
             reason = _describe_request_error(error)
         else:
-            if status < 500:
+            problem = _answered_by_stranger(server) if server is not None else None
+            if status >= 500:
+                reason = f"HTTP {status}"
+            elif problem is not None:
+                reason = problem
+            else:
                 return HealthCheckResult.success(success_message or f"Reached {url}")
-            reason = f"HTTP {status}"
     return HealthCheckResult.failure(error_message or f"Error while fetching URL: {url}: {reason}")
+
+
+def _server_address(response: httpx.Response) -> tuple[str, int] | None:
+    """The address and port the request went to (after name resolution)."""
+    stream = response.extensions.get("network_stream")
+    try:
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+    except OSError:  # the server has reset the connection already
+        peer = None
+    if peer is None:
+        # The URL's own host, when it is an address (the port is always known).
+        url = response.request.url
+        return url.host, url.port or (443 if url.scheme == "https" else 80)
+    return str(peer[0]), int(peer[1])
+
+
+def _answered_by_stranger(server: tuple[str, int]) -> str | None:
+    """Why the local listener that took the connection to `server` is not the
+    checked entry's; `None` if it is, or if that cannot be known (a remote
+    address, a name, no `/proc`)."""
+    host, port = server
+    address = peer_address(host)
+    if address is None or not is_local(address):
+        return None
+    try:
+        found = answering(listeners(port), address)
+    except OSError:
+        return None
+    return ownership_problem(f"port {port}", [s.inode for s in found], every=True)
 
 
 @functools.cache

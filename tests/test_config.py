@@ -134,7 +134,7 @@ def test_the_example_builds_the_system_it_describes(tmp_path: Path) -> None:
     fn = check_fn(api)
     assert fn.func is check_web_url
     assert fn.args == ("http://127.0.0.1:8765/health",)
-    assert fn.keywords == {"timeout": 3.0}
+    assert fn.keywords == {"timeout": 3.0, "owned": True}
 
     store = specs["store"]
     assert command(store) == Command(["redis-server", "--port", "6390"], cwd=tmp_path)
@@ -146,7 +146,7 @@ def test_the_example_builds_the_system_it_describes(tmp_path: Path) -> None:
     fn = check_fn(store)
     assert fn.func is check_port_listening
     assert fn.args == (6390,)
-    assert fn.keywords == {"timeout": 1.0}
+    assert fn.keywords == {"timeout": 1.0, "owned": True}
 
     migrate = specs["migrate"]
     assert migrate.ready is None
