@@ -7,6 +7,7 @@ server, or one started by a grandchild in its process group, must.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -15,12 +16,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import anyio
 import pytest
 from anyio.abc import Process
 
 from coordinator import (
+    CheckFn,
     Command,
     Daemons,
     ExecFn,
@@ -32,7 +35,7 @@ from coordinator import (
     RunningDaemons,
     Transitioned,
 )
-from coordinator._ownership import listeners
+from coordinator._ownership import _bound, _CheckedEntry, listeners
 from coordinator.checks import check_port_listening, check_web_url
 
 from .helpers import PYTHON, always_ready, pids, quick, sleeper
@@ -71,14 +74,14 @@ def url_of(port: int, host: str) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def owned_check(source: str, port: int, host: str) -> Callable[[], object]:
+def owned_check(source: str, port: int, host: str) -> CheckFn:
     if source == "url":
         url = url_of(port, host)
         return lambda: check_web_url(url, owned=True)
     return lambda: check_port_listening(port, owned=True)
 
 
-def system(app: Command | ExecFn, check: Callable[[], object]) -> Daemons:
+def system(app: Command | ExecFn, check: CheckFn) -> Daemons:
     """`app`, ready by `check`, and `web`, which requires it."""
     return (
         Daemons.of()
@@ -294,3 +297,90 @@ def test_up_until_ready_fails_with_a_stranger_on_the_port(tmp_path: Path, source
 def test_up_until_ready_passes_with_the_services_own_server(tmp_path: Path, source: str) -> None:
     run = up_until_ready(write_config(tmp_path, free_port(), source), 20)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+# What the check cannot see
+
+
+@contextmanager
+def own_group() -> Iterator[int]:
+    """A process leading its own group, as an entry's command does; yields its pid."""
+    process = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    try:
+        yield process.pid
+    finally:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def listening() -> Iterator[int]:
+    """A socket listening on a port, held by the test itself; yields the port."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield int(server.getsockname()[1])
+
+
+async def check_for(entry_pid: int | None, port: int) -> HealthCheckResult:
+    """`check_port_listening(port, owned=True)` as the check of entry `app`, whose
+    process leads group `entry_pid` (`None`: no process running)."""
+    process = None if entry_pid is None else SimpleNamespace(pid=entry_pid)
+    entry = _CheckedEntry("app", SimpleNamespace(process=process))
+    check = _bound(lambda: check_port_listening(port, owned=True), entry)
+    result = check()
+    assert not isinstance(result, HealthCheckResult)
+    return await result
+
+
+def hide_fds(monkeypatch: pytest.MonkeyPatch, visible: Callable[[str], bool]) -> None:
+    """`/proc/PID/fd` unreadable unless `visible(path)`, as for another user's
+    processes when the supervisor is not root."""
+    listdir = os.listdir
+
+    def guarded(path: str) -> list[str]:
+        if path.startswith("/proc/") and path.endswith("/fd") and not visible(path):
+            raise PermissionError(13, "Permission denied", path)
+        return listdir(path)
+
+    monkeypatch.setattr(os, "listdir", guarded)
+
+
+@pytest.mark.anyio
+async def test_a_visible_holder_is_named() -> None:
+    with own_group() as group, listening() as port:
+        result = await check_for(group, port)
+    assert result == HealthCheckResult.failure(
+        f"Port {port} is held by pid {os.getpid()} ({comm(os.getpid())}), not by app's processes"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_holder_nobody_can_see_fails_when_the_group_is_seen_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with own_group() as group, listening() as port:
+        hide_fds(monkeypatch, lambda path: path == f"/proc/{group}/fd")
+        result = await check_for(group, port)
+    assert result == HealthCheckResult.failure(
+        f"Port {port} is held by a process this supervisor cannot see, not by app's processes"
+    )
+
+
+@pytest.mark.anyio
+async def test_what_cannot_be_told_apart_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member of the group that cannot be looked at may hold the socket: not failed."""
+    with own_group() as group, listening() as port:
+        hide_fds(monkeypatch, lambda path: False)
+        assert (await check_for(group, port)).is_success
+
+
+@pytest.mark.anyio
+async def test_between_two_processes_nothing_is_the_entrys() -> None:
+    with listening() as port:
+        result = await check_for(None, port)
+    assert result == HealthCheckResult.failure(f"Port {port}: app has no process running")
+
+
+def comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
