@@ -182,8 +182,9 @@ class Service:
         return self.options.requires
 
 
-def read_service(id: str, value: object, ids: Sequence[str], base: Path) -> Service:
-    """The service `[services.ID]`; `ids` are all the file's ids, `base` its directory."""
+def read_service(id: str, value: object, services: Mapping[str, object], base: Path) -> Service:
+    """The service `[services.ID]`; `services` are all the file's (each id's
+    table, as read), `base` its directory."""
     where = key_path("services", id)
     if not ID_PATTERN.fullmatch(id):
         raise Problem(
@@ -196,7 +197,7 @@ def read_service(id: str, value: object, ids: Sequence[str], base: Path) -> Serv
     table = Table(("services", id), value, id)
     table.only(_SERVICE_KEYS)
     kind = _read_kind(table)
-    requires = _read_requires(table, ids)
+    requires = _read_requires(table, services)
     ready = table.table("ready")
     if kind is EntryKind.CHECK:
         for name in _PROCESS_KEYS:
@@ -228,19 +229,40 @@ def _read_kind(table: Table) -> EntryKind:
     return _KINDS[name]
 
 
-def _read_requires(table: Table, ids: Sequence[str]) -> tuple[str, ...]:
+def _read_requires(table: Table, services: Mapping[str, object]) -> tuple[str, ...]:
     requires = table.strings("requires", "service ids")
     for index, required in enumerate(requires):
         if required in requires[:index]:
             raise table.problem("requires", f"{required!r} is listed twice")
         if required == table.entry:
             raise table.problem("requires", "a service cannot require itself")
-        if required not in ids:
-            others = [i for i in ids if i != table.entry]
+        if required not in services:
+            assert table.entry is not None
+            targets = _requirable(table.entry, services)
             raise table.problem(
-                "requires", f"unknown service {required!r}" + did_you_mean(required, others)
+                "requires", f"unknown service {required!r}" + did_you_mean(required, targets)
             )
     return tuple(dict.fromkeys(requires))
+
+
+def _requirable(id: str, services: Mapping[str, object]) -> list[str]:
+    """The ids that service `id` could require: valid ids of other services that
+    do not require it, directly or not (that would be a cycle), as far as the
+    file can be read."""
+    required_by: dict[str, list[str]] = {}
+    for other, value in services.items():
+        requires = value.get("requires") if isinstance(value, dict) else None
+        for required in requires if isinstance(requires, list) else ():
+            if isinstance(required, str):
+                required_by.setdefault(required, []).append(other)
+    dependents = {id}
+    pending = [id]
+    while pending:
+        for dependent in required_by.get(pending.pop(), ()):
+            if dependent not in dependents:
+                dependents.add(dependent)
+                pending.append(dependent)
+    return [i for i in services if i not in dependents and ID_PATTERN.fullmatch(i)]
 
 
 def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
