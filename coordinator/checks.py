@@ -103,12 +103,8 @@ async def check_port_listening(
             )
         if not found:
             return HealthCheckResult.failure(error_message or f"Port {port} is not listening")
-        problem = (
-            ownership_problem(f"Port {port}", [s.inode for s in found], every=False)
-            if owned
-            else None
-        )
-        if problem is not None:
+        inodes = [listener.inode for listener in found]
+        if owned and (problem := ownership_problem(f"Port {port}", inodes, every=False)):
             return HealthCheckResult.failure(error_message or problem)
         return HealthCheckResult.success(success_message or f"Port {port} is listening")
     return HealthCheckResult.failure(timeout_message or f"Timeout trying to check port {port}")
@@ -168,25 +164,24 @@ async def check_web_url(
         except (httpx.HTTPError, OSError) as error:
             reason = _describe_request_error(error)
         else:
-            problem = _answered_by_stranger(server) if server is not None else None
             if status >= 500:
                 reason = f"HTTP {status}"
-            elif problem is not None:
+            elif server is not None and (problem := _answered_by_stranger(server)):
                 reason = problem
             else:
                 return HealthCheckResult.success(success_message or f"Reached {url}")
     return HealthCheckResult.failure(error_message or f"Error while fetching URL: {url}: {reason}")
 
 
-def _server_address(response: httpx.Response) -> tuple[str, int] | None:
-    """The address and port the request went to (after name resolution)."""
+def _server_address(response: httpx.Response) -> tuple[str, int]:
+    """The address and port the request went to (after name resolution), or
+    the URL's host and port if the connection cannot tell."""
     stream = response.extensions.get("network_stream")
     try:
         peer = stream.get_extra_info("server_addr") if stream is not None else None
     except OSError:  # the server has reset the connection already
         peer = None
     if peer is None:
-        # The URL's own host, when it is an address (the port is always known).
         url = response.request.url
         return url.host, url.port or (443 if url.scheme == "https" else 80)
     return str(peer[0]), int(peer[1])

@@ -6,10 +6,22 @@ import os
 import socket
 import sys
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from types import SimpleNamespace
 
+import httpx
 import pytest
 
-from coordinator._ownership import Listener, _address, answering, is_local, listeners, peer_address
+from coordinator._ownership import (
+    _CHECKED,
+    Listener,
+    _address,
+    _CheckedEntry,
+    answering,
+    is_local,
+    listeners,
+    peer_address,
+)
+from coordinator.checks import _answered_by_stranger, _server_address
 
 
 def _hex(address: str) -> bytes:
@@ -95,3 +107,34 @@ def test_peer_addresses() -> None:
     assert peer_address("127.0.0.1") == IPv4Address("127.0.0.1")
     assert peer_address("fe80::1%eth0") == IPv6Address("fe80::1")
     assert peer_address("localhost") is None
+
+
+# Which answers of check_web_url are looked at
+
+
+def test_the_server_address_falls_back_to_the_urls_own() -> None:
+    """When the connection cannot say where it went (it was reset), the URL can."""
+    for url, expected in [
+        ("http://[::1]:8080/", ("::1", 8080)),
+        ("https://127.0.0.1/", ("127.0.0.1", 443)),
+        ("http://localhost/", ("localhost", 80)),
+    ]:
+        response = httpx.Response(200, request=httpx.Request("GET", url))
+        assert _server_address(response) == expected
+
+
+@pytest.mark.parametrize("server", [("192.0.2.1", 80), ("2001:db8::1", 80), ("example.org", 80)])
+def test_remote_answers_are_not_looked_at(server: tuple[str, int]) -> None:
+    """In the check of an entry with no process, a local answer fails; a
+    remote one (or a name, which only the connection could resolve) counts."""
+    token = _CHECKED.set(_CheckedEntry("app", SimpleNamespace(process=None)))
+    try:
+        assert _answered_by_stranger(server) is None
+        with socket.socket() as local:
+            local.bind(("127.0.0.1", 0))
+            local.listen()
+            port = local.getsockname()[1]
+            problem = _answered_by_stranger(("127.0.0.1", port))
+        assert problem == f"port {port}: app has no process running"
+    finally:
+        _CHECKED.reset(token)
