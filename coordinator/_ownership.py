@@ -21,7 +21,8 @@ import inspect
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Collection, Iterable
+from collections import deque
+from collections.abc import Awaitable, Collection, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -31,7 +32,7 @@ from ._announced import Announcement
 from ._health import CheckFn, HealthCheckResult
 from ._options import EntrySpec
 from ._processes import ProcessHandle
-from ._subprocesses import all_processes
+from ._subprocesses import all_processes, read_stat
 
 __all__ = [
     "Listener",
@@ -213,17 +214,18 @@ def ownership_problem(what: str, inodes: Collection[int], *, every: bool) -> str
     process = entry.runner.process
     if process is None:
         return f"{what}: {entry.id} has no process running"
+    ours: set[int] = set()
     if process.pid is None:
-        members = [os.getpid()]  # an ExecFn runs in the supervisor itself
+        ours.add(os.getpid())  # an ExecFn runs in the supervisor itself
+        members: Iterable[int] = list(ours)
     else:
-        pgid = process.pid  # each command leads its own process group
-        members = sorted(p.pid for p in all_processes() if p.pgrp == pgid and p.alive)
+        members = _group(process.pid, ours)  # each command leads its own process group
     wanted = set(inodes)
     held, hidden = _held(members, wanted, first=not every)
     owned = set(held)
     if owned == wanted if every else owned:
         return None
-    ours = set(members)
+    # Not found: every member was looked at, so `ours` is the whole group.
     others = sorted(p.pid for p in all_processes() if p.pid not in ours)
     holders, _ = _held(others, wanted - owned, first=True)
     not_ours = f"not by {entry.id}'s processes"
@@ -232,6 +234,35 @@ def ownership_problem(what: str, inodes: Collection[int], *, every: bool) -> str
     if hidden:
         return None
     return f"{what} is held by a process this supervisor cannot see, {not_ours}"
+
+
+def _group(pgid: int, seen: set[int]) -> Iterator[int]:
+    """The live members of process group `pgid`, each added to `seen`: first
+    the leader and its descendants (quick to find, and usually the holders),
+    then any other member, found by reading every process's stat."""
+    pending = deque([pgid])
+    while pending:
+        pid = pending.popleft()
+        stat = read_stat(pid)
+        if pid in seen or stat is None or stat.pgrp != pgid or not stat.alive:
+            continue
+        seen.add(pid)
+        yield pid
+        pending.extend(_children(pid))
+    for stat in all_processes():
+        if stat.pgrp == pgid and stat.alive and stat.pid not in seen:
+            seen.add(stat.pid)
+            yield stat.pid
+
+
+def _children(pid: int) -> list[int]:
+    """The children of the process's main thread (those of other threads are
+    left to the full scan)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
 
 
 def _held(

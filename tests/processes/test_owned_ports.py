@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from coordinator import (
     Transitioned,
 )
 from coordinator._ownership import _bound, _CheckedEntry, listeners
+from coordinator._subprocesses import group_alive
 from coordinator.checks import check_port_listening, check_web_url
 
 from .helpers import PYTHON, always_ready, pids, quick, sleeper
@@ -384,3 +386,28 @@ async def test_between_two_processes_nothing_is_the_entrys() -> None:
 
 def comm(pid: int) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def test_a_member_whose_parent_is_gone_still_counts() -> None:
+    """The leader has exited and the server, its orphan, is still in the group:
+    found by the full scan, not by walking down from the leader."""
+    port = free_port()
+    listen = (
+        "import socket, time; s = socket.socket(); "
+        f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(1000)"
+    )
+    leader = subprocess.Popen(
+        ["sh", "-c", f'"{PYTHON}" -I -S -c "{listen}" &'], start_new_session=True
+    )
+    leader.wait()
+    try:
+        deadline = time.monotonic() + 10
+        while not listeners(port):
+            assert time.monotonic() < deadline, "the orphan never listened"
+            time.sleep(0.01)
+        assert anyio.run(check_for, leader.pid, port).is_success
+    finally:
+        os.killpg(leader.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while group_alive(leader.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
