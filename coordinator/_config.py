@@ -138,8 +138,8 @@ def _read_services(data: dict[str, object], base: Path) -> tuple[bool, list[Serv
     services = top.table("services")
     if services is None or not services.values:
         raise Problem("no services: add a [services.NAME] table")
-    every = services.values
-    return orphan_guard, [read_service(id, every[id], every, base) for id in every]
+    tables = services.values
+    return orphan_guard, [read_service(id, tables[id], tables, base) for id in tables]
 
 
 # Ordering and building
