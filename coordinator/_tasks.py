@@ -23,7 +23,7 @@ from ._announced import Announcement
 from ._command import Command
 from ._entry import Entry
 from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
-from ._health import HealthCheckResult, close_steps
+from ._health import HealthCheckResult, ResultGetter, Trigger, close_steps
 from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
@@ -250,7 +250,7 @@ class EntryTasks(EventRecorder):
                 recheck = entry.recheck_scope = anyio.CancelScope()
                 broken = False
                 with recheck:
-                    steps = trigger(lambda: entry.last_raw)
+                    steps = _start_trigger(trigger, lambda: entry.last_raw)
                     try:
                         while True:
                             try:
@@ -353,6 +353,20 @@ class EntryTasks(EventRecorder):
                 self._error(entry_id, f"destroying {subcontainer!r} took over {timeout:g} s")
         self._destroying -= 1
         self._check_all_stopped()
+
+
+def _start_trigger(trigger: Trigger, last_result: ResultGetter) -> AsyncIterator[None]:
+    """The trigger's steps; a trigger that raises when called gives steps that
+    raise the same at once, so it is reported like one that raises later."""
+    try:
+        return trigger(last_result)
+    except Exception as error:
+        return _raising(error)
+
+
+async def _raising(error: Exception) -> AsyncIterator[None]:
+    raise error
+    yield  # an async generator, though it never yields
 
 
 async def _close_quietly(steps: AsyncIterator[None]) -> None:

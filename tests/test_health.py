@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import anyio
 import pytest
@@ -17,9 +17,9 @@ from coordinator import (
     LifecycleState,
     Ready,
 )
-from coordinator.triggers import cooldown_trigger
+from coordinator.triggers import Trigger, cooldown_trigger
 
-from .support import Switch, forever
+from .support import Switch, check_invariants, forever
 
 S = LifecycleState
 
@@ -141,15 +141,47 @@ async def test_hidden_entries_are_not_reported_but_still_gate_dependents() -> No
         assert set(running.host.health) == {"web"}  # type: ignore[attr-defined]
 
 
-async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default() -> None:
-    async def broken(last: object) -> AsyncGenerator[None]:
+def _trigger_raising_when_iterated(last: object) -> AsyncIterator[None]:
+    async def steps() -> AsyncGenerator[None]:
         yield
         raise RuntimeError("trigger bug")
 
+    return steps()
+
+
+def _trigger_raising_when_called(last: object) -> AsyncIterator[None]:
+    raise RuntimeError("trigger bug")
+
+
+def _trigger_returning_no_iterator(last: object) -> AsyncIterator[None]:
+    return None  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "error"),
+    [
+        (_trigger_raising_when_iterated, "RuntimeError('trigger bug')"),
+        (_trigger_raising_when_called, "RuntimeError('trigger bug')"),
+        (
+            _trigger_returning_no_iterator,
+            "TypeError(\"'NoneType' object is not an async iterator\")",
+        ),
+    ],
+    ids=["when-iterated", "when-called", "no-iterator"],
+)
+async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default(
+    trigger: Trigger, error: str
+) -> None:
     switch = Switch(ok=False)
     system = (
         Daemons.of()
-        .add_daemon("db", exec=forever(), ready=Ready("Database", switch, trigger=broken))
+        .add_daemon("base", exec=forever(), ready=Ready("Base", Switch()))
+        .add_daemon(
+            "db",
+            exec=forever(),
+            ready=Ready("Database", switch, trigger=trigger),
+            requires=["base"],
+        )
         .add_daemon("web", exec=forever(), ready=Ready("Web", Switch()), requires=["db"])
     )
     async with system.build() as running:
@@ -158,5 +190,7 @@ async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default() -
         )
         switch.ok = True
         await running.wait_ready(timeout=5)
-    errors = [e.message for e in running.history if isinstance(e, ErrorReported)]
-    assert errors == ["trigger failed: RuntimeError('trigger bug'); using the default trigger"]
+    errors = [(e.entry, e.message) for e in running.history if isinstance(e, ErrorReported)]
+    assert errors == [("db", f"trigger failed: {error}; using the default trigger")]
+    assert all(running.state(i) is S.STOPPED for i in running.ids)
+    check_invariants(system.entries, running.history)
