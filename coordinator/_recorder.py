@@ -9,6 +9,7 @@ from statemachines import LifecycleState
 
 from ._entry import Entry
 from ._events import ErrorReported, Event, HealthReported
+from ._fatal import is_fatal
 from ._health import HealthCheckResult, HealthStatus
 from ._host import Host
 
@@ -65,6 +66,10 @@ class EventRecorder:
                 self.host.set_health(report)
             except Exception as error:
                 self._error(entry.spec.id, f"host.set_health failed: {error!r}")
+            except BaseException as error:
+                if not is_fatal(error):
+                    raise
+                self._fatal(entry.spec.id, "host.set_health", error, in_step=True)
 
     def _report_waiting(self, entry: Entry) -> None:
         pending = ", ".join(
@@ -82,6 +87,14 @@ class EventRecorder:
             self.history.append(
                 ErrorReported(event.at, event.entry, f"host.record failed: {error!r}")
             )
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            # Not through the host again: it would raise again.
+            self.history.append(
+                ErrorReported(event.at, event.entry, _fatal_message("host.record", error))
+            )
+            self._stop_for(error, in_step=True)
         if self._subscribers:
             self._publish(event)
         self._notify()
@@ -98,6 +111,16 @@ class EventRecorder:
     def _error(self, entry_id: str | None, message: str) -> None:
         self._record(ErrorReported(anyio.current_time(), entry_id, message))
 
+    def _fatal(
+        self, entry_id: str | None, source: str, error: BaseException, *, in_step: bool = False
+    ) -> None:
+        """User code (`source`) raised `error`, which ends the system (see `_fatal.py`)."""
+        self._error(entry_id, _fatal_message(source, error))
+        self._stop_for(error, in_step=in_step)
+
+    def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
+        raise NotImplementedError  # the coordinator's rules
+
     def _notify(self) -> None:
         # Waiters create the event; a step nobody waits for allocates nothing.
         if self._changed is not None:
@@ -108,3 +131,7 @@ class EventRecorder:
         for send in self._subscribers:
             send.close()
         self._subscribers.clear()
+
+
+def _fatal_message(source: str, error: BaseException) -> str:
+    return f"{source} raised {error!r}; stopping the system"

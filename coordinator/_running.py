@@ -115,6 +115,10 @@ class RunningDaemons(EntryTasks):
         self._entered = False
         self._finished = False
         self._all_stopped: anyio.Event | None = None
+        self._block_scope: anyio.CancelScope | None = None
+        """Around the block of `async with`: cancelled to end it when user code
+        raised an exception that ends the system (`_stop_for`)."""
+        self._fatal_error: BaseException | None = None
         # Subcontainers by identity: how many entries not yet stopped use each.
         self._holders: dict[int, int] = {}
         for spec in specs:
@@ -230,6 +234,25 @@ class RunningDaemons(EntryTasks):
         self._drain()
         self._notify()
 
+    def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
+        """User code raised `error`, which ends the system: stop every entry in
+        order, end the block, and let `error` out of it (`__aexit__`)."""
+        if self._fatal_error is None:
+            self._fatal_error = error
+        if self._block_scope is not None:
+            self._block_scope.cancel()
+        if self._terminating:
+            return
+        if not in_step:
+            self._begin_term()
+        elif self._task_group is not None:
+            # Not in the middle of a step: right after it.
+            self._task_group.start_soon(self._term_after_step, name="healthdaemons:term")
+
+    async def _term_after_step(self) -> None:
+        if not self._terminating:
+            self._begin_term()
+
     def kill(self) -> None:
         """Stop now, out of order: begin `term()` if it has not begun, then
         SIGKILL every process group still running (in-process functions are
@@ -263,6 +286,8 @@ class RunningDaemons(EntryTasks):
         self._queue.extend(self._order)
         self._drain()
         self._notify()
+        self._block_scope = anyio.CancelScope()
+        self._block_scope.__enter__()
         return self
 
     async def __aexit__(
@@ -273,6 +298,9 @@ class RunningDaemons(EntryTasks):
     ) -> bool:
         assert self._host_group is not None
         assert self._tasks_scope is not None
+        assert self._block_scope is not None
+        if self._block_scope.__exit__(exc_type, exc, traceback):
+            exc = None  # our own cancellation of the block (`_stop_for`)
         try:
             with anyio.CancelScope(shield=True):
                 await self.term()
@@ -286,6 +314,9 @@ class RunningDaemons(EntryTasks):
             self._task_group = None
             self._finished = True
             await self._exit_host_group(exc)
+        if self._fatal_error is not None:
+            # As itself, after the ordered shutdown: the program is to end.
+            raise self._fatal_error
         return False
 
     async def _exit_host_group(self, exc: BaseException | None) -> None:
