@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from coordinator import (
@@ -80,12 +81,17 @@ def stopped_order(history: list[Event]) -> list[str]:
 async def run_until_raised(system: Daemons, raiser: Raiser) -> list[Event]:
     """Run until ready, arm the raiser, and wait in the block for ever: only
     the system may end the block. Returns the history."""
+    running = system.build()
+
+    async def block() -> None:
+        async with running:
+            await running.wait_ready(timeout=10)
+            raiser.armed = True
+            await anyio.sleep_forever()
+
     with anyio.fail_after(30):  # mock clock on trio: a hang fails at once
         with pytest.raises(type(raiser.error)) as raised:
-            async with system.build() as running:
-                await running.wait_ready(timeout=10)
-                raiser.armed = True
-                await anyio.sleep_forever()
+            await block()
     assert raised.value is raiser.error  # itself, not in an exception group
     assert all(running.state(i) is S.STOPPED for i in running.ids)
     history = list(running.history)
@@ -130,7 +136,7 @@ async def test_a_check_raising_it_stops_the_system_in_order(
         return HealthCheckResult.success()
 
     async def async_check() -> HealthCheckResult:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return sync_check()
 
     check = sync_check if style == "sync" else async_check
@@ -213,12 +219,17 @@ async def test_a_host_raising_it_stops_the_system_in_order(method: str) -> None:
         )
         .add_daemon("top", exec=forever(0.2), ready=Ready("Top", Switch()), requires=["mid"])
     )
-    with anyio.fail_after(30), pytest.raises(SystemExit) as raised:
-        async with system.build() as running, anyio.create_task_group() as group:
+    running = system.build()
+
+    async def block() -> None:
+        async with running, anyio.create_task_group() as group:
             await running.wait_ready(timeout=10)
             raiser.armed = True
             group.start_soon(flip)
             await anyio.sleep_forever()
+
+    with anyio.fail_after(30), pytest.raises(SystemExit) as raised:
+        await block()
     assert raised.value is raiser.error
     assert all(running.state(i) is S.STOPPED for i in running.ids)
     history = list(running.history)
