@@ -24,9 +24,11 @@ from coordinator import (
     HealthReported,
     LifecycleState,
     Ready,
+    RunningDaemons,
     SubContainer,
     Transitioned,
 )
+from coordinator.testing import StartSystem
 from coordinator.triggers import cooldown_trigger
 from statemachines import LifecycleEvent
 
@@ -297,3 +299,22 @@ async def test_a_cancellation_is_not_mistaken_for_it() -> None:
     assert all(running.state(i) is S.STOPPED for i in running.ids)
     assert not [e for e in running.history if isinstance(e, ErrorReported)]
     assert [e.entry for e in running.history if getattr(e, "event", None) is LifecycleEvent.SIGNAL]
+
+
+async def test_start_system_lets_it_out_when_its_block_is_left() -> None:
+    raiser = Raiser(KeyboardInterrupt())
+    raiser.armed = True
+
+    async def mid(_: object) -> None:
+        await anyio.sleep(0.05)
+        raiser()
+
+    async def block() -> RunningDaemons:
+        async with StartSystem() as start_system:
+            running = await start_system(chain(ExecFn(mid)))
+            await running.wait_stopped()  # the system stops itself
+        return running
+
+    with anyio.fail_after(30), pytest.raises(KeyboardInterrupt) as raised:
+        await block()
+    assert raised.value is raiser.error

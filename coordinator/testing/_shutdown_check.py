@@ -34,6 +34,7 @@ from statemachines import LifecycleState
 
 from .._daemons import Daemons
 from .._events import ProcessSpawned
+from .._fatal import is_fatal
 from .._running import RunningDaemons
 from .._subprocesses import all_processes, read_stat
 from ._invariants import InvariantViolation, check_invariants
@@ -272,6 +273,9 @@ class StartSystem:
                     if exc is None:
                         raise problem
                     exc.add_note(str(problem))
+        fatal = [started.fatal for started in self._systems if started.fatal is not None]
+        if fatal and exc is None:
+            raise fatal[0]
         return False
 
     def _check_all(self) -> UncleanShutdown | None:
@@ -300,6 +304,9 @@ class _System:
         self.done = anyio.Event()
         self.error: Exception | None = None
         """What entering or leaving the block raised (entering: for the caller)."""
+        self.fatal: BaseException | None = None
+        """What user code raised that ends the program (`KeyboardInterrupt`, say):
+        raised again when the `StartSystem` block is left."""
 
     async def run(self) -> None:
         # Never raises: an exception here would cancel the test itself.
@@ -310,6 +317,11 @@ class _System:
                 await self.leave.wait()
         except Exception as error:
             self.error = error
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            # Not out of this task: on asyncio it would stop the event loop.
+            self.fatal = error
         finally:
             self.settled.set()
             self.done.set()
