@@ -441,14 +441,21 @@ async def _close_quietly(steps: AsyncIterator[None]) -> BaseException | None:
 
 
 async def _run_check(entry: Entry) -> HealthCheckResult:
-    """Run the entry's check; an exception is a failure whose message is its text."""
-    assert entry.spec.ready is not None
+    """Run the entry's check; an exception is a failure whose message is its text,
+    and so is a call that takes longer than `Ready.timeout`."""
+    ready = entry.spec.ready
+    assert ready is not None
+    deadline = anyio.move_on_after(ready.timeout)
     try:
-        value = entry.spec.ready.fn()
-        if inspect.isawaitable(value):
-            value = await value
+        with deadline:
+            value = ready.fn()
+            if inspect.isawaitable(value):
+                value = await value
     except Exception as error:
-        return HealthCheckResult.failure(str(error) or type(error).__name__)
+        if not deadline.cancel_called:  # (else it made an error of its cancellation)
+            return HealthCheckResult.failure(str(error) or type(error).__name__)
+    if deadline.cancel_called:
+        return HealthCheckResult.failure(f"health check timed out after {ready.timeout:g} s")
     if not isinstance(value, HealthCheckResult):
         return HealthCheckResult.failure(
             f"check returned {type(value).__name__}, not a HealthCheckResult"
