@@ -11,7 +11,7 @@ from ._entry import Entry
 from ._events import ErrorReported, Event, HealthReported
 from ._fatal import is_fatal
 from ._health import HealthCheckResult, HealthStatus
-from ._host import Host
+from ._host import Host, append_bounded
 
 __all__ = ["EventRecorder"]
 
@@ -23,10 +23,12 @@ class EventRecorder:
     the subscribers and whoever waits in `wait_until` what happened.
     """
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, history_limit: int | None) -> None:
         self.host = host
         self.history: list[Event] = []
-        """Every event so far, in order."""
+        """The latest `history_limit` events, in order (every event if `None`)."""
+        self._history_limit = history_limit
+        self._history_dropped = 0
         self._finished = False
         self._changed: anyio.Event | None = None
         self._subscribers: list[MemoryObjectSendStream[Event]] = []
@@ -80,24 +82,23 @@ class EventRecorder:
         self._report(entry, HealthCheckResult.waiting(pending or None))
 
     def _record(self, event: Event) -> None:
-        self.history.append(event)
+        self._keep(event)
         try:
             self.host.record(event)
         except Exception as error:
-            self.history.append(
-                ErrorReported(event.at, event.entry, f"host.record failed: {error!r}")
-            )
+            self._keep(ErrorReported(event.at, event.entry, f"host.record failed: {error!r}"))
         except BaseException as error:
             if not is_fatal(error):
                 raise
             # Not through the host again: it would raise again.
-            self.history.append(
-                ErrorReported(event.at, event.entry, _fatal_message("host.record", error))
-            )
+            self._keep(ErrorReported(event.at, event.entry, _fatal_message("host.record", error)))
             self._stop_for(error, in_step=True)
         if self._subscribers:
             self._publish(event)
         self._notify()
+
+    def _keep(self, event: Event) -> None:
+        self._history_dropped += append_bounded(self.history, event, self._history_limit)
 
     def _publish(self, event: Event) -> None:
         for send in list(self._subscribers):

@@ -49,7 +49,7 @@ from statemachines import (
 from ._entry import Entry
 from ._events import Transitioned
 from ._health import HealthCheckResult
-from ._host import Host
+from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._options import EntrySpec
 from ._subcontainer import SubContainer
 from ._subprocesses import CommandProcess
@@ -78,7 +78,11 @@ class SystemStatistics:
     stopped: int
     terminating: bool
     events: int
+    """Events recorded since the start, those `history` has dropped included."""
     dropped_events: int
+    """Events lost by subscribers that fell behind."""
+    history_dropped: int
+    """The oldest events `history` let go, to keep within its `history_limit`."""
 
 
 @final
@@ -91,9 +95,14 @@ class RunningDaemons(EntryTasks):
     """
 
     def __init__(
-        self, specs: Sequence[EntrySpec], host: Host, *, orphan_guard: bool = False
+        self,
+        specs: Sequence[EntrySpec],
+        host: Host,
+        *,
+        orphan_guard: bool = False,
+        history_limit: int | None = DEFAULT_HISTORY_LIMIT,
     ) -> None:
-        super().__init__(host)
+        super().__init__(host, history_limit)
         machines = {kind: new_machine(kind) for kind in EntryKind}
         self._entries: dict[str, Entry] = {}
         for spec in specs:
@@ -160,8 +169,9 @@ class RunningDaemons(EntryTasks):
             ready=self._ready_count,
             stopped=self._stopped_count,
             terminating=self._terminating,
-            events=len(self.history),
+            events=len(self.history) + self._history_dropped,
             dropped_events=self._dropped_events,
+            history_dropped=self._history_dropped,
         )
 
     async def wait_ready(self, timeout: float | None = None) -> None:

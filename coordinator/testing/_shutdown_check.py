@@ -225,7 +225,8 @@ class StartSystem:
             raise RuntimeError("start_system() needs its block: `async with StartSystem() as ...`")
         if not isinstance(system, Daemons):
             raise TypeError(f"start_system() takes a Daemons (a system to build), not {system!r}")
-        started = _System(system.build())
+        # The whole history, for the invariant checker.
+        started = _System(system.build(history_limit=None))
         self._systems.append(started)
         self._group.start_soon(started.run, name="healthdaemons:start_system")
         await started.settled.wait()
@@ -395,7 +396,12 @@ def _check(
             listing = ", ".join(f"{i} is {state.value}" for i, state in not_stopped)
             lines.append(f"- not stopped: {listing}")
             entries += [i for i, _ in not_stopped]
+        dropped = running.statistics().history_dropped
         try:
+            if dropped:
+                raise ValueError(
+                    f"its oldest {dropped} events were dropped (build it with history_limit=None)"
+                )
             check_invariants(running.entries, running.history)
         except InvariantViolation as error:
             violation = error
