@@ -18,9 +18,8 @@ __all__ = ["is_fatal"]
 
 def is_fatal(error: BaseException) -> bool:
     """Whether `error`, raised by user code, must end the system."""
-    if isinstance(error, Exception):
-        return False
-    cancelled = anyio.get_cancelled_exc_class()
+    ordinary = (Exception, anyio.get_cancelled_exc_class())
     if isinstance(error, BaseExceptionGroup):
-        return error.split(cancelled)[1] is not None
-    return not isinstance(error, cancelled)
+        # Fatal if any exception in it is fatal.
+        return error.split(lambda part: isinstance(part, ordinary))[1] is not None
+    return not isinstance(error, ordinary)

@@ -28,6 +28,7 @@ from coordinator import (
     SubContainer,
     Transitioned,
 )
+from coordinator._fatal import is_fatal
 from coordinator.testing import StartSystem
 from coordinator.triggers import cooldown_trigger
 from statemachines import LifecycleEvent
@@ -318,3 +319,34 @@ async def test_start_system_lets_it_out_when_its_block_is_left() -> None:
     with anyio.fail_after(30), pytest.raises(KeyboardInterrupt) as raised:
         await block()
     assert raised.value is raiser.error
+
+
+async def test_what_counts_as_ending_the_system() -> None:
+    cancelled = anyio.get_cancelled_exc_class()
+
+    async def a_cancellation() -> BaseException:
+        caught: list[BaseException] = []
+        async with anyio.create_task_group() as group:
+
+            async def wait() -> None:
+                try:
+                    await anyio.sleep_forever()
+                except cancelled as error:
+                    caught.append(error)
+                    raise
+
+            group.start_soon(wait)
+            await anyio.lowlevel.checkpoint()
+            group.cancel_scope.cancel()
+        return caught[0]
+
+    cancellation = await a_cancellation()
+    assert is_fatal(KeyboardInterrupt())
+    assert is_fatal(SystemExit(0))
+    assert is_fatal(Shutdown())
+    assert not is_fatal(ValueError())
+    assert not is_fatal(cancellation)
+    assert not is_fatal(BaseExceptionGroup("", [ValueError(), cancellation]))
+    assert is_fatal(BaseExceptionGroup("", [ValueError(), KeyboardInterrupt()]))
+    nested = BaseExceptionGroup("", [cancellation, BaseExceptionGroup("", [SystemExit()])])
+    assert is_fatal(nested)
