@@ -16,6 +16,7 @@ import anyio.lowlevel
 import pytest
 
 from coordinator import (
+    Command,
     Daemons,
     ErrorReported,
     Event,
@@ -23,6 +24,7 @@ from coordinator import (
     HealthCheckResult,
     HealthReported,
     LifecycleState,
+    ProcessSpawned,
     Ready,
     RunningDaemons,
     SubContainer,
@@ -123,7 +125,7 @@ async def test_an_exec_fn_raising_it_stops_the_system_in_order(kind: type[BaseEx
     assert fatal_errors(history) == [("mid", f"exec raised {raiser.error!r}; stopping the system")]
     assert stopped_order(history) == ["top", "mid", "base"]
     # Not restarted: the system was stopping by the time its exit was seen.
-    spawns = [e for e in history if e.entry == "mid" and type(e).__name__ == "ProcessSpawned"]
+    spawns = [e for e in history if isinstance(e, ProcessSpawned) and e.entry == "mid"]
     assert len(spawns) == 1
 
 
@@ -350,3 +352,36 @@ async def test_what_counts_as_ending_the_system() -> None:
     assert is_fatal(BaseExceptionGroup("", [ValueError(), KeyboardInterrupt()]))
     nested = BaseExceptionGroup("", [cancellation, BaseExceptionGroup("", [SystemExit()])])
     assert is_fatal(nested)
+
+
+async def test_a_subcontainer_raising_it_from_wrap_stops_the_system_before_anything_runs() -> None:
+    class Broken(SubContainer):
+        def wrap(self, argv: list[str]) -> list[str]:
+            raise KeyboardInterrupt
+
+    system = (
+        Daemons.of()
+        .add_daemon("base", exec=forever(0.2), ready=Ready("Base", Switch()))
+        .add_daemon(
+            "app",
+            exec=Command(["true"]),  # never spawned: wrap raises first
+            ready=Ready("App", Switch()),
+            requires=["base"],
+            subcontainer=Broken(),
+        )
+    )
+    running = system.build()
+
+    async def block() -> None:
+        async with running:
+            await anyio.sleep_forever()
+
+    with anyio.fail_after(30), pytest.raises(KeyboardInterrupt):
+        await block()
+    assert all(running.state(i) is S.STOPPED for i in running.ids)
+    history = list(running.history)
+    assert fatal_errors(history) == [
+        ("app", "spawning raised KeyboardInterrupt(); stopping the system")
+    ]
+    assert not [e for e in history if isinstance(e, ProcessSpawned) and e.entry == "app"]
+    check_invariants(system.entries, history)
