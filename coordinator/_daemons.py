@@ -13,7 +13,7 @@ from statemachines import EntryKind
 from ._announced import Announcement
 from ._command import Command
 from ._health import Ready
-from ._host import Host, MemoryHost
+from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost, history_limit_problem
 from ._options import (
     DaemonOptions,
     EntrySpec,
@@ -211,10 +211,22 @@ class Daemons:
             options = HealthCheckOptions(ready, requires)  # type: ignore[arg-type]
         return self._add(id, EntryKind.CHECK, HealthCheckOptions, options)
 
-    def build(self) -> RunningDaemons:
-        """The system, ready to run: `async with system.build() as running: ...`."""
+    def build(self, *, history_limit: int | None = DEFAULT_HISTORY_LIMIT) -> RunningDaemons:
+        """The system, ready to run: `async with system.build() as running: ...`.
+
+        `running.history` keeps the latest `history_limit` events (10,000 by
+        default; `None` keeps every event), dropping the oldest, and so does
+        the default host; `statistics()` counts what was dropped. Raises
+        `ValueError` for a limit that is not an int >= 0 or `None`.
+        """
+        problem = history_limit_problem(history_limit)
+        if problem is not None:
+            raise ValueError(problem)
         return RunningDaemons(
-            self.entries, self._host or MemoryHost(), orphan_guard=self._orphan_guard
+            self.entries,
+            self._host or MemoryHost(history_limit),
+            orphan_guard=self._orphan_guard,
+            history_limit=history_limit,
         )
 
     async def run_until_success(self, timeout: float | None = None) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_CHECK_TIMEOUT",
     "CheckFn",
     "HealthCheckResult",
     "HealthStatus",
@@ -81,6 +82,12 @@ Trigger = Callable[[ResultGetter], AsyncIterator[None]]
 """Decides when checks run: each step of the iterator ends when the next check is due."""
 
 
+DEFAULT_CHECK_TIMEOUT = 60.0
+"""How long one call of a check may take (`Ready.timeout`): above the built-in
+checks' own timeouts (1 s; `run_health_script`'s 30 s), so that they end first,
+with their own message."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ready:
     """How an entry shows it is ready.
@@ -89,12 +96,20 @@ class Ready:
     health reports; it still gates its dependents). A failure within
     `grace_period` seconds of a launch is reported as `starting`.
     `trigger` decides when `fn` runs; `None` means `default_trigger`.
+
+    `timeout` bounds each call of an async `fn` (default 60 s): a call that
+    has not returned by then is cancelled, and is a failure, `health check
+    timed out after 60 s`. Give a check with a longer timeout of its own (say
+    `run_health_script(cmd, 120)`) a larger one, or this one ends it first.
+    A sync `fn` runs in the event loop and cannot be interrupted: keep it
+    quick, or make it async.
     """
 
     display: str | None
     fn: CheckFn
     grace_period: float = 5.0
     trigger: Trigger | None = None
+    timeout: float = DEFAULT_CHECK_TIMEOUT
 
     def problem(self) -> str | None:
         """What is wrong with these options, if anything (for validation)."""
@@ -102,6 +117,8 @@ class Ready:
             return f"ready.fn must be callable, not {type(self.fn).__name__}"
         if not is_non_negative(self.grace_period):
             return f"ready.grace_period must be a number >= 0, not {self.grace_period!r}"
+        if not is_non_negative(self.timeout) or not 0 < self.timeout < math.inf:
+            return f"ready.timeout must be a finite number > 0, not {self.timeout!r}"
         if self.trigger is not None and not callable(self.trigger):
             return f"ready.trigger must be callable, not {type(self.trigger).__name__}"
         if self.display is not None and not isinstance(self.display, str):

@@ -6,7 +6,10 @@ from typing import Protocol, runtime_checkable
 
 from ._events import Event, HealthReported
 
-__all__ = ["Host", "MemoryHost"]
+__all__ = ["DEFAULT_HISTORY_LIMIT", "Host", "MemoryHost", "append_bounded", "history_limit_problem"]
+
+DEFAULT_HISTORY_LIMIT = 10_000
+"""How many of the latest events a running system (and the default host) keeps in memory."""
 
 
 @runtime_checkable
@@ -27,14 +30,41 @@ class Host(Protocol):
 
 
 class MemoryHost:
-    """The default host: keeps the latest report per entry and every event."""
+    """The default host: keeps the latest report per entry, and the latest
+    `history_limit` events (`None`: every event), as `RunningDaemons.history` does."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_limit: int | None = DEFAULT_HISTORY_LIMIT) -> None:
+        problem = history_limit_problem(history_limit)
+        if problem is not None:
+            raise ValueError(problem)
         self.health: dict[str, HealthReported] = {}
         self.events: list[Event] = []
+        self.history_limit = history_limit
 
     def set_health(self, report: HealthReported) -> None:
         self.health[report.entry] = report
 
     def record(self, event: Event) -> None:
-        self.events.append(event)
+        append_bounded(self.events, event, self.history_limit)
+
+
+def append_bounded(events: list[Event], event: Event, limit: int | None) -> int:
+    """Append `event`, keeping the latest `limit` events (`None`: all); returns
+    how many of the oldest were dropped.
+
+    They are dropped a tenth of `limit` at a time, so that appending stays
+    O(1): the list holds up to a tenth more than `limit` events.
+    """
+    events.append(event)
+    if limit is None or len(events) <= limit + limit // 10:
+        return 0
+    dropped = len(events) - limit
+    del events[:dropped]
+    return dropped
+
+
+def history_limit_problem(limit: object) -> str | None:
+    """What is wrong with a `history_limit`, if anything."""
+    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0):
+        return None
+    return f"history_limit must be an int >= 0 or None, not {limit!r}"

@@ -8,6 +8,7 @@ another, and the coordinator does not change when one is added.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._command import Command
+from ._fatal import is_fatal
 from ._options import ExecFn
 
 __all__ = ["ExitStatus", "FunctionProcess", "ProcessHandle", "RestartBackoff"]
@@ -71,14 +73,22 @@ class FunctionProcess:
 
     It runs there, not under the entry's own task, so that a function that
     ignores cancellation can be abandoned without stalling the shutdown.
+    A function that raises a `BaseException` that must end the program
+    (`KeyboardInterrupt`, say) has crashed, and `on_fatal` gets the exception.
     """
 
     pid: int | None = None
 
     def __init__(
-        self, exec_fn: ExecFn, subcontainer: Any, task_group: TaskGroup, name: str
+        self,
+        exec_fn: ExecFn,
+        subcontainer: Any,
+        task_group: TaskGroup,
+        name: str,
+        on_fatal: Callable[[BaseException], None],
     ) -> None:
         self._exec = exec_fn
+        self._on_fatal = on_fatal
         self._subcontainer = subcontainer
         self.sigterm_timeout = exec_fn.sigterm_timeout
         self._scope = anyio.CancelScope()
@@ -99,6 +109,13 @@ class FunctionProcess:
                     returned = await self._exec.fn(self._subcontainer)
                 except Exception as error:
                     status = ExitStatus(None, False, _describe(error))
+                except BaseException as error:
+                    if not is_fatal(error):
+                        raise
+                    # Kept from the event loop: asyncio would stop at once,
+                    # leaving every process running (and hang on closing).
+                    status = ExitStatus(None, False, _describe(error))
+                    self._on_fatal(error)
                 else:
                     if returned is None:
                         status = ExitStatus(0, True, "returned")

@@ -9,8 +9,9 @@ from statemachines import LifecycleState
 
 from ._entry import Entry
 from ._events import ErrorReported, Event, HealthReported
+from ._fatal import is_fatal
 from ._health import HealthCheckResult, HealthStatus
-from ._host import Host
+from ._host import Host, append_bounded
 
 __all__ = ["EventRecorder"]
 
@@ -22,10 +23,12 @@ class EventRecorder:
     the subscribers and whoever waits in `wait_until` what happened.
     """
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, history_limit: int | None) -> None:
         self.host = host
         self.history: list[Event] = []
-        """Every event so far, in order."""
+        """The latest `history_limit` events, in order (every event if `None`)."""
+        self._history_limit = history_limit
+        self._history_dropped = 0
         self._finished = False
         self._changed: anyio.Event | None = None
         self._subscribers: list[MemoryObjectSendStream[Event]] = []
@@ -65,6 +68,10 @@ class EventRecorder:
                 self.host.set_health(report)
             except Exception as error:
                 self._error(entry.spec.id, f"host.set_health failed: {error!r}")
+            except BaseException as error:
+                if not is_fatal(error):
+                    raise
+                self._fatal(entry.spec.id, "host.set_health", error, in_step=True)
 
     def _report_waiting(self, entry: Entry) -> None:
         pending = ", ".join(
@@ -75,16 +82,23 @@ class EventRecorder:
         self._report(entry, HealthCheckResult.waiting(pending or None))
 
     def _record(self, event: Event) -> None:
-        self.history.append(event)
+        self._keep(event)
         try:
             self.host.record(event)
         except Exception as error:
-            self.history.append(
-                ErrorReported(event.at, event.entry, f"host.record failed: {error!r}")
-            )
+            self._keep(ErrorReported(event.at, event.entry, f"host.record failed: {error!r}"))
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            # Not through the host again: it would raise again.
+            self._keep(ErrorReported(event.at, event.entry, _fatal_message("host.record", error)))
+            self._stop_for(error, in_step=True)
         if self._subscribers:
             self._publish(event)
         self._notify()
+
+    def _keep(self, event: Event) -> None:
+        self._history_dropped += append_bounded(self.history, event, self._history_limit)
 
     def _publish(self, event: Event) -> None:
         for send in list(self._subscribers):
@@ -98,6 +112,16 @@ class EventRecorder:
     def _error(self, entry_id: str | None, message: str) -> None:
         self._record(ErrorReported(anyio.current_time(), entry_id, message))
 
+    def _fatal(
+        self, entry_id: str | None, source: str, error: BaseException, *, in_step: bool = False
+    ) -> None:
+        """User code (`source`) raised `error`, which ends the system (see `_fatal.py`)."""
+        self._error(entry_id, _fatal_message(source, error))
+        self._stop_for(error, in_step=in_step)
+
+    def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
+        raise NotImplementedError  # the coordinator's rules
+
     def _notify(self) -> None:
         # Waiters create the event; a step nobody waits for allocates nothing.
         if self._changed is not None:
@@ -108,3 +132,7 @@ class EventRecorder:
         for send in self._subscribers:
             send.close()
         self._subscribers.clear()
+
+
+def _fatal_message(source: str, error: BaseException) -> str:
+    return f"{source} raised {error!r}; stopping the system"

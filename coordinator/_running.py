@@ -49,7 +49,7 @@ from statemachines import (
 from ._entry import Entry
 from ._events import Transitioned
 from ._health import HealthCheckResult
-from ._host import Host
+from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._options import EntrySpec
 from ._subcontainer import SubContainer
 from ._subprocesses import CommandProcess
@@ -78,7 +78,11 @@ class SystemStatistics:
     stopped: int
     terminating: bool
     events: int
+    """Events recorded since the start, those `history` has dropped included."""
     dropped_events: int
+    """Events lost by subscribers that fell behind."""
+    history_dropped: int
+    """The oldest events `history` let go, to keep within its `history_limit`."""
 
 
 @final
@@ -91,9 +95,14 @@ class RunningDaemons(EntryTasks):
     """
 
     def __init__(
-        self, specs: Sequence[EntrySpec], host: Host, *, orphan_guard: bool = False
+        self,
+        specs: Sequence[EntrySpec],
+        host: Host,
+        *,
+        orphan_guard: bool = False,
+        history_limit: int | None = DEFAULT_HISTORY_LIMIT,
     ) -> None:
-        super().__init__(host)
+        super().__init__(host, history_limit)
         machines = {kind: new_machine(kind) for kind in EntryKind}
         self._entries: dict[str, Entry] = {}
         for spec in specs:
@@ -115,6 +124,10 @@ class RunningDaemons(EntryTasks):
         self._entered = False
         self._finished = False
         self._all_stopped: anyio.Event | None = None
+        self._block_scope: anyio.CancelScope | None = None
+        """Around the block of `async with`: cancelled to end it when user code
+        raised an exception that ends the system (`_stop_for`)."""
+        self._fatal_error: BaseException | None = None
         # Subcontainers by identity: how many entries not yet stopped use each.
         self._holders: dict[int, int] = {}
         for spec in specs:
@@ -156,8 +169,9 @@ class RunningDaemons(EntryTasks):
             ready=self._ready_count,
             stopped=self._stopped_count,
             terminating=self._terminating,
-            events=len(self.history),
+            events=len(self.history) + self._history_dropped,
             dropped_events=self._dropped_events,
+            history_dropped=self._history_dropped,
         )
 
     async def wait_ready(self, timeout: float | None = None) -> None:
@@ -230,6 +244,25 @@ class RunningDaemons(EntryTasks):
         self._drain()
         self._notify()
 
+    def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
+        """User code raised `error`, which ends the system: stop every entry in
+        order, end the block, and let `error` out of it (`__aexit__`)."""
+        if self._fatal_error is None:
+            self._fatal_error = error
+        if self._block_scope is not None:
+            self._block_scope.cancel()
+        if self._terminating:
+            return
+        if not in_step:
+            self._begin_term()
+        elif self._task_group is not None:
+            # Not in the middle of a step: right after it.
+            self._task_group.start_soon(self._term_after_step, name="healthdaemons:term")
+
+    async def _term_after_step(self) -> None:
+        if not self._terminating:
+            self._begin_term()
+
     def kill(self) -> None:
         """Stop now, out of order: begin `term()` if it has not begun, then
         SIGKILL every process group still running (in-process functions are
@@ -263,6 +296,8 @@ class RunningDaemons(EntryTasks):
         self._queue.extend(self._order)
         self._drain()
         self._notify()
+        self._block_scope = anyio.CancelScope()
+        self._block_scope.__enter__()
         return self
 
     async def __aexit__(
@@ -273,6 +308,9 @@ class RunningDaemons(EntryTasks):
     ) -> bool:
         assert self._host_group is not None
         assert self._tasks_scope is not None
+        assert self._block_scope is not None
+        if self._block_scope.__exit__(exc_type, exc, traceback):
+            exc = None  # our own cancellation of the block (`_stop_for`)
         try:
             with anyio.CancelScope(shield=True):
                 await self.term()
@@ -286,6 +324,9 @@ class RunningDaemons(EntryTasks):
             self._task_group = None
             self._finished = True
             await self._exit_host_group(exc)
+        if self._fatal_error is not None:
+            # As itself, after the ordered shutdown: the program is to end.
+            raise self._fatal_error
         return False
 
     async def _exit_host_group(self, exc: BaseException | None) -> None:

@@ -9,6 +9,7 @@ to announce readiness; both end when the entry is stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,10 +21,11 @@ from statemachines import ACTIVE_STATES, EntryKind, LifecycleEvent
 
 from . import triggers
 from ._announced import Announcement
-from ._command import Command
+from ._command import Command, LineCallback
 from ._entry import Entry
 from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
-from ._health import HealthCheckResult, close_steps
+from ._fatal import is_fatal
+from ._health import HealthCheckResult, ResultGetter, Trigger, close_steps
 from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
@@ -144,13 +146,26 @@ class EntryTasks(EventRecorder):
             # Shielded: a spawn cut short could leave a child nobody knows of.
             with anyio.CancelScope(shield=True):
                 try:
-                    process = await self._start_command(exec_, self._spawn_settings(entry))
+                    process = await self._start_command(
+                        self._guard_output(entry, exec_), self._spawn_settings(entry)
+                    )
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
                     return ExitStatus(None, False, str(error), spawned=False), None
+                except BaseException as error:  # from a subcontainer's `wrap`
+                    if not is_fatal(error):
+                        raise
+                    self._fatal(entry.spec.id, "spawning", error)
+                    return ExitStatus(None, False, repr(error), spawned=False), None
         else:
             name = f"healthdaemons:{entry.spec.id}:exec"
-            process = FunctionProcess(exec_, entry.spec.subcontainer, self._task_group, name)
+            process = FunctionProcess(
+                exec_,
+                entry.spec.subcontainer,
+                self._task_group,
+                name,
+                functools.partial(self._fatal, entry.spec.id, "exec"),
+            )
         entry.process = process
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         self._start_checks(entry)
@@ -169,6 +184,33 @@ class EntryTasks(EventRecorder):
             self._exited(entry, process.pid, status)
         assert status is not None
         return status, (process if process.running else None)
+
+    def _guard_output(self, entry: Entry, command: Command) -> Command:
+        """`command` with output callbacks that do not raise what ends the system
+        into the task reading the output: it ends the system in order instead."""
+        if command.on_stdout is None and command.on_stderr is None:
+            return command
+        return dataclasses.replace(
+            command,
+            on_stdout=self._guarded(entry.spec.id, "on_stdout", command.on_stdout),
+            on_stderr=self._guarded(entry.spec.id, "on_stderr", command.on_stderr),
+        )
+
+    def _guarded(
+        self, entry_id: str, name: str, callback: LineCallback | None
+    ) -> LineCallback | None:
+        if callback is None:
+            return None
+        return functools.partial(self._deliver, entry_id, name, callback)
+
+    def _deliver(self, entry_id: str, name: str, callback: LineCallback, line: str) -> object:
+        try:
+            return callback(line)
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            self._fatal(entry_id, name, error, in_step=True)
+            return None
 
     def _terminate(self, entry: Entry, process: ProcessHandle) -> float:
         """Tell the process to stop; returns when it gets killed if it has not."""
@@ -250,9 +292,11 @@ class EntryTasks(EventRecorder):
                 recheck = entry.recheck_scope = anyio.CancelScope()
                 broken = False
                 with recheck:
-                    steps = trigger(lambda: entry.last_raw)
+                    steps = _start_trigger(trigger, lambda: entry.last_raw)
+                    source = "trigger"
                     try:
                         while True:
+                            source = "trigger"
                             try:
                                 await anext(steps)
                             except StopAsyncIteration:
@@ -266,6 +310,7 @@ class EntryTasks(EventRecorder):
                                 )
                                 broken = True
                                 break
+                            source = "check"
                             result = await _run_check(entry)
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
@@ -280,9 +325,16 @@ class EntryTasks(EventRecorder):
                                     else LifecycleEvent.UNHEALTHY
                                 )
                                 self._react(entry, event, result)
+                    except BaseException as error:
+                        if not is_fatal(error):
+                            raise
+                        self._fatal(entry.spec.id, source, error)
+                        return
                     finally:
                         with anyio.CancelScope(shield=True):
-                            await _close_quietly(steps)
+                            closing_error = await _close_quietly(steps)
+                        if closing_error is not None:
+                            self._fatal(entry.spec.id, "trigger", closing_error)
                 if broken:
                     trigger = triggers.default_trigger
                 elif not recheck.cancel_called:
@@ -345,6 +397,10 @@ class EntryTasks(EventRecorder):
                     await subcontainer.destroy()
                 except Exception as error:
                     self._error(entry_id, f"destroying {subcontainer!r} failed: {error!r}")
+                except BaseException as error:
+                    if not is_fatal(error):
+                        raise
+                    self._fatal(entry_id, f"destroying {subcontainer!r}", error)
                 else:
                     self._record(
                         SubContainerDestroyed(anyio.current_time(), entry_id, subcontainer.name)
@@ -355,22 +411,51 @@ class EntryTasks(EventRecorder):
         self._check_all_stopped()
 
 
-async def _close_quietly(steps: AsyncIterator[None]) -> None:
+def _start_trigger(trigger: Trigger, last_result: ResultGetter) -> AsyncIterator[None]:
+    """The trigger's steps; a trigger that raises when called gives steps that
+    raise the same at once, so it is reported like one that raises later."""
+    try:
+        return trigger(last_result)
+    except BaseException as error:
+        if isinstance(error, Exception) or is_fatal(error):
+            return _raising(error)
+        raise
+
+
+async def _raising(error: BaseException) -> AsyncIterator[None]:
+    raise error
+    yield  # an async generator, though it never yields
+
+
+async def _close_quietly(steps: AsyncIterator[None]) -> BaseException | None:
+    """Close a trigger's steps; returns what its cleanup raised, if that ends the system."""
     try:
         await close_steps(steps)
     except Exception:  # the trigger's own cleanup failed; nothing to keep
         pass
+    except BaseException as error:
+        if not is_fatal(error):
+            raise
+        return error
+    return None
 
 
 async def _run_check(entry: Entry) -> HealthCheckResult:
-    """Run the entry's check; an exception is a failure whose message is its text."""
-    assert entry.spec.ready is not None
+    """Run the entry's check; an exception is a failure whose message is its text,
+    and so is a call that takes longer than `Ready.timeout`."""
+    ready = entry.spec.ready
+    assert ready is not None
+    deadline = anyio.move_on_after(ready.timeout)
     try:
-        value = entry.spec.ready.fn()
-        if inspect.isawaitable(value):
-            value = await value
+        with deadline:
+            value = ready.fn()
+            if inspect.isawaitable(value):
+                value = await value
     except Exception as error:
-        return HealthCheckResult.failure(str(error) or type(error).__name__)
+        if not deadline.cancel_called:  # (else it made an error of its cancellation)
+            return HealthCheckResult.failure(str(error) or type(error).__name__)
+    if deadline.cancel_called:
+        return HealthCheckResult.failure(f"health check timed out after {ready.timeout:g} s")
     if not isinstance(value, HealthCheckResult):
         return HealthCheckResult.failure(
             f"check returned {type(value).__name__}, not a HealthCheckResult"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import inspect
+import math
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import anyio
 import pytest
@@ -17,9 +19,12 @@ from coordinator import (
     LifecycleState,
     Ready,
 )
-from coordinator.triggers import cooldown_trigger
+from coordinator._health import DEFAULT_CHECK_TIMEOUT
+from coordinator.checks import run_health_script
+from coordinator.errors import InvalidEntryError
+from coordinator.triggers import Trigger, cooldown_trigger
 
-from .support import Switch, forever
+from .support import Switch, check_invariants, forever
 
 S = LifecycleState
 
@@ -141,15 +146,47 @@ async def test_hidden_entries_are_not_reported_but_still_gate_dependents() -> No
         assert set(running.host.health) == {"web"}  # type: ignore[attr-defined]
 
 
-async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default() -> None:
-    async def broken(last: object) -> AsyncGenerator[None]:
+def _trigger_raising_when_iterated(last: object) -> AsyncIterator[None]:
+    async def steps() -> AsyncGenerator[None]:
         yield
         raise RuntimeError("trigger bug")
 
+    return steps()
+
+
+def _trigger_raising_when_called(last: object) -> AsyncIterator[None]:
+    raise RuntimeError("trigger bug")
+
+
+def _trigger_returning_no_iterator(last: object) -> AsyncIterator[None]:
+    return None  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "error"),
+    [
+        (_trigger_raising_when_iterated, "RuntimeError('trigger bug')"),
+        (_trigger_raising_when_called, "RuntimeError('trigger bug')"),
+        (
+            _trigger_returning_no_iterator,
+            "TypeError(\"'NoneType' object is not an async iterator\")",
+        ),
+    ],
+    ids=["when-iterated", "when-called", "no-iterator"],
+)
+async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default(
+    trigger: Trigger, error: str
+) -> None:
     switch = Switch(ok=False)
     system = (
         Daemons.of()
-        .add_daemon("db", exec=forever(), ready=Ready("Database", switch, trigger=broken))
+        .add_daemon("base", exec=forever(), ready=Ready("Base", Switch()))
+        .add_daemon(
+            "db",
+            exec=forever(),
+            ready=Ready("Database", switch, trigger=trigger),
+            requires=["base"],
+        )
         .add_daemon("web", exec=forever(), ready=Ready("Web", Switch()), requires=["db"])
     )
     async with system.build() as running:
@@ -158,5 +195,54 @@ async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default() -
         )
         switch.ok = True
         await running.wait_ready(timeout=5)
-    errors = [e.message for e in running.history if isinstance(e, ErrorReported)]
-    assert errors == ["trigger failed: RuntimeError('trigger bug'); using the default trigger"]
+    errors = [(e.entry, e.message) for e in running.history if isinstance(e, ErrorReported)]
+    assert errors == [("db", f"trigger failed: {error}; using the default trigger")]
+    assert all(running.state(i) is S.STOPPED for i in running.ids)
+    check_invariants(system.entries, running.history)
+
+
+def test_a_check_call_is_bounded_by_default_above_the_built_in_checks_own_timeouts() -> None:
+    ready = Ready("Database", Switch())
+    assert ready.timeout == DEFAULT_CHECK_TIMEOUT == 60
+    script_default = inspect.signature(run_health_script).parameters["timeout"].default
+    assert ready.timeout > script_default
+
+
+@pytest.mark.parametrize("cancellation", ["kept", "made-an-error"])
+async def test_a_check_that_hangs_fails_with_a_timeout_and_checks_go_on(cancellation: str) -> None:
+    calls = [0]
+
+    async def check() -> HealthCheckResult:
+        calls[0] += 1
+        if calls[0] > 2:
+            return HealthCheckResult.success()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            if cancellation == "kept":
+                raise
+            raise RuntimeError("interrupted") from None
+        raise AssertionError("not reached")
+
+    system = Daemons.of().add_health_check(
+        "db",
+        ready=Ready("Database", check, grace_period=0, timeout=0.5, trigger=cooldown_trigger(0.1)),
+    )
+    timed_out = HealthCheckResult.failure("health check timed out after 0.5 s")
+    async with system.build() as running:
+        started = anyio.current_time()
+        assert await running.wait_until(lambda: running.health("db") == timed_out, timeout=10)
+        assert anyio.current_time() - started >= 0.5
+        assert running.state("db") is S.FAILING
+        await running.wait_ready(timeout=10)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.inf, math.nan, "1", True, None])
+def test_a_bad_check_timeout_is_refused_naming_the_entry(timeout: object) -> None:
+    with pytest.raises(InvalidEntryError, match=r"ready\.timeout must be a finite number > 0") as e:
+        Daemons.of().add_health_check(
+            "db",
+            ready=Ready("Database", Switch(), timeout=timeout),  # type: ignore[arg-type]
+        )
+    assert e.value.entry == "db"
+    assert "'db'" in str(e.value)

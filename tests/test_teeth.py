@@ -79,7 +79,7 @@ def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch
         # The broken piece: a second instance, started and never stopped.
         assert self._task_group is not None
         assert isinstance(exec_, ExecFn)
-        FunctionProcess(exec_, None, self._task_group, "leak")
+        FunctionProcess(exec_, None, self._task_group, "leak", lambda error: None)
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, None))
         return await run_process(self, entry, exec_)
 

@@ -4,7 +4,9 @@ The checker replays the recorded events against its own copy of the
 lifecycle table, taken when this module is imported, so that a test that
 breaks the table cannot also break the checker. Invariant 4 (shutdown is
 bounded and leaves nothing alive) is about time and processes, not about
-the history alone: the simulator and the pytest fixture check it.
+the history alone: the simulator and the pytest fixture check it. Its part
+that the history shows is checked here: no entry is `gone` while its
+process has not been seen to exit.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class InvariantViolation(AssertionError):
 
 def check_invariants(specs: Sequence[EntrySpec], history: Sequence[Event]) -> None:
     """Replay a run's history and raise `InvariantViolation` at the first event
-    that breaks invariant 1, 2, 3, 5 or 6.
+    that breaks invariant 1, 2, 3, 5 or 6 (or 4, as far as the history shows it).
 
     `specs` are the system's entries (`Daemons.entries`); `history` is
     `RunningDaemons.history` (or events read back with `load_events`).
@@ -80,6 +82,10 @@ class HistoryReplay:
         self.kinds = {s.id: s.kind for s in specs}
         self.states = dict.fromkeys(self.dependencies, LifecycleState.WAITING)
         self.live = dict.fromkeys(self.dependencies, 0)
+        self.pids: dict[str, int | None] = {}
+        """The latest process of each entry."""
+        self.terminating = False
+        """Whether `term()` has begun, as far as the history shows."""
         self.step: int | None = None
         self.now = 0.0
         self.events = 0
@@ -114,6 +120,7 @@ class HistoryReplay:
                 self._transition(event)
             elif isinstance(event, ProcessSpawned):
                 self.live[event.entry] += 1
+                self.pids[event.entry] = event.pid
                 if self.live[event.entry] > 1:
                     raise self._violation(
                         3,
@@ -136,6 +143,28 @@ class HistoryReplay:
                 5,
                 f"{entry} took {event.source.value} --{event.event.value}--> "
                 f"{event.dest.value}, which the table does not allow (at {now:g})",
+                [entry],
+            )
+        terminating_only = event.event is LifecycleEvent.LAUNCH or (
+            event.event is LifecycleEvent.GONE and event.dest is LifecycleState.WAITING
+        )
+        if self.terminating and terminating_only:
+            raise self._violation(
+                5,
+                f"{entry} took {event.source.value} --{event.event.value}--> "
+                f"{event.dest.value} while terminating (at {now:g})",
+                [entry],
+            )
+        if event.event is LifecycleEvent.TERM or (
+            event.event is LifecycleEvent.GONE and event.dest is LifecycleState.STOPPED
+        ):
+            self.terminating = True  # (only term() makes these)
+        if event.event is LifecycleEvent.GONE and self.live[entry] > 0:
+            pid = self.pids[entry]
+            process = "its in-process function" if pid is None else f"its process {pid}"
+            raise self._violation(
+                4,
+                f"{entry} {event.dest.value} at {now:g} with {process} still alive",
                 [entry],
             )
         if event.event is LifecycleEvent.LAUNCH:

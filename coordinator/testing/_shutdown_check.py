@@ -34,6 +34,7 @@ from statemachines import LifecycleState
 
 from .._daemons import Daemons
 from .._events import ProcessSpawned
+from .._fatal import is_fatal
 from .._running import RunningDaemons
 from .._subprocesses import all_processes, read_stat
 from ._invariants import InvariantViolation, check_invariants
@@ -224,7 +225,8 @@ class StartSystem:
             raise RuntimeError("start_system() needs its block: `async with StartSystem() as ...`")
         if not isinstance(system, Daemons):
             raise TypeError(f"start_system() takes a Daemons (a system to build), not {system!r}")
-        started = _System(system.build())
+        # The whole history, for the invariant checker.
+        started = _System(system.build(history_limit=None))
         self._systems.append(started)
         self._group.start_soon(started.run, name="healthdaemons:start_system")
         await started.settled.wait()
@@ -272,6 +274,9 @@ class StartSystem:
                     if exc is None:
                         raise problem
                     exc.add_note(str(problem))
+        fatal = [started.fatal for started in self._systems if started.fatal is not None]
+        if fatal and exc is None:
+            raise fatal[0]
         return False
 
     def _check_all(self) -> UncleanShutdown | None:
@@ -300,6 +305,9 @@ class _System:
         self.done = anyio.Event()
         self.error: Exception | None = None
         """What entering or leaving the block raised (entering: for the caller)."""
+        self.fatal: BaseException | None = None
+        """What user code raised that ends the program (`KeyboardInterrupt`, say):
+        raised again when the `StartSystem` block is left."""
 
     async def run(self) -> None:
         # Never raises: an exception here would cancel the test itself.
@@ -310,6 +318,11 @@ class _System:
                 await self.leave.wait()
         except Exception as error:
             self.error = error
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            # Not out of this task: on asyncio it would stop the event loop.
+            self.fatal = error
         finally:
             self.settled.set()
             self.done.set()
@@ -383,7 +396,12 @@ def _check(
             listing = ", ".join(f"{i} is {state.value}" for i, state in not_stopped)
             lines.append(f"- not stopped: {listing}")
             entries += [i for i, _ in not_stopped]
+        dropped = running.statistics().history_dropped
         try:
+            if dropped:
+                raise ValueError(
+                    f"its oldest {dropped} events were dropped (build it with history_limit=None)"
+                )
             check_invariants(running.entries, running.history)
         except InvariantViolation as error:
             violation = error

@@ -246,7 +246,12 @@ class SimulatedWorld:
     def running(self, specs: Sequence[EntrySpec]) -> RunningDaemons:
         """A system of `specs` that runs in this world."""
         subcontainers: dict[int, SubContainer] = {}
-        running = RunningDaemons([self.spec(s, subcontainers) for s in specs], MemoryHost())
+        # The whole history: the invariant checker replays it from the start.
+        running = RunningDaemons(
+            [self.spec(s, subcontainers) for s in specs],
+            MemoryHost(history_limit=None),
+            history_limit=None,
+        )
         running._start_command = self.start_command
         return running
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from coordinator import Command, HealthCheckResult, HealthStatus, checks
+from coordinator import Command, Daemons, HealthCheckResult, HealthStatus, Ready, checks
 from coordinator.checks import check_port_listening, check_web_url, run_health_script
 
 # Helpers.
@@ -368,3 +368,25 @@ async def test_cancelling_the_check_kills_the_whole_group(tmp_path: Path) -> Non
 async def test_an_empty_command_is_a_value_error(command: str | list[str]) -> None:
     with pytest.raises(ValueError, match="empty"):
         await run_health_script(command)
+
+
+# A check's own timeout and the bound on each call (`Ready.timeout`).
+
+
+async def test_a_script_check_that_hangs_is_ended_by_the_ready_timeout() -> None:
+    ready = Ready("Script", lambda: run_health_script("sleep 1000"), grace_period=0, timeout=0.5)
+    system = Daemons.of().add_health_check("script", ready=ready)
+    timed_out = HealthCheckResult.failure("health check timed out after 0.5 s")
+    async with system.build() as running:
+        assert await running.wait_until(lambda: running.health("script") == timed_out, timeout=10)
+    # (No `sleep` is left: the fixture checks that the script's group was killed.)
+
+
+async def test_a_check_with_a_shorter_timeout_of_its_own_ends_first_with_its_message() -> None:
+    ready = Ready("Script", lambda: run_health_script("sleep 1000", 0.3), grace_period=0)
+    system = Daemons.of().add_health_check("script", ready=ready)
+    own = HealthCheckResult.failure(
+        "Error while running command: sleep 1000: timed out after 0.3 s"
+    )
+    async with system.build() as running:
+        assert await running.wait_until(lambda: running.health("script") == own, timeout=10)

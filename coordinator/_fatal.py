@@ -1,0 +1,25 @@
+"""Exceptions from user code that end the whole system.
+
+A check, trigger, `ExecFn`, host or output callback that raises an
+`Exception` has failed, and the system reports it and goes on. One that
+raises any other `BaseException` (`KeyboardInterrupt`, `SystemExit`, or a
+class of its own) asks for the program to end: the system stops every entry
+in order, dependents first, and then lets that same exception out of its
+`async with` block. Cancellations are the exception: they are how anyio
+stops tasks, and pass through untouched.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+__all__ = ["is_fatal"]
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether `error`, raised by user code, must end the system."""
+    ordinary = (Exception, anyio.get_cancelled_exc_class())
+    if isinstance(error, BaseExceptionGroup):
+        # Fatal if any exception in it is fatal.
+        return error.split(lambda part: isinstance(part, ordinary))[1] is not None
+    return not isinstance(error, ordinary)
