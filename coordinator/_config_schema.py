@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import math
 import os
 import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -29,10 +28,10 @@ from ._health import (
     Trigger,
     advance_steps,
     close_steps,
-    is_non_negative,
 )
 from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
 from ._urls import url_problem
+from ._validation import duration_problem, env_name_problem, text_problem, user_problem
 from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
 from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 
@@ -101,18 +100,13 @@ class Table:
         return value
 
     def number(self, name: str, default: float, *, positive: bool = False) -> float:
-        """A number >= 0, or > 0 (an integer or a float; booleans are not numbers)."""
+        """Seconds: a finite number >= 0, or > 0 (an integer or a float;
+        booleans are not numbers)."""
         value = self.values.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.problem(name, f"must be a number, not {_type(value)}")
-        if not is_non_negative(value) or (positive and value == 0):
-            raise self.problem(
-                name, f"must be a number {'>' if positive else '>='} 0, not {value!r}"
-            )
-        if value == math.inf:
-            # A shutdown must stay bounded: an endless wait is never meant.
-            raise self.problem(name, "must be a finite number, not inf")
-        return float(value)
+        problem = duration_problem(value, positive=positive)
+        if problem is not None:
+            raise self.problem(name, problem)
+        return float(value)  # type: ignore[arg-type]
 
     def integer(self, name: str, low: int, high: int | None = None) -> int | None:
         if name not in self.values:
@@ -134,6 +128,9 @@ class Table:
             raise self.problem(name, f"must be a string, not {_type(value)}")
         if not value.strip():
             raise self.problem(name, "must not be empty")
+        problem = text_problem(value)
+        if problem is not None:
+            raise self.problem(name, problem)
         return value
 
     def command(self, name: str) -> str | list[str] | None:
@@ -146,8 +143,9 @@ class Table:
         if not value:
             raise self.problem(name, "must not be empty")
         for i, arg in enumerate(value):
-            if not isinstance(arg, str):
-                raise self.problem(name, f"must be a string, not {_type(arg)}", i)
+            problem = text_problem(arg)
+            if problem is not None:
+                raise self.problem(name, problem, i)
         if not value[0]:
             raise self.problem(name, "must not be empty", 0)
         return value
@@ -252,9 +250,10 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
     if env_table is not None:
         env = {}
         for name, value in env_table.values.items():
-            if not isinstance(value, str):
-                raise env_table.problem(name, f"must be a string, not {_type(value)}")
-            env[name] = value
+            problem = env_name_problem(name) or text_problem(value)
+            if problem is not None:
+                raise env_table.problem(name, problem)
+            env[name] = str(value)
     cwd = table.string("cwd")
     return Command(
         command,
@@ -269,12 +268,12 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
 
 def _read_user(table: Table) -> str | int | None:
     user = table.values.get("user")
-    if user is None or isinstance(user, str):
-        return table.string("user")
-    if isinstance(user, bool) or not isinstance(user, int):
-        raise table.problem("user", f"must be a user name or a uid, not {_type(user)}")
-    if user < 0:
-        raise table.problem("user", f"must be a user name or a uid, not {user}")
+    if user is None:
+        return None
+    problem = user_problem(user)
+    if problem is not None:
+        raise table.problem("user", problem)
+    assert isinstance(user, str | int)
     return user
 
 

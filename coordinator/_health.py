@@ -7,6 +7,8 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from ._validation import duration_problem
+
 __all__ = [
     "CheckFn",
     "HealthCheckResult",
@@ -100,8 +102,9 @@ class Ready:
         """What is wrong with these options, if anything (for validation)."""
         if not callable(self.fn):
             return f"ready.fn must be callable, not {type(self.fn).__name__}"
-        if not is_non_negative(self.grace_period):
-            return f"ready.grace_period must be a number >= 0, not {self.grace_period!r}"
+        problem = duration_problem(self.grace_period)
+        if problem is not None:
+            return f"ready.grace_period {problem}"
         if self.trigger is not None and not callable(self.trigger):
             return f"ready.trigger must be callable, not {type(self.trigger).__name__}"
         if self.display is not None and not isinstance(self.display, str):
