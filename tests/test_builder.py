@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -114,10 +115,11 @@ def test_a_command_the_system_could_not_run_is_refused_when_added(
 ) -> None:
     arguments = {"command": ["true"], **options}
     command = Command(**arguments)
-    for add in (
+    adds: list[Callable[[Daemons], Daemons]] = [
         lambda d: d.add_oneshot("web", exec=command),
         lambda d: d.add_daemon("web", exec=command, ready=ready()),
-    ):
+    ]
+    for add in adds:
         with pytest.raises(InvalidEntryError) as caught:
             add(base())
         assert str(caught.value).split(": ", 1)[1].startswith(message)
