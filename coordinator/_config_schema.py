@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
@@ -180,8 +180,9 @@ class Service:
         return self.options.requires
 
 
-def read_service(id: str, value: object, ids: Sequence[str], base: Path) -> Service:
-    """The service `[services.ID]`; `ids` are all the file's ids, `base` its directory."""
+def read_service(id: str, value: object, ids: Collection[str], base: Path) -> Service:
+    """The service `[services.ID]`; `ids` are all the file's ids (a set or a
+    dict's keys: looked up once per requirement), `base` its directory."""
     where = key_path("services", id)
     if not ID_PATTERN.fullmatch(id):
         raise Problem(
@@ -226,11 +227,13 @@ def _read_kind(table: Table) -> EntryKind:
     return _KINDS[name]
 
 
-def _read_requires(table: Table, ids: Sequence[str]) -> tuple[str, ...]:
+def _read_requires(table: Table, ids: Collection[str]) -> tuple[str, ...]:
     requires = table.strings("requires", "service ids")
-    for index, required in enumerate(requires):
-        if required in requires[:index]:
+    seen: set[str] = set()
+    for required in requires:
+        if required in seen:
             raise table.problem("requires", f"{required!r} is listed twice")
+        seen.add(required)
         if required == table.entry:
             raise table.problem("requires", "a service cannot require itself")
         if required not in ids:
@@ -238,7 +241,7 @@ def _read_requires(table: Table, ids: Sequence[str]) -> tuple[str, ...]:
             raise table.problem(
                 "requires", f"unknown service {required!r}" + did_you_mean(required, others)
             )
-    return tuple(dict.fromkeys(requires))
+    return tuple(requires)
 
 
 def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:

@@ -783,8 +783,8 @@ def test_an_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     def refuse(*args: object, **kwargs: object) -> NoReturn:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(coordinator._config, "open", refuse, raising=False)
     path = write(tmp_path, DB)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == f"{path}: cannot read: permission denied"
