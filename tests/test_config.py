@@ -18,9 +18,8 @@ import anyio
 import pytest
 import trio.testing
 
-import coordinator._config
 from coordinator import Command, Daemons, EntryKind, EntrySpec, HealthCheckResult, Ready
-from coordinator._config import describe_plan, load_config, start_layers
+from coordinator._config import MAX_CONFIG_BYTES, describe_plan, load_config, start_layers
 from coordinator.checks import (
     LogLineReadiness,
     NotifyReadiness,
@@ -833,6 +832,9 @@ def test_the_documented_messages_are_the_real_ones() -> None:
         "cannot read: no such file or directory",
         "cannot read: is a directory",
         "cannot read: permission denied",
+        "cannot read: not a regular file (a FIFO, a device or a socket)",
+        f"too large: a config file may hold at most {MAX_CONFIG_BYTES:,} bytes",
+        "invalid TOML: arrays or tables nested too deeply",
         "invalid TOML: not UTF-8 text: invalid continuation byte (at line 2, column 15)",
     }
     assert documented
