@@ -271,9 +271,7 @@ BadLine = Callable[[int, str], object]
 """Told of a line that is not an event: its number (from 1) and what is wrong."""
 
 
-def load_events(
-    source: str | Path | IO[str], *, on_bad_line: BadLine | None = None
-) -> list[Event]:
+def load_events(source: str | Path | IO[str], *, on_bad_line: BadLine | None = None) -> list[Event]:
     """Read events written by `dump_events`.
 
     A line that is not an event (cut off by a killed writer, edited, not

@@ -41,6 +41,7 @@ from coordinator import (
 from statemachines import LifecycleState
 
 from ._palette import STATE_COLOURS
+from ._timeline_png import timeline_png
 
 __all__ = ["Timeline", "timeline", "timeline_svg"]
 
@@ -60,15 +61,27 @@ _TITLE_H, _AXIS_H, _LEGEND_ROW, _RIGHT = 24.0, 30.0, 18.0, 24.0
 
 @dataclass(frozen=True)
 class Timeline:
-    """A drawn timeline: shows itself in a notebook and saves as an `.svg` file."""
+    """A drawn timeline: shows itself in a notebook and saves as `.svg` or `.png`."""
 
     svg: str
 
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def png(self) -> bytes:
+        """Rendered by the Graphviz renderer of the other diagrams (see `render`)."""
+        return timeline_png(self.svg)
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.svg, encoding="utf-8")
+        """Write an `.svg` file, or a `.png` one."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix == ".png":
+            target.write_bytes(self.png())
+        elif suffix == ".svg":
+            target.write_text(self.svg, encoding="utf-8")
+        else:
+            raise ValueError(f"{target}: a timeline is saved as .svg or .png")
 
 
 def timeline(
@@ -315,7 +328,7 @@ def _window(start: float | None, end: float | None, span: float) -> tuple[float,
     low = 0.0 if start is None else start
     high = span if end is None else min(end, span)
     if low > span:
-        raise ValueError(f"start ({low} s) is after the last event, at {span:.3f} s")
+        raise ValueError(f"the window starts at {low:g} s, after the last event ({span:.3f} s)")
     return low, high
 
 
