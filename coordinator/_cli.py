@@ -186,15 +186,21 @@ def _recorded_run(path: str) -> list[Event]:
     """The valid events of a record; each bad line is reported on stderr
     (`run.jsonl:17: skipped: ...`) and skipped. `ValueError` if none is valid."""
 
+    skipped: list[int] = []
+
     def skip(number: int, problem: str) -> None:
+        skipped.append(number)
         print(f"{path}:{number}: skipped: {problem}", file=sys.stderr)
 
     try:
         history = load_events(path, on_bad_line=skip)
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
+    if skipped and not history:
+        lines = "its line is" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        raise ValueError(f"{path}: not a recorded run: {lines} an event")
     if not history:
-        raise ValueError(f"{path}: no events (not a recorded run?)")
+        raise ValueError(f"{path}: no events")
     return history
 
 
