@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "timeline":
             return _draw_timeline(args.record, args.output, _window(args))
         if args.command == "check":
-            print(describe_plan(load_config(args.config), args.config))
+            print(describe_plan(load_config(args.config, check_programs=True), args.config))
             return 0
         if args.command in ("verify", "explore"):
             return _searching(args)
@@ -238,7 +238,7 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
 
     from ._up import run_up
 
-    daemons = load_config(config)
+    daemons = load_config(config, check_programs=True)
     # Never wrapped: piped output goes to grep and log collectors whole.
     console = Console(highlight=False, soft_wrap=True)
     return anyio.run(

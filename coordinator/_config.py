@@ -20,6 +20,7 @@ from pathlib import Path
 from ._config_schema import Problem, Service, Table, key_path, read_service
 from ._daemons import Daemons
 from ._options import DaemonOptions, OneshotOptions
+from ._programs import command_problem
 from .errors import ConfigError, ValidationError
 
 __all__ = ["describe_plan", "load_config", "start_layers"]
@@ -35,7 +36,7 @@ _DECLARED_TWICE = re.compile(
 )
 
 
-def load_config(path: str | os.PathLike[str]) -> Daemons:
+def load_config(path: str | os.PathLike[str], *, check_programs: bool = False) -> Daemons:
     """The system that the TOML file at `path` describes.
 
     Services may come in any order: they are added in a stable dependency
@@ -43,12 +44,21 @@ def load_config(path: str | os.PathLike[str]) -> Daemons:
     Relative `cwd`s are relative to the file's directory, the default `cwd`.
     Raises `ConfigError` (a `ValidationError`) for any mistake, missing or
     unreadable files included, before anything runs.
+
+    `check_programs=True` also checks this machine, as `healthdaemons check`
+    and `up` do: every program a service runs is found (on its PATH, or
+    from its `cwd`) and executable by its `user`, who exists, and each
+    `cwd` is a directory. It is off by default, as for the builder: a
+    system may be drawn, simulated or run on another machine.
     """
     name = os.fspath(path)
     try:
         data = _read_toml(name)
         orphan_guard, services = _read_services(data, Path(name).resolve().parent)
-        return _build(_dependency_order(services), orphan_guard)
+        daemons = _build(_dependency_order(services), orphan_guard)
+        if check_programs:
+            _check_programs(services)
+        return daemons
     except Problem as problem:
         raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
 
@@ -240,3 +250,16 @@ def _build(services: list[Service], orphan_guard: bool) -> Daemons:
             where = key_path("services", service.id)
             raise Problem(f"{where}: {error}", service.id) from error
     return daemons
+
+
+def _check_programs(services: list[Service]) -> None:
+    """`Problem` for the first service, in file order, that could not start here."""
+    for service in services:
+        for key, command in service.commands:
+            found = command_problem(command)
+            if found is not None:
+                option, problem = found
+                where = key if option == "command" else option
+                raise Problem(
+                    f"{key_path('services', service.id, *where.split('.'))}: {problem}", service.id
+                )

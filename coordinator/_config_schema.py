@@ -174,6 +174,8 @@ class Service:
 
     id: str
     options: Options
+    commands: tuple[tuple[str, Command], ...] = ()
+    """What it runs, by key (`command`, `ready.script`), for checks of the host."""
 
     @property
     def requires(self) -> Sequence[str]:
@@ -203,7 +205,8 @@ def read_service(id: str, value: object, ids: Collection[str], base: Path) -> Se
                 raise table.problem(name, "not allowed for a check (it runs no process)")
         if ready is None:
             raise table.problem("ready", "required for a check")
-        return Service(id, HealthCheckOptions(_read_ready(ready, kind, base, None), requires))
+        check = _read_ready(ready, kind, base, None)
+        return Service(id, HealthCheckOptions(check, requires), _script(check))
     command = _read_command(table, kind, base)
     max_restarts = table.integer("max_restarts", 0)
     options: Options
@@ -217,7 +220,16 @@ def read_service(id: str, value: object, ids: Collection[str], base: Path) -> Se
             raise table.problem("ready", "required for a daemon")
         ready_options = _read_ready(ready, kind, base, command)
         options = DaemonOptions(command, ready_options, requires, max_restarts)
-    return Service(id, options)
+        return Service(id, options, (("command", command), *_script(ready_options)))
+    return Service(id, options, (("command", command),))
+
+
+def _script(ready: Ready) -> tuple[tuple[str, Command], ...]:
+    """The command of a `ready.script`, if that is the readiness source."""
+    fn = ready.fn
+    if isinstance(fn, functools.partial) and fn.func is run_health_script:
+        return (("ready.script", fn.args[0]),)
+    return ()
 
 
 def _read_kind(table: Table) -> EntryKind:

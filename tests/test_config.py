@@ -835,6 +835,10 @@ def test_the_documented_messages_are_the_real_ones() -> None:
         "cannot read: not a regular file (a FIFO, a device or a socket)",
         f"too large: a config file may hold at most {MAX_CONFIG_BYTES:,} bytes",
         "invalid TOML: arrays or tables nested too deeply",
+        # Checks of the machine: see tests/test_programs.py.
+        "services.db.command: cannot run 'postgress': not found on PATH",
+        "services.db.command: cannot run './migrate.sh': permission denied (as user 'postgres')",
+        "services.db.user: unknown user 'postgress'",
         "invalid TOML: not UTF-8 text: invalid continuation byte (at line 2, column 15)",
     }
     assert documented

@@ -17,7 +17,7 @@ from coordinator._config import MAX_CONFIG_BYTES, load_config
 from coordinator._config_schema import Service
 from coordinator.errors import ConfigError
 
-DB = '[services.db]\ncommand = "postgres"\nready.port = 5432\n'
+DB = '[services.db]\ncommand = "true"\nready.port = 5432\n'
 
 
 def config_error(path: str | Path) -> str:
