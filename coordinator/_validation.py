@@ -40,8 +40,10 @@ def duration_problem(value: object, *, positive: bool = False) -> str | None:
         return f"must be a number, not {type(value).__name__}"
     if is_duration(value):
         return f"must be a number > 0, not {value!r}" if positive and value == 0 else None
-    if value == math.inf or (isinstance(value, int) and value > 0):
-        return f"must be a finite number, not {value!r}"
+    if value == math.inf:
+        return "must be a finite number, not inf"
+    if isinstance(value, int) and value > 0:  # beyond the largest float
+        return f"must be a finite number, not an integer of {len(str(value))} digits"
     return f"must be a number {'>' if positive else '>='} 0, not {value!r}"
 
 
