@@ -137,6 +137,8 @@ def _read_file(name: str) -> bytes:
         descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise Problem(f"cannot read: {_reason(error)}") from error
+    except ValueError as error:  # a NUL in the path
+        raise Problem(f"cannot read: {error}") from error
     try:
         mode = os.fstat(descriptor).st_mode
         if stat.S_ISDIR(mode):

@@ -45,6 +45,10 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     assert outcome == ["cannot read: not a regular file (a FIFO, a device or a socket)"]
 
 
+def test_a_path_with_a_nul_is_a_config_error() -> None:
+    assert config_error("app\0.toml") == "cannot read: embedded null byte"
+
+
 def test_a_device_is_refused() -> None:
     message = config_error("/dev/zero")
     assert message == "cannot read: not a regular file (a FIFO, a device or a socket)"
