@@ -205,8 +205,8 @@ def read_service(id: str, value: object, ids: Collection[str], base: Path) -> Se
                 raise table.problem(name, "not allowed for a check (it runs no process)")
         if ready is None:
             raise table.problem("ready", "required for a check")
-        check = _read_ready(ready, kind, base, None)
-        return Service(id, HealthCheckOptions(check, requires), _script(check))
+        check, script = _read_ready(ready, kind, base, None)
+        return Service(id, HealthCheckOptions(check, requires), _commands(None, script))
     command = _read_command(table, kind, base)
     max_restarts = table.integer("max_restarts", 0)
     options: Options
@@ -218,18 +218,15 @@ def read_service(id: str, value: object, ids: Collection[str], base: Path) -> Se
     else:
         if ready is None:
             raise table.problem("ready", "required for a daemon")
-        ready_options = _read_ready(ready, kind, base, command)
+        ready_options, script = _read_ready(ready, kind, base, command)
         options = DaemonOptions(command, ready_options, requires, max_restarts)
-        return Service(id, options, (("command", command), *_script(ready_options)))
-    return Service(id, options, (("command", command),))
+        return Service(id, options, _commands(command, script))
+    return Service(id, options, _commands(command, None))
 
 
-def _script(ready: Ready) -> tuple[tuple[str, Command], ...]:
-    """The command of a `ready.script`, if that is the readiness source."""
-    fn = ready.fn
-    if isinstance(fn, functools.partial) and fn.func is run_health_script:
-        return (("ready.script", fn.args[0]),)
-    return ()
+def _commands(command: Command | None, script: Command | None) -> tuple[tuple[str, Command], ...]:
+    keyed = (("command", command), ("ready.script", script))
+    return tuple((key, run) for key, run in keyed if run is not None)
 
 
 def _read_kind(table: Table) -> EntryKind:
@@ -292,7 +289,9 @@ def _read_user(table: Table) -> str | int | None:
     return user
 
 
-def _read_ready(table: Table, kind: EntryKind, base: Path, process: Command | None) -> Ready:
+def _read_ready(
+    table: Table, kind: EntryKind, base: Path, process: Command | None
+) -> tuple[Ready, Command | None]:
     """`[services.ID.ready]`. A `script` runs with the cwd, env and user of the
     service's `process`; for a check (no process), in the file's directory `base`."""
     table.only(_READY_KEYS)
@@ -314,13 +313,13 @@ def _read_ready(table: Table, kind: EntryKind, base: Path, process: Command | No
     display = table.string("display") or table.entry
     grace_period = table.number("grace_period", _GRACE_PERIOD)
     timeout = table.number("timeout", _SCRIPT_TIMEOUT if source == "script" else _CHECK_TIMEOUT)
-    fn = _read_source(table, source, timeout, base, process)
+    fn, script = _read_source(table, source, timeout, base, process)
     trigger = None
     if table.has("interval"):
         interval = table.number("interval", 0.0, positive=True)
         # As by default until the first success, then every `interval` seconds.
         trigger = change_on_first_success(_later_steps(default_trigger), cooldown_trigger(interval))
-    return Ready(display, fn, grace_period, trigger)
+    return Ready(display, fn, grace_period, trigger), script
 
 
 def _later_steps(trigger: Trigger) -> Trigger:
@@ -341,16 +340,17 @@ def _later_steps(trigger: Trigger) -> Trigger:
 
 def _read_source(
     table: Table, source: str, timeout: float, base: Path, process: Command | None
-) -> CheckFn:
+) -> tuple[CheckFn, Command | None]:
+    """The check, and the command it runs (for a `script`)."""
     if source == "port":
         port = table.integer("port", 1, 65535)
         assert port is not None
-        return functools.partial(check_port_listening, port, timeout=timeout)
+        return functools.partial(check_port_listening, port, timeout=timeout), None
     if source == "url":
         url = table.string("url")
         assert url is not None
         _check_url(table, url)
-        return functools.partial(check_web_url, url, timeout=timeout)
+        return functools.partial(check_web_url, url, timeout=timeout), None
     if source == "script":
         script = table.command("script")
         assert script is not None
@@ -358,7 +358,7 @@ def _read_source(
             runner = Command(script, cwd=base)
         else:
             runner = Command(script, env=process.env, cwd=process.cwd, user=process.user)
-        return functools.partial(run_health_script, runner, timeout)
+        return functools.partial(run_health_script, runner, timeout), runner
     if source == "log_line":
         pattern = table.string("log_line")
         assert pattern is not None
@@ -366,9 +366,9 @@ def _read_source(
             re.compile(pattern)
         except re.error as error:
             raise table.problem("log_line", f"invalid regular expression: {error}") from None
-        return log_line(pattern, stream=_read_stream(table))
+        return log_line(pattern, stream=_read_stream(table)), None
     table.boolean("notify", True)  # counted as given unless false: only its type is left
-    return sd_notify()
+    return sd_notify(), None
 
 
 def _read_stream(table: Table) -> Stream:
