@@ -25,10 +25,11 @@ Why it is drawn this way:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
 from coordinator import (
     Event,
@@ -109,6 +110,19 @@ class _Lane:
     entry: str
     bands: list[_Band] = field(default_factory=lambda: [_Band(LifecycleState.WAITING, 0.0)])
     marks: list[tuple[float, str, str]] = field(default_factory=list)  # (t, kind, tooltip)
+
+
+# What XML 1.0 cannot hold at all, even escaped: most C0 controls, lone surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text for an element, with what XML cannot hold shown as U+FFFD (a record may hold it)."""
+    return saxutils.escape(_NOT_XML.sub("\ufffd", text))
+
+
+def quoteattr(text: str) -> str:
+    return saxutils.quoteattr(_NOT_XML.sub("\ufffd", text))
 
 
 def _n(value: float) -> str:

@@ -491,3 +491,14 @@ def test_a_timeline_saves_as_png_but_not_as_dot(tmp_path: Path) -> None:
     assert (tmp_path / "run.PNG").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match=r"a timeline is saved as \.svg or \.png"):
         drawn.save(tmp_path / "run.dot")
+
+
+def test_characters_xml_cannot_hold_are_replaced_so_svg_and_png_still_draw() -> None:
+    history: list[Event] = [
+        ProcessSpawned(1.0, "a\x01b", 1),
+        HealthReported(2.0, "a\x01b", None, HealthStatus.FAILURE, "bad \x00 byte\x1b[31m"),
+    ]
+    drawn = timeline(history, title="run \x07")
+    root = parse(drawn.svg)
+    assert list(lanes(root)) == ["a\ufffdb"]
+    assert drawn.png().startswith(b"\x89PNG")
