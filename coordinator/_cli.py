@@ -6,6 +6,7 @@ import argparse
 import functools
 import importlib
 import inspect
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -31,8 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     table = commands.add_parser("table", help="print the lifecycle transition table")
     table.add_argument("--kind", choices=[k.value for k in EntryKind], default="daemon")
+    record_help = (
+        "a file written by dump_events or `up --record`; lines that are not events "
+        "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
+    )
     events = commands.add_parser("events", help="print a recorded run (JSON lines) as text")
-    events.add_argument("record", help="a file written by dump_events")
+    events.add_argument("record", help=record_help)
+    _add_window(events)
     drawing = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
     lifecycle = commands.add_parser(
         "lifecycle", help="draw the lifecycle state machine", description=drawing
@@ -46,10 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     graph.add_argument("system", help="a config file (.toml), or module:attribute naming a Daemons")
     graph.add_argument("-o", "--output", required=True, help="the file to write")
     timeline = commands.add_parser(
-        "timeline", help="draw a recorded run as a timeline (SVG)", description=drawing
+        "timeline",
+        help="draw a recorded run as a timeline (SVG or PNG)",
+        description="The format comes from the extension: .svg, or .png (rendered by the "
+        "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
     )
-    timeline.add_argument("record", help="a file written by dump_events")
-    timeline.add_argument("-o", "--output", required=True, help="the .svg file to write")
+    timeline.add_argument("record", help=record_help)
+    timeline.add_argument("-o", "--output", required=True, help="the .svg or .png file to write")
+    _add_window(timeline)
     up = commands.add_parser(
         "up",
         help="run the system of a config file until Ctrl-C or SIGTERM",
@@ -98,15 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "table":
             return _print_table(EntryKind(args.kind))
         if args.command == "events":
-            return _print_events(args.record)
+            return _print_events(args.record, _window(args))
         if args.command == "lifecycle":
             return _draw_lifecycle(args.output, args.kind, args.current)
         if args.command == "graph":
             return _draw_graph(args.system, args.output)
         if args.command == "timeline":
-            return _draw_timeline(args.record, args.output)
+            return _draw_timeline(args.record, args.output, _window(args))
         if args.command == "check":
-            print(describe_plan(load_config(args.config), args.config))
+            print(describe_plan(load_config(args.config, check_programs=True), args.config))
             return 0
         if args.command in ("verify", "explore"):
             return _searching(args)
@@ -125,12 +135,47 @@ def _print_table(kind: EntryKind) -> int:
     return 0
 
 
-def _print_events(path: str) -> int:
+Window = tuple[float | None, float | None]
+
+
+def _add_window(parser: argparse.ArgumentParser) -> None:
+    for flag, side in (("--from", "first"), ("--to", "last")):
+        parser.add_argument(
+            flag,
+            dest=flag.removeprefix("--"),
+            type=_seconds,
+            default=None,
+            metavar="S",
+            help=f"the {side} moment shown, in seconds from the record's first event",
+        )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
+def _window(args: argparse.Namespace) -> Window:
+    start, end = getattr(args, "from"), args.to
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"--from ({start:g} s) must come before --to ({end:g} s)")
+    return start, end
+
+
+def _print_events(path: str, window: Window) -> int:
     history = _recorded_run(path)
-    start = history[0].at
+    first = min(event.at for event in history)
+    start, end = window
     try:
         for event in history:
-            print(f"{event.at - start:9.3f}s  {describe_event(event)}")
+            moment = event.at - first
+            if (start is None or moment >= start) and (end is None or moment <= end):
+                print(f"{moment:9.3f}s  {describe_event(event)}")
     except BrokenPipeError:
         # `healthdaemons events run.jsonl | head`: the reader has had enough.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -138,12 +183,22 @@ def _print_events(path: str) -> int:
 
 
 def _recorded_run(path: str) -> list[Event]:
+    """The valid events of a record; each bad line is reported on stderr
+    (`run.jsonl:17: skipped: ...`) and skipped. `ValueError` if none is valid."""
+
+    skipped: list[int] = []
+
+    def skip(number: int, problem: str) -> None:
+        skipped.append(number)
+        print(f"{path}:{number}: skipped: {problem}", file=sys.stderr)
+
     try:
-        history = load_events(path)
+        history = load_events(path, on_bad_line=skip)
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a recorded run (JSON lines of events): {error}") from error
+    if skipped and not history:
+        lines = "its line is" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        raise ValueError(f"{path}: not a recorded run: {lines} an event")
     if not history:
         raise ValueError(f"{path}: no events")
     return history
@@ -167,12 +222,13 @@ def _draw_graph(reference: str, output: str) -> int:
     return 0
 
 
-def _draw_timeline(record: str, output: str) -> int:
-    from viz import timeline_svg
+def _draw_timeline(record: str, output: str, window: Window) -> int:
+    from viz import timeline
 
-    if Path(output).suffix.lower() != ".svg":
-        raise ValueError(f"{output}: a timeline is drawn as SVG; give a .svg file")
-    Path(output).write_text(timeline_svg(_recorded_run(record)), encoding="utf-8")
+    if Path(output).suffix.lower() not in (".svg", ".png"):
+        raise ValueError(f"{output}: a timeline is drawn as .svg or .png; give one of them")
+    start, end = window
+    timeline(_recorded_run(record), start=start, end=end).save(output)
     print(output)
     return 0
 
@@ -182,7 +238,7 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
 
     from ._up import run_up
 
-    daemons = load_config(config)
+    daemons = load_config(config, check_programs=True)
     # Never wrapped: piped output goes to grep and log collectors whole.
     console = Console(highlight=False, soft_wrap=True)
     return anyio.run(

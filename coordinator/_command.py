@@ -6,7 +6,13 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ._health import is_non_negative
+from ._validation import (
+    duration_problem,
+    env_name_problem,
+    path_problem,
+    text_problem,
+    user_problem,
+)
 
 __all__ = ["DEFAULT_SIGTERM_TIMEOUT", "Command", "LineCallback"]
 
@@ -52,38 +58,57 @@ class Command:
         return " ".join(self.command)
 
     def problem(self) -> str | None:
-        command = self.command
-        if isinstance(command, str):
-            if not command.strip():
-                return "exec.command must not be empty"
-        elif not isinstance(command, Sequence) or isinstance(command, bytes):
-            return (
-                "exec.command must be a string or a sequence of strings, "
-                f"not {type(command).__name__}"
-            )
-        elif not command:
-            return "exec.command must not be an empty argv"
-        elif not all(isinstance(arg, str) for arg in command):
-            return "every argument of exec.command must be a string"
-        elif not command[0]:
-            return "exec.command's program must not be empty"
-        if not is_non_negative(self.sigterm_timeout):
-            return f"exec.sigterm_timeout must be a number >= 0, not {self.sigterm_timeout!r}"
-        if self.env is not None and not (
-            isinstance(self.env, Mapping)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items())
-        ):
-            return "exec.env must map strings to strings"
-        for name in self.env or ():
-            if not name or "=" in name:
-                return f"exec.env has a bad variable name: {name!r}"
-        arguments = [command] if isinstance(command, str) else list(command)
-        if any("\0" in text for text in [*arguments, *(self.env or {}).values()]):
-            return "exec.command and exec.env must not contain NUL characters"
-        if self.user is not None and (isinstance(self.user, bool) or not self.user):
-            return f"exec.user must be a user name or uid, not {self.user!r}"
+        """What is wrong with these options, if anything (for validation)."""
+        problems = [
+            _command_problem(self.command),
+            _named("sigterm_timeout", duration_problem(self.sigterm_timeout)),
+            None if self.cwd is None else _named("cwd", path_problem(self.cwd)),
+            None if self.user is None else _named("user", user_problem(self.user)),
+            None if self.env is None else _env_problem(self.env),
+        ]
+        if not isinstance(self.run_as_init, bool):
+            problems.append(f"exec.run_as_init must be a boolean, not {_type(self.run_as_init)}")
         for name in ("on_stdout", "on_stderr"):
             callback = getattr(self, name)
             if callback is not None and not callable(callback):
-                return f"exec.{name} must be callable, not {type(callback).__name__}"
-        return None
+                problems.append(f"exec.{name} must be callable, not {_type(callback)}")
+        return next((problem for problem in problems if problem is not None), None)
+
+
+def _named(name: str, problem: str | None) -> str | None:
+    return None if problem is None else f"exec.{name} {problem}"
+
+
+def _command_problem(command: object) -> str | None:
+    if isinstance(command, str):
+        if not command.strip():
+            return "exec.command must not be empty"
+        return _named("command", text_problem(command))
+    if not isinstance(command, Sequence) or isinstance(command, bytes):
+        return f"exec.command must be a string or a sequence of strings, not {_type(command)}"
+    if not command:
+        return "exec.command must not be an empty argv"
+    for index, argument in enumerate(command):
+        problem = text_problem(argument)
+        if problem is not None:
+            return f"exec.command[{index}] {problem}"
+    if not command[0]:
+        return "exec.command's program must not be empty"
+    return None
+
+
+def _env_problem(env: object) -> str | None:
+    if not isinstance(env, Mapping):
+        return f"exec.env must map strings to strings, not {_type(env)}"
+    for name, value in env.items():
+        problem = env_name_problem(name)
+        if problem is not None:
+            return f"exec.env has a {problem}"
+        problem = text_problem(value)
+        if problem is not None:
+            return f"exec.env[{name!r}] {problem}"
+    return None
+
+
+def _type(value: object) -> str:
+    return type(value).__name__

@@ -9,8 +9,10 @@ in which a system starts and stops (`healthdaemons check FILE`).
 from __future__ import annotations
 
 import ast
+import heapq
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +20,14 @@ from pathlib import Path
 from ._config_schema import Problem, Service, Table, key_path, read_service
 from ._daemons import Daemons
 from ._options import DaemonOptions, OneshotOptions
+from ._programs import command_problem
 from .errors import ConfigError, ValidationError
 
 __all__ = ["describe_plan", "load_config", "start_layers"]
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+"""A config file larger than this is refused (a system of 20,000 services
+takes about 2 MB): a mistaken path must not fill the memory."""
 
 _TOP_KEYS = ("orphan_guard", "services")
 _DECLARED_TWICE = re.compile(
@@ -29,7 +36,7 @@ _DECLARED_TWICE = re.compile(
 )
 
 
-def load_config(path: str | os.PathLike[str]) -> Daemons:
+def load_config(path: str | os.PathLike[str], *, check_programs: bool = False) -> Daemons:
     """The system that the TOML file at `path` describes.
 
     Services may come in any order: they are added in a stable dependency
@@ -37,12 +44,21 @@ def load_config(path: str | os.PathLike[str]) -> Daemons:
     Relative `cwd`s are relative to the file's directory, the default `cwd`.
     Raises `ConfigError` (a `ValidationError`) for any mistake, missing or
     unreadable files included, before anything runs.
+
+    `check_programs=True` also checks this machine, as `healthdaemons check`
+    and `up` do: every program a service runs is found (on its PATH, or
+    from its `cwd`) and executable by its `user`, who exists, and each
+    `cwd` is a directory. It is off by default, as for the builder: a
+    system may be drawn, simulated or run on another machine.
     """
     name = os.fspath(path)
     try:
         data = _read_toml(name)
         orphan_guard, services = _read_services(data, Path(name).resolve().parent)
-        return _build(_dependency_order(services), orphan_guard)
+        daemons = _build(_dependency_order(services), orphan_guard)
+        if check_programs:
+            _check_programs(services)
+        return daemons
     except Problem as problem:
         raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
 
@@ -98,12 +114,7 @@ def _numbered(layers: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _read_toml(name: str) -> dict[str, object]:
-    try:
-        with open(name, "rb") as file:
-            data = file.read()
-    except OSError as error:
-        reason = os.strerror(error.errno).lower() if error.errno else str(error)
-        raise Problem(f"cannot read: {reason}") from error
+    data = _read_file(name)
     try:
         return tomllib.loads(data.decode())
     except UnicodeDecodeError as error:
@@ -113,6 +124,40 @@ def _read_toml(name: str) -> dict[str, object]:
         raise Problem(f"invalid TOML: not UTF-8 text: {error.reason} ({where})") from error
     except tomllib.TOMLDecodeError as error:
         raise _toml_problem(error) from error
+    except RecursionError as error:
+        raise Problem("invalid TOML: arrays or tables nested too deeply") from error
+    except ValueError as error:  # an integer with more digits than Python converts
+        raise Problem(f"invalid TOML: {error}") from error
+
+
+def _read_file(name: str) -> bytes:
+    """The bytes of a regular file of at most `MAX_CONFIG_BYTES`. Opened without
+    blocking, so that a FIFO is refused rather than waited on."""
+    try:
+        descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise Problem(f"cannot read: {_reason(error)}") from error
+    except ValueError as error:  # a NUL in the path
+        raise Problem(f"cannot read: {error}") from error
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise Problem("cannot read: is a directory")
+        if not stat.S_ISREG(mode):
+            raise Problem("cannot read: not a regular file (a FIFO, a device or a socket)")
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise Problem(f"cannot read: {_reason(error)}") from error
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise Problem(f"too large: a config file may hold at most {MAX_CONFIG_BYTES:,} bytes")
+    return data
+
+
+def _reason(error: OSError) -> str:
+    return os.strerror(error.errno).lower() if error.errno else str(error)
 
 
 def _toml_problem(error: tomllib.TOMLDecodeError) -> Problem:
@@ -147,19 +192,31 @@ def _read_services(data: dict[str, object], base: Path) -> tuple[bool, list[Serv
 
 def _dependency_order(services: list[Service]) -> list[Service]:
     """A topological order: at each step, the first service in file order
-    whose requirements are all placed. `Problem` for a cycle."""
-    remaining = list(services)
-    placed: set[str] = set()
+    whose requirements are all placed. `Problem` for a cycle.
+
+    O(n log n + requirements), whatever the file's order: each service
+    counts its unplaced requirements, and a heap of file positions holds the
+    services whose count is zero.
+    """
+    position = {service.id: index for index, service in enumerate(services)}
+    waiting = [len(service.requires) for service in services]
+    dependents: list[list[int]] = [[] for _ in services]
+    for index, service in enumerate(services):
+        for required in service.requires:
+            dependents[position[required]].append(index)
+    startable = [index for index, count in enumerate(waiting) if count == 0]
+    heapq.heapify(startable)
     ordered: list[Service] = []
-    while remaining:
-        ready = (i for i, service in enumerate(remaining) if placed.issuperset(service.requires))
-        index = next(ready, None)
-        if index is None:
-            cycle = _find_cycle(remaining)
-            raise Problem(f"services form a cycle: {' -> '.join(cycle)}", cycle[0])
-        service = remaining.pop(index)
-        ordered.append(service)
-        placed.add(service.id)
+    while startable:
+        index = heapq.heappop(startable)
+        ordered.append(services[index])
+        for dependent in dependents[index]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                heapq.heappush(startable, dependent)
+    if len(ordered) < len(services):
+        cycle = _find_cycle([s for i, s in enumerate(services) if waiting[i] > 0])
+        raise Problem(f"services form a cycle: {' -> '.join(cycle)}", cycle[0])
     return ordered
 
 
@@ -168,12 +225,12 @@ def _find_cycle(blocked: list[Service]) -> list[str]:
     earliest service in file order, which it ends with again."""
     requires = {service.id: service.requires for service in blocked}
     position = {service.id: index for index, service in enumerate(blocked)}
-    walk: list[str] = []
+    walk: dict[str, int] = {}  # each id's step in the walk
     current = blocked[0].id
     while current not in walk:
-        walk.append(current)
+        walk[current] = len(walk)
         current = next(required for required in requires[current] if required in requires)
-    cycle = walk[walk.index(current) :]
+    cycle = list(walk)[walk[current] :]
     start = min(range(len(cycle)), key=lambda index: position[cycle[index]])
     cycle = cycle[start:] + cycle[:start]
     return [*cycle, cycle[0]]
@@ -195,3 +252,16 @@ def _build(services: list[Service], orphan_guard: bool) -> Daemons:
             where = key_path("services", service.id)
             raise Problem(f"{where}: {error}", service.id) from error
     return daemons
+
+
+def _check_programs(services: list[Service]) -> None:
+    """`Problem` for the first service, in file order, that could not start here."""
+    for service in services:
+        for key, command in service.commands:
+            found = command_problem(command)
+            if found is not None:
+                option, problem = found
+                where = key if option == "command" else option
+                raise Problem(
+                    f"{key_path('services', service.id, *where.split('.'))}: {problem}", service.id
+                )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import math
 import os
 import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -23,16 +22,17 @@ from ._announced import Stream
 from ._command import DEFAULT_SIGTERM_TIMEOUT, Command
 from ._daemons import ID_PATTERN
 from ._health import (
+    DEFAULT_CHECK_TIMEOUT,
     CheckFn,
     Ready,
     ResultGetter,
     Trigger,
     advance_steps,
     close_steps,
-    is_non_negative,
 )
 from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
 from ._urls import url_problem
+from ._validation import duration_problem, env_name_problem, text_problem, user_problem
 from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
 from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 
@@ -101,18 +101,13 @@ class Table:
         return value
 
     def number(self, name: str, default: float, *, positive: bool = False) -> float:
-        """A number >= 0, or > 0 (an integer or a float; booleans are not numbers)."""
+        """Seconds: a finite number >= 0, or > 0 (an integer or a float;
+        booleans are not numbers)."""
         value = self.values.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.problem(name, f"must be a number, not {_type(value)}")
-        if not is_non_negative(value) or (positive and value == 0):
-            raise self.problem(
-                name, f"must be a number {'>' if positive else '>='} 0, not {value!r}"
-            )
-        if value == math.inf:
-            # A shutdown must stay bounded: an endless wait is never meant.
-            raise self.problem(name, "must be a finite number, not inf")
-        return float(value)
+        problem = duration_problem(value, positive=positive)
+        if problem is not None:
+            raise self.problem(name, problem)
+        return float(value)  # type: ignore[arg-type]
 
     def integer(self, name: str, low: int, high: int | None = None) -> int | None:
         if name not in self.values:
@@ -134,6 +129,9 @@ class Table:
             raise self.problem(name, f"must be a string, not {_type(value)}")
         if not value.strip():
             raise self.problem(name, "must not be empty")
+        problem = text_problem(value)
+        if problem is not None:
+            raise self.problem(name, problem)
         return value
 
     def command(self, name: str) -> str | list[str] | None:
@@ -146,8 +144,9 @@ class Table:
         if not value:
             raise self.problem(name, "must not be empty")
         for i, arg in enumerate(value):
-            if not isinstance(arg, str):
-                raise self.problem(name, f"must be a string, not {_type(arg)}", i)
+            problem = text_problem(arg)
+            if problem is not None:
+                raise self.problem(name, problem, i)
         if not value[0]:
             raise self.problem(name, "must not be empty", 0)
         return value
@@ -176,6 +175,8 @@ class Service:
 
     id: str
     options: Options
+    commands: tuple[tuple[str, Command], ...] = ()
+    """What it runs, by key (`command`, `ready.script`), for checks of the host."""
 
     @property
     def requires(self) -> Sequence[str]:
@@ -205,7 +206,8 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
                 raise table.problem(name, "not allowed for a check (it runs no process)")
         if ready is None:
             raise table.problem("ready", "required for a check")
-        return Service(id, HealthCheckOptions(_read_ready(ready, kind, base, None), requires))
+        check, script = _read_ready(ready, kind, base, None)
+        return Service(id, HealthCheckOptions(check, requires), _commands(None, script))
     command = _read_command(table, kind, base)
     max_restarts = table.integer("max_restarts", 0)
     options: Options
@@ -217,9 +219,15 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
     else:
         if ready is None:
             raise table.problem("ready", "required for a daemon")
-        ready_options = _read_ready(ready, kind, base, command)
+        ready_options, script = _read_ready(ready, kind, base, command)
         options = DaemonOptions(command, ready_options, requires, max_restarts)
-    return Service(id, options)
+        return Service(id, options, _commands(command, script))
+    return Service(id, options, _commands(command, None))
+
+
+def _commands(command: Command | None, script: Command | None) -> tuple[tuple[str, Command], ...]:
+    keyed = (("command", command), ("ready.script", script))
+    return tuple((key, run) for key, run in keyed if run is not None)
 
 
 def _read_kind(table: Table) -> EntryKind:
@@ -231,9 +239,11 @@ def _read_kind(table: Table) -> EntryKind:
 
 def _read_requires(table: Table, services: Mapping[str, object]) -> tuple[str, ...]:
     requires = table.strings("requires", "service ids")
-    for index, required in enumerate(requires):
-        if required in requires[:index]:
+    seen: set[str] = set()
+    for required in requires:
+        if required in seen:
             raise table.problem("requires", f"{required!r} is listed twice")
+        seen.add(required)
         if required == table.entry:
             raise table.problem("requires", "a service cannot require itself")
         if required not in services:
@@ -242,7 +252,7 @@ def _read_requires(table: Table, services: Mapping[str, object]) -> tuple[str, .
             raise table.problem(
                 "requires", f"unknown service {required!r}" + did_you_mean(required, targets)
             )
-    return tuple(dict.fromkeys(requires))
+    return tuple(requires)
 
 
 def _requirable(id: str, services: Mapping[str, object]) -> list[str]:
@@ -274,9 +284,10 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
     if env_table is not None:
         env = {}
         for name, value in env_table.values.items():
-            if not isinstance(value, str):
-                raise env_table.problem(name, f"must be a string, not {_type(value)}")
-            env[name] = value
+            problem = env_name_problem(name) or text_problem(value)
+            if problem is not None:
+                raise env_table.problem(name, problem)
+            env[name] = str(value)
     cwd = table.string("cwd")
     return Command(
         command,
@@ -291,16 +302,18 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
 
 def _read_user(table: Table) -> str | int | None:
     user = table.values.get("user")
-    if user is None or isinstance(user, str):
-        return table.string("user")
-    if isinstance(user, bool) or not isinstance(user, int):
-        raise table.problem("user", f"must be a user name or a uid, not {_type(user)}")
-    if user < 0:
-        raise table.problem("user", f"must be a user name or a uid, not {user}")
+    if user is None:
+        return None
+    problem = user_problem(user)
+    if problem is not None:
+        raise table.problem("user", problem)
+    assert isinstance(user, str | int)
     return user
 
 
-def _read_ready(table: Table, kind: EntryKind, base: Path, process: Command | None) -> Ready:
+def _read_ready(
+    table: Table, kind: EntryKind, base: Path, process: Command | None
+) -> tuple[Ready, Command | None]:
     """`[services.ID.ready]`. A `script` runs with the cwd, env and user of the
     service's `process`; for a check (no process), in the file's directory `base`."""
     table.only(_READY_KEYS)
@@ -322,13 +335,16 @@ def _read_ready(table: Table, kind: EntryKind, base: Path, process: Command | No
     display = table.string("display") or table.entry
     grace_period = table.number("grace_period", _GRACE_PERIOD)
     timeout = table.number("timeout", _SCRIPT_TIMEOUT if source == "script" else _CHECK_TIMEOUT)
-    fn = _read_source(table, source, timeout, base, process)
+    fn, script = _read_source(table, source, timeout, base, process)
     trigger = None
     if table.has("interval"):
         interval = table.number("interval", 0.0, positive=True)
         # As by default until the first success, then every `interval` seconds.
         trigger = change_on_first_success(_later_steps(default_trigger), cooldown_trigger(interval))
-    return Ready(display, fn, grace_period, trigger)
+    # The check's own timeout ends it first, with its own message; Ready's
+    # bound stays a backstop above it, as for the library's built-in checks.
+    backstop = max(DEFAULT_CHECK_TIMEOUT, timeout + 5.0)
+    return Ready(display, fn, grace_period, trigger, timeout=backstop), script
 
 
 def _later_steps(trigger: Trigger) -> Trigger:
@@ -349,7 +365,8 @@ def _later_steps(trigger: Trigger) -> Trigger:
 
 def _read_source(
     table: Table, source: str, timeout: float, base: Path, process: Command | None
-) -> CheckFn:
+) -> tuple[CheckFn, Command | None]:
+    """The check, and the command it runs (for a `script`)."""
     # A port or a local URL must be answered by the service's own processes.
     if table.has("owned") and process is None:
         raise table.problem("owned", "not allowed for a check (it runs no process)")
@@ -359,12 +376,12 @@ def _read_source(
     if source == "port":
         port = table.integer("port", 1, 65535)
         assert port is not None
-        return functools.partial(check_port_listening, port, timeout=timeout, owned=owned)
+        return functools.partial(check_port_listening, port, timeout=timeout, owned=owned), None
     if source == "url":
         url = table.string("url")
         assert url is not None
         _check_url(table, url)
-        return functools.partial(check_web_url, url, timeout=timeout, owned=owned)
+        return functools.partial(check_web_url, url, timeout=timeout, owned=owned), None
     if source == "script":
         script = table.command("script")
         assert script is not None
@@ -372,7 +389,7 @@ def _read_source(
             runner = Command(script, cwd=base)
         else:
             runner = Command(script, env=process.env, cwd=process.cwd, user=process.user)
-        return functools.partial(run_health_script, runner, timeout)
+        return functools.partial(run_health_script, runner, timeout), runner
     if source == "log_line":
         pattern = table.string("log_line")
         assert pattern is not None
@@ -380,9 +397,9 @@ def _read_source(
             re.compile(pattern)
         except re.error as error:
             raise table.problem("log_line", f"invalid regular expression: {error}") from None
-        return log_line(pattern, stream=_read_stream(table))
+        return log_line(pattern, stream=_read_stream(table)), None
     table.boolean("notify", True)  # counted as given unless false: only its type is left
-    return sd_notify()
+    return sd_notify(), None
 
 
 def _read_stream(table: Table) -> Stream:

@@ -29,7 +29,8 @@ from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, Unknown
 
 __all__ = ["Daemons"]
 
-ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# Always fullmatch: `$` alone would let a trailing newline through.
+ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 T = TypeVar("T", DaemonOptions, OneshotOptions, HealthCheckOptions)
 SyncFactory = Callable[[], T | None]
@@ -270,7 +271,7 @@ class Daemons:
         return self._append(self._spec(id, kind, options))
 
     def _check_id(self, id: object) -> None:
-        if not isinstance(id, str) or not ID_PATTERN.match(id):
+        if not isinstance(id, str) or not ID_PATTERN.fullmatch(id):
             raise InvalidIdError(
                 f"Invalid id {id!r}: use lowercase letters and digits, "
                 "words joined by single dashes (like 'web' or 'db-1')",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from collections.abc import Iterable
+import math
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -158,13 +160,101 @@ def _to_json(event: Event) -> dict[str, Any]:
     return record
 
 
-def _from_json(record: dict[str, Any]) -> Event:
-    fields = dict(record)
-    cls = _EVENT_TYPES[fields.pop("type")]
-    for name, enum_type in _ENUM_FIELDS.items():
-        if name in fields:
-            fields[name] = enum_type(fields[name])
-    return cls(**fields)
+def _from_json(record: object) -> Event:
+    """The event a JSON object stands for; `ValueError` saying what is wrong
+    with it (a record may be cut off or edited: every field is checked)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"not an event: a JSON {_json_type(record)}, not an object")
+    kind = record.get("type")
+    cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown event type {_shown(kind)}")
+    fields: dict[str, object] = {}
+    # Fields this version does not know are ignored: a newer writer may add some.
+    for field in dataclasses.fields(cls):
+        name = field.name
+        if name in record:
+            fields[name] = _field(cls.type, name, record[name], _FIELD_TYPES[cls][name])
+        elif field.default is dataclasses.MISSING:
+            raise ValueError(f"{cls.type} event: missing field {name!r}")
+    event: Event = typing.cast(Any, cls)(**fields)  # each field checked against its type
+    return event
+
+
+def _field(kind: str, name: str, value: object, allowed: tuple[type, ...]) -> object:
+    for expected in allowed:
+        converted = _convert(expected, value)
+        if converted is not _REFUSED:
+            return converted
+    names = " or ".join(_TYPE_NAMES.get(t, getattr(t, "__name__", str(t))) for t in allowed)
+    raise ValueError(f"{kind} event: {name!r} must be {names}, not {_shown(value)}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_REFUSED = object()
+
+
+def _convert(expected: type, value: object) -> object:
+    """`value` as a field of type `expected`, or `_REFUSED`."""
+    if expected is type(None):
+        return None if value is None else _REFUSED
+    if issubclass(expected, enum.Enum):
+        try:
+            return expected(value) if isinstance(value, str) else _REFUSED
+        except ValueError:
+            return _REFUSED
+    if expected is float:
+        accepted = _is_number(value) and _is_finite(value)
+    elif expected is int:
+        accepted = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is str:
+        accepted = isinstance(value, str) and _printable(value)
+    else:
+        accepted = type(value) is expected
+    return value if accepted else _REFUSED
+
+
+def _is_finite(value: object) -> bool:
+    try:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the largest float
+        return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _printable(value: object) -> bool:
+    """A string that can be written out again: no lone surrogates."""
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_type(value: object) -> str:
+    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _field_types(cls: type[Event]) -> dict[str, tuple[type, ...]]:
+    """Each field's allowed types, from its annotation (`str | None` gives both)."""
+    hints = typing.get_type_hints(cls)
+    return {
+        field.name: typing.get_args(hints[field.name]) or (hints[field.name],)
+        for field in dataclasses.fields(cls)
+    }
+
+
+_FIELD_TYPES = {cls: _field_types(cls) for cls in _EVENT_TYPES.values()}
+_TYPE_NAMES = {float: "a finite number", int: "an integer", bool: "a boolean", str: "a string"}
+_TYPE_NAMES[type(None)] = "null"
 
 
 def dump_events(events: Iterable[Event], target: str | Path | IO[str]) -> None:
@@ -177,12 +267,44 @@ def dump_events(events: Iterable[Event], target: str | Path | IO[str]) -> None:
         target.write(json.dumps(_to_json(event), separators=(",", ":")) + "\n")
 
 
-def load_events(source: str | Path | IO[str]) -> list[Event]:
-    """Read events written by `dump_events`."""
+BadLine = Callable[[int, str], object]
+"""Told of a line that is not an event: its number (from 1) and what is wrong."""
+
+
+def load_events(source: str | Path | IO[str], *, on_bad_line: BadLine | None = None) -> list[Event]:
+    """Read events written by `dump_events`.
+
+    A line that is not an event (cut off by a killed writer, edited, not
+    JSON) raises `ValueError` naming its line number; with `on_bad_line`,
+    it is reported to it and skipped instead, and the valid events are read.
+    """
     if isinstance(source, str | Path):
-        with open(source, encoding="utf-8") as stream:
-            return load_events(stream)
-    return [_from_json(json.loads(line)) for line in source if line.strip()]
+        # surrogateescape: a line that is not UTF-8 is one bad line, not a bad file.
+        with open(source, encoding="utf-8", errors="surrogateescape") as stream:
+            return load_events(stream, on_bad_line=on_bad_line)
+    events: list[Event] = []
+    for number, line in enumerate(source, 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(_from_json(_parse(line)))
+        except ValueError as error:
+            if on_bad_line is None:
+                raise ValueError(f"line {number}: {error}") from error
+            on_bad_line(number, str(error))
+    return events
+
+
+def _parse(line: str) -> object:
+    if not _printable(line):
+        raise ValueError("not UTF-8 text")
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except json.JSONDecodeError as error:
+        cut = "" if line.endswith("\n") else " (the last line, cut off?)"
+        raise ValueError(f"not JSON{cut}: {error}") from None
 
 
 def describe_event(event: Event) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+
+from ._validation import duration_problem
 
 __all__ = [
     "DEFAULT_CHECK_TIMEOUT",
@@ -115,25 +116,17 @@ class Ready:
         """What is wrong with these options, if anything (for validation)."""
         if not callable(self.fn):
             return f"ready.fn must be callable, not {type(self.fn).__name__}"
-        if not is_non_negative(self.grace_period):
-            return f"ready.grace_period must be a number >= 0, not {self.grace_period!r}"
-        if not is_non_negative(self.timeout) or not 0 < self.timeout < math.inf:
-            return f"ready.timeout must be a finite number > 0, not {self.timeout!r}"
+        problem = duration_problem(self.grace_period)
+        if problem is not None:
+            return f"ready.grace_period {problem}"
+        problem = duration_problem(self.timeout, positive=True)
+        if problem is not None:
+            return f"ready.timeout {problem}"
         if self.trigger is not None and not callable(self.trigger):
             return f"ready.trigger must be callable, not {type(self.trigger).__name__}"
         if self.display is not None and not isinstance(self.display, str):
             return f"ready.display must be a string or None, not {type(self.display).__name__}"
         return None
-
-
-def is_non_negative(value: object) -> bool:
-    """A real number >= 0 (booleans and NaN are not)."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and not math.isnan(value)
-        and value >= 0
-    )
 
 
 async def advance_steps(steps: AsyncIterator[None]) -> bool:

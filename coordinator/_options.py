@@ -9,8 +9,9 @@ from typing import Any
 from statemachines import EntryKind
 
 from ._command import DEFAULT_SIGTERM_TIMEOUT, Command
-from ._health import Ready, is_non_negative
+from ._health import Ready
 from ._subcontainer import SubContainer
+from ._validation import duration_problem
 
 __all__ = [
     "DEFAULT_SIGTERM_TIMEOUT",
@@ -41,8 +42,9 @@ class ExecFn:
     def problem(self) -> str | None:
         if not callable(self.fn):
             return f"exec.fn must be callable, not {type(self.fn).__name__}"
-        if not is_non_negative(self.sigterm_timeout):
-            return f"exec.sigterm_timeout must be a number >= 0, not {self.sigterm_timeout!r}"
+        problem = duration_problem(self.sigterm_timeout)
+        if problem is not None:
+            return f"exec.sigterm_timeout {problem}"
         return None
 
 

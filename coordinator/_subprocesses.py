@@ -28,6 +28,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
 from ._processes import ExitStatus
+from ._programs import program_problem
 from ._subcontainer import SubContainer
 
 __all__ = [
@@ -408,15 +409,11 @@ def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
 
 def _require_program(program: str, env: Mapping[str, str], cwd: str | None) -> None:
     """Fail as the spawn itself would, before the init hides it behind exit code 127."""
-    if "/" in program:
-        path = os.path.join(cwd, program) if cwd is not None else program
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return
-        if os.path.exists(path):
-            raise SpawnError(f"permission denied: {program!r}")
-    elif shutil.which(program, path=env.get("PATH", os.defpath)) is not None:
-        return
-    raise SpawnError(f"no such file or directory: {program!r}")
+    problem = program_problem(
+        program, search_path=env.get("PATH", os.defpath), cwd=cwd, account=None
+    )
+    if problem is not None:
+        raise SpawnError(problem)
 
 
 def _describe_os_error(error: OSError) -> str:

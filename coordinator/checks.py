@@ -28,10 +28,11 @@ from ._announced import NotifyReadiness as NotifyReadiness
 from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._command import Command
-from ._health import HealthCheckResult, is_non_negative
+from ._health import HealthCheckResult
 from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
 from ._subprocesses import SpawnError, group_alive, open_session
 from ._urls import url_problem
+from ._validation import duration_problem
 
 __all__ = [
     "LogLineReadiness",
@@ -394,5 +395,6 @@ def _shorten(text: str) -> str:
 
 
 def _require_timeout(timeout: float) -> None:
-    if not is_non_negative(timeout):
-        raise ValueError(f"timeout must be a number >= 0, not {timeout!r}")
+    problem = duration_problem(timeout)
+    if problem is not None:
+        raise ValueError(f"timeout {problem}")

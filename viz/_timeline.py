@@ -25,10 +25,11 @@ Why it is drawn this way:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
 from coordinator import (
     Event,
@@ -41,6 +42,7 @@ from coordinator import (
 from statemachines import LifecycleState
 
 from ._palette import STATE_COLOURS
+from ._timeline_png import timeline_png
 
 __all__ = ["Timeline", "timeline", "timeline_svg"]
 
@@ -60,20 +62,39 @@ _TITLE_H, _AXIS_H, _LEGEND_ROW, _RIGHT = 24.0, 30.0, 18.0, 24.0
 
 @dataclass(frozen=True)
 class Timeline:
-    """A drawn timeline: shows itself in a notebook and saves as an `.svg` file."""
+    """A drawn timeline: shows itself in a notebook and saves as `.svg` or `.png`."""
 
     svg: str
 
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def png(self) -> bytes:
+        """Rendered by the Graphviz renderer of the other diagrams (see `render`)."""
+        return timeline_png(self.svg)
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.svg, encoding="utf-8")
+        """Write an `.svg` file, or a `.png` one."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix == ".png":
+            target.write_bytes(self.png())
+        elif suffix == ".svg":
+            target.write_text(self.svg, encoding="utf-8")
+        else:
+            raise ValueError(f"{target}: a timeline is saved as .svg or .png")
 
 
-def timeline(events: Iterable[Event], *, title: str | None = None, width: int = 1200) -> Timeline:
+def timeline(
+    events: Iterable[Event],
+    *,
+    title: str | None = None,
+    width: int = 1200,
+    start: float | None = None,
+    end: float | None = None,
+) -> Timeline:
     """The timeline of a run (see `timeline_svg`), for notebooks and files."""
-    return Timeline(timeline_svg(events, title=title, width=width))
+    return Timeline(timeline_svg(events, title=title, width=width, start=start, end=end))
 
 
 @dataclass
@@ -89,6 +110,19 @@ class _Lane:
     entry: str
     bands: list[_Band] = field(default_factory=lambda: [_Band(LifecycleState.WAITING, 0.0)])
     marks: list[tuple[float, str, str]] = field(default_factory=list)  # (t, kind, tooltip)
+
+
+# What XML 1.0 cannot hold at all, even escaped: most C0 controls, lone surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text for an element, with what XML cannot hold shown as U+FFFD (a record may hold it)."""
+    return saxutils.escape(_NOT_XML.sub("\ufffd", text))
+
+
+def quoteattr(text: str) -> str:
+    return saxutils.quoteattr(_NOT_XML.sub("\ufffd", text))
 
 
 def _n(value: float) -> str:
@@ -137,13 +171,14 @@ def _read(events: list[Event], t0: float) -> dict[str, _Lane]:
     return lanes
 
 
-def _ticks(span: float) -> list[tuple[float, str]]:
-    """5 to 10 ticks from 0, spaced 1, 2 or 5 x 10^k."""
+def _ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """5 to 10 ticks from `low` to `high`, at multiples of 1, 2 or 5 x 10^k."""
+    span = high - low
     k = 10.0 ** math.floor(math.log10(span / 10))
     step = next(m * k for m in (2, 5, 10, 20) if span / (m * k) < 10)
     decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    count = int(span / step + 1e-9) + 1
-    return [(i * step, f"{i * step:.{decimals}f}") for i in range(count)]
+    first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+    return [(i * step, f"{i * step:.{decimals}f}") for i in range(first, last + 1)]
 
 
 def _mark(kind: str, x: float, cy: float, cls: str, tip: str | None) -> str:
@@ -185,37 +220,58 @@ def _legend(y: float, width: int) -> tuple[list[str], float]:
     return [*out, "</g>"], (row + 1) * _LEGEND_ROW
 
 
-def _lane(lane: _Lane, y: float, x_of: Callable[[float], float], span: float) -> list[str]:
-    entry, cy = lane.entry, y + _LANE / 2
+@dataclass(frozen=True)
+class _Window:
+    """The seconds drawn, and where they go: `x_of(low)` is the left edge."""
+
+    low: float
+    high: float
+    x0: float
+    px_per_s: float
+
+    def x_of(self, t: float) -> float:
+        return self.x0 + (t - self.low) * self.px_per_s
+
+
+def _lane(lane: _Lane, y: float, window: _Window, span: float) -> list[str]:
+    entry, cy, x_of = lane.entry, y + _LANE / 2, window.x_of
     short = entry if len(entry) <= _LABEL_CAP else entry[: _LABEL_CAP - 1] + "\u2026"
     out = [
         f'<g class="lane" data-entry={quoteattr(entry)}>',
-        f'<g class="label"><title>{escape(entry)}</title><text x="{_n(x_of(0) - 6)}" '
+        f'<g class="label"><title>{escape(entry)}</title><text x="{_n(window.x0 - 6)}" '
         f'y="{_n(cy + 4)}" text-anchor="end">{escape(short)}</text></g>',
     ]
     for band in lane.bands:
         end = span if band.end is None else band.end
+        if end < window.low or band.start > window.high:
+            continue
         tip = f"{entry}: {band.state.value} from {_s(band.start)} to {_s(end)} s"
         tip += f"\nlast health: {band.health}" if band.health else ""
-        left, state = x_of(band.start), band.state.value
+        left, state = x_of(max(band.start, window.low)), band.state.value
+        right = x_of(min(end, window.high))
         out.append(
             f'<rect class="band state-{state}" data-state="{state}" x="{_n(left)}" '
-            f'y="{_n(cy - _BAND / 2)}" width="{_n(max(x_of(end) - left, 0))}" height="{_n(_BAND)}" '
+            f'y="{_n(cy - _BAND / 2)}" width="{_n(max(right - left, 0))}" height="{_n(_BAND)}" '
             f'fill="{STATE_COLOURS[band.state]}"><title>{escape(tip)}</title></rect>'
         )
     marks = sorted(lane.marks, key=lambda m: _LAYERS[m[1]])  # exits last, on top of a respawn
-    out.extend(_mark(kind, x_of(t), cy, f"mark {kind}", tip) for t, kind, tip in marks)
+    out.extend(
+        _mark(kind, x_of(t), cy, f"mark {kind}", tip)
+        for t, kind, tip in marks
+        if window.low <= t <= window.high
+    )
     return [*out, "</g>"]
 
 
-def _axis(top: float, y: float, x_of: Callable[[float], float], span: float) -> list[str]:
+def _axis(top: float, y: float, window: _Window) -> list[str]:
     """The time axis under the lanes at `y`, its gridlines reaching up to `top`."""
-    left, right = _n(x_of(0)), _n(x_of(span))
+    x_of = window.x_of
+    left, right = _n(x_of(window.low)), _n(x_of(window.high))
     out = [
         f'<g class="axis"><line x1="{left}" y1="{_n(y + 2)}" x2="{right}" y2="{_n(y + 2)}" '
         f'stroke="{_INK}"/>'
     ]
-    for t, text in _ticks(span):
+    for t, text in _ticks(window.low, window.high):
         x = _n(x_of(t))
         out.append(
             f'<g class="tick" data-t="{text}"><line x1="{x}" y1="{_n(top)}" x2="{x}" '
@@ -225,10 +281,21 @@ def _axis(top: float, y: float, x_of: Callable[[float], float], span: float) -> 
     return [*out, "</g>"]
 
 
-def timeline_svg(events: Iterable[Event], *, title: str | None = None, width: int = 1200) -> str:
+def timeline_svg(
+    events: Iterable[Event],
+    *,
+    title: str | None = None,
+    width: int = 1200,
+    start: float | None = None,
+    end: float | None = None,
+) -> str:
     """A Gantt-style SVG of a recorded run: one lane per entry (in order of
     first appearance), a band per state, marks for spawns, signals and exits,
-    a time axis in seconds from the first event, and a legend."""
+    a time axis in seconds from the first event, and a legend.
+
+    `start` and `end` (seconds from the first event) draw only that window,
+    so that a long run's short events can be seen; bands are cut at its edges.
+    """
     if width < 300:
         raise ValueError(f"width must be at least 300 px, not {width}")
     recorded = list(events)
@@ -245,20 +312,38 @@ def timeline_svg(events: Iterable[Event], *, title: str | None = None, width: in
         return _document(body, width, y + 24)
     t0 = min(e.at for e in recorded)
     span = max(e.at for e in recorded) - t0
+    if not math.isfinite(span):
+        raise ValueError("the events span more time than can be drawn")
+    low, high = _window(start, end, span)
     lanes = _read(recorded, t0)
     label_w = min(max((len(entry) for entry in lanes), default=1), _LABEL_CAP) * _CHAR + 12
-    x0, px_per_s = _MARGIN + label_w, (width - _MARGIN - label_w - _RIGHT) / (span or 1.0)
-
-    def x_of(t: float) -> float:
-        return x0 + t * px_per_s
-
+    # A window shorter than a microsecond is drawn as an instant, on a 1 s axis.
+    drawn = high - low if high - low >= 1e-6 else 0.0
+    x0 = _MARGIN + label_w
+    window = _Window(low, low + (drawn or 1.0), x0, (width - x0 - _RIGHT) / (drawn or 1.0))
     top = y
     for lane in lanes.values():
-        body.extend(_lane(lane, y, x_of, span))
+        body.extend(_lane(lane, y, _Window(low, low + drawn, x0, window.px_per_s), span))
         y += _LANE
-    body.extend(_axis(top, y, x_of, span or 1.0))  # an instantaneous run still gets an axis
+    body.extend(_axis(top, y, window))  # an instantaneous run still gets an axis
     legend, legend_h = _legend(y + _AXIS_H, width)
     return _document([*body, *legend], width, y + _AXIS_H + legend_h + _MARGIN)
+
+
+def _window(start: float | None, end: float | None, span: float) -> tuple[float, float]:
+    """The seconds to draw; an `end` past the last event is cut to it."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not (
+            isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+        ):
+            raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"start ({start} s) must come before end ({end} s)")
+    low = 0.0 if start is None else start
+    high = span if end is None else min(end, span)
+    if low > span:
+        raise ValueError(f"the window starts at {low:g} s, after the last event ({span:.3f} s)")
+    return low, high
 
 
 def _document(body: list[str], width: int, height: float) -> str:

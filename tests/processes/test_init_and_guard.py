@@ -152,8 +152,9 @@ async def test_the_init_kills_what_ignores_its_sigterm_and_reports_the_real_exit
         assert signals(running.history, "crasher") == []  # the init did it all
 
 
-async def test_an_endless_sigterm_timeout_under_the_init() -> None:
-    command = Command("sleep 1000 & exit 3", run_as_init=True, sigterm_timeout=float("inf"))
+async def test_a_huge_sigterm_timeout_under_the_init() -> None:
+    # An infinite one is refused when the entry is added (see test_builder).
+    command = Command("sleep 1000 & exit 3", run_as_init=True, sigterm_timeout=1e300)
     system = Daemons.of().add_daemon("endless", exec=command, ready=always_ready(), max_restarts=0)
     async with system.build() as running:
         assert await running.wait_until(lambda: bool(exits(running.history, "endless")), 10)

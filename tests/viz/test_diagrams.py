@@ -164,7 +164,7 @@ def test_the_command_line_draws_each_kind_of_picture(
         ),
         (["graph", "tests.viz.test_diagrams:SVG", "-o", "x.svg"], "is a str, not a Daemons"),
         (["lifecycle", "-o", "x.pdf"], "the extension must be .svg, .png, .dot or .gv"),
-        (["timeline", "run.jsonl", "-o", "x.png"], "a timeline is drawn as SVG"),
+        (["timeline", "run.jsonl", "-o", "x.dot"], "a timeline is drawn as .svg or .png"),
         (["timeline", "missing.jsonl", "-o", "x.svg"], "missing.jsonl: cannot read"),
         (["timeline", "empty.jsonl", "-o", "x.svg"], "empty.jsonl: no events"),
         (["timeline", "system.toml", "-o", "x.svg"], "system.toml: not a recorded run"),

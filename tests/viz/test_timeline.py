@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +28,10 @@ from coordinator import (
     dump_events,
     load_events,
 )
+from coordinator._cli import main
 from statemachines import LifecycleEvent, LifecycleState
 from viz._timeline import Timeline, timeline, timeline_svg
+from viz._timeline_png import svg_to_dot
 
 from ..support import Switch, finishes, forever
 
@@ -365,3 +369,136 @@ def test_the_timeline_object_shows_itself_and_saves(tmp_path: Path) -> None:
 def test_a_width_too_small_to_draw_in_is_refused() -> None:
     with pytest.raises(ValueError, match="width"):
         timeline_svg(command_run(), width=100)
+
+
+# A window of the run (issue 11, item 17)
+
+
+def test_a_window_cuts_the_bands_at_its_edges_and_keeps_only_its_marks() -> None:
+    history = command_run()
+    root = parse(timeline_svg(history, start=5.0, end=9.0))
+    api = lanes(root)["api"]
+    assert band_states(api) == ["ready", "stopping", "stopped"]
+    assert marks(api) == ["exit-clean", "sigkill", "sigterm"]  # the spawn at 0 s is outside
+    # Tooltips keep the whole band; the rectangles fill the window exactly.
+    assert tooltip(bands(api)[0]) == "api: ready from 2.000 to 6.000 s"
+    axis = root.find(f"{NS}g[@class='axis']/{NS}line")
+    assert axis is not None
+    left, right = float(str(axis.get("x1"))), float(str(axis.get("x2")))
+    xs = [(float(str(b.get("x"))), float(str(b.get("width")))) for b in bands(api)]
+    assert math.isclose(xs[0][0], left, abs_tol=0.15)
+    assert math.isclose(xs[-1][0] + xs[-1][1], right, abs_tol=0.15)
+    assert math.isclose(xs[0][1] * 2, xs[1][1], rel_tol=0.01)  # 1 s ready, 2 s stopping
+    assert ticks(root)[0] >= 5.0
+    assert ticks(root)[-1] <= 9.0
+    assert band_states(lanes(root)["late"]) == ["waiting"]
+
+
+def test_a_window_past_the_end_is_cut_to_the_last_event() -> None:
+    history = command_run()
+    assert timeline_svg(history, start=0, end=1e6) == timeline_svg(history)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (5.0, 5.0, "start (5.0 s) must come before end (5.0 s)"),
+        (6.0, 2.0, "start (6.0 s) must come before end (2.0 s)"),
+        (-1.0, None, "start must be a number of seconds >= 0, not -1.0"),
+        (float("nan"), None, "start must be a number of seconds >= 0, not nan"),
+        (None, "3", "end must be a number of seconds >= 0, not '3'"),
+        (11.0, None, "the window starts at 11 s, after the last event (10.000 s)"),
+    ],
+)
+def test_a_bad_window_is_refused(start: object, end: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        timeline_svg(command_run(), start=start, end=end)  # type: ignore[arg-type]
+
+
+def test_events_too_far_apart_to_draw_are_a_value_error() -> None:
+    history = [ErrorReported(-1e308, "a", "x"), ErrorReported(1e308, "a", "y")]
+    with pytest.raises(ValueError, match="span more time than can be drawn"):
+        timeline_svg(history)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--from", "3", "--to", "1"], "--from (3 s) must come before --to (1 s)"),
+        (["--from", "-1"], "argument --from: must be a number of seconds >= 0, not '-1'"),
+        (["--to", "soon"], "argument --to: not a number of seconds: 'soon'"),
+        (["--to", "inf"], "argument --to: must be a number of seconds >= 0, not 'inf'"),
+        (["--from", "50"], "the window starts at 50 s, after the last event (10.000 s)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["timeline", "events"])
+def test_the_command_line_window_is_checked(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+    command: str,
+) -> None:
+    record = tmp_path / "run.jsonl"
+    dump_events(command_run(), record)
+    output = ["-o", str(tmp_path / "t.svg")] if command == "timeline" else []
+    if command == "events" and "after the last event" in message:
+        # Printing a window past the end prints nothing; it is no mistake.
+        assert main([command, str(record), *output, *argv]) == 0
+        return
+    if message.startswith("argument"):  # argparse's own check: it exits with 2
+        with pytest.raises(SystemExit) as caught:
+            main([command, str(record), *output, *argv])
+        assert caught.value.code == 2
+    else:
+        assert main([command, str(record), *output, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_command_line_draws_a_window_as_png(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    dump_events(command_run(), record)
+    assert main(["timeline", str(record), "-o", str(tmp_path / "t.png"), "--from", "5"]) == 0
+    png = (tmp_path / "t.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", png[16:24])
+    svg = parse(timeline_svg(command_run(), start=5))
+    # Graphviz draws 72 points per inch at 96 dots per inch.
+    assert math.isclose(width, float(str(svg.get("width"))) * 96 / 72, rel_tol=0.02)
+    assert math.isclose(height, float(str(svg.get("height"))) * 96 / 72, rel_tol=0.05)
+
+
+def test_the_png_redraws_every_shape_of_the_svg() -> None:
+    svg = timeline_svg(command_run(), title="api")
+    dot = svg_to_dot(svg)
+    root = parse(svg)
+    drawn_rects = [r for r in root.iter(f"{NS}rect") if float(r.get("width", "0").rstrip("%")) > 0]
+    boxes = dot.count("shape=box")
+    assert boxes == len(drawn_rects) - 1  # all but the background, which is bgcolor
+    assert dot.count("shape=triangle") == 2  # the spawn and its legend entry
+    assert dot.count("shape=invtriangle") == 3  # SIGTERM, and the legend's SIGTERM and cancel
+    assert dot.count("label=<<B>x</B>>") == 2  # SIGKILL and its legend entry
+    assert dot.count("shape=circle") == 3  # the exit and the two legend entries
+    assert dot.count(" -- ") == len(list(root.iter(f"{NS}line")))
+    texts = ["".join(t.itertext()) for t in root.iter(f"{NS}text")]
+    assert all(f"label=<{text}>" in dot or f"label=<<B>{text}</B>>" in dot for text in texts)
+    assert Timeline(svg).png().startswith(b"\x89PNG")
+
+
+def test_a_timeline_saves_as_png_but_not_as_dot(tmp_path: Path) -> None:
+    drawn = timeline(command_run())
+    drawn.save(tmp_path / "run.PNG")
+    assert (tmp_path / "run.PNG").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match=r"a timeline is saved as \.svg or \.png"):
+        drawn.save(tmp_path / "run.dot")
+
+
+def test_characters_xml_cannot_hold_are_replaced_so_svg_and_png_still_draw() -> None:
+    history: list[Event] = [
+        ProcessSpawned(1.0, "a\x01b", 1),
+        HealthReported(2.0, "a\x01b", None, HealthStatus.FAILURE, "bad \x00 byte\x1b[31m"),
+    ]
+    drawn = timeline(history, title="run \x07")
+    root = parse(drawn.svg)
+    assert list(lanes(root)) == ["a\ufffdb"]
+    assert drawn.png().startswith(b"\x89PNG")
