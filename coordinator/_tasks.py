@@ -28,7 +28,7 @@ from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
-from ._subprocesses import SpawnError, SpawnSettings
+from ._subprocesses import ORPHAN_GUARD, SpawnError, SpawnSettings
 
 __all__ = ["KILL_WAIT", "EntryTasks"]
 
@@ -243,6 +243,8 @@ class EntryTasks(EventRecorder):
         assert ready is not None
         assert checks is not None
         trigger = ready.trigger or triggers.default_trigger
+        # (Set in this task's own context: it reaches only the checks.)
+        ORPHAN_GUARD.set(None if self._guard_fds is None else self._guard_fds[0])
         with checks:
             while True:
                 # A process exit cancels this scope: start over with a fresh

@@ -12,6 +12,7 @@ and `sd_notify()`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -29,7 +30,7 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._command import Command
 from ._health import HealthCheckResult, is_non_negative
-from ._subprocesses import SpawnError, group_alive, open_session
+from ._subprocesses import ORPHAN_GUARD, SpawnError, group_alive, open_session
 from ._urls import url_problem
 
 __all__ = [
@@ -263,10 +264,18 @@ async def run_health_script(
             error_message or f"Error while running command: {name}: {reason}"
         )
 
+    # Under a system's orphan guard, the script runs under the init, which
+    # kills what the script leaves behind at once (no grace period).
+    guard_fd = ORPHAN_GUARD.get()
     try:
         # Shielded: a spawn cancelled half-way could leave a process nobody kills.
         with anyio.CancelScope(shield=True):
-            process = await open_session(spec, spec.argv)
+            process = await open_session(
+                dataclasses.replace(spec, sigterm_timeout=0.0),
+                spec.argv,
+                via_init=guard_fd is not None,
+                guard_fd=guard_fd,
+            )
     except SpawnError as error:
         return failure(str(error))
 

@@ -121,7 +121,8 @@ def test_a_killed_supervisor_takes_its_trees_with_it_when_guarded(
                 break
             time.sleep(0.01)
         pids = [p.pid for p in tree]
-        assert len(pids) == (8 if guarded else 6)
+        # Guarded: each of the 3 commands has its init and the init's guardian.
+        assert len(pids) == (11 if guarded else 6)
     finally:
         supervisor.kill()
         supervisor.wait()
