@@ -172,6 +172,29 @@ class CommandProcess:
     def kill(self) -> str:
         return self._signal(signal.SIGKILL, group=True)
 
+    def stopped(self) -> str | None:
+        """Why the process cannot be serving if it is stopped (SIGSTOP, SIGTSTP), else `None`.
+
+        Looks at the leader and, under the init, at the init's children in
+        its group (the command): a few small reads, no scan of `/proc`.
+        """
+        if self._gone:
+            return None
+        leader = self._process.pid
+        pids = [leader]
+        if self._via_init:
+            try:
+                with open(f"/proc/{leader}/task/{leader}/children", "rb") as children:
+                    pids += [int(pid) for pid in children.read().split()]
+            except OSError:
+                pass
+        for pid in pids:
+            found = read_stat(pid)
+            # (A tracing stop, "t", is a debugger's business, and brief under strace.)
+            if found is not None and found.pgrp == leader and found.state == "T":
+                return f"process {pid} is stopped (SIGSTOP)"
+        return None
+
     def _signal(self, number: signal.Signals, group: bool) -> str:
         self._sent.add(number)
         if not self._gone:

@@ -28,7 +28,7 @@ from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
-from ._subprocesses import ORPHAN_GUARD, SpawnError, SpawnSettings
+from ._subprocesses import ORPHAN_GUARD, CommandProcess, SpawnError, SpawnSettings
 
 __all__ = ["KILL_WAIT", "EntryTasks"]
 
@@ -268,7 +268,7 @@ class EntryTasks(EventRecorder):
                                 )
                                 broken = True
                                 break
-                            result = await _run_check(entry)
+                            result = _unless_stopped(entry, await _run_check(entry))
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
                             # Between two processes, the exit has said it all.
@@ -378,3 +378,13 @@ async def _run_check(entry: Entry) -> HealthCheckResult:
             f"check returned {type(value).__name__}, not a HealthCheckResult"
         )
     return value
+
+
+def _unless_stopped(entry: Entry, result: HealthCheckResult) -> HealthCheckResult:
+    """A stopped process fails its check: a port it listens on still looks open."""
+    process = entry.process
+    if isinstance(process, CommandProcess):
+        stopped = process.stopped()
+        if stopped is not None:
+            return HealthCheckResult.failure(stopped)
+    return result
