@@ -20,7 +20,7 @@ from coordinator import (
     SubContainer,
     SubContainerDestroyed,
 )
-from coordinator._subprocesses import all_processes
+from coordinator._subprocesses import ProcessStat, all_processes
 from coordinator.checks import log_line
 
 from ..support import Switch
@@ -327,3 +327,59 @@ async def test_a_well_behaved_tree_stops_on_the_sigterm_alone(tmp_path: Path) ->
         assert exits(running.history, "tree")[-1].clean
     assert sorted(log.read_text().split()) == sorted(members)
     assert not any(p.pgrp == leader and p.alive for p in all_processes())
+
+
+@pytest.mark.parametrize("run_as_init", [False, True])
+async def test_a_stopped_process_is_not_healthy(run_as_init: bool) -> None:
+    system = Daemons.of().add_daemon(
+        "frozen",
+        exec=sleeper(run_as_init=run_as_init),
+        ready=quick(lambda: HealthCheckResult.success("fine")),
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        leader = last_pid(running, "frozen")
+        # Under the init, the command alone is stopped: the init runs on.
+        target = leader
+        if run_as_init:
+            await poll_until(lambda: any(runs(pid, "sleep", "1000") for pid in children_of(leader)))
+            (target,) = [pid for pid in children_of(leader) if runs(pid, "sleep", "1000")]
+        os.kill(target, signal.SIGSTOP)
+        stopped = f"process {target} is stopped (SIGSTOP)"
+        # (Within its grace period, the failure shows as `starting`.)
+        assert await running.wait_until(lambda: running.health("frozen").message == stopped, 10)
+        assert running.state("frozen") is LifecycleState.FAILING
+        os.kill(target, signal.SIGCONT)
+        assert await running.wait_until(lambda: running.state("frozen") is READY, 10)
+        assert running.health("frozen") == HealthCheckResult.success("fine")
+
+
+@pytest.mark.parametrize("run_as_init", [False, True])
+async def test_a_stopped_group_stops_on_sigterm(run_as_init: bool) -> None:
+    """SIGCONT follows the SIGTERM, so stopped members see it without waiting for SIGKILL."""
+    command = Command("sleep 1000 & exec sleep 1000", sigterm_timeout=30, run_as_init=run_as_init)
+    system = Daemons.of().add_daemon("frozen", exec=command, ready=always_ready())
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        leader = last_pid(running, "frozen")
+
+        def group() -> list[ProcessStat]:
+            return [p for p in all_processes() if p.pgrp == leader and p.alive]
+
+        await poll_until(lambda: sum(runs(p.pid, "sleep", "1000") for p in group()) == 2)
+        os.killpg(leader, signal.SIGSTOP)
+        await poll_until(lambda: all(p.state == "T" for p in group()))
+        with anyio.fail_after(10):
+            await running.term()
+        assert signals(running.history, "frozen") == ["SIGTERM"]
+    assert not group()
+
+
+async def test_the_init_continues_the_stopped_leftovers_it_terminates() -> None:
+    command = Command("sleep 1000 & kill -STOP $!; exit 3", run_as_init=True, sigterm_timeout=30)
+    system = Daemons.of().add_daemon("leaver", exec=command, ready=always_ready(), max_restarts=0)
+    async with system.build() as running:
+        # The init reports the exit once the group is gone: well before 30 s.
+        assert await running.wait_until(lambda: bool(exits(running.history, "leaver")), 10)
+        assert exits(running.history, "leaver")[0].description == "exit code 3"
+        assert signals(running.history, "leaver") == []
