@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +170,124 @@ async def test_commands_under_the_guard_do_not_hold_its_pipe() -> None:
     async with system.build() as running:
         await running.wait_ready(timeout=10)
     assert sorted(lines) == ["0", "1", "2"]
+
+
+CONFIG_SUPERVISOR = """
+import functools, sys, anyio
+from coordinator import Ready, load_config
+from coordinator.checks import run_health_script
+
+backend, config, with_probe = sys.argv[1], sys.argv[2], sys.argv[3] == "True"
+system = load_config(config)
+if with_probe:
+    # A library check beside the config file's own: a script that runs long.
+    script = "trap '' TERM; sleep 1004 & exec sleep 1005"
+    probe = functools.partial(run_health_script, script, 600)
+    system = system.add_health_check("probe", ready=Ready(None, probe))
+
+async def main() -> None:
+    async with system.build():
+        await anyio.sleep_forever()
+
+anyio.run(main, backend=backend)
+"""
+
+
+def _kill_guarded_supervisor(
+    config: Path,
+    backend: str,
+    expected: set[str],
+    before_kill: Callable[[list[leftovers.ProcessInfo]], None] = lambda tree: None,
+    with_probe: bool = False,
+) -> None:
+    """Run `config` in a supervisor (`with_probe`: and a long script check),
+    SIGKILL it once every command in `expected` runs, and check that its
+    whole tree is gone."""
+    argv = [sys.executable, "-c", CONFIG_SUPERVISOR, backend, str(config), str(with_probe)]
+    supervisor = subprocess.Popen(argv)
+    tree: list[leftovers.ProcessInfo] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and supervisor.poll() is None:
+            tree = leftovers.descendants(supervisor.pid)
+            if expected <= {p.command for p in tree}:
+                break
+            time.sleep(0.01)
+        assert expected <= {p.command for p in tree}, "the supervisor did not start everything"
+        before_kill(tree)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    pids = [p.pid for p in tree]
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    survivors = [p for p in tree if alive(p.pid)]
+    for info in survivors:
+        os.kill(info.pid, signal.SIGKILL)
+    assert not survivors
+
+
+SCRIPT = """
+orphan_guard = true
+
+[services.app]
+command = "exec sleep 1000"
+ready = { script = "trap '' TERM; sleep 1002 & exec sleep 1003", timeout = 600 }
+"""
+
+STUBBORN = """
+orphan_guard = true
+
+[services.stubborn]
+command = "trap '' TERM; sleep 1006 & sleep 1007 & echo up; wait"
+sigterm_timeout = 600
+ready.log_line = "up"
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_guard_covers_health_scripts(backend: str, tmp_path: Path) -> None:
+    """A config file's `ready.script` and a `run_health_script` check, both still
+    running, with members that ignore SIGTERM."""
+    config = tmp_path / "guarded.toml"
+    config.write_text(SCRIPT)
+    scripts = {"sleep 1002", "sleep 1003", "sleep 1004", "sleep 1005"}
+    _kill_guarded_supervisor(config, backend, {"sleep 1000", *scripts}, with_probe=True)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_guard_kills_whole_groups_that_ignore_sigterm(backend: str, tmp_path: Path) -> None:
+    """Not just the command: every member, with a sigterm_timeout far beyond the test's."""
+    config = tmp_path / "guarded.toml"
+    config.write_text(STUBBORN)
+    _kill_guarded_supervisor(config, backend, {"sleep 1006", "sleep 1007"})
+
+
+FROZEN = """
+orphan_guard = true
+
+[services.app]
+command = "echo up; sleep 1008 & exec sleep 1009"
+ready.log_line = "up"
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_guard_kills_a_stopped_group(backend: str, tmp_path: Path) -> None:
+    """A SIGSTOP to the group freezes its init too; the guardian is outside the group."""
+    config = tmp_path / "guarded.toml"
+    config.write_text(FROZEN)
+
+    def freeze(tree: list[leftovers.ProcessInfo]) -> None:
+        (command,) = [p for p in tree if p.command == "sleep 1009"]
+        group = stat(command.pid)[2]
+        os.killpg(group, signal.SIGSTOP)
+        members = [p.pid for p in tree if alive(p.pid) and stat(p.pid)[2] == group]
+        assert len(members) == 3  # the init, its command and the background sleep
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(stat(pid)[0] != "T" for pid in members):
+            time.sleep(0.01)
+        assert all(stat(pid)[0] == "T" for pid in members)
+
+    _kill_guarded_supervisor(config, backend, {"sleep 1008", "sleep 1009"}, freeze)
