@@ -27,6 +27,7 @@ standard library and starts in about 10 ms.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import resource
 import selectors
@@ -149,10 +150,16 @@ def _spawn(argv: list[str], account: tuple[int, int, list[int]] | None) -> int:
     if account is None:
         return os.posix_spawnp(argv[0], argv, os.environ, setsigdef=RESET)
     uid, gid, groups = account
+    # Found before the fork: once it is the user, the child may not be able to
+    # import anything (`execvp` imports `warnings`) from the supervisor's Python.
+    program = argv[0]
+    candidates = (
+        [program] if "/" in program else [os.path.join(d, program) for d in os.get_exec_path()]
+    )
     pid = os.fork()
     if pid:
         return pid
-    # The child: only async-signal-safe work until the exec, and never a return.
+    # The child: nothing that imports, and never a return.
     try:
         for number in RESET:
             signal.signal(number, signal.SIG_DFL)
@@ -162,13 +169,25 @@ def _spawn(argv: list[str], account: tuple[int, int, list[int]] | None) -> int:
         # A working directory the user may not enter fails here, as it would
         # have failed the spawn without the init.
         os.chdir(os.getcwd())
-        os.execvp(argv[0], argv)
+        _exec_first(candidates, argv)
     except BaseException as error:
         reason = error.strerror if isinstance(error, OSError) else repr(error)
         message = f"healthdaemons-init: cannot run {argv[0]!r}: {reason}\n"
         os.write(2, message.encode(errors="replace"))
     finally:
         os._exit(127)
+
+
+def _exec_first(candidates: list[str], argv: list[str]) -> None:
+    """Exec the first candidate path that runs, as `execvp` does along PATH."""
+    failure: OSError = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+    for candidate in candidates:
+        try:
+            os.execv(candidate, argv)
+        except OSError as error:
+            if failure.errno != errno.EACCES:  # a file found but not runnable says most
+                failure = error
+    raise failure
 
 
 def _forward(child: int, number: int) -> None:

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import pwd
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from coordinator import Command, Daemons, LifecycleState, Ready
-from coordinator.checks import log_line
+from coordinator.checks import log_line, run_health_script
 
 from . import leftovers
-from .helpers import alive, always_ready, children_of, exits, last_pid, poll_until, signals, stat
+from .helpers import (
+    alive,
+    always_ready,
+    children_of,
+    exits,
+    last_pid,
+    poll_until,
+    runs,
+    signals,
+    sleeper,
+    stat,
+)
 
 
 async def test_the_init_reaps_orphans_of_its_tree() -> None:
@@ -291,3 +305,75 @@ def test_the_guard_kills_a_stopped_group(backend: str, tmp_path: Path) -> None:
         assert all(stat(pid)[0] == "T" for pid in members)
 
     _kill_guarded_supervisor(config, backend, {"sleep 1008", "sleep 1009"}, freeze)
+
+
+@pytest.fixture
+def service_user() -> Iterator[pwd.struct_passwd]:
+    """A real unprivileged account, created for the test and removed after it."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a user and dropping privileges need root")
+    if shutil.which("useradd") is None or shutil.which("userdel") is None:
+        pytest.skip("useradd and userdel are not installed")
+    name = f"hdtest{os.getpid()}"
+    argv = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    for _ in range(20):  # another test run may hold the lock on /etc/passwd
+        created = subprocess.run(argv, capture_output=True, text=True)
+        if created.returncode != 10:  # 10: cannot lock
+            break
+        time.sleep(0.1)
+    assert created.returncode == 0, created.stderr
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], check=True, capture_output=True)
+
+
+@pytest.fixture
+def hidden_python(
+    tmp_path: Path, service_user: pwd.struct_passwd, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Make the supervisor's Python one the service user cannot run (root can)."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    python = hidden / "python"
+    python.symlink_to(sys.executable)
+    as_user = subprocess.run(["test", "-x", str(python)], user=service_user.pw_uid)
+    assert as_user.returncode != 0, "the service user can run the supervisor's Python"
+    monkeypatch.setattr(sys, "executable", str(python))
+    return str(python)
+
+
+def _ids(pid: int) -> dict[str, list[int]]:
+    """The Uid, Gid and Groups lines of /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as status:
+        lines = [line.split(":", 1) for line in status]
+    wanted = ("Uid", "Gid", "Groups")
+    return {key: [int(n) for n in value.split()] for key, value in lines if key in wanted}
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["run_as_init", "orphan_guard"])
+@pytest.mark.usefixtures("hidden_python")
+async def test_the_init_runs_a_command_as_another_user(
+    guarded: bool, service_user: pwd.struct_passwd
+) -> None:
+    uid, gid = service_user.pw_uid, service_user.pw_gid
+    # Under the guard, the check's script runs under the init as well.
+    as_the_user = Command(f'[ "$(id -u)" = {uid} ]', user=uid)
+    system = Daemons.of(orphan_guard=guarded).add_daemon(
+        "service",
+        exec=sleeper(run_as_init=not guarded, user=service_user.pw_name),
+        ready=Ready(None, functools.partial(run_health_script, as_the_user)),
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        init = last_pid(running, "service")
+        await poll_until(lambda: any(runs(pid, "sleep", "1000") for pid in children_of(init)))
+        (command,) = [pid for pid in children_of(init) if runs(pid, "sleep", "1000")]
+        assert _ids(init)["Uid"] == [0, 0, 0, 0]  # the init keeps the supervisor's user
+        ids = _ids(command)
+        assert ids["Uid"] == [uid] * 4
+        assert ids["Gid"] == [gid] * 4
+        assert sorted(ids["Groups"]) == sorted(set(os.getgrouplist(service_user.pw_name, gid)))
+        assert stat(command)[2:] == (init, init)  # its group and session are the init's
+    assert signals(running.history, "service") == ["SIGTERM"]
+    assert exits(running.history, "service")[-1].clean
