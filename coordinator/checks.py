@@ -242,7 +242,8 @@ async def run_health_script(
     `/dev/null`; both outputs are read to the end. When it exits, whatever
     it left running in its group is killed; on timeout, or if the check is
     cancelled, the whole group is killed (SIGKILL) and waited for, so no
-    process outlives the check.
+    process outlives the check. Run by a check of a system built with
+    `orphan_guard=True`, the script runs under the init and its guard.
 
     Messages, unless given: `"Have ran script {command} and the result: {stdout}"`
     on success (the output stripped, cut to about 200 characters), and

@@ -347,7 +347,9 @@ async def test_a_stopped_process_is_not_healthy(run_as_init: bool) -> None:
         os.kill(target, signal.SIGSTOP)
         stopped = f"process {target} is stopped (SIGSTOP)"
         # (Within its grace period, the failure shows as `starting`.)
-        assert await running.wait_until(lambda: running.health("frozen").message == stopped, 10)
+        assert await running.wait_until(
+            lambda: getattr(running.health("frozen"), "message", None) == stopped, 10
+        )
         assert running.state("frozen") is LifecycleState.FAILING
         os.kill(target, signal.SIGCONT)
         assert await running.wait_until(lambda: running.state("frozen") is READY, 10)
