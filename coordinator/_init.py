@@ -48,6 +48,7 @@ ENDING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 """Forwarded signals that ask to end: a stopped command only sees them once continued."""
 RESET = (*FORWARDED, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ)
 """Dispositions the command gets back to default (Python ignores SIGPIPE and SIGXFSZ)."""
+PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 RELEASE_WAIT = 1.0
 """How long the init waits for its released guardian to exit."""
@@ -230,6 +231,8 @@ def _guard(group: int, guard_fd: int, release_fd: int) -> int:
         os.setpgid(0, 0)
     except OSError:
         pass
+    # Its name in `ps -o comm` and `top` (its command line stays the init's).
+    ctypes.CDLL(None).prctl(PR_SET_NAME, b"hd-guardian", 0, 0, 0)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
