@@ -67,6 +67,7 @@ def log_line(pattern: str | re.Pattern[str], *, stream: Stream = "both") -> LogL
 def sd_notify() -> NotifyReadiness:
     """Ready when the process sends `READY=1` to `$NOTIFY_SOCKET` (systemd's protocol).
 
-    `STATUS=...` sent with or before it becomes the health message.
+    The last `STATUS=...` sent with or before it (in the same datagram or an
+    earlier one) becomes the health message; only the first `READY=1` counts.
     """
     return NotifyReadiness()

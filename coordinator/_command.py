@@ -27,14 +27,16 @@ class Command:
     """A process to run: a string runs as `sh -c STRING`, a sequence is an argv.
 
     It starts in its own session and process group; stopping it sends SIGTERM
-    to the group, SIGKILL after `sigterm_timeout`, and waits until no process
-    of the group is left. `env` adds to the inherited environment. `user`
-    (a name or uid) drops privileges, which needs root. Output lines go to
+    (then SIGCONT, for stopped members) to the group, SIGKILL after
+    `sigterm_timeout`, and waits until no process of the group is left.
+    `env` adds to the inherited environment. `user` (a name or uid) drops
+    privileges, which needs root. Output lines go to
     `on_stdout` / `on_stderr`, or else to the `healthdaemons.output` logger,
     prefixed with the entry id; both pipes are always drained.
 
     `run_as_init=True` runs it under a minimal init that forwards signals to
-    it and reaps the zombies of its tree.
+    it and reaps the zombies of its tree; with `user`, the init keeps the
+    supervisor's user and only the command runs as `user`.
     """
 
     command: str | Sequence[str]

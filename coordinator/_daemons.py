@@ -74,9 +74,11 @@ class Daemons:
         default each build gets its own `MemoryHost`.
 
         `orphan_guard=True`: if the supervising Python process dies, even by
-        SIGKILL, every process tree the system started is killed too. Each
-        command then runs under the minimal init, which holds one end of a
-        pipe and kills its process group when the pipe closes.
+        SIGKILL, every process tree the system started is killed too: its
+        commands, and the scripts its checks run with `run_health_script`.
+        Each runs under the minimal init, whose guardian holds one end of a
+        pipe and kills the process group when the pipe closes. Processes
+        that your own code starts otherwise are not covered (see the guide).
         """
         return cls(host, _Store([]), 0, orphan_guard)
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from ._programs import program_problem
 from ._subcontainer import SubContainer
 
 __all__ = [
+    "ORPHAN_GUARD",
     "CommandProcess",
     "ProcessStat",
     "SpawnError",
@@ -49,6 +51,9 @@ MAX_LINE = 64 * 1024
 OUTPUT_TAIL_TIMEOUT = 1.0
 """How long to wait for the last output once the group is gone (an escaped
 process may still hold the pipe)."""
+ORPHAN_GUARD: ContextVar[int | None] = ContextVar("healthdaemons_orphan_guard", default=None)
+"""The read end of the orphan guard's pipe, in the tasks that run a guarded
+system's checks: the scripts they run (`run_health_script`) are guarded too."""
 
 
 class SpawnError(Exception):
@@ -159,10 +164,37 @@ class CommandProcess:
         # Under the init, only the init is told: it forwards to the command,
         # then stops the rest of the group itself.
         leader_only = self._via_init and self._returncode is None
-        return self._signal(signal.SIGTERM, group=not leader_only)
+        sent = self._signal(signal.SIGTERM, group=not leader_only)
+        if sent == signal.SIGTERM.name:
+            # A stopped process sees the SIGTERM only once continued.
+            self._signal(signal.SIGCONT, group=True)
+        return sent
 
     def kill(self) -> str:
         return self._signal(signal.SIGKILL, group=True)
+
+    def stopped(self) -> str | None:
+        """Why the process cannot be serving if it is stopped (SIGSTOP, SIGTSTP), else `None`.
+
+        Looks at the leader and, under the init, at the init's children in
+        its group (the command): a few small reads, no scan of `/proc`.
+        """
+        if self._gone:
+            return None
+        leader = self._process.pid
+        pids = [leader]
+        if self._via_init:
+            try:
+                with open(f"/proc/{leader}/task/{leader}/children", "rb") as children:
+                    pids += [int(pid) for pid in children.read().split()]
+            except OSError:
+                pass
+        for pid in pids:
+            found = read_stat(pid)
+            # (A tracing stop, "t", is a debugger's business, and brief under strace.)
+            if found is not None and found.pgrp == leader and found.state == "T":
+                return f"process {pid} is stopped (SIGSTOP)"
+        return None
 
     def _signal(self, number: signal.Signals, group: bool) -> str:
         self._sent.add(number)
@@ -309,6 +341,14 @@ async def open_session(
         init += ["--term-timeout", repr(command.sigterm_timeout)]
         if guard_fd is not None:
             init += ["--guard", str(guard_fd)]
+        if account is not None:
+            # The init keeps this process's user, whose Python the service's
+            # user may not be allowed to run; it drops privileges for the
+            # command alone.
+            groups = os.getgrouplist(account.pw_name, account.pw_gid)
+            init += ["--uid", str(account.pw_uid), "--gid", str(account.pw_gid)]
+            init += ["--groups", ",".join(map(str, groups))]
+            account = None
         argv = [*init, "--", *argv]
     try:
         return await anyio.open_process(

@@ -30,7 +30,7 @@ from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
-from ._subprocesses import SpawnError, SpawnSettings
+from ._subprocesses import ORPHAN_GUARD, CommandProcess, SpawnError, SpawnSettings
 
 __all__ = ["KILL_WAIT", "EntryTasks"]
 
@@ -285,6 +285,8 @@ class EntryTasks(EventRecorder):
         assert ready is not None
         assert checks is not None
         trigger = ready.trigger or triggers.default_trigger
+        # (Set in this task's own context: it reaches only the checks.)
+        ORPHAN_GUARD.set(None if self._guard_fds is None else self._guard_fds[0])
         with checks:
             while True:
                 # A process exit cancels this scope: start over with a fresh
@@ -311,7 +313,7 @@ class EntryTasks(EventRecorder):
                                 broken = True
                                 break
                             source = "check"
-                            result = await _run_check(entry)
+                            result = _unless_stopped(entry, await _run_check(entry))
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
                             # Between two processes, the exit has said it all.
@@ -461,3 +463,13 @@ async def _run_check(entry: Entry) -> HealthCheckResult:
             f"check returned {type(value).__name__}, not a HealthCheckResult"
         )
     return value
+
+
+def _unless_stopped(entry: Entry, result: HealthCheckResult) -> HealthCheckResult:
+    """A stopped process fails its check: a port it listens on still looks open."""
+    process = entry.process
+    if isinstance(process, CommandProcess):
+        stopped = process.stopped()
+        if stopped is not None:
+            return HealthCheckResult.failure(stopped)
+    return result

@@ -12,6 +12,7 @@ and `sd_notify()`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -30,7 +31,7 @@ from ._announced import sd_notify as sd_notify
 from ._command import Command
 from ._health import HealthCheckResult
 from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
-from ._subprocesses import SpawnError, group_alive, open_session
+from ._subprocesses import ORPHAN_GUARD, SpawnError, group_alive, open_session
 from ._urls import url_problem
 from ._validation import duration_problem
 
@@ -272,7 +273,8 @@ async def run_health_script(
     `/dev/null`; both outputs are read to the end. When it exits, whatever
     it left running in its group is killed; on timeout, or if the check is
     cancelled, the whole group is killed (SIGKILL) and waited for, so no
-    process outlives the check.
+    process outlives the check. Run by a check of a system built with
+    `orphan_guard=True`, the script runs under the init and its guard.
 
     Messages, unless given: `"Have ran script {command} and the result: {stdout}"`
     on success (the output stripped, cut to about 200 characters), and
@@ -294,10 +296,18 @@ async def run_health_script(
             error_message or f"Error while running command: {name}: {reason}"
         )
 
+    # Under a system's orphan guard, the script runs under the init, which
+    # kills what the script leaves behind at once (no grace period).
+    guard_fd = ORPHAN_GUARD.get()
     try:
         # Shielded: a spawn cancelled half-way could leave a process nobody kills.
         with anyio.CancelScope(shield=True):
-            process = await open_session(spec, spec.argv)
+            process = await open_session(
+                dataclasses.replace(spec, sigterm_timeout=0.0),
+                spec.argv,
+                via_init=guard_fd is not None,
+                guard_fd=guard_fd,
+            )
     except SpawnError as error:
         return failure(str(error))
 

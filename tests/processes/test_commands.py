@@ -20,6 +20,7 @@ from coordinator import (
     SubContainer,
     SubContainerDestroyed,
 )
+from coordinator._subprocesses import ProcessStat, all_processes
 from coordinator.checks import log_line
 
 from ..support import Switch
@@ -283,3 +284,104 @@ async def test_a_crash_is_not_clean_even_by_a_signal() -> None:
     first = exits(running.history, "victim")[0]
     assert not first.clean
     assert first.description == "signal SIGKILL"
+
+
+MEMBER = """
+# member.sh LOG NAME DEPTH: a well-behaved member of a tree. It records
+# the SIGTERM it gets and exits; it never signals anyone else.
+log=$1 name=$2 depth=$3
+trap 'echo "$name" >> "$log"; exit 0' TERM
+if [ "$depth" -gt 0 ]; then
+    sh "$0" "$log" "$name.1" $((depth - 1)) &
+    sh "$0" "$log" "$name.2" $((depth - 1)) &
+fi
+sleep 1000 &
+wait
+"""
+
+
+async def test_a_well_behaved_tree_stops_on_the_sigterm_alone(tmp_path: Path) -> None:
+    """Every member gets the SIGTERM (not the leader alone) and no SIGKILL is needed."""
+    script = tmp_path / "member.sh"
+    script.write_text(MEMBER)
+    log = tmp_path / "terms"
+    command = Command(["sh", str(script), str(log), "leader", "2"], sigterm_timeout=30)
+    system = Daemons.of().add_daemon("tree", exec=command, ready=always_ready())
+    members = ["leader", "leader.1", "leader.2"]
+    members += [f"{child}.{index}" for child in members[1:] for index in (1, 2)]
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        leader = last_pid(running, "tree")
+
+        def armed() -> bool:
+            # Each member sets its trap before it starts its `sleep`.
+            group = [p.pid for p in all_processes() if p.pgrp == leader]
+            return sum(runs(pid, "sleep", "1000") for pid in group) == len(members)
+
+        await poll_until(armed)
+        # Well within sigterm_timeout: a SIGTERM to the leader alone would
+        # leave the others running until the SIGKILL 30 s later.
+        with anyio.fail_after(10):
+            await running.term()
+        assert signals(running.history, "tree") == ["SIGTERM"]
+        assert exits(running.history, "tree")[-1].clean
+    assert sorted(log.read_text().split()) == sorted(members)
+    assert not any(p.pgrp == leader and p.alive for p in all_processes())
+
+
+@pytest.mark.parametrize("run_as_init", [False, True])
+async def test_a_stopped_process_is_not_healthy(run_as_init: bool) -> None:
+    system = Daemons.of().add_daemon(
+        "frozen",
+        exec=sleeper(run_as_init=run_as_init),
+        ready=quick(lambda: HealthCheckResult.success("fine")),
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        leader = last_pid(running, "frozen")
+        # Under the init, the command alone is stopped: the init runs on.
+        target = leader
+        if run_as_init:
+            await poll_until(lambda: any(runs(pid, "sleep", "1000") for pid in children_of(leader)))
+            (target,) = [pid for pid in children_of(leader) if runs(pid, "sleep", "1000")]
+        os.kill(target, signal.SIGSTOP)
+        stopped = f"process {target} is stopped (SIGSTOP)"
+        # (Within its grace period, the failure shows as `starting`.)
+        assert await running.wait_until(
+            lambda: getattr(running.health("frozen"), "message", None) == stopped, 10
+        )
+        assert running.state("frozen") is LifecycleState.FAILING
+        os.kill(target, signal.SIGCONT)
+        assert await running.wait_until(lambda: running.state("frozen") is READY, 10)
+        assert running.health("frozen") == HealthCheckResult.success("fine")
+
+
+@pytest.mark.parametrize("run_as_init", [False, True])
+async def test_a_stopped_group_stops_on_sigterm(run_as_init: bool) -> None:
+    """SIGCONT follows the SIGTERM, so stopped members see it without waiting for SIGKILL."""
+    command = Command("sleep 1000 & exec sleep 1000", sigterm_timeout=30, run_as_init=run_as_init)
+    system = Daemons.of().add_daemon("frozen", exec=command, ready=always_ready())
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        leader = last_pid(running, "frozen")
+
+        def group() -> list[ProcessStat]:
+            return [p for p in all_processes() if p.pgrp == leader and p.alive]
+
+        await poll_until(lambda: sum(runs(p.pid, "sleep", "1000") for p in group()) == 2)
+        os.killpg(leader, signal.SIGSTOP)
+        await poll_until(lambda: all(p.state == "T" for p in group()))
+        with anyio.fail_after(10):
+            await running.term()
+        assert signals(running.history, "frozen") == ["SIGTERM"]
+    assert not group()
+
+
+async def test_the_init_continues_the_stopped_leftovers_it_terminates() -> None:
+    command = Command("sleep 1000 & kill -STOP $!; exit 3", run_as_init=True, sigterm_timeout=30)
+    system = Daemons.of().add_daemon("leaver", exec=command, ready=always_ready(), max_restarts=0)
+    async with system.build() as running:
+        # The init reports the exit once the group is gone: well before 30 s.
+        assert await running.wait_until(lambda: bool(exits(running.history, "leaver")), 10)
+        assert exits(running.history, "leaver")[0].description == "exit code 3"
+        assert signals(running.history, "leaver") == []

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import pwd
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from coordinator import Command, Daemons, LifecycleState, Ready
-from coordinator.checks import log_line
+from coordinator.checks import log_line, run_health_script
 
 from . import leftovers
-from .helpers import alive, always_ready, children_of, exits, last_pid, poll_until, signals, stat
+from .helpers import (
+    alive,
+    always_ready,
+    children_of,
+    exits,
+    last_pid,
+    poll_until,
+    runs,
+    signals,
+    sleeper,
+    stat,
+)
 
 
 async def test_the_init_reaps_orphans_of_its_tree() -> None:
@@ -121,7 +137,8 @@ def test_a_killed_supervisor_takes_its_trees_with_it_when_guarded(
                 break
             time.sleep(0.01)
         pids = [p.pid for p in tree]
-        assert len(pids) == (8 if guarded else 6)
+        # Guarded: each of the 3 commands has its init and the init's guardian.
+        assert len(pids) == (11 if guarded else 6)
     finally:
         supervisor.kill()
         supervisor.wait()
@@ -168,3 +185,196 @@ async def test_commands_under_the_guard_do_not_hold_its_pipe() -> None:
     async with system.build() as running:
         await running.wait_ready(timeout=10)
     assert sorted(lines) == ["0", "1", "2"]
+
+
+CONFIG_SUPERVISOR = """
+import functools, sys, anyio
+from coordinator import Ready, load_config
+from coordinator.checks import run_health_script
+
+backend, config, with_probe = sys.argv[1], sys.argv[2], sys.argv[3] == "True"
+system = load_config(config)
+if with_probe:
+    # A library check beside the config file's own: a script that runs long.
+    script = "trap '' TERM; sleep 1004 & exec sleep 1005"
+    probe = functools.partial(run_health_script, script, 600)
+    system = system.add_health_check("probe", ready=Ready(None, probe))
+
+async def main() -> None:
+    async with system.build():
+        await anyio.sleep_forever()
+
+anyio.run(main, backend=backend)
+"""
+
+
+def _kill_guarded_supervisor(
+    config: Path,
+    backend: str,
+    expected: set[str],
+    before_kill: Callable[[list[leftovers.ProcessInfo]], None] = lambda tree: None,
+    with_probe: bool = False,
+) -> None:
+    """Run `config` in a supervisor (`with_probe`: and a long script check),
+    SIGKILL it once every command in `expected` runs, and check that its
+    whole tree is gone."""
+    argv = [sys.executable, "-c", CONFIG_SUPERVISOR, backend, str(config), str(with_probe)]
+    supervisor = subprocess.Popen(argv)
+    tree: list[leftovers.ProcessInfo] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and supervisor.poll() is None:
+            tree = leftovers.descendants(supervisor.pid)
+            if expected <= {p.command for p in tree}:
+                break
+            time.sleep(0.01)
+        assert expected <= {p.command for p in tree}, "the supervisor did not start everything"
+        before_kill(tree)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    pids = [p.pid for p in tree]
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    survivors = [p for p in tree if alive(p.pid)]
+    for info in survivors:
+        os.kill(info.pid, signal.SIGKILL)
+    assert not survivors
+
+
+SCRIPT = """
+orphan_guard = true
+
+[services.app]
+command = "exec sleep 1000"
+ready = { script = "trap '' TERM; sleep 1002 & exec sleep 1003", timeout = 600 }
+"""
+
+STUBBORN = """
+orphan_guard = true
+
+[services.stubborn]
+command = "trap '' TERM; sleep 1006 & sleep 1007 & echo up; wait"
+sigterm_timeout = 600
+ready.log_line = "up"
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_guard_covers_health_scripts(backend: str, tmp_path: Path) -> None:
+    """A config file's `ready.script` and a `run_health_script` check, both still
+    running, with members that ignore SIGTERM."""
+    config = tmp_path / "guarded.toml"
+    config.write_text(SCRIPT)
+    scripts = {"sleep 1002", "sleep 1003", "sleep 1004", "sleep 1005"}
+    _kill_guarded_supervisor(config, backend, {"sleep 1000", *scripts}, with_probe=True)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_guard_kills_whole_groups_that_ignore_sigterm(backend: str, tmp_path: Path) -> None:
+    """Not just the command: every member, with a sigterm_timeout far beyond the test's."""
+    config = tmp_path / "guarded.toml"
+    config.write_text(STUBBORN)
+    _kill_guarded_supervisor(config, backend, {"sleep 1006", "sleep 1007"})
+
+
+FROZEN = """
+orphan_guard = true
+
+[services.app]
+command = "echo up; sleep 1008 & exec sleep 1009"
+ready.log_line = "up"
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_guard_kills_a_stopped_group(backend: str, tmp_path: Path) -> None:
+    """A SIGSTOP to the group freezes its init too; the guardian is outside the group."""
+    config = tmp_path / "guarded.toml"
+    config.write_text(FROZEN)
+
+    def freeze(tree: list[leftovers.ProcessInfo]) -> None:
+        (command,) = [p for p in tree if p.command == "sleep 1009"]
+        group = stat(command.pid)[2]
+        os.killpg(group, signal.SIGSTOP)
+        members = [p.pid for p in tree if alive(p.pid) and stat(p.pid)[2] == group]
+        assert len(members) == 3  # the init, its command and the background sleep
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(stat(pid)[0] != "T" for pid in members):
+            time.sleep(0.01)
+        assert all(stat(pid)[0] == "T" for pid in members)
+
+    _kill_guarded_supervisor(config, backend, {"sleep 1008", "sleep 1009"}, freeze)
+
+
+@pytest.fixture
+def service_user() -> Iterator[pwd.struct_passwd]:
+    """A real unprivileged account, created for the test and removed after it."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a user and dropping privileges need root")
+    if shutil.which("useradd") is None or shutil.which("userdel") is None:
+        pytest.skip("useradd and userdel are not installed")
+    name = f"hdtest{os.getpid()}"
+    argv = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    for _ in range(20):  # another test run may hold the lock on /etc/passwd
+        created = subprocess.run(argv, capture_output=True, text=True)
+        if created.returncode != 10:  # 10: cannot lock
+            break
+        time.sleep(0.1)
+    assert created.returncode == 0, created.stderr
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], check=True, capture_output=True)
+
+
+@pytest.fixture
+def hidden_python(
+    tmp_path: Path, service_user: pwd.struct_passwd, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Make the supervisor's Python one the service user cannot run (root can)."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    python = hidden / "python"
+    python.symlink_to(sys.executable)
+    as_user = subprocess.run(["test", "-x", str(python)], user=service_user.pw_uid)
+    assert as_user.returncode != 0, "the service user can run the supervisor's Python"
+    monkeypatch.setattr(sys, "executable", str(python))
+    return str(python)
+
+
+def _ids(pid: int) -> dict[str, list[int]]:
+    """The Uid, Gid and Groups lines of /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as status:
+        lines = [line.split(":", 1) for line in status]
+    wanted = ("Uid", "Gid", "Groups")
+    return {key: [int(n) for n in value.split()] for key, value in lines if key in wanted}
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["run_as_init", "orphan_guard"])
+@pytest.mark.usefixtures("hidden_python")
+async def test_the_init_runs_a_command_as_another_user(
+    guarded: bool, service_user: pwd.struct_passwd
+) -> None:
+    uid, gid = service_user.pw_uid, service_user.pw_gid
+    # Under the guard, the check's script runs under the init as well.
+    as_the_user = Command(f'[ "$(id -u)" = {uid} ]', user=uid)
+    system = Daemons.of(orphan_guard=guarded).add_daemon(
+        "service",
+        exec=sleeper(run_as_init=not guarded, user=service_user.pw_name),
+        ready=Ready(None, functools.partial(run_health_script, as_the_user)),
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        init = last_pid(running, "service")
+        await poll_until(lambda: any(runs(pid, "sleep", "1000") for pid in children_of(init)))
+        (command,) = [pid for pid in children_of(init) if runs(pid, "sleep", "1000")]
+        assert _ids(init)["Uid"] == [0, 0, 0, 0]  # the init keeps the supervisor's user
+        ids = _ids(command)
+        assert ids["Uid"] == [uid] * 4
+        assert ids["Gid"] == [gid] * 4
+        assert sorted(ids["Groups"]) == sorted(set(os.getgrouplist(service_user.pw_name, gid)))
+        assert stat(command)[2:] == (init, init)  # its group and session are the init's
+    assert signals(running.history, "service") == ["SIGTERM"]
+    assert exits(running.history, "service")[-1].clean

@@ -15,6 +15,8 @@ from coordinator import (
     Daemons,
     Event,
     HealthCheckResult,
+    HealthReported,
+    HealthStatus,
     LifecycleState,
     Ready,
     Transitioned,
@@ -22,9 +24,10 @@ from coordinator import (
 from coordinator.checks import log_line, sd_notify
 from coordinator.errors import InvalidEntryError
 
-from .helpers import python, signals, sleeper
+from .helpers import PYTHON, poll_until, python, signals, sleeper
 
 READY = LifecycleState.READY
+SUCCESS = HealthStatus.SUCCESS
 
 NOTIFY = """
 import os, socket, time
@@ -168,3 +171,50 @@ async def test_a_notify_socket_path_fits_even_under_a_long_tmpdir(
     )
     async with system.build() as running:
         await running.wait_ready(timeout=10)
+
+
+NOTIFY_DATAGRAMS = """
+import array, fcntl, os, socket, sys, termios, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for datagram in sys.argv[1:]:
+    s.sendto(datagram.encode(), os.environ["NOTIFY_SOCKET"])
+# A datagram's memory counts against its sender until the receiver has read
+# it: once nothing is queued, the supervisor has read every datagram.
+deadline = time.monotonic() + 10
+queued = array.array("i", [1])
+while queued[0] and time.monotonic() < deadline:
+    fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, queued)
+print("read" if not queued[0] else "still queued", flush=True)
+time.sleep(1000)
+"""
+
+
+@pytest.mark.parametrize(
+    ("datagrams", "message"),
+    [
+        # STATUS first, alone: the last one before READY=1 is the message.
+        (["STATUS=warming up", "STATUS=all good", "READY=1"], "all good"),
+        # READY=1 first: a STATUS after it does not change the message.
+        (["READY=1", "STATUS=too late"], None),
+        # Repeated: only the first READY=1 announces, with the STATUS it had.
+        (["STATUS=one", "READY=1", "STATUS=two", "READY=1", "STATUS=three\nREADY=1"], "one"),
+    ],
+)
+async def test_sd_notify_in_separate_datagrams(datagrams: list[str], message: str | None) -> None:
+    lines: list[str] = []
+    command = Command(
+        [PYTHON, "-I", "-S", "-c", NOTIFY_DATAGRAMS, *datagrams], on_stdout=lines.append
+    )
+    system = Daemons.of().add_daemon("notifier", exec=command, ready=Ready("N", sd_notify()))
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        await poll_until(lambda: bool(lines))
+        assert lines == ["read"]
+        assert running.health("notifier") == HealthCheckResult.success(message)
+        assert _entered_ready(running.history, "notifier") == 1
+        successes = [
+            e
+            for e in running.history
+            if isinstance(e, HealthReported) and e.entry == "notifier" and e.result is SUCCESS
+        ]
+        assert [e.message for e in successes] == [message]
