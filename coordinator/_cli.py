@@ -193,6 +193,7 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
             record=None if record is None else Path(record),
             until_ready=until_ready,
             timeout=timeout,
+            exit_if_stuck=True,
         )
     )
 

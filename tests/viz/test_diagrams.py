@@ -141,7 +141,7 @@ def _label_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
 # allows, though apart when drawn.)
 @pytest.mark.parametrize("kind", [None, EntryKind.DAEMON, EntryKind.CHECK])
 def test_no_two_edge_labels_of_the_lifecycle_overlap(kind: EntryKind | None) -> None:
-    boxes = _label_boxes(render(lifecycle_dot(kind), "svg"))
+    boxes = _label_boxes(render(lifecycle_dot(kind), "svg").decode())
     assert len(boxes) >= len({(r.source, r.dest) for r in TRANSITIONS if kind in (None, *r.kinds)})
     for index, (edge, left, right, top, bottom) in enumerate(boxes):
         for other, left2, right2, top2, bottom2 in boxes[index + 1 :]:
