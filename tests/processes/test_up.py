@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -280,3 +281,114 @@ def test_each_kind_of_mistake_exits_2_with_its_message(tmp_path: Path, case: str
     code, output = _finish(_start("up", str(path)))
     assert code == 2, output
     assert output == f"healthdaemons: {path}: {message}\n"
+
+
+# Signals: nothing a person or a terminal sends ends `up` before its services.
+
+
+def _start_logged(tmp_path: Path, *arguments: str) -> tuple[subprocess.Popen[str], Path]:
+    """`up` with its output in a file, to read while it runs."""
+    log = tmp_path / "up.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [COMMAND, *arguments], stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+    return process, log
+
+
+def _wait_for_text(log: Path, text: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not printed:\n{log.read_text()}"
+        time.sleep(0.02)
+
+
+def _assert_stopped_in_order(record: Path) -> None:
+    stopped = _entered(load_events(record), LifecycleState.STOPPED)
+    assert sorted(stopped) == ["api", "db", "seed", "web"]
+    assert stopped.index("web") < stopped.index("api") < stopped.index("db")
+    assert stopped.index("seed") < stopped.index("db")
+
+
+CHAIN_IDS = {"db", "api", "seed", "web"}
+
+
+@pytest.mark.parametrize("name", ["SIGHUP", "SIGQUIT", "SIGTERM", "SIGINT"])
+def test_each_stop_signal_stops_in_order(tmp_path: Path, name: str) -> None:
+    number = signal.Signals[name]
+    record = tmp_path / "run.jsonl"
+    process, log = _start_logged(
+        tmp_path, "up", str(_write(tmp_path, CHAIN)), "--record", str(record)
+    )
+    _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= CHAIN_IDS)
+    process.send_signal(number)
+    code, _ = _finish(process)
+    assert code == 0, log.read_text()
+    assert f"{number.name}: stopping in order" in log.read_text()
+    _assert_stopped_in_order(record)
+    # (The conftest fails the test if any service outlived `up`.)
+
+
+IGNORED = [
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGPIPE",
+    "SIGRTMIN+3",
+]
+
+
+@pytest.mark.parametrize("name", IGNORED)
+def test_other_signals_are_ignored_and_stop_nothing(tmp_path: Path, name: str) -> None:
+    number = signal.SIGRTMIN + 3 if name == "SIGRTMIN+3" else signal.Signals[name]
+    record = tmp_path / "run.jsonl"
+    process, log = _start_logged(
+        tmp_path, "up", str(_write(tmp_path, CHAIN)), "--record", str(record)
+    )
+    _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= CHAIN_IDS)
+    process.send_signal(number)
+    process.send_signal(signal.SIGWINCH)  # (ignored by default: a harmless marker)
+    process.send_signal(signal.SIGUSR2)
+    # Signals are handled in order; once SIGUSR2's note is out, `number` was handled.
+    _wait_for_text(log, "SIGUSR2 ignored")
+    if name == "SIGTSTP":
+        assert "Ctrl-Z ignored" in log.read_text()
+    assert process.poll() is None, log.read_text()
+    assert not _entered(_events(record), LifecycleState.STOPPING)
+    process.send_signal(signal.SIGTERM)
+    code, _ = _finish(process)
+    assert code == 0, log.read_text()
+    _assert_stopped_in_order(record)
+
+
+def test_a_closed_terminal_stops_in_order_although_writes_fail(tmp_path: Path) -> None:
+    """SIGHUP from a terminal that is gone: every later write fails (EIO)."""
+    record = tmp_path / "run.jsonl"
+    controller, terminal = os.openpty()
+    errors = tmp_path / "stderr"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(
+            [COMMAND, "up", str(_write(tmp_path, CHAIN)), "--record", str(record)],
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=stderr,
+            env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+        )
+    os.close(terminal)
+    try:
+        _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= CHAIN_IDS)
+    finally:
+        os.close(controller)  # the terminal closes: writes to it now fail with EIO
+    process.send_signal(signal.SIGHUP)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0, errors.read_text()
+    assert "Traceback" not in errors.read_text()
+    _assert_stopped_in_order(record)
