@@ -179,7 +179,7 @@ log_line = "never printed"
     process = _start("up", str(_write(tmp_path, config)), "--until-ready", "--timeout", "1")
     code, output = _finish(process)
     assert code == 1, output
-    assert "Timed out waiting for slow" in output
+    assert "Timed out waiting for slow (after 1 s)\n  slow: starting" in output
 
 
 @pytest.mark.parametrize("command", ["up", "check", "graph"])
@@ -392,3 +392,68 @@ def test_a_closed_terminal_stops_in_order_although_writes_fail(tmp_path: Path) -
     assert code == 0, errors.read_text()
     assert "Traceback" not in errors.read_text()
     _assert_stopped_in_order(record)
+
+
+STUBBORN_TOP = """
+[services.base]
+command = "echo base up; exec sleep 600"
+[services.base.ready]
+log_line = "base up"
+
+[services.top]
+command = "trap 'echo got TERM' TERM; echo top up; while :; do sleep 0.1; done"
+requires = ["base"]
+sigterm_timeout = 600
+[services.top.ready]
+log_line = "top up"
+"""
+
+
+def test_one_signal_during_until_readys_own_shutdown_does_not_kill(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    config = str(_write(tmp_path, STUBBORN_TOP))
+    process, log = _start_logged(tmp_path, "up", config, "--until-ready", "--record", str(record))
+    # Everything was ready; `top` ignores the SIGTERM of the ordered shutdown.
+    _wait_for_text(log, "got TERM")
+    process.send_signal(signal.SIGINT)
+    _wait_for_text(log, "SIGINT: already stopping in order")
+    assert process.poll() is None
+    assert _signals_sent(record) == [("top", "SIGTERM")]  # base waits for top, as it should
+    process.send_signal(signal.SIGTERM)  # the second one from the person
+    code, _ = _finish(process)
+    assert code == 137, log.read_text()
+    assert ("top", "SIGKILL") in _signals_sent(record)
+
+
+def _signals_sent(record: Path) -> list[tuple[str, str]]:
+    return [(e.entry, e.signal) for e in load_events(record) if isinstance(e, ProcessSignalled)]
+
+
+def test_until_ready_fails_as_soon_as_a_service_gives_up(tmp_path: Path) -> None:
+    config = """
+[services.db]
+command = "echo db up; exec sleep 600"
+[services.db.ready]
+log_line = "db up"
+
+[services.app]
+command = "echo 'cannot bind' >&2; exit 3"
+requires = ["db"]
+max_restarts = 1
+[services.app.ready]
+port = 1
+
+[services.web]
+command = "exec sleep 600"
+requires = ["app"]
+[services.web.ready]
+port = 2
+"""
+    started = time.monotonic()
+    process = _start("up", str(_write(tmp_path, config)), "--until-ready", "--timeout", "120")
+    code, output = _finish(process, timeout=60)
+    assert code == 1, output
+    assert time.monotonic() - started < 60  # not the timeout of 120 s
+    assert "app gave up; not ready: app, web" in output
+    assert "  app: failing: gave up after 1 restarts" in output
+    assert "  web: waiting for app" in output
