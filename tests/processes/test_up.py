@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -457,3 +458,86 @@ port = 2
     assert "app gave up; not ready: app, web" in output
     assert "  app: failing: gave up after 1 restarts" in output
     assert "  web: waiting for app" in output
+
+
+FLOOD = """
+[services.flood]
+command = "yes 'a line from a chatty service, printed over and over again as fast as it can'"
+[services.flood.ready]
+log_line = "chatty"
+
+[services.steady]
+command = "exec sleep 600"
+[services.steady.ready]
+script = "echo tick >> {ticks}"
+interval = 0.25
+"""
+
+
+@pytest.mark.parametrize("sink", ["terminal", "pipe"])
+def test_a_flood_of_output_on_a_slow_sink_never_delays_supervision(
+    tmp_path: Path, sink: str
+) -> None:
+    ticks = tmp_path / "ticks"
+    record = tmp_path / "run.jsonl"
+    config = _write(tmp_path, FLOOD.format(ticks=ticks))
+    controller, terminal = os.openpty() if sink == "terminal" else os.pipe()
+    process = subprocess.Popen(
+        [COMMAND, "up", str(config), "--record", str(record)],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120", "LINES": "40"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+    done = threading.Event()
+
+    def slow_reader() -> None:
+        """Takes about 100 KB/s, far less than the flood."""
+        while not done.is_set():
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                return  # `up` exited and closed its side of the terminal
+            if not chunk:
+                return  # the pipe's end
+            shown.extend(chunk)
+            time.sleep(0.04)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    try:
+        ready = {"flood", "steady"}
+        _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= ready)
+        # Checks due every 0.25 s keep coming: 8 of them take 2 s, not 10.
+        counted = _count(ticks)
+        deadline = time.monotonic() + 10
+        while _count(ticks) < counted + 8:
+            assert time.monotonic() < deadline, f"{_count(ticks) - counted} checks in 10 s"
+            time.sleep(0.05)
+        asked = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _wait_for(record, lambda events: ("flood", "SIGTERM") in _signals_sent(record))
+        signalled = next(
+            e.at
+            for e in load_events(record)
+            if isinstance(e, ProcessSignalled) and e.entry == "flood"
+        )
+        assert signalled - asked < 3  # acted on at once (up's clock is time.monotonic())
+        assert process.wait(timeout=30) == 0
+    finally:
+        done.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join()
+        os.close(controller)
+    assert b"output lines dropped (flood " in shown
+
+
+def _count(path: Path) -> int:
+    try:
+        return len(path.read_text().splitlines())
+    except FileNotFoundError:
+        return 0
