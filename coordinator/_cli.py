@@ -53,15 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = commands.add_parser(
         "up",
         help="run the system of a config file until Ctrl-C or SIGTERM",
-        description="Ctrl-C or SIGTERM stops it in order, dependents first; "
-        "a second Ctrl-C SIGKILLs what is left.",
+        description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
+        "first; a second one SIGKILLs what is left. Other signals are ignored.",
     )
     up.add_argument("config", help="a TOML file (see docs/config.md)")
     up.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
     up.add_argument(
         "--until-ready",
         action="store_true",
-        help="stop in order once everything is ready (exit 0), or at --timeout (exit 1)",
+        help="stop in order once everything is ready (exit 0), or at --timeout or "
+        "when a service gives up (exit 1)",
     )
     up.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
     check = commands.add_parser(
