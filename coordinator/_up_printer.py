@@ -65,7 +65,9 @@ class Printer:
         self._closing = False
         self.failed: OSError | None = None
         """Why printing stopped, if a write failed."""
-        self._thread = threading.Thread(target=self._run, name="healthdaemons-up-output")
+        self._thread = threading.Thread(
+            target=self._run, name="healthdaemons-up-output", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

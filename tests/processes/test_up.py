@@ -541,3 +541,26 @@ def _count(path: Path) -> int:
         return len(path.read_text().splitlines())
     except FileNotFoundError:
         return 0
+
+
+def test_a_reader_that_goes_away_does_not_end_up(tmp_path: Path) -> None:
+    """`healthdaemons up FILE | head -1`: later writes fail with EPIPE."""
+    record = tmp_path / "run.jsonl"
+    config = """
+[services.talker]
+command = "echo talker up; while :; do echo chatter; sleep 0.01; done"
+[services.talker.ready]
+log_line = "talker up"
+"""
+    process = _start("up", str(_write(tmp_path, config)), "--record", str(record))
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # the reader is gone
+    _wait_for(record, lambda events: _states(events).get("talker") is LifecycleState.READY)
+    lines = len(record.read_text().splitlines())
+    # `up` went on writing (chatter) and supervising.
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert len(record.read_text().splitlines()) > lines
+    assert _entered(load_events(record), LifecycleState.STOPPED) == ["talker"]
