@@ -6,10 +6,11 @@ them in batches, at most `BATCHES_PER_SECOND` times a second, each batch one
 write (and, on a terminal, one redraw of the live table). The services'
 output lines that do not fit in the buffer are dropped and counted, and a
 note says how many, at most once a second; messages (events, signals, the
-outcome) are never dropped. A write that fails (EIO from a terminal that
-was closed, EPIPE from a reader that went away) ends printing for the rest
-of the run: the standard streams are pointed at /dev/null and supervision,
-the shutdown included, goes on silently.
+outcome) are dropped only when `MAX_MESSAGES` of them wait. A write that
+fails (EIO from a terminal that was closed, EPIPE from a reader that went
+away) ends printing for the rest of the run: the standard streams are
+pointed at /dev/null and supervision, the shutdown included, goes on
+silently.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ __all__ = ["Printer"]
 
 MAX_PENDING = 256 * 1024
 """Characters of service output waiting to be written, at most; more is dropped."""
+MAX_MESSAGES = 10_000
+"""Messages waiting to be written, at most: only a sink that takes nothing
+for a long time (a terminal paused by Ctrl-S) gets there."""
 BATCHES_PER_SECOND = 20
 NOTE_INTERVAL = 1.0
 """Seconds between two notes about dropped lines, at least."""
@@ -60,7 +64,9 @@ class Printer:
         self._wake = threading.Event()
         self._items: list[_Output | _Message] = []
         self._pending = 0
+        self._messages = 0
         self._dropped: dict[str, int] = {}
+        """Lines dropped since the last note, by entry ("" for messages)."""
         self._table: RenderableType | None = None
         self._closing = False
         self.failed: OSError | None = None
@@ -83,10 +89,14 @@ class Printer:
         self._wake.set()
 
     def say(self, text: str, *, markup: bool = True) -> None:
-        """A message of `up` itself (rich markup unless `markup=False`); never dropped."""
+        """A message of `up` itself (rich markup unless `markup=False`)."""
         with self._lock:
             if self.failed is not None:
                 return
+            if self._messages >= MAX_MESSAGES:
+                self._dropped[""] = self._dropped.get("", 0) + 1
+                return
+            self._messages += 1
             self._items.append(_Message(text, markup))
         self._wake.set()
 
@@ -112,14 +122,22 @@ class Printer:
         last_note = 0.0
         try:
             if self._live:
-                live = Live(console=self._console, auto_refresh=False)
+                # Not redirecting stdout and stderr: a stray write from the
+                # event loop must not wait for this thread's console.
+                live = Live(
+                    console=self._console,
+                    auto_refresh=False,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
                 live.start()
             while True:
                 started = time.monotonic()
                 self._wake.wait(NOTE_INTERVAL / 4)
                 self._wake.clear()
                 with self._lock:
-                    items, self._items, self._pending = self._items, [], 0
+                    items, self._items = self._items, []
+                    self._pending = self._messages = 0
                     table, self._table = self._table, None
                     closing = self._closing
                     dropped: dict[str, int] = {}
@@ -182,7 +200,7 @@ class Printer:
 
     def _write_note(self, dropped: dict[str, int]) -> None:
         total = sum(dropped.values())
-        each = ", ".join(f"{entry} {count}" for entry, count in dropped.items())
+        each = ", ".join(f"{entry or 'up'} {count}" for entry, count in dropped.items())
         self._console.print(
             f"[yellow]... {total} output line{'s' if total != 1 else ''} dropped "
             f"({each}): the output could not keep up[/]",

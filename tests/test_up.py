@@ -152,3 +152,18 @@ async def test_output_lines_reach_the_printer_in_order_with_events() -> None:
         f"talker | {line}" for line in lines
     ]
     assert text.index("spawned") < text.index("talker | line 0")
+
+
+def test_messages_are_bounded_too_when_the_sink_takes_nothing() -> None:
+    sink = _Sink()
+    printer = Printer(Console(file=sink, force_terminal=False), live=False, width=5)
+    printer.start()
+    for number in range(25_000):
+        printer.say(f"event {number}", markup=False)
+    sink.released.set()
+    assert printer.close()
+    written = sink.getvalue()
+    kept = written.count("event ")
+    dropped = sum(map(int, re.findall(r"\(up (\d+)\)", written)))
+    assert dropped > 0
+    assert kept + dropped == 25_000
