@@ -6,6 +6,7 @@ import argparse
 import functools
 import importlib
 import inspect
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -93,8 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     explore.add_argument("system", help=system_help)
     explore.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
     args = parser.parse_args(argv)
-    if args.command == "up" and args.timeout is not None and not args.until_ready:
-        parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+    if args.command == "up" and args.timeout is not None:
+        if not args.until_ready:
+            parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+        if not 0 <= args.timeout < math.inf:
+            parser.error(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
     try:
         if args.command == "table":
             return _print_table(EntryKind(args.kind))

@@ -172,6 +172,8 @@ class RunningDaemons(EntryTasks):
         names the entries that were not ready, with their last health
         message, in its text and in its `reasons`.
         """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
 
         def all_ready() -> bool:
             if self._terminating:

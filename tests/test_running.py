@@ -139,6 +139,14 @@ async def test_wait_ready_times_out_naming_the_entries_not_ready() -> None:
     assert isinstance(caught.value, TimeoutError)
 
 
+@pytest.mark.parametrize("timeout", [float("nan"), -1.0])
+async def test_wait_ready_refuses_a_timeout_that_is_not_a_duration(timeout: float) -> None:
+    system = Daemons.of().add_health_check("db", ready=Ready("Database", Switch()))
+    async with system.build() as running:
+        with pytest.raises(ValueError, match="timeout must be a number of seconds >= 0"):
+            await running.wait_ready(timeout)
+
+
 def crashes(runs: list[float]) -> ExecFn:
     """A daemon that crashes at once, every time."""
 

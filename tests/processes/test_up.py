@@ -213,6 +213,16 @@ def test_timeout_without_until_ready_is_a_mistake(tmp_path: Path) -> None:
     assert "--timeout needs --until-ready" in output
 
 
+@pytest.mark.parametrize("timeout", ["nan", "-1", "inf"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_a_mistake(
+    tmp_path: Path, timeout: str
+) -> None:
+    arguments = ["up", str(_write(tmp_path, CHAIN)), "--until-ready", "--timeout", timeout]
+    code, output = _finish(_start(*arguments))
+    assert code == 2, output
+    assert f"--timeout must be a number of seconds >= 0, not {float(timeout)}" in output
+
+
 def test_plain_output_is_never_wrapped(tmp_path: Path) -> None:
     long_line = "x" * 150
     config = f"""
