@@ -53,7 +53,7 @@ from ._host import Host
 from ._running import RunningDaemons
 from ._subprocesses import OUTPUT_LOGGER
 from ._up_printer import Printer
-from .errors import NotReadyError, SystemTerminatedError
+from .errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["run_up"]
 
@@ -281,7 +281,8 @@ async def _run(
                 except SystemTerminatedError:
                     outcome = INTERRUPTED
                 except NotReadyError as error:
-                    after = "" if timeout is None else f" (after {timeout:g} s)"
+                    timed_out = isinstance(error, WaitTimeoutError) and timeout is not None
+                    after = f" (after {timeout:g} s)" if timed_out else ""
                     head, _, reasons = str(error).partition("\n")
                     printer.say(f"[bold red]{escape(head)}[/]{after}")
                     if reasons:

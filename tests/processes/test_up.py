@@ -465,7 +465,7 @@ port = 2
     code, output = _finish(process, timeout=60)
     assert code == 1, output
     assert time.monotonic() - started < 60  # not the timeout of 120 s
-    assert "app gave up; not ready: app, web" in output
+    assert "app gave up; not ready: app, web\n" in output
     assert "  app: failing: gave up after 1 restarts" in output
     assert "  web: waiting for app" in output
 
