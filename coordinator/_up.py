@@ -293,7 +293,7 @@ async def _run(
                 await running.wait_stopped()
             tasks.cancel_scope.cancel()
     killed = handling.killed
-    printer.say("all stopped" + (", some by SIGKILL" if killed else ""))
+    printer.say_last("all stopped" + (", some by SIGKILL" if killed else ""))
     return KILLED if killed else outcome
 
 
@@ -416,7 +416,7 @@ def _title(running: RunningDaemons) -> str:
     stopping = [i for i in running.ids if running.state(i) is LifecycleState.STOPPING]
     if stopping:
         return f"stopping: {', '.join(stopping)} (Ctrl-C again to kill)"
-    return "stopping"
+    return "all stopped" if running.statistics().stopped == len(running.ids) else "stopping"
 
 
 def _duration(seconds: float) -> str:

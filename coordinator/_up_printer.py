@@ -69,6 +69,7 @@ class Printer:
         """Lines dropped since the last note, by entry ("" for messages)."""
         self._table: RenderableType | None = None
         self._closing = False
+        self._last: str | None = None
         self.failed: OSError | None = None
         """Why printing stopped, if a write failed."""
         self._thread = threading.Thread(
@@ -105,6 +106,10 @@ class Printer:
         with self._lock:
             self._table = table
         self._wake.set()
+
+    def say_last(self, text: str) -> None:
+        """The message to write at the very end, below the final live table."""
+        self._last = text
 
     def close(self, timeout: float = 2.0) -> bool:
         """Write what is left and stop; `False` if the writer is stuck (a
@@ -155,11 +160,13 @@ class Printer:
         except OSError as error:
             self._give_up(error)
         finally:
-            if live is not None:
-                try:
+            try:
+                if live is not None:
                     live.stop()
-                except OSError as error:
-                    self._give_up(error)
+                if self._last is not None and self.failed is None:
+                    self._console.print(self._last)
+            except OSError as error:
+                self._give_up(error)
 
     def _write(self, items: list[_Output | _Message]) -> None:
         console = self._console
