@@ -415,7 +415,9 @@ def _title(running: RunningDaemons) -> str:
         return "healthdaemons up (Ctrl-C stops in order)"
     stopping = [i for i in running.ids if running.state(i) is LifecycleState.STOPPING]
     if stopping:
-        return f"stopping: {', '.join(stopping)} (Ctrl-C again to kill)"
+        # A title is one line: a few names, then how many more.
+        named = ", ".join(stopping[:5]) + (f" and {len(stopping) - 5} more" if stopping[5:] else "")
+        return f"stopping: {named} (Ctrl-C again to kill)"
     return "all stopped" if running.statistics().stopped == len(running.ids) else "stopping"
 
 
