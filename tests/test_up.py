@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from coordinator import Daemons, ExecFn, Ready
-from coordinator._up import _Processes, _table, run_up
+from coordinator._up import _Processes, _table, _title, run_up
 from coordinator._up_printer import Printer
 
 from .support import Switch, forever
@@ -167,3 +167,17 @@ def test_messages_are_bounded_too_when_the_sink_takes_nothing() -> None:
     dropped = sum(map(int, re.findall(r"\(up (\d+)\)", written)))
     assert dropped > 0
     assert kept + dropped == 25_000
+
+
+async def test_the_title_names_five_of_those_still_stopping() -> None:
+    system = Daemons.of()
+    for index in range(8):
+        system = system.add_daemon(
+            f"d{index}", exec=forever(stop_delay=0.5), ready=Ready(None, Switch())
+        )
+    async with system.build() as running, anyio.create_task_group() as tasks:
+        await running.wait_ready(timeout=30)
+        tasks.start_soon(running.term)
+        await running.wait_until(lambda: running.statistics().terminating, timeout=30)
+        assert _title(running) == "stopping: d0, d1, d2, d3, d4 and 3 more (Ctrl-C again to kill)"
+    assert _title(running) == "all stopped"
