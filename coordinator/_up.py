@@ -24,7 +24,6 @@ import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
@@ -33,8 +32,6 @@ from anyio import CancelScope
 from anyio.abc import TaskGroup
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from statemachines import LifecycleState
 
@@ -42,29 +39,19 @@ from ._daemons import Daemons
 from ._events import (
     Event,
     HealthReported,
-    ProcessExited,
-    ProcessSpawned,
     Transitioned,
     describe_event,
     dump_events,
 )
-from ._health import HealthStatus
 from ._host import Host
 from ._running import RunningDaemons
 from ._subprocesses import OUTPUT_LOGGER
 from ._up_printer import Printer
+from ._up_table import Processes, table
 from .errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["run_up"]
 
-STYLES = {
-    LifecycleState.WAITING: "dim",
-    LifecycleState.STARTING: "cyan",
-    LifecycleState.READY: "green",
-    LifecycleState.FAILING: "bold red",
-    LifecycleState.STOPPING: "yellow",
-    LifecycleState.STOPPED: "dim",
-}
 INTERRUPTED = 130
 """`--until-ready` was interrupted before everything was ready."""
 KILLED = 137
@@ -96,31 +83,6 @@ IGNORED_SIGNALS = _signals("SIGTTIN", "SIGTTOU", "SIGPIPE")
 """Set to SIG_IGN: a handler for TTOU would make a background `up`'s writes
 to the terminal retry for ever, and PIPE is ignored by Python anyway (a
 reader gone is an EPIPE error, which the printer survives)."""
-
-
-@dataclass
-class _Processes:
-    """Per entry, from the events: the live pid, when it was spawned, and
-    how its last process crashed while it has not been ready since."""
-
-    pid: dict[str, int | None] = field(default_factory=dict)
-    since: dict[str, float] = field(default_factory=dict)
-    crash: dict[str, str] = field(default_factory=dict)
-
-    def see(self, event: Event) -> None:
-        if isinstance(event, ProcessSpawned):
-            self.pid[event.entry] = event.pid
-            self.since[event.entry] = time.monotonic()
-        elif isinstance(event, ProcessExited):
-            self.pid[event.entry] = None
-            self.since.pop(event.entry, None)
-            if not event.clean:
-                self.crash[event.entry] = event.description
-        elif isinstance(event, Transitioned) and event.dest in (
-            LifecycleState.READY,
-            LifecycleState.STOPPING,
-        ):
-            self.crash.pop(event.entry, None)
 
 
 class _OutputLines(logging.Handler):
@@ -196,7 +158,7 @@ class _Reporter:
         self.printer = printer
         self.record_to = record
         self.plain = plain
-        self.processes = _Processes()
+        self.processes = Processes()
         self.running: RunningDaemons | None = None
         self.changed = False
         self._start: float | None = None
@@ -356,7 +318,7 @@ async def _list_stopping(reporter: _Reporter) -> None:
 
 async def _show_live(running: RunningDaemons, reporter: _Reporter) -> None:
     printer = reporter.printer
-    printer.show(_table(running, reporter.processes))
+    printer.show(table(running, reporter.processes))
     try:
         while True:
             # Redrawn after events (at most 10 times a second) and every
@@ -366,62 +328,6 @@ async def _show_live(running: RunningDaemons, reporter: _Reporter) -> None:
                 if reporter.changed:
                     break
             reporter.changed = False
-            printer.show(_table(running, reporter.processes))
+            printer.show(table(running, reporter.processes))
     finally:
-        printer.show(_table(running, reporter.processes))
-
-
-def _table(running: RunningDaemons, processes: _Processes) -> Table:
-    table = Table(title=_title(running), expand=False)
-    for column in ("service", "state", "health", "pid", "restarts", "uptime"):
-        table.add_column(column, no_wrap=column != "health")
-    restarts = running.statistics().restarts
-    now = time.monotonic()
-    for entry in running.ids:
-        state = running.state(entry)
-        pid = processes.pid.get(entry)
-        since = processes.since.get(entry)
-        crash = processes.crash.get(entry)
-        table.add_row(
-            entry,
-            Text(state.value, style="bold red" if crash else STYLES[state]),
-            _health(running, entry, crash, restarts.get(entry, 0)),
-            "" if pid is None else str(pid),
-            str(restarts.get(entry, 0)),
-            "" if since is None else _duration(now - since),
-        )
-    return table
-
-
-def _health(running: RunningDaemons, entry: str, crash: str | None, restarts: int) -> str:
-    """The health column: the last report while it means something (not
-    once the entry is stopping or stopped), and a crash until it is ready."""
-    state = running.state(entry)
-    if state in (LifecycleState.STOPPING, LifecycleState.STOPPED):
-        return ""
-    health = running.health(entry)
-    message = "" if health is None else health.message or health.result.value
-    if health is not None and health.result is HealthStatus.WAITING and health.message:
-        message = f"waiting for {health.message}"
-    if crash is None:
-        return message
-    again = f", restart {restarts}" if restarts else ""
-    crashed = f"crashed ({crash}{again})"
-    return crashed if not message or crash in message else f"{crashed}: {message}"
-
-
-def _title(running: RunningDaemons) -> str:
-    if not running.is_terminating:
-        return "healthdaemons up (Ctrl-C stops in order)"
-    stopping = [i for i in running.ids if running.state(i) is LifecycleState.STOPPING]
-    if stopping:
-        # A title is one line: a few names, then how many more.
-        named = ", ".join(stopping[:5]) + (f" and {len(stopping) - 5} more" if stopping[5:] else "")
-        return f"stopping: {named} (Ctrl-C again to kill)"
-    return "all stopped" if running.statistics().stopped == len(running.ids) else "stopping"
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+        printer.show(table(running, reporter.processes))

@@ -14,8 +14,9 @@ import pytest
 from rich.console import Console
 
 from coordinator import Daemons, ExecFn, Ready
-from coordinator._up import _Processes, _table, _title, run_up
+from coordinator._up import run_up
 from coordinator._up_printer import Printer
+from coordinator._up_table import Processes, table, title
 
 from .support import Switch, forever
 
@@ -69,17 +70,17 @@ async def test_the_table_shows_a_crash_loop_and_no_health_once_stopped() -> None
     async with system.build() as running:
         await running.wait_until(lambda: running.statistics().restarts["app"] >= 2, timeout=30)
         await running.wait_until(lambda: running.health("db") is not None, timeout=30)
-        processes = _Processes()
+        processes = Processes()
         for event in running.history:
             processes.see(event)
-        drawn = _render(_table(running, processes))
+        drawn = _render(table(running, processes))
         app = next(line for line in drawn.splitlines() if " app " in line)
         assert "starting" in app
         assert "crashed (RuntimeError: boom, restart 2" in app
         assert "accepting" in drawn
     for event in running.history:
         processes.see(event)
-    drawn = _render(_table(running, processes))
+    drawn = _render(table(running, processes))
     assert "accepting" not in drawn  # the health of a stopped service is gone
     assert "crashed" not in drawn
 
@@ -179,5 +180,5 @@ async def test_the_title_names_five_of_those_still_stopping() -> None:
         await running.wait_ready(timeout=30)
         tasks.start_soon(running.term)
         await running.wait_until(lambda: running.statistics().terminating, timeout=30)
-        assert _title(running) == "stopping: d0, d1, d2, d3, d4 and 3 more (Ctrl-C again to kill)"
-    assert _title(running) == "all stopped"
+        assert title(running) == "stopping: d0, d1, d2, d3, d4 and 3 more (Ctrl-C again to kill)"
+    assert title(running) == "all stopped"
