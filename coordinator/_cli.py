@@ -63,15 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = commands.add_parser(
         "up",
         help="run the system of a config file until Ctrl-C or SIGTERM",
-        description="Ctrl-C or SIGTERM stops it in order, dependents first; "
-        "a second Ctrl-C SIGKILLs what is left.",
+        description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
+        "first; a second one SIGKILLs what is left. Other signals are ignored.",
     )
     up.add_argument("config", help="a TOML file (see docs/config.md)")
     up.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
     up.add_argument(
         "--until-ready",
         action="store_true",
-        help="stop in order once everything is ready (exit 0), or at --timeout (exit 1)",
+        help="stop in order once everything is ready (exit 0), or at --timeout or "
+        "when a service gives up (exit 1)",
     )
     up.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
     check = commands.add_parser(
@@ -102,8 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     explore.add_argument("system", help=system_help)
     explore.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
     args = parser.parse_args(argv)
-    if args.command == "up" and args.timeout is not None and not args.until_ready:
-        parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+    if args.command == "up" and args.timeout is not None:
+        if not args.until_ready:
+            parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+        if not 0 <= args.timeout < math.inf:
+            parser.error(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
     try:
         if args.command == "table":
             return _print_table(EntryKind(args.kind))
@@ -249,6 +253,7 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
             record=None if record is None else Path(record),
             until_ready=until_ready,
             timeout=timeout,
+            exit_if_stuck=True,
         )
     )
 

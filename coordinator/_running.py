@@ -48,19 +48,20 @@ from statemachines import (
 
 from ._entry import Entry
 from ._events import Transitioned
-from ._health import HealthCheckResult
+from ._health import HealthCheckResult, HealthStatus
 from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._options import EntrySpec
 from ._subcontainer import SubContainer
 from ._subprocesses import CommandProcess
 from ._tasks import EntryTasks
-from .errors import SystemTerminatedError, WaitTimeoutError
+from .errors import GaveUpError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SystemStatistics"]
 
 WAITING = LifecycleState.WAITING
 STARTING = LifecycleState.STARTING
 READY = LifecycleState.READY
+FAILING = LifecycleState.FAILING
 STOPPING = LifecycleState.STOPPING
 STOPPED = LifecycleState.STOPPED
 CHECK_RESULTS = frozenset({LifecycleEvent.HEALTHY, LifecycleEvent.UNHEALTHY})
@@ -118,6 +119,8 @@ class RunningDaemons(EntryTasks):
         self._terminating = False
         self._ready_count = 0
         self._stopped_count = 0
+        self._gave_up: dict[str, None] = {}
+        """Entries failing for good (max_restarts reached), in order."""
         self._task_group: TaskGroup | None = None
         self._host_group: TaskGroup | None = None
         self._tasks_scope: anyio.CancelScope | None = None
@@ -177,23 +180,37 @@ class RunningDaemons(EntryTasks):
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until every entry is `ready` at the same time.
 
-        Raises `WaitTimeoutError` (a `TimeoutError`) naming the entries that
-        were not ready, or `SystemTerminatedError` if the system is terminated
-        first.
+        Raises `WaitTimeoutError` (a `TimeoutError`) when `timeout` runs out,
+        `GaveUpError` as soon as an entry gives up (reaches `max_restarts`),
+        or `SystemTerminatedError` if the system is terminated first. Each
+        names the entries that were not ready, with their last health
+        message, in its text and in its `reasons`.
         """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
 
         def all_ready() -> bool:
             if self._terminating:
                 raise SystemTerminatedError(
-                    f"Terminated while waiting for {', '.join(self._not_ready())}",
+                    self._not_ready_message("Terminated while waiting for"),
                     not_ready=self._not_ready(),
+                    reasons=self._reasons(),
+                )
+            if self._gave_up:
+                gave_up = list(self._gave_up)
+                raise GaveUpError(
+                    self._not_ready_message(f"{', '.join(gave_up)} gave up; not ready:"),
+                    not_ready=self._not_ready(),
+                    reasons=self._reasons(),
+                    gave_up=gave_up,
                 )
             return self._ready_count == len(self._order)
 
         if not await self.wait_until(all_ready, timeout):
             raise WaitTimeoutError(
-                f"Timed out waiting for {', '.join(self._not_ready())}",
+                self._not_ready_message("Timed out waiting for"),
                 not_ready=self._not_ready(),
+                reasons=self._reasons(),
             )
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
@@ -408,6 +425,10 @@ class RunningDaemons(EntryTasks):
             self._record(
                 Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
             )
+        if event is LifecycleEvent.GIVE_UP:
+            self._gave_up[entry.spec.id] = None
+        elif source is FAILING and dest is not FAILING:
+            self._gave_up.pop(entry.spec.id, None)
         if source is dest:
             if event is LifecycleEvent.SIGNAL:
                 self._permit_stop(entry)
@@ -498,6 +519,28 @@ class RunningDaemons(EntryTasks):
 
     def _not_ready(self) -> list[str]:
         return [e.spec.id for e in self._order if e.state is not READY]
+
+    def _reasons(self) -> dict[str, str]:
+        """Why each entry is not ready: its state and last health message."""
+        reasons = {}
+        for entry in self._order:
+            if entry.state is READY:
+                continue
+            health = entry.health
+            if health is None:
+                reason = entry.state.value
+            elif health.result is HealthStatus.WAITING:
+                reason = f"waiting for {health.message}" if health.message else "waiting"
+            else:
+                reason = f"{entry.state.value}: {health.message or health.result.value}"
+            reasons[entry.spec.id] = reason
+        return reasons
+
+    def _not_ready_message(self, prefix: str) -> str:
+        reasons = self._reasons()
+        lines = [f"{prefix} {', '.join(reasons)}"]
+        lines += [f"  {entry}: {reason}" for entry, reason in reasons.items()]
+        return "\n".join(lines)
 
     def _require_running(self, method: str) -> None:
         if not self._entered:

@@ -3,27 +3,35 @@
 On a terminal a live table (rich) shows each entry's state, health, pid,
 restarts and uptime, redrawn as events arrive, with the services' output
 lines printed above it; elsewhere (a pipe, CI, a log file) it prints plain
-lines instead, one per event. The first Ctrl-C or SIGTERM starts the ordered
-shutdown and names who is still stopping; a second Ctrl-C SIGKILLs what is
-left at once.
+lines instead, one per event. Printing happens in a thread of its own
+(`_up_printer`), so a slow or vanished terminal never delays supervision.
+
+Signals: the first SIGINT (Ctrl-C), SIGTERM, SIGHUP (a closed terminal or
+SSH session) or SIGQUIT (Ctrl-\\) starts the ordered shutdown, or, if `up`
+is already shutting down on its own (`--until-ready`), lets it go on; a
+second one from the person SIGKILLs what is left. Every other signal that
+would end or stop a program by default is caught and ignored with a note
+(`USR1`, `USR2`, `ALRM`, Ctrl-Z's `TSTP` ...), or ignored outright (`TTIN`,
+`TTOU`, and `PIPE` as Python always does), so that nothing but SIGKILL ends
+`up` without stopping its services first.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import anyio
 from anyio import CancelScope
 from anyio.abc import TaskGroup
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from rich.markup import escape
 
 from statemachines import LifecycleState
 
@@ -31,65 +39,65 @@ from ._daemons import Daemons
 from ._events import (
     Event,
     HealthReported,
-    ProcessExited,
-    ProcessSpawned,
+    Transitioned,
     describe_event,
     dump_events,
 )
-from ._health import HealthStatus
 from ._host import Host
 from ._running import RunningDaemons
 from ._subprocesses import OUTPUT_LOGGER
-from .errors import WaitTimeoutError
+from ._up_printer import Printer
+from ._up_table import Processes, table
+from .errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["run_up"]
 
-STYLES = {
-    LifecycleState.WAITING: "dim",
-    LifecycleState.STARTING: "cyan",
-    LifecycleState.READY: "green",
-    LifecycleState.FAILING: "bold red",
-    LifecycleState.STOPPING: "yellow",
-    LifecycleState.STOPPED: "dim",
-}
 INTERRUPTED = 130
 """`--until-ready` was interrupted before everything was ready."""
 KILLED = 137
 """A second Ctrl-C had what was left SIGKILLed."""
+LIST_INTERVAL = 1.0
+"""Seconds between two `still stopping: ...` lists in plain output, at least."""
 
 
-@dataclass
-class _Processes:
-    """Per entry: the live pid and when it was spawned, from the events."""
+def _signals(*names: str) -> tuple[int, ...]:
+    return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
 
-    pid: dict[str, int | None] = field(default_factory=dict)
-    since: dict[str, float] = field(default_factory=dict)
 
-    def see(self, event: Event) -> None:
-        if isinstance(event, ProcessSpawned):
-            self.pid[event.entry] = event.pid
-            self.since[event.entry] = time.monotonic()
-        elif isinstance(event, ProcessExited):
-            self.pid[event.entry] = None
-            self.since.pop(event.entry, None)
+STOP_SIGNALS = _signals("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+NOTED_SIGNALS = _signals(
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSTKFLT",
+    "SIGTSTP",
+) + tuple(range(signal.SIGRTMIN, signal.SIGRTMAX + 1))
+"""Caught (so the services still get the default action, as a caught signal
+is reset at exec) and ignored with a note."""
+IGNORED_SIGNALS = _signals("SIGTTIN", "SIGTTOU", "SIGPIPE")
+"""Set to SIG_IGN: a handler for TTOU would make a background `up`'s writes
+to the terminal retry for ever, and PIPE is ignored by Python anyway (a
+reader gone is an EPIPE error, which the printer survives)."""
 
 
 class _OutputLines(logging.Handler):
-    """Prints the services' output lines (`[id] line` records) as `id | line`."""
+    """Hands the services' output lines (`[id] line` records) to the printer."""
 
-    def __init__(self, console: Console, width: int) -> None:
+    def __init__(self, printer: Printer) -> None:
         super().__init__()
-        self._console = console
-        self._width = width
+        self._printer = printer
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args
         if isinstance(args, tuple) and len(args) == 2:
-            entry, line = str(args[0]), str(args[1])
+            self._printer.output(str(args[0]), str(args[1]))
         else:
-            entry, line = "-", record.getMessage()
-        prefix = Text(f"{entry:<{self._width}} | ", style="bold")
-        self._console.print(prefix + Text(line), highlight=False, soft_wrap=True)
+            self._printer.output("-", record.getMessage())
 
 
 async def run_up(
@@ -99,25 +107,45 @@ async def run_up(
     record: Path | None = None,
     until_ready: bool = False,
     timeout: float | None = None,
+    exit_if_stuck: bool = False,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
-    ready); returns the exit code."""
+    ready); returns the exit code. With `exit_if_stuck`, a terminal that no
+    longer takes output at the end ends the process (`os._exit`) rather than
+    hanging in Python's final flush."""
     width = max((len(i) for i in daemons.ids), default=1)
-    handler = _OutputLines(console, width)
+    printer = Printer(console, live=console.is_terminal, width=width)
+    handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
     OUTPUT_LOGGER.setLevel(logging.INFO)
     OUTPUT_LOGGER.propagate = False
     stream: IO[str] | None = None
+    code = 1
     try:
         if record is not None:
             record.parent.mkdir(parents=True, exist_ok=True)
             stream = record.open("w", encoding="utf-8")
-        return await _run(daemons, console, stream, until_ready, timeout)
+        printer.start()
+        with _ignoring(IGNORED_SIGNALS):
+            code = await _run(daemons, printer, console, stream, until_ready, timeout)
+        return code
     finally:
         OUTPUT_LOGGER.removeHandler(handler)
         OUTPUT_LOGGER.propagate = True
         if stream is not None:
             stream.close()
+        if not printer.close() and exit_if_stuck:
+            os._exit(code)
+
+
+@contextmanager
+def _ignoring(signals: tuple[int, ...]) -> Iterator[None]:
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class _Reporter:
@@ -125,16 +153,19 @@ class _Reporter:
     mode, the moment it happens, so the printed lines keep the order of
     what happened (a service's output after the spawn that started it)."""
 
-    def __init__(self, inner: Host, console: Console, record: IO[str] | None, plain: bool) -> None:
+    def __init__(self, inner: Host, printer: Printer, record: IO[str] | None, plain: bool) -> None:
         self.inner = inner
-        self.console = console
+        self.printer = printer
         self.record_to = record
         self.plain = plain
-        self.processes = _Processes()
+        self.processes = Processes()
         self.running: RunningDaemons | None = None
         self.changed = False
         self._start: float | None = None
-        self._stopping: list[str] = []
+        self._stopping: dict[str, None] = {}
+        """Who is stopping now, in the order they began."""
+        self._list_due = False
+        self._listed_at = -LIST_INTERVAL
 
     def set_health(self, report: HealthReported) -> None:
         self.inner.set_health(report)
@@ -151,133 +182,152 @@ class _Reporter:
         if self._start is None:
             self._start = event.at
         at = event.at - self._start
-        self.console.print(f"{at:8.3f}s {describe_event(event)}", highlight=False)
-        running = self.running
-        if running is not None and running.is_terminating:
-            stopping = _stopping(running)
-            if stopping != self._stopping:
-                self._stopping = stopping
-                self.console.print(f"still stopping: {', '.join(stopping) or 'nothing'}")
+        self.printer.say(f"{at:8.3f}s {describe_event(event)}", markup=False)
+        if isinstance(event, Transitioned) and event.source is not event.dest:
+            if event.dest is LifecycleState.STOPPING:
+                self._stopping[event.entry] = None
+            elif event.source is LifecycleState.STOPPING:
+                self._stopping.pop(event.entry, None)
+            else:
+                return
+            running = self.running
+            if running is not None and running.is_terminating:
+                # The event line says what changed; the whole list, which
+                # can be long, comes from `_list_stopping`, at most once a second.
+                self._list_due = True
+
+    def list_stopping(self, now: float) -> None:
+        """Print who is still stopping, if it changed and a second has passed."""
+        if not self._list_due or now - self._listed_at < LIST_INTERVAL:
+            return
+        self._list_due = False
+        self._listed_at = now
+        stopping = list(self._stopping)
+        listed = ", ".join(stopping) if stopping else "nothing"
+        count = f" ({len(stopping)})" if len(stopping) > 1 else ""
+        self.printer.say(f"still stopping{count}: {listed}", markup=False)
 
 
 async def _run(
     daemons: Daemons,
+    printer: Printer,
     console: Console,
     record: IO[str] | None,
     until_ready: bool,
     timeout: float | None,
 ) -> int:
     running = daemons.build()
-    reporter = _Reporter(running.host, console, record, plain=not console.is_terminal)
+    plain = not console.is_terminal
+    reporter = _Reporter(running.host, printer, record, plain=plain)
     running.host = reporter
     reporter.running = running
     outcome = 0
-    async with running, anyio.create_task_group() as tasks:
-        if console.is_terminal:
-            tasks.start_soon(_show_live, running, reporter, console)
-        interrupted = anyio.Event()
-        killed = anyio.Event()
-        tasks.start_soon(_handle_signals, running, console, interrupted, killed, tasks)
-        if until_ready:
-            try:
-                with anyio.CancelScope() as waiting:
-                    tasks.start_soon(_cancel_when_set, interrupted, waiting)
-                    await running.wait_ready(timeout)
-                    console.print("[green]everything is ready[/]; shutting down in order")
-                if waiting.cancelled_caught:
-                    outcome = INTERRUPTED
-            except WaitTimeoutError as error:
-                console.print(f"[bold red]{error}[/] (after {timeout:g} s)")
-                outcome = 1
-            await running.term()
-        else:
-            await running.wait_stopped()
-        tasks.cancel_scope.cancel()
-    console.print("all stopped" + (", some by SIGKILL" if killed.is_set() else ""))
-    return KILLED if killed.is_set() else outcome
-
-
-async def _cancel_when_set(event: anyio.Event, scope: CancelScope) -> None:
-    await event.wait()
-    scope.cancel()
-
-
-async def _handle_signals(
-    running: RunningDaemons,
-    console: Console,
-    interrupted: anyio.Event,
-    killed: anyio.Event,
-    tasks: TaskGroup,
-) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for received in signals:
-            if not running.is_terminating:
-                name = signal.Signals(received).name
-                console.print(f"[yellow]{name}: stopping in order, dependents first[/]")
-                interrupted.set()
-                # Not awaited here: this task keeps listening for a second signal.
-                tasks.start_soon(running.term)
+    # Listening before anything starts: a signal from then on is handled.
+    listened = cast(tuple[signal.Signals, ...], STOP_SIGNALS + NOTED_SIGNALS)
+    with anyio.open_signal_receiver(*listened) as signals:
+        async with running, anyio.create_task_group() as tasks:
+            if plain:
+                tasks.start_soon(_list_stopping, reporter)
             else:
-                console.print("[bold red]stopping now: SIGKILL to every process group left[/]")
-                killed.set()
-                running.kill()
+                tasks.start_soon(_show_live, running, reporter)
+            waiting = CancelScope()
+            handling = _Signals(running, printer, waiting, tasks)
+            tasks.start_soon(handling.receive, signals)
+            if until_ready:
+                try:
+                    with waiting:
+                        await running.wait_ready(timeout)
+                        printer.say("[green]everything is ready[/]; shutting down in order")
+                    if waiting.cancelled_caught:
+                        outcome = INTERRUPTED
+                except SystemTerminatedError:
+                    outcome = INTERRUPTED
+                except NotReadyError as error:
+                    timed_out = isinstance(error, WaitTimeoutError) and timeout is not None
+                    after = f" (after {timeout:g} s)" if timed_out else ""
+                    head, _, reasons = str(error).partition("\n")
+                    printer.say(f"[bold red]{escape(head)}[/]{after}")
+                    if reasons:
+                        printer.say(reasons, markup=False)
+                    outcome = 1
+                await running.term()
+            else:
+                await running.wait_stopped()
+            tasks.cancel_scope.cancel()
+    killed = handling.killed
+    printer.say_last("all stopped" + (", some by SIGKILL" if killed else ""))
+    return KILLED if killed else outcome
 
 
-async def _show_live(running: RunningDaemons, reporter: _Reporter, console: Console) -> None:
-    with Live(_table(running, reporter.processes), console=console, auto_refresh=False) as live:
-        try:
-            while True:
-                # Redrawn after events (at most 10 times a second) and every
-                # second for the uptimes.
-                for _ in range(10):
-                    await anyio.sleep(0.1)
-                    if reporter.changed:
-                        break
-                reporter.changed = False
-                live.update(_table(running, reporter.processes), refresh=True)
-        finally:
-            live.update(_table(running, reporter.processes), refresh=True)
+class _Signals:
+    """What `up` does with each signal it receives."""
+
+    def __init__(
+        self, running: RunningDaemons, printer: Printer, waiting: CancelScope, tasks: TaskGroup
+    ) -> None:
+        self.running = running
+        self.printer = printer
+        self.waiting = waiting
+        self.tasks = tasks
+        self.asked = 0
+        """Stop signals received from outside."""
+        self.killed = False
+
+    async def receive(self, signals: AsyncIterator[signal.Signals]) -> None:
+        async for received in signals:
+            self.handle(received)
+
+    def handle(self, received: int) -> None:
+        name = _name(received)
+        if received not in STOP_SIGNALS:
+            what = "Ctrl-Z" if received == getattr(signal, "SIGTSTP", None) else name
+            self.printer.say(
+                f"[yellow]{what} ignored: Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop in order[/]"
+            )
+            return
+        self.asked += 1
+        running = self.running
+        if self.asked > 1:
+            self.printer.say("[bold red]stopping now: SIGKILL to every process group left[/]")
+            self.killed = True
+            running.kill()
+        elif running.is_terminating:
+            self.printer.say(
+                f"[yellow]{name}: already stopping in order; send it again to kill what is left[/]"
+            )
+        else:
+            self.printer.say(f"[yellow]{name}: stopping in order, dependents first[/]")
+            self.waiting.cancel()
+            # Not awaited here: this task keeps listening for a second signal.
+            self.tasks.start_soon(running.term)
 
 
-def _table(running: RunningDaemons, processes: _Processes) -> Table:
-    table = Table(title=_title(running), expand=False)
-    for column in ("service", "state", "health", "pid", "restarts", "uptime"):
-        table.add_column(column, no_wrap=column != "health")
-    restarts = running.statistics().restarts
-    now = time.monotonic()
-    for entry in running.ids:
-        state = running.state(entry)
-        health = running.health(entry)
-        message = "" if health is None else health.message or health.result.value
-        if health is not None and health.result is HealthStatus.WAITING and health.message:
-            message = f"waiting for {health.message}"
-        pid = processes.pid.get(entry)
-        since = processes.since.get(entry)
-        table.add_row(
-            entry,
-            Text(state.value, style=STYLES[state]),
-            message,
-            "" if pid is None else str(pid),
-            str(restarts.get(entry, 0)),
-            "" if since is None else _duration(now - since),
-        )
-    return table
+def _name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"SIGRTMIN+{number - signal.SIGRTMIN}"
 
 
-def _title(running: RunningDaemons) -> str:
-    if not running.is_terminating:
-        return "healthdaemons up (Ctrl-C stops in order)"
-    stopping = _stopping(running)
-    if stopping:
-        return f"stopping: {', '.join(stopping)} (Ctrl-C again to kill)"
-    return "stopping"
+async def _list_stopping(reporter: _Reporter) -> None:
+    """Plain output: the list of who is still stopping, once it is due."""
+    while True:
+        await anyio.sleep(LIST_INTERVAL / 4)
+        reporter.list_stopping(time.monotonic())
 
 
-def _stopping(running: RunningDaemons) -> list[str]:
-    return [i for i in running.ids if running.state(i) is LifecycleState.STOPPING]
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+async def _show_live(running: RunningDaemons, reporter: _Reporter) -> None:
+    printer = reporter.printer
+    printer.show(table(running, reporter.processes))
+    try:
+        while True:
+            # Redrawn after events (at most 10 times a second) and every
+            # second for the uptimes.
+            for _ in range(10):
+                await anyio.sleep(0.1)
+                if reporter.changed:
+                    break
+            reporter.changed = False
+            printer.show(table(running, reporter.processes))
+    finally:
+        printer.show(table(running, reporter.processes))

@@ -276,8 +276,9 @@ async def run_health_script(
     process outlives the check. Run by a check of a system built with
     `orphan_guard=True`, the script runs under the init and its guard.
 
-    Messages, unless given: `"Have ran script {command} and the result: {stdout}"`
-    on success (the output stripped, cut to about 200 characters), and
+    Messages, unless given: `"Script {command} succeeded: {stdout}"` on
+    success (the output stripped, cut to about 200 characters; without
+    output, just `"Script {command} succeeded"`), and
     `"Error while running command: {command}: {reason}"` on failure, the
     reason being `exit code N` and the last line of stderr, `killed by signal
     SIGxxx`, `timed out after 30 s`, or why it could not start (a missing
@@ -337,7 +338,7 @@ async def run_health_script(
     if returncode == 0:
         output = _shorten(stdout.text().strip())
         return HealthCheckResult.success(
-            success_message or f"Have ran script {name} and the result: {output}"
+            success_message or f"Script {name} succeeded" + (f": {output}" if output else "")
         )
     if returncode < 0:
         try:

@@ -6,13 +6,14 @@ runs; each names the entry and says what is wrong with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from statemachines import IllegalTransition
 
 __all__ = (
     "ConfigError",
     "DuplicateIdError",
+    "GaveUpError",
     "HealthDaemonsError",
     "IllegalTransition",
     "InvalidEntryError",
@@ -67,17 +68,41 @@ class InvalidEntryError(ValidationError):
 class NotReadyError(HealthDaemonsError):
     """Base of the errors raised when a system did not become ready.
 
-    `not_ready` lists the ids of the entries that were not ready.
+    `not_ready` lists the ids of the entries that were not ready; `reasons`
+    says why, by id: the entry's state and its last health message
+    (`starting: connection refused`, `failing: gave up after 3 restarts`,
+    `waiting for Database`). The message ends with one line per entry.
     """
 
-    def __init__(self, message: str, *, not_ready: Sequence[str]) -> None:
+    def __init__(
+        self, message: str, *, not_ready: Sequence[str], reasons: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.not_ready = tuple(not_ready)
+        self.reasons: Mapping[str, str] = dict(reasons or {})
 
 
 class WaitTimeoutError(NotReadyError, TimeoutError):
     """Raised by `wait_ready` and `run_until_success` when the timeout ran out:
-    `Timed out waiting for db, web`."""
+    `Timed out waiting for db, web`, then a line per entry with its reason."""
+
+
+class GaveUpError(NotReadyError):
+    """Raised by `wait_ready` and `run_until_success` as soon as an entry has
+    given up (reached its `max_restarts`), without waiting for the timeout:
+    that entry stays `failing` and its dependents `waiting` until `term()`.
+    `gave_up` lists the ids of the entries that gave up."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        not_ready: Sequence[str],
+        reasons: Mapping[str, str] | None = None,
+        gave_up: Sequence[str],
+    ) -> None:
+        super().__init__(message, not_ready=not_ready, reasons=reasons)
+        self.gave_up = tuple(gave_up)
 
 
 class SystemTerminatedError(NotReadyError):

@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from coordinator import Daemons, ExecFn, HealthStatus, LifecycleState, Ready
-from coordinator.errors import SystemTerminatedError, WaitTimeoutError
+from coordinator.errors import GaveUpError, SystemTerminatedError, WaitTimeoutError
 from coordinator.triggers import cooldown_trigger
 from statemachines import LifecycleEvent
 
@@ -131,9 +131,79 @@ async def test_wait_ready_times_out_naming_the_entries_not_ready() -> None:
     async with system.build() as running:
         with pytest.raises(WaitTimeoutError) as caught:
             await running.wait_ready(timeout=0.2)
-    assert str(caught.value) == "Timed out waiting for db, web"
+    assert str(caught.value) == (
+        "Timed out waiting for db, web\n  db: starting: switched off\n  web: waiting for Database"
+    )
     assert caught.value.not_ready == ("db", "web")
+    assert caught.value.reasons == {"db": "starting: switched off", "web": "waiting for Database"}
     assert isinstance(caught.value, TimeoutError)
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1.0])
+async def test_wait_ready_refuses_a_timeout_that_is_not_a_duration(timeout: float) -> None:
+    system = Daemons.of().add_health_check("db", ready=Ready("Database", Switch()))
+    async with system.build() as running:
+        with pytest.raises(ValueError, match="timeout must be a number of seconds >= 0"):
+            await running.wait_ready(timeout)
+
+
+def crashes(runs: list[float]) -> ExecFn:
+    """A daemon that crashes at once, every time."""
+
+    async def run(_: object) -> None:
+        runs.append(anyio.current_time())
+        raise RuntimeError("boom")
+
+    return ExecFn(run)
+
+
+async def test_wait_ready_fails_as_soon_as_an_entry_gives_up() -> None:
+    runs: list[float] = []
+    system = (
+        Daemons.of()
+        .add_daemon("db", exec=forever(), ready=Ready("Database", Switch()))
+        .add_daemon("app", exec=crashes(runs), ready=Ready("App", Switch(ok=False)), max_restarts=2)
+        .add_daemon("web", exec=forever(), ready=Ready("Web", Switch()), requires=["app"])
+    )
+    async with system.build() as running:
+        start = anyio.current_time()
+        with pytest.raises(GaveUpError) as caught:
+            await running.wait_ready(timeout=600)
+        waited = anyio.current_time() - start
+    assert len(runs) == 3
+    assert waited < 10  # the backoff (0, 1, 2 s), not the timeout
+    error = caught.value
+    assert error.gave_up == ("app",)
+    assert error.not_ready == ("app", "web")
+    assert error.reasons == {"app": "failing: gave up after 2 restarts", "web": "waiting for App"}
+    assert str(error).splitlines() == [
+        "app gave up; not ready: app, web",
+        "  app: failing: gave up after 2 restarts",
+        "  web: waiting for App",
+    ]
+
+
+async def test_run_until_success_fails_when_an_entry_gives_up() -> None:
+    system = Daemons.of().add_daemon(
+        "app", exec=crashes([]), ready=Ready("App", Switch(ok=False)), max_restarts=0
+    )
+    with pytest.raises(GaveUpError, match="app: failing: gave up after 0 restarts"):
+        await system.run_until_success(timeout=600)
+
+
+async def test_the_timeout_names_a_crashing_entrys_last_message() -> None:
+    system = Daemons.of().add_daemon(
+        "app",
+        exec=crashes([]),
+        ready=Ready("App", Switch(ok=False, message="refused"), grace_period=0.1),
+    )
+    async with system.build() as running:
+        with pytest.raises(WaitTimeoutError) as caught:
+            await running.wait_ready(timeout=1.5)
+    assert caught.value.reasons["app"] in {
+        "failing: refused",
+        "failing: app daemon crashed: RuntimeError: boom",
+    }
 
 
 async def test_wait_ready_fails_once_the_system_is_terminating() -> None:
@@ -167,7 +237,8 @@ async def test_run_until_success_timeout_terms_and_names_what_was_not_ready() ->
     )
     with pytest.raises(WaitTimeoutError) as caught:
         await system.run_until_success(timeout=0.2)
-    assert str(caught.value) == "Timed out waiting for web, api"
+    assert str(caught.value).splitlines()[0] == "Timed out waiting for web, api"
+    assert caught.value.reasons == {"web": "starting: switched off", "api": "waiting for Web"}
 
 
 async def test_oneshot_runs_once_and_stays_ready() -> None:

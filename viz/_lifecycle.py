@@ -61,9 +61,12 @@ def lifecycle_dot(
     edges: dict[tuple[LifecycleState, LifecycleState, bool], list[str]] = {}
     for row in rows:
         key = (row.source, row.dest or row.source, row.dest is None)
-        edges.setdefault(key, []).append(_label(row, kind))
+        edges.setdefault(key, []).append(_label(row, kind, loop=row.dest is None))
     for (source, dest, keeps_state), labels in edges.items():
         edge: dict[str, str | int | float] = {"label": "\n".join(labels)}
+        if (source, dest) == (LifecycleState.STOPPING, LifecycleState.STOPPED):
+            # A rank further out: its label then clears stopping's self-loop.
+            edge["minlen"] = 2
         if keeps_state:
             edge["style"] = "dashed"
             edge["color"] = "#777777"
@@ -72,11 +75,13 @@ def lifecycle_dot(
     return "\n".join(lines) + "\n"
 
 
-def _label(row: Transition, kind: EntryKind | None) -> str:
+def _label(row: Transition, kind: EntryKind | None, *, loop: bool) -> str:
     label = row.event.value
     guards = [_guard(g) for g in row.conditions] + [f"not {_guard(g)}" for g in row.unless]
     if guards:
-        label += " [" + " and ".join(guards) + "]"
+        # A self-loop's label sits beside its node, where a long line runs
+        # into the labels of the node's other edges: the guard goes below.
+        label += ("\n" if loop else " ") + "[" + " and ".join(guards) + "]"
     if kind is None and row.kinds != ALL_KINDS:
         label += " (" + ", ".join(k.value for k in EntryKind if k in row.kinds) + ")"
     return label

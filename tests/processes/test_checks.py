@@ -278,17 +278,17 @@ async def test_a_url_that_can_never_work_is_a_value_error(url: str) -> None:
 
 async def test_exit_0_is_success_with_the_output(tmp_path: Path) -> None:
     result = await run_health_script("echo '  all good  '")
-    assert result == HealthCheckResult.success(
-        "Have ran script echo '  all good  ' and the result: all good"
-    )
+    assert result == HealthCheckResult.success("Script echo '  all good  ' succeeded: all good")
     argv = [sys.executable, "-c", "print('from argv')"]
     by_argv = await run_health_script(argv)
-    assert by_argv.message == f"Have ran script {' '.join(argv)} and the result: from argv"
+    assert by_argv.message == f"Script {' '.join(argv)} succeeded: from argv"
     command = Command("echo $PROBE; pwd", env={"PROBE": "probed"}, cwd=tmp_path)
     by_command = await run_health_script(command, success_message="fine")
     assert by_command == HealthCheckResult.success("fine")
     detailed = await run_health_script(command)
-    assert detailed.message == f"Have ran script {command} and the result: probed\n{tmp_path}"
+    assert detailed.message == f"Script {command} succeeded: probed\n{tmp_path}"
+    silent = await run_health_script("true")
+    assert silent.message == "Script true succeeded"
 
 
 async def test_long_output_is_cut_in_the_message() -> None:
@@ -351,7 +351,7 @@ async def test_what_the_script_leaves_running_is_killed(tmp_path: Path) -> None:
     started = time.monotonic()
     result = await run_health_script(script, timeout=10)
     assert time.monotonic() - started < 1.5
-    assert result.message == f"Have ran script {script} and the result: ready"
+    assert result.message == f"Script {script} succeeded: ready"
     assert gone(int(pid_file.read_text()))
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,7 +114,6 @@ def test_up_starts_in_order_and_sigint_stops_in_reverse(tmp_path: Path) -> None:
     assert stopped.index("seed") < stopped.index("db")
     assert "db   | db up" in output  # output lines prefixed with the id
     assert "SIGINT: stopping in order" in output
-    assert "still stopping:" in output
 
 
 def test_a_crashing_service_fails_without_taking_the_command_down(tmp_path: Path) -> None:
@@ -179,7 +180,7 @@ log_line = "never printed"
     process = _start("up", str(_write(tmp_path, config)), "--until-ready", "--timeout", "1")
     code, output = _finish(process)
     assert code == 1, output
-    assert "Timed out waiting for slow" in output
+    assert "Timed out waiting for slow (after 1 s)\n  slow: starting" in output
 
 
 @pytest.mark.parametrize("command", ["up", "check", "graph"])
@@ -210,6 +211,16 @@ def test_timeout_without_until_ready_is_a_mistake(tmp_path: Path) -> None:
     code, output = _finish(_start("up", str(_write(tmp_path, CHAIN)), "--timeout", "5"))
     assert code == 2, output
     assert "--timeout needs --until-ready" in output
+
+
+@pytest.mark.parametrize("timeout", ["nan", "-1", "inf"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_a_mistake(
+    tmp_path: Path, timeout: str
+) -> None:
+    arguments = ["up", str(_write(tmp_path, CHAIN)), "--until-ready", "--timeout", timeout]
+    code, output = _finish(_start(*arguments))
+    assert code == 2, output
+    assert f"--timeout must be a number of seconds >= 0, not {float(timeout)}" in output
 
 
 def test_plain_output_is_never_wrapped(tmp_path: Path) -> None:
@@ -281,3 +292,285 @@ def test_each_kind_of_mistake_exits_2_with_its_message(tmp_path: Path, case: str
     code, output = _finish(_start("up", str(path)))
     assert code == 2, output
     assert output == f"healthdaemons: {path}: {message}\n"
+
+
+# Signals: nothing a person or a terminal sends ends `up` before its services.
+
+
+def _start_logged(tmp_path: Path, *arguments: str) -> tuple[subprocess.Popen[str], Path]:
+    """`up` with its output in a file, to read while it runs."""
+    log = tmp_path / "up.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [COMMAND, *arguments], stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+    return process, log
+
+
+def _wait_for_text(log: Path, text: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not printed:\n{log.read_text()}"
+        time.sleep(0.02)
+
+
+def _assert_stopped_in_order(record: Path) -> None:
+    stopped = _entered(load_events(record), LifecycleState.STOPPED)
+    assert sorted(stopped) == ["api", "db", "seed", "web"]
+    assert stopped.index("web") < stopped.index("api") < stopped.index("db")
+    assert stopped.index("seed") < stopped.index("db")
+
+
+CHAIN_IDS = {"db", "api", "seed", "web"}
+
+
+@pytest.mark.parametrize("name", ["SIGHUP", "SIGQUIT", "SIGTERM", "SIGINT"])
+def test_each_stop_signal_stops_in_order(tmp_path: Path, name: str) -> None:
+    number = signal.Signals[name]
+    record = tmp_path / "run.jsonl"
+    process, log = _start_logged(
+        tmp_path, "up", str(_write(tmp_path, CHAIN)), "--record", str(record)
+    )
+    _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= CHAIN_IDS)
+    process.send_signal(number)
+    code, _ = _finish(process)
+    assert code == 0, log.read_text()
+    assert f"{number.name}: stopping in order" in log.read_text()
+    _assert_stopped_in_order(record)
+    # (The conftest fails the test if any service outlived `up`.)
+
+
+IGNORED = [
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGPIPE",
+    "SIGRTMIN+3",
+]
+
+
+@pytest.mark.parametrize("name", IGNORED)
+def test_other_signals_are_ignored_and_stop_nothing(tmp_path: Path, name: str) -> None:
+    number = signal.SIGRTMIN + 3 if name == "SIGRTMIN+3" else signal.Signals[name]
+    record = tmp_path / "run.jsonl"
+    process, log = _start_logged(
+        tmp_path, "up", str(_write(tmp_path, CHAIN)), "--record", str(record)
+    )
+    _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= CHAIN_IDS)
+    process.send_signal(number)
+    process.send_signal(signal.SIGWINCH)  # (ignored by default: a harmless marker)
+    process.send_signal(signal.SIGUSR2)
+    # Signals are handled in order; once SIGUSR2's note is out, `number` was handled.
+    _wait_for_text(log, "SIGUSR2 ignored")
+    if name == "SIGTSTP":
+        assert "Ctrl-Z ignored" in log.read_text()
+    assert process.poll() is None, log.read_text()
+    assert not _entered(_events(record), LifecycleState.STOPPING)
+    process.send_signal(signal.SIGTERM)
+    code, _ = _finish(process)
+    assert code == 0, log.read_text()
+    _assert_stopped_in_order(record)
+
+
+def test_a_closed_terminal_stops_in_order_although_writes_fail(tmp_path: Path) -> None:
+    """SIGHUP from a terminal that is gone: every later write fails (EIO)."""
+    record = tmp_path / "run.jsonl"
+    controller, terminal = os.openpty()
+    errors = tmp_path / "stderr"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(
+            [COMMAND, "up", str(_write(tmp_path, CHAIN)), "--record", str(record)],
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=stderr,
+            env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+        )
+    os.close(terminal)
+    try:
+        _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= CHAIN_IDS)
+    finally:
+        os.close(controller)  # the terminal closes: writes to it now fail with EIO
+    process.send_signal(signal.SIGHUP)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0, errors.read_text()
+    assert "Traceback" not in errors.read_text()
+    _assert_stopped_in_order(record)
+
+
+STUBBORN_TOP = """
+[services.base]
+command = "echo base up; exec sleep 600"
+[services.base.ready]
+log_line = "base up"
+
+[services.top]
+command = "trap 'echo got TERM' TERM; echo top up; while :; do sleep 0.1; done"
+requires = ["base"]
+sigterm_timeout = 600
+[services.top.ready]
+log_line = "top up"
+"""
+
+
+def test_one_signal_during_until_readys_own_shutdown_does_not_kill(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    config = str(_write(tmp_path, STUBBORN_TOP))
+    process, log = _start_logged(tmp_path, "up", config, "--until-ready", "--record", str(record))
+    # Everything was ready; `top` ignores the SIGTERM of the ordered shutdown.
+    _wait_for_text(log, "got TERM")
+    process.send_signal(signal.SIGINT)
+    _wait_for_text(log, "SIGINT: already stopping in order")
+    assert process.poll() is None
+    assert _signals_sent(record) == [("top", "SIGTERM")]  # base waits for top, as it should
+    process.send_signal(signal.SIGTERM)  # the second one from the person
+    code, _ = _finish(process)
+    assert code == 137, log.read_text()
+    assert ("top", "SIGKILL") in _signals_sent(record)
+
+
+def _signals_sent(record: Path) -> list[tuple[str, str]]:
+    return [(e.entry, e.signal) for e in load_events(record) if isinstance(e, ProcessSignalled)]
+
+
+def test_until_ready_fails_as_soon_as_a_service_gives_up(tmp_path: Path) -> None:
+    config = """
+[services.db]
+command = "echo db up; exec sleep 600"
+[services.db.ready]
+log_line = "db up"
+
+[services.app]
+command = "echo 'cannot bind' >&2; exit 3"
+requires = ["db"]
+max_restarts = 1
+[services.app.ready]
+port = 1
+
+[services.web]
+command = "exec sleep 600"
+requires = ["app"]
+[services.web.ready]
+port = 2
+"""
+    started = time.monotonic()
+    process = _start("up", str(_write(tmp_path, config)), "--until-ready", "--timeout", "120")
+    code, output = _finish(process, timeout=60)
+    assert code == 1, output
+    assert time.monotonic() - started < 60  # not the timeout of 120 s
+    assert "app gave up; not ready: app, web\n" in output
+    assert "  app: failing: gave up after 1 restarts" in output
+    assert "  web: waiting for app" in output
+
+
+FLOOD = """
+[services.flood]
+command = "yes 'a line from a chatty service, printed over and over again as fast as it can'"
+[services.flood.ready]
+log_line = "chatty"
+
+[services.steady]
+command = "exec sleep 600"
+[services.steady.ready]
+script = "echo tick >> {ticks}"
+interval = 0.25
+"""
+
+
+@pytest.mark.parametrize("sink", ["terminal", "pipe"])
+def test_a_flood_of_output_on_a_slow_sink_never_delays_supervision(
+    tmp_path: Path, sink: str
+) -> None:
+    ticks = tmp_path / "ticks"
+    record = tmp_path / "run.jsonl"
+    config = _write(tmp_path, FLOOD.format(ticks=ticks))
+    controller, terminal = os.openpty() if sink == "terminal" else os.pipe()
+    process = subprocess.Popen(
+        [COMMAND, "up", str(config), "--record", str(record)],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120", "LINES": "40"},
+    )
+    os.close(terminal)
+    shown = bytearray()
+    done = threading.Event()
+
+    def slow_reader() -> None:
+        """Takes about 100 KB/s, far less than the flood."""
+        while not done.is_set():
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                return  # `up` exited and closed its side of the terminal
+            if not chunk:
+                return  # the pipe's end
+            shown.extend(chunk)
+            time.sleep(0.04)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    try:
+        ready = {"flood", "steady"}
+        _wait_for(record, lambda events: set(_entered(events, LifecycleState.READY)) >= ready)
+        # Checks due every 0.25 s keep coming: 8 of them take 2 s, not 10.
+        counted = _count(ticks)
+        deadline = time.monotonic() + 10
+        while _count(ticks) < counted + 8:
+            assert time.monotonic() < deadline, f"{_count(ticks) - counted} checks in 10 s"
+            time.sleep(0.05)
+        asked = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _wait_for(record, lambda events: ("flood", "SIGTERM") in _signals_sent(record))
+        signalled = next(
+            e.at
+            for e in load_events(record)
+            if isinstance(e, ProcessSignalled) and e.entry == "flood"
+        )
+        assert signalled - asked < 3  # acted on at once (up's clock is time.monotonic())
+        assert process.wait(timeout=30) == 0
+    finally:
+        done.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join()
+        os.close(controller)
+    assert b"output lines dropped (flood " in shown
+
+
+def _count(path: Path) -> int:
+    try:
+        return len(path.read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_reader_that_goes_away_does_not_end_up(tmp_path: Path) -> None:
+    """`healthdaemons up FILE | head -1`: later writes fail with EPIPE."""
+    record = tmp_path / "run.jsonl"
+    config = """
+[services.talker]
+command = "echo talker up; while :; do echo chatter; sleep 0.01; done"
+[services.talker.ready]
+log_line = "talker up"
+"""
+    process = _start("up", str(_write(tmp_path, config)), "--record", str(record))
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # the reader is gone
+    _wait_for(record, lambda events: _states(events).get("talker") is LifecycleState.READY)
+    lines = len(record.read_text().splitlines())
+    # `up` went on writing (chatter) and supervising.
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert len(record.read_text().splitlines()) > lines
+    assert _entered(load_events(record), LifecycleState.STOPPED) == ["talker"]

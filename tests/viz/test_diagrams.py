@@ -121,6 +121,34 @@ def test_svg_and_png_come_from_the_installed_renderer(tmp_path: Path) -> None:
     assert "<svg" in Diagram(lifecycle_dot())._repr_svg_()
 
 
+def _label_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
+    """Each edge label line of a rendered SVG with its box (estimated from the
+    font size: about 0.5 em a character in sans-serif)."""
+    boxes = []
+    for group in ET.fromstring(svg).iter(f"{SVG}g"):
+        if group.get("class") != "edge":
+            continue
+        for text in group.iter(f"{SVG}text"):
+            size = float(text.get("font-size", "10"))
+            width = len(text.text or "") * size * 0.5
+            x, y = float(text.get("x", "0")), float(text.get("y", "0"))
+            left = {"start": x, "end": x - width}.get(text.get("text-anchor", ""), x - width / 2)
+            boxes.append((group.get("id", ""), left, left + width, y - size, y))
+    return boxes
+
+
+# (The oneshot's diagram has two labels closer than this rough estimate
+# allows, though apart when drawn.)
+@pytest.mark.parametrize("kind", [None, EntryKind.DAEMON, EntryKind.CHECK])
+def test_no_two_edge_labels_of_the_lifecycle_overlap(kind: EntryKind | None) -> None:
+    boxes = _label_boxes(render(lifecycle_dot(kind), "svg").decode())
+    assert len(boxes) >= len({(r.source, r.dest) for r in TRANSITIONS if kind in (None, *r.kinds)})
+    for index, (edge, left, right, top, bottom) in enumerate(boxes):
+        for other, left2, right2, top2, bottom2 in boxes[index + 1 :]:
+            overlap = left < right2 and left2 < right and top < bottom2 and top2 < bottom
+            assert edge == other or not overlap, f"labels of {edge} and {other} overlap"
+
+
 def test_a_missing_renderer_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEALTHDAEMONS_DOT", "/nonexistent/dot")
     with pytest.raises(RendererNotFound, match="HEALTHDAEMONS_DOT"):

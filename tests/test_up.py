@@ -1,0 +1,184 @@
+"""`healthdaemons up`'s printing and table, in-process (the command itself is
+tested with real processes in `processes/test_up.py`)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import re
+import threading
+import time
+
+import anyio
+import pytest
+from rich.console import Console
+
+from coordinator import Daemons, ExecFn, Ready
+from coordinator._up import run_up
+from coordinator._up_printer import Printer
+from coordinator._up_table import Processes, table, title
+
+from .support import Switch, forever
+
+
+def _plain() -> tuple[Console, io.StringIO]:
+    output = io.StringIO()
+    return Console(file=output, force_terminal=False, width=100, soft_wrap=True), output
+
+
+async def test_a_chain_of_100_lists_who_is_still_stopping_about_once_a_second() -> None:
+    system = Daemons.of()
+    for index in range(100):
+        requires = [f"s{index - 1}"] if index else []
+        system = system.add_daemon(
+            f"s{index}",
+            exec=forever(stop_delay=0.01),
+            ready=Ready(None, Switch()),
+            requires=requires,
+        )
+    console, output = _plain()
+    started = time.monotonic()
+    assert await run_up(system, console=console, until_ready=True, timeout=60) == 0
+    seconds = time.monotonic() - started
+    lines = output.getvalue().splitlines()
+    lists = [line for line in lines if line.startswith("still stopping")]
+    assert len(lists) <= seconds + 2, lists  # one a second at most, not one per change
+    assert sum(map(len, lines)) < 100 * 1000  # linear in the entries
+    assert lines[-1] == "all stopped"
+
+
+def crash_loop() -> ExecFn:
+    async def run(_: object) -> None:
+        raise RuntimeError("boom")
+
+    return ExecFn(run)
+
+
+def _render(table: object) -> str:
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
+    console.print(table)
+    assert isinstance(console.file, io.StringIO)
+    return console.file.getvalue()
+
+
+async def test_the_table_shows_a_crash_loop_and_no_health_once_stopped() -> None:
+    system = (
+        Daemons.of()
+        .add_daemon("db", exec=forever(), ready=Ready("Database", Switch(message="accepting")))
+        .add_daemon("app", exec=crash_loop(), ready=Ready("App", Switch(ok=False)))
+    )
+    async with system.build() as running:
+        await running.wait_until(lambda: running.statistics().restarts["app"] >= 2, timeout=30)
+        await running.wait_until(lambda: running.health("db") is not None, timeout=30)
+        processes = Processes()
+        for event in running.history:
+            processes.see(event)
+        drawn = _render(table(running, processes))
+        app = next(line for line in drawn.splitlines() if " app " in line)
+        assert "starting" in app
+        assert "crashed (RuntimeError: boom, restart 2" in app
+        assert "accepting" in drawn
+    for event in running.history:
+        processes.see(event)
+    drawn = _render(table(running, processes))
+    assert "accepting" not in drawn  # the health of a stopped service is gone
+    assert "crashed" not in drawn
+
+
+class _Sink(io.StringIO):
+    """A stream that takes nothing until released, then fails if told to."""
+
+    def __init__(self, error: OSError | None = None) -> None:
+        super().__init__()
+        self.released = threading.Event()
+        self.error = error
+
+    def write(self, text: str) -> int:
+        self.released.wait(10)
+        if self.error is not None:
+            raise self.error
+        return super().write(text)
+
+
+def test_a_slow_sink_drops_lines_with_a_note_and_never_blocks() -> None:
+    sink = _Sink()
+    printer = Printer(
+        Console(file=sink, force_terminal=False), live=False, width=5, max_pending=10_000
+    )
+    printer.start()
+    started = time.monotonic()
+    for number in range(50_000):
+        printer.output("flood", f"line {number:05d} " + "x" * 40)
+    printer.say("a message is never dropped", markup=False)
+    assert time.monotonic() - started < 5  # the sink took nothing meanwhile
+    sink.released.set()
+    assert printer.close()
+    written = sink.getvalue()
+    assert "a message is never dropped" in written
+    assert "output lines dropped (flood " in written
+    kept = written.count("flood | line")
+    dropped = sum(map(int, re.findall(r"\.\.\. (\d+) output lines dropped", written)))
+    assert kept + dropped == 50_000
+    assert kept <= 3 * 10_000 // 40  # what was taken before the sink blocked, and after
+
+
+@pytest.mark.parametrize("error", [errno.EIO, errno.EPIPE])
+def test_a_failing_sink_ends_printing_quietly(error: int) -> None:
+    sink = _Sink(OSError(error, "gone"))
+    sink.released.set()
+    printer = Printer(Console(file=sink, force_terminal=False), live=False, width=5)
+    printer.start()
+    printer.output("svc", "a line")
+    assert printer.close()
+    assert printer.failed is not None and printer.failed.errno == error
+    printer.output("svc", "later lines are dropped")
+    printer.say("and messages too")
+
+
+async def test_output_lines_reach_the_printer_in_order_with_events() -> None:
+    lines = [f"line {n}" for n in range(5)]
+
+    async def talk(_: object) -> None:
+        from coordinator._subprocesses import OUTPUT_LOGGER
+
+        for line in lines:
+            OUTPUT_LOGGER.info("[%s] %s", "talker", line)
+        await anyio.sleep_forever()
+
+    system = Daemons.of().add_daemon("talker", exec=ExecFn(talk), ready=Ready(None, Switch()))
+    console, output = _plain()
+    assert await run_up(system, console=console, until_ready=True, timeout=60) == 0
+    text = output.getvalue()
+    assert [line for line in text.splitlines() if line.startswith("talker | ")] == [
+        f"talker | {line}" for line in lines
+    ]
+    assert text.index("spawned") < text.index("talker | line 0")
+
+
+def test_messages_are_bounded_too_when_the_sink_takes_nothing() -> None:
+    sink = _Sink()
+    printer = Printer(Console(file=sink, force_terminal=False), live=False, width=5)
+    printer.start()
+    for number in range(25_000):
+        printer.say(f"event {number}", markup=False)
+    sink.released.set()
+    assert printer.close()
+    written = sink.getvalue()
+    kept = written.count("event ")
+    dropped = sum(map(int, re.findall(r"\(up (\d+)\)", written)))
+    assert dropped > 0
+    assert kept + dropped == 25_000
+
+
+async def test_the_title_names_five_of_those_still_stopping() -> None:
+    system = Daemons.of()
+    for index in range(8):
+        system = system.add_daemon(
+            f"d{index}", exec=forever(stop_delay=0.5), ready=Ready(None, Switch())
+        )
+    async with system.build() as running, anyio.create_task_group() as tasks:
+        await running.wait_ready(timeout=30)
+        tasks.start_soon(running.term)
+        await running.wait_until(lambda: running.statistics().terminating, timeout=30)
+        assert title(running) == "stopping: d0, d1, d2, d3, d4 and 3 more (Ctrl-C again to kill)"
+    assert title(running) == "all stopped"
