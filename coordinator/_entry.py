@@ -17,7 +17,6 @@ from statemachines import Lifecycle
 
 from ._health import HealthCheckResult
 from ._options import EntrySpec
-from ._ownership import bind_to_entry
 from ._processes import ProcessHandle
 
 if TYPE_CHECKING:
@@ -52,8 +51,7 @@ class Entry(Lifecycle):
 
     def __init__(self, spec: EntrySpec, system: RunningDaemons, machine: Machine) -> None:
         super().__init__(spec.id, machine)
-        # Its check may ask whose processes a port must belong to (`owned=True`).
-        self.spec = bind_to_entry(spec, self)
+        self.spec = spec
         self.system = system
         self.dependencies: list[Entry] = []
         self.dependents: list[Entry] = []

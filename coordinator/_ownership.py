@@ -8,36 +8,26 @@ entry's own server failed with "address already in use". A check given
 (`/proc/PID/fd/*` -> `socket:[INODE]`) of the live members of the entry's
 process group.
 
-The check learns which entry it checks from its context: a running system
-binds the check of each entry that runs something (`bind_to_entry`), so
-that the check, however wrapped (a lambda, a partial), can find the entry's
-current process.
+The check learns which entry it checks, and its current process, from the
+context of the task that runs it (`_checked.py`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import os
 import socket
 import sys
 from collections import deque
-from collections.abc import Awaitable, Collection, Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Protocol
 
-from ._announced import Announcement
-from ._health import CheckFn, HealthCheckResult
-from ._options import EntrySpec
-from ._processes import ProcessHandle
+from ._checked import CHECKED_ENTRY
 from ._subprocesses import all_processes, read_stat
 
 __all__ = [
     "Listener",
     "answering",
-    "bind_to_entry",
     "is_local",
     "listeners",
     "ownership_problem",
@@ -142,58 +132,6 @@ def peer_address(host: str) -> IPAddress | None:
         return None
 
 
-# The checked entry
-
-
-class _RunsProcesses(Protocol):
-    @property
-    def process(self) -> ProcessHandle | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _CheckedEntry:
-    id: str
-    runner: _RunsProcesses
-
-
-_CHECKED: ContextVar[_CheckedEntry] = ContextVar("healthdaemons_checked_entry")
-
-
-def bind_to_entry(spec: EntrySpec, runner: _RunsProcesses) -> EntrySpec:
-    """`spec`, its check bound to the running entry `runner`: while the check
-    runs, it can ask whose processes a socket must belong to.
-
-    Only entries that run something are bound (a health check entry runs no
-    process, and an announcement is not polled)."""
-    ready = spec.ready
-    if spec.exec is None or ready is None or isinstance(ready.fn, Announcement):
-        return spec
-    checked = _bound(ready.fn, _CheckedEntry(spec.id, runner))
-    return dataclasses.replace(spec, ready=dataclasses.replace(ready, fn=checked))
-
-
-def _bound(fn: CheckFn, entry: _CheckedEntry) -> CheckFn:
-    def checked() -> HealthCheckResult | Awaitable[HealthCheckResult]:
-        token = _CHECKED.set(entry)
-        try:
-            value = fn()
-        finally:
-            _CHECKED.reset(token)
-        if inspect.isawaitable(value):
-            return _awaited(value, entry)
-        return value
-
-    return checked
-
-
-async def _awaited(value: Awaitable[HealthCheckResult], entry: _CheckedEntry) -> HealthCheckResult:
-    token = _CHECKED.set(entry)
-    try:
-        return await value
-    finally:
-        _CHECKED.reset(token)
-
-
 # Who holds a socket
 
 
@@ -208,8 +146,8 @@ def ownership_problem(what: str, inodes: Collection[int], *, every: bool) -> str
     could not be looked at (another user's process, for a supervisor that is
     not root): the check cannot tell, and does not fail what it cannot prove.
     """
-    entry = _CHECKED.get(None)
-    if entry is None or not inodes:
+    entry = CHECKED_ENTRY.get()
+    if entry is None or entry.runner is None or not inodes:
         return None
     process = entry.runner.process
     if process is None:

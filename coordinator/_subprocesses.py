@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from ._programs import program_problem
 from ._subcontainer import SubContainer
 
 __all__ = [
-    "ORPHAN_GUARD",
     "CommandProcess",
     "ProcessStat",
     "SpawnError",
@@ -51,9 +49,6 @@ MAX_LINE = 64 * 1024
 OUTPUT_TAIL_TIMEOUT = 1.0
 """How long to wait for the last output once the group is gone (an escaped
 process may still hold the pipe)."""
-ORPHAN_GUARD: ContextVar[int | None] = ContextVar("healthdaemons_orphan_guard", default=None)
-"""The read end of the orphan guard's pipe, in the tasks that run a guarded
-system's checks: the scripts they run (`run_health_script`) are guarded too."""
 
 
 class SpawnError(Exception):

@@ -21,6 +21,7 @@ from statemachines import ACTIVE_STATES, EntryKind, LifecycleEvent
 
 from . import triggers
 from ._announced import Announcement
+from ._checked import CHECKED_ENTRY, CheckedEntry
 from ._command import Command, LineCallback
 from ._entry import Entry
 from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
@@ -30,7 +31,7 @@ from ._options import Exec
 from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
-from ._subprocesses import ORPHAN_GUARD, CommandProcess, SpawnError, SpawnSettings
+from ._subprocesses import CommandProcess, SpawnError, SpawnSettings
 
 __all__ = ["KILL_WAIT", "EntryTasks"]
 
@@ -285,8 +286,14 @@ class EntryTasks(EventRecorder):
         assert ready is not None
         assert checks is not None
         trigger = ready.trigger or triggers.default_trigger
-        # (Set in this task's own context: it reaches only the checks.)
-        ORPHAN_GUARD.set(None if self._guard_fds is None else self._guard_fds[0])
+        # Set in this task's own context, so it reaches this entry's checks only.
+        CHECKED_ENTRY.set(
+            CheckedEntry(
+                entry.spec.id,
+                None if entry.spec.exec is None else entry,
+                None if self._guard_fds is None else self._guard_fds[0],
+            )
+        )
         with checks:
             while True:
                 # A process exit cancels this scope: start over with a fresh

@@ -28,10 +28,11 @@ from ._announced import LogLineReadiness as LogLineReadiness
 from ._announced import NotifyReadiness as NotifyReadiness
 from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
+from ._checked import CHECKED_ENTRY
 from ._command import Command
 from ._health import HealthCheckResult
 from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
-from ._subprocesses import ORPHAN_GUARD, SpawnError, group_alive, open_session
+from ._subprocesses import SpawnError, group_alive, open_session
 from ._urls import url_problem
 from ._validation import duration_problem
 
@@ -299,7 +300,8 @@ async def run_health_script(
 
     # Under a system's orphan guard, the script runs under the init, which
     # kills what the script leaves behind at once (no grace period).
-    guard_fd = ORPHAN_GUARD.get()
+    checked = CHECKED_ENTRY.get()
+    guard_fd = None if checked is None else checked.guard_fd
     try:
         # Shielded: a spawn cancelled half-way could leave a process nobody kills.
         with anyio.CancelScope(shield=True):

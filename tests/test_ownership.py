@@ -11,11 +11,10 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from coordinator._checked import CHECKED_ENTRY, CheckedEntry
 from coordinator._ownership import (
-    _CHECKED,
     Listener,
     _address,
-    _CheckedEntry,
     answering,
     is_local,
     listeners,
@@ -127,7 +126,7 @@ def test_the_server_address_falls_back_to_the_urls_own() -> None:
 def test_remote_answers_are_not_looked_at(server: tuple[str, int]) -> None:
     """In the check of an entry with no process, a local answer fails; a
     remote one (or a name, which only the connection could resolve) counts."""
-    token = _CHECKED.set(_CheckedEntry("app", SimpleNamespace(process=None)))
+    token = CHECKED_ENTRY.set(CheckedEntry("app", SimpleNamespace(process=None)))
     try:
         assert _answered_by_stranger(server) is None
         with socket.socket() as local:
@@ -137,4 +136,16 @@ def test_remote_answers_are_not_looked_at(server: tuple[str, int]) -> None:
             problem = _answered_by_stranger(("127.0.0.1", port))
         assert problem == f"port {port}: app has no process running"
     finally:
-        _CHECKED.reset(token)
+        CHECKED_ENTRY.reset(token)
+
+
+def test_a_built_system_keeps_the_specs_as_added() -> None:
+    """Telling a check which entry it checks does not change the entry's spec:
+    `running.entries` are the specs the system was given."""
+    from coordinator import Command, Daemons, HealthCheckResult, Ready
+
+    async def check() -> HealthCheckResult:
+        return HealthCheckResult.success()
+
+    system = Daemons.of().add_daemon("app", exec=Command("sleep 1000"), ready=Ready("App", check))
+    assert system.build().entries == system.entries

@@ -36,7 +36,8 @@ from coordinator import (
     RunningDaemons,
     Transitioned,
 )
-from coordinator._ownership import _bound, _CheckedEntry, listeners
+from coordinator._checked import CHECKED_ENTRY, CheckedEntry
+from coordinator._ownership import listeners
 from coordinator._subprocesses import group_alive
 from coordinator.checks import check_port_listening, check_web_url
 
@@ -328,11 +329,11 @@ async def check_for(entry_pid: int | None, port: int) -> HealthCheckResult:
     """`check_port_listening(port, owned=True)` as the check of entry `app`, whose
     process leads group `entry_pid` (`None`: no process running)."""
     process = None if entry_pid is None else SimpleNamespace(pid=entry_pid)
-    entry = _CheckedEntry("app", SimpleNamespace(process=process))
-    check = _bound(lambda: check_port_listening(port, owned=True), entry)
-    result = check()
-    assert not isinstance(result, HealthCheckResult)
-    return await result
+    token = CHECKED_ENTRY.set(CheckedEntry("app", SimpleNamespace(process=process)))
+    try:
+        return await check_port_listening(port, owned=True)
+    finally:
+        CHECKED_ENTRY.reset(token)
 
 
 def hide_fds(monkeypatch: pytest.MonkeyPatch, visible: Callable[[str], bool]) -> None:
