@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from ._checked import CHECKED_ENTRY
-from ._subprocesses import all_processes, read_stat
+from ._subprocesses import all_processes, children, read_stat
 
 __all__ = [
     "Listener",
@@ -186,21 +186,11 @@ def _group(pgid: int, seen: set[int]) -> Iterator[int]:
             continue
         seen.add(pid)
         yield pid
-        pending.extend(_children(pid))
+        pending.extend(children(pid))  # (those of other threads: the full scan)
     for stat in all_processes():
         if stat.pgrp == pgid and stat.alive and stat.pid not in seen:
             seen.add(stat.pid)
             yield stat.pid
-
-
-def _children(pid: int) -> list[int]:
-    """The children of the process's main thread (those of other threads are
-    left to the full scan)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", "rb") as children:
-            return [int(child) for child in children.read().split()]
-    except OSError:
-        return []
 
 
 def _held(

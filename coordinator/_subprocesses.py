@@ -37,6 +37,7 @@ __all__ = [
     "SpawnError",
     "SpawnSettings",
     "all_processes",
+    "children",
     "group_alive",
     "open_session",
     "read_stat",
@@ -177,13 +178,7 @@ class CommandProcess:
         if self._gone:
             return None
         leader = self._process.pid
-        pids = [leader]
-        if self._via_init:
-            try:
-                with open(f"/proc/{leader}/task/{leader}/children", "rb") as children:
-                    pids += [int(pid) for pid in children.read().split()]
-            except OSError:
-                pass
+        pids = [leader, *children(leader)] if self._via_init else [leader]
         for pid in pids:
             found = read_stat(pid)
             # (A tracing stop, "t", is a debugger's business, and brief under strace.)
@@ -407,6 +402,17 @@ def read_stat(pid: int) -> ProcessStat | None:
     # The command name may hold spaces and parentheses: split after its last ")".
     fields = raw.rpartition(b")")[2].split()
     return ProcessStat(pid, fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]))
+
+
+def children(pid: int) -> list[int]:
+    """The children of the process's main thread, `[]` once it is gone: a
+    small read, where finding every child (those of other threads too) takes
+    a scan of `all_processes`."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as listed:
+            return [int(child) for child in listed.read().split()]
+    except OSError:
+        return []
 
 
 def all_processes() -> Iterator[ProcessStat]:
