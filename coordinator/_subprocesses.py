@@ -326,7 +326,7 @@ async def open_session(
     if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 (a stat, no I/O wait)
         raise SpawnError(f"cwd {cwd!r} is not a directory")
     if via_init:
-        _require_program(argv[0], env, cwd)
+        _require_program(argv[0], env, cwd, account)
         init = [sys.executable, "-I", "-S", INIT_SCRIPT]
         init += ["--term-timeout", repr(command.sigterm_timeout)]
         if guard_fd is not None:
@@ -448,10 +448,16 @@ def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:
     return account
 
 
-def _require_program(program: str, env: Mapping[str, str], cwd: str | None) -> None:
-    """Fail as the spawn itself would, before the init hides it behind exit code 127."""
+def _require_program(
+    program: str,
+    env: Mapping[str, str],
+    cwd: str | None,
+    account: pwd.struct_passwd | None = None,
+) -> None:
+    """Fail as the spawn itself would, before the init hides it behind exit
+    code 127: the init runs as this process's user, the program as `account`."""
     problem = program_problem(
-        program, search_path=env.get("PATH", os.defpath), cwd=cwd, account=None
+        program, search_path=env.get("PATH", os.defpath), cwd=cwd, account=account
     )
     if problem is not None:
         raise SpawnError(problem)

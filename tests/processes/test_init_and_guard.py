@@ -378,3 +378,32 @@ async def test_the_init_runs_a_command_as_another_user(
         assert stat(command)[2:] == (init, init)  # its group and session are the init's
     assert signals(running.history, "service") == ["SIGTERM"]
     assert exits(running.history, "service")[-1].clean
+
+
+@pytest.mark.parametrize("run_as_init", [False, True], ids=["plain", "run_as_init"])
+async def test_a_program_the_user_cannot_run_fails_to_start_with_or_without_the_init(
+    run_as_init: bool, service_user: pwd.struct_passwd, tmp_path: Path
+) -> None:
+    """The init drops privileges itself, but the program is still checked as
+    the service's user before the spawn: it cannot start, as without the init
+    (not a crash with exit code 127)."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    program = private / "serve"
+    program.write_text("#!/bin/sh\nexec sleep 1000\n")
+    program.chmod(0o755)
+    system = Daemons.of().add_daemon(
+        "service",
+        exec=Command([str(program)], user=service_user.pw_name, run_as_init=run_as_init),
+        ready=always_ready(),
+    )
+    async with system.build() as running:
+
+        def reported() -> bool:
+            health = running.health("service")
+            return health is not None and "could not start" in (health.message or "")
+
+        assert await running.wait_until(reported, timeout=10), running.health("service")
+        health = running.health("service")
+        assert health is not None
+        assert "permission denied" in (health.message or "")
