@@ -299,6 +299,9 @@ class RunningDaemons(EntryTasks):
             raise RuntimeError("a built system can be entered only once; call build() again")
         self._entered = True
         self._init_events()
+        # Made now, entered last: the first steps below may already cancel it
+        # (`_stop_for`), and the block must then end as soon as it begins.
+        self._block_scope = anyio.CancelScope()
         if self._orphan_guard:
             # The write end stays here; when this process dies, however, the
             # pipe closes and each command's init kills its process group.
@@ -313,7 +316,6 @@ class RunningDaemons(EntryTasks):
         self._queue.extend(self._order)
         self._drain()
         self._notify()
-        self._block_scope = anyio.CancelScope()
         self._block_scope.__enter__()
         return self
 

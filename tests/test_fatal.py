@@ -385,3 +385,23 @@ async def test_a_subcontainer_raising_it_from_wrap_stops_the_system_before_anyth
     ]
     assert not [e for e in history if isinstance(e, ProcessSpawned) and e.entry == "app"]
     check_invariants(system.entries, history)
+
+
+async def test_a_host_raising_it_while_the_block_is_entered_still_ends_the_block() -> None:
+    """Raised by the first events, recorded before `__aenter__` returns: the
+    block that follows is ended all the same, not left to run for ever."""
+    raiser = Raiser(SystemExit(4))
+    raiser.armed = True
+    system = Daemons.of(host=RaisingHost("record", raiser)).add_daemon(
+        "base", exec=forever(0.2), ready=Ready("Base", Switch())
+    )
+    running = system.build()
+
+    async def block() -> None:
+        async with running:
+            await anyio.sleep_forever()
+
+    with anyio.fail_after(30), pytest.raises(SystemExit) as raised:
+        await block()
+    assert raised.value is raiser.error
+    assert running.state("base") is S.STOPPED
