@@ -13,7 +13,7 @@ from statemachines import EntryKind
 from ._announced import Announcement
 from ._command import Command
 from ._health import Ready
-from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost, history_limit_problem
+from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost
 from ._options import (
     DaemonOptions,
     EntrySpec,
@@ -25,6 +25,7 @@ from ._options import (
 )
 from ._running import RunningDaemons
 from ._subcontainer import SubContainer
+from ._validation import count_problem
 from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
 
 __all__ = ["Daemons"]
@@ -222,9 +223,9 @@ class Daemons:
         the default host; `statistics()` counts what was dropped. Raises
         `ValueError` for a limit that is not an int >= 0 or `None`.
         """
-        problem = history_limit_problem(history_limit)
+        problem = count_problem(history_limit)
         if problem is not None:
-            raise ValueError(problem)
+            raise ValueError(f"history_limit {problem}")
         return RunningDaemons(
             self.entries,
             self._host or MemoryHost(history_limit),
@@ -307,10 +308,9 @@ class Daemons:
             problems.append(
                 f"subcontainer must be a SubContainer, not {type(subcontainer).__name__}"
             )
-        if max_restarts is not None and (
-            not isinstance(max_restarts, int) or isinstance(max_restarts, bool) or max_restarts < 0
-        ):
-            problems.append(f"max_restarts must be an int >= 0 or None, not {max_restarts!r}")
+        problem = count_problem(max_restarts)
+        if problem is not None:
+            problems.append(f"max_restarts {problem}")
         for problem in problems:
             if problem is not None:
                 raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)

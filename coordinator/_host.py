@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ._events import Event, HealthReported
+from ._validation import count_problem
 
-__all__ = ["DEFAULT_HISTORY_LIMIT", "Host", "MemoryHost", "append_bounded", "history_limit_problem"]
+__all__ = ["DEFAULT_HISTORY_LIMIT", "Host", "MemoryHost", "append_bounded"]
 
 DEFAULT_HISTORY_LIMIT = 10_000
 """How many of the latest events a running system (and the default host) keeps in memory."""
@@ -34,9 +35,9 @@ class MemoryHost:
     `history_limit` events (`None`: every event), as `RunningDaemons.history` does."""
 
     def __init__(self, history_limit: int | None = DEFAULT_HISTORY_LIMIT) -> None:
-        problem = history_limit_problem(history_limit)
+        problem = count_problem(history_limit)
         if problem is not None:
-            raise ValueError(problem)
+            raise ValueError(f"history_limit {problem}")
         self.health: dict[str, HealthReported] = {}
         self.events: list[Event] = []
         self.history_limit = history_limit
@@ -61,10 +62,3 @@ def append_bounded(events: list[Event], event: Event, limit: int | None) -> int:
     dropped = len(events) - limit
     del events[:dropped]
     return dropped
-
-
-def history_limit_problem(limit: object) -> str | None:
-    """What is wrong with a `history_limit`, if anything."""
-    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0):
-        return None
-    return f"history_limit must be an int >= 0 or None, not {limit!r}"

@@ -13,6 +13,7 @@ import math
 import os
 
 __all__ = [
+    "count_problem",
     "duration_problem",
     "env_name_problem",
     "is_duration",
@@ -45,6 +46,13 @@ def duration_problem(value: object, *, positive: bool = False) -> str | None:
     if isinstance(value, int) and value > 0:  # beyond the largest float
         return f"must be a finite number, not an integer of {len(str(value))} digits"
     return f"must be a number {'>' if positive else '>='} 0, not {value!r}"
+
+
+def count_problem(value: object) -> str | None:
+    """A limit on a count: an int >= 0 (not a boolean), or `None` for no limit."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return None
+    return f"must be an int >= 0 or None, not {value!r}"
 
 
 def text_problem(value: object) -> str | None:
