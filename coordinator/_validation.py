@@ -16,36 +16,29 @@ __all__ = [
     "count_problem",
     "duration_problem",
     "env_name_problem",
-    "is_duration",
     "path_problem",
     "text_problem",
     "user_problem",
 ]
 
 
-def is_duration(value: object) -> bool:
-    """A finite real number >= 0 (booleans, NaN, infinity and integers too
-    large for a float are not): an endless wait or grace is never meant, and
-    would hide a hang."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value) and value >= 0
-    except OverflowError:  # an int beyond the largest float
-        return False
-
-
 def duration_problem(value: object, *, positive: bool = False) -> str | None:
-    """Seconds: a finite number >= 0 (> 0 if `positive`)."""
+    """Seconds: a finite number >= 0 (> 0 if `positive`). Not a boolean, NaN,
+    infinity or an integer too large for a float: an endless wait or grace is
+    never meant, and would hide a hang."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number, not {type(value).__name__}"
-    if is_duration(value):
-        return f"must be a number > 0, not {value!r}" if positive and value == 0 else None
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond the largest float
+        if value > 0:
+            return f"must be a finite number, not an integer of {len(str(value))} digits"
+        finite = False
     if value == math.inf:
         return "must be a finite number, not inf"
-    if isinstance(value, int) and value > 0:  # beyond the largest float
-        return f"must be a finite number, not an integer of {len(str(value))} digits"
-    return f"must be a number {'>' if positive else '>='} 0, not {value!r}"
+    if not finite or value < 0 or (positive and value == 0):
+        return f"must be a number {'>' if positive else '>='} 0, not {value!r}"
+    return None
 
 
 def count_problem(value: object) -> str | None:
