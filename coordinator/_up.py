@@ -113,18 +113,17 @@ async def run_up(
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
     longer takes output at the end ends the process (`os._exit`) rather than
     hanging in Python's final flush."""
+    # Before anything starts (the printer's thread included): a record that
+    # cannot be written is a mistake on the command line.
+    stream = None if record is None else _open_record(record)
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
     OUTPUT_LOGGER.setLevel(logging.INFO)
     OUTPUT_LOGGER.propagate = False
-    stream: IO[str] | None = None
     code = 1
     try:
-        if record is not None:
-            record.parent.mkdir(parents=True, exist_ok=True)
-            stream = record.open("w", encoding="utf-8")
         printer.start()
         with _ignoring(IGNORED_SIGNALS):
             code = await _run(daemons, printer, console, stream, until_ready, timeout)
@@ -136,6 +135,16 @@ async def run_up(
             stream.close()
         if not printer.close() and exit_if_stuck:
             os._exit(code)
+
+
+def _open_record(record: Path) -> IO[str]:
+    """The `--record` file, opened for writing; `ValueError` naming it if it cannot be."""
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        return record.open("w", encoding="utf-8")
+    except OSError as error:
+        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        raise ValueError(f"--record {record}: cannot write: {reason}") from error
 
 
 @contextmanager
