@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, cast
 
@@ -132,7 +132,8 @@ async def run_up(
         OUTPUT_LOGGER.removeHandler(handler)
         OUTPUT_LOGGER.propagate = True
         if stream is not None:
-            stream.close()
+            with suppress(OSError):  # a failed write was said when it happened
+                stream.close()
         if not printer.close() and exit_if_stuck:
             os._exit(code)
 
@@ -183,9 +184,7 @@ class _Reporter:
         self.inner.record(event)
         self.processes.see(event)
         self.changed = True
-        if self.record_to is not None:
-            dump_events([event], self.record_to)
-            self.record_to.flush()
+        self._write_record(event)
         if not self.plain:
             return
         if self._start is None:
@@ -204,6 +203,23 @@ class _Reporter:
                 # The event line says what changed; the whole list, which
                 # can be long, comes from `_list_stopping`, at most once a second.
                 self._list_due = True
+
+    def _write_record(self, event: Event) -> None:
+        """Append `event` to the `--record` file. A write that fails (a full
+        disk) is said once and ends the recording, not the run."""
+        stream = self.record_to
+        if stream is None:
+            return
+        try:
+            dump_events([event], stream)
+            stream.flush()
+        except OSError as error:
+            self.record_to = None
+            reason = os.strerror(error.errno).lower() if error.errno else str(error)
+            self.printer.say(
+                f"[bold red]--record {escape(str(stream.name))}: cannot write: {reason}; "
+                "recording stopped, the run goes on[/]"
+            )
 
     def list_stopping(self, now: float) -> None:
         """Print who is still stopping, if it changed and a second has passed."""

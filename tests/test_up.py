@@ -8,6 +8,7 @@ import io
 import re
 import threading
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -44,6 +45,25 @@ async def test_a_chain_of_100_lists_who_is_still_stopping_about_once_a_second() 
     lists = [line for line in lines if line.startswith("still stopping")]
     assert len(lists) <= seconds + 2, lists  # one a second at most, not one per change
     assert sum(map(len, lines)) < 100 * 1000  # linear in the entries
+    assert lines[-1] == "all stopped"
+
+
+FULL_DISK = Path("/dev/full")
+"""Every write to it fails with ENOSPC, as on a full disk."""
+
+
+@pytest.mark.skipif(not FULL_DISK.exists(), reason="needs /dev/full")
+async def test_a_record_that_cannot_be_written_is_said_once_and_the_run_goes_on() -> None:
+    system = Daemons.of().add_daemon("db", exec=forever(), ready=Ready(None, Switch()))
+    console, output = _plain()
+    code = await run_up(system, console=console, until_ready=True, timeout=60, record=FULL_DISK)
+    assert code == 0
+    lines = output.getvalue().splitlines()
+    assert [line for line in lines if "cannot write" in line] == [
+        "--record /dev/full: cannot write: no space left on device; "
+        "recording stopped, the run goes on"
+    ]
+    assert any(line.endswith("db           stopping -> stopped  (gone)") for line in lines)
     assert lines[-1] == "all stopped"
 
 
