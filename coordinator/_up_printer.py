@@ -77,6 +77,7 @@ class Printer:
         )
 
     def start(self) -> None:
+        _replace_unencodable(self._console.file)
         self._thread.start()
 
     def output(self, entry: str, line: str) -> None:
@@ -228,6 +229,15 @@ class Printer:
                 os.close(null)
             except OSError:
                 pass
+
+
+def _replace_unencodable(file: IO[str]) -> None:
+    """A service may print what the output's encoding cannot hold (under an
+    ASCII or Latin-1 locale): it is written as `?` instead of ending the
+    printing with a `UnicodeEncodeError`."""
+    reconfigure = getattr(file, "reconfigure", None)
+    if reconfigure is not None and getattr(file, "errors", None) == "strict":
+        reconfigure(errors="replace")
 
 
 def _streams(file: IO[str]) -> list[int]:

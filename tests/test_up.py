@@ -155,6 +155,19 @@ def test_a_failing_sink_ends_printing_quietly(error: int) -> None:
     printer.say("and messages too")
 
 
+def test_output_the_stream_cannot_encode_is_replaced_and_printing_goes_on() -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")  # as under LANG=C without UTF-8 mode
+    printer = Printer(Console(file=stream, force_terminal=False), live=False, width=3)
+    printer.start()
+    printer.output("uni", "ready \u2713")
+    printer.say("later", markup=False)
+    assert printer.close()
+    assert printer.failed is None
+    stream.flush()
+    assert raw.getvalue() == b"uni | ready ?\nlater\n"
+
+
 async def test_output_lines_reach_the_printer_in_order_with_events() -> None:
     lines = [f"line {n}" for n in range(5)]
 
