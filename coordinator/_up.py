@@ -144,8 +144,12 @@ def _open_record(record: Path) -> IO[str]:
         record.parent.mkdir(parents=True, exist_ok=True)
         return record.open("w", encoding="utf-8")
     except OSError as error:
-        reason = os.strerror(error.errno).lower() if error.errno else str(error)
-        raise ValueError(f"--record {record}: cannot write: {reason}") from error
+        raise ValueError(f"--record {record}: cannot write: {_reason(error)}") from error
+
+
+def _reason(error: OSError) -> str:
+    """`no space left on device`: how the rest of `up`'s messages put it."""
+    return os.strerror(error.errno).lower() if error.errno else str(error)
 
 
 @contextmanager
@@ -215,9 +219,8 @@ class _Reporter:
             stream.flush()
         except OSError as error:
             self.record_to = None
-            reason = os.strerror(error.errno).lower() if error.errno else str(error)
             self.printer.say(
-                f"[bold red]--record {escape(str(stream.name))}: cannot write: {reason}; "
+                f"[bold red]--record {escape(str(stream.name))}: cannot write: {_reason(error)}; "
                 "recording stopped, the run goes on[/]"
             )
 
