@@ -142,6 +142,29 @@ def test_a_slow_sink_drops_lines_with_a_note_and_never_blocks() -> None:
     assert kept <= 3 * 10_000 // 40  # what was taken before the sink blocked, and after
 
 
+class _SlowSink(io.StringIO):
+    """Takes about 200 KB a second, as a slow SSH session might."""
+
+    def write(self, text: str) -> int:
+        time.sleep(len(text) / 200_000)
+        return super().write(text)
+
+
+def test_a_slow_sink_that_keeps_taking_output_is_not_taken_for_stuck() -> None:
+    sink = _SlowSink()
+    console = Console(file=sink, force_terminal=False)
+    printer = Printer(console, live=False, width=5, max_pending=1_000_000)
+    lines = [f"line {number:05d} " + "x" * 40 for number in range(10_000)]  # 500 KB: 2.5 s
+    for line in lines:
+        printer.output("slow", line)
+    printer.say_last("all stopped")
+    printer.start()
+    assert printer.close(timeout=1.5)  # each write took a third of a second, all 2.5 s
+    written = sink.getvalue().splitlines()
+    assert written[-1] == "all stopped"
+    assert written[:-1] == [f"slow  | {line}" for line in lines]
+
+
 @pytest.mark.parametrize("error", [errno.EIO, errno.EPIPE])
 def test_a_failing_sink_ends_printing_quietly(error: int) -> None:
     sink = _Sink(OSError(error, "gone"))
