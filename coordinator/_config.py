@@ -127,7 +127,8 @@ def _read_toml(name: str) -> dict[str, object]:
     except RecursionError as error:
         raise Problem("invalid TOML: arrays or tables nested too deeply") from error
     except ValueError as error:  # an integer with more digits than Python converts
-        raise Problem(f"invalid TOML: {error}") from error
+        # Without Python's advice to call sys.set_int_max_str_digits().
+        raise Problem(f"invalid TOML: {str(error).partition(';')[0]}") from error
 
 
 def _read_file(name: str) -> bytes:

@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, cast
 
@@ -113,18 +113,17 @@ async def run_up(
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
     longer takes output at the end ends the process (`os._exit`) rather than
     hanging in Python's final flush."""
+    # Before anything starts (the printer's thread included): a record that
+    # cannot be written is a mistake on the command line.
+    stream = None if record is None else _open_record(record)
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
     OUTPUT_LOGGER.setLevel(logging.INFO)
     OUTPUT_LOGGER.propagate = False
-    stream: IO[str] | None = None
     code = 1
     try:
-        if record is not None:
-            record.parent.mkdir(parents=True, exist_ok=True)
-            stream = record.open("w", encoding="utf-8")
         printer.start()
         with _ignoring(IGNORED_SIGNALS):
             code = await _run(daemons, printer, console, stream, until_ready, timeout)
@@ -133,9 +132,24 @@ async def run_up(
         OUTPUT_LOGGER.removeHandler(handler)
         OUTPUT_LOGGER.propagate = True
         if stream is not None:
-            stream.close()
+            with suppress(OSError):  # a failed write was said when it happened
+                stream.close()
         if not printer.close() and exit_if_stuck:
             os._exit(code)
+
+
+def _open_record(record: Path) -> IO[str]:
+    """The `--record` file, opened for writing; `ValueError` naming it if it cannot be."""
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        return record.open("w", encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"--record {record}: cannot write: {_reason(error)}") from error
+
+
+def _reason(error: OSError) -> str:
+    """`no space left on device`: how the rest of `up`'s messages put it."""
+    return os.strerror(error.errno).lower() if error.errno else str(error)
 
 
 @contextmanager
@@ -174,9 +188,7 @@ class _Reporter:
         self.inner.record(event)
         self.processes.see(event)
         self.changed = True
-        if self.record_to is not None:
-            dump_events([event], self.record_to)
-            self.record_to.flush()
+        self._write_record(event)
         if not self.plain:
             return
         if self._start is None:
@@ -195,6 +207,22 @@ class _Reporter:
                 # The event line says what changed; the whole list, which
                 # can be long, comes from `_list_stopping`, at most once a second.
                 self._list_due = True
+
+    def _write_record(self, event: Event) -> None:
+        """Append `event` to the `--record` file. A write that fails (a full
+        disk) is said once and ends the recording, not the run."""
+        stream = self.record_to
+        if stream is None:
+            return
+        try:
+            dump_events([event], stream)
+            stream.flush()
+        except OSError as error:
+            self.record_to = None
+            self.printer.say(
+                f"[bold red]--record {escape(str(stream.name))}: cannot write: {_reason(error)}; "
+                "recording stopped, the run goes on[/]"
+            )
 
     def list_stopping(self, now: float) -> None:
         """Print who is still stopping, if it changed and a second has passed."""

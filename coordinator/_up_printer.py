@@ -2,8 +2,9 @@
 
 Supervision never waits for a terminal. The event loop only hands lines to
 the printer: an append to a bounded buffer under a lock. A thread writes
-them in batches, at most `BATCHES_PER_SECOND` times a second, each batch one
-write (and, on a terminal, one redraw of the live table). The services'
+them in batches, at most `BATCHES_PER_SECOND` times a second, each batch in
+writes of at most `CHUNK` characters (and, on a terminal, one redraw of the
+live table). The services'
 output lines that do not fit in the buffer are dropped and counted, and a
 note says how many, at most once a second; messages (events, signals, the
 outcome) are dropped only when `MAX_MESSAGES` of them wait. A write that
@@ -35,6 +36,12 @@ for a long time (a terminal paused by Ctrl-S) gets there."""
 BATCHES_PER_SECOND = 20
 NOTE_INTERVAL = 1.0
 """Seconds between two notes about dropped lines, at least."""
+CHUNK = 64 * 1024
+"""Characters of output lines written at once, at most: a slow terminal (an
+SSH session) then shows progress every chunk, not once a batch of seconds.
+Not smaller: on a terminal, each write also redraws the live table."""
+CLOSE_LIMIT = 30.0
+"""Seconds that `close` waits for a writer that progresses, at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,8 @@ class Printer:
         """Lines dropped since the last note, by entry ("" for messages)."""
         self._table: RenderableType | None = None
         self._closing = False
+        self._progressed = 0.0
+        """When a write last completed (`time.monotonic()`)."""
         self._last: str | None = None
         self.failed: OSError | None = None
         """Why printing stopped, if a write failed."""
@@ -77,6 +86,7 @@ class Printer:
         )
 
     def start(self) -> None:
+        _replace_unencodable(self._console.file)
         self._thread.start()
 
     def output(self, entry: str, line: str) -> None:
@@ -112,13 +122,21 @@ class Printer:
         self._last = text
 
     def close(self, timeout: float = 2.0) -> bool:
-        """Write what is left and stop; `False` if the writer is stuck (a
-        terminal that does not take output, say) after `timeout` seconds."""
+        """Write what is left and stop; `False` if the writer is stuck: no
+        write completed for `timeout` seconds (a terminal that takes nothing,
+        say), or still writing after `CLOSE_LIMIT` seconds. A slow terminal
+        that keeps taking output gets to show the end."""
         with self._lock:
             self._closing = True
         self._wake.set()
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        started = time.monotonic()
+        while True:
+            self._thread.join(0.05)
+            if not self._thread.is_alive():
+                return True
+            now = time.monotonic()
+            if now - max(started, self._progressed) > timeout or now - started > CLOSE_LIMIT:
+                return False
 
     # The writing thread.
 
@@ -171,13 +189,19 @@ class Printer:
     def _write(self, items: list[_Output | _Message]) -> None:
         console = self._console
         lines: list[_Output | _Message] = []
+        size = 0
         for item in items:
             if isinstance(item, _Message) and item.markup:
                 self._write_lines(lines)
-                lines = []
+                lines, size = [], 0
                 console.print(item.text)
-            else:
-                lines.append(item)
+                self._progressed = time.monotonic()
+                continue
+            lines.append(item)
+            size += len(item.line if isinstance(item, _Output) else item.text)
+            if size >= CHUNK:
+                self._write_lines(lines)
+                lines, size = [], 0
         self._write_lines(lines)
 
     def _write_lines(self, lines: list[_Output | _Message]) -> None:
@@ -193,6 +217,7 @@ class Printer:
             )
             self._console.file.write(text)
             self._console.file.flush()
+            self._progressed = time.monotonic()
             return
         batch = Text()
         for item in lines:
@@ -204,6 +229,7 @@ class Printer:
             batch.append("\n")
         batch.rstrip()
         self._console.print(batch, highlight=False, soft_wrap=True)
+        self._progressed = time.monotonic()
 
     def _write_note(self, dropped: dict[str, int]) -> None:
         total = sum(dropped.values())
@@ -228,6 +254,15 @@ class Printer:
                 os.close(null)
             except OSError:
                 pass
+
+
+def _replace_unencodable(file: IO[str]) -> None:
+    """A service may print what the output's encoding cannot hold (under an
+    ASCII or Latin-1 locale): it is written as `?` instead of ending the
+    printing with a `UnicodeEncodeError`."""
+    reconfigure = getattr(file, "reconfigure", None)
+    if reconfigure is not None and getattr(file, "errors", None) == "strict":
+        reconfigure(errors="replace")
 
 
 def _streams(file: IO[str]) -> list[int]:

@@ -15,4 +15,7 @@ def url_problem(url: str) -> str | None:
         return f"invalid URL: {error}"
     if parsed.scheme not in ("http", "https") or not parsed.host:
         return f"must be an absolute http:// or https:// URL, not {url!r}"
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        # httpx takes any number; connecting to it would then raise, not fail.
+        return f"invalid URL: its port must be from 1 to 65535, not {parsed.port}"
     return None

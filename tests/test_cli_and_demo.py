@@ -58,6 +58,21 @@ def test_events_on_a_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "missing.jsonl: cannot read: No such file or directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["a-directory", "under-a-file"])
+def test_up_with_a_record_it_cannot_write_exits_2_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    config = tmp_path / "system.toml"
+    config.write_text(
+        '[services.db]\ncommand = ["sleep", "60"]\n[services.db.ready]\nlog_line = "x"\n'
+    )
+    record = tmp_path if where == "a-directory" else config / "run.jsonl"
+    assert main(["up", str(config), "--record", str(record)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"healthdaemons: --record {record}: cannot write: ")
+    assert "spawned" not in out
+
+
 def test_the_console_script_is_installed() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "coordinator", "--version"], capture_output=True, text=True

@@ -652,6 +652,11 @@ BAD_FILES = [
         id="url",
     ),
     pytest.param(
+        '[services.db]\ncommand = "x"\nready = { url = "http://127.0.0.1:99999/" }\n',
+        "services.db.ready.url: invalid URL: its port must be from 1 to 65535, not 99999",
+        id="url-port",
+    ),
+    pytest.param(
         '[services.db]\ncommand = "x"\nready = { script = [] }\n',
         "services.db.ready.script: must not be empty",
         id="script-empty",

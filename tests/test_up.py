@@ -8,6 +8,7 @@ import io
 import re
 import threading
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -44,6 +45,25 @@ async def test_a_chain_of_100_lists_who_is_still_stopping_about_once_a_second() 
     lists = [line for line in lines if line.startswith("still stopping")]
     assert len(lists) <= seconds + 2, lists  # one a second at most, not one per change
     assert sum(map(len, lines)) < 100 * 1000  # linear in the entries
+    assert lines[-1] == "all stopped"
+
+
+FULL_DISK = Path("/dev/full")
+"""Every write to it fails with ENOSPC, as on a full disk."""
+
+
+@pytest.mark.skipif(not FULL_DISK.exists(), reason="needs /dev/full")
+async def test_a_record_that_cannot_be_written_is_said_once_and_the_run_goes_on() -> None:
+    system = Daemons.of().add_daemon("db", exec=forever(), ready=Ready(None, Switch()))
+    console, output = _plain()
+    code = await run_up(system, console=console, until_ready=True, timeout=60, record=FULL_DISK)
+    assert code == 0
+    lines = output.getvalue().splitlines()
+    assert [line for line in lines if "cannot write" in line] == [
+        "--record /dev/full: cannot write: no space left on device; "
+        "recording stopped, the run goes on"
+    ]
+    assert any(line.endswith("db           stopping -> stopped  (gone)") for line in lines)
     assert lines[-1] == "all stopped"
 
 
@@ -122,6 +142,29 @@ def test_a_slow_sink_drops_lines_with_a_note_and_never_blocks() -> None:
     assert kept <= 3 * 10_000 // 40  # what was taken before the sink blocked, and after
 
 
+class _SlowSink(io.StringIO):
+    """Takes about 200 KB a second, as a slow SSH session might."""
+
+    def write(self, text: str) -> int:
+        time.sleep(len(text) / 200_000)
+        return super().write(text)
+
+
+def test_a_slow_sink_that_keeps_taking_output_is_not_taken_for_stuck() -> None:
+    sink = _SlowSink()
+    console = Console(file=sink, force_terminal=False)
+    printer = Printer(console, live=False, width=5, max_pending=1_000_000)
+    lines = [f"line {number:05d} " + "x" * 40 for number in range(10_000)]  # 500 KB: 2.5 s
+    for line in lines:
+        printer.output("slow", line)
+    printer.say_last("all stopped")
+    printer.start()
+    assert printer.close(timeout=1.5)  # each write took a third of a second, all 2.5 s
+    written = sink.getvalue().splitlines()
+    assert written[-1] == "all stopped"
+    assert written[:-1] == [f"slow  | {line}" for line in lines]
+
+
 @pytest.mark.parametrize("error", [errno.EIO, errno.EPIPE])
 def test_a_failing_sink_ends_printing_quietly(error: int) -> None:
     sink = _Sink(OSError(error, "gone"))
@@ -133,6 +176,19 @@ def test_a_failing_sink_ends_printing_quietly(error: int) -> None:
     assert printer.failed is not None and printer.failed.errno == error
     printer.output("svc", "later lines are dropped")
     printer.say("and messages too")
+
+
+def test_output_the_stream_cannot_encode_is_replaced_and_printing_goes_on() -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")  # as under LANG=C without UTF-8 mode
+    printer = Printer(Console(file=stream, force_terminal=False), live=False, width=3)
+    printer.start()
+    printer.output("uni", "ready \u2713")
+    printer.say("later", markup=False)
+    assert printer.close()
+    assert printer.failed is None
+    stream.flush()
+    assert raw.getvalue() == b"uni | ready ?\nlater\n"
 
 
 async def test_output_lines_reach_the_printer_in_order_with_events() -> None:
