@@ -120,6 +120,7 @@ async def run_up(
     printer = Printer(console, live=console.is_terminal, width=width)
     handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
+    level = OUTPUT_LOGGER.level
     OUTPUT_LOGGER.setLevel(logging.INFO)
     OUTPUT_LOGGER.propagate = False
     code = 1
@@ -130,6 +131,7 @@ async def run_up(
         return code
     finally:
         OUTPUT_LOGGER.removeHandler(handler)
+        OUTPUT_LOGGER.setLevel(level)
         OUTPUT_LOGGER.propagate = True
         if stream is not None:
             with suppress(OSError):  # a failed write was said when it happened

@@ -98,7 +98,7 @@ def title(running: RunningDaemons) -> str:
     if stopping:
         # A title is one line: a few names, then how many more.
         named = ", ".join(stopping[:5]) + (f" and {len(stopping) - 5} more" if stopping[5:] else "")
-        return f"stopping: {named} (Ctrl-C again to kill)"
+        return f"stopping: {named} (a second Ctrl-C kills)"
     return "all stopped" if running.statistics().stopped == len(running.ids) else "stopping"
 
 

@@ -236,5 +236,5 @@ async def test_the_title_names_five_of_those_still_stopping() -> None:
         await running.wait_ready(timeout=30)
         tasks.start_soon(running.term)
         await running.wait_until(lambda: running.statistics().terminating, timeout=30)
-        assert title(running) == "stopping: d0, d1, d2, d3, d4 and 3 more (Ctrl-C again to kill)"
+        assert title(running) == "stopping: d0, d1, d2, d3, d4 and 3 more (a second Ctrl-C kills)"
     assert title(running) == "all stopped"
