@@ -334,7 +334,8 @@ def _read_ready(
         raise table.problem("stream", "only with log_line")
     display = table.string("display") or table.entry
     grace_period = table.number("grace_period", _GRACE_PERIOD)
-    timeout = table.number("timeout", _SCRIPT_TIMEOUT if source == "script" else _CHECK_TIMEOUT)
+    default = _SCRIPT_TIMEOUT if source == "script" else _CHECK_TIMEOUT
+    timeout = table.number("timeout", default, positive=True)
     fn, script = _read_source(table, source, timeout, base, process)
     trigger = None
     if table.has("interval"):

@@ -859,6 +859,10 @@ def test_the_documented_messages_are_the_real_ones() -> None:
             "services.db.sigterm_timeout: must be a finite number, not inf",
         ),
         (
+            '[services.db]\ncommand = "true"\n[services.db.ready]\nport = 1\ntimeout = 0\n',
+            "services.db.ready.timeout: must be a number > 0, not 0",
+        ),
+        (
             '[services.db]\ncommand = "true"\n[services.db.ready]\nport = 1\n'
             '[services.web]\ncommand = "true"\nrequires = ["db", "db"]\n'
             "[services.web.ready]\nport = 2\n",
