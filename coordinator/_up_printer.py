@@ -163,10 +163,13 @@ class Printer:
                     self._pending = self._messages = 0
                     table, self._table = self._table, None
                     closing = self._closing
+                self._write(items)
+                # Counted after the batch: what was dropped while it was
+                # written is said right below it, at the end too.
+                with self._lock:
                     dropped: dict[str, int] = {}
                     if self._dropped and (closing or started - last_note >= NOTE_INTERVAL):
                         dropped, self._dropped = self._dropped, {}
-                self._write(items)
                 if dropped:
                     last_note = started
                     self._write_note(dropped)
