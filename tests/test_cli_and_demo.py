@@ -58,6 +58,7 @@ def test_events_on_a_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "missing.jsonl: cannot read: No such file or directory" in capsys.readouterr().err
 
 
+@pytest.mark.processes
 def test_the_console_script_is_installed() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "coordinator", "--version"], capture_output=True, text=True

@@ -11,6 +11,12 @@ from . import leftovers
 leftovers.become_subreaper()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def subreaper_in_this_process() -> None:
+    """Again per session: a forked runner (mutmut's workers) does not inherit it."""
+    leftovers.become_subreaper()
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Both backends on real time: a mock clock would jump while a process runs."""
