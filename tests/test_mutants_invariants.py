@@ -182,3 +182,46 @@ def test_a_fresh_replay_has_seen_nothing() -> None:
     with pytest.raises(InvariantViolation) as caught:
         replay.end_of_step()
     assert (caught.value.at, caught.value.events) == (0.0, 0)
+
+
+def test_invariants_1_and_6_name_every_entry_involved() -> None:
+    specs = (
+        Daemons.of()
+        .add_daemon("a", exec=forever(), ready=Ready("A", Switch()))
+        .add_daemon("b", exec=forever(), ready=Ready("B", Switch()))
+        .add_daemon("c", exec=forever(), ready=Ready("C", Switch()), requires=["a", "b"])
+        .add_daemon("d", exec=forever(), ready=Ready("D", Switch()), requires=["a"])
+    )
+    entries = specs.entries
+    ready = [
+        t(1.0, "a", E.LAUNCH, S.WAITING, S.STARTING, 1),
+        t(1.0, "b", E.LAUNCH, S.WAITING, S.STARTING, 1),
+        t(2.0, "a", E.HEALTHY, S.STARTING, S.READY, 2),
+        t(2.0, "b", E.HEALTHY, S.STARTING, S.READY, 2),
+        t(3.0, "c", E.LAUNCH, S.WAITING, S.STARTING, 3),
+        t(3.0, "d", E.LAUNCH, S.WAITING, S.STARTING, 3),
+    ]
+    found = violation(
+        [
+            *ready,
+            t(4.0, "a", E.TERM, S.READY, S.STOPPING, 4),
+            t(4.0, "a", E.SIGNAL, S.STOPPING, S.STOPPING, 4),
+        ],
+        entries,
+    )
+    assert str(found) == "invariant 1: a signalled at 4 while its dependents c, d still run"
+    assert found.entries == ("a", "c", "d")
+    found = violation(
+        [
+            *ready,
+            t(4.0, "a", E.UNHEALTHY, S.READY, S.FAILING, 4),
+            t(4.0, "b", E.UNHEALTHY, S.READY, S.FAILING, 4),
+            t(4.0, "d", E.DEPENDENCY_LOST, S.STARTING, S.STOPPING, 4),
+            t(5.0, "a", E.HEALTHY, S.FAILING, S.READY, 5),
+        ],
+        entries,
+    )
+    assert str(found) == (
+        "invariant 6: c is starting while its dependencies a, b are not ready (at 5)"
+    )
+    assert found.entries == ("c", "a", "b")

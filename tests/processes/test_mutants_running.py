@@ -88,9 +88,11 @@ async def test_subcontainers_go_after_their_last_user_and_before_term_returns() 
     shared.running = alone.running = running
     async with running:
         await running.wait_ready(timeout=10)
-    # Both destroys overlapped (each takes 1 s) and both finished before the block ended.
-    assert shared.destroyed
-    assert alone.destroyed
+        await running.term()
+        # Both destroys overlapped (each takes 1 s) and both finished before
+        # term() returned.
+        assert shared.destroyed
+        assert alone.destroyed
     stopped = LifecycleState.STOPPED
     assert shared.states_at_destroy == {"quick": stopped, "slow": stopped}
     assert alone.states_at_destroy == {"single": stopped}
