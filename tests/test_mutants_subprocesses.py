@@ -5,13 +5,20 @@ for the survivors of `make mutate` (docs/testing.md)."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from coordinator._subprocesses import SpawnError, _require_program, _short_temporary_directory
+from coordinator._subprocesses import (
+    SpawnError,
+    _describe_os_error,
+    _hand_over,
+    _require_program,
+    _short_temporary_directory,
+)
 
 
 def executable(path: Path) -> Path:
@@ -73,3 +80,24 @@ def test_the_socket_directory_moves_to_tmp_past_90_characters(
         assert os.listdir(base) == ([] if moved else [name])
     finally:
         os.rmdir(directory)
+
+
+def test_os_errors_are_described_in_lower_case_with_their_file() -> None:
+    assert _describe_os_error(OSError("Exec Format Error")) == "exec format error"
+    assert _describe_os_error(OSError(2, "No such file or directory", "/x")) == (
+        "no such file or directory: '/x'"
+    )
+
+
+@pytest.mark.parametrize("by", ["uid", "name"])
+def test_the_socket_is_handed_over_to_the_commands_user(tmp_path: Path, by: str) -> None:
+    account = pwd.getpwuid(os.getuid())
+    socket_path = tmp_path / "notify"
+    socket_path.write_text("")
+    user: str | int = account.pw_uid if by == "uid" else account.pw_name
+    _hand_over(str(tmp_path), str(socket_path), user)
+    assert (socket_path.stat().st_uid, socket_path.stat().st_gid) == (
+        account.pw_uid,
+        account.pw_gid,
+    )
+    _hand_over(str(tmp_path), str(socket_path), "no-such-user-here")  # left to the spawn
