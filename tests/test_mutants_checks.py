@@ -8,6 +8,7 @@ import itertools
 import ssl
 from pathlib import Path
 
+import anyio
 import pytest
 
 from coordinator import checks
@@ -17,6 +18,7 @@ from coordinator.checks import (
     _listening,
     _Output,
     _require_url,
+    _shorten,
     check_port_listening,
 )
 
@@ -115,3 +117,27 @@ def test_output_that_is_not_utf8_is_replaced() -> None:
     output = _Output(keep_start=True)
     output._data += b"\xff ok"
     assert output.text() == "\ufffd ok"
+
+
+def test_messages_are_cut_after_200_characters_at_a_word() -> None:
+    assert _shorten("x" * 200) == "x" * 200
+    assert _shorten("a" * 199 + " " + "b" * 50) == "a" * 199 + "..."
+
+
+@pytest.mark.parametrize("keep_start", [True, False])
+async def test_output_keeps_64_kib_of_its_start_or_its_end(keep_start: bool) -> None:
+    send, receive = anyio.create_memory_object_stream[bytes](10)
+    output = _Output(keep_start=keep_start)
+    async with send:
+        send.send_nowait(b"a" * 40_000)
+        send.send_nowait(b"b" * 40_000)
+        send.send_nowait(b"c" * 40_000)
+    async with receive:
+        await output.drain(receive)  # type: ignore[arg-type]
+    text = output.text()
+    assert len(text) == 64 * 1024
+    if keep_start:
+        assert text.startswith("a" * 40_000) and text.endswith("b")
+    else:
+        assert text.endswith("c" * 40_000) and text.startswith("b")
+    assert output.done.is_set()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from coordinator import Daemons, LifecycleState, Ready
+from coordinator import Daemons, ExecFn, LifecycleState, ProcessExited, Ready
 from coordinator.errors import SystemTerminatedError
 
 from .support import Switch, forever
@@ -54,3 +54,22 @@ async def test_kill_first_begins_the_shutdown() -> None:
         assert running.statistics().terminating
         with anyio.fail_after(10):
             await running.wait_stopped()
+
+
+async def test_an_abandoned_function_did_not_end_cleanly() -> None:
+    async def stubborn(_: object) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.5)
+
+    system = Daemons.of().add_daemon(
+        "stubborn", exec=ExecFn(stubborn, sigterm_timeout=0.1), ready=Ready("S", Switch())
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=5)
+    [exited] = [e for e in running.history if isinstance(e, ProcessExited)]
+    assert exited.clean is False
+    assert exited.returncode is None
+    assert exited.description == "ignored cancellation for 0.1 s and was abandoned"
