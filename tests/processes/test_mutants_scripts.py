@@ -7,7 +7,8 @@ from __future__ import annotations
 from coordinator import HealthStatus
 from coordinator.checks import run_health_script
 
-JUNK = "i=0; while [ $i -lt 2000 ]; do echo 'junk junk junk junk junk junk'; i=$((i+1)); done"
+# 120 kB: more than the 64 KiB kept of each output.
+JUNK = "i=0; while [ $i -lt 4000 ]; do echo 'junk junk junk junk junk junk'; i=$((i+1)); done"
 
 
 async def test_success_shows_the_start_of_a_long_output() -> None:
