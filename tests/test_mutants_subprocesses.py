@@ -47,7 +47,10 @@ def test_a_file_that_cannot_be_run_is_permission_denied(tmp_path: Path) -> None:
         _require_program("./folder", {}, str(tmp_path))
 
 
-def test_a_bare_name_is_looked_up_on_the_commands_path(tmp_path: Path) -> None:
+def test_a_bare_name_is_looked_up_on_the_commands_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # this process's PATH never counts
     executable(tmp_path / "only-here")
     _require_program("only-here", {"PATH": str(tmp_path)}, None)
     with pytest.raises(SpawnError, match=r"^no such file or directory: 'only-here'$"):
