@@ -9,6 +9,7 @@ import anyio
 from coordinator import (
     Command,
     Daemons,
+    ErrorReported,
     LifecycleState,
     ProcessSignalled,
     RunningDaemons,
@@ -98,3 +99,35 @@ async def test_subcontainers_go_after_their_last_user_and_before_term_returns() 
     assert alone.states_at_destroy == {"single": stopped}
     destroyed = {(e.name, e.entry) for e in running.history if isinstance(e, SubContainerDestroyed)}
     assert destroyed == {("shared", "slow"), ("alone", "single")}
+
+
+class FailsToDestroy(SubContainer):
+    async def destroy(self) -> None:
+        raise RuntimeError("still mounted")
+
+
+class HangsInDestroy(SubContainer):
+    destroy_timeout = 0.2
+
+    async def destroy(self) -> None:
+        await anyio.sleep_forever()
+
+
+async def test_a_subcontainer_that_fails_or_hangs_in_destroy_is_reported() -> None:
+    system = (
+        Daemons.of()
+        .add_daemon("a", exec=sleeper(), ready=always_ready(), subcontainer=FailsToDestroy("p"))
+        .add_daemon("b", exec=sleeper(), ready=always_ready(), subcontainer=HangsInDestroy("q"))
+        .add_daemon("c", exec=sleeper(), ready=always_ready(), subcontainer=SubContainer("r"))
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        started = anyio.current_time()
+    errors = {(e.entry, e.message) for e in running.history if isinstance(e, ErrorReported)}
+    assert errors == {
+        ("a", "destroying <FailsToDestroy 'p'> failed: RuntimeError('still mounted')"),
+        ("b", "destroying <HangsInDestroy 'q'> took over 0.2 s"),
+    }
+    [destroyed] = [e for e in running.history if isinstance(e, SubContainerDestroyed)]
+    assert (destroyed.entry, destroyed.name) == ("c", "r")
+    assert started <= destroyed.at <= anyio.current_time()
