@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo demo-inprocess bench docs-diagrams clean
+.PHONY: test quick mutate lint typecheck pytest demo demo-inprocess bench docs-diagrams clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,21 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-$(if $(CI),ci,dev)} $(BIN)/pytest
+
+# The tests that start no process (no tests/processes, no renderer, no CLI in a
+# process): the quick loop while editing. A test that starts one anyway fails.
+quick: $(STAMP)
+	HEALTHDAEMONS_QUICK=1 $(BIN)/pytest -m "not processes" -q -p no:cacheprovider
+
+# Mutation testing (mutmut, outside `make test` and CI; see docs/testing.md),
+# one worker. Results stay in mutants/: a second run tests only the mutants
+# not yet tested (or whose function changed). Naming mutants tests them again:
+# `make mutate MUTANTS="coordinator.checks.*"` (re)runs one module.
+MUTANTS ?=
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutate]'
+	HYPOTHESIS_PROFILE=mutate $(BIN)/mutmut run --max-children 1 $(MUTANTS)
+	$(BIN)/python tests/mutation_score.py
 
 # The main job: a real stack (coordinator/demo/, also examples/demo.toml) run
 # until everything is ready, shut down in order, then drawn.

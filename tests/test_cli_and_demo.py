@@ -73,6 +73,7 @@ def test_up_with_a_record_it_cannot_write_exits_2_before_anything_starts(
     assert "spawned" not in out
 
 
+@pytest.mark.processes
 def test_the_console_script_is_installed() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "coordinator", "--version"], capture_output=True, text=True

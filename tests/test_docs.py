@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNNABLE = re.compile(r"```python\n(.*?)```", re.S)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("document", ["README.md"])
 def test_runnable_examples_run(document: str, capsys: pytest.CaptureFixture[str]) -> None:
     blocks = RUNNABLE.findall((ROOT / document).read_text())

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from . import leftovers
 
-leftovers.become_subreaper()
+
+def adopts_orphans() -> bool:
+    """Whether this process may be the subreaper: always, but in mutmut's main
+    process, which waits for any child and fails on an orphan it adopted; its
+    workers (forked, the mutant's name in MUTANT_UNDER_TEST) are subreapers."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST")
+    return mutant is None or "__mutmut_" in mutant
+
+
+if adopts_orphans():
+    leftovers.become_subreaper()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def subreaper_in_this_process() -> None:
+    """Again per session: a forked worker does not inherit it."""
+    if adopts_orphans():
+        leftovers.become_subreaper()
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -106,6 +106,7 @@ async def test_a_running_system_is_coloured_by_state() -> None:
     assert '"api" -> "gate";' in source
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_svg_and_png_come_from_the_installed_renderer(tmp_path: Path) -> None:
     svg = render(lifecycle_dot(), "svg")
     root = ET.fromstring(svg)
@@ -160,11 +161,13 @@ def test_a_missing_renderer_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch)
         render("digraph { a }")
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_bad_dot_is_a_render_error() -> None:
     with pytest.raises(RenderError, match="could not render"):
         render("digraph { a -> }")
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_the_command_line_draws_each_kind_of_picture(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,6 +224,7 @@ def recorded_run() -> list[Event]:
     ]
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_a_health_message_with_quotes_stays_valid_dot() -> None:
     tricky = Switch(message='say "hi" \\ bye')
     system = Daemons.of().add_health_check("odd", ready=Ready('An "odd" one', tricky))

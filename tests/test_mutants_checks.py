@@ -1,0 +1,143 @@
+"""The built-in checks' small parts, exactly: the port range, reading the TCP
+tables, describing request errors, walking an error's causes, decoding a
+script's output. Written for the survivors of `make mutate` (docs/testing.md)."""
+
+from __future__ import annotations
+
+import itertools
+import ssl
+from pathlib import Path
+
+import anyio
+import pytest
+
+from coordinator import checks
+from coordinator.checks import (
+    _causes,
+    _describe_request_error,
+    _listening,
+    _Output,
+    _require_url,
+    _shorten,
+    check_port_listening,
+)
+
+HEADER = b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt\n"
+
+
+def table(path: Path, *lines: bytes) -> str:
+    path.write_bytes(HEADER + b"".join(line + b"\n" for line in lines))
+    return str(path)
+
+
+@pytest.mark.parametrize("port", [1, 65535])
+async def test_the_first_and_last_ports_can_be_checked(port: int) -> None:
+    result = await check_port_listening(port)
+    assert result.message in (f"Port {port} is listening", f"Port {port} is not listening")
+
+
+@pytest.mark.parametrize("port", [0, 65536])
+async def test_ports_outside_the_range_are_refused(port: int) -> None:
+    with pytest.raises(ValueError, match=f"port must be an integer from 1 to 65535, not {port}"):
+        await check_port_listening(port)
+
+
+async def test_unreadable_tables_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first table's error is the one reported: a directory, then a missing file.
+    monkeypatch.setattr(checks, "_TCP_TABLES", (str(tmp_path), str(tmp_path / "missing")))
+    result = await check_port_listening(8080)
+    assert result.message == "Cannot check port 8080: Is a directory"
+    result = await check_port_listening(8080, error_message="no tables")
+    assert result.message == "no tables"
+
+
+def test_a_missing_table_does_not_hide_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tcp6 = table(tmp_path / "tcp6", b"   0: 00000000000000000000000000000000:1F90 0000:0000 0A")
+    monkeypatch.setattr(checks, "_TCP_TABLES", (str(tmp_path / "missing"), tcp6))
+    assert _listening(0x1F90)
+    assert not _listening(0x1F91)
+
+
+def test_only_whole_listening_lines_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tcp = table(
+        tmp_path / "tcp",
+        b"   0: 0100007F:0050 00000000:0000",  # cut short: no state
+        b"   1: 0100007F:0051 00000000:0000 01",  # established, not listening
+        b"   2: 0100007F:0052 00000000:0000 0A",  # exactly the four fields needed
+    )
+    monkeypatch.setattr(checks, "_TCP_TABLES", (tcp,))
+    assert not _listening(0x50)
+    assert not _listening(0x51)
+    assert _listening(0x52)
+
+
+def test_a_url_that_is_not_a_string_is_named_by_its_type() -> None:
+    with pytest.raises(ValueError, match=r"^url must be a string, not int$"):
+        _require_url(8080)  # type: ignore[arg-type]
+
+
+def tls_error(reason: str | None) -> ssl.SSLError:
+    error = ssl.SSLError(1, "[SSL] something")
+    error.reason = reason  # type: ignore[assignment]
+    return error
+
+
+def wrapped(cause: BaseException) -> RuntimeError:
+    error = RuntimeError("All connection attempts failed")
+    error.__cause__ = cause
+    return error
+
+
+def test_request_errors_are_described_by_their_cause() -> None:
+    assert _describe_request_error(wrapped(tls_error("WRONG_VERSION_NUMBER"))) == (
+        "TLS error: wrong version number"
+    )
+    assert _describe_request_error(wrapped(tls_error(None))) == ("TLS error: [SSL] something")
+    assert _describe_request_error(wrapped(OSError(1, "Connect call failed"))) == (
+        "operation not permitted"
+    )
+    # errno 0 is no error number: the text is used.
+    assert _describe_request_error(wrapped(OSError(0, "Name Or Service Not Known"))) == (
+        "name or service not known"
+    )
+    assert _describe_request_error(RuntimeError("boom")) == "boom"
+    assert _describe_request_error(RuntimeError()) == "RuntimeError"
+
+
+def test_causes_are_walked_once_even_in_a_cycle() -> None:
+    first, second = ValueError("first"), KeyError("second")
+    first.__context__ = second
+    second.__context__ = first
+    assert list(itertools.islice(_causes(first), 5)) == [first, second]
+
+
+def test_output_that_is_not_utf8_is_replaced() -> None:
+    output = _Output(keep_start=True)
+    output._data += b"\xff ok"
+    assert output.text() == "\ufffd ok"
+
+
+def test_messages_are_cut_after_200_characters_at_a_word() -> None:
+    assert _shorten("x" * 200) == "x" * 200
+    assert _shorten("a" * 199 + " " + "b" * 50) == "a" * 199 + "..."
+
+
+@pytest.mark.parametrize("keep_start", [True, False])
+async def test_output_keeps_64_kib_of_its_start_or_its_end(keep_start: bool) -> None:
+    send, receive = anyio.create_memory_object_stream[bytes](10)
+    output = _Output(keep_start=keep_start)
+    async with send:
+        send.send_nowait(b"a" * 40_000)
+        send.send_nowait(b"b" * 40_000)
+        send.send_nowait(b"c" * 40_000)
+    async with receive:
+        await output.drain(receive)  # type: ignore[arg-type]
+    text = output.text()
+    assert len(text) == 64 * 1024
+    if keep_start:
+        assert text.startswith("a" * 40_000) and text.endswith("b")
+    else:
+        assert text.endswith("c" * 40_000) and text.startswith("b")
+    assert output.done.is_set()

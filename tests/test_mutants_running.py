@@ -1,0 +1,75 @@
+"""The running system's bookkeeping, exactly: statistics, the messages that
+name a method or the entries waited for, and `kill()` called first. Written
+for the survivors of `make mutate` (docs/testing.md)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from coordinator import Daemons, ExecFn, LifecycleState, ProcessExited, Ready
+from coordinator.errors import SystemTerminatedError
+
+from .support import Switch, forever
+
+
+def two_daemons(ok: bool = True) -> Daemons:
+    return (
+        Daemons.of()
+        .add_daemon("a", exec=forever(), ready=Ready("A", Switch(ok)))
+        .add_daemon("b", exec=forever(), ready=Ready("B", Switch(ok)), requires=["a"])
+    )
+
+
+async def test_statistics_count_ready_stopped_terminating_and_events() -> None:
+    async with two_daemons().build() as running:
+        await running.wait_ready(timeout=10)
+        stats = running.statistics()
+        assert (stats.ready, stats.stopped, stats.terminating) == (2, 0, False)
+        assert stats.events == len(running.history) > 0
+        await running.term()
+        stats = running.statistics()
+        assert (stats.ready, stats.stopped, stats.terminating) == (0, 2, True)
+        assert stats.events == len(running.history)
+        assert stats.states == {"a": LifecycleState.STOPPED, "b": LifecycleState.STOPPED}
+
+
+async def test_wait_stopped_outside_the_block_names_itself() -> None:
+    running = two_daemons().build()
+    with pytest.raises(RuntimeError, match=r"^wait_stopped\(\) needs a running system"):
+        await running.wait_stopped()
+
+
+async def test_wait_ready_after_term_names_every_entry_not_ready() -> None:
+    async with two_daemons(ok=False).build() as running:
+        await running.term()
+        with pytest.raises(SystemTerminatedError, match=r"^Terminated while waiting for a, b$"):
+            await running.wait_ready(timeout=10)
+
+
+async def test_kill_first_begins_the_shutdown() -> None:
+    async with two_daemons().build() as running:
+        await running.wait_ready(timeout=10)
+        running.kill()
+        assert running.statistics().terminating
+        with anyio.fail_after(10):
+            await running.wait_stopped()
+
+
+async def test_an_abandoned_function_did_not_end_cleanly() -> None:
+    async def stubborn(_: object) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.5)
+
+    system = Daemons.of().add_daemon(
+        "stubborn", exec=ExecFn(stubborn, sigterm_timeout=0.1), ready=Ready("S", Switch())
+    )
+    async with system.build() as running:
+        await running.wait_ready(timeout=5)
+    [exited] = [e for e in running.history if isinstance(e, ProcessExited)]
+    assert exited.clean is False
+    assert exited.returncode is None
+    assert exited.description == "ignored cancellation for 0.1 s and was abandoned"
