@@ -11,16 +11,16 @@ from pathlib import Path
 import anyio
 import pytest
 
-from coordinator import checks
+from coordinator import _ownership
 from coordinator.checks import (
     _causes,
     _describe_request_error,
-    _listening,
     _Output,
     _require_url,
     _shorten,
     check_port_listening,
 )
+from coordinator._ownership import listeners
 
 HEADER = b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt\n"
 
@@ -44,7 +44,7 @@ async def test_ports_outside_the_range_are_refused(port: int) -> None:
 
 async def test_unreadable_tables_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The first table's error is the one reported: a directory, then a missing file.
-    monkeypatch.setattr(checks, "_TCP_TABLES", (str(tmp_path), str(tmp_path / "missing")))
+    monkeypatch.setattr(_ownership, "_TCP_TABLES", (str(tmp_path), str(tmp_path / "missing")))
     result = await check_port_listening(8080)
     assert result.message == "Cannot check port 8080: Is a directory"
     result = await check_port_listening(8080, error_message="no tables")
@@ -54,23 +54,26 @@ async def test_unreadable_tables_say_why(tmp_path: Path, monkeypatch: pytest.Mon
 def test_a_missing_table_does_not_hide_the_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tcp6 = table(tmp_path / "tcp6", b"   0: 00000000000000000000000000000000:1F90 0000:0000 0A")
-    monkeypatch.setattr(checks, "_TCP_TABLES", (str(tmp_path / "missing"), tcp6))
-    assert _listening(0x1F90)
-    assert not _listening(0x1F91)
+    tcp6 = table(
+        tmp_path / "tcp6",
+        b"   0: 00000000000000000000000000000000:1F90 0000:0000 0A 0:0 0:0 0 0 0 4242",
+    )
+    monkeypatch.setattr(_ownership, "_TCP_TABLES", (str(tmp_path / "missing"), tcp6))
+    assert [listener.inode for listener in listeners(0x1F90)] == [4242]
+    assert listeners(0x1F91) == []
 
 
 def test_only_whole_listening_lines_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tcp = table(
         tmp_path / "tcp",
-        b"   0: 0100007F:0050 00000000:0000",  # cut short: no state
-        b"   1: 0100007F:0051 00000000:0000 01",  # established, not listening
-        b"   2: 0100007F:0052 00000000:0000 0A",  # exactly the four fields needed
+        b"   0: 0100007F:0050 00000000:0000 0A 0:0 0:0 0 0 0",  # cut short: no inode
+        b"   1: 0100007F:0051 00000000:0000 01 0:0 0:0 0 0 0 7",  # established
+        b"   2: 0100007F:0052 00000000:0000 0A 0:0 0:0 0 0 0 8",  # exactly the fields needed
     )
-    monkeypatch.setattr(checks, "_TCP_TABLES", (tcp,))
-    assert not _listening(0x50)
-    assert not _listening(0x51)
-    assert _listening(0x52)
+    monkeypatch.setattr(_ownership, "_TCP_TABLES", (tcp,))
+    assert listeners(0x50) == []
+    assert listeners(0x51) == []
+    assert [listener.inode for listener in listeners(0x52)] == [8]
 
 
 def test_a_url_that_is_not_a_string_is_named_by_its_type() -> None:
