@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from coordinator import _ownership
+from coordinator._ownership import listeners
 from coordinator.checks import (
     _causes,
     _describe_request_error,
@@ -20,7 +21,6 @@ from coordinator.checks import (
     _shorten,
     check_port_listening,
 )
-from coordinator._ownership import listeners
 
 HEADER = b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt\n"
 
