@@ -529,7 +529,8 @@ class RunningDaemons(EntryTasks):
             if entry.state is READY:
                 continue
             health = entry.health
-            if health is None:
+            # The last health of an entry that stops or has stopped is stale.
+            if health is None or entry.state in (STOPPING, STOPPED):
                 reason = entry.state.value
             elif health.result is HealthStatus.WAITING:
                 reason = f"waiting for {health.message}" if health.message else "waiting"

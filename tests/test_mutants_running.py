@@ -43,7 +43,8 @@ async def test_wait_stopped_outside_the_block_names_itself() -> None:
 async def test_wait_ready_after_term_names_every_entry_not_ready() -> None:
     async with two_daemons(ok=False).build() as running:
         await running.term()
-        with pytest.raises(SystemTerminatedError, match=r"^Terminated while waiting for a, b$"):
+        expected = r"^Terminated while waiting for a, b\n  a: stopped\n  b: stopped$"
+        with pytest.raises(SystemTerminatedError, match=expected):
             await running.wait_ready(timeout=10)
 
 
