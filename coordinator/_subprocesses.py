@@ -105,7 +105,12 @@ class CommandProcess:
         """Spawn `command`; raises `SpawnError` with a readable reason."""
         argv = command.argv
         if settings.subcontainer is not None:
-            argv = settings.subcontainer.wrap(argv)
+            try:
+                argv = settings.subcontainer.wrap(argv)
+            except Exception as error:  # user code: this entry cannot start, the rest runs on
+                raise SpawnError(repr(error)) from error
+            if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or not argv:
+                raise SpawnError(f"subcontainer.wrap returned {argv!r}, not a list of strings")
         via_init = command.run_as_init or settings.guard_fd is not None
         notify_dir = None
         notify_socket = None

@@ -405,3 +405,47 @@ async def test_a_host_raising_it_while_the_block_is_entered_still_ends_the_block
         await block()
     assert raised.value is raiser.error
     assert running.state("base") is S.STOPPED
+
+
+@pytest.mark.parametrize(
+    ("wrapped", "message"),
+    [
+        (ValueError("no such image"), "ValueError('no such image')"),
+        (None, "subcontainer.wrap returned None, not a list of strings"),
+        ([], "subcontainer.wrap returned [], not a list of strings"),
+    ],
+)
+async def test_a_subcontainer_whose_wrap_fails_fails_its_entry_only(
+    wrapped: BaseException | list[str] | None, message: str
+) -> None:
+    """An ordinary exception from user code, or a wrong result, is that
+    entry's failure to start, reported and retried, never a crash of the
+    supervisor."""
+
+    class Broken(SubContainer):
+        def wrap(self, argv: list[str]) -> list[str]:
+            if isinstance(wrapped, BaseException):
+                raise wrapped
+            return wrapped  # type: ignore[return-value]
+
+    system = (
+        Daemons.of()
+        .add_daemon("base", exec=forever(0.2), ready=Ready("Base", Switch()))
+        .add_daemon(
+            "app",
+            exec=Command(["true"]),  # never spawned: wrap raises first
+            ready=Ready("App", Switch()),
+            requires=["base"],
+            subcontainer=Broken(),
+        )
+    )
+    async with system.build() as running:
+        assert await running.wait_until(
+            lambda: "could not start" in str(running.health("app")), timeout=10
+        )
+        assert running.state("base") is S.READY
+        health = running.health("app")
+        assert health is not None
+        assert health.message == f"app daemon could not start: {message}"
+    assert all(running.state(i) is S.STOPPED for i in running.ids)
+    check_invariants(system.entries, list(running.history))
