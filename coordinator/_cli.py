@@ -171,6 +171,15 @@ def _window(args: argparse.Namespace) -> Window:
     return start, end
 
 
+# Control characters (escape sequences above all) from a record are shown,
+# never obeyed: a record may come from elsewhere, and may be damaged.
+_CONTROLS = {n: f"\\x{n:02x}" for n in (*range(0x20), *range(0x7F, 0xA0)) if n != 0x09}
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
 def _print_events(path: str, window: Window) -> int:
     history = _recorded_run(path)
     first = min(event.at for event in history)
@@ -179,7 +188,7 @@ def _print_events(path: str, window: Window) -> int:
         for event in history:
             moment = event.at - first
             if (start is None or moment >= start) and (end is None or moment <= end):
-                print(f"{moment:9.3f}s  {describe_event(event)}")
+                print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
     except BrokenPipeError:
         # `healthdaemons events run.jsonl | head`: the reader has had enough.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

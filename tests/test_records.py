@@ -156,3 +156,18 @@ def test_a_record_without_a_valid_event_is_an_error(
     ]
     assert err[2] == f"healthdaemons: {path}: not a recorded run: none of its 2 lines is an event"
     assert not (tmp_path / "t.svg").exists()
+
+
+def test_events_shows_control_characters_of_a_record_without_obeying_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record may come from elsewhere: an escape sequence in a message
+    (clear the screen, retitle the window) is printed as text."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        record_text([ErrorReported(1.0, "db", "boom\x1b[2J\x1b]0;owned\x07\r\nend\x9b1m\ttab")])
+    )
+    assert main(["events", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "boom\\x1b[2J\\x1b]0;owned\\x07\\x0d\\x0aend\\x9b1m\ttab" in out
+    assert not any(ord(c) < 0x20 and c not in "\t\n" for c in out)
