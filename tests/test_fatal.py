@@ -354,22 +354,28 @@ async def test_what_counts_as_ending_the_system() -> None:
     assert is_fatal(nested)
 
 
+def base_and_app_in(subcontainer: SubContainer) -> Daemons:
+    """`base`, and `app` requiring it, whose command runs in `subcontainer`
+    (never spawned when its wrap fails)."""
+    return (
+        Daemons.of()
+        .add_daemon("base", exec=forever(0.2), ready=Ready("Base", Switch()))
+        .add_daemon(
+            "app",
+            exec=Command(["true"]),
+            ready=Ready("App", Switch()),
+            requires=["base"],
+            subcontainer=subcontainer,
+        )
+    )
+
+
 async def test_a_subcontainer_raising_it_from_wrap_stops_the_system_before_anything_runs() -> None:
     class Broken(SubContainer):
         def wrap(self, argv: list[str]) -> list[str]:
             raise KeyboardInterrupt
 
-    system = (
-        Daemons.of()
-        .add_daemon("base", exec=forever(0.2), ready=Ready("Base", Switch()))
-        .add_daemon(
-            "app",
-            exec=Command(["true"]),  # never spawned: wrap raises first
-            ready=Ready("App", Switch()),
-            requires=["base"],
-            subcontainer=Broken(),
-        )
-    )
+    system = base_and_app_in(Broken())
     running = system.build()
 
     async def block() -> None:
@@ -428,17 +434,7 @@ async def test_a_subcontainer_whose_wrap_fails_fails_its_entry_only(
                 raise wrapped
             return wrapped  # type: ignore[return-value]
 
-    system = (
-        Daemons.of()
-        .add_daemon("base", exec=forever(0.2), ready=Ready("Base", Switch()))
-        .add_daemon(
-            "app",
-            exec=Command(["true"]),  # never spawned: wrap raises first
-            ready=Ready("App", Switch()),
-            requires=["base"],
-            subcontainer=Broken(),
-        )
-    )
+    system = base_and_app_in(Broken())
     async with system.build() as running:
         assert await running.wait_until(
             lambda: "could not start" in str(running.health("app")), timeout=10
