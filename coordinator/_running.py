@@ -191,27 +191,19 @@ class RunningDaemons(EntryTasks):
 
         def all_ready() -> bool:
             if self._terminating:
-                raise SystemTerminatedError(
-                    self._not_ready_message("Terminated while waiting for"),
-                    not_ready=self._not_ready(),
-                    reasons=self._reasons(),
-                )
+                message, reasons = self._why_not_ready("Terminated while waiting for")
+                raise SystemTerminatedError(message, not_ready=list(reasons), reasons=reasons)
             if self._gave_up:
                 gave_up = list(self._gave_up)
+                message, reasons = self._why_not_ready(f"{', '.join(gave_up)} gave up; not ready:")
                 raise GaveUpError(
-                    self._not_ready_message(f"{', '.join(gave_up)} gave up; not ready:"),
-                    not_ready=self._not_ready(),
-                    reasons=self._reasons(),
-                    gave_up=gave_up,
+                    message, not_ready=list(reasons), reasons=reasons, gave_up=gave_up
                 )
             return self._ready_count == len(self._order)
 
         if not await self.wait_until(all_ready, timeout):
-            raise WaitTimeoutError(
-                self._not_ready_message("Timed out waiting for"),
-                not_ready=self._not_ready(),
-                reasons=self._reasons(),
-            )
+            message, reasons = self._why_not_ready("Timed out waiting for")
+            raise WaitTimeoutError(message, not_ready=list(reasons), reasons=reasons)
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
         """Wait until `condition()` is true; `False` if `timeout` ran out first.
@@ -519,9 +511,6 @@ class RunningDaemons(EntryTasks):
         except KeyError:
             raise KeyError(f"no entry {entry_id!r} in this system") from None
 
-    def _not_ready(self) -> list[str]:
-        return [e.spec.id for e in self._order if e.state is not READY]
-
     def _reasons(self) -> dict[str, str]:
         """Why each entry is not ready: its state and last health message."""
         reasons = {}
@@ -539,11 +528,12 @@ class RunningDaemons(EntryTasks):
             reasons[entry.spec.id] = reason
         return reasons
 
-    def _not_ready_message(self, prefix: str) -> str:
+    def _why_not_ready(self, prefix: str) -> tuple[str, dict[str, str]]:
+        """The message of a not-ready error, and the reasons it lists by id."""
         reasons = self._reasons()
         lines = [f"{prefix} {', '.join(reasons)}"]
         lines += [f"  {entry}: {reason}" for entry, reason in reasons.items()]
-        return "\n".join(lines)
+        return "\n".join(lines), reasons
 
     def _require_running(self, method: str) -> None:
         if not self._entered:

@@ -302,7 +302,6 @@ class EntryTasks(EventRecorder):
                 broken = False
                 with recheck:
                     steps = _start_trigger(trigger, lambda: entry.last_raw)
-                    source = "trigger"
                     try:
                         while True:
                             source = "trigger"
