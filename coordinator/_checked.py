@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._processes import ProcessHandle
+from ._process_handle import ProcessHandle
 
 __all__ = ["CHECKED_ENTRY", "CheckedEntry", "RunsProcesses"]
 

@@ -17,7 +17,7 @@ from statemachines import Lifecycle
 
 from ._health import HealthCheckResult
 from ._options import EntrySpec
-from ._processes import ProcessHandle
+from ._process_handle import ProcessHandle
 
 if TYPE_CHECKING:
     from ._running import RunningDaemons

@@ -46,13 +46,13 @@ from statemachines import (
     new_machine,
 )
 
+from ._command_process import CommandProcess
 from ._entry import Entry
 from ._events import Transitioned
 from ._health import HealthCheckResult, HealthStatus
 from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._options import EntrySpec
 from ._subcontainer import SubContainer
-from ._subprocesses import CommandProcess
 from ._tasks import EntryTasks
 from .errors import GaveUpError, SystemTerminatedError, WaitTimeoutError
 

@@ -23,15 +23,15 @@ from . import triggers
 from ._announced import Announcement
 from ._checked import CHECKED_ENTRY, CheckedEntry
 from ._command import Command, LineCallback
+from ._command_process import CommandProcess, SpawnError, SpawnSettings
 from ._entry import Entry
 from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
 from ._fatal import is_fatal
 from ._health import HealthCheckResult, ResultGetter, Trigger, close_steps
 from ._options import Exec
-from ._processes import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
+from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
 from ._subcontainer import SubContainer
-from ._subprocesses import CommandProcess, SpawnError, SpawnSettings
 
 __all__ = ["KILL_WAIT", "EntryTasks"]
 

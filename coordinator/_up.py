@@ -35,6 +35,7 @@ from rich.markup import escape
 
 from statemachines import LifecycleState
 
+from ._command_process import OUTPUT_LOGGER
 from ._daemons import Daemons
 from ._events import (
     Event,
@@ -45,7 +46,6 @@ from ._events import (
 )
 from ._host import Host
 from ._running import RunningDaemons
-from ._subprocesses import OUTPUT_LOGGER
 from ._up_printer import Printer
 from ._up_table import Processes, table
 from .errors import NotReadyError, SystemTerminatedError, WaitTimeoutError

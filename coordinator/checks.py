@@ -30,9 +30,9 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._checked import CHECKED_ENTRY
 from ._command import Command
+from ._command_process import SpawnError, group_alive, open_session
 from ._health import HealthCheckResult
 from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
-from ._subprocesses import SpawnError, group_alive, open_session
 from ._urls import url_problem
 from ._validation import duration_problem
 

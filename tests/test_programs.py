@@ -212,7 +212,7 @@ def test_the_program_of_a_shell_string(script: str, program: str | None) -> None
 
 def test_the_spawn_check_keeps_its_words(tmp_path: Path) -> None:
     """The init's early check (`_require_program`) shares the rule and its messages."""
-    from coordinator._subprocesses import SpawnError, _require_program
+    from coordinator._command_process import SpawnError, _require_program
 
     with pytest.raises(SpawnError, match=f"^no such file or directory: '{MISSING}'$"):
         _require_program(MISSING, {"PATH": "/nowhere"}, None)

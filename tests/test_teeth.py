@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from coordinator import ExecFn, ProcessSpawned
 from coordinator._entry import Entry
 from coordinator._options import Exec
-from coordinator._processes import ExitStatus, FunctionProcess, ProcessHandle
+from coordinator._process_handle import ExitStatus, FunctionProcess, ProcessHandle
 from coordinator._running import RunningDaemons
 from statemachines import EntryKind
 

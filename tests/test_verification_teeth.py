@@ -10,7 +10,7 @@ import pytest
 from coordinator import Command, Daemons, HealthCheckResult, ProcessSpawned, Ready
 from coordinator._entry import Entry
 from coordinator._options import Exec
-from coordinator._processes import ExitStatus, ProcessHandle
+from coordinator._process_handle import ExitStatus, ProcessHandle
 from coordinator._running import RunningDaemons
 from coordinator._tasks import EntryTasks
 from coordinator.testing import ExplorationError, VerificationError, explore, verify

@@ -31,13 +31,13 @@ import trio.testing
 from statemachines import EntryKind, LifecycleState
 
 from .._command import Command
+from .._command_process import SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
 from .._health import CheckFn, HealthCheckResult
 from .._options import EntrySpec, ExecFunction
-from .._processes import ExitStatus
+from .._process_handle import ExitStatus
 from .._running import RunningDaemons
-from .._subprocesses import SpawnSettings
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines
 from ._simulation import (

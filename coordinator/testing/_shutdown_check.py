@@ -32,11 +32,11 @@ from anyio.abc import TaskGroup
 
 from statemachines import LifecycleState
 
+from .._command_process import all_processes, read_stat
 from .._daemons import Daemons
 from .._events import ProcessSpawned
 from .._fatal import is_fatal
 from .._running import RunningDaemons
-from .._subprocesses import all_processes, read_stat
 from ._invariants import InvariantViolation, check_invariants
 
 __all__ = [

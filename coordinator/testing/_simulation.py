@@ -26,15 +26,15 @@ from statemachines import EntryKind, LifecycleState
 
 from .._announced import Announcement
 from .._command import Command
+from .._command_process import SpawnError, SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
 from .._health import CheckFn, HealthCheckResult
 from .._host import MemoryHost
 from .._options import EntrySpec, ExecFn, ExecFunction
-from .._processes import ExitStatus, ProcessHandle
+from .._process_handle import ExitStatus, ProcessHandle
 from .._running import RunningDaemons
 from .._subcontainer import SubContainer
-from .._subprocesses import SpawnError, SpawnSettings
 from ._invariants import InvariantViolation, check_invariants
 from ._schedules import DEFAULT_HORIZON, FaultSchedule, ProcessRun
 

@@ -19,7 +19,7 @@ from coordinator import (
     LifecycleState,
     ProcessSpawned,
 )
-from coordinator._subprocesses import SpawnError, open_session
+from coordinator._command_process import SpawnError, open_session
 
 from .helpers import always_ready, exits, pids, poll_until, sleeper, stopped_order
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import anyio
 
-from coordinator._subprocesses import CommandProcess
+from coordinator._command_process import CommandProcess
 
 
 async def test_datagrams_are_read_field_by_field(tmp_path: Path) -> None:

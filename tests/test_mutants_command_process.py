@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator._subprocesses import (
+from coordinator._command_process import (
     SpawnError,
     _describe_os_error,
     _hand_over,

@@ -27,7 +27,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
-from ._processes import ExitStatus
+from ._process_handle import ExitStatus
 from ._programs import program_problem
 from ._subcontainer import SubContainer
 
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
-INIT_SCRIPT = str(Path(__file__).with_name("_init.py"))
+INIT_SCRIPT = str(Path(__file__).with_name("_minimal_init.py"))
 MAX_LINE = 64 * 1024
 """Longer lines are cut into pieces, so a flood without newlines stays bounded."""
 OUTPUT_TAIL_TIMEOUT = 1.0

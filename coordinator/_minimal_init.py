@@ -1,6 +1,6 @@
 """A minimal init for one command: forward signals, reap zombies, guard against orphans.
 
-Run as a script (`python -I -S _init.py [--guard FD] [--term-timeout S]
+Run as a script (`python -I -S _minimal_init.py [--guard FD] [--term-timeout S]
 [--uid N --gid N --groups N,N...] -- ARGV...`), so it imports nothing but the
 standard library and starts in about 10 ms.
 
