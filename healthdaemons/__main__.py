@@ -1,3 +1,5 @@
+"""`python -m healthdaemons`: the `healthdaemons` command."""
+
 import sys
 
 from ._cli import main

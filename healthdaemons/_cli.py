@@ -15,12 +15,9 @@ from pathlib import Path
 
 import anyio
 
+from coordinator import Daemons, Event, describe_event, describe_plan, load_config, load_events
+from coordinator.errors import HealthDaemonsError
 from statemachines import EntryKind, LifecycleState, transitions_for
-
-from ._config import describe_plan, load_config
-from ._daemons import Daemons
-from ._events import Event, describe_event, load_events
-from .errors import HealthDaemonsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -283,7 +280,7 @@ def _searching(args: argparse.Namespace) -> int:
 
 
 def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
-    from .testing import VerificationError, verify
+    from coordinator.testing import VerificationError, verify
 
     if budget is not None and not budget >= 0:
         raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
@@ -305,7 +302,7 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
 
 
 def _explore(reference: str, max_states: int) -> int:
-    from .testing import ExplorationError, explore
+    from coordinator.testing import ExplorationError, explore
 
     if max_states < 1:
         raise ValueError(f"--max-states must be 1 or more, not {max_states}")

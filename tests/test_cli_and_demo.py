@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from coordinator import Daemons, Ready, dump_events
-from coordinator._cli import main
+from healthdaemons import main
 
 from .support import Switch, check_invariants, forever
 
@@ -74,11 +74,17 @@ def test_up_with_a_record_it_cannot_write_exits_2_before_anything_starts(
 
 
 @pytest.mark.processes
-def test_the_console_script_is_installed() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "--version"], capture_output=True, text=True
-    )
-    assert result.returncode == 0
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(Path(sys.executable).with_name("healthdaemons"))],
+        [sys.executable, "-m", "healthdaemons"],
+    ],
+    ids=["console-script", "python-m"],
+)
+def test_the_command_is_installed(command: list[str]) -> None:
+    result = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("healthdaemons ")
 
 

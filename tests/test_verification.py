@@ -24,7 +24,6 @@ from coordinator import (
     Ready,
     Transitioned,
 )
-from coordinator._cli import main
 from coordinator.checks import log_line
 from coordinator.testing import (
     EntryFaults,
@@ -41,6 +40,7 @@ from coordinator.testing import (
     verify,
     worst_case_schedule,
 )
+from healthdaemons import main
 from statemachines import LifecycleEvent
 
 

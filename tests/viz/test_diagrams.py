@@ -18,7 +18,7 @@ from coordinator import (
     Transitioned,
     dump_events,
 )
-from coordinator._cli import main
+from healthdaemons import main
 from statemachines import TRANSITIONS, EntryKind, LifecycleEvent
 from viz import (
     Diagram,

@@ -29,7 +29,7 @@ from coordinator import (
     dump_events,
     load_events,
 )
-from coordinator._cli import main
+from healthdaemons import main
 from statemachines import LifecycleEvent, LifecycleState
 from viz._timeline import Timeline, timeline, timeline_svg
 from viz._timeline_png import svg_to_dot
