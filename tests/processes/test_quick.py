@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def quick_selection() -> str:
     """The `-m` expression of the Makefile's `quick` target."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    (expression,) = re.findall(r'HEALTHDAEMONS_QUICK=1 .*pytest -m "([^"]+)"', makefile)
-    return expression
+    found = re.search(r'HEALTHDAEMONS_QUICK=1 .*pytest -m "([^"]+)"', makefile)
+    assert found is not None, "no quick target in the Makefile"
+    return found[1]
 
 
 def test_the_quick_drawing_tests_start_no_renderer() -> None:
