@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator._cli import main
+from healthdaemons import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNABLE = re.compile(r"```python\n(.*?)```", re.S)

@@ -18,6 +18,9 @@ from statemachines import EntryKind
 from . import broken_rules
 from .scenarios import EntryPlan, Scenario, run_scenario, scenarios
 
+# `make quick` leaves these out: Hypothesis searches for counterexamples, hundreds of examples each.
+pytestmark = pytest.mark.slow
+
 D, C = EntryKind.DAEMON, EntryKind.CHECK
 
 

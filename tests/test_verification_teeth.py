@@ -17,6 +17,9 @@ from coordinator.testing import ExplorationError, VerificationError, explore, ve
 
 from . import broken_rules
 
+# `make quick` leaves these out: verify() searches hundreds of fault schedules.
+pytestmark = pytest.mark.slow
+
 
 def ok() -> HealthCheckResult:
     return HealthCheckResult.success()

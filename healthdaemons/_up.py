@@ -33,22 +33,22 @@ from anyio.abc import TaskGroup
 from rich.console import Console
 from rich.markup import escape
 
-from statemachines import LifecycleState
-
-from ._command_process import OUTPUT_LOGGER
-from ._daemons import Daemons
-from ._events import (
+from coordinator import (
+    Daemons,
     Event,
     HealthReported,
+    Host,
+    RunningDaemons,
     Transitioned,
     describe_event,
     dump_events,
 )
-from ._host import Host
-from ._running import RunningDaemons
+from coordinator._command_process import OUTPUT_LOGGER
+from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
+from statemachines import LifecycleState
+
 from ._up_printer import Printer
 from ._up_table import Processes, table
-from .errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["run_up"]
 

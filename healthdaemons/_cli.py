@@ -1,4 +1,5 @@
-"""The `healthdaemons` command."""
+"""The `healthdaemons` command: a parser built from a table of commands
+(`COMMANDS`), each carried out by one small function."""
 
 from __future__ import annotations
 
@@ -9,125 +10,234 @@ import inspect
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import anyio
+from rich.console import Console
 
+from coordinator import Daemons, Event, describe_event, describe_plan, load_config, load_events
+from coordinator.errors import HealthDaemonsError
 from statemachines import EntryKind, LifecycleState, transitions_for
+from viz import lifecycle_dot, save_drawing, system_dot, timeline
 
-from ._config import describe_plan, load_config
-from ._daemons import Daemons
-from ._events import Event, describe_event, load_events
-from .errors import HealthDaemonsError
+from ._up import run_up
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except UsageError as error:
+        parser.error(str(error))
+    except (HealthDaemonsError, ValueError, OSError) as error:
+        print(f"healthdaemons: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="healthdaemons",
         description="Supervise daemons, oneshots and health checks that depend on each other.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    table = commands.add_parser("table", help="print the lifecycle transition table")
-    table.add_argument("--kind", choices=[k.value for k in EntryKind], default="daemon")
-    record_help = (
-        "a file written by dump_events or `up --record`; lines that are not events "
-        "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
-    )
-    events = commands.add_parser("events", help="print a recorded run (JSON lines) as text")
-    events.add_argument("record", help=record_help)
-    _add_window(events)
-    drawing = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
-    lifecycle = commands.add_parser(
-        "lifecycle", help="draw the lifecycle state machine", description=drawing
-    )
-    lifecycle.add_argument("-o", "--output", required=True, help="the file to write")
-    lifecycle.add_argument("--kind", choices=[k.value for k in EntryKind], default=None)
-    lifecycle.add_argument("--current", choices=[s.value for s in LifecycleState], default=None)
-    graph = commands.add_parser(
-        "graph", help="draw a system's dependency graph", description=drawing
-    )
-    graph.add_argument("system", help="a config file (.toml), or module:attribute naming a Daemons")
-    graph.add_argument("-o", "--output", required=True, help="the file to write")
-    timeline = commands.add_parser(
-        "timeline",
-        help="draw a recorded run as a timeline (SVG or PNG)",
-        description="The format comes from the extension: .svg, or .png (rendered by the "
-        "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
-    )
-    timeline.add_argument("record", help=record_help)
-    timeline.add_argument("-o", "--output", required=True, help="the .svg or .png file to write")
-    _add_window(timeline)
-    up = commands.add_parser(
-        "up",
-        help="run the system of a config file until Ctrl-C or SIGTERM",
-        description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
-        "first; a second one SIGKILLs what is left. Other signals are ignored.",
-    )
-    up.add_argument("config", help="a TOML file (see docs/config.md)")
-    up.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
-    up.add_argument(
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        command.arguments(
+            subparsers.add_parser(name, help=command.help, description=command.description)
+        )
+    return parser
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: what `--help` says of it, its arguments, and what it does."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    """The exit status; `UsageError` for arguments that do not go together."""
+    description: str | None = None
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not go together: reported with the usage, exit 2."""
+
+
+# The arguments of each command
+
+_RECORD_HELP = (
+    "a file written by dump_events or `up --record`; lines that are not events "
+    "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
+)
+_SYSTEM_HELP = "a config file (.toml), or module:attribute naming a Daemons"
+_DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
+
+
+def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
+
+
+def _table_arguments(parser: argparse.ArgumentParser) -> None:
+    _kinds(parser, default="daemon")
+
+
+def _events_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", help=_RECORD_HELP)
+    _add_window(parser)
+
+
+def _lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+    _kinds(parser, default=None)
+    parser.add_argument("--current", choices=[s.value for s in LifecycleState], default=None)
+
+
+def _graph_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+
+
+def _timeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", help=_RECORD_HELP)
+    parser.add_argument("-o", "--output", required=True, help="the .svg or .png file to write")
+    _add_window(parser)
+
+
+def _up_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a TOML file (see docs/config.md)")
+    parser.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
+    parser.add_argument(
         "--until-ready",
         action="store_true",
         help="stop in order once everything is ready (exit 0), or at --timeout or "
         "when a service gives up (exit 1)",
     )
-    up.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
-    check = commands.add_parser(
-        "check", help="validate a config file; print the start layers and the shutdown order"
-    )
-    check.add_argument("config", help="a TOML file")
-    system_help = "a config file (.toml), or module:attribute naming a Daemons"
-    verify = commands.add_parser(
-        "verify",
-        help="run a system many times under simulated faults and check the invariants",
-        description="Nothing is started: processes and checks are simulated on a mock clock. "
-        "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
-    )
-    verify.add_argument("system", help=system_help)
-    verify.add_argument(
+    parser.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a TOML file")
+
+
+def _verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument(
         "--budget", type=float, default=None, metavar="S", help="every shutdown within S seconds"
     )
-    verify.add_argument("--examples", type=int, default=100, help="random fault schedules to try")
-    verify.add_argument(
+    parser.add_argument("--examples", type=int, default=100, help="random fault schedules to try")
+    parser.add_argument(
         "--seed", type=int, default=0, help="for the random search (default 0: repeatable)"
     )
-    explore = commands.add_parser(
-        "explore",
-        help="check the invariants in every interleaving of a small system's events",
+
+
+def _explore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
+
+
+# What each command does
+
+
+def _table_command(args: argparse.Namespace) -> int:
+    return _print_table(EntryKind(args.kind))
+
+
+def _events_command(args: argparse.Namespace) -> int:
+    return _print_events(args.record, _window(args))
+
+
+def _lifecycle_command(args: argparse.Namespace) -> int:
+    return _draw_lifecycle(args.output, args.kind, args.current)
+
+
+def _graph_command(args: argparse.Namespace) -> int:
+    return _draw_graph(args.system, args.output)
+
+
+def _timeline_command(args: argparse.Namespace) -> int:
+    return _draw_timeline(args.record, args.output, _window(args))
+
+
+def _up_command(args: argparse.Namespace) -> int:
+    if args.timeout is not None:
+        if not args.until_ready:
+            raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+        if not 0 <= args.timeout < math.inf:
+            raise UsageError(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
+    return _up(args.config, args.record, args.until_ready, args.timeout)
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    print(describe_plan(load_config(args.config, check_programs=True), args.config))
+    return 0
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    return _searching(
+        functools.partial(_verify, args.system, args.budget, args.examples, args.seed)
+    )
+
+
+def _explore_command(args: argparse.Namespace) -> int:
+    return _searching(functools.partial(_explore, args.system, args.max_states))
+
+
+COMMANDS: dict[str, Command] = {
+    "table": Command("print the lifecycle transition table", _table_arguments, _table_command),
+    "events": Command(
+        "print a recorded run (JSON lines) as text", _events_arguments, _events_command
+    ),
+    "lifecycle": Command(
+        "draw the lifecycle state machine",
+        _lifecycle_arguments,
+        _lifecycle_command,
+        description=_DRAWING,
+    ),
+    "graph": Command(
+        "draw a system's dependency graph", _graph_arguments, _graph_command, description=_DRAWING
+    ),
+    "timeline": Command(
+        "draw a recorded run as a timeline (SVG or PNG)",
+        _timeline_arguments,
+        _timeline_command,
+        description="The format comes from the extension: .svg, or .png (rendered by the "
+        "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
+    ),
+    "up": Command(
+        "run the system of a config file until Ctrl-C or SIGTERM",
+        _up_arguments,
+        _up_command,
+        description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
+        "first; a second one SIGKILLs what is left. Other signals are ignored.",
+    ),
+    "check": Command(
+        "validate a config file; print the start layers and the shutdown order",
+        _check_arguments,
+        _check_command,
+    ),
+    "verify": Command(
+        "run a system many times under simulated faults and check the invariants",
+        _verify_arguments,
+        _verify_command,
+        description="Nothing is started: processes and checks are simulated on a mock clock. "
+        "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
+    ),
+    "explore": Command(
+        "check the invariants in every interleaving of a small system's events",
+        _explore_arguments,
+        _explore_command,
         description="For systems of up to about 4 or 5 entries. Exit 1 with the path "
         "to a violation.",
-    )
-    explore.add_argument("system", help=system_help)
-    explore.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
-    args = parser.parse_args(argv)
-    if args.command == "up" and args.timeout is not None:
-        if not args.until_ready:
-            parser.error("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
-        if not 0 <= args.timeout < math.inf:
-            parser.error(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
-    try:
-        if args.command == "table":
-            return _print_table(EntryKind(args.kind))
-        if args.command == "events":
-            return _print_events(args.record, _window(args))
-        if args.command == "lifecycle":
-            return _draw_lifecycle(args.output, args.kind, args.current)
-        if args.command == "graph":
-            return _draw_graph(args.system, args.output)
-        if args.command == "timeline":
-            return _draw_timeline(args.record, args.output, _window(args))
-        if args.command == "check":
-            print(describe_plan(load_config(args.config, check_programs=True), args.config))
-            return 0
-        if args.command in ("verify", "explore"):
-            return _searching(args)
-        return _up(args.config, args.record, args.until_ready, args.timeout)
-    except (HealthDaemonsError, ValueError, OSError) as error:
-        print(f"healthdaemons: {error}", file=sys.stderr)
-        return 2
+    ),
+}
+"""Every command, in the order `--help` lists them."""
+
+
+# How the commands do it
 
 
 def _print_table(kind: EntryKind) -> int:
@@ -218,8 +328,6 @@ def _recorded_run(path: str) -> list[Event]:
 
 
 def _draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
-    from viz import lifecycle_dot, save_drawing
-
     source = lifecycle_dot(
         None if kind is None else EntryKind(kind),
         current=None if current is None else LifecycleState(current),
@@ -229,15 +337,11 @@ def _draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
 
 
 def _draw_graph(reference: str, output: str) -> int:
-    from viz import save_drawing, system_dot
-
     print(save_drawing(system_dot(load_system(reference)), output))
     return 0
 
 
 def _draw_timeline(record: str, output: str, window: Window) -> int:
-    from viz import timeline
-
     if Path(output).suffix.lower() not in (".svg", ".png"):
         raise ValueError(f"{output}: a timeline is drawn as .svg or .png; give one of them")
     start, end = window
@@ -247,10 +351,6 @@ def _draw_timeline(record: str, output: str, window: Window) -> int:
 
 
 def _up(config: str, record: str | None, until_ready: bool, timeout: float | None) -> int:
-    from rich.console import Console
-
-    from ._up import run_up
-
     daemons = load_config(config, check_programs=True)
     # Never wrapped: piped output goes to grep and log collectors whole.
     console = Console(highlight=False, soft_wrap=True)
@@ -267,12 +367,10 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
     )
 
 
-def _searching(args: argparse.Namespace) -> int:
+def _searching(search: Callable[[], int]) -> int:
     """verify or explore: long searches, whose output is often piped."""
     try:
-        if args.command == "verify":
-            return _verify(args.system, args.budget, args.examples, args.seed)
-        return _explore(args.system, args.max_states)
+        return search()
     except KeyboardInterrupt:
         print("healthdaemons: interrupted", file=sys.stderr)
         return 130
@@ -283,7 +381,8 @@ def _searching(args: argparse.Namespace) -> int:
 
 
 def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
-    from .testing import VerificationError, verify
+    # Imported when used: Hypothesis, which the searches run on, takes a while to load.
+    from coordinator.testing import VerificationError, verify
 
     if budget is not None and not budget >= 0:
         raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
@@ -305,7 +404,7 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
 
 
 def _explore(reference: str, max_states: int) -> int:
-    from .testing import ExplorationError, explore
+    from coordinator.testing import ExplorationError, explore
 
     if max_states < 1:
         raise ValueError(f"--max-states must be 1 or more, not {max_states}")
