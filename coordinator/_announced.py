@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ._health import HealthCheckResult
+from ._results import HealthCheckResult
 
 __all__ = ["Announcement", "LogLineReadiness", "NotifyReadiness", "log_line", "sd_notify"]
 

@@ -6,17 +6,16 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._defaults import SIGTERM_TIMEOUT
 from ._validation import (
-    duration_problem,
     env_name_problem,
+    option_problem,
     path_problem,
     text_problem,
     user_problem,
 )
 
-__all__ = ["DEFAULT_SIGTERM_TIMEOUT", "Command", "LineCallback"]
-
-DEFAULT_SIGTERM_TIMEOUT = 30.0
+__all__ = ["Command", "LineCallback"]
 
 LineCallback = Callable[[str], object]
 """Receives each whole line of output, without its line ending."""
@@ -40,7 +39,7 @@ class Command:
     """
 
     command: str | Sequence[str]
-    sigterm_timeout: float = DEFAULT_SIGTERM_TIMEOUT
+    sigterm_timeout: float = SIGTERM_TIMEOUT
     run_as_init: bool = False
     env: Mapping[str, str] | None = None
     cwd: str | os.PathLike[str] | None = None
@@ -63,7 +62,7 @@ class Command:
         """What is wrong with these options, if anything (for validation)."""
         problems = [
             _command_problem(self.command),
-            _named("sigterm_timeout", duration_problem(self.sigterm_timeout)),
+            _named("sigterm_timeout", option_problem("sigterm_timeout", self.sigterm_timeout)),
             None if self.cwd is None else _named("cwd", path_problem(self.cwd)),
             None if self.user is None else _named("user", user_problem(self.user)),
             None if self.env is None else _env_problem(self.env),

@@ -27,6 +27,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
+from ._defaults import OUTPUT_TAIL_TIMEOUT
 from ._process_handle import ExitStatus
 from ._programs import program_problem
 from ._subcontainer import SubContainer
@@ -41,15 +42,13 @@ __all__ = [
     "group_alive",
     "open_session",
     "read_stat",
+    "wait_group_gone",
 ]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
 INIT_SCRIPT = str(Path(__file__).with_name("_minimal_init.py"))
 MAX_LINE = 64 * 1024
 """Longer lines are cut into pieces, so a flood without newlines stays bounded."""
-OUTPUT_TAIL_TIMEOUT = 1.0
-"""How long to wait for the last output once the group is gone (an escaped
-process may still hold the pipe)."""
 
 
 class SpawnError(Exception):
@@ -155,10 +154,8 @@ class CommandProcess:
 
     async def wait_gone(self) -> None:
         await self.wait()
-        delay = 0.002
-        while not self._gone and group_alive(self._process.pid):
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        if not self._gone:
+            await wait_group_gone(self._process.pid)
         await self._finish()
 
     def terminate(self) -> str:
@@ -379,6 +376,18 @@ def group_alive(pgid: int) -> bool:
     if not os.path.isdir("/proc"):
         return True  # no way to tell zombies apart here: they count
     return any(p.pgrp == pgid and p.alive for p in all_processes())
+
+
+async def wait_group_gone(pgid: int) -> None:
+    """Wait until no live process is left in group `pgid`.
+
+    Polled, more slowly as it lasts (2 ms doubling to 50 ms): a process
+    group has no exit to wait for, and its members may not be our children.
+    """
+    delay = 0.002
+    while group_alive(pgid):
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from rich.text import Text
 from statemachines import LifecycleState
 
 from ._events import Event, ProcessExited, ProcessSpawned, Transitioned
-from ._health import HealthStatus
+from ._results import HealthStatus
 from ._running import RunningDaemons
 
 __all__ = ["Processes", "table", "title"]

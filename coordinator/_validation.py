@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from collections.abc import Callable
 
 __all__ = [
+    "ID_PATTERN",
+    "OPTION_RULES",
     "count_problem",
     "duration_problem",
+    "entry_id_problem",
     "env_name_problem",
+    "option_problem",
     "path_problem",
+    "port_problem",
     "text_problem",
     "user_problem",
 ]
@@ -32,20 +39,83 @@ def duration_problem(value: object, *, positive: bool = False) -> str | None:
         finite = math.isfinite(value)
     except OverflowError:  # an int beyond the largest float
         if value > 0:
-            return f"must be a finite number, not an integer of {len(str(value))} digits"
+            return f"must be a finite number, not an integer of {_digits(int(value))} digits"
         finite = False
     if value == math.inf:
         return "must be a finite number, not inf"
     if not finite or value < 0 or (positive and value == 0):
-        return f"must be a number {'>' if positive else '>='} 0, not {value!r}"
+        return f"must be a number {'>' if positive else '>='} 0, not {_shown(value)}"
     return None
 
 
 def count_problem(value: object) -> str | None:
-    """A limit on a count: an int >= 0 (not a boolean), or `None` for no limit."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+    """A limit on a count: an integer >= 0 (not a boolean), or `None` for no limit."""
+    if value is None:
         return None
-    return f"must be an int >= 0 or None, not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {type(value).__name__}"
+    if value < 0:
+        return f"must be an integer >= 0, not {_shown(value)}"
+    return None
+
+
+def _shown(value: float) -> str:
+    """The number as Python writes it, but for an integer too long to read."""
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"an integer of {_digits(value)} digits"
+    return repr(value)
+
+
+def _digits(value: int) -> int:
+    """How many digits `value` has, even beyond the digits `str()` converts."""
+    try:
+        return len(str(abs(value)))
+    except ValueError:
+        return math.floor(math.log10(abs(value))) + 1
+
+
+def port_problem(value: object) -> str | None:
+    """A TCP port: an integer from 1 to 65535 (not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {type(value).__name__}"
+    if not 1 <= value <= 65535:
+        return f"must be an integer from 1 to 65535, not {_shown(value)}"
+    return None
+
+
+def _positive_duration(value: object) -> str | None:
+    return duration_problem(value, positive=True)
+
+
+OPTION_RULES: dict[str, Callable[[object], str | None]] = {
+    "grace_period": duration_problem,
+    "sigterm_timeout": duration_problem,
+    "timeout": _positive_duration,
+    "interval": _positive_duration,
+    "max_restarts": count_problem,
+    "history_limit": count_problem,
+    "port": port_problem,
+}
+"""The rule of each numeric option, whoever sets it: the builder, `Ready`,
+`Command`, `ExecFn`, the checks, the triggers, or a config file."""
+
+
+def option_problem(name: str, value: object) -> str | None:
+    """What is wrong with `value` for the option `name` (a key of
+    `OPTION_RULES`), as a phrase."""
+    return OPTION_RULES[name](value)
+
+
+# Always fullmatch: `$` alone would let a trailing newline through.
+ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def entry_id_problem(value: object) -> str | None:
+    """What is wrong with an entry's id (a config file's service name): the rule
+    of `ID_PATTERN` in words, for a message that names the id first."""
+    if isinstance(value, str) and ID_PATTERN.fullmatch(value):
+        return None
+    return "use lowercase letters and digits, words joined by single dashes (like 'web' or 'db-1')"
 
 
 def text_problem(value: object) -> str | None:

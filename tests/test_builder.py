@@ -215,7 +215,7 @@ def test_requires_must_be_a_list_not_a_string() -> None:
         ),
         (
             lambda d: d.add_oneshot("web", exec=finishes(), max_restarts=-1),
-            "oneshot 'web': max_restarts must be an int >= 0 or None, not -1",
+            "oneshot 'web': max_restarts must be an integer >= 0, not -1",
         ),
         (
             lambda d: d.add_daemon("web", exec=Command([]), ready=ready()),

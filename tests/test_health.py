@@ -19,7 +19,7 @@ from coordinator import (
     LifecycleState,
     Ready,
 )
-from coordinator._health import DEFAULT_CHECK_TIMEOUT
+from coordinator._defaults import READY_TIMEOUT as DEFAULT_CHECK_TIMEOUT
 from coordinator.checks import run_health_script
 from coordinator.errors import InvalidEntryError
 from coordinator.triggers import Trigger, cooldown_trigger

@@ -34,6 +34,7 @@ from statemachines import LifecycleState
 
 from .._command_process import all_processes, read_stat
 from .._daemons import Daemons
+from .._defaults import LEFTOVER_WAIT
 from .._events import ProcessSpawned
 from .._fatal import is_fatal
 from .._running import RunningDaemons
@@ -48,8 +49,6 @@ __all__ = [
     "leftover_processes",
 ]
 
-LEFTOVER_WAIT = 2.0
-"""How long a process of a stopped system may take to go before it is a leftover."""
 COMMAND_SHOWN = 160
 """How much of a leftover's command line its description shows, on one line."""
 
