@@ -15,6 +15,7 @@ from ._config import describe_plan as describe_plan
 from ._config import load_config as load_config
 from ._config import start_layers as start_layers
 from ._daemons import Daemons as Daemons
+from ._defaults import defaults_table as defaults_table
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
 from ._events import HealthReported as HealthReported
@@ -73,6 +74,7 @@ __all__ = (
     "Transitioned",
     "Trigger",
     "default_trigger",
+    "defaults_table",
     "describe_event",
     "describe_plan",
     "dump_events",

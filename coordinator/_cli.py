@@ -19,6 +19,7 @@ from statemachines import EntryKind, LifecycleState, transitions_for
 
 from ._config import describe_plan, load_config
 from ._daemons import Daemons
+from ._defaults import defaults_table
 from ._events import Event, describe_event, load_events
 from .errors import HealthDaemonsError
 
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     table = commands.add_parser("table", help="print the lifecycle transition table")
     table.add_argument("--kind", choices=[k.value for k in EntryKind], default="daemon")
+    commands.add_parser("defaults", help="print every default value of the library (Markdown)")
     record_help = (
         "a file written by dump_events or `up --record`; lines that are not events "
         "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
@@ -111,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "table":
             return _print_table(EntryKind(args.kind))
+        if args.command == "defaults":
+            print(defaults_table())
+            return 0
         if args.command == "events":
             return _print_events(args.record, _window(args))
         if args.command == "lifecycle":

@@ -55,8 +55,9 @@ Topic = Literal["entries", "checks", "system"]
 
 @dataclass(frozen=True, slots=True)
 class Default:
-    """One default: where it is set, its value, and what it means."""
+    """One default: its constant here, where users set it, its value, and what it means."""
 
+    constant: str
     setting: str
     value: float
     meaning: str
@@ -67,77 +68,89 @@ class Default:
     def shown(self) -> str:
         if self.unit == "s":
             return f"{self.value:g} s"
-        return f"{self.value:,}"
+        return f"{self.value:,} {self.unit}"
 
 
 DEFAULTS: tuple[Default, ...] = (
     Default(
+        "GRACE_PERIOD",
         "`Ready.grace_period`, `ready.grace_period`",
         GRACE_PERIOD,
         "a failed check this soon after a launch is reported as `starting`",
         "entries",
     ),
     Default(
+        "SIGTERM_TIMEOUT",
         "`sigterm_timeout` (`Command`, `ExecFn`, a service)",
         SIGTERM_TIMEOUT,
         "from SIGTERM (or the cancellation of an `ExecFn`) to SIGKILL",
         "entries",
     ),
     Default(
+        "RESTART_DELAY_CAP",
         "restart delay cap",
         RESTART_DELAY_CAP,
         "restarts wait 0, 1, 2, 4 ... seconds, at most this long",
         "entries",
     ),
     Default(
+        "RESTART_RESET_AFTER",
         "restart reset",
         RESTART_RESET_AFTER,
         "a process up this long restarts at once, its restart count starting over",
         "entries",
     ),
     Default(
+        "CHECK_TIMEOUT",
         "`timeout` of `check_port_listening`, `check_web_url`",
         CHECK_TIMEOUT,
         "how long one check may take (`ready.timeout` for `port` and `url`)",
         "checks",
     ),
     Default(
+        "SCRIPT_TIMEOUT",
         "`timeout` of `run_health_script`",
         SCRIPT_TIMEOUT,
         "how long the script may run (`ready.timeout` for `script`)",
         "checks",
     ),
     Default(
+        "READY_TIMEOUT",
         "`Ready.timeout`",
         READY_TIMEOUT,
         "how long one call of a check may take, above the built-in checks' own timeouts",
         "checks",
     ),
     Default(
+        "READY_TIMEOUT_MARGIN",
         "`Ready.timeout` margin of a config file",
         READY_TIMEOUT_MARGIN,
         "a service's `Ready.timeout` is its `ready.timeout` plus this (at least 60 s)",
         "checks",
     ),
     Default(
+        "FIRST_RETRY",
         "`default_trigger`: first retry (`FIRST_RETRY`)",
         FIRST_RETRY,
         "delay before the second check until a first success; it doubles",
         "checks",
     ),
     Default(
+        "SLOWEST_RETRY",
         "`default_trigger`: slowest retry (`SLOWEST_RETRY`)",
         SLOWEST_RETRY,
         "cap of that doubling, and the interval while failing after a success",
         "checks",
     ),
     Default(
+        "SUCCESS_INTERVAL",
         "`default_trigger`: success interval (`SUCCESS_INTERVAL`)",
         SUCCESS_INTERVAL,
         "the interval while the last check succeeded",
         "checks",
     ),
     Default(
+        "HISTORY_LIMIT",
         "`build(history_limit=)`, `MemoryHost(history_limit=)`",
         HISTORY_LIMIT,
         "how many of the latest events are kept in memory",
@@ -145,24 +158,28 @@ DEFAULTS: tuple[Default, ...] = (
         unit="events",
     ),
     Default(
+        "KILL_WAIT",
         "kill wait",
         KILL_WAIT,
         "how long a SIGKILLed process group may take to go before it is given up on",
         "system",
     ),
     Default(
+        "OUTPUT_TAIL_TIMEOUT",
         "output tail",
         OUTPUT_TAIL_TIMEOUT,
         "how long the last output of a group that is gone is still read",
         "system",
     ),
     Default(
+        "SUBCONTAINER_DESTROY_TIMEOUT",
         "`SubContainer.destroy_timeout`",
         SUBCONTAINER_DESTROY_TIMEOUT,
         "how long `destroy` may take before the system gives up on it",
         "system",
     ),
     Default(
+        "LEFTOVER_WAIT",
         "`check_clean_shutdown(wait=)`",
         LEFTOVER_WAIT,
         "how long a stopped system's processes may take to go before they are leftovers",

@@ -4,7 +4,7 @@ Polled checks (for `Ready.fn`, each bounded by its own timeout):
 `check_port_listening`, `check_web_url`, `run_health_script`. A check
 returns its failure (a `HealthCheckResult`); it raises only `ValueError`, at
 once, for an argument that can never work (a port out of range, a URL that
-is not http(s), a negative timeout).
+is not http(s), a timeout that is not a finite number > 0).
 
 Announced readiness (also for `Ready.fn`; no polling): `log_line(pattern)`
 and `sd_notify()`.
@@ -277,7 +277,8 @@ async def run_health_script(
     reason being `exit code N` and the last line of stderr, `killed by signal
     SIGxxx`, `timed out after 30 s`, or why it could not start (a missing
     program, say). A given `error_message` replaces the whole failure message.
-    Raises `ValueError` for an empty command or a negative timeout.
+    Raises `ValueError` for an empty command or a timeout that is not a finite
+    number > 0.
     """
     spec = command if isinstance(command, Command) else Command(command)
     problem = spec.problem()
