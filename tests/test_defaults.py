@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,8 @@ def test_the_options_take_their_defaults_from_the_module() -> None:
     assert backoff.cap is defaults.RESTART_DELAY_CAP
     assert backoff.reset_after is defaults.RESTART_RESET_AFTER
     assert (FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL) == (0.05, 1.0, 30.0)
-    assert check_clean_shutdown.__kwdefaults__["wait"] is defaults.LEFTOVER_WAIT
+    wait = inspect.signature(check_clean_shutdown).parameters["wait"].default
+    assert wait is defaults.LEFTOVER_WAIT
 
 
 def test_the_spec_defaults() -> None:

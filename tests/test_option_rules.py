@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ TOML = {-1: "-1", "5": '"5"', True: "true"}
 def _toml(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else "inf"
-    return TOML[value]  # type: ignore[index]
+    return TOML[value]
 
 
 def ok() -> HealthCheckResult:
@@ -39,53 +40,53 @@ async def _idle(_: object) -> None:
 
 # What each option is called through the API, each way it can be given: a
 # call that raises, and the name the message gives the option.
-API: dict[str, list[tuple[Callable[[object], object], str]]] = {
+API: dict[str, list[tuple[Callable[[Any], object], str]]] = {
     "grace_period": [
         (
             lambda v: Daemons.of().add_health_check("db", ready=Ready("D", ok, v)),
             "ready.grace_period",
-        )  # type: ignore[arg-type]
+        )
     ],
     "timeout": [
         (
             lambda v: Daemons.of().add_health_check("db", ready=Ready("D", ok, timeout=v)),
             "ready.timeout",
-        ),  # type: ignore[arg-type]
+        ),
     ],
     "sigterm_timeout": [
         (
-            lambda v: Daemons.of().add_oneshot("db", exec=Command("true", sigterm_timeout=v)),  # type: ignore[arg-type]
+            lambda v: Daemons.of().add_oneshot("db", exec=Command("true", sigterm_timeout=v)),
             "exec.sigterm_timeout",
         ),
         (
-            lambda v: Daemons.of().add_oneshot("db", exec=ExecFn(_idle, sigterm_timeout=v)),  # type: ignore[arg-type]
+            lambda v: Daemons.of().add_oneshot("db", exec=ExecFn(_idle, sigterm_timeout=v)),
             "exec.sigterm_timeout",
         ),
     ],
     "max_restarts": [
         (
-            lambda v: Daemons.of().add_oneshot("db", exec=Command("true"), max_restarts=v),  # type: ignore[arg-type]
+            lambda v: Daemons.of().add_oneshot("db", exec=Command("true"), max_restarts=v),
             "max_restarts",
         )
     ],
     "interval": [
         (cooldown_trigger, "interval"),
         (lambda v: status_trigger(1.0, {"success": v}), "interval"),
-    ],  # type: ignore[arg-type,dict-item]
+    ],
     "history_limit": [
-        (lambda v: Daemons.of().build(history_limit=v), "history_limit"),  # type: ignore[arg-type]
+        (lambda v: Daemons.of().build(history_limit=v), "history_limit"),
         (MemoryHost, "history_limit"),
     ],
 }
 
 # The checks' own arguments, called as a check would be.
-CHECKS: dict[str, list[Callable[[object], Awaitable[object]]]] = {
+CHECKS: dict[str, list[Callable[[Any], Awaitable[object]]]] = {
     "timeout": [
-        lambda v: check_port_listening(80, timeout=v),  # type: ignore[arg-type]
-        lambda v: check_web_url("http://127.0.0.1/", timeout=v),  # type: ignore[arg-type]
-        lambda v: run_health_script(["true"], v),  # type: ignore[arg-type]
+        lambda v: check_port_listening(80, timeout=v),
+        lambda v: check_web_url("http://127.0.0.1/", timeout=v),
+        lambda v: run_health_script(["true"], v),
     ],
-    "port": [check_port_listening],  # type: ignore[list-item]
+    "port": [check_port_listening],
 }
 
 # Where each option goes in a config file: the service's keys, the ready table's.
