@@ -1,8 +1,11 @@
 """A minimal init for one command: forward signals, reap zombies, guard against orphans.
 
-Run as a script (`python -I -S _minimal_init.py [--guard FD] [--term-timeout S]
+Run as a script (`python -I -S _minimal_init.py --term-timeout S [--guard FD]
 [--uid N --gid N --groups N,N...] -- ARGV...`), so it imports nothing but the
-standard library and starts in about 10 ms.
+standard library and starts in about 10 ms. (So it has its own loop until
+its group is gone, driven by SIGCHLD rather than polled, and its own reading
+of `/proc`; `tests/processes/test_group_gone.py` checks that it
+counts the members of a group as `_command_process.group_alive` does.)
 
 * It becomes the child subreaper of its tree, so processes orphaned inside
   the tree are reparented to it and reaped, never left as zombies.
@@ -56,7 +59,7 @@ RELEASE_WAIT = 1.0
 
 def main(arguments: list[str]) -> int:
     guard_fd: int | None = None
-    term_timeout = 30.0
+    term_timeout: float | None = None  # the command's `sigterm_timeout`, always given
     uid: int | None = None
     gid: int | None = None
     groups: list[int] = []
@@ -76,8 +79,8 @@ def main(arguments: list[str]) -> int:
             print(f"healthdaemons-init: unknown option {option}", file=sys.stderr)
             return 2
     argv = arguments[1:]
-    if not argv:
-        print("healthdaemons-init: no command given", file=sys.stderr)
+    if not argv or term_timeout is None:
+        print("healthdaemons-init: no command or no --term-timeout given", file=sys.stderr)
         return 2
     account = None if uid is None else (uid, uid if gid is None else gid, groups)
 
