@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ._defaults import SIGTERM_TIMEOUT
 from ._validation import (
+    argv_problem,
     env_name_problem,
     option_problem,
     path_problem,
@@ -81,21 +82,11 @@ def _named(name: str, problem: str | None) -> str | None:
 
 
 def _command_problem(command: object) -> str | None:
-    if isinstance(command, str):
-        if not command.strip():
-            return "exec.command must not be empty"
-        return _named("command", text_problem(command))
-    if not isinstance(command, Sequence) or isinstance(command, bytes):
-        return f"exec.command must be a string or a sequence of strings, not {_type(command)}"
-    if not command:
-        return "exec.command must not be an empty argv"
-    for index, argument in enumerate(command):
-        problem = text_problem(argument)
-        if problem is not None:
-            return f"exec.command[{index}] {problem}"
-    if not command[0]:
-        return "exec.command's program must not be empty"
-    return None
+    found = argv_problem(command)
+    if found is None:
+        return None
+    index, problem = found
+    return f"exec.command{'' if index is None else f'[{index}]'} {problem}"
 
 
 def _env_problem(env: object) -> str | None:

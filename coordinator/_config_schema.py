@@ -33,6 +33,7 @@ from ._ready import CheckFn, Ready
 from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
 from ._urls import url_problem
 from ._validation import (
+    argv_problem,
     entry_id_problem,
     env_name_problem,
     option_problem,
@@ -134,20 +135,16 @@ class Table:
         return value
 
     def command(self, name: str) -> str | list[str] | None:
-        """A string (run as `sh -c`) or a non-empty array of strings (an argv)."""
+        """A string (run as `sh -c`) or a non-empty array of strings (an argv),
+        by the rule of `Command`."""
         value = self.values.get(name)
-        if value is None or isinstance(value, str):
-            return self.string(name)
-        if not isinstance(value, list):
-            raise self.problem(name, f"must be a string or an array of strings, not {_type(value)}")
-        if not value:
-            raise self.problem(name, "must not be empty")
-        for i, arg in enumerate(value):
-            problem = text_problem(arg)
-            if problem is not None:
-                raise self.problem(name, problem, i)
-        if not value[0]:
-            raise self.problem(name, "must not be empty", 0)
+        if value is None:
+            return None
+        found = argv_problem(value)
+        if found is not None:
+            index, problem = found
+            raise self.problem(name, problem, index)
+        assert isinstance(value, str | list)
         return value
 
     def strings(self, name: str, what: str) -> list[str]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "ID_PATTERN",
     "OPTION_RULES",
+    "argv_problem",
     "count_problem",
     "duration_problem",
     "entry_id_problem",
@@ -116,6 +117,26 @@ def entry_id_problem(value: object) -> str | None:
     if isinstance(value, str) and ID_PATTERN.fullmatch(value):
         return None
     return "use lowercase letters and digits, words joined by single dashes (like 'web' or 'db-1')"
+
+
+def argv_problem(value: object) -> tuple[int | None, str] | None:
+    """A command: a non-blank string (run as `sh -c STRING`) or a non-empty
+    sequence of strings (an argv) whose program is not empty. What is wrong,
+    with the index of the argument it is about (`None`: the command)."""
+    if isinstance(value, str):
+        problem = "must not be empty" if not value.strip() else text_problem(value)
+        return None if problem is None else (None, problem)
+    if not isinstance(value, Sequence) or isinstance(value, bytes):
+        return None, f"must be a string or a list of strings, not {type(value).__name__}"
+    if not value:
+        return None, "must not be empty"
+    for index, argument in enumerate(value):
+        problem = text_problem(argument)
+        if problem is not None:
+            return index, problem
+    if not value[0]:
+        return 0, "must not be empty"
+    return None
 
 
 def text_problem(value: object) -> str | None:

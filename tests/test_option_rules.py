@@ -15,7 +15,7 @@ import pytest
 
 from coordinator import Command, Daemons, ExecFn, HealthCheckResult, MemoryHost, Ready
 from coordinator._config import load_config
-from coordinator._validation import OPTION_RULES, option_problem
+from coordinator._validation import OPTION_RULES, argv_problem, option_problem
 from coordinator.checks import check_port_listening, check_web_url, run_health_script
 from coordinator.errors import ConfigError, InvalidEntryError
 from coordinator.triggers import cooldown_trigger, status_trigger
@@ -151,3 +151,32 @@ def test_durations_are_finite(option: str) -> None:
     duration a finite default, and an endless SIGTERM wait would hide a hang
     (a stuck stop blocks the shutdown of everything the entry requires)."""
     assert _phrase(option, math.inf) == "must be a finite number, not inf"
+
+
+BAD_COMMANDS: list[tuple[object, str]] = [
+    ("", '""'),
+    ("  ", '"  "'),
+    ([], "[]"),
+    ([""], '[""]'),
+    (["ls", "a\0b"], '["ls", "a\\u0000b"]'),
+    (["ls", 5], '["ls", 5]'),
+    (5, "5"),
+]
+
+
+@pytest.mark.parametrize(("command", "toml"), BAD_COMMANDS, ids=repr)
+def test_a_bad_command_is_refused_in_the_same_words(
+    command: object, toml: str, tmp_path: Path
+) -> None:
+    found = argv_problem(command)
+    assert found is not None
+    index, phrase = found
+    at = "" if index is None else f"[{index}]"
+    with pytest.raises(InvalidEntryError) as caught:
+        Daemons.of().add_oneshot("db", exec=Command(command))  # type: ignore[arg-type]
+    assert str(caught.value) == f"oneshot 'db': exec.command{at} {phrase}"
+    path = tmp_path / "app.toml"
+    path.write_text(f'[services.db]\nkind = "oneshot"\ncommand = {toml}\n')
+    with pytest.raises(ConfigError) as caught_in_file:
+        load_config(path)
+    assert str(caught_in_file.value) == f"{path}: services.db.command{at}: {phrase}"
