@@ -6,7 +6,6 @@ Every mistake is a `Problem` whose message starts with the TOML key path;
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -34,6 +33,8 @@ from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
 from ._urls import url_problem
 from ._validation import (
     argv_problem,
+    closest,
+    did_you_mean,
     entry_id_problem,
     env_name_problem,
     option_problem,
@@ -69,11 +70,6 @@ def key_path(*parts: str) -> str:
     )
 
 
-def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _type(value: object) -> str:
     return type(value).__name__
 
@@ -93,7 +89,7 @@ class Table:
     def only(self, allowed: Sequence[str]) -> None:
         for name in self.values:
             if name not in allowed:
-                raise self.problem(name, "unknown key" + did_you_mean(name, allowed))
+                raise self.problem(name, "unknown key" + did_you_mean(closest(name, allowed)))
 
     def has(self, name: str) -> bool:
         return name in self.values
@@ -243,7 +239,8 @@ def _read_requires(table: Table, services: Mapping[str, object]) -> tuple[str, .
             assert table.entry is not None
             targets = _requirable(table.entry, services)
             raise table.problem(
-                "requires", f"unknown service {required!r}" + did_you_mean(required, targets)
+                "requires",
+                f"unknown service {required!r}" + did_you_mean(closest(required, targets)),
             )
     return tuple(requires)
 

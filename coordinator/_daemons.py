@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar, final, overload
@@ -24,7 +23,13 @@ from ._options import (
 from ._ready import Ready
 from ._running import RunningDaemons
 from ._subcontainer import SubContainer
-from ._validation import count_problem, entry_id_problem, option_problem
+from ._validation import (
+    closest,
+    count_problem,
+    did_you_mean,
+    entry_id_problem,
+    option_problem,
+)
 from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
 
 __all__ = ["Daemons"]
@@ -329,11 +334,9 @@ class Daemons:
         return tuple(result)
 
     def _unknown(self, id: str, required: object) -> UnknownDependencyError:
-        close = difflib.get_close_matches(str(required), self.ids, n=1)
-        suggestion = close[0] if close else None
+        suggestion = closest(str(required), self.ids)
         message = f"{id!r} requires {required!r}, which is not an earlier entry"
-        if suggestion is not None:
-            message += f"; did you mean {suggestion!r}?"
+        message += did_you_mean(suggestion)
         return UnknownDependencyError(
             message, entry=id, missing=str(required), suggestion=suggestion
         )

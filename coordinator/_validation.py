@@ -9,6 +9,7 @@ handed to the operating system without a later crash: no NUL characters
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -18,7 +19,9 @@ __all__ = [
     "ID_PATTERN",
     "OPTION_RULES",
     "argv_problem",
+    "closest",
     "count_problem",
+    "did_you_mean",
     "duration_problem",
     "entry_id_problem",
     "env_name_problem",
@@ -137,6 +140,17 @@ def argv_problem(value: object) -> tuple[int | None, str] | None:
     if not value[0]:
         return 0, "must not be empty"
     return None
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice most like `word` (a likely typo), if one is close enough."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(suggestion: str | None) -> str:
+    """What ends a message about an unknown name: `; did you mean 'db'?`, or nothing."""
+    return "" if suggestion is None else f"; did you mean {suggestion!r}?"
 
 
 def text_problem(value: object) -> str | None:
