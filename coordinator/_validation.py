@@ -5,6 +5,10 @@ not inf`) or `None`; the caller says where: `exec.user` for the builder,
 `services.db.user` for a config file. Whatever passes these rules can be
 handed to the operating system without a later crash: no NUL characters
 (C strings end there), no `=` in environment names, no endless waits.
+
+Each numeric option has one rule, found by its name in `OPTION_RULES`, so
+that `Ready(timeout=-1)`, `check_port_listening(80, timeout=-1)` and
+`timeout = -1` in a config file are refused in the same words.
 """
 
 from __future__ import annotations
