@@ -13,11 +13,11 @@ import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import cast
 
 from statemachines import EntryKind
 
-from ._announced import Stream
+from ._announced import Stream, stream_problem
 from ._command import Command
 from ._defaults import (
     CHECK_TIMEOUT,
@@ -393,12 +393,11 @@ def _read_source(
 
 
 def _read_stream(table: Table) -> Stream:
-    streams: tuple[Stream, ...] = get_args(Stream)
     stream = table.string("stream") or "both"
-    for known in streams:
-        if stream == known:
-            return known
-    raise table.problem("stream", f"must be stdout, stderr or both, not {stream!r}")
+    problem = stream_problem(stream)
+    if problem is not None:
+        raise table.problem("stream", problem)
+    return cast(Stream, stream)
 
 
 def _check_url(table: Table, url: str) -> None:

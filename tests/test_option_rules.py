@@ -16,7 +16,7 @@ import pytest
 from coordinator import Command, Daemons, ExecFn, HealthCheckResult, MemoryHost, Ready
 from coordinator._config import load_config
 from coordinator._validation import OPTION_RULES, argv_problem, option_problem
-from coordinator.checks import check_port_listening, check_web_url, run_health_script
+from coordinator.checks import check_port_listening, check_web_url, log_line, run_health_script
 from coordinator.errors import ConfigError, InvalidEntryError
 from coordinator.triggers import cooldown_trigger, status_trigger
 
@@ -180,3 +180,16 @@ def test_a_bad_command_is_refused_in_the_same_words(
     with pytest.raises(ConfigError) as caught_in_file:
         load_config(path)
     assert str(caught_in_file.value) == f"{path}: services.db.command{at}: {phrase}"
+
+
+def test_a_bad_stream_is_refused_in_the_same_words(tmp_path: Path) -> None:
+    phrase = "must be stdout, stderr or both, not 'out'"
+    with pytest.raises(ValueError, match=f"^stream {phrase}$"):
+        log_line("up", stream="out")  # type: ignore[arg-type]
+    path = tmp_path / "app.toml"
+    path.write_text(
+        '[services.db]\ncommand = "true"\nready = { log_line = "up", stream = "out" }\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: services.db.ready.stream: {phrase}"
