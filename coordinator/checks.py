@@ -30,9 +30,10 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._checked import CHECKED_ENTRY
 from ._command import Command
-from ._command_process import SpawnError, group_alive, open_session, wait_group_gone
+from ._command_process import SpawnError, open_session, wait_group_gone
 from ._defaults import CHECK_TIMEOUT, KILL_WAIT, OUTPUT_TAIL_TIMEOUT, SCRIPT_TIMEOUT
 from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
+from ._process_table import group_alive
 from ._results import HealthCheckResult
 from ._urls import url_problem
 from ._validation import option_problem

@@ -33,11 +33,11 @@ from anyio.abc import TaskGroup
 
 from statemachines import LifecycleState
 
-from .._command_process import all_processes, read_stat
 from .._daemons import Daemons
 from .._defaults import LEFTOVER_WAIT
 from .._events import ProcessSpawned
 from .._fatal import is_fatal
+from .._process_table import all_processes, read_stat
 from .._running import RunningDaemons
 from ._invariants import InvariantViolation, check_invariants
 

@@ -1,12 +1,13 @@
 """When a process group is gone: no live member left, zombies not counted.
-The supervisor (`group_alive`, `wait_group_gone`) and the minimal init (its
-own reading of /proc: it imports nothing but the standard library) agree."""
+One reading of /proc (`_process_table`) for the supervisor and the minimal
+init, which loads it from its folder when it runs as a script."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,7 +15,8 @@ import anyio
 import pytest
 
 from coordinator import _minimal_init
-from coordinator._command_process import group_alive, read_stat, wait_group_gone
+from coordinator._command_process import wait_group_gone
+from coordinator._process_table import group_alive, group_members, read_stat
 
 from .helpers import alive, poll_until
 
@@ -44,17 +46,17 @@ def _zombie_or_gone(pid: int) -> bool:
     return found is None or not found.alive
 
 
-async def test_the_supervisor_and_the_init_count_a_groups_members_alike() -> None:
+async def test_zombies_do_not_count_as_members() -> None:
     with zombie_leader_and_a_live_member() as (pgid, member):
         await poll_until(lambda: _zombie_or_gone(pgid))
         assert group_alive(pgid)
-        assert _minimal_init._group_members(pgid) == [member]
+        assert group_members(pgid) == [member]
         os.kill(member, signal.SIGKILL)
         await poll_until(lambda: _zombie_or_gone(member))
         # Only zombies are left (the leader's, and the member's until this
-        # process, its subreaper, reaps it): the group is gone for both.
+        # process, its subreaper, reaps it): the group is gone.
         assert not group_alive(pgid)
-        assert _minimal_init._group_members(pgid) == []
+        assert group_members(pgid) == []
 
 
 async def test_wait_group_gone_returns_once_no_live_member_is_left() -> None:
@@ -77,3 +79,18 @@ async def test_wait_group_gone_returns_once_no_live_member_is_left() -> None:
 @pytest.mark.parametrize("arguments", [["--", "true"], ["--term-timeout", "1"]])
 def test_the_init_needs_a_term_timeout_and_a_command(arguments: list[str]) -> None:
     assert _minimal_init.main(arguments) == 2
+
+
+def test_the_init_script_loads_the_process_table_from_its_folder() -> None:
+    """As the supervisor runs it: `-I -S`, from another directory, in a session
+    of its own (its group is the one it stops)."""
+    script = _minimal_init.__file__
+    assert script is not None
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", script, "--term-timeout", "1", "--", "sh", "-c", "exit 3"],
+        cwd="/",
+        start_new_session=True,
+        capture_output=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stderr) == (3, b"")
