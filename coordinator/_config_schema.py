@@ -110,11 +110,13 @@ class Table:
 
     def integer(self, name: str) -> int | None:
         """A count or a port, by the option's rule in `OPTION_RULES`; `None` if not given."""
-        value = self.values.get(name)
+        if name not in self.values:
+            return None
+        value = self.values[name]
         problem = option_problem(name, value)
         if problem is not None:
             raise self.problem(name, problem)
-        assert value is None or isinstance(value, int)
+        assert isinstance(value, int)
         return value
 
     def string(self, name: str) -> str | None:
