@@ -88,9 +88,9 @@ def test_the_init_script_loads_the_process_table_from_its_folder() -> None:
     init itself)."""
     script = _minimal_init.__file__
     assert script is not None
+    init = [sys.executable, "-I", "-S", "-X", "importtime", script, "--term-timeout", "1"]
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-X", "importtime", script, "--term-timeout", "1"]
-        + ["--", "sh", "-c", "exit 3"],
+        [*init, "--", "sh", "-c", "exit 3"],
         cwd="/",
         start_new_session=True,
         capture_output=True,
