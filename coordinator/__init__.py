@@ -15,6 +15,7 @@ from ._config import describe_plan as describe_plan
 from ._config import load_config as load_config
 from ._config import start_layers as start_layers
 from ._daemons import Daemons as Daemons
+from ._defaults import defaults_table as defaults_table
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
 from ._events import HealthReported as HealthReported
@@ -26,10 +27,6 @@ from ._events import Transitioned as Transitioned
 from ._events import describe_event as describe_event
 from ._events import dump_events as dump_events
 from ._events import load_events as load_events
-from ._health import CheckFn as CheckFn
-from ._health import HealthCheckResult as HealthCheckResult
-from ._health import HealthStatus as HealthStatus
-from ._health import Ready as Ready
 from ._host import Host as Host
 from ._host import MemoryHost as MemoryHost
 from ._options import DaemonOptions as DaemonOptions
@@ -37,6 +34,10 @@ from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
 from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
+from ._ready import CheckFn as CheckFn
+from ._ready import Ready as Ready
+from ._results import HealthCheckResult as HealthCheckResult
+from ._results import HealthStatus as HealthStatus
 from ._running import RunningDaemons as RunningDaemons
 from ._running import SystemStatistics as SystemStatistics
 from ._subcontainer import SubContainer as SubContainer
@@ -73,6 +74,7 @@ __all__ = (
     "Transitioned",
     "Trigger",
     "default_trigger",
+    "defaults_table",
     "describe_event",
     "describe_plan",
     "dump_events",

@@ -15,9 +15,9 @@ from transitions import Machine
 
 from statemachines import Lifecycle
 
-from ._health import HealthCheckResult
 from ._options import EntrySpec
 from ._process_handle import ProcessHandle
+from ._results import HealthCheckResult
 
 if TYPE_CHECKING:
     from ._running import RunningDaemons

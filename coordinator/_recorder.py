@@ -10,8 +10,8 @@ from statemachines import LifecycleState
 from ._entry import Entry
 from ._events import ErrorReported, Event, HealthReported
 from ._fatal import is_fatal
-from ._health import HealthCheckResult, HealthStatus
 from ._host import Host, append_bounded
+from ._results import HealthCheckResult, HealthStatus
 
 __all__ = ["EventRecorder"]
 

@@ -49,9 +49,9 @@ from statemachines import (
 from ._command_process import CommandProcess
 from ._entry import Entry
 from ._events import Transitioned
-from ._health import HealthCheckResult, HealthStatus
 from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._options import EntrySpec
+from ._results import HealthCheckResult, HealthStatus
 from ._subcontainer import SubContainer
 from ._tasks import EntryTasks
 from .errors import GaveUpError, SystemTerminatedError, WaitTimeoutError

@@ -24,19 +24,18 @@ from ._announced import Announcement
 from ._checked import CHECKED_ENTRY, CheckedEntry
 from ._command import Command, LineCallback
 from ._command_process import CommandProcess, SpawnError, SpawnSettings
+from ._defaults import KILL_WAIT
 from ._entry import Entry
 from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
 from ._fatal import is_fatal
-from ._health import HealthCheckResult, ResultGetter, Trigger, close_steps
 from ._options import Exec
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._recorder import EventRecorder
+from ._results import HealthCheckResult
 from ._subcontainer import SubContainer
+from ._trigger_steps import ResultGetter, Trigger, close_steps
 
-__all__ = ["KILL_WAIT", "EntryTasks"]
-
-KILL_WAIT = 10.0
-"""How long a process group may take to vanish after SIGKILL before it is given up on."""
+__all__ = ["EntryTasks"]
 
 
 class EntryTasks(EventRecorder):

@@ -18,7 +18,15 @@ from pathlib import Path
 import anyio
 from rich.console import Console
 
-from coordinator import Daemons, Event, describe_event, describe_plan, load_config, load_events
+from coordinator import (
+    Daemons,
+    Event,
+    defaults_table,
+    describe_event,
+    describe_plan,
+    load_config,
+    load_events,
+)
 from coordinator.errors import HealthDaemonsError
 from statemachines import EntryKind, LifecycleState, transitions_for
 from viz import lifecycle_dot, save_drawing, system_dot, timeline
@@ -146,6 +154,15 @@ def _table_command(args: argparse.Namespace) -> int:
     return _print_table(EntryKind(args.kind))
 
 
+def _defaults_command(args: argparse.Namespace) -> int:
+    print(defaults_table())
+    return 0
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
 def _events_command(args: argparse.Namespace) -> int:
     return _print_events(args.record, _window(args))
 
@@ -188,6 +205,9 @@ def _explore_command(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Command] = {
     "table": Command("print the lifecycle transition table", _table_arguments, _table_command),
+    "defaults": Command(
+        "print every default value of the library (Markdown)", _no_arguments, _defaults_command
+    ),
     "events": Command(
         "print a recorded run (JSON lines) as text", _events_arguments, _events_command
     ),

@@ -34,9 +34,10 @@ from .._command import Command
 from .._command_process import SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
-from .._health import CheckFn, HealthCheckResult
 from .._options import EntrySpec, ExecFunction
 from .._process_handle import ExitStatus
+from .._ready import CheckFn
+from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines

@@ -29,10 +29,11 @@ from .._command import Command
 from .._command_process import SpawnError, SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
-from .._health import CheckFn, HealthCheckResult
 from .._host import MemoryHost
 from .._options import EntrySpec, ExecFn, ExecFunction
 from .._process_handle import ExitStatus, ProcessHandle
+from .._ready import CheckFn
+from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from .._subcontainer import SubContainer
 from ._invariants import InvariantViolation, check_invariants
