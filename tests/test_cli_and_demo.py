@@ -40,7 +40,7 @@ def test_each_command_is_a_row_of_the_table() -> None:
     )
     assert list(subparsers.choices) == list(COMMANDS)
     assert list(COMMANDS) == [
-        *("table", "events", "lifecycle", "graph", "timeline", "up", "check", "verify"),
+        *("table", "defaults", "events", "lifecycle", "graph", "timeline", "up", "check", "verify"),
         "explore",
     ]
 
