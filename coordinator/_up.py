@@ -44,7 +44,7 @@ from ._events import (
     describe_event,
     dump_events,
 )
-from ._host import Host
+from ._host import Host, MemoryHost
 from ._running import RunningDaemons
 from ._up_printer import Printer
 from ._up_table import Processes, table
@@ -246,10 +246,9 @@ async def _run(
     until_ready: bool,
     timeout: float | None,
 ) -> int:
-    running = daemons.build()
     plain = not console.is_terminal
-    reporter = _Reporter(running.host, printer, record, plain=plain)
-    running.host = reporter
+    reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
+    running = daemons.build(host=reporter)
     reporter.running = running
     outcome = 0
     # Listening before anything starts: a signal from then on is handled.

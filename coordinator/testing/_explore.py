@@ -383,7 +383,8 @@ def _fingerprint(
     running: RunningDaemons, stage: _Stage, term_times: dict[str, float]
 ) -> tuple[object, ...]:
     parts: list[object] = ["called" in term_times]
-    for entry_id, entry in running._entries.items():
+    for entry in running.entry_views:
+        entry_id = entry.id
         max_restarts = entry.spec.max_restarts
         parts.append(
             (
