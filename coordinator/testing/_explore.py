@@ -35,6 +35,7 @@ from .._command_process import SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
 from .._health import CheckFn, HealthCheckResult
+from .._load_system import load_system
 from .._options import EntrySpec, ExecFunction
 from .._process_handle import ExitStatus
 from .._running import RunningDaemons
@@ -46,7 +47,7 @@ from ._simulation import (
     shutdown_bound,
     shutdown_failures,
 )
-from ._verify import VerificationError, load_system
+from ._verify import VerificationError
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
 
