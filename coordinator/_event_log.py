@@ -38,16 +38,16 @@ class EventLog:
         "_changed",
         "_finished",
         "_history_limit",
+        "_host",
         "_stop_for",
         "_subscribers",
         "dropped_events",
         "history",
         "history_dropped",
-        "host",
     )
 
     def __init__(self, host: Host, history_limit: int | None, stop_for: StopFor) -> None:
-        self.host = host
+        self._host = host
         self.history: list[Event] = []
         """The latest `history_limit` events, in order (every event if `None`)."""
         self.history_dropped = 0
@@ -59,6 +59,10 @@ class EventLog:
         self._finished = False
         self._changed: anyio.Event | None = None
         self._subscribers: list[MemoryObjectSendStream[Event]] = []
+
+    @property
+    def host(self) -> Host:
+        return self._host
 
     @property
     def finished(self) -> bool:
@@ -118,7 +122,7 @@ class EventLog:
         self.record(report)
         if entry.spec.display is not None:
             try:
-                self.host.set_health(report)
+                self._host.set_health(report)
             except Exception as error:
                 self.error(entry.spec.id, f"host.set_health failed: {error!r}")
             except BaseException as error:
@@ -137,7 +141,7 @@ class EventLog:
     def record(self, event: Event) -> None:
         self._keep(event)
         try:
-            self.host.record(event)
+            self._host.record(event)
         except Exception as error:
             self._keep(ErrorReported(event.at, event.entry, f"host.record failed: {error!r}"))
         except BaseException as error:
