@@ -174,7 +174,7 @@ class RunningDaemons:
 
     @property
     def is_terminating(self) -> bool:
-        return self._term_flag.raised
+        return self._terminating
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -213,7 +213,7 @@ class RunningDaemons:
             restarts={i: e.restarts for i, e in self._entries.items()},
             ready=self._ready_count,
             stopped=self._stopped_count,
-            terminating=self._term_flag.raised,
+            terminating=self._terminating,
             events=len(self._log.history) + self._log.history_dropped,
             dropped_events=self._log.dropped_events,
             history_dropped=self._log.history_dropped,
@@ -232,7 +232,7 @@ class RunningDaemons:
             raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
 
         def all_ready() -> bool:
-            if self._term_flag.raised:
+            if self._terminating:
                 message, reasons = why_not_ready(self._order, "Terminated while waiting for")
                 raise SystemTerminatedError(message, not_ready=list(reasons), reasons=reasons)
             if self._gave_up:
@@ -275,7 +275,7 @@ class RunningDaemons:
         caller that is cancelled does not interrupt it.
         """
         self._init_events()
-        if not self._term_flag.raised:
+        if not self._terminating:
             self._begin_term()
         assert self._all_stopped is not None
         await self._all_stopped.wait()
@@ -298,7 +298,7 @@ class RunningDaemons:
             self._fatal_error = error
         if self._block_scope is not None:
             self._block_scope.cancel()
-        if self._term_flag.raised:
+        if self._terminating:
             return
         if not in_step:
             self._begin_term()
@@ -307,7 +307,7 @@ class RunningDaemons:
             self._tasks.group.start_soon(self._term_after_step, name="healthdaemons:term")
 
     async def _term_after_step(self) -> None:
-        if not self._term_flag.raised:
+        if not self._terminating:
             self._begin_term()
 
     def kill(self) -> None:
@@ -316,7 +316,7 @@ class RunningDaemons:
         abandoned). For when waiting is not an option, like a second Ctrl-C;
         `wait_stopped()` (or leaving the block) then ends quickly."""
         self._init_events()
-        if not self._term_flag.raised:
+        if not self._terminating:
             self._begin_term()
         for entry in self._order:
             self._supervisor.kill(entry)
@@ -394,13 +394,21 @@ class RunningDaemons:
         """The state-triggered rules, in order; the table's guards decide."""
         state = entry.state
         if state is WAITING:
-            if not self._fire(entry, LifecycleEvent.LAUNCH) and not self._term_flag.raised:
-                self._log.report_waiting(entry)
+            if not self._fire(entry, LifecycleEvent.LAUNCH) and not self._terminating:
+                self._report_waiting(entry)
         elif state in ACTIVE_STATES:
             if entry.ready_dependencies < len(entry.dependencies):
                 self._fire(entry, LifecycleEvent.DEPENDENCY_LOST)
         elif state is STOPPING and not entry.signalled:
             self._fire(entry, LifecycleEvent.SIGNAL)
+
+    @property
+    def _terminating(self) -> bool:
+        """Whether `term()` has begun: the flag the guard `Entry.terminating` reads."""
+        return self._term_flag.raised
+
+    def _report_waiting(self, entry: Entry) -> None:
+        self._log.report_waiting(entry)
 
     def _fire(self, entry: Entry, event: LifecycleEvent) -> bool:
         source = entry.state
