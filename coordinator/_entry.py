@@ -73,7 +73,7 @@ class Entry(Lifecycle):
         self.restarts = 0
         self.signalled = False
         self.process: ProcessHandle | None = None
-        # Fresh at each launch (see EntrySupervisor.launch).
+        # Fresh at each launch (`begin_launch`).
         self.stopping: anyio.Event | None = None
         self.stop_permitted: anyio.Event | None = None
         self.checks_scope: anyio.CancelScope | None = None
@@ -88,6 +88,19 @@ class Entry(Lifecycle):
 
     def __repr__(self) -> str:
         return f"<Entry {self.spec.id!r} {self.state.value}>"
+
+    def begin_launch(self, now: float) -> None:
+        """Forget the previous launch: its checks, restarts, stop and scopes."""
+        self.launched_at = now
+        self.last_raw = None
+        self.restarts = 0
+        self.signalled = False
+        self.stopping = None
+        self.stop_permitted = None
+        self.checks_scope = anyio.CancelScope()
+        self.checking = False
+        self.recheck_scope = None
+        self.wait_scope = None
 
     # Guards of the transition table.
 

@@ -91,16 +91,7 @@ class EntrySupervisor:
 
     def launch(self, entry: Entry) -> None:
         """The entry just started: a fresh launch, and its supervising task."""
-        entry.launched_at = anyio.current_time()
-        entry.last_raw = None
-        entry.restarts = 0
-        entry.signalled = False
-        entry.stopping = None
-        entry.stop_permitted = None
-        entry.checks_scope = anyio.CancelScope()
-        entry.checking = False
-        entry.recheck_scope = None
-        entry.wait_scope = None
+        entry.begin_launch(anyio.current_time())
         self._tasks.group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
 
     def permit_stop(self, entry: Entry) -> None:
