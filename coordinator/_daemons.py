@@ -10,6 +10,7 @@ from statemachines import EntryKind
 
 from ._announced import Announcement
 from ._command import Command
+from ._command_process import CommandProcess
 from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost
 from ._options import (
     DaemonOptions,
@@ -23,6 +24,7 @@ from ._options import (
 from ._ready import Ready
 from ._running import RunningDaemons
 from ._subcontainer import SubContainer
+from ._supervisor import SpawnFunction
 from ._validation import (
     closest,
     count_problem,
@@ -83,6 +85,11 @@ class Daemons:
         that your own code starts otherwise are not covered (see the guide).
         """
         return cls(host, _Store([]), 0, orphan_guard)
+
+    @property
+    def host(self) -> Host | None:
+        """The host given to `of()`, if any."""
+        return self._host
 
     @property
     def entries(self) -> tuple[EntrySpec, ...]:
@@ -216,22 +223,36 @@ class Daemons:
             options = HealthCheckOptions(ready, requires)  # type: ignore[arg-type]
         return self._add(id, EntryKind.CHECK, HealthCheckOptions, options)
 
-    def build(self, *, history_limit: int | None = DEFAULT_HISTORY_LIMIT) -> RunningDaemons:
+    def build(
+        self,
+        *,
+        history_limit: int | None = DEFAULT_HISTORY_LIMIT,
+        host: Host | None = None,
+        spawn: SpawnFunction = CommandProcess.start,
+    ) -> RunningDaemons:
         """The system, ready to run: `async with system.build() as running: ...`.
 
         `running.history` keeps the latest `history_limit` events (10,000 by
         default; `None` keeps every event), dropping the oldest, and so does
         the default host; `statistics()` counts what was dropped. Raises
         `ValueError` for a limit that is not an int >= 0 or `None`.
+
+        `host` receives this build's health reports and events, instead of
+        the host given to `of()` (by default, a fresh `MemoryHost`). `spawn`
+        starts each command: real processes by default; `coordinator.testing`
+        passes a simulation of its own (see `SpawnFunction`).
         """
         problem = count_problem(history_limit)
         if problem is not None:
             raise ValueError(f"history_limit {problem}")
+        if host is None:
+            host = self._host or MemoryHost(history_limit)
         return RunningDaemons(
             self.entries,
-            self._host or MemoryHost(history_limit),
+            host,
             orphan_guard=self._orphan_guard,
             history_limit=history_limit,
+            spawn=spawn,
         )
 
     async def run_until_success(self, timeout: float | None = None) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
-import inspect
 import math
 import os
 import sys
@@ -19,13 +17,13 @@ import anyio
 from rich.console import Console
 
 from coordinator import (
-    Daemons,
     Event,
     defaults_table,
     describe_event,
     describe_plan,
     load_config,
     load_events,
+    load_system,
 )
 from coordinator.errors import HealthDaemonsError
 from statemachines import EntryKind, LifecycleState, transitions_for
@@ -434,39 +432,6 @@ def _explore(reference: str, max_states: int) -> int:
         print(error)
         return 1
     return 0
-
-
-def load_system(reference: str) -> Daemons:
-    """The `Daemons` of a config file (`*.toml`), or the one `module:attribute`
-    names (the attribute may be a function returning one; the current
-    directory is importable)."""
-    if reference.endswith(".toml"):
-        return load_config(reference)
-    module_name, _, attribute = reference.partition(":")
-    if not module_name or not attribute or os.path.exists(reference):
-        raise ValueError(
-            f"{reference!r}: name a system as a config file (.toml) or as module:attribute"
-        )
-    if "" not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        value: object = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"{reference!r}: cannot import {module_name}: {error}") from error
-    for name in attribute.split("."):
-        if not hasattr(value, name):
-            raise ValueError(f"{reference!r}: {module_name} has no attribute {attribute!r}")
-        value = getattr(value, name)
-    if callable(value) and not isinstance(value, Daemons):
-        value = value()
-        if inspect.iscoroutine(value):
-            value.close()
-            raise ValueError(f"{reference!r} is async; name a Daemons or a plain function")
-    if not isinstance(value, Daemons):
-        name = type(value).__name__
-        article = "an" if name[0] in "aeiouAEIOU" else "a"
-        raise ValueError(f"{reference!r} is {article} {name}, not a Daemons")
-    return value
 
 
 def _version() -> str:

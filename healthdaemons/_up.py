@@ -38,6 +38,7 @@ from coordinator import (
     Event,
     HealthReported,
     Host,
+    MemoryHost,
     RunningDaemons,
     Transitioned,
     describe_event,
@@ -246,10 +247,9 @@ async def _run(
     until_ready: bool,
     timeout: float | None,
 ) -> int:
-    running = daemons.build()
     plain = not console.is_terminal
-    reporter = _Reporter(running.host, printer, record, plain=plain)
-    running.host = reporter
+    reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
+    running = daemons.build(host=reporter)
     reporter.running = running
     outcome = 0
     # Listening before anything starts: a signal from then on is handled.

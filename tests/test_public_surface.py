@@ -151,6 +151,25 @@ def test_coordinator_names() -> None:
         assert inspect.isclass(getattr(coordinator, name)), name
 
 
+def test_build_hook_names() -> None:
+    """Issue 12: the hooks of a build, public so `coordinator.testing` needs no private name."""
+    _in_all(
+        coordinator,
+        "EntryView",
+        "ExitStatus",
+        "ProcessHandle",
+        "SpawnError",
+        "SpawnFunction",
+        "SpawnSettings",
+        "load_system",
+    )
+    build = inspect.signature(coordinator.Daemons.build).parameters
+    assert {"history_limit", "host", "spawn"} <= set(build)
+    assert isinstance(coordinator.RunningDaemons.entry_views, property)
+    assert isinstance(coordinator.RunningDaemons.host, property)
+    assert isinstance(coordinator.Daemons.host, property)
+
+
 def test_viz_names() -> None:
     _in_all(viz, "lifecycle_dot", "system_dot", "timeline_svg", "render")
     for name in ("lifecycle_dot", "system_dot", "timeline_svg", "render"):

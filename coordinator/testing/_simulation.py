@@ -248,13 +248,12 @@ class SimulatedWorld:
         """A system of `specs` that runs in this world."""
         subcontainers: dict[int, SubContainer] = {}
         # The whole history: the invariant checker replays it from the start.
-        running = RunningDaemons(
+        return RunningDaemons(
             [self.spec(s, subcontainers) for s in specs],
             MemoryHost(history_limit=None),
             history_limit=None,
+            spawn=self.start_command,
         )
-        running._start_command = self.start_command
-        return running
 
 
 def _hand_over(entry_id: str, timeout: float) -> ExecFunction:
