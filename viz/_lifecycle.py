@@ -12,7 +12,7 @@ from __future__ import annotations
 from statemachines import TRANSITIONS, EntryKind, Guard, LifecycleState, Transition
 
 from ._diagram import Diagram
-from ._dot import attributes
+from ._dot import digraph, literal, source
 from ._palette import STATE_COLOURS, STATE_TEXT
 
 __all__ = ["lifecycle", "lifecycle_dot"]
@@ -37,42 +37,40 @@ def lifecycle_dot(
     if not internal:
         rows = [row for row in rows if row.dest not in (None, row.source)]
     name = "lifecycle" if kind is None else f"lifecycle_{kind.value}"
-    lines = [
-        f"digraph {name} {{",
-        '  graph [rankdir="LR", fontname="sans-serif", nodesep="0.5", ranksep="0.7"];',
-        '  node [shape="box", style="rounded,filled", fontname="sans-serif"];',
-        '  edge [fontname="sans-serif", fontsize="10"];',
-        '  start [shape="point", width="0.15", label=""];',
-    ]
+    drawing = digraph(
+        name,
+        graph={"rankdir": "LR", "fontname": "sans-serif", "nodesep": "0.5", "ranksep": "0.7"},
+        node={"shape": "box", "style": "rounded,filled", "fontname": "sans-serif"},
+        edge={"fontname": "sans-serif", "fontsize": "10"},
+    )
+    drawing.node("start", label="", shape="point", width="0.15")
     for state in LifecycleState:
-        node: dict[str, str | int | float] = {
-            "label": state.value,
-            "fillcolor": STATE_COLOURS[state],
-            "fontcolor": STATE_TEXT[state],
-        }
+        node = {"fillcolor": STATE_COLOURS[state], "fontcolor": STATE_TEXT[state]}
+        label = state.value
         if state is LifecycleState.STOPPED:
-            node["peripheries"] = 2
+            node["peripheries"] = "2"
         if state is current:
-            node["penwidth"] = 3
+            node["penwidth"] = "3"
             node["color"] = "#08306b"
-            node["label"] = f"{state.value}\n(now)"
-        lines.append(f"  {state.name.lower()}{attributes(node)};")
-    lines.append("  start -> waiting;")
+            label = f"{state.value}\n(now)"
+        drawing.node(state.name.lower(), label=literal(label), **node)
+    drawing.edge("start", "waiting")
     edges: dict[tuple[LifecycleState, LifecycleState, bool], list[str]] = {}
     for row in rows:
         key = (row.source, row.dest or row.source, row.dest is None)
         edges.setdefault(key, []).append(_label(row, kind, loop=row.dest is None))
-    for (source, dest, keeps_state), labels in edges.items():
-        edge: dict[str, str | int | float] = {"label": "\n".join(labels)}
-        if (source, dest) == (LifecycleState.STOPPING, LifecycleState.STOPPED):
+    for (source_state, dest, keeps_state), labels in edges.items():
+        edge = {}
+        if (source_state, dest) == (LifecycleState.STOPPING, LifecycleState.STOPPED):
             # A rank further out: its label then clears stopping's self-loop.
-            edge["minlen"] = 2
+            edge["minlen"] = "2"
         if keeps_state:
             edge["style"] = "dashed"
             edge["color"] = "#777777"
-        lines.append(f"  {source.name.lower()} -> {dest.name.lower()}{attributes(edge)};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        drawing.edge(
+            source_state.name.lower(), dest.name.lower(), label=literal("\n".join(labels)), **edge
+        )
+    return source(drawing)
 
 
 def _label(row: Transition, kind: EntryKind | None, *, loop: bool) -> str:
