@@ -15,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from statemachines import EntryKind, LifecycleState, transitions_for
+from statemachines import EntryKind, LifecycleState
 
 from ._config import describe_plan, load_config
 from ._daemons import Daemons
@@ -131,11 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_table(kind: EntryKind) -> int:
-    print(f"{'from':<10} {'event':<16} {'guard':<36} to")
-    for row in transitions_for(kind):
-        guards = [g.value for g in row.conditions] + [f"not {g.value}" for g in row.unless]
-        dest = row.dest.value if row.dest else f"{row.source.value} (internal)"
-        print(f"{row.source.value:<10} {row.event.value:<16} {', '.join(guards):<36} {dest}")
+    from viz import lifecycle_table
+
+    print(lifecycle_table(kind), end="")
     return 0
 
 

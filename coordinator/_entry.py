@@ -96,3 +96,6 @@ class Entry(Lifecycle):
 
     def terminating(self) -> bool:
         return self.system.is_terminating
+
+    def already_signalled(self) -> bool:
+        return self.signalled

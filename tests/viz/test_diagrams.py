@@ -20,7 +20,7 @@ from coordinator import (
     dump_events,
 )
 from coordinator._cli import main
-from statemachines import TRANSITIONS, EntryKind, LifecycleEvent
+from statemachines import STATE_TRIGGERS, TRANSITIONS, EntryKind, LifecycleEvent
 from viz import (
     Diagram,
     RendererNotFound,
@@ -28,6 +28,7 @@ from viz import (
     find_renderer,
     lifecycle,
     lifecycle_dot,
+    lifecycle_table,
     render,
     system_dot,
 )
@@ -58,7 +59,7 @@ async def _done(_: object) -> None:
 Statement = tuple[str, dict[str, str]]
 
 _STATEMENT = re.compile(r"^(?P<head>[^\[]*?)\s*(?:\[(?P<attributes>.*)\])?\s*;?$")
-_ATTRIBUTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s,\]]+)')
+_ATTRIBUTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<(?:[^<>]|<[^<>]*>)*>|[^\s,\]]+)')
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -79,7 +80,7 @@ def statements(dot: str) -> list[Statement]:
         said.append(
             (
                 _QUOTED.sub(r"\1", match["head"]),
-                {key: _QUOTED.sub(r"\1", value) for key, value in attributes},
+                {key: value.removeprefix('"').removesuffix('"') for key, value in attributes},
             )
         )
     return said
@@ -98,6 +99,11 @@ def test_statements_see_through_the_form() -> None:
     assert statements(old) != statements(new.replace("LR", "TB"))
     assert statements(old) != statements(new.replace("\\n", " "))
     assert attributes_of(new, "a") == {"label": 'a\\n\\"b\\"'}
+    html = 'digraph x {\n\ta -> b [label=<<FONT COLOR="#1">x [y]</FONT><BR/>z> style=dashed]\n}'
+    assert attributes_of(html, "a -> b") == {
+        "label": '<<FONT COLOR="#1">x [y]</FONT><BR/>z>',
+        "style": "dashed",
+    }
 
 
 def _golden(name: str, text: str) -> None:
@@ -126,6 +132,64 @@ def test_every_row_of_the_table_is_on_the_lifecycle() -> None:
     for kind in EntryKind:
         only = lifecycle_dot(kind)
         assert ("give_up" in only) == (kind is not EntryKind.CHECK)
+
+
+TRIGGERED = '<FONT COLOR="#2166ac">'
+
+
+def _marked_events(dot: str) -> set[tuple[str, str]]:
+    """(source state, event) of every label line drawn as state-triggered."""
+    marked = set()
+    for head, attributes in statements(dot):
+        if " -> " not in head:
+            continue
+        html = attributes.get("label", "").removeprefix("<").removesuffix(">")
+        for line in html.split("<BR/>"):
+            event, star, _ = line.removeprefix(TRIGGERED).partition("*")
+            # A row's first line starts with its event; its guards may go on below.
+            if line.startswith(TRIGGERED) and star:
+                marked.add((head.split(" -> ")[0], event))
+            else:
+                assert not star, line
+    return marked
+
+
+@pytest.mark.parametrize("kind", [None, *EntryKind])
+def test_the_state_triggered_rules_are_drawn_apart(kind: EntryKind | None) -> None:
+    """Exactly the state-triggered rows are blue and marked `*`, and the legend says so."""
+    source = lifecycle_dot(kind)
+    rules = [r for r in STATE_TRIGGERS if kind is None or kind in r.kinds]
+    assert _marked_events(source) == {(r.source.name.lower(), r.event.value) for r in rules}
+    legend = attributes_of(source, "graph")["label"]
+    assert f"{TRIGGERED}event*</FONT>: state-triggered" in legend
+    # Left out with the other internal transitions (`signal` keeps the state).
+    hidden = _marked_events(lifecycle_dot(kind, internal=False))
+    assert hidden == {
+        (r.source.name.lower(), r.event.value) for r in rules if r.event.value != "signal"
+    }
+
+
+def test_a_changed_state_triggered_rule_changes_the_drawing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import viz._lifecycle
+
+    monkeypatch.setattr(viz._lifecycle, "STATE_TRIGGERS", STATE_TRIGGERS[:1])
+    assert _marked_events(lifecycle_dot()) == {("waiting", "launch")}
+
+
+@pytest.mark.parametrize("kind", EntryKind)
+def test_the_table_lists_both_tables(kind: EntryKind) -> None:
+    printed = lifecycle_table(kind)
+    transitions, triggered = printed.split("\nstate-triggered:")
+    rows = transitions.splitlines()[1:]
+    assert len(rows) == len([row for row in TRANSITIONS if kind in row.kinds])
+    assert "stopping   signal           no_dependent_running, not already_signalled" in transitions
+    rules = triggered.splitlines()[3:]
+    assert rules == [
+        f"{r.source.value:<10} {r.event.value}" for r in STATE_TRIGGERS if kind in r.kinds
+    ]
+    assert rules[0] == "waiting    launch"
 
 
 def test_the_current_state_is_highlighted() -> None:
