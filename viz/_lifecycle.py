@@ -87,8 +87,8 @@ def lifecycle_dot(
     for row in rows:
         by_state = (row.source, row.event) in triggered
         key = (row.source, row.dest or row.source, row.dest is None)
-        lines = _label(row, kind, loop=row.dest is None, mark=by_state).split("\n")
-        edges.setdefault(key, []).extend((line, by_state) for line in lines)
+        label = _label(row, kind, loop=row.dest is None, mark=by_state)
+        edges.setdefault(key, []).extend((line, by_state) for line in label.split("\n"))
     for (source_state, dest, keeps_state), lines in edges.items():
         edge = {}
         if (source_state, dest) == (LifecycleState.STOPPING, LifecycleState.STOPPED):
