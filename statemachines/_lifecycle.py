@@ -204,21 +204,23 @@ def state_triggers_for(kind: EntryKind) -> tuple[StateTrigger, ...]:
 class _TriggerIndex:
     """`STATE_TRIGGERS` by kind and state, rebuilt whenever the table is replaced.
 
-    The coordinator looks the rules up at every step of every entry, so the
-    index is built once; only a test breaking the table on purpose replaces it.
+    The coordinator looks the rules up each time it looks at an entry, so the
+    index is built once (only a test breaking the table on purpose replaces
+    it), and keyed by the members' names: an `Enum` hashes in Python code,
+    several times slower than the `str` it is named by.
     """
 
     __slots__ = ("events", "table")
 
     def __init__(self) -> None:
         self.table: tuple[StateTrigger, ...] | None = None
-        self.events: dict[tuple[EntryKind, LifecycleState], tuple[LifecycleEvent, ...]] = {}
+        self.events: dict[tuple[str, str], tuple[LifecycleEvent, ...]] = {}
 
     def rebuild(self, table: tuple[StateTrigger, ...]) -> None:
-        events: dict[tuple[EntryKind, LifecycleState], list[LifecycleEvent]] = {}
+        events: dict[tuple[str, str], list[LifecycleEvent]] = {}
         for rule in table:
             for kind in rule.kinds:
-                events.setdefault((kind, rule.source), []).append(rule.event)
+                events.setdefault((kind._name_, rule.source._name_), []).append(rule.event)
         self.events = {key: tuple(found) for key, found in events.items()}
         self.table = table
 
@@ -231,7 +233,7 @@ def state_triggered_events(kind: EntryKind, state: LifecycleState) -> tuple[Life
     table = STATE_TRIGGERS
     if _trigger_index.table is not table:
         _trigger_index.rebuild(table)
-    return _trigger_index.events.get((kind, state), ())
+    return _trigger_index.events.get((kind._name_, state._name_), ())
 
 
 class IllegalTransition(Exception):
