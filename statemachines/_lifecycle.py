@@ -184,8 +184,8 @@ class StateTrigger:
     kinds: frozenset[EntryKind] = ALL_KINDS
 
 
-# Rules with the same source are tried in order; the first taken ends the
-# entry's turn (the coordinator looks at it again if it moved on).
+# Rules with the same source are tried in order and the first one taken
+# ends the look at that entry, as rows with the same source and event do.
 STATE_TRIGGERS: tuple[StateTrigger, ...] = (
     # Every dependency is ready: spawn the process or begin checking.
     StateTrigger(W, E.LAUNCH),
