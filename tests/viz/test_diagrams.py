@@ -61,6 +61,12 @@ Statement = tuple[str, dict[str, str]]
 _STATEMENT = re.compile(r"^(?P<head>[^\[]*?)\s*(?:\[(?P<attributes>.*)\])?\s*;?$")
 _ATTRIBUTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<(?:[^<>]|<[^<>]*>)*>|[^\s,\]]+)')
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
+
+
+def _unquoted(quoted: re.Match[str]) -> str:
+    """An id without its quotes, unless it needs them (`"node"` is an id, `node` a keyword)."""
+    return quoted[0] if quoted[1].lower() in _KEYWORDS else quoted[1]
 
 
 def statements(dot: str) -> list[Statement]:
@@ -68,7 +74,7 @@ def statements(dot: str) -> list[Statement]:
 
     Quotes that DOT does not need, the order of attributes, separators and
     indentation are form; the statements, in order, and each attribute's
-    value (escapes kept) are meaning.
+    value (escapes kept) are meaning. An id that is a keyword keeps its quotes.
     """
     said: list[Statement] = []
     for line in dot.splitlines():
@@ -79,7 +85,7 @@ def statements(dot: str) -> list[Statement]:
         attributes = _ATTRIBUTE.findall(match["attributes"] or "")
         said.append(
             (
-                _QUOTED.sub(r"\1", match["head"]),
+                _QUOTED.sub(_unquoted, match["head"]),
                 {key: value.removeprefix('"').removesuffix('"') for key, value in attributes},
             )
         )
@@ -99,6 +105,7 @@ def test_statements_see_through_the_form() -> None:
     assert statements(old) != statements(new.replace("LR", "TB"))
     assert statements(old) != statements(new.replace("\\n", " "))
     assert attributes_of(new, "a") == {"label": 'a\\n\\"b\\"'}
+    assert statements('digraph {\n"node" [a=1]\n}') != statements("digraph {\nnode [a=1]\n}")
     html = 'digraph x {\n\ta -> b [label=<<FONT COLOR="#1">x [y]</FONT><BR/>z> style=dashed]\n}'
     assert attributes_of(html, "a -> b") == {
         "label": '<<FONT COLOR="#1">x [y]</FONT><BR/>z>',
@@ -233,6 +240,42 @@ def test_svg_and_png_come_from_the_installed_renderer(tmp_path: Path) -> None:
     saved = lifecycle().save(tmp_path / "lifecycle.svg")
     assert ET.parse(saved).getroot().tag == f"{SVG}svg"
     assert "<svg" in Diagram(lifecycle_dot())._repr_svg_()
+
+
+TRICKY_DISPLAY = 'Data "base" \\N <b>bold</b> back\\'
+"""Quotes, a backslash escape DOT would expand (the node's name), HTML, a trailing backslash."""
+
+
+def tricky_system() -> Daemons:
+    ok = Switch()
+    return (
+        Daemons.of()
+        .add_daemon("node", exec=forever(), ready=Ready(TRICKY_DISPLAY, ok))
+        .add_daemon("graph", exec=forever(), ready=Ready("<i>x</i>", ok), requires=["node"])
+    )
+
+
+def test_ids_and_display_names_are_taken_literally() -> None:
+    source = system_dot(tricky_system(), title="a\\l <b>")
+    assert (
+        attributes_of(source, '"node"')["label"]
+        == 'node\\nData \\"base\\" \\\\N <b>bold</b> back\\\\'
+    )
+    assert attributes_of(source, '"graph"')["label"] == "graph\\n<i>x</i>"
+    assert attributes_of(source, '"graph" -> "node"') == {}
+    assert attributes_of(source, "graph")["label"] == "a\\\\l <b>"
+    assert attributes_of(source, "node") == {
+        "fontname": "sans-serif",
+        "style": "filled",
+        "fillcolor": "#ffffff",
+    }
+
+
+@pytest.mark.processes  # the renderer runs as a process
+def test_tricky_names_are_drawn_as_they_are() -> None:
+    svg = ET.fromstring(render(system_dot(tricky_system(), title="a\\l <b>"), "svg"))
+    drawn = [t.text for t in svg.iter(f"{SVG}text")]
+    assert drawn == ["a\\l <b>", "node", TRICKY_DISPLAY, "graph", "<i>x</i>"]
 
 
 def _label_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
