@@ -24,10 +24,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-$(if $(CI),ci,dev)} $(BIN)/pytest
 
-# The tests that start no process (no tests/processes, no renderer, no CLI in a
-# process): the quick loop while editing. A test that starts one anyway fails.
-quick: $(STAMP)
-	HEALTHDAEMONS_QUICK=1 $(BIN)/pytest -m "not processes" -q -p no:cacheprovider
+# The quick loop while editing: lint, then the tests that start no process (no
+# tests/processes, no renderer, no CLI in a process) and no long search (`slow`),
+# with fewer Hypothesis examples. A test that starts a process anyway fails.
+# `make test` runs everything before a commit.
+quick: lint
+	HEALTHDAEMONS_QUICK=1 HYPOTHESIS_PROFILE=quick $(BIN)/pytest -m "not processes and not slow" -q -p no:cacheprovider
 
 # Mutation testing (mutmut, outside `make test` and CI; see docs/testing.md),
 # one worker. Results stay in mutants/: a second run tests only the mutants
@@ -39,7 +41,7 @@ mutate: $(STAMP)
 	HYPOTHESIS_PROFILE=mutate $(BIN)/mutmut run --max-children 1 $(MUTANTS)
 	$(BIN)/python tests/mutation_score.py
 
-# The main job: a real stack (coordinator/demo/, also examples/demo.toml) run
+# The main job: a real stack (healthdaemons/demo/, also examples/demo.toml) run
 # until everything is ready, shut down in order, then drawn.
 demo: $(STAMP)
 	$(BIN)/healthdaemons up examples/demo.toml --until-ready --timeout 60 --record demo-out/run.jsonl

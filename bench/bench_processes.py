@@ -75,7 +75,7 @@ from coordinator import (
     Ready,
     RunningDaemons,
 )
-from coordinator._command_process import all_processes
+from coordinator._process_table import all_processes
 from coordinator.checks import check_port_listening, log_line
 
 T = TypeVar("T")

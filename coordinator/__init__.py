@@ -11,10 +11,14 @@ from statemachines import LifecycleState as LifecycleState
 
 from ._command import Command as Command
 from ._command import LineCallback as LineCallback
+from ._command_process import SpawnError as SpawnError
+from ._command_process import SpawnSettings as SpawnSettings
 from ._config import describe_plan as describe_plan
 from ._config import load_config as load_config
 from ._config import start_layers as start_layers
 from ._daemons import Daemons as Daemons
+from ._defaults import defaults_table as defaults_table
+from ._entry_view import EntryView as EntryView
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
 from ._events import HealthReported as HealthReported
@@ -26,20 +30,24 @@ from ._events import Transitioned as Transitioned
 from ._events import describe_event as describe_event
 from ._events import dump_events as dump_events
 from ._events import load_events as load_events
-from ._health import CheckFn as CheckFn
-from ._health import HealthCheckResult as HealthCheckResult
-from ._health import HealthStatus as HealthStatus
-from ._health import Ready as Ready
 from ._host import Host as Host
 from ._host import MemoryHost as MemoryHost
+from ._load_system import load_system as load_system
 from ._options import DaemonOptions as DaemonOptions
 from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
 from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
+from ._process_handle import ExitStatus as ExitStatus
+from ._process_handle import ProcessHandle as ProcessHandle
+from ._ready import CheckFn as CheckFn
+from ._ready import Ready as Ready
+from ._results import HealthCheckResult as HealthCheckResult
+from ._results import HealthStatus as HealthStatus
 from ._running import RunningDaemons as RunningDaemons
 from ._running import SystemStatistics as SystemStatistics
 from ._subcontainer import SubContainer as SubContainer
+from ._supervisor import SpawnFunction as SpawnFunction
 from .triggers import Trigger as Trigger
 from .triggers import default_trigger as default_trigger
 
@@ -50,9 +58,11 @@ __all__ = (
     "Daemons",
     "EntryKind",
     "EntrySpec",
+    "EntryView",
     "ErrorReported",
     "Event",
     "ExecFn",
+    "ExitStatus",
     "HealthCheckOptions",
     "HealthCheckResult",
     "HealthReported",
@@ -63,20 +73,26 @@ __all__ = (
     "MemoryHost",
     "OneshotOptions",
     "ProcessExited",
+    "ProcessHandle",
     "ProcessSignalled",
     "ProcessSpawned",
     "Ready",
     "RunningDaemons",
+    "SpawnError",
+    "SpawnFunction",
+    "SpawnSettings",
     "SubContainer",
     "SubContainerDestroyed",
     "SystemStatistics",
     "Transitioned",
     "Trigger",
     "default_trigger",
+    "defaults_table",
     "describe_event",
     "describe_plan",
     "dump_events",
     "load_config",
     "load_events",
+    "load_system",
     "start_layers",
 )

@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-from ._health import HealthCheckResult
+from ._results import HealthCheckResult
 
-__all__ = ["Announcement", "LogLineReadiness", "NotifyReadiness", "log_line", "sd_notify"]
+__all__ = [
+    "Announcement",
+    "LogLineReadiness",
+    "NotifyReadiness",
+    "log_line",
+    "sd_notify",
+    "stream_problem",
+]
 
 Stream = Literal["stdout", "stderr", "both"]
+
+
+def stream_problem(value: object) -> str | None:
+    """Which output `log_line` watches: `stdout`, `stderr` or `both` (for the
+    builder and config files alike)."""
+    if value in get_args(Stream):
+        return None
+    return f"must be stdout, stderr or both, not {value!r}"
 
 
 class Announcement:
@@ -58,8 +73,9 @@ class NotifyReadiness(Announcement):
 
 def log_line(pattern: str | re.Pattern[str], *, stream: Stream = "both") -> LogLineReadiness:
     """Ready when a line of the process's output matches `pattern` (`re.search`)."""
-    if stream not in ("stdout", "stderr", "both"):
-        raise ValueError(f"stream must be 'stdout', 'stderr' or 'both', not {stream!r}")
+    problem = stream_problem(stream)
+    if problem is not None:
+        raise ValueError(f"stream {problem}")
     compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
     return LogLineReadiness(compiled, stream)
 

@@ -1,7 +1,7 @@
 """The entry a check runs for, in the context of the task that runs its checks.
 
 A running system sets it once in each entry's check task
-(`EntryTasks._check_loop`); whatever the check calls, however wrapped (a
+(`EntrySupervisor._check_loop`); whatever the check calls, however wrapped (a
 lambda, a partial, a task it starts), sees it there and nowhere else:
 
 * `owned=True` port and URL checks ask whose processes a listening socket

@@ -6,17 +6,17 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._defaults import SIGTERM_TIMEOUT
 from ._validation import (
-    duration_problem,
+    argv_problem,
     env_name_problem,
+    option_problem,
     path_problem,
     text_problem,
     user_problem,
 )
 
-__all__ = ["DEFAULT_SIGTERM_TIMEOUT", "Command", "LineCallback"]
-
-DEFAULT_SIGTERM_TIMEOUT = 30.0
+__all__ = ["Command", "LineCallback"]
 
 LineCallback = Callable[[str], object]
 """Receives each whole line of output, without its line ending."""
@@ -40,7 +40,7 @@ class Command:
     """
 
     command: str | Sequence[str]
-    sigterm_timeout: float = DEFAULT_SIGTERM_TIMEOUT
+    sigterm_timeout: float = SIGTERM_TIMEOUT
     run_as_init: bool = False
     env: Mapping[str, str] | None = None
     cwd: str | os.PathLike[str] | None = None
@@ -63,7 +63,7 @@ class Command:
         """What is wrong with these options, if anything (for validation)."""
         problems = [
             _command_problem(self.command),
-            _named("sigterm_timeout", duration_problem(self.sigterm_timeout)),
+            _named("sigterm_timeout", option_problem("sigterm_timeout", self.sigterm_timeout)),
             None if self.cwd is None else _named("cwd", path_problem(self.cwd)),
             None if self.user is None else _named("user", user_problem(self.user)),
             None if self.env is None else _env_problem(self.env),
@@ -82,21 +82,11 @@ def _named(name: str, problem: str | None) -> str | None:
 
 
 def _command_problem(command: object) -> str | None:
-    if isinstance(command, str):
-        if not command.strip():
-            return "exec.command must not be empty"
-        return _named("command", text_problem(command))
-    if not isinstance(command, Sequence) or isinstance(command, bytes):
-        return f"exec.command must be a string or a sequence of strings, not {_type(command)}"
-    if not command:
-        return "exec.command must not be an empty argv"
-    for index, argument in enumerate(command):
-        problem = text_problem(argument)
-        if problem is not None:
-            return f"exec.command[{index}] {problem}"
-    if not command[0]:
-        return "exec.command's program must not be empty"
-    return None
+    found = argv_problem(command)
+    if found is None:
+        return None
+    index, problem = found
+    return f"exec.command{'' if index is None else f'[{index}]'} {problem}"
 
 
 def _env_problem(env: object) -> str | None:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,29 +27,18 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
+from ._defaults import OUTPUT_TAIL_TIMEOUT
 from ._process_handle import ExitStatus
+from ._process_table import children, group_alive, read_stat
 from ._programs import program_problem
 from ._subcontainer import SubContainer
 
-__all__ = [
-    "CommandProcess",
-    "ProcessStat",
-    "SpawnError",
-    "SpawnSettings",
-    "all_processes",
-    "children",
-    "group_alive",
-    "open_session",
-    "read_stat",
-]
+__all__ = ["CommandProcess", "SpawnError", "SpawnSettings", "open_session", "wait_group_gone"]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
 INIT_SCRIPT = str(Path(__file__).with_name("_minimal_init.py"))
 MAX_LINE = 64 * 1024
 """Longer lines are cut into pieces, so a flood without newlines stays bounded."""
-OUTPUT_TAIL_TIMEOUT = 1.0
-"""How long to wait for the last output once the group is gone (an escaped
-process may still hold the pipe)."""
 
 
 class SpawnError(Exception):
@@ -155,10 +144,8 @@ class CommandProcess:
 
     async def wait_gone(self) -> None:
         await self.wait()
-        delay = 0.002
-        while not self._gone and group_alive(self._process.pid):
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        if not self._gone:
+            await wait_group_gone(self._process.pid)
         await self._finish()
 
     def terminate(self) -> str:
@@ -367,67 +354,16 @@ async def open_session(
         raise SpawnError(str(error)) from error
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether a live (not zombie) process is left in process group `pgid`."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # Something is left; zombies do not count.
-    if not os.path.isdir("/proc"):
-        return True  # no way to tell zombies apart here: they count
-    return any(p.pgrp == pgid and p.alive for p in all_processes())
+async def wait_group_gone(pgid: int) -> None:
+    """Wait until no live process is left in group `pgid`.
 
-
-@dataclass(frozen=True, slots=True)
-class ProcessStat:
-    """The fields of `/proc/PID/stat` that supervision needs."""
-
-    pid: int
-    state: str
-    ppid: int
-    pgrp: int
-    session: int
-
-    @property
-    def alive(self) -> bool:
-        """Neither a zombie nor dead: what still has to be stopped."""
-        return self.state not in ("Z", "X")
-
-
-def read_stat(pid: int) -> ProcessStat | None:
-    """The process's stat, or `None` once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            raw = stat.read()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: split after its last ")".
-    fields = raw.rpartition(b")")[2].split()
-    return ProcessStat(pid, fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]))
-
-
-def children(pid: int) -> list[int]:
-    """The children of the process's main thread, `[]` once it is gone: a
-    small read, where finding every child (those of other threads too) takes
-    a scan of `all_processes`."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", "rb") as listed:
-            return [int(child) for child in listed.read().split()]
-    except OSError:
-        return []
-
-
-def all_processes() -> Iterator[ProcessStat]:
-    """Every process of this machine (of its PID namespace), from `/proc`."""
-    with os.scandir("/proc") as entries:
-        for entry in entries:
-            if entry.name.isdigit():
-                found = read_stat(int(entry.name))
-                if found is not None:
-                    yield found
+    Polled, more slowly as it lasts (2 ms doubling to 50 ms): a process
+    group has no exit to wait for, and its members may not be our children.
+    """
+    delay = 0.002
+    while group_alive(pgid):
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _account(command: Command, env: dict[str, str]) -> pwd.struct_passwd | None:

@@ -6,7 +6,6 @@ Every mistake is a `Problem` whose message starts with the TOML key path;
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -14,25 +13,34 @@ import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import cast
 
 from statemachines import EntryKind
 
-from ._announced import Stream
-from ._command import DEFAULT_SIGTERM_TIMEOUT, Command
-from ._daemons import ID_PATTERN
-from ._health import (
-    DEFAULT_CHECK_TIMEOUT,
-    CheckFn,
-    Ready,
-    ResultGetter,
-    Trigger,
-    advance_steps,
-    close_steps,
+from ._announced import Stream, stream_problem
+from ._command import Command
+from ._defaults import (
+    CHECK_TIMEOUT,
+    GRACE_PERIOD,
+    READY_TIMEOUT,
+    READY_TIMEOUT_MARGIN,
+    SCRIPT_TIMEOUT,
+    SIGTERM_TIMEOUT,
 )
 from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
+from ._ready import CheckFn, Ready
+from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
 from ._urls import url_problem
-from ._validation import duration_problem, env_name_problem, text_problem, user_problem
+from ._validation import (
+    argv_problem,
+    closest,
+    did_you_mean,
+    entry_id_problem,
+    env_name_problem,
+    option_problem,
+    text_problem,
+    user_problem,
+)
 from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
 from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 
@@ -45,9 +53,6 @@ _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
 _READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream", "owned")
 _KINDS = {kind.value: kind for kind in EntryKind}
-_GRACE_PERIOD = 5.0
-_CHECK_TIMEOUT = 1.0
-_SCRIPT_TIMEOUT = 30.0
 
 
 class Problem(Exception):
@@ -63,11 +68,6 @@ def key_path(*parts: str) -> str:
     return ".".join(
         p if _BARE_KEY.fullmatch(p) else json.dumps(p, ensure_ascii=False) for p in parts
     )
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _type(value: object) -> str:
@@ -89,7 +89,7 @@ class Table:
     def only(self, allowed: Sequence[str]) -> None:
         for name in self.values:
             if name not in allowed:
-                raise self.problem(name, "unknown key" + did_you_mean(name, allowed))
+                raise self.problem(name, "unknown key" + did_you_mean(closest(name, allowed)))
 
     def has(self, name: str) -> bool:
         return name in self.values
@@ -100,25 +100,23 @@ class Table:
             raise self.problem(name, f"must be a boolean, not {_type(value)}")
         return value
 
-    def number(self, name: str, default: float, *, positive: bool = False) -> float:
-        """Seconds: a finite number >= 0, or > 0 (an integer or a float;
-        booleans are not numbers)."""
+    def option(self, name: str, default: float) -> float:
+        """A duration, by the option's rule in `OPTION_RULES`, as the builder checks it."""
         value = self.values.get(name, default)
-        problem = duration_problem(value, positive=positive)
+        problem = option_problem(name, value)
         if problem is not None:
             raise self.problem(name, problem)
         return float(value)  # type: ignore[arg-type]
 
-    def integer(self, name: str, low: int, high: int | None = None) -> int | None:
+    def integer(self, name: str) -> int | None:
+        """A count or a port, by the option's rule in `OPTION_RULES`; `None` if not given."""
         if name not in self.values:
             return None
         value = self.values[name]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.problem(name, f"must be an integer, not {_type(value)}")
-        if high is not None and not low <= value <= high:
-            raise self.problem(name, f"must be an integer from {low} to {high}, not {value}")
-        if value < low:
-            raise self.problem(name, f"must be an integer >= {low}, not {value}")
+        problem = option_problem(name, value)
+        if problem is not None:
+            raise self.problem(name, problem)
+        assert isinstance(value, int)
         return value
 
     def string(self, name: str) -> str | None:
@@ -135,20 +133,16 @@ class Table:
         return value
 
     def command(self, name: str) -> str | list[str] | None:
-        """A string (run as `sh -c`) or a non-empty array of strings (an argv)."""
+        """A string (run as `sh -c`) or a non-empty array of strings (an argv),
+        by the rule of `Command`."""
         value = self.values.get(name)
-        if value is None or isinstance(value, str):
-            return self.string(name)
-        if not isinstance(value, list):
-            raise self.problem(name, f"must be a string or an array of strings, not {_type(value)}")
-        if not value:
-            raise self.problem(name, "must not be empty")
-        for i, arg in enumerate(value):
-            problem = text_problem(arg)
-            if problem is not None:
-                raise self.problem(name, problem, i)
-        if not value[0]:
-            raise self.problem(name, "must not be empty", 0)
+        if value is None:
+            return None
+        found = argv_problem(value)
+        if found is not None:
+            index, problem = found
+            raise self.problem(name, problem, index)
+        assert isinstance(value, str | list)
         return value
 
     def strings(self, name: str, what: str) -> list[str]:
@@ -187,12 +181,9 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
     """The service `[services.ID]`; `services` are all the file's (each id's
     table, as read), `base` its directory."""
     where = key_path("services", id)
-    if not ID_PATTERN.fullmatch(id):
-        raise Problem(
-            f"{where}: invalid service id {id!r}: use lowercase letters and digits, "
-            "words joined by single dashes (like 'web' or 'db-1')",
-            id,
-        )
+    problem = entry_id_problem(id)
+    if problem is not None:
+        raise Problem(f"{where}: invalid service id {id!r}: {problem}", id)
     if not isinstance(value, dict):
         raise Problem(f"{where}: must be a table, not {_type(value)}", id)
     table = Table(("services", id), value, id)
@@ -209,7 +200,7 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
         check, script = _read_ready(ready, kind, base, None)
         return Service(id, HealthCheckOptions(check, requires), _commands(None, script))
     command = _read_command(table, kind, base)
-    max_restarts = table.integer("max_restarts", 0)
+    max_restarts = table.integer("max_restarts")
     options: Options
     if kind is EntryKind.ONESHOT:
         if ready is not None:
@@ -250,7 +241,8 @@ def _read_requires(table: Table, services: Mapping[str, object]) -> tuple[str, .
             assert table.entry is not None
             targets = _requirable(table.entry, services)
             raise table.problem(
-                "requires", f"unknown service {required!r}" + did_you_mean(required, targets)
+                "requires",
+                f"unknown service {required!r}" + did_you_mean(closest(required, targets)),
             )
     return tuple(requires)
 
@@ -272,7 +264,7 @@ def _requirable(id: str, services: Mapping[str, object]) -> list[str]:
             if dependent not in dependents:
                 dependents.add(dependent)
                 pending.append(dependent)
-    return [i for i in services if i not in dependents and ID_PATTERN.fullmatch(i)]
+    return [i for i in services if i not in dependents and entry_id_problem(i) is None]
 
 
 def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
@@ -291,7 +283,7 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
     cwd = table.string("cwd")
     return Command(
         command,
-        sigterm_timeout=table.number("sigterm_timeout", DEFAULT_SIGTERM_TIMEOUT),
+        sigterm_timeout=table.option("sigterm_timeout", SIGTERM_TIMEOUT),
         run_as_init=table.boolean("run_as_init", False),
         env=env,
         # normpath, not resolve(): symbolic links in the path are kept.
@@ -333,18 +325,17 @@ def _read_ready(
     if table.has("stream") and source != "log_line":
         raise table.problem("stream", "only with log_line")
     display = table.string("display") or table.entry
-    grace_period = table.number("grace_period", _GRACE_PERIOD)
-    default = _SCRIPT_TIMEOUT if source == "script" else _CHECK_TIMEOUT
-    timeout = table.number("timeout", default, positive=True)
+    grace_period = table.option("grace_period", GRACE_PERIOD)
+    timeout = table.option("timeout", SCRIPT_TIMEOUT if source == "script" else CHECK_TIMEOUT)
     fn, script = _read_source(table, source, timeout, base, process)
     trigger = None
     if table.has("interval"):
-        interval = table.number("interval", 0.0, positive=True)
+        interval = table.option("interval", 0.0)
         # As by default until the first success, then every `interval` seconds.
         trigger = change_on_first_success(_later_steps(default_trigger), cooldown_trigger(interval))
     # The check's own timeout ends it first, with its own message; Ready's
     # bound stays a backstop above it, as for the library's built-in checks.
-    backstop = max(DEFAULT_CHECK_TIMEOUT, timeout + 5.0)
+    backstop = max(READY_TIMEOUT, timeout + READY_TIMEOUT_MARGIN)
     return Ready(display, fn, grace_period, trigger, timeout=backstop), script
 
 
@@ -375,7 +366,7 @@ def _read_source(
         raise table.problem("owned", "only with port or url")
     owned = table.boolean("owned", True) and process is not None
     if source == "port":
-        port = table.integer("port", 1, 65535)
+        port = table.integer("port")
         assert port is not None
         return functools.partial(check_port_listening, port, timeout=timeout, owned=owned), None
     if source == "url":
@@ -404,12 +395,11 @@ def _read_source(
 
 
 def _read_stream(table: Table) -> Stream:
-    streams: tuple[Stream, ...] = get_args(Stream)
     stream = table.string("stream") or "both"
-    for known in streams:
-        if stream == known:
-            return known
-    raise table.problem("stream", f"must be stdout, stderr or both, not {stream!r}")
+    problem = stream_problem(stream)
+    if problem is not None:
+        raise table.problem("stream", problem)
+    return cast(Stream, stream)
 
 
 def _check_url(table: Table, url: str) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar, final, overload
 
@@ -12,7 +10,7 @@ from statemachines import EntryKind
 
 from ._announced import Announcement
 from ._command import Command
-from ._health import Ready
+from ._command_process import CommandProcess
 from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost
 from ._options import (
     DaemonOptions,
@@ -23,15 +21,20 @@ from ._options import (
     OneshotOptions,
     Options,
 )
+from ._ready import Ready
 from ._running import RunningDaemons
 from ._subcontainer import SubContainer
-from ._validation import count_problem
+from ._supervisor import SpawnFunction
+from ._validation import (
+    closest,
+    count_problem,
+    did_you_mean,
+    entry_id_problem,
+    option_problem,
+)
 from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
 
 __all__ = ["Daemons"]
-
-# Always fullmatch: `$` alone would let a trailing newline through.
-ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 T = TypeVar("T", DaemonOptions, OneshotOptions, HealthCheckOptions)
 SyncFactory = Callable[[], T | None]
@@ -82,6 +85,11 @@ class Daemons:
         that your own code starts otherwise are not covered (see the guide).
         """
         return cls(host, _Store([]), 0, orphan_guard)
+
+    @property
+    def host(self) -> Host | None:
+        """The host given to `of()`, if any."""
+        return self._host
 
     @property
     def entries(self) -> tuple[EntrySpec, ...]:
@@ -215,22 +223,36 @@ class Daemons:
             options = HealthCheckOptions(ready, requires)  # type: ignore[arg-type]
         return self._add(id, EntryKind.CHECK, HealthCheckOptions, options)
 
-    def build(self, *, history_limit: int | None = DEFAULT_HISTORY_LIMIT) -> RunningDaemons:
+    def build(
+        self,
+        *,
+        history_limit: int | None = DEFAULT_HISTORY_LIMIT,
+        host: Host | None = None,
+        spawn: SpawnFunction = CommandProcess.start,
+    ) -> RunningDaemons:
         """The system, ready to run: `async with system.build() as running: ...`.
 
         `running.history` keeps the latest `history_limit` events (10,000 by
         default; `None` keeps every event), dropping the oldest, and so does
         the default host; `statistics()` counts what was dropped. Raises
         `ValueError` for a limit that is not an int >= 0 or `None`.
+
+        `host` receives this build's health reports and events, instead of
+        the host given to `of()` (by default, a fresh `MemoryHost`). `spawn`
+        starts each command: real processes by default; `coordinator.testing`
+        passes a simulation of its own (see `SpawnFunction`).
         """
         problem = count_problem(history_limit)
         if problem is not None:
             raise ValueError(f"history_limit {problem}")
+        if host is None:
+            host = self._host or MemoryHost(history_limit)
         return RunningDaemons(
             self.entries,
-            self._host or MemoryHost(history_limit),
+            host,
             orphan_guard=self._orphan_guard,
             history_limit=history_limit,
+            spawn=spawn,
         )
 
     async def run_until_success(self, timeout: float | None = None) -> None:
@@ -274,12 +296,10 @@ class Daemons:
         return self._append(self._spec(id, kind, options))
 
     def _check_id(self, id: object) -> None:
-        if not isinstance(id, str) or not ID_PATTERN.fullmatch(id):
-            raise InvalidIdError(
-                f"Invalid id {id!r}: use lowercase letters and digits, "
-                "words joined by single dashes (like 'web' or 'db-1')",
-                entry=str(id),
-            )
+        problem = entry_id_problem(id)
+        if problem is not None:
+            raise InvalidIdError(f"Invalid id {id!r}: {problem}", entry=str(id))
+        assert isinstance(id, str)  # the rule takes only strings
         if self._position(id) is not None:
             raise DuplicateIdError(f"The id '{id}' is already used", entry=id)
 
@@ -308,7 +328,7 @@ class Daemons:
             problems.append(
                 f"subcontainer must be a SubContainer, not {type(subcontainer).__name__}"
             )
-        problem = count_problem(max_restarts)
+        problem = option_problem("max_restarts", max_restarts)
         if problem is not None:
             problems.append(f"max_restarts {problem}")
         for problem in problems:
@@ -335,11 +355,9 @@ class Daemons:
         return tuple(result)
 
     def _unknown(self, id: str, required: object) -> UnknownDependencyError:
-        close = difflib.get_close_matches(str(required), self.ids, n=1)
-        suggestion = close[0] if close else None
+        suggestion = closest(str(required), self.ids)
         message = f"{id!r} requires {required!r}, which is not an earlier entry"
-        if suggestion is not None:
-            message += f"; did you mean {suggestion!r}?"
+        message += did_you_mean(suggestion)
         return UnknownDependencyError(
             message, entry=id, missing=str(required), suggestion=suggestion
         )

@@ -8,21 +8,27 @@ however large the system is.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import anyio
 from transitions import Machine
 
 from statemachines import Lifecycle
 
-from ._health import HealthCheckResult
 from ._options import EntrySpec
 from ._process_handle import ProcessHandle
+from ._results import HealthCheckResult
 
-if TYPE_CHECKING:
-    from ._running import RunningDaemons
+__all__ = ["Entry", "TermFlag"]
 
-__all__ = ["Entry"]
+
+class TermFlag:
+    """Whether `term()` has begun: one per system, shared by its entries, so
+    the guard `terminating` reads a flag rather than the whole system."""
+
+    __slots__ = ("raised",)
+
+    def __init__(self) -> None:
+        self.raised = False
 
 
 class Entry(Lifecycle):
@@ -45,14 +51,14 @@ class Entry(Lifecycle):
         "spec",
         "stop_permitted",
         "stopping",
-        "system",
+        "term_flag",
         "wait_scope",
     )
 
-    def __init__(self, spec: EntrySpec, system: RunningDaemons, machine: Machine) -> None:
+    def __init__(self, spec: EntrySpec, term_flag: TermFlag, machine: Machine) -> None:
         super().__init__(spec.id, machine)
         self.spec = spec
-        self.system = system
+        self.term_flag = term_flag
         self.dependencies: list[Entry] = []
         self.dependents: list[Entry] = []
         self.ready_dependencies = 0
@@ -67,7 +73,7 @@ class Entry(Lifecycle):
         self.restarts = 0
         self.signalled = False
         self.process: ProcessHandle | None = None
-        # Fresh at each launch (see RunningDaemons._launch).
+        # Fresh at each launch (`begin_launch`).
         self.stopping: anyio.Event | None = None
         self.stop_permitted: anyio.Event | None = None
         self.checks_scope: anyio.CancelScope | None = None
@@ -83,6 +89,19 @@ class Entry(Lifecycle):
     def __repr__(self) -> str:
         return f"<Entry {self.spec.id!r} {self.state.value}>"
 
+    def begin_launch(self, now: float) -> None:
+        """Forget the previous launch: its checks, restarts, stop and scopes."""
+        self.launched_at = now
+        self.last_raw = None
+        self.restarts = 0
+        self.signalled = False
+        self.stopping = None
+        self.stop_permitted = None
+        self.checks_scope = anyio.CancelScope()
+        self.checking = False
+        self.recheck_scope = None
+        self.wait_scope = None
+
     # Guards of the transition table.
 
     def dependencies_ready(self) -> bool:
@@ -95,7 +114,7 @@ class Entry(Lifecycle):
         return self.running_dependents == 0
 
     def terminating(self) -> bool:
-        return self.system.is_terminating
+        return self.term_flag.raised
 
     def already_signalled(self) -> bool:
         return self.signalled

@@ -18,7 +18,7 @@ from typing import IO, Any, ClassVar
 
 from statemachines import LifecycleEvent, LifecycleState
 
-from ._health import HealthStatus
+from ._results import HealthStatus
 
 __all__ = [
     "ErrorReported",

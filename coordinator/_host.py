@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ._defaults import HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
 from ._events import Event, HealthReported
 from ._validation import count_problem
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "Host", "MemoryHost", "append_bounded"]
-
-DEFAULT_HISTORY_LIMIT = 10_000
-"""How many of the latest events a running system (and the default host) keeps in memory."""
 
 
 @runtime_checkable

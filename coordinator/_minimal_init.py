@@ -1,8 +1,11 @@
 """A minimal init for one command: forward signals, reap zombies, guard against orphans.
 
-Run as a script (`python -I -S _minimal_init.py [--guard FD] [--term-timeout S]
+Run as a script (`python -I -S _minimal_init.py --term-timeout S [--guard FD]
 [--uid N --gid N --groups N,N...] -- ARGV...`), so it imports nothing but the
-standard library and starts in about 10 ms.
+standard library and starts in about 10 ms: of the package, it loads only
+`_process_table.py` (standard library only too), so that it counts the
+members of a process group as the supervisor does. Its loop until the group
+is gone is its own: woken by SIGCHLD and signals, not polled.
 
 * It becomes the child subreaper of its tree, so processes orphaned inside
   the tree are reparented to it and reaped, never left as zombies.
@@ -35,6 +38,17 @@ import signal
 import sys
 import time
 
+TYPE_CHECKING = False  # not `typing`'s: importing `typing` would double the start-up time
+if TYPE_CHECKING or __package__:
+    from ._process_table import group_members
+else:
+    # Run as a script under `-I -S`, the init cannot import the package (its
+    # folder is not on the path, and the package's modules import anyio); it
+    # loads the one module it shares with the supervisor, which needs nothing
+    # but the standard library, from its own folder.
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from _process_table import group_members
+
 FORWARDED = (
     signal.SIGTERM,
     signal.SIGINT,
@@ -56,7 +70,7 @@ RELEASE_WAIT = 1.0
 
 def main(arguments: list[str]) -> int:
     guard_fd: int | None = None
-    term_timeout = 30.0
+    term_timeout: float | None = None  # the command's `sigterm_timeout`, always given
     uid: int | None = None
     gid: int | None = None
     groups: list[int] = []
@@ -76,8 +90,8 @@ def main(arguments: list[str]) -> int:
             print(f"healthdaemons-init: unknown option {option}", file=sys.stderr)
             return 2
     argv = arguments[1:]
-    if not argv:
-        print("healthdaemons-init: no command given", file=sys.stderr)
+    if not argv or term_timeout is None:
+        print("healthdaemons-init: no command or no --term-timeout given", file=sys.stderr)
         return 2
     account = None if uid is None else (uid, uid if gid is None else gid, groups)
 
@@ -122,7 +136,7 @@ def main(arguments: list[str]) -> int:
         if status is not None:
             # Once the command is gone, only the rest of its group matters:
             # a process that left the group cannot be reached by signals to it.
-            if not children_left or not _group_members(os.getpgrp()):
+            if not children_left or not group_members(os.getpgrp()):
                 break
             if deadline is None:
                 deadline = time.monotonic() + term_timeout
@@ -243,7 +257,7 @@ def _guard(group: int, guard_fd: int, release_fd: int) -> int:
     while True:
         # Once the init has died without releasing it, the guardian stays
         # until nothing of the group is left.
-        if orphaned and not _group_members(group):
+        if orphaned and not group_members(group):
             return 0
         for key, _ in selector.select(0.1 if orphaned else None):
             if key.fd == guard_fd and not os.read(guard_fd, 64):
@@ -292,26 +306,9 @@ def _reap(child: int, status: int | None) -> tuple[int | None, bool]:
             status = raw
 
 
-def _group_members(group: int) -> list[int]:
-    """The live processes of process group `group`, but the caller."""
-    me = os.getpid()
-    members = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == me:
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                fields = stat.read().rpartition(b")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
-            members.append(int(name))
-    return members
-
-
 def _kill_others_in_group() -> None:
     # Not killpg: the init must live on to exit with the command's status.
-    for pid in _group_members(os.getpgrp()):
+    for pid in group_members(os.getpgrp()):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -8,13 +8,13 @@ from typing import Any
 
 from statemachines import EntryKind
 
-from ._command import DEFAULT_SIGTERM_TIMEOUT, Command
-from ._health import Ready
+from ._command import Command
+from ._defaults import SIGTERM_TIMEOUT
+from ._ready import Ready
 from ._subcontainer import SubContainer
-from ._validation import duration_problem
+from ._validation import option_problem
 
 __all__ = [
-    "DEFAULT_SIGTERM_TIMEOUT",
     "DaemonOptions",
     "EntrySpec",
     "ExecFn",
@@ -37,12 +37,12 @@ class ExecFn:
     """
 
     fn: ExecFunction
-    sigterm_timeout: float = DEFAULT_SIGTERM_TIMEOUT
+    sigterm_timeout: float = SIGTERM_TIMEOUT
 
     def problem(self) -> str | None:
         if not callable(self.fn):
             return f"exec.fn must be callable, not {type(self.fn).__name__}"
-        problem = duration_problem(self.sigterm_timeout)
+        problem = option_problem("sigterm_timeout", self.sigterm_timeout)
         if problem is not None:
             return f"exec.sigterm_timeout {problem}"
         return None

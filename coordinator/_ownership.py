@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from ._checked import CHECKED_ENTRY
-from ._command_process import all_processes, children, read_stat
+from ._process_table import all_processes, children, read_stat
 
 __all__ = [
     "Listener",

@@ -16,6 +16,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._command import Command
+from ._defaults import RESTART_DELAY_CAP, RESTART_RESET_AFTER
 from ._fatal import is_fatal
 from ._options import ExecFn
 
@@ -171,7 +172,9 @@ class RestartBackoff:
     the next restart is immediate and the restart count starts over.
     """
 
-    def __init__(self, cap: float = 30.0, reset_after: float = 60.0) -> None:
+    def __init__(
+        self, cap: float = RESTART_DELAY_CAP, reset_after: float = RESTART_RESET_AFTER
+    ) -> None:
         self.cap = cap
         self.reset_after = reset_after
         self.restarts = 0

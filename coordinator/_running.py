@@ -19,15 +19,24 @@ await, so no task ever sees a half-applied cascade. The queue (not recursion)
 keeps a cascade down a chain of 20,000 entries flat, and the counters on each
 entry keep every rule O(1), so a whole shutdown costs O(entries + edges).
 
-Tasks (in `_tasks.py`) only run what an entry runs and wait; they never
-decide. Each launch starts a supervising task, which runs the process loop
-and reports `gone` once the process is stopped, and a check loop, cancelled
-as soon as the entry starts stopping.
+The running system is composed of parts that each own their state:
+
+* `EventLog` (`_event_log.py`): the history, the subscribers, the host;
+* `EntrySupervisor` (`_supervisor.py`): the entries' tasks. They only run
+  what an entry runs and wait; they never decide. Each launch starts a
+  supervising task, which runs the process loop and reports `gone` once the
+  process is stopped, and a check loop, cancelled as soon as the entry
+  starts stopping;
+* `TaskHost` (`_task_host.py`): the task group they run in;
+* `SubContainerUsers` (`_subcontainer_users.py`): who still uses each
+  subcontainer, and its destroy after the last user.
+
+Each is handed the callables it needs at construction (the supervisor gets
+`_react`, the log gets `_stop_for`); none calls back into this class otherwise.
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +44,7 @@ from types import TracebackType
 from typing import final
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from statemachines import (
     ACTIVE_STATES,
@@ -48,16 +57,20 @@ from statemachines import (
 )
 
 from ._command_process import CommandProcess
-from ._entry import Entry
-from ._events import Transitioned
-from ._health import HealthCheckResult, HealthStatus
+from ._entry import Entry, TermFlag
+from ._entry_view import EntryView
+from ._event_log import EventLog
+from ._events import Event, Transitioned
 from ._host import DEFAULT_HISTORY_LIMIT, Host
+from ._not_ready import why_not_ready
 from ._options import EntrySpec
-from ._subcontainer import SubContainer
-from ._tasks import EntryTasks
+from ._results import HealthCheckResult
+from ._subcontainer_users import SubContainerUsers
+from ._supervisor import EntrySupervisor, SpawnFunction
+from ._task_host import TaskHost
 from .errors import GaveUpError, SystemTerminatedError, WaitTimeoutError
 
-__all__ = ["RunningDaemons", "SystemStatistics"]
+__all__ = ["RunningDaemons", "SpawnFunction", "SystemStatistics"]
 
 WAITING = LifecycleState.WAITING
 STARTING = LifecycleState.STARTING
@@ -88,7 +101,7 @@ class SystemStatistics:
 
 
 @final
-class RunningDaemons(EntryTasks):
+class RunningDaemons:
     """A system built by `Daemons.build()`.
 
     Use it as an async context manager: entering starts every entry whose
@@ -103,12 +116,32 @@ class RunningDaemons(EntryTasks):
         *,
         orphan_guard: bool = False,
         history_limit: int | None = DEFAULT_HISTORY_LIMIT,
+        spawn: SpawnFunction = CommandProcess.start,
     ) -> None:
-        super().__init__(host, history_limit)
+        self._log = log = EventLog(host, history_limit, self._stop_for)
+        self._tasks = TaskHost(orphan_guard=orphan_guard, ended=self._tasks_ended)
+        self._supervisor = EntrySupervisor(
+            self._tasks,
+            spawn,
+            react=self._react,
+            record=log.record,
+            report=log.report,
+            error=log.error,
+            fatal=log.fatal,
+        )
+        self._subcontainers = SubContainerUsers(
+            specs,
+            self._tasks,
+            record=log.record,
+            error=log.error,
+            fatal=log.fatal,
+            destroyed=self._check_all_stopped,
+        )
         machines = {kind: new_machine(kind) for kind in EntryKind}
+        self._term_flag = TermFlag()
         self._entries: dict[str, Entry] = {}
         for spec in specs:
-            entry = Entry(spec, self, machines[spec.kind])
+            entry = Entry(spec, self._term_flag, machines[spec.kind])
             for required in spec.requires:
                 dependency = self._entries[required]
                 entry.dependencies.append(dependency)
@@ -117,33 +150,28 @@ class RunningDaemons(EntryTasks):
         self._order = list(self._entries.values())
         self._queue: deque[Entry] = deque()
         self._step = 0
-        self._terminating = False
         self._ready_count = 0
         self._stopped_count = 0
         self._gave_up: dict[str, None] = {}
         """Entries failing for good (max_restarts reached), in order."""
-        self._task_group: TaskGroup | None = None
-        self._host_group: TaskGroup | None = None
-        self._tasks_scope: anyio.CancelScope | None = None
         self._entered = False
-        self._finished = False
         self._all_stopped: anyio.Event | None = None
         self._block_scope: anyio.CancelScope | None = None
         """Around the block of `async with`: cancelled to end it when user code
         raised an exception that ends the system (`_stop_for`)."""
         self._fatal_error: BaseException | None = None
-        # Subcontainers by identity: how many entries not yet stopped use each.
-        self._holders: dict[int, int] = {}
-        for spec in specs:
-            if spec.subcontainer is not None:
-                key = id(spec.subcontainer)
-                self._holders[key] = self._holders.get(key, 0) + 1
-        self._destroying = 0
-        self._orphan_guard = orphan_guard
-        self._guard_fds: tuple[int, int] | None = None
-        self._start_command = CommandProcess.start
 
     # Public surface.
+
+    @property
+    def host(self) -> Host:
+        """Where health reports and events go; given at build time."""
+        return self._log.host
+
+    @property
+    def history(self) -> list[Event]:
+        """The latest `history_limit` events, in order (every event if `None`)."""
+        return self._log.history
 
     @property
     def is_terminating(self) -> bool:
@@ -157,6 +185,20 @@ class RunningDaemons(EntryTasks):
     def entries(self) -> tuple[EntrySpec, ...]:
         """The specs of the entries, in the order they were added."""
         return tuple(entry.spec for entry in self._order)
+
+    @property
+    def entry_views(self) -> tuple[EntryView, ...]:
+        """A read-only view of each entry, in the order they were added."""
+        return tuple(EntryView(entry) for entry in self._order)
+
+    def subscribe(self, max_buffer_size: float = 1000) -> MemoryObjectReceiveStream[Event]:
+        """A stream of the events from now on; it ends when the system has stopped.
+
+        A subscriber that falls `max_buffer_size` events behind loses the
+        newer ones (counted in `statistics().dropped_events`); the system
+        never waits for a subscriber.
+        """
+        return self._log.subscribe(max_buffer_size)
 
     def state(self, entry_id: str) -> LifecycleState:
         """The entry's current lifecycle state."""
@@ -173,9 +215,9 @@ class RunningDaemons(EntryTasks):
             ready=self._ready_count,
             stopped=self._stopped_count,
             terminating=self._terminating,
-            events=len(self.history) + self._history_dropped,
-            dropped_events=self._dropped_events,
-            history_dropped=self._history_dropped,
+            events=len(self._log.history) + self._log.history_dropped,
+            dropped_events=self._log.dropped_events,
+            history_dropped=self._log.history_dropped,
         )
 
     async def wait_ready(self, timeout: float | None = None) -> None:
@@ -192,18 +234,20 @@ class RunningDaemons(EntryTasks):
 
         def all_ready() -> bool:
             if self._terminating:
-                message, reasons = self._why_not_ready("Terminated while waiting for")
+                message, reasons = why_not_ready(self._order, "Terminated while waiting for")
                 raise SystemTerminatedError(message, not_ready=list(reasons), reasons=reasons)
             if self._gave_up:
                 gave_up = list(self._gave_up)
-                message, reasons = self._why_not_ready(f"{', '.join(gave_up)} gave up; not ready:")
+                message, reasons = why_not_ready(
+                    self._order, f"{', '.join(gave_up)} gave up; not ready:"
+                )
                 raise GaveUpError(
                     message, not_ready=list(reasons), reasons=reasons, gave_up=gave_up
                 )
             return self._ready_count == len(self._order)
 
         if not await self.wait_until(all_ready, timeout):
-            message, reasons = self._why_not_ready("Timed out waiting for")
+            message, reasons = why_not_ready(self._order, "Timed out waiting for")
             raise WaitTimeoutError(message, not_ready=list(reasons), reasons=reasons)
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
@@ -215,15 +259,9 @@ class RunningDaemons(EntryTasks):
         """
         self._require_running("wait_until")
         await anyio.lowlevel.checkpoint()
-        if self._finished:
+        if self._log.finished:
             return condition()  # nothing changes any more
-        with anyio.move_on_after(timeout):
-            while not condition():
-                if self._changed is None:
-                    self._changed = anyio.Event()
-                await self._changed.wait()
-            return True
-        return False
+        return await self._log.wait_until(condition, timeout)
 
     async def wait_stopped(self) -> None:
         """Wait until every entry is `stopped` (only `term()` gets them there)."""
@@ -244,7 +282,7 @@ class RunningDaemons(EntryTasks):
         await self._all_stopped.wait()
 
     def _begin_term(self) -> None:
-        self._terminating = True
+        self._term_flag.raised = True
         self._step += 1
         # Dependents first, so no entry is stopped twice over (once by
         # term, once by losing a dependency).
@@ -252,7 +290,7 @@ class RunningDaemons(EntryTasks):
             if entry.state is WAITING or entry.state in ACTIVE_STATES:
                 self._fire(entry, LifecycleEvent.TERM)
         self._drain()
-        self._notify()
+        self._log.notify()
 
     def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
         """User code raised `error`, which ends the system: stop every entry in
@@ -265,9 +303,9 @@ class RunningDaemons(EntryTasks):
             return
         if not in_step:
             self._begin_term()
-        elif self._task_group is not None:
+        elif self._tasks.is_open:
             # Not in the middle of a step: right after it.
-            self._task_group.start_soon(self._term_after_step, name="healthdaemons:term")
+            self._tasks.group.start_soon(self._term_after_step, name="healthdaemons:term")
 
     async def _term_after_step(self) -> None:
         if not self._terminating:
@@ -282,10 +320,7 @@ class RunningDaemons(EntryTasks):
         if not self._terminating:
             self._begin_term()
         for entry in self._order:
-            process = entry.process
-            if process is not None and process.running:
-                entry.kill_at = anyio.current_time()  # so no SIGTERM follows
-                self._signalled(entry.spec.id, process.pid, process.kill())
+            self._supervisor.kill(entry)
 
     async def __aenter__(self) -> RunningDaemons:
         if self._entered:
@@ -295,20 +330,11 @@ class RunningDaemons(EntryTasks):
         # Made now, entered last: the first steps below may already cancel it
         # (`_stop_for`), and the block must then end as soon as it begins.
         self._block_scope = anyio.CancelScope()
-        if self._orphan_guard:
-            # The write end stays here; when this process dies, however, the
-            # pipe closes and each command's init kills its process group.
-            self._guard_fds = os.pipe()
-        host = anyio.create_task_group()
-        await host.__aenter__()
-        self._host_group = host
-        # Shielded: a cancelled `start()` would wait for the shielded task.
-        with anyio.CancelScope(shield=True):
-            self._task_group = await host.start(self._host_tasks)
+        await self._tasks.open()
         self._step += 1
         self._queue.extend(self._order)
         self._drain()
-        self._notify()
+        self._log.notify()
         self._block_scope.__enter__()
         return self
 
@@ -318,8 +344,6 @@ class RunningDaemons(EntryTasks):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        assert self._host_group is not None
-        assert self._tasks_scope is not None
         assert self._block_scope is not None
         if self._block_scope.__exit__(exc_type, exc, traceback):
             exc = None  # our own cancellation of the block (`_stop_for`)
@@ -327,54 +351,22 @@ class RunningDaemons(EntryTasks):
             with anyio.CancelScope(shield=True):
                 await self.term()
         finally:
-            # Everything has stopped (unless our own code crashed, and then
-            # cancelling the tasks stops what is left); only check loops
-            # finishing their cancellation and abandoned functions can still
-            # run here. The block's own exception goes out as itself, never
-            # wrapped in an exception group.
-            self._tasks_scope.cancel()
-            self._task_group = None
-            self._finished = True
-            await self._exit_host_group(exc)
+            # The block's own exception goes out as itself, never wrapped in
+            # an exception group.
+            self._tasks.cancel()
+            self._log.finish()
+            try:
+                await self._tasks.close(exc)
+            finally:
+                self._log.end_streams()
         if self._fatal_error is not None:
             # As itself, after the ordered shutdown: the program is to end.
             raise self._fatal_error
         return False
 
-    async def _exit_host_group(self, exc: BaseException | None) -> None:
-        assert self._host_group is not None
-        try:
-            await self._host_group.__aexit__(None, None, None)
-        except anyio.get_cancelled_exc_class():
-            # An outer cancellation that arrived meanwhile must not replace
-            # the block's own exception; without one, it goes on out.
-            if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
-                raise
-        finally:
-            self._close_subscribers()
-            if self._guard_fds is not None:
-                for fd in self._guard_fds:
-                    os.close(fd)
-                self._guard_fds = None
-
-    async def _host_tasks(self, *, task_status: TaskStatus[TaskGroup]) -> None:
-        """Hold the group where every task of the system runs.
-
-        Its scope is shielded: a cancellation of the block around the system
-        (say, a `move_on_after`) must not reach the processes before `term()`
-        has stopped them in order. `__aexit__` cancels it once all is stopped.
-        """
-        try:
-            with anyio.CancelScope(shield=True) as self._tasks_scope:
-                async with anyio.create_task_group() as tasks:
-                    task_status.started(tasks)
-                    await anyio.sleep_forever()
-        finally:
-            # No task of the system runs any more, so nothing is left to wait
-            # for. Before term() this only happens when our own code crashed:
-            # the crash then comes out of the block, and nothing hangs.
-            assert self._all_stopped is not None
-            self._all_stopped.set()
+    def _tasks_ended(self) -> None:
+        assert self._all_stopped is not None
+        self._all_stopped.set()
 
     # Reactions: the only places where entries change state.
 
@@ -389,10 +381,10 @@ class RunningDaemons(EntryTasks):
         """One step: something happened to `entry`; fire `event` and settle the system."""
         self._step += 1
         if report is not None:
-            self._report(entry, report, soften)
+            self._log.report(entry, report, soften)
         self._fire(entry, event)
         self._drain()
-        self._notify()
+        self._log.notify()
 
     def _drain(self) -> None:
         queue = self._queue
@@ -409,13 +401,21 @@ class RunningDaemons(EntryTasks):
         if state is WAITING and not self._terminating:
             self._report_waiting(entry)
 
+    @property
+    def _terminating(self) -> bool:
+        """Whether `term()` has begun: the flag the guard `Entry.terminating` reads."""
+        return self._term_flag.raised
+
+    def _report_waiting(self, entry: Entry) -> None:
+        self._log.report_waiting(entry)
+
     def _fire(self, entry: Entry, event: LifecycleEvent) -> bool:
         source = entry.state
         if not fire(entry, event):
             return False
         dest = entry.state
         if source is not dest or event not in CHECK_RESULTS:
-            self._record(
+            self._log.record(
                 Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
             )
         if event is LifecycleEvent.GIVE_UP:
@@ -424,7 +424,7 @@ class RunningDaemons(EntryTasks):
             self._gave_up.pop(entry.spec.id, None)
         if source is dest:
             if event is LifecycleEvent.SIGNAL:
-                self._permit_stop(entry)
+                self._supervisor.permit_stop(entry)
             return True
         queue = self._queue
         if dest is READY or source is READY:
@@ -436,7 +436,7 @@ class RunningDaemons(EntryTasks):
         if source is WAITING and dest is STARTING:
             for dependency in entry.dependencies:
                 dependency.running_dependents += 1
-            self._launch(entry)
+            self._supervisor.launch(entry)
         elif source is STOPPING:
             for dependency in entry.dependencies:
                 dependency.running_dependents -= 1
@@ -451,50 +451,14 @@ class RunningDaemons(EntryTasks):
         elif dest is STOPPED:
             self._stopped_count += 1
             if entry.spec.subcontainer is not None:
-                self._release(entry.spec.subcontainer, entry.spec.id)
+                self._subcontainers.release(entry.spec.subcontainer, entry.spec.id)
             self._check_all_stopped()
         return True
 
     def _check_all_stopped(self) -> None:
-        if self._stopped_count == len(self._order) and not self._destroying:
+        if self._stopped_count == len(self._order) and not self._subcontainers.destroying:
             assert self._all_stopped is not None
             self._all_stopped.set()
-
-    def _release(self, subcontainer: SubContainer, entry_id: str) -> None:
-        """`entry_id` stopped for good; destroy its subcontainer if it was the last user."""
-        key = id(subcontainer)
-        self._holders[key] -= 1
-        if self._holders[key] == 0 and self._task_group is not None:
-            self._destroying += 1
-            self._task_group.start_soon(self._destroy, subcontainer, entry_id)
-
-    def _launch(self, entry: Entry) -> None:
-        assert self._task_group is not None
-        entry.launched_at = anyio.current_time()
-        entry.last_raw = None
-        entry.restarts = 0
-        entry.signalled = False
-        entry.stopping = None
-        entry.stop_permitted = None
-        entry.checks_scope = anyio.CancelScope()
-        entry.checking = False
-        entry.recheck_scope = None
-        entry.wait_scope = None
-        self._task_group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
-
-    def _permit_stop(self, entry: Entry) -> None:
-        entry.signalled = True
-        if entry.stop_permitted is not None:
-            entry.stop_permitted.set()
-        process = entry.process
-        if (
-            process is not None
-            and process.running
-            and entry.kill_at is None
-            and entry.wait_scope is not None
-        ):
-            # The supervising task keeps waiting for the exit, now bounded.
-            entry.wait_scope.deadline = self._terminate(entry, process)
 
     # Helpers.
 
@@ -509,30 +473,6 @@ class RunningDaemons(EntryTasks):
             return self._entries[entry_id]
         except KeyError:
             raise KeyError(f"no entry {entry_id!r} in this system") from None
-
-    def _reasons(self) -> dict[str, str]:
-        """Why each entry is not ready: its state and last health message."""
-        reasons = {}
-        for entry in self._order:
-            if entry.state is READY:
-                continue
-            health = entry.health
-            # The last health of an entry that stops or has stopped is stale.
-            if health is None or entry.state in (STOPPING, STOPPED):
-                reason = entry.state.value
-            elif health.result is HealthStatus.WAITING:
-                reason = f"waiting for {health.message}" if health.message else "waiting"
-            else:
-                reason = f"{entry.state.value}: {health.message or health.result.value}"
-            reasons[entry.spec.id] = reason
-        return reasons
-
-    def _why_not_ready(self, prefix: str) -> tuple[str, dict[str, str]]:
-        """The message of a not-ready error, and the reasons it lists by id."""
-        reasons = self._reasons()
-        lines = [f"{prefix} {', '.join(reasons)}"]
-        lines += [f"  {entry}: {reason}" for entry, reason in reasons.items()]
-        return "\n".join(lines), reasons
 
     def _require_running(self, method: str) -> None:
         if not self._entered:

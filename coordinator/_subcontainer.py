@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._defaults import SUBCONTAINER_DESTROY_TIMEOUT
+
 __all__ = ["SubContainer"]
 
 
@@ -15,7 +17,7 @@ class SubContainer:
     has stopped for good; a process stopping or restarting never does.
     """
 
-    destroy_timeout: float = 30.0
+    destroy_timeout: float = SUBCONTAINER_DESTROY_TIMEOUT
     """How long `destroy` may take before the system gives up on it."""
 
     def __init__(self, name: str = "host") -> None:

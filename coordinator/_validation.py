@@ -5,18 +5,33 @@ not inf`) or `None`; the caller says where: `exec.user` for the builder,
 `services.db.user` for a config file. Whatever passes these rules can be
 handed to the operating system without a later crash: no NUL characters
 (C strings end there), no `=` in environment names, no endless waits.
+
+Each numeric option has one rule, found by its name in `OPTION_RULES`, so
+that `Ready(timeout=-1)`, `check_port_listening(80, timeout=-1)` and
+`timeout = -1` in a config file are refused in the same words.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import re
+from collections.abc import Callable, Sequence
 
 __all__ = [
+    "ID_PATTERN",
+    "OPTION_RULES",
+    "argv_problem",
+    "closest",
     "count_problem",
+    "did_you_mean",
     "duration_problem",
+    "entry_id_problem",
     "env_name_problem",
+    "option_problem",
     "path_problem",
+    "port_problem",
     "text_problem",
     "user_problem",
 ]
@@ -32,20 +47,114 @@ def duration_problem(value: object, *, positive: bool = False) -> str | None:
         finite = math.isfinite(value)
     except OverflowError:  # an int beyond the largest float
         if value > 0:
-            return f"must be a finite number, not an integer of {len(str(value))} digits"
+            return f"must be a finite number, not an integer of {_digits(int(value))} digits"
         finite = False
     if value == math.inf:
         return "must be a finite number, not inf"
     if not finite or value < 0 or (positive and value == 0):
-        return f"must be a number {'>' if positive else '>='} 0, not {value!r}"
+        return f"must be a number {'>' if positive else '>='} 0, not {_shown(value)}"
     return None
 
 
 def count_problem(value: object) -> str | None:
-    """A limit on a count: an int >= 0 (not a boolean), or `None` for no limit."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+    """A limit on a count: an integer >= 0 (not a boolean), or `None` for no limit."""
+    if value is None:
         return None
-    return f"must be an int >= 0 or None, not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {type(value).__name__}"
+    if value < 0:
+        return f"must be an integer >= 0, not {_shown(value)}"
+    return None
+
+
+def _shown(value: float) -> str:
+    """The number as Python writes it, but for an integer too long to read."""
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"an integer of {_digits(value)} digits"
+    return repr(value)
+
+
+def _digits(value: int) -> int:
+    """How many digits `value` has, even beyond the digits `str()` converts."""
+    try:
+        return len(str(abs(value)))
+    except ValueError:
+        return math.floor(math.log10(abs(value))) + 1
+
+
+def port_problem(value: object) -> str | None:
+    """A TCP port: an integer from 1 to 65535 (not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {type(value).__name__}"
+    if not 1 <= value <= 65535:
+        return f"must be an integer from 1 to 65535, not {_shown(value)}"
+    return None
+
+
+def _positive_duration(value: object) -> str | None:
+    return duration_problem(value, positive=True)
+
+
+OPTION_RULES: dict[str, Callable[[object], str | None]] = {
+    "grace_period": duration_problem,
+    "sigterm_timeout": duration_problem,
+    "timeout": _positive_duration,
+    "interval": _positive_duration,
+    "max_restarts": count_problem,
+    "history_limit": count_problem,
+    "port": port_problem,
+}
+"""The rule of each numeric option, whoever sets it: the builder, `Ready`,
+`Command`, `ExecFn`, the checks, the triggers, or a config file."""
+
+
+def option_problem(name: str, value: object) -> str | None:
+    """What is wrong with `value` for the option `name` (a key of
+    `OPTION_RULES`), as a phrase."""
+    return OPTION_RULES[name](value)
+
+
+# Always fullmatch: `$` alone would let a trailing newline through.
+ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def entry_id_problem(value: object) -> str | None:
+    """What is wrong with an entry's id (a config file's service name): the rule
+    of `ID_PATTERN` in words, for a message that names the id first."""
+    if isinstance(value, str) and ID_PATTERN.fullmatch(value):
+        return None
+    return "use lowercase letters and digits, words joined by single dashes (like 'web' or 'db-1')"
+
+
+def argv_problem(value: object) -> tuple[int | None, str] | None:
+    """A command: a non-blank string (run as `sh -c STRING`) or a non-empty
+    sequence of strings (an argv) whose program is not empty. What is wrong,
+    with the index of the argument it is about (`None`: the command)."""
+    if isinstance(value, str):
+        problem = "must not be empty" if not value.strip() else text_problem(value)
+        return None if problem is None else (None, problem)
+    if not isinstance(value, Sequence) or isinstance(value, bytes):
+        return None, f"must be a string or a list of strings, not {type(value).__name__}"
+    if not value:
+        return None, "must not be empty"
+    for index, argument in enumerate(value):
+        problem = text_problem(argument)
+        if problem is not None:
+            return index, problem
+    if not value[0]:
+        return 0, "must not be empty"
+    return None
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice most like `word` (a likely typo), if one is close enough."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(suggestion: str | None) -> str:
+    """What ends a message about an unknown name: `; did you mean 'db'?`, or nothing."""
+    return "" if suggestion is None else f"; did you mean {suggestion!r}?"
 
 
 def text_problem(value: object) -> str | None:

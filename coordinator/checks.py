@@ -4,7 +4,7 @@ Polled checks (for `Ready.fn`, each bounded by its own timeout):
 `check_port_listening`, `check_web_url`, `run_health_script`. A check
 returns its failure (a `HealthCheckResult`); it raises only `ValueError`, at
 once, for an argument that can never work (a port out of range, a URL that
-is not http(s), a negative timeout).
+is not http(s), a timeout that is not a finite number > 0).
 
 Announced readiness (also for `Ready.fn`; no polling): `log_line(pattern)`
 and `sd_notify()`.
@@ -30,11 +30,13 @@ from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._checked import CHECKED_ENTRY
 from ._command import Command
-from ._command_process import SpawnError, group_alive, open_session
-from ._health import HealthCheckResult
+from ._command_process import SpawnError, open_session, wait_group_gone
+from ._defaults import CHECK_TIMEOUT, KILL_WAIT, OUTPUT_TAIL_TIMEOUT, SCRIPT_TIMEOUT
 from ._ownership import answering, is_local, listeners, ownership_problem, peer_address
+from ._process_table import group_alive
+from ._results import HealthCheckResult
 from ._urls import url_problem
-from ._validation import duration_problem
+from ._validation import option_problem
 
 __all__ = [
     "LogLineReadiness",
@@ -46,18 +48,11 @@ __all__ = [
     "sd_notify",
 ]
 
-_CHECK_TIMEOUT = 1.0
-_SCRIPT_TIMEOUT = 30.0
 _MESSAGE_LIMIT = 200
 """Script output longer than this many characters is cut in the message."""
 
 _KEPT_OUTPUT = 64 * 1024
 """Bytes of a script's stdout (its start) and stderr (its end) kept for the message."""
-_OUTPUT_TAIL_TIMEOUT = 1.0
-"""How long to wait for a script's last output once it has exited."""
-_KILL_WAIT = 5.0
-"""How long to wait for a SIGKILLed group to disappear (only a process stuck in
-the kernel, in D state, can take longer)."""
 
 
 # check_port_listening
@@ -66,7 +61,7 @@ the kernel, in D state, can take longer)."""
 async def check_port_listening(
     port: int,
     *,
-    timeout: float = _CHECK_TIMEOUT,
+    timeout: float = CHECK_TIMEOUT,
     owned: bool = False,
     success_message: str | None = None,
     error_message: str | None = None,
@@ -92,9 +87,8 @@ async def check_port_listening(
     `"Timeout trying to check port {port}"` once `timeout` seconds (default
     1.0) have passed. Raises `ValueError` for a port outside 1..65535.
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
-    _require_timeout(timeout)
+    _require("port", port)
+    _require("timeout", timeout)
     with anyio.move_on_after(timeout):
         await anyio.lowlevel.checkpoint()
         # The tables are small files in procfs: read in place, not in a thread.
@@ -119,7 +113,7 @@ async def check_port_listening(
 async def check_web_url(
     url: str,
     *,
-    timeout: float = _CHECK_TIMEOUT,
+    timeout: float = CHECK_TIMEOUT,
     owned: bool = False,
     success_message: str | None = None,
     error_message: str | None = None,
@@ -152,7 +146,7 @@ async def check_web_url(
     for a URL that is not an absolute http:// or https:// URL.
     """
     _require_url(url)
-    _require_timeout(timeout)
+    _require("timeout", timeout)
     reason = f"timed out after {timeout:g} s"
     with anyio.move_on_after(timeout):
         try:
@@ -261,7 +255,7 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 
 async def run_health_script(
     command: str | Sequence[str] | Command,
-    timeout: float = _SCRIPT_TIMEOUT,
+    timeout: float = SCRIPT_TIMEOUT,
     *,
     success_message: str | None = None,
     error_message: str | None = None,
@@ -284,13 +278,14 @@ async def run_health_script(
     reason being `exit code N` and the last line of stderr, `killed by signal
     SIGxxx`, `timed out after 30 s`, or why it could not start (a missing
     program, say). A given `error_message` replaces the whole failure message.
-    Raises `ValueError` for an empty command or a negative timeout.
+    Raises `ValueError` for an empty command or a timeout that is not a finite
+    number > 0.
     """
     spec = command if isinstance(command, Command) else Command(command)
     problem = spec.problem()
     if problem is not None:
         raise ValueError(problem)
-    _require_timeout(timeout)
+    _require("timeout", timeout)
     name = str(spec)
 
     def failure(reason: str) -> HealthCheckResult:
@@ -327,7 +322,7 @@ async def run_health_script(
                 returncode = await process.wait()
                 # Whatever the script left behind would hold the pipes open.
                 _kill_group(process.pid)
-                with anyio.move_on_after(_OUTPUT_TAIL_TIMEOUT):
+                with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
                     await stdout.done.wait()
                     await stderr.done.wait()
                 group.cancel_scope.cancel()
@@ -390,11 +385,8 @@ async def _stop(process: Process) -> None:
     pid = process.pid
     if process.returncode is None or group_alive(pid):
         _kill_group(pid)
-    delay = 0.002
-    with anyio.move_on_after(_KILL_WAIT):
-        while group_alive(pid):
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+    with anyio.move_on_after(KILL_WAIT):
+        await wait_group_gone(pid)
     await process.aclose()
 
 
@@ -407,7 +399,7 @@ def _shorten(text: str) -> str:
 # Shared
 
 
-def _require_timeout(timeout: float) -> None:
-    problem = duration_problem(timeout)
+def _require(option: str, value: object) -> None:
+    problem = option_problem(option, value)
     if problem is not None:
-        raise ValueError(f"timeout {problem}")
+        raise ValueError(f"{option} {problem}")

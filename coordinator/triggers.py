@@ -11,7 +11,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 import anyio
 
-from ._health import HealthStatus, ResultGetter, Trigger, advance_steps, close_steps
+from ._defaults import FIRST_RETRY as FIRST_RETRY
+from ._defaults import SLOWEST_RETRY as SLOWEST_RETRY
+from ._defaults import SUCCESS_INTERVAL as SUCCESS_INTERVAL
+from ._results import HealthStatus
+from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
+from ._validation import option_problem
 
 __all__ = (
     "FIRST_RETRY",
@@ -25,13 +30,6 @@ __all__ = (
     "status_trigger",
     "success_failure",
 )
-
-FIRST_RETRY = 0.05
-"""Delay before the second check while an entry has never succeeded; it doubles."""
-SLOWEST_RETRY = 1.0
-"""Cap of that doubling, and the interval while failing after a success."""
-SUCCESS_INTERVAL = 30.0
-"""Interval while the last check succeeded."""
 
 
 async def default_trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
@@ -54,7 +52,10 @@ async def default_trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
 
 
 def cooldown_trigger(interval: float) -> Trigger:
-    """A check every `interval` seconds, the first one after `interval` (as upstream)."""
+    """A check every `interval` seconds, the first one after `interval` (as upstream).
+
+    Raises `ValueError` unless `interval` is a finite number > 0."""
+    _require_interval(interval)
 
     async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
         while True:
@@ -69,8 +70,11 @@ def status_trigger(default: float, intervals: Mapping[HealthStatus | str, float]
 
     `status_trigger(1.0, {"success": 30.0})` checks every 30 s while
     successful and every second otherwise (and before the first result).
+    Raises `ValueError` unless every interval is a finite number > 0.
     """
     by_status = {HealthStatus(k): v for k, v in intervals.items()}
+    for interval in (default, *by_status.values()):
+        _require_interval(interval)
 
     async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
         while True:
@@ -141,3 +145,9 @@ def success_failure(during_success: Trigger, during_error: Trigger) -> Trigger:
 def _succeeded(last_result: ResultGetter) -> bool:
     result = last_result()
     return result is not None and result.is_success
+
+
+def _require_interval(interval: float) -> None:
+    problem = option_problem("interval", interval)
+    if problem is not None:
+        raise ValueError(f"interval {problem}")

@@ -27,6 +27,10 @@ settings.register_profile(
 settings.register_profile(
     "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# `make quick`: a glance at each property while editing; `make test` searches further.
+settings.register_profile(
+    "quick", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 # `make mutate`: the same examples on every run, so that a mutant is killed or not
 # by the mutation alone, never by the luck of the draw.
 settings.register_profile(
@@ -40,7 +44,12 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-@pytest.fixture(params=["asyncio", "trio"])
+QUICK = bool(os.environ.get("HEALTHDAEMONS_QUICK"))
+"""`make quick`: no process, no long search, and each async test once, on trio's
+mock clock, where sleeps take no real time (`make test` runs both backends)."""
+
+
+@pytest.fixture(params=["trio"] if QUICK else ["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> object:
     if request.param == "asyncio":
         return "asyncio"
@@ -85,7 +94,7 @@ def quick_tests_start_no_process(
 ) -> None:
     """Under `make quick`, a test not marked `processes` that starts one fails,
     so that the quick set stays what it says."""
-    if os.environ.get("HEALTHDAEMONS_QUICK") and not request.node.get_closest_marker("processes"):
+    if QUICK and not request.node.get_closest_marker("processes"):
 
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError(

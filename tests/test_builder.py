@@ -100,7 +100,7 @@ UNUSABLE_COMMANDS: list[tuple[dict[str, Any], str]] = [
     ({"env": ["A=1"]}, "exec.env must map strings to strings, not list"),
     ({"command": ["ls\0"]}, "exec.command[0] must not contain a NUL character"),
     ({"command": "ls\0 x"}, "exec.command must not contain a NUL character"),
-    ({"command": b"ls"}, "exec.command must be a string or a sequence of strings, not bytes"),
+    ({"command": b"ls"}, "exec.command must be a string or a list of strings, not bytes"),
     ({"sigterm_timeout": INF}, "exec.sigterm_timeout must be a finite number, not inf"),
     ({"sigterm_timeout": float("nan")}, "exec.sigterm_timeout must be a number >= 0, not nan"),
     ({"sigterm_timeout": "5"}, "exec.sigterm_timeout must be a number, not str"),
@@ -215,11 +215,11 @@ def test_requires_must_be_a_list_not_a_string() -> None:
         ),
         (
             lambda d: d.add_oneshot("web", exec=finishes(), max_restarts=-1),
-            "oneshot 'web': max_restarts must be an int >= 0 or None, not -1",
+            "oneshot 'web': max_restarts must be an integer >= 0, not -1",
         ),
         (
             lambda d: d.add_daemon("web", exec=Command([]), ready=ready()),
-            "daemon 'web': exec.command must not be an empty argv",
+            "daemon 'web': exec.command must not be empty",
         ),
         (
             lambda d: d.add_daemon("web", exec=Command("  "), ready=ready()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from types import ModuleType
 import pytest
 
 from coordinator import Daemons, Ready, dump_events
-from coordinator._cli import main
+from healthdaemons import main
+from healthdaemons._cli import COMMANDS, build_parser
 
 from .support import Switch, check_invariants, forever
 
@@ -27,6 +29,37 @@ def load_demo() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_each_command_is_a_row_of_the_table() -> None:
+    """The parser is built from `COMMANDS`, and `main` runs the row's function."""
+    (subparsers,) = (
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    assert list(subparsers.choices) == list(COMMANDS)
+    assert list(COMMANDS) == [
+        *("table", "defaults", "events", "lifecycle", "graph", "timeline", "up", "check", "verify"),
+        "explore",
+    ]
+
+
+def test_arguments_that_do_not_go_together_are_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "system.toml"
+    config.write_text(
+        '[services.db]\ncommand = ["sleep", "60"]\n[services.db.ready]\nlog_line = "x"\n'
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["up", str(config), "--timeout", "5"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: healthdaemons ")
+    assert err.endswith(
+        "healthdaemons: error: --timeout needs --until-ready (a plain `up` runs until Ctrl-C)\n"
+    )
 
 
 def test_table_prints_the_lifecycle_rows(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,11 +107,17 @@ def test_up_with_a_record_it_cannot_write_exits_2_before_anything_starts(
 
 
 @pytest.mark.processes
-def test_the_console_script_is_installed() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "--version"], capture_output=True, text=True
-    )
-    assert result.returncode == 0
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(Path(sys.executable).with_name("healthdaemons"))],
+        [sys.executable, "-m", "healthdaemons"],
+    ],
+    ids=["console-script", "python-m"],
+)
+def test_the_command_is_installed(command: list[str]) -> None:
+    result = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("healthdaemons ")
 
 

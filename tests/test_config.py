@@ -683,7 +683,7 @@ BAD_FILES = [
     ),
     pytest.param(
         "[services.db]\ncommand = 5\nready.port = 1\n",
-        "services.db.command: must be a string or an array of strings, not int",
+        "services.db.command: must be a string or a list of strings, not int",
         id="command-a-number",
     ),
     pytest.param(

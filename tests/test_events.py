@@ -111,7 +111,7 @@ class KeepingHost(MemoryHost):
 
 
 def flapping(host: MemoryHost | None = None) -> Daemons:
-    ready = Ready("Flapping", Flapping(), grace_period=0, trigger=cooldown_trigger(0))
+    ready = Ready("Flapping", Flapping(), grace_period=0, trigger=cooldown_trigger(0.001))
     return Daemons.of(host=host).add_health_check("flapping", ready=ready)
 
 
@@ -150,9 +150,9 @@ async def test_history_limit_none_keeps_every_event() -> None:
 
 @pytest.mark.parametrize("limit", [-1, 1.5, True, "10"])
 def test_a_bad_history_limit_is_refused(limit: object) -> None:
-    with pytest.raises(ValueError, match="history_limit must be an int >= 0 or None"):
+    with pytest.raises(ValueError, match="history_limit must be an integer"):
         flapping().build(history_limit=limit)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="history_limit must be an int >= 0 or None"):
+    with pytest.raises(ValueError, match="history_limit must be an integer"):
         MemoryHost(history_limit=limit)  # type: ignore[arg-type]
 
 

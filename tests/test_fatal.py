@@ -296,8 +296,10 @@ async def test_it_raised_while_stopping_comes_out_after_the_shutdown() -> None:
 async def test_a_cancellation_is_not_mistaken_for_it() -> None:
     # The block cancelled from outside: the usual ordered stop, and no error.
     system = chain(ExecFn(forever().fn))
-    with anyio.move_on_after(5):
+    with anyio.CancelScope() as outside:
         async with system.build() as running:
+            await running.wait_ready(timeout=30)
+            outside.cancel()
             await anyio.sleep_forever()
     assert all(running.state(i) is S.STOPPED for i in running.ids)
     assert not [e for e in running.history if isinstance(e, ErrorReported)]

@@ -35,10 +35,10 @@ from coordinator import (
     dump_events,
     load_events,
 )
-from coordinator._cli import main
 from coordinator._config import describe_plan, load_config
 from coordinator._config_schema import key_path
 from coordinator.errors import ConfigError
+from healthdaemons import main
 from statemachines import LifecycleEvent, LifecycleState
 
 ROOT = Path(__file__).resolve().parent.parent

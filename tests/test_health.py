@@ -19,7 +19,7 @@ from coordinator import (
     LifecycleState,
     Ready,
 )
-from coordinator._health import DEFAULT_CHECK_TIMEOUT
+from coordinator._defaults import READY_TIMEOUT
 from coordinator.checks import run_health_script
 from coordinator.errors import InvalidEntryError
 from coordinator.triggers import Trigger, cooldown_trigger
@@ -203,7 +203,7 @@ async def test_a_trigger_that_raises_is_reported_and_replaced_by_the_default(
 
 def test_a_check_call_is_bounded_by_default_above_the_built_in_checks_own_timeouts() -> None:
     ready = Ready("Database", Switch())
-    assert ready.timeout == DEFAULT_CHECK_TIMEOUT == 60
+    assert ready.timeout == READY_TIMEOUT == 60
     script_default = inspect.signature(run_health_script).parameters["timeout"].default
     assert ready.timeout > script_default
 

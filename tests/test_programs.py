@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from coordinator._cli import main
 from coordinator._config import load_config
 from coordinator._programs import shell_program
 from coordinator.errors import ConfigError
+from healthdaemons import main
 
 MISSING = "no-such-program-for-healthdaemons"
 

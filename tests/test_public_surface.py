@@ -1,4 +1,6 @@
-"""The public surface: complete `__all__` lists, the names DESIGN promises, and the layering.
+"""The public surface: complete `__all__` lists and the names DESIGN promises.
+
+The layering (which package may import which) is in test_layering.py.
 
 Like anyio's `tests/test_all_attributes.py`. A module's public attributes are
 its non-underscore names that are not modules and that it either defines
@@ -12,7 +14,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Final
@@ -24,11 +26,9 @@ import coordinator.checks
 import coordinator.errors
 import coordinator.testing
 import coordinator.triggers
+import healthdaemons
 import statemachines
 import viz
-
-ROOT: Final = Path(__file__).resolve().parent.parent
-PACKAGES: Final = ("statemachines", "coordinator", "viz")
 
 MODULES: Final = (
     "statemachines",
@@ -39,6 +39,7 @@ MODULES: Final = (
     "coordinator.testing",
     "coordinator.pytest_plugin",
     "viz",
+    "healthdaemons",
 )
 
 # `__all__` lists
@@ -150,10 +151,36 @@ def test_coordinator_names() -> None:
         assert inspect.isclass(getattr(coordinator, name)), name
 
 
+def test_build_hook_names() -> None:
+    """Issue 12: the hooks of a build, public so `coordinator.testing` needs no private name."""
+    _in_all(
+        coordinator,
+        "EntryView",
+        "ExitStatus",
+        "ProcessHandle",
+        "SpawnError",
+        "SpawnFunction",
+        "SpawnSettings",
+        "load_system",
+    )
+    build = inspect.signature(coordinator.Daemons.build).parameters
+    assert {"history_limit", "host", "spawn"} <= set(build)
+    assert isinstance(coordinator.RunningDaemons.entry_views, property)
+    assert isinstance(coordinator.RunningDaemons.host, property)
+    assert isinstance(coordinator.Daemons.host, property)
+
+
 def test_viz_names() -> None:
     _in_all(viz, "lifecycle_dot", "system_dot", "timeline_svg", "render")
     for name in ("lifecycle_dot", "system_dot", "timeline_svg", "render"):
         assert callable(getattr(viz, name)), name
+
+
+def test_healthdaemons_names() -> None:
+    """The application offers its command; the console script runs it."""
+    _in_all(healthdaemons, "main")
+    (script,) = entry_points(group="console_scripts", name="healthdaemons")
+    assert script.load() is healthdaemons.main
 
 
 def test_testing_names() -> None:
@@ -265,125 +292,3 @@ def test_errors_are_one_hierarchy() -> None:
             assert issubclass(value, errors.HealthDaemonsError), name
     assert errors.IllegalTransition is statemachines.IllegalTransition
     assert issubclass(errors.WaitTimeoutError, TimeoutError)
-
-
-# Layering: statemachines <- coordinator <- viz, and pure anyio
-
-
-@dataclass(frozen=True)
-class Import:
-    module: str
-    """The absolute name of the module imported (or that a name is imported from)."""
-    in_function: bool
-    """Whether the import is inside a function (imported lazily, when called)."""
-
-
-def _package_of(path: Path) -> list[str]:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return parts[:-1]  # `__init__` too: its package is its folder
-
-
-def imports_of(source: str, package: list[str]) -> list[Import]:
-    """Every module that `source` (a module of `package`) imports, relative ones resolved."""
-    found: list[Import] = []
-
-    def visit(node: ast.AST, in_function: bool) -> None:
-        if isinstance(node, ast.Import):
-            found.extend(Import(alias.name, in_function) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                module = ".".join([*base, *([node.module] if node.module else [])])
-            else:
-                module = node.module or ""
-            if module:
-                found.append(Import(module, in_function))
-            # `from pkg import name` may import the submodule `pkg.name`.
-            found.extend(
-                Import(f"{module}.{alias.name}" if module else alias.name, in_function)
-                for alias in node.names
-            )
-        inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        for child in ast.iter_child_nodes(node):
-            visit(child, inside)
-
-    visit(ast.parse(source), False)
-    return found
-
-
-def _imports_package(imports: list[Import], package: str) -> list[str]:
-    return sorted(
-        {i.module for i in imports if i.module == package or i.module.startswith(f"{package}.")}
-    )
-
-
-def _files(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
-
-
-def _file_params(*packages: str) -> list[object]:
-    return [
-        pytest.param(path, id=str(path.relative_to(ROOT))) for p in packages for path in _files(p)
-    ]
-
-
-def _imports(path: Path) -> list[Import]:
-    return imports_of(path.read_text(encoding="utf-8"), _package_of(path))
-
-
-def test_packages_have_modules() -> None:
-    for package in PACKAGES:
-        assert (ROOT / package / "__init__.py").is_file(), package
-    assert len(_files("statemachines")) >= 2
-    assert len(_files("coordinator")) >= 2
-
-
-def test_imports_of() -> None:
-    """The import finder resolves relative imports and sees lazy ones."""
-    source = (
-        "import asyncio.subprocess\n"
-        "from .. import viz\n"
-        "from ._health import Ready\n"
-        "def draw():\n"
-        "    from viz.dot import render\n"
-    )
-    found = imports_of(source, ["coordinator"])
-    assert Import("asyncio.subprocess", False) in found
-    assert Import("viz", False) in found
-    assert Import("coordinator._health", False) in found
-    assert Import("viz.dot", True) in found
-    assert _imports_package(found, "viz") == ["viz", "viz.dot", "viz.dot.render"]
-    assert _imports_package(found, "asyncio") == ["asyncio.subprocess"]
-
-
-@pytest.mark.parametrize("path", _file_params("statemachines"))
-def test_statemachines_imports_neither_coordinator_nor_viz(path: Path) -> None:
-    imports = _imports(path)
-    assert not _imports_package(imports, "coordinator")
-    assert not _imports_package(imports, "viz")
-
-
-# DESIGN: "nothing imports `viz` except the CLI's drawing commands", which may
-# import it lazily (inside the functions that draw).
-CLI: Final = ROOT / "coordinator" / "_cli.py"
-
-
-@pytest.mark.parametrize("path", _file_params("coordinator"))
-def test_coordinator_does_not_import_viz(path: Path) -> None:
-    imports = _imports(path)
-    if path == CLI:
-        imports = [i for i in imports if not i.in_function]
-    assert not _imports_package(imports, "viz")
-
-
-# The simulations run on trio's mock clock, so `coordinator.testing` alone
-# may import trio; the coordinator itself stays pure anyio.
-SIMULATIONS: Final = ROOT / "coordinator" / "testing"
-
-
-@pytest.mark.parametrize("path", _file_params(*PACKAGES))
-def test_no_direct_asyncio_or_trio(path: Path) -> None:
-    imports = _imports(path)
-    assert not _imports_package(imports, "asyncio")
-    if SIMULATIONS not in path.parents:
-        assert not _imports_package(imports, "trio")

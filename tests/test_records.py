@@ -22,7 +22,7 @@ from coordinator import (
     dump_events,
     load_events,
 )
-from coordinator._cli import main
+from healthdaemons import main
 from statemachines import LifecycleEvent, LifecycleState
 
 RUN: list[Event] = [

@@ -12,11 +12,14 @@ from coordinator import ExecFn, ProcessSpawned
 from coordinator._entry import Entry
 from coordinator._options import Exec
 from coordinator._process_handle import ExitStatus, FunctionProcess, ProcessHandle
-from coordinator._running import RunningDaemons
+from coordinator._supervisor import EntrySupervisor
 from statemachines import EntryKind
 
 from . import broken_rules
 from .scenarios import EntryPlan, Scenario, run_scenario, scenarios
+
+# `make quick` leaves these out: Hypothesis searches for counterexamples, hundreds of examples each.
+pytestmark = pytest.mark.slow
 
 D, C = EntryKind.DAEMON, EntryKind.CHECK
 
@@ -71,19 +74,18 @@ def test_invariant_2_needs_the_dependency_guard_on_launch(monkeypatch: pytest.Mo
 
 
 def test_invariant_3_catches_a_duplicate_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    run_process = RunningDaemons._run_process
+    run_process = EntrySupervisor._run_process
 
     async def run_process_with_a_leak(
-        self: RunningDaemons, entry: Entry, exec_: Exec
+        self: EntrySupervisor, entry: Entry, exec_: Exec
     ) -> tuple[ExitStatus, ProcessHandle | None]:
         # The broken piece: a second instance, started and never stopped.
-        assert self._task_group is not None
         assert isinstance(exec_, ExecFn)
-        FunctionProcess(exec_, None, self._task_group, "leak", lambda error: None)
+        FunctionProcess(exec_, None, self._tasks.group, "leak", lambda error: None)
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, None))
         return await run_process(self, entry, exec_)
 
-    monkeypatch.setattr(RunningDaemons, "_run_process", run_process_with_a_leak)
+    monkeypatch.setattr(EntrySupervisor, "_run_process", run_process_with_a_leak)
     with pytest.raises(AssertionError, match="invariant 3: e0 has 2 live processes"):
         run_scenario(Scenario((plan(D),), term_at=3), "trio")
     hypothesis_finds("invariant 3")

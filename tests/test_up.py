@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 
 from coordinator import Daemons, ExecFn, Ready
-from coordinator._up import run_up
-from coordinator._up_printer import Printer
-from coordinator._up_table import Processes, table, title
+from healthdaemons._up import run_up
+from healthdaemons._up_printer import Printer
+from healthdaemons._up_table import Processes, table, title
 
 from .support import Switch, forever
 

@@ -24,7 +24,6 @@ from coordinator import (
     Ready,
     Transitioned,
 )
-from coordinator._cli import main
 from coordinator.checks import log_line
 from coordinator.testing import (
     EntryFaults,
@@ -41,6 +40,7 @@ from coordinator.testing import (
     verify,
     worst_case_schedule,
 )
+from healthdaemons import main
 from statemachines import LifecycleEvent
 
 
@@ -343,12 +343,14 @@ def test_the_documented_counterexamples_are_what_verify_prints(
     assert first_line in GUIDE
 
 
+@pytest.mark.slow  # the documented exploration, seconds long
 def test_the_documented_fix_verifies_and_explores(capsys: pytest.CaptureFixture[str]) -> None:
     fixed = str(EXAMPLES / "shop-fixed.toml")
     assert printed(capsys, "verify", fixed, "--budget", "30") in GUIDE
     assert printed(capsys, "explore", fixed) in GUIDE
 
 
+@pytest.mark.slow  # the documented searches, seconds long
 def test_the_documented_python_examples_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = re.findall(r"```python\n(.*?)```", GUIDE, re.S)
     assert len(blocks) == 2
@@ -402,6 +404,7 @@ def test_a_schedule_that_does_not_fit_is_rejected(schedule: FaultSchedule, messa
         simulate(stack(), schedule)
 
 
+@pytest.mark.slow  # an exhaustive exploration, seconds long
 def test_explore_counts_no_time_for_a_spawn() -> None:
     # A timer of one branch must not fire while a spawn of another is under
     # way: spawns take milliseconds, and the bound of term() counts none.

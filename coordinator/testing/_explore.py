@@ -34,9 +34,11 @@ from .._command import Command
 from .._command_process import SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
-from .._health import CheckFn, HealthCheckResult
+from .._load_system import load_system
 from .._options import EntrySpec, ExecFunction
 from .._process_handle import ExitStatus
+from .._ready import CheckFn
+from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines
@@ -46,7 +48,7 @@ from ._simulation import (
     shutdown_bound,
     shutdown_failures,
 )
-from ._verify import VerificationError, load_system
+from ._verify import VerificationError
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
 
@@ -383,7 +385,8 @@ def _fingerprint(
     running: RunningDaemons, stage: _Stage, term_times: dict[str, float]
 ) -> tuple[object, ...]:
     parts: list[object] = ["called" in term_times]
-    for entry_id, entry in running._entries.items():
+    for entry in running.entry_views:
+        entry_id = entry.id
         max_restarts = entry.spec.max_restarts
         parts.append(
             (

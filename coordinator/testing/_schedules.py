@@ -21,8 +21,9 @@ from statemachines import EntryKind
 
 from .._command import Command
 from .._daemons import Daemons
-from .._health import HealthCheckResult, Ready
 from .._options import EntrySpec
+from .._ready import Ready
+from .._results import HealthCheckResult
 
 __all__ = ["EntryFaults", "FaultSchedule", "Faults", "ProcessRun", "fault_schedules", "systems"]
 

@@ -23,19 +23,21 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
 from statemachines import LifecycleState
 
-from .._command_process import all_processes, read_stat
 from .._daemons import Daemons
+from .._defaults import LEFTOVER_WAIT
 from .._events import ProcessSpawned
 from .._fatal import is_fatal
+from .._process_table import all_processes, read_stat
 from .._running import RunningDaemons
 from ._invariants import InvariantViolation, check_invariants
 
@@ -48,8 +50,8 @@ __all__ = [
     "leftover_processes",
 ]
 
-LEFTOVER_WAIT = 2.0
-"""How long a process of a stopped system may take to go before it is a leftover."""
+T = TypeVar("T")
+
 COMMAND_SHOWN = 160
 """How much of a leftover's command line its description shows, on one line."""
 
@@ -114,15 +116,7 @@ def leftover_processes(
     }
     if not leaders:
         return []
-    deadline = time.monotonic() + wait
-    delay = 0.005
-    while True:
-        found = _scan(leaders)
-        remaining = deadline - time.monotonic()
-        if not found or remaining <= 0:
-            return found
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
+    return _until_none_left(lambda: _scan(leaders), wait)
 
 
 def kill_leftovers(
@@ -144,13 +138,7 @@ def kill_leftovers(
             for process in leftovers:
                 if process.pgrp == pgrp:
                     _kill(process.pid)
-    deadline = time.monotonic() + wait
-    while True:
-        alive = [p for p in leftovers if _alive(p.pid)]
-        remaining = deadline - time.monotonic()
-        if not alive or remaining <= 0:
-            break
-        time.sleep(min(0.01, remaining))
+    alive = _until_none_left(lambda: [p for p in leftovers if _alive(p.pid)], wait)
     me = os.getpid()
     for process in leftovers:
         # Orphans come to this process when it is a child subreaper. (Not a
@@ -346,6 +334,21 @@ def _scan(leaders: dict[int, str]) -> list[LeftoverProcess]:
             )
         )
     return found
+
+
+def _until_none_left(find: Callable[[], list[T]], wait: float) -> list[T]:
+    """Call `find` until it finds nothing or `wait` seconds have passed (5 ms
+    doubling to 50 ms apart); what it found last. Synchronous: these checks
+    run once a system has stopped, outside any event loop."""
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        found = find()
+        remaining = deadline - time.monotonic()
+        if not found or remaining <= 0:
+            return found
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
 
 
 def _command(pid: int) -> str:

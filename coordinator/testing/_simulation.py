@@ -29,10 +29,11 @@ from .._command import Command
 from .._command_process import SpawnError, SpawnSettings
 from .._daemons import Daemons
 from .._events import Event
-from .._health import CheckFn, HealthCheckResult
 from .._host import MemoryHost
 from .._options import EntrySpec, ExecFn, ExecFunction
 from .._process_handle import ExitStatus, ProcessHandle
+from .._ready import CheckFn
+from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from .._subcontainer import SubContainer
 from ._invariants import InvariantViolation, check_invariants
@@ -247,13 +248,12 @@ class SimulatedWorld:
         """A system of `specs` that runs in this world."""
         subcontainers: dict[int, SubContainer] = {}
         # The whole history: the invariant checker replays it from the start.
-        running = RunningDaemons(
+        return RunningDaemons(
             [self.spec(s, subcontainers) for s in specs],
             MemoryHost(history_limit=None),
             history_limit=None,
+            spawn=self.start_command,
         )
-        running._start_command = self.start_command
-        return running
 
 
 def _hand_over(entry_id: str, timeout: float) -> ExecFunction:

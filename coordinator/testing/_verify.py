@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from statemachines import LifecycleEvent
 
 from .._command import Command
-from .._config import load_config
 from .._daemons import Daemons
 from .._events import (
     ErrorReported,
@@ -25,6 +24,7 @@ from .._events import (
     ProcessSpawned,
     Transitioned,
 )
+from .._load_system import load_system
 from .._options import EntrySpec
 from ..errors import HealthDaemonsError
 from ._report import timeline_lines
@@ -43,7 +43,6 @@ from ._simulation import SimulatedRun, refuse_running_loop, simulate, worst_chai
 __all__ = [
     "VerificationError",
     "VerificationReport",
-    "load_system",
     "verify",
     "worst_case_schedule",
 ]
@@ -89,10 +88,6 @@ class VerificationReport:
                 "runs with: " + ", ".join(f"{what} {n}" for what, n in sorted(self.seen.items()))
             )
         return "\n".join(lines)
-
-
-def load_system(system: Daemons | str | os.PathLike[str]) -> Daemons:
-    return system if isinstance(system, Daemons) else load_config(system)
 
 
 def worst_case_schedule(system: Daemons) -> FaultSchedule:

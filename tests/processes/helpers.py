@@ -19,7 +19,7 @@ from coordinator import (
     RunningDaemons,
     Transitioned,
 )
-from coordinator._command_process import all_processes, read_stat
+from coordinator._process_table import all_processes, read_stat
 from coordinator.triggers import cooldown_trigger
 
 PYTHON = sys.executable

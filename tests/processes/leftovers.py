@@ -14,7 +14,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from coordinator._command_process import all_processes
+from coordinator._process_table import all_processes
 
 PR_SET_CHILD_SUBREAPER = 36
 

@@ -175,25 +175,28 @@ async def test_only_the_listen_state_counts() -> None:
 async def test_the_timeout_gives_the_timeout_message() -> None:
     with tcp_listener() as listener:
         port = port_of(listener)
-        result = await check_port_listening(port, timeout=0)
+        # Too short to count against the clock: over before the check begins.
+        result = await check_port_listening(port, timeout=1e-300)
         assert result == HealthCheckResult.failure(f"Timeout trying to check port {port}")
-        custom = await check_port_listening(port, timeout=0, timeout_message="slow")
+        custom = await check_port_listening(port, timeout=1e-300, timeout_message="slow")
         assert custom.message == "slow"
 
 
 @pytest.mark.parametrize("port", [0, -1, 65536, True, 80.0, "80"])
 async def test_an_impossible_port_is_a_value_error(port: object) -> None:
-    with pytest.raises(ValueError, match="port must be an integer from 1 to 65535"):
+    with pytest.raises(ValueError, match="port must be an integer"):
         await check_port_listening(port)  # type: ignore[arg-type]
 
 
-async def test_a_negative_timeout_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="timeout must be a number >= 0"):
+async def test_a_timeout_not_above_zero_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="timeout must be a number > 0"):
         await check_port_listening(80, timeout=-1)
-    with pytest.raises(ValueError, match="timeout must be a number >= 0"):
+    with pytest.raises(ValueError, match="timeout must be a number > 0"):
         await check_web_url("http://127.0.0.1/", timeout=float("nan"))
-    with pytest.raises(ValueError, match="timeout must be a number >= 0"):
+    with pytest.raises(ValueError, match="timeout must be a number > 0"):
         await run_health_script("true", timeout=-0.5)
+    with pytest.raises(ValueError, match="timeout must be a number > 0, not 0"):
+        await check_port_listening(80, timeout=0)
 
 
 # check_web_url

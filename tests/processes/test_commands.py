@@ -20,7 +20,7 @@ from coordinator import (
     SubContainer,
     SubContainerDestroyed,
 )
-from coordinator._command_process import ProcessStat, all_processes
+from coordinator._process_table import ProcessStat, all_processes
 from coordinator.checks import log_line
 
 from ..support import Switch

@@ -1,4 +1,4 @@
-"""The demo stack's programs (`coordinator/demo`), each run for real on free ports."""
+"""The demo stack's programs (`healthdaemons/demo`), each run for real on free ports."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-DEMO = Path(__file__).resolve().parents[2] / "coordinator" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "healthdaemons" / "demo"
 TIMEOUT = 5.0
 """Bound for any one wait: a line, a request, an exit."""
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore HTTP_PROXY

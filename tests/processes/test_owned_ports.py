@@ -37,8 +37,8 @@ from coordinator import (
     Transitioned,
 )
 from coordinator._checked import CHECKED_ENTRY, CheckedEntry
-from coordinator._command_process import group_alive
 from coordinator._ownership import listeners
+from coordinator._process_table import group_alive
 from coordinator.checks import check_port_listening, check_web_url
 
 from .helpers import PYTHON, always_ready, pids, quick, sleeper

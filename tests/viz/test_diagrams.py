@@ -19,7 +19,7 @@ from coordinator import (
     Transitioned,
     dump_events,
 )
-from coordinator._cli import main
+from healthdaemons import main
 from statemachines import STATE_TRIGGERS, TRANSITIONS, EntryKind, LifecycleEvent
 from viz import (
     Diagram,
@@ -296,6 +296,7 @@ def _label_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
 
 # (The oneshot's diagram has two labels closer than this rough estimate
 # allows, though apart when drawn.)
+@pytest.mark.processes  # the renderer runs as a process
 @pytest.mark.parametrize("kind", [None, EntryKind.DAEMON, EntryKind.CHECK])
 def test_no_two_edge_labels_of_the_lifecycle_overlap(kind: EntryKind | None) -> None:
     boxes = _label_boxes(render(lifecycle_dot(kind), "svg").decode())

@@ -29,7 +29,7 @@ from coordinator import (
     dump_events,
     load_events,
 )
-from coordinator._cli import main
+from healthdaemons import main
 from statemachines import LifecycleEvent, LifecycleState
 from viz._timeline import Timeline, timeline, timeline_svg
 from viz._timeline_png import svg_to_dot
@@ -456,6 +456,7 @@ def test_the_command_line_window_is_checked(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_the_command_line_draws_a_window_as_png(tmp_path: Path) -> None:
     record = tmp_path / "run.jsonl"
     dump_events(command_run(), record)
@@ -469,6 +470,7 @@ def test_the_command_line_draws_a_window_as_png(tmp_path: Path) -> None:
     assert math.isclose(height, float(str(svg.get("height"))) * 96 / 72, rel_tol=0.05)
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_the_png_redraws_every_shape_of_the_svg() -> None:
     svg = timeline_svg(command_run(), title="api")
     dot = svg_to_dot(svg)
@@ -501,6 +503,7 @@ def flapping(cycles: int) -> list[Event]:
     return history
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_a_long_runs_png_is_drawn_in_linear_time() -> None:
     drawn = timeline(flapping(3000))  # 24,000 events: 52 s when neato laid it out, 1 s now
     started = time.monotonic()
@@ -508,6 +511,7 @@ def test_a_long_runs_png_is_drawn_in_linear_time() -> None:
     assert time.monotonic() - started < 20
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_a_timeline_saves_as_png_but_not_as_dot(tmp_path: Path) -> None:
     drawn = timeline(command_run())
     drawn.save(tmp_path / "run.PNG")
@@ -516,6 +520,7 @@ def test_a_timeline_saves_as_png_but_not_as_dot(tmp_path: Path) -> None:
         drawn.save(tmp_path / "run.dot")
 
 
+@pytest.mark.processes  # the renderer runs as a process
 def test_characters_xml_cannot_hold_are_replaced_so_svg_and_png_still_draw() -> None:
     history: list[Event] = [
         ProcessSpawned(1.0, "a\x01b", 1),

@@ -33,22 +33,23 @@ from anyio.abc import TaskGroup
 from rich.console import Console
 from rich.markup import escape
 
-from statemachines import LifecycleState
-
-from ._command_process import OUTPUT_LOGGER
-from ._daemons import Daemons
-from ._events import (
+from coordinator import (
+    Daemons,
     Event,
     HealthReported,
+    Host,
+    MemoryHost,
+    RunningDaemons,
     Transitioned,
     describe_event,
     dump_events,
 )
-from ._host import Host
-from ._running import RunningDaemons
+from coordinator._command_process import OUTPUT_LOGGER
+from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
+from statemachines import LifecycleState
+
 from ._up_printer import Printer
 from ._up_table import Processes, table
-from .errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["run_up"]
 
@@ -246,10 +247,9 @@ async def _run(
     until_ready: bool,
     timeout: float | None,
 ) -> int:
-    running = daemons.build()
     plain = not console.is_terminal
-    reporter = _Reporter(running.host, printer, record, plain=plain)
-    running.host = reporter
+    reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
+    running = daemons.build(host=reporter)
     reporter.running = running
     outcome = 0
     # Listening before anything starts: a signal from then on is handled.

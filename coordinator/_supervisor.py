@@ -1,68 +1,123 @@
-"""The tasks of a running system: they run what an entry runs, check it, and wait.
+"""The supervisor of a running system's entries: it runs what each runs,
+checks it, and stops it.
 
-They never decide: each reports what happened (a check result, an exit, a
-process gone) to the coordinator's `_react`, which applies the rules. Per
-launch, a supervising task runs the process loop (spawn, wait, restart with
-backoff) and a check loop runs the entry's checks, or waits for its process
-to announce readiness; both end when the entry is stopped.
+It never decides: each task reports what happened (a check result, an exit,
+a process gone) to the `react` it was handed (the coordinator's `_react`),
+which applies the rules, and the rules call back `launch`, `permit_stop`
+and `kill`. Per launch, a supervising task runs the process loop (spawn,
+wait, restart with backoff) and a check loop runs the entry's checks, or
+waits for its process to announce readiness; both end when the entry is
+stopped.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
-from anyio.abc import TaskGroup
 
 from statemachines import ACTIVE_STATES, EntryKind, LifecycleEvent
 
 from . import triggers
 from ._announced import Announcement
 from ._checked import CHECKED_ENTRY, CheckedEntry
-from ._command import Command, LineCallback
+from ._command import Command
 from ._command_process import CommandProcess, SpawnError, SpawnSettings
+from ._defaults import KILL_WAIT
 from ._entry import Entry
-from ._events import ProcessExited, ProcessSignalled, ProcessSpawned, SubContainerDestroyed
+from ._events import Event, ProcessExited, ProcessSignalled, ProcessSpawned
 from ._fatal import is_fatal
-from ._health import HealthCheckResult, ResultGetter, Trigger, close_steps
 from ._options import Exec
+from ._output_guard import guard_output
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
-from ._recorder import EventRecorder
-from ._subcontainer import SubContainer
+from ._results import HealthCheckResult
+from ._task_host import TaskHost
+from ._trigger_steps import close_quietly, start_trigger
 
-__all__ = ["KILL_WAIT", "EntryTasks"]
-
-KILL_WAIT = 10.0
-"""How long a process group may take to vanish after SIGKILL before it is given up on."""
+__all__ = ["EntrySupervisor", "React", "SpawnFunction"]
 
 
-class EntryTasks(EventRecorder):
-    """The tasks' half of the coordinator; `RunningDaemons` adds the rules."""
+SpawnFunction = Callable[[Command, SpawnSettings], Awaitable[ProcessHandle]]
+"""Starts a command: `CommandProcess.start` (real processes), or a simulation."""
 
-    _task_group: TaskGroup | None
-    _guard_fds: tuple[int, int] | None
-    _destroying: int
-    _start_command: Callable[[Command, SpawnSettings], Awaitable[ProcessHandle]]
-    """Spawns a command: `CommandProcess.start`, or a simulation (`coordinator.testing`)."""
 
-    def _react(
+class React(Protocol):
+    """One step of the coordinator: `event` happened to `entry` (`RunningDaemons._react`)."""
+
+    def __call__(
         self,
         entry: Entry,
         event: LifecycleEvent,
         report: HealthCheckResult | None = None,
         *,
         soften: bool = True,
-    ) -> None:
-        raise NotImplementedError  # the coordinator's rules
+    ) -> None: ...
 
-    def _check_all_stopped(self) -> None:
-        raise NotImplementedError  # the coordinator's rules
+
+class EntrySupervisor:
+    """The tasks of every entry of one running system."""
+
+    __slots__ = ("_error", "_fatal", "_react", "_record", "_report", "_spawn", "_tasks")
+
+    def __init__(
+        self,
+        tasks: TaskHost,
+        spawn: SpawnFunction,
+        *,
+        react: React,
+        record: Callable[[Event], None],
+        report: Callable[[Entry, HealthCheckResult], None],
+        error: Callable[[str | None, str], None],
+        fatal: Callable[..., None],
+    ) -> None:
+        self._tasks = tasks
+        self._spawn = spawn
+        self._react = react
+        self._record = record
+        self._report = report
+        self._error = error
+        self._fatal = fatal
+
+    @property
+    def spawn(self) -> SpawnFunction:
+        """The function that starts each command (`Daemons.build(spawn=...)`)."""
+        return self._spawn
+
+    # Called by the rules, within a step.
+
+    def launch(self, entry: Entry) -> None:
+        """The entry just started: a fresh launch, and its supervising task."""
+        entry.begin_launch(anyio.current_time())
+        self._tasks.group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
+
+    def permit_stop(self, entry: Entry) -> None:
+        """No dependent runs any more: the entry's process may be told to stop."""
+        entry.signalled = True
+        if entry.stop_permitted is not None:
+            entry.stop_permitted.set()
+        process = entry.process
+        if (
+            process is not None
+            and process.running
+            and entry.kill_at is None
+            and entry.wait_scope is not None
+        ):
+            # The supervising task keeps waiting for the exit, now bounded.
+            entry.wait_scope.deadline = self._terminate(entry, process)
+
+    def kill(self, entry: Entry) -> None:
+        """SIGKILL the entry's process group now, if it runs (a function is abandoned)."""
+        process = entry.process
+        if process is not None and process.running:
+            entry.kill_at = anyio.current_time()  # so no SIGTERM follows
+            self._signalled(entry.spec.id, process.pid, process.kill())
+
+    # The tasks.
 
     async def _supervise(self, entry: Entry) -> None:
-        assert self._task_group is not None
         if entry.spec.exec is None:
             self._start_checks(entry)
         else:
@@ -79,12 +134,11 @@ class EntryTasks(EventRecorder):
         ready = entry.spec.ready
         if entry.checking or ready is None or entry.spec.kind is EntryKind.ONESHOT:
             return
-        assert self._task_group is not None
         entry.checking = True
         # Not awaited: its scope is cancelled when the entry starts
         # stopping, and results of a cancelled loop are dropped.
         announced = isinstance(ready.fn, Announcement)
-        self._task_group.start_soon(
+        self._tasks.group.start_soon(
             self._announcement_deadline if announced else self._check_loop,
             entry,
             name=f"healthdaemons:{entry.spec.id}:checks",
@@ -140,15 +194,15 @@ class EntryTasks(EventRecorder):
         and all of it has been stopped; never leaves any of it running, even
         when cancelled. Returns how it ended, and the process if something of
         it outlived its leader: the caller reacts to the exit, then stops it."""
-        assert self._task_group is not None
         entry.kill_at = None
         process: ProcessHandle
         if isinstance(exec_, Command):
             # Shielded: a spawn cut short could leave a child nobody knows of.
             with anyio.CancelScope(shield=True):
                 try:
-                    process = await self._start_command(
-                        self._guard_output(entry, exec_), self._spawn_settings(entry)
+                    process = await self._spawn(
+                        guard_output(exec_, entry.spec.id, self._fatal),
+                        self.spawn_settings(entry),
                     )
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
@@ -163,7 +217,7 @@ class EntryTasks(EventRecorder):
             process = FunctionProcess(
                 exec_,
                 entry.spec.subcontainer,
-                self._task_group,
+                self._tasks.group,
                 name,
                 functools.partial(self._fatal, entry.spec.id, "exec"),
             )
@@ -185,33 +239,6 @@ class EntryTasks(EventRecorder):
             self._exited(entry, process.pid, status)
         assert status is not None
         return status, (process if process.running else None)
-
-    def _guard_output(self, entry: Entry, command: Command) -> Command:
-        """`command` with output callbacks that do not raise what ends the system
-        into the task reading the output: it ends the system in order instead."""
-        if command.on_stdout is None and command.on_stderr is None:
-            return command
-        return dataclasses.replace(
-            command,
-            on_stdout=self._guarded(entry.spec.id, "on_stdout", command.on_stdout),
-            on_stderr=self._guarded(entry.spec.id, "on_stderr", command.on_stderr),
-        )
-
-    def _guarded(
-        self, entry_id: str, name: str, callback: LineCallback | None
-    ) -> LineCallback | None:
-        if callback is None:
-            return None
-        return functools.partial(self._deliver, entry_id, name, callback)
-
-    def _deliver(self, entry_id: str, name: str, callback: LineCallback, line: str) -> object:
-        try:
-            return callback(line)
-        except BaseException as error:
-            if not is_fatal(error):
-                raise
-            self._fatal(entry_id, name, error, in_step=True)
-            return None
 
     def _terminate(self, entry: Entry, process: ProcessHandle) -> float:
         """Tell the process to stop; returns when it gets killed if it has not."""
@@ -291,7 +318,7 @@ class EntryTasks(EventRecorder):
             CheckedEntry(
                 entry.spec.id,
                 None if entry.spec.exec is None else entry,
-                None if self._guard_fds is None else self._guard_fds[0],
+                self._tasks.guard_fd,
             )
         )
         with checks:
@@ -301,7 +328,7 @@ class EntryTasks(EventRecorder):
                 recheck = entry.recheck_scope = anyio.CancelScope()
                 broken = False
                 with recheck:
-                    steps = _start_trigger(trigger, lambda: entry.last_raw)
+                    steps = start_trigger(trigger, lambda: entry.last_raw)
                     try:
                         while True:
                             source = "trigger"
@@ -340,7 +367,7 @@ class EntryTasks(EventRecorder):
                         return
                     finally:
                         with anyio.CancelScope(shield=True):
-                            closing_error = await _close_quietly(steps)
+                            closing_error = await close_quietly(steps)
                         if closing_error is not None:
                             self._fatal(entry.spec.id, "trigger", closing_error)
                 if broken:
@@ -348,8 +375,8 @@ class EntryTasks(EventRecorder):
                 elif not recheck.cancel_called:
                     return
 
-    def _spawn_settings(self, entry: Entry) -> SpawnSettings:
-        assert self._task_group is not None
+    def spawn_settings(self, entry: Entry) -> SpawnSettings:
+        """What the spawn function is given for the entry's next process."""
         entry.announcer = announcer = object()
         ready = entry.spec.ready
         announcement = None
@@ -358,12 +385,12 @@ class EntryTasks(EventRecorder):
             entry.last_raw = None  # each process announces for itself
         return SpawnSettings(
             entry_id=entry.spec.id,
-            task_group=self._task_group,
+            task_group=self._tasks.group,
             report_error=functools.partial(self._error, entry.spec.id),
             announcement=announcement,
             on_ready=functools.partial(self._announced, entry, announcer),
             subcontainer=entry.spec.subcontainer,
-            guard_fd=None if self._guard_fds is None else self._guard_fds[0],
+            guard_fd=self._tasks.guard_fd,
         )
 
     async def _announcement_deadline(self, entry: Entry) -> None:
@@ -396,56 +423,6 @@ class EntryTasks(EventRecorder):
         result = HealthCheckResult.success(message)
         entry.last_raw = result
         self._react(entry, LifecycleEvent.HEALTHY, result)
-
-    async def _destroy(self, subcontainer: SubContainer, entry_id: str) -> None:
-        with anyio.CancelScope(shield=True):
-            timeout = subcontainer.destroy_timeout
-            with anyio.move_on_after(timeout) as scope:
-                try:
-                    await subcontainer.destroy()
-                except Exception as error:
-                    self._error(entry_id, f"destroying {subcontainer!r} failed: {error!r}")
-                except BaseException as error:
-                    if not is_fatal(error):
-                        raise
-                    self._fatal(entry_id, f"destroying {subcontainer!r}", error)
-                else:
-                    self._record(
-                        SubContainerDestroyed(anyio.current_time(), entry_id, subcontainer.name)
-                    )
-            if scope.cancelled_caught:
-                self._error(entry_id, f"destroying {subcontainer!r} took over {timeout:g} s")
-        self._destroying -= 1
-        self._check_all_stopped()
-
-
-def _start_trigger(trigger: Trigger, last_result: ResultGetter) -> AsyncIterator[None]:
-    """The trigger's steps; a trigger that raises when called gives steps that
-    raise the same at once, so it is reported like one that raises later."""
-    try:
-        return trigger(last_result)
-    except BaseException as error:
-        if isinstance(error, Exception) or is_fatal(error):
-            return _raising(error)
-        raise
-
-
-async def _raising(error: BaseException) -> AsyncIterator[None]:
-    raise error
-    yield  # an async generator, though it never yields
-
-
-async def _close_quietly(steps: AsyncIterator[None]) -> BaseException | None:
-    """Close a trigger's steps; returns what its cleanup raised, if that ends the system."""
-    try:
-        await close_steps(steps)
-    except Exception:  # the trigger's own cleanup failed; nothing to keep
-        pass
-    except BaseException as error:
-        if not is_fatal(error):
-            raise
-        return error
-    return None
 
 
 async def _run_check(entry: Entry) -> HealthCheckResult:

@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 from rich.table import Table
 from rich.text import Text
 
+from coordinator import (
+    Event,
+    HealthStatus,
+    ProcessExited,
+    ProcessSpawned,
+    RunningDaemons,
+    Transitioned,
+)
 from statemachines import LifecycleState
-
-from ._events import Event, ProcessExited, ProcessSpawned, Transitioned
-from ._health import HealthStatus
-from ._running import RunningDaemons
 
 __all__ = ["Processes", "table", "title"]
 

@@ -1,0 +1,54 @@
+"""`Ready`: how an entry shows it is ready, and the check it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ._defaults import GRACE_PERIOD, READY_TIMEOUT
+from ._results import HealthCheckResult
+from ._trigger_steps import Trigger
+from ._validation import option_problem
+
+__all__ = ["CheckFn", "Ready"]
+
+CheckFn = Callable[[], HealthCheckResult | Awaitable[HealthCheckResult]]
+"""A check: sync or async, returning a `HealthCheckResult`. Raising is a failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """How an entry shows it is ready.
+
+    `display` is the name reported to the host (`None` hides the entry from
+    health reports; it still gates its dependents). A failure within
+    `grace_period` seconds of a launch is reported as `starting`.
+    `trigger` decides when `fn` runs; `None` means `default_trigger`.
+
+    `timeout` bounds each call of an async `fn` (default 60 s): a call that
+    has not returned by then is cancelled, and is a failure, `health check
+    timed out after 60 s`. Give a check with a longer timeout of its own (say
+    `run_health_script(cmd, 120)`) a larger one, or this one ends it first.
+    A sync `fn` runs in the event loop and cannot be interrupted: keep it
+    quick, or make it async.
+    """
+
+    display: str | None
+    fn: CheckFn
+    grace_period: float = GRACE_PERIOD
+    trigger: Trigger | None = None
+    timeout: float = READY_TIMEOUT
+
+    def problem(self) -> str | None:
+        """What is wrong with these options, if anything (for validation)."""
+        if not callable(self.fn):
+            return f"ready.fn must be callable, not {type(self.fn).__name__}"
+        for name in ("grace_period", "timeout"):
+            problem = option_problem(name, getattr(self, name))
+            if problem is not None:
+                return f"ready.{name} {problem}"
+        if self.trigger is not None and not callable(self.trigger):
+            return f"ready.trigger must be callable, not {type(self.trigger).__name__}"
+        if self.display is not None and not isinstance(self.display, str):
+            return f"ready.display must be a string or None, not {type(self.display).__name__}"
+        return None

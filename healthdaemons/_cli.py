@@ -1,0 +1,438 @@
+"""The `healthdaemons` command: a parser built from a table of commands
+(`COMMANDS`), each carried out by one small function."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import anyio
+from rich.console import Console
+
+from coordinator import (
+    Event,
+    defaults_table,
+    describe_event,
+    describe_plan,
+    load_config,
+    load_events,
+    load_system,
+)
+from coordinator.errors import HealthDaemonsError
+from statemachines import EntryKind, LifecycleState
+from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
+
+from ._up import run_up
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except UsageError as error:
+        parser.error(str(error))
+    except (HealthDaemonsError, ValueError, OSError) as error:
+        print(f"healthdaemons: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="healthdaemons",
+        description="Supervise daemons, oneshots and health checks that depend on each other.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        command.arguments(
+            subparsers.add_parser(name, help=command.help, description=command.description)
+        )
+    return parser
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: what `--help` says of it, its arguments, and what it does."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    """The exit status; `UsageError` for arguments that do not go together."""
+    description: str | None = None
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not go together: reported with the usage, exit 2."""
+
+
+# The arguments of each command
+
+_RECORD_HELP = (
+    "a file written by dump_events or `up --record`; lines that are not events "
+    "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
+)
+_SYSTEM_HELP = "a config file (.toml), or module:attribute naming a Daemons"
+_DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
+
+
+def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
+
+
+def _table_arguments(parser: argparse.ArgumentParser) -> None:
+    _kinds(parser, default="daemon")
+
+
+def _events_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", help=_RECORD_HELP)
+    _add_window(parser)
+
+
+def _lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+    _kinds(parser, default=None)
+    parser.add_argument("--current", choices=[s.value for s in LifecycleState], default=None)
+
+
+def _graph_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+
+
+def _timeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", help=_RECORD_HELP)
+    parser.add_argument("-o", "--output", required=True, help="the .svg or .png file to write")
+    _add_window(parser)
+
+
+def _up_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a TOML file (see docs/config.md)")
+    parser.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
+    parser.add_argument(
+        "--until-ready",
+        action="store_true",
+        help="stop in order once everything is ready (exit 0), or at --timeout or "
+        "when a service gives up (exit 1)",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a TOML file")
+
+
+def _verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument(
+        "--budget", type=float, default=None, metavar="S", help="every shutdown within S seconds"
+    )
+    parser.add_argument("--examples", type=int, default=100, help="random fault schedules to try")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="for the random search (default 0: repeatable)"
+    )
+
+
+def _explore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
+
+
+# What each command does
+
+
+def _table_command(args: argparse.Namespace) -> int:
+    return _print_table(EntryKind(args.kind))
+
+
+def _defaults_command(args: argparse.Namespace) -> int:
+    print(defaults_table())
+    return 0
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _events_command(args: argparse.Namespace) -> int:
+    return _print_events(args.record, _window(args))
+
+
+def _lifecycle_command(args: argparse.Namespace) -> int:
+    return _draw_lifecycle(args.output, args.kind, args.current)
+
+
+def _graph_command(args: argparse.Namespace) -> int:
+    return _draw_graph(args.system, args.output)
+
+
+def _timeline_command(args: argparse.Namespace) -> int:
+    return _draw_timeline(args.record, args.output, _window(args))
+
+
+def _up_command(args: argparse.Namespace) -> int:
+    if args.timeout is not None:
+        if not args.until_ready:
+            raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+        if not 0 <= args.timeout < math.inf:
+            raise UsageError(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
+    return _up(args.config, args.record, args.until_ready, args.timeout)
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    print(describe_plan(load_config(args.config, check_programs=True), args.config))
+    return 0
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    return _searching(
+        functools.partial(_verify, args.system, args.budget, args.examples, args.seed)
+    )
+
+
+def _explore_command(args: argparse.Namespace) -> int:
+    return _searching(functools.partial(_explore, args.system, args.max_states))
+
+
+COMMANDS: dict[str, Command] = {
+    "table": Command("print the lifecycle transition table", _table_arguments, _table_command),
+    "defaults": Command(
+        "print every default value of the library (Markdown)", _no_arguments, _defaults_command
+    ),
+    "events": Command(
+        "print a recorded run (JSON lines) as text", _events_arguments, _events_command
+    ),
+    "lifecycle": Command(
+        "draw the lifecycle state machine",
+        _lifecycle_arguments,
+        _lifecycle_command,
+        description=_DRAWING,
+    ),
+    "graph": Command(
+        "draw a system's dependency graph", _graph_arguments, _graph_command, description=_DRAWING
+    ),
+    "timeline": Command(
+        "draw a recorded run as a timeline (SVG or PNG)",
+        _timeline_arguments,
+        _timeline_command,
+        description="The format comes from the extension: .svg, or .png (rendered by the "
+        "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
+    ),
+    "up": Command(
+        "run the system of a config file until Ctrl-C or SIGTERM",
+        _up_arguments,
+        _up_command,
+        description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
+        "first; a second one SIGKILLs what is left. Other signals are ignored.",
+    ),
+    "check": Command(
+        "validate a config file; print the start layers and the shutdown order",
+        _check_arguments,
+        _check_command,
+    ),
+    "verify": Command(
+        "run a system many times under simulated faults and check the invariants",
+        _verify_arguments,
+        _verify_command,
+        description="Nothing is started: processes and checks are simulated on a mock clock. "
+        "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
+    ),
+    "explore": Command(
+        "check the invariants in every interleaving of a small system's events",
+        _explore_arguments,
+        _explore_command,
+        description="For systems of up to about 4 or 5 entries. Exit 1 with the path "
+        "to a violation.",
+    ),
+}
+"""Every command, in the order `--help` lists them."""
+
+
+# How the commands do it
+
+
+def _print_table(kind: EntryKind) -> int:
+
+    print(lifecycle_table(kind), end="")
+    return 0
+
+
+Window = tuple[float | None, float | None]
+
+
+def _add_window(parser: argparse.ArgumentParser) -> None:
+    for flag, side in (("--from", "first"), ("--to", "last")):
+        parser.add_argument(
+            flag,
+            dest=flag.removeprefix("--"),
+            type=_seconds,
+            default=None,
+            metavar="S",
+            help=f"the {side} moment shown, in seconds from the record's first event",
+        )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
+def _window(args: argparse.Namespace) -> Window:
+    start, end = getattr(args, "from"), args.to
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"--from ({start:g} s) must come before --to ({end:g} s)")
+    return start, end
+
+
+# Control characters (escape sequences above all) from a record are shown,
+# never obeyed: a record may come from elsewhere, and may be damaged.
+_CONTROLS = {n: f"\\x{n:02x}" for n in (*range(0x20), *range(0x7F, 0xA0)) if n != 0x09}
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
+def _print_events(path: str, window: Window) -> int:
+    history = _recorded_run(path)
+    first = min(event.at for event in history)
+    start, end = window
+    try:
+        for event in history:
+            moment = event.at - first
+            if (start is None or moment >= start) and (end is None or moment <= end):
+                print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
+    except BrokenPipeError:
+        # `healthdaemons events run.jsonl | head`: the reader has had enough.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _recorded_run(path: str) -> list[Event]:
+    """The valid events of a record; each bad line is reported on stderr
+    (`run.jsonl:17: skipped: ...`) and skipped. `ValueError` if none is valid."""
+
+    skipped: list[int] = []
+
+    def skip(number: int, problem: str) -> None:
+        skipped.append(number)
+        print(f"{path}:{number}: skipped: {problem}", file=sys.stderr)
+
+    try:
+        history = load_events(path, on_bad_line=skip)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
+    if skipped and not history:
+        lines = "its line is" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        raise ValueError(f"{path}: not a recorded run: {lines} an event")
+    if not history:
+        raise ValueError(f"{path}: no events")
+    return history
+
+
+def _draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
+    source = lifecycle_dot(
+        None if kind is None else EntryKind(kind),
+        current=None if current is None else LifecycleState(current),
+    )
+    print(save_drawing(source, output))
+    return 0
+
+
+def _draw_graph(reference: str, output: str) -> int:
+    print(save_drawing(system_dot(load_system(reference)), output))
+    return 0
+
+
+def _draw_timeline(record: str, output: str, window: Window) -> int:
+    if Path(output).suffix.lower() not in (".svg", ".png"):
+        raise ValueError(f"{output}: a timeline is drawn as .svg or .png; give one of them")
+    start, end = window
+    timeline(_recorded_run(record), start=start, end=end).save(output)
+    print(output)
+    return 0
+
+
+def _up(config: str, record: str | None, until_ready: bool, timeout: float | None) -> int:
+    daemons = load_config(config, check_programs=True)
+    # Never wrapped: piped output goes to grep and log collectors whole.
+    console = Console(highlight=False, soft_wrap=True)
+    return anyio.run(
+        functools.partial(
+            run_up,
+            daemons,
+            console=console,
+            record=None if record is None else Path(record),
+            until_ready=until_ready,
+            timeout=timeout,
+            exit_if_stuck=True,
+        )
+    )
+
+
+def _searching(search: Callable[[], int]) -> int:
+    """verify or explore: long searches, whose output is often piped."""
+    try:
+        return search()
+    except KeyboardInterrupt:
+        print("healthdaemons: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `healthdaemons verify FILE | head`: the reader has had enough.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
+    # Imported when used: Hypothesis, which the searches run on, takes a while to load.
+    from coordinator.testing import VerificationError, verify
+
+    if budget is not None and not budget >= 0:
+        raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
+    if examples < 0:
+        raise ValueError(f"--examples must be 0 or more, not {examples}")
+    try:
+        print(
+            verify(
+                load_system(reference),
+                max_examples=examples,
+                shutdown_budget=budget,
+                random_seed=seed,
+            )
+        )
+    except VerificationError as error:
+        print(error)
+        return 1
+    return 0
+
+
+def _explore(reference: str, max_states: int) -> int:
+    from coordinator.testing import ExplorationError, explore
+
+    if max_states < 1:
+        raise ValueError(f"--max-states must be 1 or more, not {max_states}")
+    try:
+        print(explore(load_system(reference), max_states=max_states))
+    except ExplorationError as error:
+        print(error)
+        return 1
+    return 0
+
+
+def _version() -> str:
+    try:
+        return version("healthdaemons")
+    except PackageNotFoundError:
+        return "unknown"

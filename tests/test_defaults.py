@@ -1,0 +1,61 @@
+"""Every default is set once (`coordinator/_defaults.py`), and the table that
+`healthdaemons defaults` prints is the one the docs show."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+import coordinator._defaults as defaults
+from coordinator import Command, ExecFn, MemoryHost, Ready, SubContainer
+from coordinator._defaults import DEFAULTS, defaults_table
+from coordinator._process_handle import RestartBackoff
+from coordinator.testing import check_clean_shutdown
+from coordinator.triggers import FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL
+from healthdaemons import main
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_every_default_is_in_the_table_once() -> None:
+    constants = [name for name in defaults.__all__ if name.isupper() and name != "DEFAULTS"]
+    assert sorted(row.constant for row in DEFAULTS) == sorted(constants)
+    for row in DEFAULTS:
+        assert row.value == getattr(defaults, row.constant)
+
+
+def test_the_options_take_their_defaults_from_the_module() -> None:
+    ready = Ready("Db", lambda: None)  # type: ignore[arg-type,return-value]
+    assert ready.grace_period is defaults.GRACE_PERIOD
+    assert ready.timeout is defaults.READY_TIMEOUT
+    assert Command("true").sigterm_timeout is defaults.SIGTERM_TIMEOUT
+    assert ExecFn(print).sigterm_timeout is defaults.SIGTERM_TIMEOUT  # type: ignore[arg-type]
+    assert MemoryHost().history_limit is defaults.HISTORY_LIMIT
+    assert SubContainer().destroy_timeout is defaults.SUBCONTAINER_DESTROY_TIMEOUT
+    backoff = RestartBackoff()
+    assert backoff.cap is defaults.RESTART_DELAY_CAP
+    assert backoff.reset_after is defaults.RESTART_RESET_AFTER
+    assert (FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL) == (0.05, 1.0, 30.0)
+    wait = inspect.signature(check_clean_shutdown).parameters["wait"].default
+    assert wait is defaults.LEFTOVER_WAIT
+
+
+def test_the_spec_defaults() -> None:
+    """docs/spec.md section 9."""
+    shown = {row.value: row.shown for row in DEFAULTS}
+    assert shown[defaults.GRACE_PERIOD] == "5 s"
+    assert shown[defaults.SIGTERM_TIMEOUT] == "30 s"
+    assert (defaults.CHECK_TIMEOUT, defaults.SCRIPT_TIMEOUT) == (1.0, 30.0)
+    assert (defaults.RESTART_DELAY_CAP, defaults.RESTART_RESET_AFTER) == (30.0, 60.0)
+
+
+def test_the_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["defaults"]) == 0
+    assert capsys.readouterr().out == defaults_table() + "\n"
+
+
+@pytest.mark.parametrize(("document", "topics"), [("config.md", ()), ("checks.md", ("checks",))])
+def test_the_docs_show_the_table(document: str, topics: tuple[defaults.Topic, ...]) -> None:
+    assert defaults_table(*topics) in (DOCS / document).read_text()
