@@ -115,3 +115,6 @@ class Entry(Lifecycle):
 
     def terminating(self) -> bool:
         return self.term_flag.raised
+
+    def already_signalled(self) -> bool:
+        return self.signalled

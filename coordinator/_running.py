@@ -53,6 +53,7 @@ from statemachines import (
     LifecycleState,
     fire,
     new_machine,
+    state_triggered_events,
 )
 
 from ._command_process import CommandProcess
@@ -391,16 +392,14 @@ class RunningDaemons:
             self._settle(queue.popleft())
 
     def _settle(self, entry: Entry) -> None:
-        """The state-triggered rules, in order; the table's guards decide."""
+        """The state-triggered rules of the entry's state, in order; the table's guards decide."""
         state = entry.state
-        if state is WAITING:
-            if not self._fire(entry, LifecycleEvent.LAUNCH) and not self._terminating:
-                self._report_waiting(entry)
-        elif state in ACTIVE_STATES:
-            if entry.ready_dependencies < len(entry.dependencies):
-                self._fire(entry, LifecycleEvent.DEPENDENCY_LOST)
-        elif state is STOPPING and not entry.signalled:
-            self._fire(entry, LifecycleEvent.SIGNAL)
+        for event in state_triggered_events(entry.spec.kind, state):
+            if self._fire(entry, event):
+                return
+        # Still waiting: say for what.
+        if state is WAITING and not self._terminating:
+            self._report_waiting(entry)
 
     @property
     def _terminating(self) -> bool:

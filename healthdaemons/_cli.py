@@ -26,8 +26,8 @@ from coordinator import (
     load_system,
 )
 from coordinator.errors import HealthDaemonsError
-from statemachines import EntryKind, LifecycleState, transitions_for
-from viz import lifecycle_dot, save_drawing, system_dot, timeline
+from statemachines import EntryKind, LifecycleState
+from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
 
 from ._up import run_up
 
@@ -259,11 +259,8 @@ COMMANDS: dict[str, Command] = {
 
 
 def _print_table(kind: EntryKind) -> int:
-    print(f"{'from':<10} {'event':<16} {'guard':<36} to")
-    for row in transitions_for(kind):
-        guards = [g.value for g in row.conditions] + [f"not {g.value}" for g in row.unless]
-        dest = row.dest.value if row.dest else f"{row.source.value} (internal)"
-        print(f"{row.source.value:<10} {row.event.value:<16} {', '.join(guards):<36} {dest}")
+
+    print(lifecycle_table(kind), end="")
     return 0
 
 

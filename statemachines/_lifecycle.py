@@ -18,8 +18,16 @@ Internal transitions (`dest is None`) change nothing but are still events:
 `SIGNAL` is the moment an entry's process may be told to stop, and the
 no-op rows make every check result a legal event in the states that poll.
 
-Nothing else in the project assigns `state`. The diagrams are drawn from
-this table.
+Some events come from outside (a check result, an exit, `term()`); the
+others are state-triggered: `STATE_TRIGGERS` says which event the
+coordinator fires at an entry merely because it is in a state ("waiting:
+try to launch"), and the guards of that event's rows in `TRANSITIONS`
+decide whether it is taken. The coordinator applies them until nothing
+changes, so it only asks the guards, never decides on its own (h11 keeps
+its state-triggered transitions beside its event table in the same way).
+
+Nothing else in the project assigns `state`. The diagrams and the printed
+table are drawn from these two tables.
 """
 
 from __future__ import annotations
@@ -82,6 +90,8 @@ class Guard(enum.Enum):
     """No dependent is starting, ready, failing or stopping."""
     TERMINATING = "terminating"
     """The system is shutting down."""
+    ALREADY_SIGNALLED = "already_signalled"
+    """The entry's process was already allowed to stop since its last launch."""
 
 
 W, S, R, F, X, D = (
@@ -145,10 +155,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_rows([S], E.GIVE_UP, F, kinds=RUNS_PROCESS),
     *_rows([R], E.GIVE_UP, F, kinds=frozenset({EntryKind.DAEMON})),
     *_rows([F], E.GIVE_UP, None, kinds=RUNS_PROCESS),
-    *_rows([S, R, F], E.DEPENDENCY_LOST, X),
+    *_rows([S, R, F], E.DEPENDENCY_LOST, X, unless=(G.DEPENDENCIES_READY,)),
     *_rows([W], E.TERM, D),
     *_rows([S, R, F], E.TERM, X),
-    *_rows([X], E.SIGNAL, None, conditions=(G.NO_DEPENDENT_RUNNING,)),
+    *_rows(
+        [X], E.SIGNAL, None, conditions=(G.NO_DEPENDENT_RUNNING,), unless=(G.ALREADY_SIGNALLED,)
+    ),
     *_rows([X], E.GONE, D, conditions=(G.TERMINATING,)),
     *_rows([X], E.GONE, W, unless=(G.TERMINATING,)),
 )
@@ -157,6 +169,71 @@ TRANSITIONS: tuple[Transition, ...] = (
 def transitions_for(kind: EntryKind) -> tuple[Transition, ...]:
     """The rows of the table that apply to one kind of entry."""
     return tuple(t for t in TRANSITIONS if kind in t.kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class StateTrigger:
+    """One state-triggered rule: an entry in `source` has `event` fired at it.
+
+    Whether the event is taken is up to its rows in `TRANSITIONS` and their
+    guards; every rule's event is legal in its source for its kinds.
+    """
+
+    source: LifecycleState
+    event: LifecycleEvent
+    kinds: frozenset[EntryKind] = ALL_KINDS
+
+
+# Rules with the same source are tried in order and the first one taken
+# ends the look at that entry, as rows with the same source and event do.
+STATE_TRIGGERS: tuple[StateTrigger, ...] = (
+    # Every dependency is ready: spawn the process or begin checking.
+    StateTrigger(W, E.LAUNCH),
+    # A dependency left ready: stop, dependents before their dependencies.
+    *(StateTrigger(s, E.DEPENDENCY_LOST) for s in (S, R, F)),
+    # No dependent runs any more: the process may be told to stop.
+    StateTrigger(X, E.SIGNAL),
+)
+
+
+def state_triggers_for(kind: EntryKind) -> tuple[StateTrigger, ...]:
+    """The state-triggered rules that apply to one kind of entry."""
+    return tuple(t for t in STATE_TRIGGERS if kind in t.kinds)
+
+
+class _TriggerIndex:
+    """`STATE_TRIGGERS` by kind and state, rebuilt whenever the table is replaced.
+
+    The coordinator looks the rules up each time it looks at an entry, so the
+    index is built once (only a test breaking the table on purpose replaces
+    it), and keyed by the members' names: an `Enum` hashes in Python code,
+    several times slower than the `str` it is named by.
+    """
+
+    __slots__ = ("events", "table")
+
+    def __init__(self) -> None:
+        self.table: tuple[StateTrigger, ...] | None = None
+        self.events: dict[tuple[str, str], tuple[LifecycleEvent, ...]] = {}
+
+    def rebuild(self, table: tuple[StateTrigger, ...]) -> None:
+        events: dict[tuple[str, str], list[LifecycleEvent]] = {}
+        for rule in table:
+            for kind in rule.kinds:
+                events.setdefault((kind._name_, rule.source._name_), []).append(rule.event)
+        self.events = {key: tuple(found) for key, found in events.items()}
+        self.table = table
+
+
+_trigger_index = _TriggerIndex()
+
+
+def state_triggered_events(kind: EntryKind, state: LifecycleState) -> tuple[LifecycleEvent, ...]:
+    """The events to fire, in order, at an entry of `kind` merely because it is in `state`."""
+    table = STATE_TRIGGERS
+    if _trigger_index.table is not table:
+        _trigger_index.rebuild(table)
+    return _trigger_index.events.get((kind._name_, state._name_), ())
 
 
 class IllegalTransition(Exception):
@@ -200,6 +277,9 @@ class Lifecycle:
         raise NotImplementedError
 
     def terminating(self) -> bool:
+        raise NotImplementedError
+
+    def already_signalled(self) -> bool:
         raise NotImplementedError
 
 

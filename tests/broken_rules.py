@@ -1,14 +1,18 @@
 """Coordinators with one rule broken on purpose, for the teeth tests: each
-function breaks one piece for the rest of a test (through `monkeypatch`)."""
+function breaks one piece for the rest of a test (through `monkeypatch`).
+
+The tables are replaced, not edited: a system built afterwards runs the
+broken table (`new_machine` and `state_triggered_events` read it then)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
 import statemachines._lifecycle as lifecycle
 from coordinator._entry import Entry
-from coordinator._running import RunningDaemons
-from statemachines import LifecycleEvent, LifecycleState, Transition
+from statemachines import Guard, LifecycleEvent, LifecycleState
 
 
 def skip_the_wait_for_dependents(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,13 +22,19 @@ def skip_the_wait_for_dependents(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def skip_the_dependency_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     """Invariant 2: an entry may launch before its dependencies are ready."""
-    monkeypatch.setattr(Entry, "dependencies_ready", lambda self: True)
+    broken = tuple(
+        replace(t, conditions=tuple(g for g in t.conditions if g is not Guard.DEPENDENCIES_READY))
+        if t.event is LifecycleEvent.LAUNCH
+        else t
+        for t in lifecycle.TRANSITIONS
+    )
+    monkeypatch.setattr(lifecycle, "TRANSITIONS", broken)
 
 
 def add_a_row_to_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     """Invariant 5: another failure while failing goes back to starting."""
     broken = tuple(
-        Transition(t.source, t.event, LifecycleState.STARTING, t.conditions, t.unless, t.kinds)
+        replace(t, dest=LifecycleState.STARTING)
         if (t.source, t.event) == (LifecycleState.FAILING, LifecycleEvent.UNHEALTHY)
         else t
         for t in lifecycle.TRANSITIONS
@@ -34,11 +44,9 @@ def add_a_row_to_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def drop_the_dependency_lost_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Invariant 6: dependents go on running when a dependency leaves ready."""
-    settle = RunningDaemons._settle
-
-    def settle_without_cascade(self: RunningDaemons, entry: Entry) -> None:
-        if entry.state is not LifecycleState.WAITING and entry.state is not LifecycleState.STOPPING:
-            return
-        settle(self, entry)
-
-    monkeypatch.setattr(RunningDaemons, "_settle", settle_without_cascade)
+    broken = tuple(
+        rule
+        for rule in lifecycle.STATE_TRIGGERS
+        if rule.event is not LifecycleEvent.DEPENDENCY_LOST
+    )
+    monkeypatch.setattr(lifecycle, "STATE_TRIGGERS", broken)

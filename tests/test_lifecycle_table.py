@@ -1,16 +1,18 @@
-"""The lifecycle table, checked cell by cell against SPEC section 3.
+"""The lifecycle tables, checked cell by cell against SPEC section 3.
 
 In the style of h11's `tests/test_state.py`: every event is fired from every
 state (illegal ones included), for every kind of entry and every combination
 of guard values, and the full resulting state is asserted after each step.
-The expectation (`expected()`) is written here from the SPEC, not read back
-from `TRANSITIONS`.
+The state-triggered rules are walked the same way: every kind, state and
+combination of guard values. The expectations (`expected()`, `settled()`)
+are written here from the SPEC, not read back from `TRANSITIONS` or
+`STATE_TRIGGERS`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Final
 
@@ -18,12 +20,14 @@ import pytest
 from transitions import Machine, MachineError
 
 import statemachines
+import statemachines._lifecycle as lifecycle
 from statemachines import (
     EntryKind,
     Guard,
     IllegalTransition,
     LifecycleEvent,
     LifecycleState,
+    StateTrigger,
     Transition,
 )
 
@@ -47,18 +51,19 @@ DAEMON, ONESHOT, CHECK = K.DAEMON, K.ONESHOT, K.CHECK
 
 @dataclass(frozen=True)
 class Guards:
-    """The values the four guards of the table answer."""
+    """The values the five guards of the table answer."""
 
     dependencies_ready: bool = True
     grace_expired: bool = True
     no_dependent_running: bool = True
     terminating: bool = False
+    already_signalled: bool = False
 
 
 DEFAULT_GUARDS: Final = Guards()
 """Every step of a normal life is taken under these."""
 ALL_GUARD_VALUES: Final = tuple(
-    Guards(*values) for values in itertools.product((False, True), repeat=4)
+    Guards(*values) for values in itertools.product((False, True), repeat=len(fields(Guards)))
 )
 
 
@@ -82,6 +87,9 @@ class Model(statemachines.Lifecycle):
 
     def terminating(self) -> bool:
         return self.guards.terminating
+
+    def already_signalled(self) -> bool:
+        return self.guards.already_signalled
 
 
 class Lives:
@@ -138,7 +146,10 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
         return ILLEGAL
 
     if state in (STARTING, READY, FAILING):
-        if event in (E.DEPENDENCY_LOST, E.TERM):
+        if event is E.DEPENDENCY_LOST:
+            # SPEC guard: "a dependency left `ready`", so not every one is.
+            return blocked if g.dependencies_ready else to(STOPPING)
+        if event is E.TERM:
             return to(STOPPING)
         if event is E.GIVE_UP:
             # max_restarts reached: failing for good (SPEC section 4). Only
@@ -178,8 +189,9 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
 
     if state is STOPPING:
         if event is E.SIGNAL:
-            # Signalled only once no dependent of this entry is still running.
-            return stay if g.no_dependent_running else blocked
+            # Signalled only once no dependent of this entry is still running,
+            # and only once a launch.
+            return stay if g.no_dependent_running and not g.already_signalled else blocked
         if event is E.GONE:
             return to(STOPPED) if g.terminating else to(WAITING)
         return ILLEGAL
@@ -343,6 +355,7 @@ IN_GRACE = Guards(dependencies_ready=True, grace_expired=False)
 AFTER_GRACE = Guards(dependencies_ready=True, grace_expired=True)
 DEP_LOST = Guards(dependencies_ready=False, grace_expired=True, no_dependent_running=False)
 DEPENDENT_GONE = Guards(dependencies_ready=False, grace_expired=True, no_dependent_running=True)
+SIGNALLED = replace(DEPENDENT_GONE, already_signalled=True)
 SHUTDOWN_BLOCKED = Guards(dependencies_ready=False, no_dependent_running=False, terminating=True)
 SHUTDOWN = Guards(dependencies_ready=False, no_dependent_running=True, terminating=True)
 
@@ -367,6 +380,7 @@ DAEMON_LIFE: Final[list[Step]] = [
     (E.HEALTHY, AFTER_GRACE, to(READY)),
     (E.UNHEALTHY, AFTER_GRACE, to(FAILING)),  # the process exited
     (E.HEALTHY, AFTER_GRACE, to(READY)),
+    (E.DEPENDENCY_LOST, AFTER_GRACE, blocked(READY)),  # every dependency is still ready
     (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
     (E.HEALTHY, DEP_LOST, ILLEGAL),
     (E.DEPENDENCY_LOST, DEP_LOST, ILLEGAL),
@@ -380,6 +394,7 @@ DAEMON_LIFE: Final[list[Step]] = [
     (E.DEPENDENCY_LOST, DEP_LOST, to(STOPPING)),
     (E.SIGNAL, DEP_LOST, blocked(STOPPING)),
     (E.SIGNAL, DEPENDENT_GONE, to(STOPPING)),  # SIGTERM sent
+    (E.SIGNAL, SIGNALLED, blocked(STOPPING)),  # ... once
     (E.GONE, DEPENDENT_GONE, to(WAITING)),  # not terminating: wait for the dependencies
     (E.LAUNCH, DEPS_UP, to(STARTING)),
     (E.GIVE_UP, DEPS_UP, to(FAILING)),  # max_restarts reached
@@ -501,6 +516,137 @@ def test_illegal_transition_message() -> None:
         IllegalTransition, match=r"^'web': event 'gone' is illegal in state 'waiting'$"
     ):
         statemachines.fire(model, E.GONE)
+
+
+# The state-triggered rules, walked on every kind, state and guard values.
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An entry left in a state: the event its rules fired and took (if any), and its state."""
+
+    taken: LifecycleEvent | None
+    state: LifecycleState
+
+
+def settled(kind: EntryKind, state: LifecycleState, g: Guards) -> Settled:
+    """What SPEC section 3 (and section 4) says the coordinator does to an entry left in `state`."""
+    if state is WAITING:
+        # "Start: an entry starts as soon as all of its own dependencies are ready."
+        launches = g.dependencies_ready and not g.terminating
+        return Settled(E.LAUNCH, STARTING) if launches else Settled(None, WAITING)
+    if state in (STARTING, READY, FAILING):
+        # "Dependency lost: when an entry leaves ready, every running dependent is stopped."
+        if g.dependencies_ready:
+            return Settled(None, state)
+        return Settled(E.DEPENDENCY_LOST, STOPPING)
+    if state is STOPPING:
+        # "Its own process is signalled only once every dependent has stopped" (once).
+        if g.no_dependent_running and not g.already_signalled:
+            return Settled(E.SIGNAL, STOPPING)
+        return Settled(None, STOPPING)
+    return Settled(None, state)  # `stopped` is final
+
+
+def settle(model: Model, kind: EntryKind) -> Settled:
+    """What the coordinator's fixed point does to `model`: its state's rules in order, the
+    first one taken ends the turn (the coordinator's `_settle`, without its side effects)."""
+    for event in statemachines.state_triggered_events(kind, model.state):
+        if statemachines.fire(model, event):
+            return Settled(event, model.state)
+    return Settled(None, model.state)
+
+
+def settle_mismatches(kind: EntryKind) -> list[str]:
+    """Every cell (state, guard values) where the rules and the SPEC disagree."""
+    lives = Lives(kind)
+    wrong: list[str] = []
+    for state, guards in itertools.product(S, ALL_GUARD_VALUES):
+        model = set_to(lives, state, guards)
+        want = settled(kind, state, guards)
+        try:
+            got: Settled | str = settle(model, kind)
+        except IllegalTransition as error:
+            got = str(error)
+        if got != want:
+            wrong.append(f"{state.value} {guards}: rules give {got}, SPEC says {want}")
+    return wrong
+
+
+@pytest.mark.parametrize("kind", list(K), ids=lambda k: k.value)
+def test_every_state_settles_as_the_spec_says(kind: EntryKind) -> None:
+    assert settle_mismatches(kind) == []
+
+
+def test_settling_expectation_is_not_vacuous() -> None:
+    """Each state's rule is taken under some guard values and blocked under others."""
+    for kind in K:
+        for state in (WAITING, STARTING, READY, FAILING, STOPPING):
+            outcomes = {settled(kind, state, guards).taken for guards in ALL_GUARD_VALUES}
+            assert None in outcomes
+            assert len(outcomes) == 2
+
+
+def _without(event: LifecycleEvent, source: LifecycleState) -> tuple[StateTrigger, ...]:
+    return tuple(
+        rule
+        for rule in statemachines.STATE_TRIGGERS
+        if (rule.source, rule.event) != (source, event)
+    )
+
+
+BROKEN_STATE_TRIGGERS: Final[dict[str, Callable[[], tuple[StateTrigger, ...]]]] = {
+    "no-launch": lambda: _without(E.LAUNCH, WAITING),
+    "no-dependency-lost-from-failing": lambda: _without(E.DEPENDENCY_LOST, FAILING),
+    "no-signal": lambda: _without(E.SIGNAL, STOPPING),
+    "term-when-ready": lambda: (*statemachines.STATE_TRIGGERS, StateTrigger(READY, E.TERM)),
+    "healthy-before-dependency-lost": lambda: (
+        StateTrigger(FAILING, E.HEALTHY),
+        *statemachines.STATE_TRIGGERS,
+    ),
+    "launch-for-daemons-only": lambda: (
+        StateTrigger(WAITING, E.LAUNCH, frozenset({DAEMON})),
+        *_without(E.LAUNCH, WAITING),
+    ),
+    "gone-when-stopping": lambda: (*_without(E.SIGNAL, STOPPING), StateTrigger(STOPPING, E.GONE)),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_STATE_TRIGGERS)
+def test_a_broken_state_triggered_rule_is_caught(
+    broken: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "STATE_TRIGGERS", BROKEN_STATE_TRIGGERS[broken]())
+    assert any(settle_mismatches(kind) for kind in K)
+
+
+def test_the_state_triggered_events_follow_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coordinator's lookup reads the table as it is now, not as it was at import."""
+    assert statemachines.state_triggered_events(DAEMON, READY) == (E.DEPENDENCY_LOST,)
+    monkeypatch.setattr(lifecycle, "STATE_TRIGGERS", _without(E.DEPENDENCY_LOST, READY))
+    assert statemachines.state_triggered_events(DAEMON, READY) == ()
+    assert statemachines.state_triggered_events(DAEMON, FAILING) == (E.DEPENDENCY_LOST,)
+    monkeypatch.undo()
+    assert statemachines.state_triggered_events(DAEMON, READY) == (E.DEPENDENCY_LOST,)
+
+
+@pytest.mark.parametrize("kind", K)
+def test_state_triggers_for_selects_the_rules_of_a_kind(kind: EntryKind) -> None:
+    rules = statemachines.state_triggers_for(kind)
+    assert rules
+    assert rules == tuple(rule for rule in statemachines.STATE_TRIGGERS if kind in rule.kinds)
+    for state in S:
+        events = tuple(rule.event for rule in rules if rule.source is state)
+        assert statemachines.state_triggered_events(kind, state) == events
+
+
+def test_every_state_triggered_rule_fires_a_legal_event() -> None:
+    """The rules only fire events the transition table has a row for in their source."""
+    for rule in statemachines.STATE_TRIGGERS:
+        assert rule.kinds
+        for kind in rule.kinds:
+            rows = statemachines.transitions_for(kind)
+            assert any((row.source, row.event) == (rule.source, rule.event) for row in rows), rule
 
 
 # The table as data.

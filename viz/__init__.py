@@ -1,6 +1,8 @@
 """Diagrams of lifecycles, systems and runs, drawn from `statemachines` and `coordinator`.
 
-- `lifecycle_dot()`: the lifecycle state machine, from the transition table itself;
+- `lifecycle_dot()`: the lifecycle state machine, from the transition table and
+  the state-triggered rules themselves;
+- `lifecycle_table(kind)`: the same two tables as text (`healthdaemons table`);
 - `system_dot(daemons_or_running)`: a system's dependency graph, coloured by
   state when given a running system;
 - `timeline_svg(events)`: a recorded run, one lane per entry;
@@ -15,6 +17,7 @@ from ._diagram import Diagram as Diagram
 from ._diagram import save_drawing as save_drawing
 from ._lifecycle import lifecycle as lifecycle
 from ._lifecycle import lifecycle_dot as lifecycle_dot
+from ._lifecycle_table import lifecycle_table as lifecycle_table
 from ._palette import STATE_COLOURS as STATE_COLOURS
 from ._render import ENVIRONMENT_VARIABLE as ENVIRONMENT_VARIABLE
 from ._render import RendererNotFound as RendererNotFound
@@ -37,6 +40,7 @@ __all__ = (
     "find_renderer",
     "lifecycle",
     "lifecycle_dot",
+    "lifecycle_table",
     "render",
     "save_drawing",
     "system",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from coordinator import Daemons, EntryKind, EntrySpec, RunningDaemons
 
 from ._diagram import Diagram
-from ._dot import attributes, quote
+from ._dot import digraph, literal, source
 from ._palette import STATE_COLOURS, STATE_TEXT
 
 __all__ = ["system", "system_dot"]
@@ -29,26 +29,27 @@ def system_dot(system: Daemons | RunningDaemons, *, title: str | None = None) ->
     with the colour of their current state and carry their health message.
     """
     running = system if isinstance(system, RunningDaemons) else None
-    lines = [
-        "digraph system {",
-        '  graph [rankdir="BT", fontname="sans-serif", nodesep="0.4", ranksep="0.6"'
-        + (f', label={quote(title)}, labelloc="t"' if title else "")
-        + "];",
-        '  node [fontname="sans-serif", style="filled", fillcolor="#ffffff"];',
-        '  edge [color="#555555"];',
-    ]
+    graph = {"rankdir": "BT", "fontname": "sans-serif", "nodesep": "0.4", "ranksep": "0.6"}
+    if title:
+        graph |= {"label": literal(title), "labelloc": "t"}
+    drawing = digraph(
+        "system",
+        graph=graph,
+        node={"fontname": "sans-serif", "style": "filled", "fillcolor": "#ffffff"},
+        edge={"color": "#555555"},
+    )
+    # Entry ids are DOT identifiers as they are (lower-case letters, digits, dashes).
     for spec in system.entries:
-        lines.append(f"  {quote(spec.id)}{attributes(_node(spec, running))};")
+        drawing.node(spec.id, **_node(spec, running))
     for spec in system.entries:
         for required in spec.requires:
-            lines.append(f"  {quote(spec.id)} -> {quote(required)};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            drawing.edge(spec.id, required)
+    return source(drawing)
 
 
-def _node(spec: EntrySpec, running: RunningDaemons | None) -> dict[str, str | int | float]:
+def _node(spec: EntrySpec, running: RunningDaemons | None) -> dict[str, str]:
     label = spec.id if spec.display in (None, spec.id) else f"{spec.id}\n{spec.display}"
-    node: dict[str, str | int | float] = {"shape": SHAPES[spec.kind]}
+    node = {"shape": SHAPES[spec.kind]}
     if spec.kind is EntryKind.DAEMON:
         node["style"] = "rounded,filled"
     tooltip = f"{spec.kind.value} {spec.id}"
@@ -65,8 +66,8 @@ def _node(spec: EntrySpec, running: RunningDaemons | None) -> dict[str, str | in
             tooltip += f", {health.result.value}: {health.message}"
         node["fillcolor"] = STATE_COLOURS[state]
         node["fontcolor"] = STATE_TEXT[state]
-    node["label"] = label
-    node["tooltip"] = tooltip
+    node["label"] = literal(label)
+    node["tooltip"] = literal(tooltip)
     return node
 
 

@@ -18,13 +18,25 @@ import os
 import xml.etree.ElementTree as ElementTree
 from xml.sax.saxutils import escape
 
+import graphviz
+
+from ._dot import source
 from ._render import render
 
 __all__ = ["svg_to_dot", "timeline_png"]
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _INCH = 72.0  # DOT sizes are in inches, positions (with inputscale=72) in points
-_TEXT = 'shape=plaintext style="" fixedsize=false width=0 height=0 margin=0 fontname="Helvetica"'
+_TEXT = {
+    "shape": "plaintext",
+    "style": "",
+    "fixedsize": "false",
+    "width": "0",
+    "height": "0",
+    "margin": "0",
+    "fontname": "Helvetica",
+}
+_POINT = {"shape": "point", "style": "invis", "width": "0", "height": "0"}
 
 
 def timeline_png(svg: str, *, executable: str | os.PathLike[str] | None = None) -> bytes:
@@ -52,14 +64,9 @@ def svg_to_dot(svg: str) -> str:
             shapes.line(element)
     width = float(root.attrib["width"])
     # Two invisible corners keep the picture the SVG's size.
-    shapes.add("shape=point style=invis width=0 height=0", 0, 0)
-    shapes.add("shape=point style=invis width=0 height=0", width, height)
-    head = (
-        "graph timeline {\n"
-        '  layout=nop; inputscale=72; splines=line; bgcolor="#ffffff"; pad=0; dpi=96;\n'
-        '  node [label="" fixedsize=true penwidth=0 style=filled];\n'
-    )
-    return head + "".join(shapes.lines) + "}\n"
+    shapes.add(_POINT, 0, 0)
+    shapes.add(_POINT, width, height)
+    return source(shapes.drawing)
 
 
 class _Shapes:
@@ -67,12 +74,24 @@ class _Shapes:
 
     def __init__(self, height: float) -> None:
         self.height = height
-        self.lines: list[str] = []
+        self.count = 0
+        self.drawing = graphviz.Graph(
+            "timeline",
+            graph_attr={
+                "layout": "nop",
+                "inputscale": "72",
+                "splines": "line",
+                "bgcolor": "#ffffff",
+                "pad": "0",
+                "dpi": "96",
+            },
+            node_attr={"label": "", "fixedsize": "true", "penwidth": "0", "style": "filled"},
+        )
 
-    def add(self, attributes: str, x: float, y: float) -> str:
-        name = f"n{len(self.lines)}"
-        position = f"{x:.1f},{self.height - y:.1f}!"
-        self.lines.append(f'  {name} [{attributes} pos="{position}"];\n')
+    def add(self, attributes: dict[str, str], x: float, y: float) -> str:
+        name = f"n{self.count}"
+        self.count += 1
+        self.drawing.node(name, pos=f"{x:.1f},{self.height - y:.1f}!", **attributes)
         return name
 
     def rect(self, element: ElementTree.Element) -> None:
@@ -80,9 +99,9 @@ class _Shapes:
         w, h = _number(element, "width"), _number(element, "height")
         if w <= 0:
             return  # an instant: nothing to see, as in the SVG
+        size = {"width": f"{w / _INCH:.4f}", "height": f"{h / _INCH:.4f}"}
         fill = element.attrib.get("fill", "#000000")
-        size = f"width={w / _INCH:.4f} height={h / _INCH:.4f}"
-        self.add(f'shape=box {size} fillcolor="{fill}"', x + w / 2, y + h / 2)
+        self.add({"shape": "box", **size, "fillcolor": fill}, x + w / 2, y + h / 2)
 
     def text(self, element: ElementTree.Element) -> None:
         content = "".join(element.itertext()).strip()
@@ -97,7 +116,7 @@ class _Shapes:
         if element.attrib.get("font-weight") == "bold":
             label = f"<B>{label}</B>"
         self.add(
-            f"{_TEXT} fontsize={size:g} label=<{label}>",
+            {**_TEXT, "fontsize": f"{size:g}", "label": f"<{label}>"},
             centre,
             baseline - size * 0.35,
         )
@@ -108,8 +127,13 @@ class _Shapes:
         stroke = element.attrib.get("stroke", fill)
         pen = element.attrib.get("stroke-width", "1")
         self.add(
-            f'shape=circle width={2 * r / _INCH:.4f} fillcolor="{fill}" color="{stroke}" '
-            f"penwidth={pen}",
+            {
+                "shape": "circle",
+                "width": f"{2 * r / _INCH:.4f}",
+                "fillcolor": fill,
+                "color": stroke,
+                "penwidth": pen,
+            },
             _number(element, "cx"),
             _number(element, "cy"),
         )
@@ -124,27 +148,32 @@ class _Shapes:
         if kind == "sigkill":
             colour = element.attrib.get("stroke", "#b2182b")
             self.add(
-                f'{_TEXT} fontsize=13 fontcolor="{colour}" label=<<B>x</B>>',
+                {**_TEXT, "fontsize": "13", "fontcolor": colour, "label": "<<B>x</B>>"},
                 x + 4,
                 y + 3.5,
             )
             return
         shape, centre = ("triangle", y + 4.5) if kind == "spawn" else ("invtriangle", y - 4.5)
         self.add(
-            f"shape={shape} width={8 / _INCH:.4f} height={9 / _INCH:.4f} "
-            f'fillcolor="{fill}" color="#1a1a1a" penwidth=1',
+            {
+                "shape": shape,
+                "width": f"{8 / _INCH:.4f}",
+                "height": f"{9 / _INCH:.4f}",
+                "fillcolor": fill,
+                "color": "#1a1a1a",
+                "penwidth": "1",
+            },
             x,
             centre,
         )
 
     def line(self, element: ElementTree.Element) -> None:
-        point = "shape=point style=invis width=0 height=0"
-        a = self.add(point, _number(element, "x1"), _number(element, "y1"))
-        b = self.add(point, _number(element, "x2"), _number(element, "y2"))
+        a = self.add(_POINT, _number(element, "x1"), _number(element, "y1"))
+        b = self.add(_POINT, _number(element, "x2"), _number(element, "y2"))
         colour = element.attrib.get("stroke", "#000000")
         opacity = float(element.attrib.get("stroke-opacity", "1"))
         colour += f"{round(opacity * 255):02x}" if opacity < 1 else ""
-        self.lines.append(f'  {a} -- {b} [color="{colour}"];\n')
+        self.drawing.edge(a, b, color=colour)
 
 
 def _number(element: ElementTree.Element, name: str) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from coordinator import (
     dump_events,
 )
 from healthdaemons import main
-from statemachines import TRANSITIONS, EntryKind, LifecycleEvent
+from statemachines import STATE_TRIGGERS, TRANSITIONS, EntryKind, LifecycleEvent
 from viz import (
     Diagram,
     RendererNotFound,
@@ -27,6 +28,7 @@ from viz import (
     find_renderer,
     lifecycle,
     lifecycle_dot,
+    lifecycle_table,
     render,
     system_dot,
 )
@@ -54,11 +56,70 @@ async def _done(_: object) -> None:
     return None
 
 
+Statement = tuple[str, dict[str, str]]
+
+_STATEMENT = re.compile(r"^(?P<head>[^\[]*?)\s*(?:\[(?P<attributes>.*)\])?\s*;?$")
+_ATTRIBUTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<(?:[^<>]|<[^<>]*>)*>|[^\s,\]]+)')
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
+
+
+def _unquoted(quoted: re.Match[str]) -> str:
+    """An id without its quotes, unless it needs them (`"node"` is an id, `node` a keyword)."""
+    return quoted[0] if quoted[1].lower() in _KEYWORDS else quoted[1]
+
+
+def statements(dot: str) -> list[Statement]:
+    """What DOT text says, one statement a line as `viz` writes it, whatever its form.
+
+    Quotes that DOT does not need, the order of attributes, separators and
+    indentation are form; the statements, in order, and each attribute's
+    value (escapes kept) are meaning. An id that is a keyword keeps its quotes.
+    """
+    said: list[Statement] = []
+    for line in dot.splitlines():
+        if not line.strip():
+            continue
+        match = _STATEMENT.match(line.strip())
+        assert match is not None, line
+        attributes = _ATTRIBUTE.findall(match["attributes"] or "")
+        said.append(
+            (
+                _QUOTED.sub(_unquoted, match["head"]),
+                {key: value.removeprefix('"').removesuffix('"') for key, value in attributes},
+            )
+        )
+    return said
+
+
+def attributes_of(dot: str, head: str) -> dict[str, str]:
+    """The attributes of the one statement of `dot` headed `head` (a node, or `a -> b`)."""
+    [found] = [attributes for said, attributes in statements(dot) if said == head]
+    return found
+
+
+def test_statements_see_through_the_form() -> None:
+    old = 'digraph x {\n  graph [rankdir="LR", nodesep="0.5"];\n  "a" [label="a\\n\\"b\\""];\n}\n'
+    new = 'digraph x {\n\tgraph [nodesep=0.5 rankdir=LR]\n\ta [label="a\\n\\"b\\""]\n}\n'
+    assert statements(old) == statements(new)
+    assert statements(old) != statements(new.replace("LR", "TB"))
+    assert statements(old) != statements(new.replace("\\n", " "))
+    assert attributes_of(new, "a") == {"label": 'a\\n\\"b\\"'}
+    assert statements('digraph {\n"node" [a=1]\n}') != statements("digraph {\nnode [a=1]\n}")
+    html = 'digraph x {\n\ta -> b [label=<<FONT COLOR="#1">x [y]</FONT><BR/>z> style=dashed]\n}'
+    assert attributes_of(html, "a -> b") == {
+        "label": '<<FONT COLOR="#1">x [y]</FONT><BR/>z>',
+        "style": "dashed",
+    }
+
+
 def _golden(name: str, text: str) -> None:
+    """`text` means what the golden file says (`UPDATE_GOLDEN=1` rewrites the file)."""
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed: UPDATE_GOLDEN=1 to accept"
+    golden = path.read_text(encoding="utf-8")
+    assert statements(text) == statements(golden), f"{name} changed: UPDATE_GOLDEN=1 to accept"
 
 
 def test_the_lifecycle_matches_its_golden_file() -> None:
@@ -80,9 +141,67 @@ def test_every_row_of_the_table_is_on_the_lifecycle() -> None:
         assert ("give_up" in only) == (kind is not EntryKind.CHECK)
 
 
+TRIGGERED = '<FONT COLOR="#2166ac">'
+
+
+def _marked_events(dot: str) -> set[tuple[str, str]]:
+    """(source state, event) of every label line drawn as state-triggered."""
+    marked = set()
+    for head, attributes in statements(dot):
+        if " -> " not in head:
+            continue
+        html = attributes.get("label", "").removeprefix("<").removesuffix(">")
+        for line in html.split("<BR/>"):
+            event, star, _ = line.removeprefix(TRIGGERED).partition("*")
+            # A row's first line starts with its event; its guards may go on below.
+            if line.startswith(TRIGGERED) and star:
+                marked.add((head.split(" -> ")[0], event))
+            else:
+                assert not star, line
+    return marked
+
+
+@pytest.mark.parametrize("kind", [None, *EntryKind])
+def test_the_state_triggered_rules_are_drawn_apart(kind: EntryKind | None) -> None:
+    """Exactly the state-triggered rows are blue and marked `*`, and the legend says so."""
+    source = lifecycle_dot(kind)
+    rules = [r for r in STATE_TRIGGERS if kind is None or kind in r.kinds]
+    assert _marked_events(source) == {(r.source.name.lower(), r.event.value) for r in rules}
+    legend = attributes_of(source, "graph")["label"]
+    assert f"{TRIGGERED}event*</FONT>: state-triggered" in legend
+    # Left out with the other internal transitions (`signal` keeps the state).
+    hidden = _marked_events(lifecycle_dot(kind, internal=False))
+    assert hidden == {
+        (r.source.name.lower(), r.event.value) for r in rules if r.event.value != "signal"
+    }
+
+
+def test_a_changed_state_triggered_rule_changes_the_drawing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import viz._lifecycle
+
+    monkeypatch.setattr(viz._lifecycle, "STATE_TRIGGERS", STATE_TRIGGERS[:1])
+    assert _marked_events(lifecycle_dot()) == {("waiting", "launch")}
+
+
+@pytest.mark.parametrize("kind", EntryKind)
+def test_the_table_lists_both_tables(kind: EntryKind) -> None:
+    printed = lifecycle_table(kind)
+    transitions, triggered = printed.split("\nstate-triggered:")
+    rows = transitions.splitlines()[1:]
+    assert len(rows) == len([row for row in TRANSITIONS if kind in row.kinds])
+    assert "stopping   signal           no_dependent_running, not already_signalled" in transitions
+    rules = triggered.splitlines()[3:]
+    assert rules == [
+        f"{r.source.value:<10} {r.event.value}" for r in STATE_TRIGGERS if kind in r.kinds
+    ]
+    assert rules[0] == "waiting    launch"
+
+
 def test_the_current_state_is_highlighted() -> None:
     source = lifecycle_dot(current=LifecycleState.FAILING)
-    assert 'failing [label="failing\\n(now)"' in source
+    assert attributes_of(source, "failing")["label"] == "failing\\n(now)"
     assert source.count("(now)") == 1
 
 
@@ -101,9 +220,10 @@ async def test_a_running_system_is_coloured_by_state() -> None:
     async with system.build() as running:
         await running.wait_ready(timeout=10)
         source = system_dot(running)
-    assert '"gate" [shape="ellipse", fillcolor="#74c476"' in source
-    assert "gate\\nGate\\n[ready]\\nall good" in source
-    assert '"api" -> "gate";' in source
+    gate_node = attributes_of(source, "gate")
+    assert (gate_node["shape"], gate_node["fillcolor"]) == ("ellipse", "#74c476")
+    assert gate_node["label"] == "gate\\nGate\\n[ready]\\nall good"
+    assert attributes_of(source, "api -> gate") == {}
 
 
 @pytest.mark.processes  # the renderer runs as a process
@@ -120,6 +240,42 @@ def test_svg_and_png_come_from_the_installed_renderer(tmp_path: Path) -> None:
     saved = lifecycle().save(tmp_path / "lifecycle.svg")
     assert ET.parse(saved).getroot().tag == f"{SVG}svg"
     assert "<svg" in Diagram(lifecycle_dot())._repr_svg_()
+
+
+TRICKY_DISPLAY = 'Data "base" \\N <b>bold</b> back\\'
+"""Quotes, a backslash escape DOT would expand (the node's name), HTML, a trailing backslash."""
+
+
+def tricky_system() -> Daemons:
+    ok = Switch()
+    return (
+        Daemons.of()
+        .add_daemon("node", exec=forever(), ready=Ready(TRICKY_DISPLAY, ok))
+        .add_daemon("graph", exec=forever(), ready=Ready("<i>x</i>", ok), requires=["node"])
+    )
+
+
+def test_ids_and_display_names_are_taken_literally() -> None:
+    source = system_dot(tricky_system(), title="a\\l <b>")
+    assert (
+        attributes_of(source, '"node"')["label"]
+        == 'node\\nData \\"base\\" \\\\N <b>bold</b> back\\\\'
+    )
+    assert attributes_of(source, '"graph"')["label"] == "graph\\n<i>x</i>"
+    assert attributes_of(source, '"graph" -> "node"') == {}
+    assert attributes_of(source, "graph")["label"] == "a\\\\l <b>"
+    assert attributes_of(source, "node") == {
+        "fontname": "sans-serif",
+        "style": "filled",
+        "fillcolor": "#ffffff",
+    }
+
+
+@pytest.mark.processes  # the renderer runs as a process
+def test_tricky_names_are_drawn_as_they_are() -> None:
+    svg = ET.fromstring(render(system_dot(tricky_system(), title="a\\l <b>"), "svg"))
+    drawn = [t.text for t in svg.iter(f"{SVG}text")]
+    assert drawn == ["a\\l <b>", "node", TRICKY_DISPLAY, "graph", "<i>x</i>"]
 
 
 def _label_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
