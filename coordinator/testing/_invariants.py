@@ -1,4 +1,4 @@
-"""Invariants 1, 2, 3, 5 and 6 of the specification, checked on a run's history.
+"""Invariants 1, 2, 3, 5 and 6 of the contract (docs/spec.md section 8), checked on a run's history.
 
 The checker replays the recorded events against its own copy of the
 lifecycle table, taken when this module is imported, so that a test that
@@ -36,7 +36,7 @@ ALLOWED = {
 
 
 class InvariantViolation(AssertionError):
-    """A run broke one of the specification's invariants.
+    """A run broke one of the invariants of docs/spec.md section 8.
 
     The message starts with `invariant N:`; `entries` names the entries
     involved and `at` is the moment of the violation (the run's clock).
