@@ -95,3 +95,18 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
             if OUTSIDE.search(line):
                 citing.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not citing, "cite docs/spec.md or docs/design.md instead:\n" + "\n".join(citing)
+
+
+def test_the_failed_check_path_is_at_most_five_modules_that_say_so() -> None:
+    """docs/design.md follows a failed check to a dependent's SIGTERM through
+    at most five modules, each of which holds the functions it names."""
+    design = (ROOT / "docs" / "design.md").read_text()
+    section = design.split("## From a failed health check to a dependent's SIGTERM")[1]
+    section = section.split("\n## ")[0]
+    modules = dict.fromkeys(re.findall(r"\*\*`([a-z_/]+\.py)`\*\*", section))
+    assert 0 < len(modules) <= 5, list(modules)
+    sources = {path: (ROOT / path).read_text() for path in modules}
+    named = set(re.findall(r"`(?!os\.)(?:[A-Za-z]+\.)?(_?[a-z][a-z_]+)\(", section))
+    assert named
+    for name in named:
+        assert any(f"def {name}(" in source for source in sources.values()), name
