@@ -33,15 +33,37 @@ from ._up import run_up
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    status = 0
+    try:
+        try:
+            status = _run(argv)
+        finally:
+            # Flushed here, where a reader gone is caught, not in Python's
+            # final flush, which would report it and exit 120.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # `healthdaemons table | head`: the reader has had enough.
+        _discard_stdout()
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
     except UsageError as error:
         parser.error(str(error))
+    except BrokenPipeError:
+        raise
     except (HealthDaemonsError, ValueError, OSError) as error:
         print(f"healthdaemons: {error}", file=sys.stderr)
         return 2
+
+
+def _discard_stdout() -> None:
+    """What is left to print, and Python's final flush, go nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,7 +281,6 @@ COMMANDS: dict[str, Command] = {
 
 
 def _print_table(kind: EntryKind) -> int:
-
     print(lifecycle_table(kind), end="")
     return 0
 
@@ -309,14 +330,10 @@ def _print_events(path: str, window: Window) -> int:
     history = _recorded_run(path)
     first = min(event.at for event in history)
     start, end = window
-    try:
-        for event in history:
-            moment = event.at - first
-            if (start is None or moment >= start) and (end is None or moment <= end):
-                print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
-    except BrokenPipeError:
-        # `healthdaemons events run.jsonl | head`: the reader has had enough.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for event in history:
+        moment = event.at - first
+        if (start is None or moment >= start) and (end is None or moment <= end):
+            print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
     return 0
 
 
@@ -390,8 +407,9 @@ def _searching(search: Callable[[], int]) -> int:
         print("healthdaemons: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # `healthdaemons verify FILE | head`: the reader has had enough.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # `healthdaemons verify FILE | head`: the search was cut short, so
+        # not verified (exit 1).
+        _discard_stdout()
         return 1
 
 

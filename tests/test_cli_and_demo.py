@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,33 @@ async def test_the_demo_runs_its_hiccup_and_keeps_the_invariants() -> None:
         e for e in history if getattr(getattr(e, "event", None), "value", "") == "dependency_lost"
     ]
     assert {e.entry for e in lost} == {"migrate", "worker", "api", "smoke"}
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "arguments", [["table"], ["defaults"], ["--help"], ["check", "examples/demo.toml"]]
+)
+def test_a_reader_that_has_gone_is_no_error(arguments: list[str], buffered: bool) -> None:
+    """`healthdaemons defaults | head -3`: once the reader has closed the pipe,
+    the rest of the output goes nowhere, quietly, and the exit status is 0;
+    whether Python's stdout is buffered (the error would come in its final
+    flush) or not (in `print`)."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "healthdaemons", *arguments],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+            cwd=ROOT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
