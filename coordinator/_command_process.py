@@ -33,7 +33,14 @@ from ._process_table import children, group_alive, read_stat
 from ._programs import program_problem
 from ._subcontainer import SubContainer
 
-__all__ = ["OUTPUT_LOGGER", "CommandProcess", "SpawnError", "SpawnSettings", "open_session", "wait_group_gone"]
+__all__ = [
+    "OUTPUT_LOGGER",
+    "CommandProcess",
+    "SpawnError",
+    "SpawnSettings",
+    "open_session",
+    "wait_group_gone",
+]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
 """Where a command's output lines go, at INFO as `[id] line`, when it has no
