@@ -352,7 +352,9 @@ def _recorded_run(path: str) -> list[Event]:
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
     if skipped and not history:
-        lines = "its line is" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        lines = (
+            "its one line is not" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        )
         raise ValueError(f"{path}: not a recorded run: {lines} an event")
     if not history:
         raise ValueError(f"{path}: no events")

@@ -87,7 +87,12 @@ def test_events_on_a_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
     assert main(["events", str(bad)]) == 2
-    assert f"{bad}: not a recorded run" in capsys.readouterr().err
+    assert f"{bad}: not a recorded run: its one line is not an event\n" in capsys.readouterr().err
+    bad.write_text("not json\n[]\n")
+    assert main(["events", str(bad)]) == 2
+    assert (
+        f"{bad}: not a recorded run: none of its 2 lines is an event\n" in capsys.readouterr().err
+    )
     assert main(["events", str(tmp_path / "missing.jsonl")]) == 2
     assert "missing.jsonl: cannot read: No such file or directory" in capsys.readouterr().err
 
