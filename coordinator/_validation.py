@@ -23,6 +23,7 @@ __all__ = [
     "ID_PATTERN",
     "OPTION_RULES",
     "argv_problem",
+    "callable_problem",
     "closest",
     "count_problem",
     "did_you_mean",
@@ -155,6 +156,11 @@ def closest(word: str, choices: Sequence[str]) -> str | None:
 def did_you_mean(suggestion: str | None) -> str:
     """What ends a message about an unknown name: `; did you mean 'db'?`, or nothing."""
     return "" if suggestion is None else f"; did you mean {suggestion!r}?"
+
+
+def callable_problem(value: object) -> str | None:
+    """A function (or any callable): what an entry calls, or calls back."""
+    return None if callable(value) else f"must be callable, not {type(value).__name__}"
 
 
 def text_problem(value: object) -> str | None:
