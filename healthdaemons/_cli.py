@@ -144,7 +144,9 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop in order once everything is ready (exit 0), or at --timeout or "
         "when a service gives up (exit 1)",
     )
-    parser.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=None, help="seconds, with --until-ready"
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,9 +156,11 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", help=_SYSTEM_HELP)
     parser.add_argument(
-        "--budget", type=float, default=None, metavar="S", help="every shutdown within S seconds"
+        "--budget", type=_seconds, default=None, metavar="S", help="every shutdown within S seconds"
     )
-    parser.add_argument("--examples", type=int, default=100, help="random fault schedules to try")
+    parser.add_argument(
+        "--examples", type=_count(0), default=100, help="random fault schedules to try"
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="for the random search (default 0: repeatable)"
     )
@@ -164,7 +168,7 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", help=_SYSTEM_HELP)
-    parser.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
+    parser.add_argument("--max-states", type=_count(1), default=20_000, help="stop after this many")
 
 
 # What each command does
@@ -200,11 +204,8 @@ def _timeline_command(args: argparse.Namespace) -> int:
 
 
 def _up_command(args: argparse.Namespace) -> int:
-    if args.timeout is not None:
-        if not args.until_ready:
-            raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
-        if not 0 <= args.timeout < math.inf:
-            raise UsageError(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
+    if args.timeout is not None and not args.until_ready:
+        raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
     return _up(args.config, args.record, args.until_ready, args.timeout)
 
 
@@ -308,6 +309,21 @@ def _seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
     return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argument type: a whole number >= `minimum`."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return count
 
 
 def _window(args: argparse.Namespace) -> Window:
@@ -419,10 +435,6 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
     # Imported when used: Hypothesis, which the searches run on, takes a while to load.
     from coordinator.testing import VerificationError, verify
 
-    if budget is not None and not budget >= 0:
-        raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
-    if examples < 0:
-        raise ValueError(f"--examples must be 0 or more, not {examples}")
     try:
         print(
             verify(
@@ -441,8 +453,6 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
 def _explore(reference: str, max_states: int) -> int:
     from coordinator.testing import ExplorationError, explore
 
-    if max_states < 1:
-        raise ValueError(f"--max-states must be 1 or more, not {max_states}")
     try:
         print(explore(load_system(reference), max_states=max_states))
     except ExplorationError as error:

@@ -112,6 +112,45 @@ def test_up_with_a_record_it_cannot_write_exits_2_before_anything_starts(
     assert "spawned" not in out
 
 
+def seconds(value: str) -> str:
+    if value == "x":
+        return "not a number of seconds: 'x'"
+    return f"must be a number of seconds >= 0, not {value!r}"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["up", "s.toml", "--until-ready", "--timeout", value], f"--timeout: {seconds(value)}")
+        for value in ("nan", "-1", "inf", "x")
+    ]
+    + [
+        (["verify", "s.toml", "--budget", value], f"--budget: {seconds(value)}")
+        for value in ("nan", "-1", "inf")
+    ]
+    + [
+        (
+            ["events", "r.jsonl", "--from", "-1"],
+            "--from: must be a number of seconds >= 0, not '-1'",
+        ),
+        (["verify", "s.toml", "--examples", "-1"], "--examples: must be 0 or more, not -1"),
+        (["verify", "s.toml", "--examples", "1.5"], "--examples: not a whole number: '1.5'"),
+        (["explore", "s.toml", "--max-states", "0"], "--max-states: must be 1 or more, not 0"),
+    ],
+)
+def test_the_number_options_are_checked_by_one_rule_per_kind(
+    arguments: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seconds (`--timeout`, `--budget`, `--from`, `--to`) are finite and >= 0,
+    counts whole numbers, each refused with the usage, before anything is read."""
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: healthdaemons {arguments[0]} ")
+    assert err.endswith(f"error: argument {error}\n")
+
+
 @pytest.mark.processes
 @pytest.mark.parametrize(
     "command",
