@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import anyio
 from rich.console import Console
@@ -102,6 +103,7 @@ _RECORD_HELP = (
     "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
 )
 _SYSTEM_HELP = "a config file (.toml), or module:attribute naming a Daemons"
+_LIBRARY_DEFAULT = "default: see `healthdaemons defaults`"
 _DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
 
 
@@ -159,16 +161,27 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget", type=_seconds, default=None, metavar="S", help="every shutdown within S seconds"
     )
     parser.add_argument(
-        "--examples", type=_count(0), default=100, help="random fault schedules to try"
+        "--examples",
+        type=_count(0),
+        metavar="N",
+        help=f"random fault schedules to try ({_LIBRARY_DEFAULT})",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="for the random search (default 0: repeatable)"
+        "--seed",
+        type=int,
+        metavar="N",
+        help="for the random search (by default the same one: repeatable)",
     )
 
 
 def _explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", help=_SYSTEM_HELP)
-    parser.add_argument("--max-states", type=_count(1), default=20_000, help="stop after this many")
+    parser.add_argument(
+        "--max-states",
+        type=_count(1),
+        metavar="N",
+        help=f"stop after this many ({_LIBRARY_DEFAULT})",
+    )
 
 
 # What each command does
@@ -431,7 +444,7 @@ def _searching(search: Callable[[], int]) -> int:
         return 1
 
 
-def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
+def _verify(reference: str, budget: float | None, examples: int | None, seed: int | None) -> int:
     # Imported when used: Hypothesis, which the searches run on, takes a while to load.
     from coordinator.testing import VerificationError, verify
 
@@ -439,9 +452,7 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
         print(
             verify(
                 load_system(reference),
-                max_examples=examples,
-                shutdown_budget=budget,
-                random_seed=seed,
+                **_given(max_examples=examples, shutdown_budget=budget, random_seed=seed),
             )
         )
     except VerificationError as error:
@@ -450,15 +461,21 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
     return 0
 
 
-def _explore(reference: str, max_states: int) -> int:
+def _explore(reference: str, max_states: int | None) -> int:
     from coordinator.testing import ExplorationError, explore
 
     try:
-        print(explore(load_system(reference), max_states=max_states))
+        print(explore(load_system(reference), **_given(max_states=max_states)))
     except ExplorationError as error:
         print(error)
         return 1
     return 0
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options given on the command line: the library's defaults
+    (coordinator/_defaults.py) stand for the others, written once."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _version() -> str:
