@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from rich.console import Console
@@ -54,7 +54,8 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         return COMMANDS[args.command].run(args)
     except UsageError as error:
-        parser.error(str(error))
+        usage_error: Callable[[str], NoReturn] = args.usage_error
+        usage_error(str(error))
     except BrokenPipeError:
         raise
     except (HealthDaemonsError, ValueError, OSError) as error:
@@ -75,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
-        command.arguments(
-            subparsers.add_parser(name, help=command.help, description=command.description)
-        )
+        subparser = subparsers.add_parser(name, help=command.help, description=command.description)
+        command.arguments(subparser)
+        # A `UsageError` is told with the usage of its command, as argparse's own errors are.
+        subparser.set_defaults(usage_error=subparser.error)
     return parser
 
 
@@ -147,7 +149,7 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
         "when a service gives up (exit 1)",
     )
     parser.add_argument(
-        "--timeout", type=_seconds, default=None, help="seconds, with --until-ready"
+        "--timeout", type=_seconds, default=None, metavar="S", help="seconds, with --until-ready"
     )
 
 

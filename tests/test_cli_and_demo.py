@@ -57,9 +57,9 @@ def test_arguments_that_do_not_go_together_are_a_usage_error(
         main(["up", str(config), "--timeout", "5"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: healthdaemons ")
+    assert err.startswith("usage: healthdaemons up [-h] ")
     assert err.endswith(
-        "healthdaemons: error: --timeout needs --until-ready (a plain `up` runs until Ctrl-C)\n"
+        "healthdaemons up: error: --timeout needs --until-ready (a plain `up` runs until Ctrl-C)\n"
     )
 
 
