@@ -33,6 +33,7 @@ __all__ = [
     "option_problem",
     "path_problem",
     "port_problem",
+    "require_option",
     "text_problem",
     "user_problem",
 ]
@@ -113,6 +114,15 @@ def option_problem(name: str, value: object) -> str | None:
     """What is wrong with `value` for the option `name` (a key of
     `OPTION_RULES`), as a phrase."""
     return OPTION_RULES[name](value)
+
+
+def require_option(name: str, value: object) -> None:
+    """`ValueError` (`timeout must be a number > 0, not 0`) unless `value`
+    follows the rule of the option `name`: for the functions that take an
+    option as an argument, not in an entry's options."""
+    problem = option_problem(name, value)
+    if problem is not None:
+        raise ValueError(f"{name} {problem}")
 
 
 # Always fullmatch: `$` alone would let a trailing newline through.
