@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @dataclass(frozen=True)
-class Command:
+class Subcommand:
     """One subcommand: what `--help` says of it, its arguments, and what it does."""
 
     help: str
@@ -239,50 +239,50 @@ def _explore_command(args: argparse.Namespace) -> int:
     return _searching(functools.partial(_explore, args.system, args.max_states))
 
 
-COMMANDS: dict[str, Command] = {
-    "table": Command("print the lifecycle transition table", _table_arguments, _table_command),
-    "defaults": Command(
+COMMANDS: dict[str, Subcommand] = {
+    "table": Subcommand("print the lifecycle transition table", _table_arguments, _table_command),
+    "defaults": Subcommand(
         "print every default value of the library (Markdown)", _no_arguments, _defaults_command
     ),
-    "events": Command(
+    "events": Subcommand(
         "print a recorded run (JSON lines) as text", _events_arguments, _events_command
     ),
-    "lifecycle": Command(
+    "lifecycle": Subcommand(
         "draw the lifecycle state machine",
         _lifecycle_arguments,
         _lifecycle_command,
         description=_DRAWING,
     ),
-    "graph": Command(
+    "graph": Subcommand(
         "draw a system's dependency graph", _graph_arguments, _graph_command, description=_DRAWING
     ),
-    "timeline": Command(
+    "timeline": Subcommand(
         "draw a recorded run as a timeline (SVG or PNG)",
         _timeline_arguments,
         _timeline_command,
         description="The format comes from the extension: .svg, or .png (rendered by the "
         "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
     ),
-    "up": Command(
+    "up": Subcommand(
         "run the system of a config file until Ctrl-C or SIGTERM",
         _up_arguments,
         _up_command,
         description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
         "first; a second one SIGKILLs what is left. Other signals are ignored.",
     ),
-    "check": Command(
+    "check": Subcommand(
         "validate a config file; print the start layers and the shutdown order",
         _check_arguments,
         _check_command,
     ),
-    "verify": Command(
+    "verify": Subcommand(
         "run a system many times under simulated faults and check the invariants",
         _verify_arguments,
         _verify_command,
         description="Nothing is started: processes and checks are simulated on a mock clock. "
         "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
     ),
-    "explore": Command(
+    "explore": Subcommand(
         "check the invariants in every interleaving of a small system's events",
         _explore_arguments,
         _explore_command,
