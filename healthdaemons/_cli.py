@@ -113,6 +113,10 @@ def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
 
 
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
 def _table_arguments(parser: argparse.ArgumentParser) -> None:
     _kinds(parser, default="daemon")
 
@@ -196,10 +200,6 @@ def _table_command(args: argparse.Namespace) -> int:
 def _defaults_command(args: argparse.Namespace) -> int:
     print(defaults_table())
     return 0
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
 
 
 def _events_command(args: argparse.Namespace) -> int:
