@@ -240,7 +240,11 @@ def _explore_command(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Subcommand] = {
-    "table": Subcommand("print the lifecycle transition table", _table_arguments, _table_command),
+    "table": Subcommand(
+        "print the lifecycle tables: transitions, then state-triggered rules",
+        _table_arguments,
+        _table_command,
+    ),
     "defaults": Subcommand(
         "print every default value of the library (Markdown)", _no_arguments, _defaults_command
     ),
