@@ -11,6 +11,7 @@ from statemachines import LifecycleState as LifecycleState
 
 from ._command import Command as Command
 from ._command import LineCallback as LineCallback
+from ._command_process import OUTPUT_LOGGER as OUTPUT_LOGGER
 from ._command_process import SpawnError as SpawnError
 from ._command_process import SpawnSettings as SpawnSettings
 from ._config import describe_plan as describe_plan
@@ -52,6 +53,7 @@ from .triggers import Trigger as Trigger
 from .triggers import default_trigger as default_trigger
 
 __all__ = (
+    "OUTPUT_LOGGER",
     "CheckFn",
     "Command",
     "DaemonOptions",

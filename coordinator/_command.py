@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ._defaults import SIGTERM_TIMEOUT
 from ._validation import (
     argv_problem,
+    callable_problem,
     env_name_problem,
     option_problem,
     path_problem,
@@ -72,8 +73,8 @@ class Command:
             problems.append(f"exec.run_as_init must be a boolean, not {_type(self.run_as_init)}")
         for name in ("on_stdout", "on_stderr"):
             callback = getattr(self, name)
-            if callback is not None and not callable(callback):
-                problems.append(f"exec.{name} must be callable, not {_type(callback)}")
+            if callback is not None:
+                problems.append(_named(name, callable_problem(callback)))
         return next((problem for problem in problems if problem is not None), None)
 
 

@@ -33,9 +33,18 @@ from ._process_table import children, group_alive, read_stat
 from ._programs import program_problem
 from ._subcontainer import SubContainer
 
-__all__ = ["CommandProcess", "SpawnError", "SpawnSettings", "open_session", "wait_group_gone"]
+__all__ = [
+    "OUTPUT_LOGGER",
+    "CommandProcess",
+    "SpawnError",
+    "SpawnSettings",
+    "open_session",
+    "wait_group_gone",
+]
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
+"""Where a command's output lines go, at INFO as `[id] line`, when it has no
+`on_stdout` / `on_stderr` callback (`healthdaemons up` prints them from here)."""
 INIT_SCRIPT = str(Path(__file__).with_name("_minimal_init.py"))
 MAX_LINE = 64 * 1024
 """Longer lines are cut into pieces, so a flood without newlines stays bounded."""

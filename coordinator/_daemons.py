@@ -27,10 +27,10 @@ from ._subcontainer import SubContainer
 from ._supervisor import SpawnFunction
 from ._validation import (
     closest,
-    count_problem,
     did_you_mean,
     entry_id_problem,
     option_problem,
+    require_option,
 )
 from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
 
@@ -242,9 +242,7 @@ class Daemons:
         starts each command: real processes by default; `coordinator.testing`
         passes a simulation of its own (see `SpawnFunction`).
         """
-        problem = count_problem(history_limit)
-        if problem is not None:
-            raise ValueError(f"history_limit {problem}")
+        require_option("history_limit", history_limit)
         if host is None:
             host = self._host or MemoryHost(history_limit)
         return RunningDaemons(

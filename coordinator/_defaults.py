@@ -14,6 +14,9 @@ from typing import Literal
 __all__ = [
     "CHECK_TIMEOUT",
     "DEFAULTS",
+    "EXPLORE_MAX_DEPTH",
+    "EXPLORE_MAX_STATES",
+    "FAULT_HORIZON",
     "FIRST_RETRY",
     "GRACE_PERIOD",
     "HISTORY_LIMIT",
@@ -29,6 +32,7 @@ __all__ = [
     "SLOWEST_RETRY",
     "SUBCONTAINER_DESTROY_TIMEOUT",
     "SUCCESS_INTERVAL",
+    "VERIFY_EXAMPLES",
     "Default",
     "defaults_table",
 ]
@@ -49,8 +53,12 @@ KILL_WAIT = 10.0
 OUTPUT_TAIL_TIMEOUT = 1.0
 SUBCONTAINER_DESTROY_TIMEOUT = 30.0
 LEFTOVER_WAIT = 2.0
+VERIFY_EXAMPLES = 100
+FAULT_HORIZON = 60.0
+EXPLORE_MAX_STATES = 20_000
+EXPLORE_MAX_DEPTH = 80
 
-Topic = Literal["entries", "checks", "system"]
+Topic = Literal["entries", "checks", "system", "verification"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +192,37 @@ DEFAULTS: tuple[Default, ...] = (
         LEFTOVER_WAIT,
         "how long a stopped system's processes may take to go before they are leftovers",
         "system",
+    ),
+    Default(
+        "VERIFY_EXAMPLES",
+        "`verify(max_examples=)`, `healthdaemons verify --examples`",
+        VERIFY_EXAMPLES,
+        "how many random fault schedules `verify` tries, after the worst case",
+        "verification",
+        unit="schedules",
+    ),
+    Default(
+        "FAULT_HORIZON",
+        "`horizon` of `verify`, `simulate`, `fault_schedules`",
+        FAULT_HORIZON,
+        "how far into a simulated run faults and `term()` are placed",
+        "verification",
+    ),
+    Default(
+        "EXPLORE_MAX_STATES",
+        "`explore(max_states=)`, `healthdaemons explore --max-states`",
+        EXPLORE_MAX_STATES,
+        "how many states `explore` visits before it stops",
+        "verification",
+        unit="states",
+    ),
+    Default(
+        "EXPLORE_MAX_DEPTH",
+        "`explore(max_depth=)`",
+        EXPLORE_MAX_DEPTH,
+        "how many choices deep `explore` follows a path",
+        "verification",
+        unit="choices",
     ),
 )
 

@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 from ._defaults import HISTORY_LIMIT as DEFAULT_HISTORY_LIMIT
 from ._events import Event, HealthReported
-from ._validation import count_problem
+from ._validation import require_option
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "Host", "MemoryHost", "append_bounded"]
 
@@ -33,9 +33,7 @@ class MemoryHost:
     `history_limit` events (`None`: every event), as `RunningDaemons.history` does."""
 
     def __init__(self, history_limit: int | None = DEFAULT_HISTORY_LIMIT) -> None:
-        problem = count_problem(history_limit)
-        if problem is not None:
-            raise ValueError(f"history_limit {problem}")
+        require_option("history_limit", history_limit)
         self.health: dict[str, HealthReported] = {}
         self.events: list[Event] = []
         self.history_limit = history_limit

@@ -12,7 +12,7 @@ from ._command import Command
 from ._defaults import SIGTERM_TIMEOUT
 from ._ready import Ready
 from ._subcontainer import SubContainer
-from ._validation import option_problem
+from ._validation import callable_problem, option_problem
 
 __all__ = [
     "DaemonOptions",
@@ -40,11 +40,12 @@ class ExecFn:
     sigterm_timeout: float = SIGTERM_TIMEOUT
 
     def problem(self) -> str | None:
-        if not callable(self.fn):
-            return f"exec.fn must be callable, not {type(self.fn).__name__}"
-        problem = option_problem("sigterm_timeout", self.sigterm_timeout)
-        if problem is not None:
-            return f"exec.sigterm_timeout {problem}"
+        for name, problem in (
+            ("fn", callable_problem(self.fn)),
+            ("sigterm_timeout", option_problem("sigterm_timeout", self.sigterm_timeout)),
+        ):
+            if problem is not None:
+                return f"exec.{name} {problem}"
         return None
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ._defaults import GRACE_PERIOD, READY_TIMEOUT
 from ._results import HealthCheckResult
 from ._trigger_steps import Trigger
-from ._validation import option_problem
+from ._validation import callable_problem, option_problem
 
 __all__ = ["CheckFn", "Ready"]
 
@@ -41,14 +41,16 @@ class Ready:
 
     def problem(self) -> str | None:
         """What is wrong with these options, if anything (for validation)."""
-        if not callable(self.fn):
-            return f"ready.fn must be callable, not {type(self.fn).__name__}"
+        problem = callable_problem(self.fn)
+        if problem is not None:
+            return f"ready.fn {problem}"
         for name in ("grace_period", "timeout"):
             problem = option_problem(name, getattr(self, name))
             if problem is not None:
                 return f"ready.{name} {problem}"
-        if self.trigger is not None and not callable(self.trigger):
-            return f"ready.trigger must be callable, not {type(self.trigger).__name__}"
+        problem = None if self.trigger is None else callable_problem(self.trigger)
+        if problem is not None:
+            return f"ready.trigger {problem}"
         if self.display is not None and not isinstance(self.display, str):
             return f"ready.display must be a string or None, not {type(self.display).__name__}"
         return None

@@ -23,6 +23,7 @@ __all__ = [
     "ID_PATTERN",
     "OPTION_RULES",
     "argv_problem",
+    "callable_problem",
     "closest",
     "count_problem",
     "did_you_mean",
@@ -32,6 +33,7 @@ __all__ = [
     "option_problem",
     "path_problem",
     "port_problem",
+    "require_option",
     "text_problem",
     "user_problem",
 ]
@@ -114,6 +116,15 @@ def option_problem(name: str, value: object) -> str | None:
     return OPTION_RULES[name](value)
 
 
+def require_option(name: str, value: object) -> None:
+    """`ValueError` (`timeout must be a number > 0, not 0`) unless `value`
+    follows the rule of the option `name`: for the functions that take an
+    option as an argument, not in an entry's options."""
+    problem = option_problem(name, value)
+    if problem is not None:
+        raise ValueError(f"{name} {problem}")
+
+
 # Always fullmatch: `$` alone would let a trailing newline through.
 ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
@@ -155,6 +166,11 @@ def closest(word: str, choices: Sequence[str]) -> str | None:
 def did_you_mean(suggestion: str | None) -> str:
     """What ends a message about an unknown name: `; did you mean 'db'?`, or nothing."""
     return "" if suggestion is None else f"; did you mean {suggestion!r}?"
+
+
+def callable_problem(value: object) -> str | None:
+    """A function (or any callable): what an entry calls, or calls back."""
+    return None if callable(value) else f"must be callable, not {type(value).__name__}"
 
 
 def text_problem(value: object) -> str | None:

@@ -36,7 +36,7 @@ from ._ownership import answering, is_local, listeners, ownership_problem, peer_
 from ._process_table import group_alive
 from ._results import HealthCheckResult
 from ._urls import url_problem
-from ._validation import option_problem
+from ._validation import require_option
 
 __all__ = [
     "LogLineReadiness",
@@ -87,8 +87,8 @@ async def check_port_listening(
     `"Timeout trying to check port {port}"` once `timeout` seconds (default
     1.0) have passed. Raises `ValueError` for a port outside 1..65535.
     """
-    _require("port", port)
-    _require("timeout", timeout)
+    require_option("port", port)
+    require_option("timeout", timeout)
     with anyio.move_on_after(timeout):
         await anyio.lowlevel.checkpoint()
         # The tables are small files in procfs: read in place, not in a thread.
@@ -146,7 +146,7 @@ async def check_web_url(
     for a URL that is not an absolute http:// or https:// URL.
     """
     _require_url(url)
-    _require("timeout", timeout)
+    require_option("timeout", timeout)
     reason = f"timed out after {timeout:g} s"
     with anyio.move_on_after(timeout):
         try:
@@ -285,7 +285,7 @@ async def run_health_script(
     problem = spec.problem()
     if problem is not None:
         raise ValueError(problem)
-    _require("timeout", timeout)
+    require_option("timeout", timeout)
     name = str(spec)
 
     def failure(reason: str) -> HealthCheckResult:
@@ -394,12 +394,3 @@ def _shorten(text: str) -> str:
     if len(text) <= _MESSAGE_LIMIT:
         return text
     return text[:_MESSAGE_LIMIT].rstrip() + "..."
-
-
-# Shared
-
-
-def _require(option: str, value: object) -> None:
-    problem = option_problem(option, value)
-    if problem is not None:
-        raise ValueError(f"{option} {problem}")

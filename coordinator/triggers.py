@@ -16,7 +16,7 @@ from ._defaults import SLOWEST_RETRY as SLOWEST_RETRY
 from ._defaults import SUCCESS_INTERVAL as SUCCESS_INTERVAL
 from ._results import HealthStatus
 from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
-from ._validation import option_problem
+from ._validation import require_option
 
 __all__ = (
     "FIRST_RETRY",
@@ -55,7 +55,7 @@ def cooldown_trigger(interval: float) -> Trigger:
     """A check every `interval` seconds, the first one after `interval` (as upstream).
 
     Raises `ValueError` unless `interval` is a finite number > 0."""
-    _require_interval(interval)
+    require_option("interval", interval)
 
     async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
         while True:
@@ -74,7 +74,7 @@ def status_trigger(default: float, intervals: Mapping[HealthStatus | str, float]
     """
     by_status = {HealthStatus(k): v for k, v in intervals.items()}
     for interval in (default, *by_status.values()):
-        _require_interval(interval)
+        require_option("interval", interval)
 
     async def trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
         while True:
@@ -145,9 +145,3 @@ def success_failure(during_success: Trigger, during_error: Trigger) -> Trigger:
 def _succeeded(last_result: ResultGetter) -> bool:
     result = last_result()
     return result is not None and result.is_success
-
-
-def _require_interval(interval: float) -> None:
-    problem = option_problem("interval", interval)
-    if problem is not None:
-        raise ValueError(f"interval {problem}")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any, NoReturn
 
 import anyio
 from rich.console import Console
@@ -33,15 +34,38 @@ from ._up import run_up
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    status = 0
+    try:
+        try:
+            status = _run(argv)
+        finally:
+            # Flushed here, where a reader gone is caught, not in Python's
+            # final flush, which would report it and exit 120.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # `healthdaemons table | head`: the reader has had enough.
+        _discard_stdout()
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
     except UsageError as error:
-        parser.error(str(error))
+        usage_error: Callable[[str], NoReturn] = args.usage_error
+        usage_error(str(error))
+    except BrokenPipeError:
+        raise
     except (HealthDaemonsError, ValueError, OSError) as error:
         print(f"healthdaemons: {error}", file=sys.stderr)
         return 2
+
+
+def _discard_stdout() -> None:
+    """What is left to print, and Python's final flush, go nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,14 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
-        command.arguments(
-            subparsers.add_parser(name, help=command.help, description=command.description)
-        )
+        subparser = subparsers.add_parser(name, help=command.help, description=command.description)
+        command.arguments(subparser)
+        # A `UsageError` is told with the usage of its command, as argparse's own errors are.
+        subparser.set_defaults(usage_error=subparser.error)
     return parser
 
 
 @dataclass(frozen=True)
-class Command:
+class Subcommand:
     """One subcommand: what `--help` says of it, its arguments, and what it does."""
 
     help: str
@@ -80,11 +105,16 @@ _RECORD_HELP = (
     "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
 )
 _SYSTEM_HELP = "a config file (.toml), or module:attribute naming a Daemons"
+_LIBRARY_DEFAULT = "default: see `healthdaemons defaults`"
 _DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
 
 
 def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
 
 
 def _table_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +152,9 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop in order once everything is ready (exit 0), or at --timeout or "
         "when a service gives up (exit 1)",
     )
-    parser.add_argument("--timeout", type=float, default=None, help="seconds, with --until-ready")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=None, metavar="S", help="seconds, with --until-ready"
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,17 +164,30 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", help=_SYSTEM_HELP)
     parser.add_argument(
-        "--budget", type=float, default=None, metavar="S", help="every shutdown within S seconds"
+        "--budget", type=_seconds, default=None, metavar="S", help="every shutdown within S seconds"
     )
-    parser.add_argument("--examples", type=int, default=100, help="random fault schedules to try")
     parser.add_argument(
-        "--seed", type=int, default=0, help="for the random search (default 0: repeatable)"
+        "--examples",
+        type=_count(0),
+        metavar="N",
+        help=f"random fault schedules to try ({_LIBRARY_DEFAULT})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="for the random search (by default the same one: repeatable)",
     )
 
 
 def _explore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", help=_SYSTEM_HELP)
-    parser.add_argument("--max-states", type=int, default=20_000, help="stop after this many")
+    parser.add_argument(
+        "--max-states",
+        type=_count(1),
+        metavar="N",
+        help=f"stop after this many ({_LIBRARY_DEFAULT})",
+    )
 
 
 # What each command does
@@ -155,10 +200,6 @@ def _table_command(args: argparse.Namespace) -> int:
 def _defaults_command(args: argparse.Namespace) -> int:
     print(defaults_table())
     return 0
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
 
 
 def _events_command(args: argparse.Namespace) -> int:
@@ -178,11 +219,8 @@ def _timeline_command(args: argparse.Namespace) -> int:
 
 
 def _up_command(args: argparse.Namespace) -> int:
-    if args.timeout is not None:
-        if not args.until_ready:
-            raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
-        if not 0 <= args.timeout < math.inf:
-            raise UsageError(f"--timeout must be a number of seconds >= 0, not {args.timeout}")
+    if args.timeout is not None and not args.until_ready:
+        raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
     return _up(args.config, args.record, args.until_ready, args.timeout)
 
 
@@ -201,50 +239,54 @@ def _explore_command(args: argparse.Namespace) -> int:
     return _searching(functools.partial(_explore, args.system, args.max_states))
 
 
-COMMANDS: dict[str, Command] = {
-    "table": Command("print the lifecycle transition table", _table_arguments, _table_command),
-    "defaults": Command(
+COMMANDS: dict[str, Subcommand] = {
+    "table": Subcommand(
+        "print the lifecycle tables: transitions, then state-triggered rules",
+        _table_arguments,
+        _table_command,
+    ),
+    "defaults": Subcommand(
         "print every default value of the library (Markdown)", _no_arguments, _defaults_command
     ),
-    "events": Command(
+    "events": Subcommand(
         "print a recorded run (JSON lines) as text", _events_arguments, _events_command
     ),
-    "lifecycle": Command(
+    "lifecycle": Subcommand(
         "draw the lifecycle state machine",
         _lifecycle_arguments,
         _lifecycle_command,
         description=_DRAWING,
     ),
-    "graph": Command(
+    "graph": Subcommand(
         "draw a system's dependency graph", _graph_arguments, _graph_command, description=_DRAWING
     ),
-    "timeline": Command(
+    "timeline": Subcommand(
         "draw a recorded run as a timeline (SVG or PNG)",
         _timeline_arguments,
         _timeline_command,
         description="The format comes from the extension: .svg, or .png (rendered by the "
         "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
     ),
-    "up": Command(
+    "up": Subcommand(
         "run the system of a config file until Ctrl-C or SIGTERM",
         _up_arguments,
         _up_command,
         description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
         "first; a second one SIGKILLs what is left. Other signals are ignored.",
     ),
-    "check": Command(
+    "check": Subcommand(
         "validate a config file; print the start layers and the shutdown order",
         _check_arguments,
         _check_command,
     ),
-    "verify": Command(
+    "verify": Subcommand(
         "run a system many times under simulated faults and check the invariants",
         _verify_arguments,
         _verify_command,
         description="Nothing is started: processes and checks are simulated on a mock clock. "
         "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
     ),
-    "explore": Command(
+    "explore": Subcommand(
         "check the invariants in every interleaving of a small system's events",
         _explore_arguments,
         _explore_command,
@@ -259,7 +301,6 @@ COMMANDS: dict[str, Command] = {
 
 
 def _print_table(kind: EntryKind) -> int:
-
     print(lifecycle_table(kind), end="")
     return 0
 
@@ -289,6 +330,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argument type: a whole number >= `minimum`."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return count
+
+
 def _window(args: argparse.Namespace) -> Window:
     start, end = getattr(args, "from"), args.to
     if start is not None and end is not None and not start < end:
@@ -309,14 +365,10 @@ def _print_events(path: str, window: Window) -> int:
     history = _recorded_run(path)
     first = min(event.at for event in history)
     start, end = window
-    try:
-        for event in history:
-            moment = event.at - first
-            if (start is None or moment >= start) and (end is None or moment <= end):
-                print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
-    except BrokenPipeError:
-        # `healthdaemons events run.jsonl | head`: the reader has had enough.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for event in history:
+        moment = event.at - first
+        if (start is None or moment >= start) and (end is None or moment <= end):
+            print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
     return 0
 
 
@@ -335,7 +387,9 @@ def _recorded_run(path: str) -> list[Event]:
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
     if skipped and not history:
-        lines = "its line is" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        lines = (
+            "its one line is not" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        )
         raise ValueError(f"{path}: not a recorded run: {lines} an event")
     if not history:
         raise ValueError(f"{path}: no events")
@@ -390,26 +444,21 @@ def _searching(search: Callable[[], int]) -> int:
         print("healthdaemons: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # `healthdaemons verify FILE | head`: the reader has had enough.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # `healthdaemons verify FILE | head`: the search was cut short, so
+        # not verified (exit 1).
+        _discard_stdout()
         return 1
 
 
-def _verify(reference: str, budget: float | None, examples: int, seed: int) -> int:
+def _verify(reference: str, budget: float | None, examples: int | None, seed: int | None) -> int:
     # Imported when used: Hypothesis, which the searches run on, takes a while to load.
     from coordinator.testing import VerificationError, verify
 
-    if budget is not None and not budget >= 0:
-        raise ValueError(f"--budget must be a number of seconds >= 0, not {budget}")
-    if examples < 0:
-        raise ValueError(f"--examples must be 0 or more, not {examples}")
     try:
         print(
             verify(
                 load_system(reference),
-                max_examples=examples,
-                shutdown_budget=budget,
-                random_seed=seed,
+                **_given(max_examples=examples, shutdown_budget=budget, random_seed=seed),
             )
         )
     except VerificationError as error:
@@ -418,17 +467,21 @@ def _verify(reference: str, budget: float | None, examples: int, seed: int) -> i
     return 0
 
 
-def _explore(reference: str, max_states: int) -> int:
+def _explore(reference: str, max_states: int | None) -> int:
     from coordinator.testing import ExplorationError, explore
 
-    if max_states < 1:
-        raise ValueError(f"--max-states must be 1 or more, not {max_states}")
     try:
-        print(explore(load_system(reference), max_states=max_states))
+        print(explore(load_system(reference), **_given(max_states=max_states)))
     except ExplorationError as error:
         print(error)
         return 1
     return 0
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options given on the command line: the library's defaults
+    (coordinator/_defaults.py) stand for the others, written once."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _version() -> str:

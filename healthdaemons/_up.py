@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from coordinator import (
+    OUTPUT_LOGGER,
     Daemons,
     Event,
     HealthReported,
@@ -44,7 +45,6 @@ from coordinator import (
     describe_event,
     dump_events,
 )
-from coordinator._command_process import OUTPUT_LOGGER
 from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 from statemachines import LifecycleState
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,9 +57,9 @@ def test_arguments_that_do_not_go_together_are_a_usage_error(
         main(["up", str(config), "--timeout", "5"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: healthdaemons ")
+    assert err.startswith("usage: healthdaemons up [-h] ")
     assert err.endswith(
-        "healthdaemons: error: --timeout needs --until-ready (a plain `up` runs until Ctrl-C)\n"
+        "healthdaemons up: error: --timeout needs --until-ready (a plain `up` runs until Ctrl-C)\n"
     )
 
 
@@ -86,7 +87,12 @@ def test_events_on_a_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
     assert main(["events", str(bad)]) == 2
-    assert f"{bad}: not a recorded run" in capsys.readouterr().err
+    assert f"{bad}: not a recorded run: its one line is not an event\n" in capsys.readouterr().err
+    bad.write_text("not json\n[]\n")
+    assert main(["events", str(bad)]) == 2
+    assert (
+        f"{bad}: not a recorded run: none of its 2 lines is an event\n" in capsys.readouterr().err
+    )
     assert main(["events", str(tmp_path / "missing.jsonl")]) == 2
     assert "missing.jsonl: cannot read: No such file or directory" in capsys.readouterr().err
 
@@ -104,6 +110,45 @@ def test_up_with_a_record_it_cannot_write_exits_2_before_anything_starts(
     out, err = capsys.readouterr()
     assert err.startswith(f"healthdaemons: --record {record}: cannot write: ")
     assert "spawned" not in out
+
+
+def seconds(value: str) -> str:
+    if value == "x":
+        return "not a number of seconds: 'x'"
+    return f"must be a number of seconds >= 0, not {value!r}"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["up", "s.toml", "--until-ready", "--timeout", value], f"--timeout: {seconds(value)}")
+        for value in ("nan", "-1", "inf", "x")
+    ]
+    + [
+        (["verify", "s.toml", "--budget", value], f"--budget: {seconds(value)}")
+        for value in ("nan", "-1", "inf")
+    ]
+    + [
+        (
+            ["events", "r.jsonl", "--from", "-1"],
+            "--from: must be a number of seconds >= 0, not '-1'",
+        ),
+        (["verify", "s.toml", "--examples", "-1"], "--examples: must be 0 or more, not -1"),
+        (["verify", "s.toml", "--examples", "1.5"], "--examples: not a whole number: '1.5'"),
+        (["explore", "s.toml", "--max-states", "0"], "--max-states: must be 1 or more, not 0"),
+    ],
+)
+def test_the_number_options_are_checked_by_one_rule_per_kind(
+    arguments: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seconds (`--timeout`, `--budget`, `--from`, `--to`) are finite and >= 0,
+    counts whole numbers, each refused with the usage, before anything is read."""
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: healthdaemons {arguments[0]} ")
+    assert err.endswith(f"error: argument {error}\n")
 
 
 @pytest.mark.processes
@@ -130,3 +175,33 @@ async def test_the_demo_runs_its_hiccup_and_keeps_the_invariants() -> None:
         e for e in history if getattr(getattr(e, "event", None), "value", "") == "dependency_lost"
     ]
     assert {e.entry for e in lost} == {"migrate", "worker", "api", "smoke"}
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "arguments", [["table"], ["defaults"], ["--help"], ["check", "examples/demo.toml"]]
+)
+def test_a_reader_that_has_gone_is_no_error(arguments: list[str], buffered: bool) -> None:
+    """`healthdaemons defaults | head -3`: once the reader has closed the pipe,
+    the rest of the output goes nowhere, quietly, and the exit status is 0;
+    whether Python's stdout is buffered (the error would come in its final
+    flush) or not (in `print`)."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "healthdaemons", *arguments],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+            cwd=ROOT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")

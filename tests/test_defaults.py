@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import coordinator._defaults as defaults
+import coordinator.testing
+import healthdaemons._cli
 from coordinator import Command, ExecFn, MemoryHost, Ready, SubContainer
 from coordinator._defaults import DEFAULTS, defaults_table
 from coordinator._process_handle import RestartBackoff
-from coordinator.testing import check_clean_shutdown
+from coordinator.testing import check_clean_shutdown, explore, fault_schedules, simulate, verify
 from coordinator.triggers import FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL
 from healthdaemons import main
 
@@ -40,6 +43,47 @@ def test_the_options_take_their_defaults_from_the_module() -> None:
     assert (FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL) == (0.05, 1.0, 30.0)
     wait = inspect.signature(check_clean_shutdown).parameters["wait"].default
     assert wait is defaults.LEFTOVER_WAIT
+
+
+def _default(function: Callable[..., object], parameter: str) -> object:
+    return inspect.signature(function).parameters[parameter].default
+
+
+def test_the_searches_take_their_defaults_from_the_module() -> None:
+    assert _default(verify, "max_examples") is defaults.VERIFY_EXAMPLES
+    for function in (verify, simulate, fault_schedules):
+        assert _default(function, "horizon") is defaults.FAULT_HORIZON
+    assert _default(explore, "max_states") is defaults.EXPLORE_MAX_STATES
+    assert _default(explore, "max_depth") is defaults.EXPLORE_MAX_DEPTH
+
+
+@pytest.mark.parametrize(
+    ("arguments", "given"),
+    [
+        (["verify", "s.toml"], {}),
+        (
+            ["verify", "s.toml", "--examples", "7", "--seed", "3", "--budget", "9"],
+            {"max_examples": 7, "random_seed": 3, "shutdown_budget": 9.0},
+        ),
+        (["explore", "s.toml"], {}),
+        (["explore", "s.toml", "--max-states", "5"], {"max_states": 5}),
+    ],
+)
+def test_the_command_leaves_the_searches_their_defaults(
+    arguments: list[str], given: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`healthdaemons verify` without `--examples` runs `verify`'s default
+    number, the one `healthdaemons defaults` shows, not a copy of it."""
+    passed: dict[str, object] = {}
+
+    def search(system: object, **options: object) -> str:
+        passed.update(options)
+        return "searched"
+
+    monkeypatch.setattr(coordinator.testing, arguments[0], search)
+    monkeypatch.setattr(healthdaemons._cli, "load_system", lambda reference: reference)
+    assert main(arguments) == 0
+    assert passed == given
 
 
 def test_the_spec_defaults() -> None:

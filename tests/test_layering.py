@@ -144,3 +144,17 @@ def test_no_direct_asyncio_or_trio(path: Path) -> None:
     assert not _imports_package(imports, "asyncio")
     if SIMULATIONS not in path.parents:
         assert not _imports_package(imports, "trio")
+
+
+@pytest.mark.parametrize("path", _file_params(*PACKAGES))
+def test_a_package_uses_only_the_public_names_of_those_below(path: Path) -> None:
+    """`coordinator.OUTPUT_LOGGER`, never `coordinator._command_process.OUTPUT_LOGGER`:
+    what a lower package keeps private can change without breaking those above."""
+    own = path.relative_to(ROOT).parts[0]
+    private = [
+        module
+        for package in MAY_IMPORT[own]
+        for module in _imports_package(_imports(path), package)
+        if any(part.startswith("_") for part in module.split("."))
+    ]
+    assert not private, f"{own} imports private modules of the library: {private}"

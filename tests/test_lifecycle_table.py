@@ -530,7 +530,8 @@ class Settled:
 
 
 def settled(kind: EntryKind, state: LifecycleState, g: Guards) -> Settled:
-    """What docs/spec.md sections 3 and 4 say the coordinator does to an entry left in `state`."""
+    """What docs/spec.md section 3 (and section 4) says the coordinator does to
+    an entry left in `state`."""
     if state is WAITING:
         # "Start: an entry starts as soon as all of its own dependencies are ready."
         launches = g.dependencies_ready and not g.terminating

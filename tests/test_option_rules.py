@@ -193,3 +193,33 @@ def test_a_bad_stream_is_refused_in_the_same_words(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == f"{path}: services.db.ready.stream: {phrase}"
+
+
+NOT_CALLABLE: Any = "not a function"
+
+
+@pytest.mark.parametrize(
+    ("add", "option"),
+    [
+        (lambda d: d.add_health_check("web", ready=Ready("W", NOT_CALLABLE)), "ready.fn"),
+        (
+            lambda d: d.add_health_check("web", ready=Ready("W", ok, trigger=NOT_CALLABLE)),
+            "ready.trigger",
+        ),
+        (lambda d: d.add_oneshot("web", exec=ExecFn(NOT_CALLABLE)), "exec.fn"),
+        (
+            lambda d: d.add_oneshot("web", exec=Command("true", on_stdout=NOT_CALLABLE)),
+            "exec.on_stdout",
+        ),
+        (
+            lambda d: d.add_oneshot("web", exec=Command("true", on_stderr=NOT_CALLABLE)),
+            "exec.on_stderr",
+        ),
+    ],
+)
+def test_what_is_not_callable_is_refused_in_the_same_words(
+    add: Callable[[Daemons], object], option: str
+) -> None:
+    with pytest.raises(InvalidEntryError) as caught:
+        add(Daemons.of())
+    assert str(caught.value).endswith(f"'web': {option} must be callable, not str")

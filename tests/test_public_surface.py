@@ -1,4 +1,4 @@
-"""The public surface: complete `__all__` lists and the names docs/design.md promises.
+"""The public surface: complete `__all__` lists and the names the documented API promises.
 
 The layering (which package may import which) is in test_layering.py.
 
@@ -135,7 +135,7 @@ def test_public_attributes_rule() -> None:
     assert "annotations" not in _public_attributes(coordinator.triggers)
 
 
-# The names the public API promises (docs/design.md)
+# The names the documented API requires
 
 
 def _in_all(module: ModuleType, *names: str) -> None:

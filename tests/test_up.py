@@ -195,7 +195,7 @@ async def test_output_lines_reach_the_printer_in_order_with_events() -> None:
     lines = [f"line {n}" for n in range(5)]
 
     async def talk(_: object) -> None:
-        from coordinator._command_process import OUTPUT_LOGGER
+        from coordinator import OUTPUT_LOGGER
 
         for line in lines:
             OUTPUT_LOGGER.info("[%s] %s", "talker", line)

@@ -296,7 +296,9 @@ def test_the_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "every reachable state" in capsys.readouterr().out
     assert main(["verify", str(tmp_path / "missing.toml")]) == 2
     assert "missing.toml" in capsys.readouterr().err
-    assert main(["verify", str(config), "--budget", "-1"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", str(config), "--budget", "-1"])
+    assert exited.value.code == 2
     assert main(["verify", str(tmp_path / "system.yaml")]) == 2
     assert "a config file (.toml) or as module:attribute" in capsys.readouterr().err
     assert main(["explore", "os:sep"]) == 2

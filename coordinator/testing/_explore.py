@@ -33,6 +33,7 @@ from statemachines import EntryKind, LifecycleState
 from .._command import Command
 from .._command_process import SpawnSettings
 from .._daemons import Daemons
+from .._defaults import EXPLORE_MAX_DEPTH, EXPLORE_MAX_STATES
 from .._events import Event
 from .._load_system import load_system
 from .._options import EntrySpec, ExecFunction
@@ -286,7 +287,10 @@ class _Search:
 
 
 def explore(
-    system: Daemons | str | os.PathLike[str], *, max_states: int = 20_000, max_depth: int = 80
+    system: Daemons | str | os.PathLike[str],
+    *,
+    max_states: int = EXPLORE_MAX_STATES,
+    max_depth: int = EXPLORE_MAX_DEPTH,
 ) -> ExplorationReport:
     """Enumerate the interleavings of spawns finishing, check results,
     process exits, `term()` and the passing of time for a small system (up

@@ -21,14 +21,13 @@ from statemachines import EntryKind
 
 from .._command import Command
 from .._daemons import Daemons
+from .._defaults import FAULT_HORIZON
 from .._options import EntrySpec
 from .._ready import Ready
 from .._results import HealthCheckResult
 
 __all__ = ["EntryFaults", "FaultSchedule", "Faults", "ProcessRun", "fault_schedules", "systems"]
 
-DEFAULT_HORIZON = 60.0
-"""How far into a run (seconds) faults and `term()` are placed by default."""
 SLOW_SPAWN = 0.05
 """A slow spawn, in seconds: long enough for a stop to land during it (a
 real fork and exec take milliseconds; a slow start is `ready_after`)."""
@@ -275,7 +274,7 @@ def _entry_faults(
 
 
 def fault_schedules(
-    system: Daemons, *, faults: Faults = ALL_FAULTS, horizon: float = DEFAULT_HORIZON
+    system: Daemons, *, faults: Faults = ALL_FAULTS, horizon: float = FAULT_HORIZON
 ) -> st.SearchStrategy[FaultSchedule]:
     """Schedules for `system`: per entry, what its processes and check do,
     and when `term()` comes, within `horizon` seconds. Times are drawn

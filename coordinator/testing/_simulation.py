@@ -28,6 +28,7 @@ from .._announced import Announcement
 from .._command import Command
 from .._command_process import SpawnError, SpawnSettings
 from .._daemons import Daemons
+from .._defaults import FAULT_HORIZON
 from .._events import Event
 from .._host import MemoryHost
 from .._options import EntrySpec, ExecFn, ExecFunction
@@ -37,7 +38,7 @@ from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from .._subcontainer import SubContainer
 from ._invariants import InvariantViolation, check_invariants
-from ._schedules import DEFAULT_HORIZON, FaultSchedule, ProcessRun
+from ._schedules import FaultSchedule, ProcessRun
 
 __all__ = [
     "ShutdownBudgetExceeded",
@@ -374,7 +375,7 @@ def simulate(
     schedule: FaultSchedule,
     *,
     shutdown_budget: float | None = None,
-    horizon: float = DEFAULT_HORIZON,
+    horizon: float = FAULT_HORIZON,
 ) -> SimulatedRun:
     """Run `system` once under `schedule` on trio's mock clock and check
     invariants 1 to 6 (and the budget). Never raises for a violation: the

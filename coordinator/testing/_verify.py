@@ -16,6 +16,7 @@ from statemachines import LifecycleEvent
 
 from .._command import Command
 from .._daemons import Daemons
+from .._defaults import FAULT_HORIZON, VERIFY_EXAMPLES
 from .._events import (
     ErrorReported,
     Event,
@@ -30,7 +31,6 @@ from ..errors import HealthDaemonsError
 from ._report import timeline_lines
 from ._schedules import (
     ALL_FAULTS,
-    DEFAULT_HORIZON,
     SLOW_SPAWN,
     EntryFaults,
     Faults,
@@ -104,10 +104,10 @@ def worst_case_schedule(system: Daemons) -> FaultSchedule:
 def verify(
     system: Daemons | str | os.PathLike[str],
     *,
-    max_examples: int = 100,
+    max_examples: int = VERIFY_EXAMPLES,
     shutdown_budget: float | None = None,
     faults: Faults | st.SearchStrategy[FaultSchedule] = ALL_FAULTS,
-    horizon: float = DEFAULT_HORIZON,
+    horizon: float = FAULT_HORIZON,
     random_seed: int | None = 0,
 ) -> VerificationReport:
     """Run `system` (a `Daemons`, or a config file's path) without faults,

@@ -220,7 +220,7 @@ def test_a_timeout_that_is_not_a_number_of_seconds_is_a_mistake(
     arguments = ["up", str(_write(tmp_path, CHAIN)), "--until-ready", "--timeout", timeout]
     code, output = _finish(_start(*arguments))
     assert code == 2, output
-    assert f"--timeout must be a number of seconds >= 0, not {float(timeout)}" in output
+    assert f"argument --timeout: must be a number of seconds >= 0, not {timeout!r}" in output
 
 
 def test_plain_output_is_never_wrapped(tmp_path: Path) -> None:
