@@ -103,6 +103,7 @@ class EntrySupervisor:
             process is not None
             and process.running
             and entry.kill_at is None
+            and not entry.sigkill_sent
             and entry.wait_scope is not None
         ):
             # The supervising task keeps waiting for the exit, now bounded.
@@ -111,9 +112,8 @@ class EntrySupervisor:
     def kill(self, entry: Entry) -> None:
         """SIGKILL the entry's process group now, if it runs (a function is abandoned)."""
         process = entry.process
-        if process is not None and process.running:
-            entry.kill_at = anyio.current_time()  # so no SIGTERM follows
-            self._signalled(entry.spec.id, process.pid, process.kill())
+        if process is not None and process.running and not entry.sigkill_sent:
+            self._kill(entry, process)
 
     # The tasks.
 
@@ -195,6 +195,7 @@ class EntrySupervisor:
         when cancelled. Returns how it ended, and the process if something of
         it outlived its leader: the caller reacts to the exit, then stops it."""
         entry.kill_at = None
+        entry.sigkill_sent = False
         process: ProcessHandle
         if isinstance(exec_, Command):
             # Shielded: a spawn cut short could leave a child nobody knows of.
@@ -251,14 +252,16 @@ class EntrySupervisor:
 
         Run under a shielded scope; every step of it is bounded.
         """
-        kill_at = entry.kill_at
-        if kill_at is None:
-            kill_at = self._terminate(entry, process)
-        with anyio.CancelScope(deadline=kill_at):
-            status = await process.wait()
-            await process.wait_gone()
-            return status
-        self._signalled(entry.spec.id, process.pid, process.kill())
+        if not entry.sigkill_sent:
+            kill_at = entry.kill_at
+            if kill_at is None:
+                kill_at = self._terminate(entry, process)
+            with anyio.CancelScope(deadline=kill_at):
+                status = await process.wait()
+                await process.wait_gone()
+                return status
+        if not entry.sigkill_sent:  # (`kill()` may have come meanwhile)
+            self._kill(entry, process)
         with anyio.move_on_after(KILL_WAIT):
             status = await process.wait()
             await process.wait_gone()
@@ -267,6 +270,10 @@ class EntrySupervisor:
         message = f"process group {process.pid} outlived SIGKILL by {KILL_WAIT:g} s; given up"
         self._error(entry.spec.id, message)
         return ExitStatus(None, False, "outlived SIGKILL")
+
+    def _kill(self, entry: Entry, process: ProcessHandle) -> None:
+        entry.sigkill_sent = True  # so no SIGTERM, nor another SIGKILL, follows
+        self._signalled(entry.spec.id, process.pid, process.kill())
 
     def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
         self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
