@@ -246,7 +246,8 @@ class Daemons:
         if problem is not None:
             raise ValueError(f"history_limit {problem}")
         if host is None:
-            host = self._host or MemoryHost(history_limit)
+            # (Not `or`: a host may well be empty, as a list of events is.)
+            host = self._host if self._host is not None else MemoryHost(history_limit)
         return RunningDaemons(
             self.entries,
             host,

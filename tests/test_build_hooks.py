@@ -15,6 +15,8 @@ from coordinator import (
     Daemons,
     EntryView,
     ErrorReported,
+    Event,
+    HealthReported,
     LifecycleState,
     MemoryHost,
     ProcessHandle,
@@ -49,6 +51,26 @@ async def test_the_host_is_given_at_build_time_and_cannot_be_swapped() -> None:
     assert not default.health and not default.events
     assert system.build().host is default
     assert isinstance(Daemons.of().build().host, MemoryHost)
+
+
+class EventList(list[Event]):
+    """A host that is a list of the events: empty, and so false, at first."""
+
+    def set_health(self, report: HealthReported) -> None:
+        pass
+
+    def record(self, event: Event) -> None:
+        self.append(event)
+
+
+async def test_a_host_that_is_empty_at_first_is_still_the_host() -> None:
+    host = EventList()
+    system = Daemons.of(host=host).add_daemon("db", exec=forever(), ready=Ready("DB", Switch()))
+    running = system.build()
+    assert running.host is host
+    async with running:
+        await running.wait_ready(5)
+    assert host == running.history
 
 
 async def test_commands_start_through_the_spawn_function_given_to_build() -> None:
