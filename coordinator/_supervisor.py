@@ -29,7 +29,7 @@ from ._command_process import CommandProcess, SpawnError, SpawnSettings
 from ._defaults import KILL_WAIT
 from ._entry import Entry
 from ._events import Event, ProcessExited, ProcessSignalled, ProcessSpawned
-from ._fatal import is_fatal
+from ._fatal import Fatal, is_fatal
 from ._options import Exec
 from ._output_guard import guard_output
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
@@ -71,7 +71,7 @@ class EntrySupervisor:
         record: Callable[[Event], None],
         report: Callable[[Entry, HealthCheckResult], None],
         error: Callable[[str | None, str], None],
-        fatal: Callable[..., None],
+        fatal: Fatal,
     ) -> None:
         self._tasks = tasks
         self._spawn = spawn
@@ -80,11 +80,6 @@ class EntrySupervisor:
         self._report = report
         self._error = error
         self._fatal = fatal
-
-    @property
-    def spawn(self) -> SpawnFunction:
-        """The function that starts each command (`Daemons.build(spawn=...)`)."""
-        return self._spawn
 
     # Called by the rules, within a step.
 
@@ -203,7 +198,7 @@ class EntrySupervisor:
                 try:
                     process = await self._spawn(
                         guard_output(exec_, entry.spec.id, self._fatal),
-                        self.spawn_settings(entry),
+                        self._spawn_settings(entry),
                     )
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
@@ -382,7 +377,7 @@ class EntrySupervisor:
                 elif not recheck.cancel_called:
                     return
 
-    def spawn_settings(self, entry: Entry) -> SpawnSettings:
+    def _spawn_settings(self, entry: Entry) -> SpawnSettings:
         """What the spawn function is given for the entry's next process."""
         entry.announcer = announcer = object()
         ready = entry.spec.ready
