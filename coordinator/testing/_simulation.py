@@ -18,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 import trio.testing
@@ -47,6 +48,7 @@ __all__ = [
     "shutdown_bound",
     "shutdown_failures",
     "simulate",
+    "simulated_system",
     "worst_chain",
 ]
 
@@ -211,49 +213,50 @@ class SimulatedProcess:
         return "SIGKILL"
 
 
-class SimulatedWorld:
+class SimulatedWorld(Protocol):
     """What replaces the world around the coordinator: a spawn hook for
     commands, a function for each `ExecFn`, a check for each polled entry.
     `simulate` plays a schedule; `explore` lets its search choose."""
 
-    async def start_command(self, command: Command, settings: SpawnSettings) -> ProcessHandle:
-        raise NotImplementedError
+    async def start_command(self, command: Command, settings: SpawnSettings) -> ProcessHandle: ...
 
-    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction:
-        raise NotImplementedError
+    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction: ...
 
-    def check(self, spec: EntrySpec) -> CheckFn:
-        raise NotImplementedError
+    def check(self, spec: EntrySpec) -> CheckFn: ...
 
-    def spec(self, spec: EntrySpec, subcontainers: dict[int, SubContainer]) -> EntrySpec:
-        """The entry in this world: the same rules and timeouts; its function,
-        check and subcontainer simulated (never the user's own)."""
-        changes: dict[str, object] = {}
-        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
-        if isinstance(spec.exec, ExecFn):
-            timeout = spec.exec.sigterm_timeout
-            # Announcing is a command's job: hand over to a simulated one.
-            function = _hand_over(spec.id, timeout) if announced else self.function(spec, timeout)
-            changes["exec"] = ExecFn(function, sigterm_timeout=timeout)
-        if spec.ready is not None and not announced:
-            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec))
-        if spec.subcontainer is not None:
-            key = id(spec.subcontainer)
-            if key not in subcontainers:
-                subcontainers[key] = SubContainer(spec.subcontainer.name)
-            changes["subcontainer"] = subcontainers[key]
-        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
-    def running(self, specs: Sequence[EntrySpec]) -> RunningDaemons:
-        """A system of `specs` that runs in this world."""
-        subcontainers: dict[int, SubContainer] = {}
-        # The whole history: the invariant checker replays it from the start.
-        return RunningDaemons(
-            [self.spec(s, subcontainers) for s in specs],
-            MemoryHost(history_limit=None),
-            history_limit=None,
-            spawn=self.start_command,
-        )
+def simulated_system(world: SimulatedWorld, specs: Sequence[EntrySpec]) -> RunningDaemons:
+    """A system of `specs` that runs in `world`."""
+    subcontainers: dict[int, SubContainer] = {}
+    # The whole history: the invariant checker replays it from the start.
+    return RunningDaemons(
+        [_simulated_spec(world, s, subcontainers) for s in specs],
+        MemoryHost(history_limit=None),
+        history_limit=None,
+        spawn=world.start_command,
+    )
+
+
+def _simulated_spec(
+    world: SimulatedWorld, spec: EntrySpec, subcontainers: dict[int, SubContainer]
+) -> EntrySpec:
+    """The entry in `world`: the same rules and timeouts; its function, check
+    and subcontainer simulated (never the user's own)."""
+    changes: dict[str, object] = {}
+    announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
+    if isinstance(spec.exec, ExecFn):
+        timeout = spec.exec.sigterm_timeout
+        # Announcing is a command's job: hand over to a simulated one.
+        function = _hand_over(spec.id, timeout) if announced else world.function(spec, timeout)
+        changes["exec"] = ExecFn(function, sigterm_timeout=timeout)
+    if spec.ready is not None and not announced:
+        changes["ready"] = dataclasses.replace(spec.ready, fn=world.check(spec))
+    if spec.subcontainer is not None:
+        key = id(spec.subcontainer)
+        if key not in subcontainers:
+            subcontainers[key] = SubContainer(spec.subcontainer.name)
+        changes["subcontainer"] = subcontainers[key]
+    return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
 def _hand_over(entry_id: str, timeout: float) -> ExecFunction:
@@ -263,7 +266,7 @@ def _hand_over(entry_id: str, timeout: float) -> ExecFunction:
     return hand_over
 
 
-class _World(SimulatedWorld):
+class _World:
     """Everything outside the coordinator: the processes and the checks."""
 
     def __init__(self, specs: Sequence[EntrySpec], schedule: FaultSchedule) -> None:
@@ -386,7 +389,7 @@ def simulate(
     if problem is not None:
         raise ValueError(f"fault schedule: {problem}")
     world = _World(specs, schedule)
-    running = world.running(specs)
+    running = simulated_system(world, specs)
     bound, chain = shutdown_bound(specs, schedule)
     _, slowest = worst_chain(specs)
     times: dict[str, float] = {}
