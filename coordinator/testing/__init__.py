@@ -17,15 +17,15 @@ from ._schedules import FaultSchedule as FaultSchedule
 from ._schedules import ProcessRun as ProcessRun
 from ._schedules import fault_schedules as fault_schedules
 from ._schedules import systems as systems
+from ._shutdown_bound import ShutdownBudgetExceeded as ShutdownBudgetExceeded
+from ._shutdown_bound import shutdown_bound as shutdown_bound
 from ._shutdown_check import LeftoverProcess as LeftoverProcess
 from ._shutdown_check import StartSystem as StartSystem
 from ._shutdown_check import UncleanShutdown as UncleanShutdown
 from ._shutdown_check import check_clean_shutdown as check_clean_shutdown
 from ._shutdown_check import kill_leftovers as kill_leftovers
 from ._shutdown_check import leftover_processes as leftover_processes
-from ._simulation import ShutdownBudgetExceeded as ShutdownBudgetExceeded
 from ._simulation import SimulatedRun as SimulatedRun
-from ._simulation import shutdown_bound as shutdown_bound
 from ._simulation import simulate as simulate
 from ._verify import VerificationError as VerificationError
 from ._verify import VerificationReport as VerificationReport

@@ -42,12 +42,8 @@ from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines
-from ._simulation import (
-    refuse_running_loop,
-    shutdown_bound,
-    shutdown_failures,
-    simulated_system,
-)
+from ._shutdown_bound import shutdown_bound, shutdown_failures
+from ._simulation import refuse_running_loop, simulated_system
 from ._verify import VerificationError
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
