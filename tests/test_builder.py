@@ -1,4 +1,4 @@
-"""`Daemons`: immutable building, option factories, and validation (SPEC section 2)."""
+"""`Daemons`: immutable building, option factories, and validation (docs/spec.md section 2)."""
 
 from __future__ import annotations
 

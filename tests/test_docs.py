@@ -84,7 +84,6 @@ def _repository_files() -> list[Path]:
     return [path for path in found if path != Path(__file__).resolve()]
 
 
-@pytest.mark.xfail(strict=True, reason="citations rewritten at merge")
 def test_nothing_cites_a_document_outside_the_repository() -> None:
     citing = []
     for path in _repository_files():

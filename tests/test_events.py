@@ -1,4 +1,5 @@
-"""Events: monotonic times, JSON lines written and read back, subscriptions (SPEC section 7)."""
+"""Events: monotonic times, JSON lines written and read back, subscriptions
+(docs/spec.md section 7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks, grace periods, the host, hidden entries and triggers (SPEC sections 1, 5, 7)."""
+"""Checks, grace periods, the host, hidden entries and triggers (docs/spec.md sections 1, 5, 7)."""
 
 from __future__ import annotations
 

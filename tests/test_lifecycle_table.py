@@ -1,11 +1,11 @@
-"""The lifecycle tables, checked cell by cell against SPEC section 3.
+"""The lifecycle tables, checked cell by cell against docs/spec.md section 3.
 
 In the style of h11's `tests/test_state.py`: every event is fired from every
 state (illegal ones included), for every kind of entry and every combination
 of guard values, and the full resulting state is asserted after each step.
 The state-triggered rules are walked the same way: every kind, state and
 combination of guard values. The expectations (`expected()`, `settled()`)
-are written here from the SPEC, not read back from `TRANSITIONS` or
+are written here from docs/spec.md, not read back from `TRANSITIONS` or
 `STATE_TRIGGERS`.
 """
 
@@ -110,7 +110,7 @@ class Lives:
         assert self.bystander.state is WAITING
 
 
-# The expectation, from SPEC section 3.
+# The expectation, from docs/spec.md section 3.
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ POLLED_WHEN_READY: Final = frozenset({DAEMON, CHECK})
 
 
 def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: Guards) -> Outcome:
-    """What SPEC section 3 says happens when `event` is fired at an entry in `state`."""
+    """What docs/spec.md section 3 says happens when `event` is fired at an entry in `state`."""
 
     def to(dest: LifecycleState) -> Taken:
         return Taken(True, dest)
@@ -139,7 +139,7 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
 
     if state is WAITING:
         if event is E.LAUNCH:
-            # SPEC guard: "every dependency is ready, system not terminating".
+            # docs/spec.md's guard: "every dependency is ready, system not terminating".
             return to(STARTING) if g.dependencies_ready and not g.terminating else blocked
         if event is E.TERM:
             return to(STOPPED)  # nothing to stop
@@ -147,12 +147,12 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
 
     if state in (STARTING, READY, FAILING):
         if event is E.DEPENDENCY_LOST:
-            # SPEC guard: "a dependency left `ready`", so not every one is.
+            # docs/spec.md's guard: "a dependency left `ready`", so not every one is.
             return blocked if g.dependencies_ready else to(STOPPING)
         if event is E.TERM:
             return to(STOPPING)
         if event is E.GIVE_UP:
-            # max_restarts reached: failing for good (SPEC section 4). Only
+            # max_restarts reached: failing for good (docs/spec.md section 4). Only
             # kinds that run a process restart it, and a oneshot that is ready
             # has exited for good, so only a ready daemon can still give up.
             if kind not in RUNS_A_PROCESS:
@@ -530,7 +530,8 @@ class Settled:
 
 
 def settled(kind: EntryKind, state: LifecycleState, g: Guards) -> Settled:
-    """What SPEC section 3 (and section 4) says the coordinator does to an entry left in `state`."""
+    """What docs/spec.md section 3 (and section 4) says the coordinator does to
+    an entry left in `state`."""
     if state is WAITING:
         # "Start: an entry starts as soon as all of its own dependencies are ready."
         launches = g.dependencies_ready and not g.terminating
@@ -558,7 +559,7 @@ def settle(model: Model, kind: EntryKind) -> Settled:
 
 
 def settle_mismatches(kind: EntryKind) -> list[str]:
-    """Every cell (state, guard values) where the rules and the SPEC disagree."""
+    """Every cell (state, guard values) where the rules and docs/spec.md disagree."""
     lives = Lives(kind)
     wrong: list[str] = []
     for state, guards in itertools.product(S, ALL_GUARD_VALUES):
@@ -569,7 +570,7 @@ def settle_mismatches(kind: EntryKind) -> list[str]:
         except IllegalTransition as error:
             got = str(error)
         if got != want:
-            wrong.append(f"{state.value} {guards}: rules give {got}, SPEC says {want}")
+            wrong.append(f"{state.value} {guards}: rules give {got}, docs/spec.md says {want}")
     return wrong
 
 

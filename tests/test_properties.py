@@ -1,4 +1,4 @@
-"""Hypothesis: on random DAGs under random faults, the invariants of SPEC section 8 hold.
+"""Hypothesis: on random DAGs under random faults, the invariants of docs/spec.md section 8 hold.
 
 Each example runs a real system (in-process entries) with random stop
 durations, check flaps, crashes, failing oneshots, functions that ignore

@@ -1,4 +1,4 @@
-"""The public surface: complete `__all__` lists and the names DESIGN promises.
+"""The public surface: complete `__all__` lists and the names docs/design.md promises.
 
 The layering (which package may import which) is in test_layering.py.
 
@@ -135,7 +135,7 @@ def test_public_attributes_rule() -> None:
     assert "annotations" not in _public_attributes(coordinator.triggers)
 
 
-# The names the DESIGN contract requires
+# The names docs/design.md promises
 
 
 def _in_all(module: ModuleType, *names: str) -> None:

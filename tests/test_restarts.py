@@ -1,4 +1,4 @@
-"""Restart backoff, max_restarts, and exit classification (SPEC section 4).
+"""Restart backoff, max_restarts, and exit classification (docs/spec.md section 4).
 
 Backoff spans minutes of delays, so these run on trio's mock clock only.
 """

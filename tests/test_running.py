@@ -1,4 +1,4 @@
-"""Starting in dependency order, losing a dependency, recovering (SPEC section 4)."""
+"""Starting in dependency order, losing a dependency, recovering (docs/spec.md section 4)."""
 
 from __future__ import annotations
 

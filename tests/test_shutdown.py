@@ -1,4 +1,4 @@
-"""`term()` and leaving the block: ordered, shared, bounded (SPEC section 6)."""
+"""`term()` and leaving the block: ordered, shared, bounded (docs/spec.md section 6)."""
 
 from __future__ import annotations
 

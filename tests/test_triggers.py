@@ -1,4 +1,4 @@
-"""Triggers: when checks run (SPEC section 5).
+"""Triggers: when checks run (docs/spec.md section 5).
 
 Their cadences span minutes (the default trigger waits 30 s while healthy), so
 these tests run on trio's mock clock only; the triggers themselves use nothing

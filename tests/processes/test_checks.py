@@ -1,4 +1,5 @@
-"""The built-in polled checks against real sockets, servers and processes (SPEC section 5)."""
+"""The built-in polled checks against real sockets, servers and processes
+(docs/spec.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The invariants of SPEC section 8 with real processes, on random small systems.
+"""The invariants of docs/spec.md section 8 with real processes, on random small systems.
 
 Each entry is a real command with a random behaviour (runs until stopped,
 ignores SIGTERM, forks a grandchild, crashes, a oneshot that fails at first),
