@@ -203,11 +203,18 @@ class EntrySupervisor:
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
                     return ExitStatus(None, False, str(error), spawned=False), None
-                except BaseException as error:  # from a subcontainer's `wrap`
+                except Exception as error:  # a spawn function of the user's own
+                    self._error(entry.spec.id, f"could not start: spawn raised {error!r}")
+                    return ExitStatus(None, False, repr(error), spawned=False), None
+                except BaseException as error:  # from a subcontainer's `wrap`, or the spawn
                     if not is_fatal(error):
                         raise
                     self._fatal(entry.spec.id, "spawning", error)
                     return ExitStatus(None, False, repr(error), spawned=False), None
+            if not isinstance(process, ProcessHandle):
+                message = f"spawn returned {type(process).__name__}, not a ProcessHandle"
+                self._error(entry.spec.id, f"could not start: {message}")
+                return ExitStatus(None, False, message, spawned=False), None
         else:
             name = f"healthdaemons:{entry.spec.id}:exec"
             process = FunctionProcess(
