@@ -442,10 +442,7 @@ class RunningDaemons:
                 queue.append(dependency)
             queue.append(entry)
         if dest is STOPPING:
-            assert entry.checks_scope is not None
-            entry.checks_scope.cancel()
-            if entry.stopping is not None:
-                entry.stopping.set()
+            self._supervisor.stopping_began(entry)
             queue.append(entry)
         elif dest is STOPPED:
             self._stopped_count += 1

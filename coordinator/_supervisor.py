@@ -3,11 +3,11 @@ checks it, and stops it.
 
 It never decides: each task reports what happened (a check result, an exit,
 a process gone) to the `react` it was handed (the coordinator's `_react`),
-which applies the rules, and the rules call back `launch`, `permit_stop`
-and `kill`. Per launch, a supervising task runs the process loop (spawn,
-wait, restart with backoff) and a check loop runs the entry's checks, or
-waits for its process to announce readiness; both end when the entry is
-stopped.
+which applies the rules, and the rules call back `launch`,
+`stopping_began`, `permit_stop` and `kill`. Per launch, a supervising task
+runs the process loop (spawn, wait, restart with backoff) and a check loop
+runs the entry's checks, or waits for its process to announce readiness;
+both end when the entry is stopped.
 """
 
 from __future__ import annotations
@@ -87,6 +87,13 @@ class EntrySupervisor:
         """The entry just started: a fresh launch, and its supervising task."""
         entry.begin_launch(anyio.current_time())
         self._tasks.group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
+
+    def stopping_began(self, entry: Entry) -> None:
+        """The entry is stopping: its checks end, and a restart delay is cut short."""
+        assert entry.checks_scope is not None
+        entry.checks_scope.cancel()
+        if entry.stopping is not None:
+            entry.stopping.set()
 
     def permit_stop(self, entry: Entry) -> None:
         """No dependent runs any more: the entry's process may be told to stop."""
