@@ -11,6 +11,9 @@ from ._explore import ExplorationReport as ExplorationReport
 from ._explore import explore as explore
 from ._invariants import InvariantViolation as InvariantViolation
 from ._invariants import check_invariants as check_invariants
+from ._leftovers import LeftoverProcess as LeftoverProcess
+from ._leftovers import kill_leftovers as kill_leftovers
+from ._leftovers import leftover_processes as leftover_processes
 from ._schedules import EntryFaults as EntryFaults
 from ._schedules import Faults as Faults
 from ._schedules import FaultSchedule as FaultSchedule
@@ -19,12 +22,9 @@ from ._schedules import fault_schedules as fault_schedules
 from ._schedules import systems as systems
 from ._shutdown_bound import ShutdownBudgetExceeded as ShutdownBudgetExceeded
 from ._shutdown_bound import shutdown_bound as shutdown_bound
-from ._shutdown_check import LeftoverProcess as LeftoverProcess
 from ._shutdown_check import StartSystem as StartSystem
 from ._shutdown_check import UncleanShutdown as UncleanShutdown
 from ._shutdown_check import check_clean_shutdown as check_clean_shutdown
-from ._shutdown_check import kill_leftovers as kill_leftovers
-from ._shutdown_check import leftover_processes as leftover_processes
 from ._simulation import SimulatedRun as SimulatedRun
 from ._simulation import simulate as simulate
 from ._verify import VerificationError as VerificationError
