@@ -84,6 +84,7 @@ class Daemons:
         pipe and kills the process group when the pipe closes. Processes
         that your own code starts otherwise are not covered (see the guide).
         """
+        _check_host(host)
         return cls(host, _Store([]), 0, orphan_guard)
 
     @property
@@ -240,11 +241,22 @@ class Daemons:
         `host` receives this build's health reports and events, instead of
         the host given to `of()` (by default, a fresh `MemoryHost`). `spawn`
         starts each command: real processes by default; `coordinator.testing`
-        passes a simulation of its own (see `SpawnFunction`).
+        passes a simulation of its own (see `SpawnFunction`). An exception
+        it raises, or a result that is not a `ProcessHandle`, means that
+        command could not start (an `ErrorReported` event), as a
+        `SpawnError` does. Raises `TypeError` for a `host` that is not a
+        `Host` or a `spawn` that cannot be called.
         """
         require_option("history_limit", history_limit)
+        _check_host(host)
+        if not callable(spawn):
+            raise TypeError(
+                "spawn must be an async function (command, settings) -> ProcessHandle, "
+                f"not {type(spawn).__name__}"
+            )
         if host is None:
-            host = self._host or MemoryHost(history_limit)
+            # (Not `or`: a host may well be empty, as a list of events is.)
+            host = self._host if self._host is not None else MemoryHost(history_limit)
         return RunningDaemons(
             self.entries,
             host,
@@ -373,3 +385,10 @@ class Daemons:
         store.specs.append(spec)
         store.positions[spec.id] = self._length
         return Daemons(self._host, store, self._length + 1, self._orphan_guard)
+
+
+def _check_host(host: object) -> None:
+    if host is not None and not isinstance(host, Host):
+        raise TypeError(
+            f"host must be a Host (with set_health and record methods), not {type(host).__name__}"
+        )

@@ -47,6 +47,7 @@ class Entry(Lifecycle):
         "recheck_scope",
         "restarts",
         "running_dependents",
+        "sigkill_sent",
         "signalled",
         "spec",
         "stop_permitted",
@@ -81,6 +82,9 @@ class Entry(Lifecycle):
         self.wait_scope: anyio.CancelScope | None = None
         self.kill_at: float | None = None
         """When the process that was told to stop gets killed (or abandoned)."""
+        self.sigkill_sent = False
+        """Whether the current process was killed (or abandoned) already: one
+        SIGKILL per process group, even if a member outlives its leader."""
         self.checking = False
         """Whether this launch's check loop has started."""
         self.announcer: object = None

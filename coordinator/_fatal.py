@@ -11,9 +11,21 @@ stops tasks, and pass through untouched.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import anyio
 
-__all__ = ["is_fatal"]
+__all__ = ["Fatal", "is_fatal"]
+
+
+class Fatal(Protocol):
+    """Records that user code (`source`) of an entry raised `error`, which ends
+    the system, and ends it in order (`EventLog.fatal`). `in_step`: called
+    within a step, so the shutdown begins right after it."""
+
+    def __call__(
+        self, entry_id: str | None, source: str, error: BaseException, *, in_step: bool = False
+    ) -> None: ...
 
 
 def is_fatal(error: BaseException) -> bool:

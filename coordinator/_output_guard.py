@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
 
 from ._command import Command, LineCallback
-from ._fatal import is_fatal
+from ._fatal import Fatal, is_fatal
 
 __all__ = ["guard_output"]
 
 
-def guard_output(command: Command, entry_id: str, fatal: Callable[..., None]) -> Command:
+def guard_output(command: Command, entry_id: str, fatal: Fatal) -> Command:
     """`command` with output callbacks that do not raise what ends the system
     into the task reading the output: they hand it to `fatal` (`EventLog.fatal`),
     which ends the system in order instead."""
@@ -26,16 +25,14 @@ def guard_output(command: Command, entry_id: str, fatal: Callable[..., None]) ->
 
 
 def _guarded(
-    entry_id: str, name: str, callback: LineCallback | None, fatal: Callable[..., None]
+    entry_id: str, name: str, callback: LineCallback | None, fatal: Fatal
 ) -> LineCallback | None:
     if callback is None:
         return None
     return functools.partial(_deliver, entry_id, name, callback, fatal)
 
 
-def _deliver(
-    entry_id: str, name: str, callback: LineCallback, fatal: Callable[..., None], line: str
-) -> object:
+def _deliver(entry_id: str, name: str, callback: LineCallback, fatal: Fatal, line: str) -> object:
     try:
         return callback(line)
     except BaseException as error:

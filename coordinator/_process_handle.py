@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 from anyio.abc import TaskGroup
@@ -39,6 +39,7 @@ class ExitStatus:
     then_run: Command | None = None
 
 
+@runtime_checkable
 class ProcessHandle(Protocol):
     """What the coordinator needs of a running process.
 

@@ -32,7 +32,9 @@ The running system is composed of parts that each own their state:
   subcontainer, and its destroy after the last user.
 
 Each is handed the callables it needs at construction (the supervisor gets
-`_react`, the log gets `_stop_for`); none calls back into this class otherwise.
+`_react`, the log `_stop_for`, the task host and the subcontainer users what
+to call once everything may have stopped); none calls back into this class
+otherwise.
 """
 
 from __future__ import annotations
@@ -399,15 +401,12 @@ class RunningDaemons:
                 return
         # Still waiting: say for what.
         if state is WAITING and not self._terminating:
-            self._report_waiting(entry)
+            self._log.report_waiting(entry)
 
     @property
     def _terminating(self) -> bool:
         """Whether `term()` has begun: the flag the guard `Entry.terminating` reads."""
         return self._term_flag.raised
-
-    def _report_waiting(self, entry: Entry) -> None:
-        self._log.report_waiting(entry)
 
     def _fire(self, entry: Entry, event: LifecycleEvent) -> bool:
         source = entry.state
@@ -443,10 +442,7 @@ class RunningDaemons:
                 queue.append(dependency)
             queue.append(entry)
         if dest is STOPPING:
-            assert entry.checks_scope is not None
-            entry.checks_scope.cancel()
-            if entry.stopping is not None:
-                entry.stopping.set()
+            self._supervisor.stopping_began(entry)
             queue.append(entry)
         elif dest is STOPPED:
             self._stopped_count += 1

@@ -7,17 +7,12 @@ from collections.abc import Callable, Iterable
 import anyio
 
 from ._events import SubContainerDestroyed
-from ._fatal import is_fatal
+from ._fatal import Fatal, is_fatal
 from ._options import EntrySpec
 from ._subcontainer import SubContainer
 from ._task_host import TaskHost
 
-__all__ = ["Fatal", "Report", "SubContainerUsers"]
-
-Report = Callable[[str | None, str], None]
-"""Records an error of an entry (`EventLog.error`)."""
-Fatal = Callable[..., None]
-"""Records an exception of user code that ends the system (`EventLog.fatal`)."""
+__all__ = ["SubContainerUsers"]
 
 
 class SubContainerUsers:
@@ -33,7 +28,7 @@ class SubContainerUsers:
         tasks: TaskHost,
         *,
         record: Callable[[SubContainerDestroyed], None],
-        error: Report,
+        error: Callable[[str | None, str], None],
         fatal: Fatal,
         destroyed: Callable[[], None],
     ) -> None:

@@ -3,11 +3,11 @@ checks it, and stops it.
 
 It never decides: each task reports what happened (a check result, an exit,
 a process gone) to the `react` it was handed (the coordinator's `_react`),
-which applies the rules, and the rules call back `launch`, `permit_stop`
-and `kill`. Per launch, a supervising task runs the process loop (spawn,
-wait, restart with backoff) and a check loop runs the entry's checks, or
-waits for its process to announce readiness; both end when the entry is
-stopped.
+which applies the rules, and the rules call back `launch`,
+`stopping_began`, `permit_stop` and `kill`. Per launch, a supervising task
+runs the process loop (spawn, wait, restart with backoff) and a check loop
+runs the entry's checks, or waits for its process to announce readiness;
+both end when the entry is stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ._command_process import CommandProcess, SpawnError, SpawnSettings
 from ._defaults import KILL_WAIT
 from ._entry import Entry
 from ._events import Event, ProcessExited, ProcessSignalled, ProcessSpawned
-from ._fatal import is_fatal
+from ._fatal import Fatal, is_fatal
 from ._options import Exec
 from ._output_guard import guard_output
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
@@ -71,7 +71,7 @@ class EntrySupervisor:
         record: Callable[[Event], None],
         report: Callable[[Entry, HealthCheckResult], None],
         error: Callable[[str | None, str], None],
-        fatal: Callable[..., None],
+        fatal: Fatal,
     ) -> None:
         self._tasks = tasks
         self._spawn = spawn
@@ -81,17 +81,19 @@ class EntrySupervisor:
         self._error = error
         self._fatal = fatal
 
-    @property
-    def spawn(self) -> SpawnFunction:
-        """The function that starts each command (`Daemons.build(spawn=...)`)."""
-        return self._spawn
-
     # Called by the rules, within a step.
 
     def launch(self, entry: Entry) -> None:
         """The entry just started: a fresh launch, and its supervising task."""
         entry.begin_launch(anyio.current_time())
         self._tasks.group.start_soon(self._supervise, entry, name=f"healthdaemons:{entry.spec.id}")
+
+    def stopping_began(self, entry: Entry) -> None:
+        """The entry is stopping: its checks end, and a restart delay is cut short."""
+        assert entry.checks_scope is not None
+        entry.checks_scope.cancel()
+        if entry.stopping is not None:
+            entry.stopping.set()
 
     def permit_stop(self, entry: Entry) -> None:
         """No dependent runs any more: the entry's process may be told to stop."""
@@ -103,6 +105,7 @@ class EntrySupervisor:
             process is not None
             and process.running
             and entry.kill_at is None
+            and not entry.sigkill_sent
             and entry.wait_scope is not None
         ):
             # The supervising task keeps waiting for the exit, now bounded.
@@ -111,9 +114,8 @@ class EntrySupervisor:
     def kill(self, entry: Entry) -> None:
         """SIGKILL the entry's process group now, if it runs (a function is abandoned)."""
         process = entry.process
-        if process is not None and process.running:
-            entry.kill_at = anyio.current_time()  # so no SIGTERM follows
-            self._signalled(entry.spec.id, process.pid, process.kill())
+        if process is not None and process.running and not entry.sigkill_sent:
+            self._kill(entry, process)
 
     # The tasks.
 
@@ -195,6 +197,7 @@ class EntrySupervisor:
         when cancelled. Returns how it ended, and the process if something of
         it outlived its leader: the caller reacts to the exit, then stops it."""
         entry.kill_at = None
+        entry.sigkill_sent = False
         process: ProcessHandle
         if isinstance(exec_, Command):
             # Shielded: a spawn cut short could leave a child nobody knows of.
@@ -202,16 +205,23 @@ class EntrySupervisor:
                 try:
                     process = await self._spawn(
                         guard_output(exec_, entry.spec.id, self._fatal),
-                        self.spawn_settings(entry),
+                        self._spawn_settings(entry),
                     )
                 except SpawnError as error:
                     self._error(entry.spec.id, f"could not start: {error}")
                     return ExitStatus(None, False, str(error), spawned=False), None
-                except BaseException as error:  # from a subcontainer's `wrap`
+                except Exception as error:  # a spawn function of the user's own
+                    self._error(entry.spec.id, f"could not start: spawn raised {error!r}")
+                    return ExitStatus(None, False, repr(error), spawned=False), None
+                except BaseException as error:  # from a subcontainer's `wrap`, or the spawn
                     if not is_fatal(error):
                         raise
                     self._fatal(entry.spec.id, "spawning", error)
                     return ExitStatus(None, False, repr(error), spawned=False), None
+            if not isinstance(process, ProcessHandle):
+                message = f"spawn returned {type(process).__name__}, not a ProcessHandle"
+                self._error(entry.spec.id, f"could not start: {message}")
+                return ExitStatus(None, False, message, spawned=False), None
         else:
             name = f"healthdaemons:{entry.spec.id}:exec"
             process = FunctionProcess(
@@ -251,14 +261,16 @@ class EntrySupervisor:
 
         Run under a shielded scope; every step of it is bounded.
         """
-        kill_at = entry.kill_at
-        if kill_at is None:
-            kill_at = self._terminate(entry, process)
-        with anyio.CancelScope(deadline=kill_at):
-            status = await process.wait()
-            await process.wait_gone()
-            return status
-        self._signalled(entry.spec.id, process.pid, process.kill())
+        if not entry.sigkill_sent:
+            kill_at = entry.kill_at
+            if kill_at is None:
+                kill_at = self._terminate(entry, process)
+            with anyio.CancelScope(deadline=kill_at):
+                status = await process.wait()
+                await process.wait_gone()
+                return status
+        if not entry.sigkill_sent:  # (`kill()` may have come meanwhile)
+            self._kill(entry, process)
         with anyio.move_on_after(KILL_WAIT):
             status = await process.wait()
             await process.wait_gone()
@@ -267,6 +279,10 @@ class EntrySupervisor:
         message = f"process group {process.pid} outlived SIGKILL by {KILL_WAIT:g} s; given up"
         self._error(entry.spec.id, message)
         return ExitStatus(None, False, "outlived SIGKILL")
+
+    def _kill(self, entry: Entry, process: ProcessHandle) -> None:
+        entry.sigkill_sent = True  # so no SIGTERM, nor another SIGKILL, follows
+        self._signalled(entry.spec.id, process.pid, process.kill())
 
     def _signalled(self, entry_id: str, pid: int | None, signal: str) -> None:
         self._record(ProcessSignalled(anyio.current_time(), entry_id, pid, signal))
@@ -375,7 +391,7 @@ class EntrySupervisor:
                 elif not recheck.cancel_called:
                     return
 
-    def spawn_settings(self, entry: Entry) -> SpawnSettings:
+    def _spawn_settings(self, entry: Entry) -> SpawnSettings:
         """What the spawn function is given for the entry's next process."""
         entry.announcer = announcer = object()
         ready = entry.spec.ready

@@ -13,6 +13,7 @@ from ._lifecycle import Guard as Guard
 from ._lifecycle import IllegalTransition as IllegalTransition
 from ._lifecycle import Lifecycle as Lifecycle
 from ._lifecycle import LifecycleEvent as LifecycleEvent
+from ._lifecycle import LifecycleModel as LifecycleModel
 from ._lifecycle import LifecycleState as LifecycleState
 from ._lifecycle import StateTrigger as StateTrigger
 from ._lifecycle import Transition as Transition
@@ -32,6 +33,7 @@ __all__ = (
     "IllegalTransition",
     "Lifecycle",
     "LifecycleEvent",
+    "LifecycleModel",
     "LifecycleState",
     "StateTrigger",
     "Transition",

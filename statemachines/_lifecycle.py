@@ -35,7 +35,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from transitions import Machine
 
@@ -250,7 +250,8 @@ class IllegalTransition(Exception):
 
 
 class Lifecycle:
-    """A model driven by a lifecycle machine. Subclasses answer the guards.
+    """The state of a model driven by a lifecycle machine; a subclass answers
+    the guards, which `fire()` asks (`LifecycleModel`).
 
     Models are not registered with their machine (`Machine.add_model` keeps
     a list it scans on every addition, and binds a dozen helpers onto each
@@ -267,20 +268,24 @@ class Lifecycle:
         self.lifecycle_machine = machine
         self.state = LifecycleState.WAITING
 
-    def dependencies_ready(self) -> bool:
-        raise NotImplementedError
 
-    def grace_expired(self) -> bool:
-        raise NotImplementedError
+class LifecycleModel(Protocol):
+    """What `fire()` drives: a `Lifecycle` whose subclass answers the guards,
+    one method per `Guard`, named by its value."""
 
-    def no_dependent_running(self) -> bool:
-        raise NotImplementedError
+    lifecycle_id: str
+    lifecycle_machine: Machine
+    state: LifecycleState
 
-    def terminating(self) -> bool:
-        raise NotImplementedError
+    def dependencies_ready(self) -> bool: ...
 
-    def already_signalled(self) -> bool:
-        raise NotImplementedError
+    def grace_expired(self) -> bool: ...
+
+    def no_dependent_running(self) -> bool: ...
+
+    def terminating(self) -> bool: ...
+
+    def already_signalled(self) -> bool: ...
 
 
 def new_machine(kind: EntryKind) -> Machine:
@@ -303,7 +308,7 @@ def new_machine(kind: EntryKind) -> Machine:
     )
 
 
-def fire(model: Lifecycle, event: LifecycleEvent) -> bool:
+def fire(model: LifecycleModel, event: LifecycleEvent) -> bool:
     """Fire `event` at `model`: `True` if a row's guards held and it was taken.
 
     This walks the machine's own transition objects, as `transitions` does,

@@ -15,6 +15,8 @@ from coordinator import (
     Daemons,
     EntryView,
     ErrorReported,
+    Event,
+    HealthReported,
     LifecycleState,
     MemoryHost,
     ProcessHandle,
@@ -51,6 +53,26 @@ async def test_the_host_is_given_at_build_time_and_cannot_be_swapped() -> None:
     assert isinstance(Daemons.of().build().host, MemoryHost)
 
 
+class EventList(list[Event]):
+    """A host that is a list of the events: empty, and so false, at first."""
+
+    def set_health(self, report: HealthReported) -> None:
+        pass
+
+    def record(self, event: Event) -> None:
+        self.append(event)
+
+
+async def test_a_host_that_is_empty_at_first_is_still_the_host() -> None:
+    host = EventList()
+    system = Daemons.of(host=host).add_daemon("db", exec=forever(), ready=Ready("DB", Switch()))
+    running = system.build()
+    assert running.host is host
+    async with running:
+        await running.wait_ready(5)
+    assert host == running.history
+
+
 async def test_commands_start_through_the_spawn_function_given_to_build() -> None:
     spawned: list[tuple[list[str], str]] = []
 
@@ -65,6 +87,46 @@ async def test_commands_start_through_the_spawn_function_given_to_build() -> Non
     assert spawned == [(["db-server"], "db")]
     errors = [e.message for e in running.history if isinstance(e, ErrorReported)]
     assert "could not start: db-server: refused by the test" in errors
+
+
+def test_a_host_or_spawn_of_the_wrong_kind_is_refused_at_once() -> None:
+    with pytest.raises(TypeError, match=r"^host must be a Host .*, not int$"):
+        Daemons.of(host=42)  # type: ignore[arg-type]
+    system = pair()
+    with pytest.raises(TypeError, match=r"^host must be a Host .*, not str$"):
+        system.build(host="events.jsonl")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^spawn must be an async function .*, not NoneType$"):
+        system.build(spawn=None)  # type: ignore[arg-type]
+
+
+async def test_a_spawn_function_that_fails_means_the_command_could_not_start() -> None:
+    async def raising(command: Command, settings: SpawnSettings) -> ProcessHandle:
+        raise RuntimeError("no such machine")
+
+    async def returning_nothing(command: Command, settings: SpawnSettings) -> ProcessHandle:
+        return None  # type: ignore[return-value]
+
+    def not_async(command: Command, settings: SpawnSettings) -> ProcessHandle:
+        return None  # type: ignore[return-value]
+
+    expected = {
+        raising: "could not start: spawn raised RuntimeError('no such machine')",
+        returning_nothing: "could not start: spawn returned NoneType, not a ProcessHandle",
+        not_async: "could not start: spawn raised TypeError(",
+    }
+    for spawn, message in expected.items():
+        system = (
+            Daemons.of()
+            .add_daemon("db", exec=forever(), ready=Ready("DB", Switch()))
+            .add_oneshot("migrate", exec=Command(["migrate"]), max_restarts=0, requires=["db"])
+        )
+        async with system.build(spawn=spawn) as running:  # type: ignore[arg-type]
+            gave_up = lambda: running.state("migrate") is LifecycleState.FAILING  # noqa: E731
+            assert await running.wait_until(gave_up, 60)
+            assert running.state("db") is LifecycleState.READY  # the rest runs on
+        errors = [e.message for e in running.history if isinstance(e, ErrorReported)]
+        assert errors and errors[0].startswith(message), (spawn, errors)
+        assert running.statistics().stopped == 2
 
 
 async def test_entry_views_read_the_live_entries_and_change_nothing() -> None:

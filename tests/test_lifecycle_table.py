@@ -692,8 +692,10 @@ def test_rows_sharing_a_source_and_event_are_exclusive(kind: EntryKind) -> None:
 
 
 def test_guards_name_the_model_methods() -> None:
+    # The model's protocol asks each guard by its name; the base holds only the state.
     for guard in Guard:
-        assert callable(getattr(statemachines.Lifecycle, guard.value))
+        assert callable(getattr(statemachines.LifecycleModel, guard.value))
+        assert not hasattr(statemachines.Lifecycle, guard.value)
     assert [guard.value for guard in Guard] == [field.name for field in fields(Guards)]
 
 

@@ -7,7 +7,19 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from coordinator import Daemons, ExecFn, LifecycleState, ProcessExited, Ready
+from coordinator import (
+    Command,
+    Daemons,
+    ErrorReported,
+    ExecFn,
+    ExitStatus,
+    LifecycleState,
+    ProcessExited,
+    ProcessHandle,
+    ProcessSignalled,
+    Ready,
+    SpawnSettings,
+)
 from coordinator.errors import SystemTerminatedError
 
 from .support import Switch, forever
@@ -74,3 +86,70 @@ async def test_an_abandoned_function_did_not_end_cleanly() -> None:
     assert exited.clean is False
     assert exited.returncode is None
     assert exited.description == "ignored cancellation for 0.1 s and was abandoned"
+
+
+class LingeringGroup:
+    """A fake process group whose leader ignores SIGTERM and dies at SIGKILL,
+    while another member of its group lingers `linger` seconds more."""
+
+    def __init__(self, pid: int, settings: SpawnSettings, linger: float) -> None:
+        self.pid: int | None = pid
+        self.sigterm_timeout = 60.0
+        self._task_group = settings.task_group
+        self._linger = linger
+        self._leader_dead = anyio.Event()
+        self._gone = anyio.Event()
+
+    @property
+    def running(self) -> bool:
+        return not self._gone.is_set()
+
+    async def wait(self) -> ExitStatus:
+        await self._leader_dead.wait()
+        return ExitStatus(-9, False, "killed by SIGKILL")
+
+    async def wait_gone(self) -> None:
+        await self._gone.wait()
+
+    def terminate(self) -> str:
+        return "SIGTERM"  # ignored
+
+    def kill(self) -> str:
+        if not self._leader_dead.is_set():
+            self._leader_dead.set()
+            self._task_group.start_soon(self._member_dies_later)
+        return "SIGKILL"
+
+    async def _member_dies_later(self) -> None:
+        await anyio.sleep(self._linger)
+        self._gone.set()
+
+
+async def test_kill_sends_one_sigkill_to_a_group_that_outlives_its_leader() -> None:
+    # After kill(), the leader is gone but a member of its group is still
+    # there: stopping what is left waits for it, and does not SIGKILL again.
+    pids = iter(range(1000, 2000))
+
+    async def spawn(command: Command, settings: SpawnSettings) -> ProcessHandle:
+        return LingeringGroup(next(pids), settings, linger=0.5)
+
+    system = (
+        Daemons.of()
+        .add_daemon("base", exec=Command(["base"]), ready=Ready("Base", Switch()))
+        .add_daemon("top", exec=Command(["top"]), ready=Ready("Top", Switch()), requires=["base"])
+    )
+    async with system.build(spawn=spawn) as running:
+        await running.wait_ready(timeout=10)
+        running.kill()
+        with anyio.fail_after(10):
+            await running.wait_stopped()
+    signalled = [
+        (e.entry, e.pid, e.signal) for e in running.history if isinstance(e, ProcessSignalled)
+    ]
+    assert signalled == [
+        ("top", 1001, "SIGTERM"),
+        ("base", 1000, "SIGKILL"),
+        ("top", 1001, "SIGKILL"),
+    ]
+    errors = [e for e in running.history if isinstance(e, ErrorReported)]
+    assert errors == []

@@ -73,7 +73,7 @@ def test_invariant_3_catches_a_second_process(monkeypatch: pytest.MonkeyPatch) -
         # The broken piece: a second instance, started through the spawn
         # function the system was built with (the simulation's), never stopped.
         assert isinstance(exec_, Command)
-        leaked = await self.spawn(exec_, self.spawn_settings(entry))
+        leaked = await self._spawn(exec_, self._spawn_settings(entry))
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, leaked.pid))
         return await run_process(self, entry, exec_)
 

@@ -43,12 +43,8 @@ from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines
-from ._simulation import (
-    SimulatedWorld,
-    refuse_running_loop,
-    shutdown_bound,
-    shutdown_failures,
-)
+from ._shutdown_bound import shutdown_bound, shutdown_failures
+from ._simulation import refuse_running_loop, simulated_system
 from ._verify import VerificationError
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
@@ -151,7 +147,7 @@ _CRASHED = ExitStatus(1, False, "exit code 1")
 _EXIT_0 = ExitStatus(0, True, "exit code 0")
 
 
-class _Stage(SimulatedWorld):
+class _Stage:
     """The puppets of one run, and the choices they offer."""
 
     def __init__(self, specs: Sequence[EntrySpec]) -> None:
@@ -315,7 +311,7 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
     on the frontier. Breadth first, so a violation is found by a shortest path."""
     specs = search.specs
     stage = _Stage(specs)
-    running = stage.running(specs)
+    running = simulated_system(stage, specs)
     limit = shutdown_bound(specs)
     clock = trio.testing.MockClock()
     term_times: dict[str, float] = {}

@@ -18,11 +18,12 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 import trio.testing
 
-from statemachines import EntryKind, LifecycleState
+from statemachines import LifecycleState
 
 from .._announced import Announcement
 from .._command import Command
@@ -39,30 +40,24 @@ from .._running import RunningDaemons
 from .._subcontainer import SubContainer
 from ._invariants import InvariantViolation, check_invariants
 from ._schedules import FaultSchedule, ProcessRun
+from ._shutdown_bound import (
+    HANG_MARGIN,
+    ShutdownBudgetExceeded,
+    chain_with_timeouts,
+    shutdown_bound,
+    shutdown_failures,
+    worst_chain,
+)
 
 __all__ = [
-    "ShutdownBudgetExceeded",
     "SimulatedRun",
     "SimulatedWorld",
     "refuse_running_loop",
-    "shutdown_bound",
-    "shutdown_failures",
     "simulate",
-    "worst_chain",
+    "simulated_system",
 ]
 
 FIRST_PID = 1001
-HANG_MARGIN = 60.0
-"""How long past its bound a `term()` may run before the run is declared hung."""
-
-
-class ShutdownBudgetExceeded(AssertionError):
-    """A `term()` took longer than the `shutdown_budget` given to `verify`."""
-
-    def __init__(self, message: str, entries: Sequence[str], at: float) -> None:
-        super().__init__(message)
-        self.entries = tuple(entries)
-        self.at = at
 
 
 @dataclass(frozen=True)
@@ -82,55 +77,6 @@ class SimulatedRun:
     """The first invariant broken (or budget exceeded), if any."""
     crash: BaseException | None = None
     """An exception that escaped the supervisor itself (a bug)."""
-
-
-def shutdown_bound(
-    specs: Sequence[EntrySpec], schedule: FaultSchedule | None = None
-) -> tuple[float, tuple[str, ...]]:
-    """The longest a `term()` may take, and the chain of entries that sets it.
-
-    Each entry's stop may take its spawn (a spawn in progress is finished
-    first) plus its `sigterm_timeout` (SIGKILL is immediate here; an
-    `ExecFn` is abandoned then). Stops run dependents first, so the bound
-    is the longest chain of such costs through the dependency graph.
-    """
-    by_id = {spec.id: spec for spec in specs}
-    longest: dict[str, tuple[float, tuple[str, ...]]] = {}
-    for spec in specs:
-        cost = 0.0
-        if spec.exec is not None:
-            spawn = 0.0
-            if schedule is not None:
-                spawn = max((r.spawn_time for r in schedule.of(spec.id).runs), default=0.0)
-            cost = spawn + spec.exec.sigterm_timeout
-        below = max(
-            (longest[d] for d in spec.requires if d in by_id), key=lambda t: t[0], default=None
-        )
-        longest[spec.id] = (cost + below[0], (spec.id, *below[1])) if below else (cost, (spec.id,))
-    return max(longest.values(), key=lambda t: t[0], default=(0.0, ()))
-
-
-def worst_chain(specs: Sequence[EntrySpec], spawn: float = 0.0) -> tuple[float, tuple[str, ...]]:
-    """The longest shutdown a schedule can really cause, and the entries
-    whose stops make it up, dependents first; `spawn`: the longest a
-    command's spawn may take (a stop waits for a spawn in progress).
-
-    Like `shutdown_bound`, but a oneshot below the top of the chain has
-    exited (its dependents only start once it has), so it costs nothing
-    and is left out, as are checks.
-    """
-    below: dict[str, tuple[float, tuple[str, ...]]] = {}
-    worst: tuple[float, tuple[str, ...]] = (0.0, ())
-    for spec in specs:
-        under = max((below[d] for d in spec.requires), key=lambda t: t[0], default=(0.0, ()))
-        if spec.exec is None:
-            below[spec.id] = under
-            continue
-        cost = spec.exec.sigterm_timeout
-        top = (cost + under[0], (spec.id, *under[1]))
-        worst = max(worst, top, key=lambda t: t[0])
-        below[spec.id] = under if spec.kind is EntryKind.ONESHOT else top
-    return worst
 
 
 class SimulatedProcess:
@@ -212,49 +158,50 @@ class SimulatedProcess:
         return "SIGKILL"
 
 
-class SimulatedWorld:
+class SimulatedWorld(Protocol):
     """What replaces the world around the coordinator: a spawn hook for
     commands, a function for each `ExecFn`, a check for each polled entry.
     `simulate` plays a schedule; `explore` lets its search choose."""
 
-    async def start_command(self, command: Command, settings: SpawnSettings) -> ProcessHandle:
-        raise NotImplementedError
+    async def start_command(self, command: Command, settings: SpawnSettings) -> ProcessHandle: ...
 
-    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction:
-        raise NotImplementedError
+    def function(self, spec: EntrySpec, timeout: float) -> ExecFunction: ...
 
-    def check(self, spec: EntrySpec) -> CheckFn:
-        raise NotImplementedError
+    def check(self, spec: EntrySpec) -> CheckFn: ...
 
-    def spec(self, spec: EntrySpec, subcontainers: dict[int, SubContainer]) -> EntrySpec:
-        """The entry in this world: the same rules and timeouts; its function,
-        check and subcontainer simulated (never the user's own)."""
-        changes: dict[str, object] = {}
-        announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
-        if isinstance(spec.exec, ExecFn):
-            timeout = spec.exec.sigterm_timeout
-            # Announcing is a command's job: hand over to a simulated one.
-            function = _hand_over(spec.id, timeout) if announced else self.function(spec, timeout)
-            changes["exec"] = ExecFn(function, sigterm_timeout=timeout)
-        if spec.ready is not None and not announced:
-            changes["ready"] = dataclasses.replace(spec.ready, fn=self.check(spec))
-        if spec.subcontainer is not None:
-            key = id(spec.subcontainer)
-            if key not in subcontainers:
-                subcontainers[key] = SubContainer(spec.subcontainer.name)
-            changes["subcontainer"] = subcontainers[key]
-        return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
-    def running(self, specs: Sequence[EntrySpec]) -> RunningDaemons:
-        """A system of `specs` that runs in this world."""
-        subcontainers: dict[int, SubContainer] = {}
-        # The whole history: the invariant checker replays it from the start.
-        return RunningDaemons(
-            [self.spec(s, subcontainers) for s in specs],
-            MemoryHost(history_limit=None),
-            history_limit=None,
-            spawn=self.start_command,
-        )
+def simulated_system(world: SimulatedWorld, specs: Sequence[EntrySpec]) -> RunningDaemons:
+    """A system of `specs` that runs in `world`."""
+    subcontainers: dict[int, SubContainer] = {}
+    # The whole history: the invariant checker replays it from the start.
+    return RunningDaemons(
+        [_simulated_spec(world, s, subcontainers) for s in specs],
+        MemoryHost(history_limit=None),
+        history_limit=None,
+        spawn=world.start_command,
+    )
+
+
+def _simulated_spec(
+    world: SimulatedWorld, spec: EntrySpec, subcontainers: dict[int, SubContainer]
+) -> EntrySpec:
+    """The entry in `world`: the same rules and timeouts; its function, check
+    and subcontainer simulated (never the user's own)."""
+    changes: dict[str, object] = {}
+    announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
+    if isinstance(spec.exec, ExecFn):
+        timeout = spec.exec.sigterm_timeout
+        # Announcing is a command's job: hand over to a simulated one.
+        function = _hand_over(spec.id, timeout) if announced else world.function(spec, timeout)
+        changes["exec"] = ExecFn(function, sigterm_timeout=timeout)
+    if spec.ready is not None and not announced:
+        changes["ready"] = dataclasses.replace(spec.ready, fn=world.check(spec))
+    if spec.subcontainer is not None:
+        key = id(spec.subcontainer)
+        if key not in subcontainers:
+            subcontainers[key] = SubContainer(spec.subcontainer.name)
+        changes["subcontainer"] = subcontainers[key]
+    return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
 def _hand_over(entry_id: str, timeout: float) -> ExecFunction:
@@ -264,7 +211,7 @@ def _hand_over(entry_id: str, timeout: float) -> ExecFunction:
     return hand_over
 
 
-class _World(SimulatedWorld):
+class _World:
     """Everything outside the coordinator: the processes and the checks."""
 
     def __init__(self, specs: Sequence[EntrySpec], schedule: FaultSchedule) -> None:
@@ -387,7 +334,7 @@ def simulate(
     if problem is not None:
         raise ValueError(f"fault schedule: {problem}")
     world = _World(specs, schedule)
-    running = world.running(specs)
+    running = simulated_system(world, specs)
     bound, chain = shutdown_bound(specs, schedule)
     _, slowest = worst_chain(specs)
     times: dict[str, float] = {}
@@ -430,7 +377,7 @@ def simulate(
         failures.append(
             ShutdownBudgetExceeded(
                 f"shutdown took {took:g} s, over the budget of {shutdown_budget:g} s: "
-                f"the slowest chain of stops is {_with_timeouts(slowest, running, took)}; "
+                f"the slowest chain of stops is {chain_with_timeouts(slowest, running, took)}; "
                 "lower a sigterm_timeout along it, or raise the budget",
                 slowest,
                 called + took,
@@ -440,51 +387,3 @@ def simulate(
     return SimulatedRun(
         specs, schedule, history, called, took, bound, failures[0] if failures else None, crash
     )
-
-
-def _with_timeouts(chain: Sequence[str], running: RunningDaemons, took: float) -> str:
-    """The chain with each SIGTERM timeout, and what the shutdown spent besides."""
-    timeouts = {s.id: s.exec.sigterm_timeout for s in running.entries if s.exec is not None}
-    text = " -> ".join(f"{i} ({timeouts[i]:g} s)" for i in chain)
-    total = sum(timeouts[i] for i in chain)
-    if took > total + 1e-9:
-        text += f", {total:g} s of SIGTERM timeouts and {took - total:.3g} s of spawns in progress"
-    return text
-
-
-def shutdown_failures(
-    running: RunningDaemons,
-    alive: Sequence[tuple[str, int | None]],
-    called: float,
-    took: float | None,
-    limit: tuple[float, tuple[str, ...]],
-) -> list[AssertionError]:
-    """Invariant 4: `term()` returned within its bound (`limit`: the bound and
-    its chain), every entry stopped, and no process (`alive`: entry and pid)
-    is left."""
-    bound, chain = limit
-    along = " -> ".join(chain)
-    left = [i for i in running.ids if running.state(i) is not LifecycleState.STOPPED]
-    if took is None:
-        return [
-            InvariantViolation(
-                4,
-                f"term() called at {called:g} had not returned {bound + HANG_MARGIN:g} s later "
-                f"(its bound is {bound:g} s, along {along}); still stopping: {', '.join(left)}",
-                left,
-                called + bound,
-            )
-        ]
-    found: list[AssertionError] = []
-    returned = called + took
-    if took > bound + 1e-9:
-        message = f"term() took {took:g} s, more than its bound of {bound:g} s along {along}"
-        found.append(InvariantViolation(4, message, chain, returned))
-    if alive:
-        processes = ", ".join(f"{entry} (pid {pid})" for entry, pid in alive)
-        message = f"after term() returned, processes are still alive: {processes}"
-        found.append(InvariantViolation(4, message, [e for e, _ in alive], returned))
-    if left:
-        message = f"term() returned but {', '.join(left)} did not stop"
-        found.append(InvariantViolation(4, message, left, returned))
-    return found

@@ -38,7 +38,8 @@ from ._schedules import (
     ProcessRun,
     fault_schedules,
 )
-from ._simulation import SimulatedRun, refuse_running_loop, simulate, worst_chain
+from ._shutdown_bound import worst_chain
+from ._simulation import SimulatedRun, refuse_running_loop, simulate
 
 __all__ = [
     "VerificationError",

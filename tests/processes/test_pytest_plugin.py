@@ -32,8 +32,8 @@ from coordinator import (
 from coordinator._entry import Entry
 from coordinator.checks import check_port_listening, log_line
 from coordinator.errors import WaitTimeoutError
-from coordinator.testing import InvariantViolation
-from coordinator.testing._shutdown_check import (
+from coordinator.testing import (
+    InvariantViolation,
     StartSystem,
     UncleanShutdown,
     check_clean_shutdown,
