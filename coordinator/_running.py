@@ -70,6 +70,7 @@ from ._results import HealthCheckResult
 from ._subcontainer_users import SubContainerUsers
 from ._supervisor import EntrySupervisor, SpawnFunction
 from ._task_host import TaskHost
+from ._validation import wait_timeout_problem
 from .errors import GaveUpError, SystemTerminatedError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SpawnFunction", "SystemStatistics"]
@@ -231,8 +232,7 @@ class RunningDaemons:
         names the entries that were not ready, with their last health
         message, in its text and in its `reasons`.
         """
-        if timeout is not None and not timeout >= 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
+        _require_wait_timeout(timeout)
 
         def all_ready() -> bool:
             if self._terminating:
@@ -260,6 +260,7 @@ class RunningDaemons:
         `await running.wait_until(lambda: running.state("api") is LifecycleState.WAITING)`.
         """
         self._require_running("wait_until")
+        _require_wait_timeout(timeout)
         await anyio.lowlevel.checkpoint()
         if self._log.finished:
             return condition()  # nothing changes any more
@@ -475,3 +476,9 @@ class RunningDaemons:
             raise RuntimeError(
                 f"{method}() needs a running system: use `async with system.build()`"
             )
+
+
+def _require_wait_timeout(timeout: object) -> None:
+    problem = wait_timeout_problem(timeout)
+    if problem is not None:
+        raise ValueError(f"timeout {problem}")

@@ -36,6 +36,7 @@ __all__ = [
     "require_option",
     "text_problem",
     "user_problem",
+    "wait_timeout_problem",
 ]
 
 
@@ -55,6 +56,17 @@ def duration_problem(value: object, *, positive: bool = False) -> str | None:
         return "must be a finite number, not inf"
     if not finite or value < 0 or (positive and value == 0):
         return f"must be a number {'>' if positive else '>='} 0, not {_shown(value)}"
+    return None
+
+
+def wait_timeout_problem(value: object) -> str | None:
+    """How long a caller waits: seconds >= 0, where infinity, like `None`, waits
+    for ever (unlike an option's duration, an endless wait is often meant)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        shown = _shown(value) if isinstance(value, int | float) else repr(value)
+        return f"must be a number of seconds >= 0 or None, not {shown}"
     return None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import anyio
 import pytest
 
@@ -139,12 +141,27 @@ async def test_wait_ready_times_out_naming_the_entries_not_ready() -> None:
     assert isinstance(caught.value, TimeoutError)
 
 
-@pytest.mark.parametrize("timeout", [float("nan"), -1.0])
-async def test_wait_ready_refuses_a_timeout_that_is_not_a_duration(timeout: float) -> None:
+@pytest.mark.parametrize("timeout", [float("nan"), -1.0, -math.inf, "5", True])
+@pytest.mark.parametrize("method", ["wait_ready", "wait_until"])
+async def test_waits_refuse_a_timeout_that_is_not_a_duration(method: str, timeout: object) -> None:
+    """One rule for both waits (`wait_until` let -1 return False at once, and
+    NaN reach anyio's own error)."""
     system = Daemons.of().add_health_check("db", ready=Ready("Database", Switch()))
     async with system.build() as running:
-        with pytest.raises(ValueError, match="timeout must be a number of seconds >= 0"):
-            await running.wait_ready(timeout)
+        wait = (
+            running.wait_ready(timeout)  # type: ignore[arg-type]
+            if method == "wait_ready"
+            else running.wait_until(lambda: False, timeout)  # type: ignore[arg-type]
+        )
+        with pytest.raises(ValueError, match=r"^timeout must be a number of seconds >= 0 or None"):
+            await wait
+
+
+async def test_waits_take_infinity_as_no_limit() -> None:
+    system = Daemons.of().add_health_check("db", ready=Ready("Database", Switch()))
+    async with system.build() as running:
+        await running.wait_ready(math.inf)
+        assert await running.wait_until(lambda: True, math.inf)
 
 
 def crashes(runs: list[float]) -> ExecFn:
