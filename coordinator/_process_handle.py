@@ -69,6 +69,10 @@ class ProcessHandle(Protocol):
         ...
 
 
+_CANCELLED = ExitStatus(None, True, "cancelled")
+"""One for all: it would otherwise be made anew, and held, by every running function."""
+
+
 class FunctionProcess:
     """An `ExecFn` running in a task of the system's task group.
 
@@ -77,6 +81,16 @@ class FunctionProcess:
     A function that raises a `BaseException` that must end the program
     (`KeyboardInterrupt`, say) has crashed, and `on_fatal` gets the exception.
     """
+
+    __slots__ = (
+        "_done",
+        "_exec",
+        "_on_fatal",
+        "_scope",
+        "_status",
+        "_subcontainer",
+        "sigterm_timeout",
+    )
 
     pid: int | None = None
 
@@ -103,7 +117,7 @@ class FunctionProcess:
 
     async def _run(self) -> None:
         # Cancelled (by `terminate` or by the group ending) unless it says otherwise.
-        status = ExitStatus(None, True, "cancelled")
+        status = _CANCELLED
         try:
             with self._scope:
                 try:
@@ -171,6 +185,8 @@ class RestartBackoff:
     A process that stayed up `reset_after` seconds counts as healthy again:
     the next restart is immediate and the restart count starts over.
     """
+
+    __slots__ = ("cap", "reset_after", "restarts")
 
     def __init__(
         self, cap: float = RESTART_DELAY_CAP, reset_after: float = RESTART_RESET_AFTER
