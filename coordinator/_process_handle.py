@@ -86,9 +86,9 @@ class FunctionProcess:
         "_done",
         "_exec",
         "_on_fatal",
-        "_scope",
         "_status",
         "_subcontainer",
+        "_task",
         "sigterm_timeout",
     )
 
@@ -106,10 +106,11 @@ class FunctionProcess:
         self._on_fatal = on_fatal
         self._subcontainer = subcontainer
         self.sigterm_timeout = exec_fn.sigterm_timeout
-        self._scope = anyio.CancelScope()
         self._done = anyio.Event()
         self._status: ExitStatus | None = None
-        task_group.start_soon(self._run, name=name)
+        # Cancelled through its task's own scope: a scope of ours would cost
+        # every running function memory.
+        self._task = task_group.start_soon(self._run, name=name)
 
     @property
     def running(self) -> bool:
@@ -119,29 +120,25 @@ class FunctionProcess:
         # Cancelled (by `terminate` or by the group ending) unless it says otherwise.
         status = _CANCELLED
         try:
-            with self._scope:
-                try:
-                    returned = await self._exec.fn(self._subcontainer)
-                except Exception as error:
-                    status = ExitStatus(None, False, _describe(error))
-                except BaseException as error:
-                    if not is_fatal(error):
-                        raise
-                    # Kept from the event loop: asyncio would stop at once,
-                    # leaving every process running (and hang on closing).
-                    status = ExitStatus(None, False, _describe(error))
-                    self._on_fatal(error)
-                else:
-                    if returned is None:
-                        status = ExitStatus(0, True, "returned")
-                    elif isinstance(returned, Command) and returned.problem() is None:
-                        status = ExitStatus(0, True, "returned a command", then_run=returned)
-                    elif isinstance(returned, Command):
-                        status = ExitStatus(
-                            None, False, f"returned a bad command: {returned.problem()}"
-                        )
-                    else:
-                        status = ExitStatus(None, False, f"returned {returned!r} instead of None")
+            returned = await self._exec.fn(self._subcontainer)
+        except Exception as error:
+            status = ExitStatus(None, False, _describe(error))
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            # Kept from the event loop: asyncio would stop at once,
+            # leaving every process running (and hang on closing).
+            status = ExitStatus(None, False, _describe(error))
+            self._on_fatal(error)
+        else:
+            if returned is None:
+                status = ExitStatus(0, True, "returned")
+            elif isinstance(returned, Command) and returned.problem() is None:
+                status = ExitStatus(0, True, "returned a command", then_run=returned)
+            elif isinstance(returned, Command):
+                status = ExitStatus(None, False, f"returned a bad command: {returned.problem()}")
+            else:
+                status = ExitStatus(None, False, f"returned {returned!r} instead of None")
         finally:
             if self._status is None:  # not abandoned meanwhile
                 self._finish(status)
@@ -159,7 +156,7 @@ class FunctionProcess:
         await self._done.wait()
 
     def terminate(self) -> str:
-        self._scope.cancel()
+        self._task.cancel()
         return "cancel"
 
     def kill(self) -> str:
