@@ -70,6 +70,10 @@ class ProcessHandle(Protocol):
         ...
 
 
+_CANCELLED = ExitStatus(None, True, "cancelled")
+"""One for all: it would otherwise be made anew, and held, by every running function."""
+
+
 class FunctionProcess:
     """An `ExecFn` running in a task of the system's task group.
 
@@ -78,6 +82,16 @@ class FunctionProcess:
     A function that raises a `BaseException` that must end the program
     (`KeyboardInterrupt`, say) has crashed, and `on_fatal` gets the exception.
     """
+
+    __slots__ = (
+        "_done",
+        "_exec",
+        "_on_fatal",
+        "_status",
+        "_subcontainer",
+        "_task",
+        "sigterm_timeout",
+    )
 
     pid: int | None = None
 
@@ -93,10 +107,11 @@ class FunctionProcess:
         self._on_fatal = on_fatal
         self._subcontainer = subcontainer
         self.sigterm_timeout = exec_fn.sigterm_timeout
-        self._scope = anyio.CancelScope()
         self._done = anyio.Event()
         self._status: ExitStatus | None = None
-        task_group.start_soon(self._run, name=name)
+        # Cancelled through its task's own scope: a scope of ours would cost
+        # every running function memory.
+        self._task = task_group.start_soon(self._run, name=name)
 
     @property
     def running(self) -> bool:
@@ -104,31 +119,27 @@ class FunctionProcess:
 
     async def _run(self) -> None:
         # Cancelled (by `terminate` or by the group ending) unless it says otherwise.
-        status = ExitStatus(None, True, "cancelled")
+        status = _CANCELLED
         try:
-            with self._scope:
-                try:
-                    returned = await self._exec.fn(self._subcontainer)
-                except Exception as error:
-                    status = ExitStatus(None, False, _describe(error))
-                except BaseException as error:
-                    if not is_fatal(error):
-                        raise
-                    # Kept from the event loop: asyncio would stop at once,
-                    # leaving every process running (and hang on closing).
-                    status = ExitStatus(None, False, _describe(error))
-                    self._on_fatal(error)
-                else:
-                    if returned is None:
-                        status = ExitStatus(0, True, "returned")
-                    elif isinstance(returned, Command) and returned.problem() is None:
-                        status = ExitStatus(0, True, "returned a command", then_run=returned)
-                    elif isinstance(returned, Command):
-                        status = ExitStatus(
-                            None, False, f"returned a bad command: {returned.problem()}"
-                        )
-                    else:
-                        status = ExitStatus(None, False, f"returned {returned!r} instead of None")
+            returned = await self._exec.fn(self._subcontainer)
+        except Exception as error:
+            status = ExitStatus(None, False, _describe(error))
+        except BaseException as error:
+            if not is_fatal(error):
+                raise
+            # Kept from the event loop: asyncio would stop at once,
+            # leaving every process running (and hang on closing).
+            status = ExitStatus(None, False, _describe(error))
+            self._on_fatal(error)
+        else:
+            if returned is None:
+                status = ExitStatus(0, True, "returned")
+            elif isinstance(returned, Command) and returned.problem() is None:
+                status = ExitStatus(0, True, "returned a command", then_run=returned)
+            elif isinstance(returned, Command):
+                status = ExitStatus(None, False, f"returned a bad command: {returned.problem()}")
+            else:
+                status = ExitStatus(None, False, f"returned {returned!r} instead of None")
         finally:
             if self._status is None:  # not abandoned meanwhile
                 self._finish(status)
@@ -146,7 +157,7 @@ class FunctionProcess:
         await self._done.wait()
 
     def terminate(self) -> str:
-        self._scope.cancel()
+        self._task.cancel()
         return "cancel"
 
     def kill(self) -> str:
@@ -172,6 +183,8 @@ class RestartBackoff:
     A process that stayed up `reset_after` seconds counts as healthy again:
     the next restart is immediate and the restart count starts over.
     """
+
+    __slots__ = ("cap", "reset_after", "restarts")
 
     def __init__(
         self, cap: float = RESTART_DELAY_CAP, reset_after: float = RESTART_RESET_AFTER

@@ -120,10 +120,45 @@ class EntrySupervisor:
     # The tasks.
 
     async def _supervise(self, entry: Entry) -> None:
-        if entry.spec.exec is None:
+        """One launch's supervising task. For a daemon or a oneshot, the process
+        loop (spawn, wait, restart with backoff) is inline: a coroutine awaited
+        here for as long as the entry runs would cost every entry its frame."""
+        spec = entry.spec
+        if spec.exec is None:
             self._start_checks(entry)
         else:
-            await self._process_loop(entry)
+            backoff = RestartBackoff()
+            while entry.state in ACTIVE_STATES:
+                spawned_at = anyio.current_time()
+                status, leftovers = await self._run_process(entry, spec.exec)
+                # An `ExecFn` may hand over to a command.
+                while (
+                    status.then_run is not None
+                    and leftovers is None
+                    and not entry.signalled
+                    and entry.state in ACTIVE_STATES
+                ):
+                    status, leftovers = await self._run_process(entry, status.then_run)
+                try:
+                    again = not entry.signalled and self._after_exit(entry, status)
+                finally:
+                    if leftovers is not None:
+                        # Reported first, so dependents do not wait on a dead
+                        # service; stopped before anything runs again.
+                        with anyio.CancelScope(shield=True):
+                            await self._stop(entry, leftovers)
+                # (Re-checked: the stop above may have let the system move on.)
+                if not again or entry.signalled or entry.state not in ACTIVE_STATES:
+                    break
+                delay = backoff.next_delay(anyio.current_time() - spawned_at)
+                if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
+                    self._give_up(entry, spec.max_restarts)
+                    break
+                entry.restarts = backoff.restarts
+                if delay:
+                    stopping = entry.stopping = anyio.Event()
+                    with anyio.move_on_after(delay):
+                        await stopping.wait()
         if not entry.signalled:
             # Created only now: a running daemon waits in its process loop.
             entry.stop_permitted = anyio.Event()
@@ -145,43 +180,6 @@ class EntrySupervisor:
             entry,
             name=f"healthdaemons:{entry.spec.id}:checks",
         )
-
-    async def _process_loop(self, entry: Entry) -> None:
-        spec = entry.spec
-        assert spec.exec is not None
-        backoff = RestartBackoff()
-        while entry.state in ACTIVE_STATES:
-            spawned_at = anyio.current_time()
-            status, leftovers = await self._run_process(entry, spec.exec)
-            # An `ExecFn` may hand over to a command. (Not a helper coroutine:
-            # its frame would cost every running entry memory.)
-            while (
-                status.then_run is not None
-                and leftovers is None
-                and not entry.signalled
-                and entry.state in ACTIVE_STATES
-            ):
-                status, leftovers = await self._run_process(entry, status.then_run)
-            try:
-                again = not entry.signalled and self._after_exit(entry, status)
-            finally:
-                if leftovers is not None:
-                    # Reported first, so dependents do not wait on a dead
-                    # service; stopped before anything runs again.
-                    with anyio.CancelScope(shield=True):
-                        await self._stop(entry, leftovers)
-            # (Re-checked: the stop above may have let the system move on.)
-            if not again or entry.signalled or entry.state not in ACTIVE_STATES:
-                return
-            delay = backoff.next_delay(anyio.current_time() - spawned_at)
-            if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
-                self._give_up(entry, spec.max_restarts)
-                return
-            entry.restarts = backoff.restarts
-            if delay:
-                stopping = entry.stopping = anyio.Event()
-                with anyio.move_on_after(delay):
-                    await stopping.wait()
 
     def _give_up(self, entry: Entry, restarts: int) -> None:
         assert entry.checks_scope is not None
@@ -344,7 +342,7 @@ class EntrySupervisor:
                 recheck = entry.recheck_scope = anyio.CancelScope()
                 broken = False
                 with recheck:
-                    steps = start_trigger(trigger, lambda: entry.last_raw)
+                    steps = start_trigger(trigger, entry.last_result)
                     try:
                         while True:
                             source = "trigger"
