@@ -42,6 +42,9 @@ class Entry(Lifecycle):
         "kill_at",
         "last_raw",
         "launched_at",
+        "launches",
+        "on_hold",
+        "operator_actions",
         "process",
         "ready_dependencies",
         "recheck_scope",
@@ -67,6 +70,13 @@ class Entry(Lifecycle):
         self.running_dependents = 0
         """How many dependents are starting, ready, failing or stopping now."""
         self.launched_at = -math.inf
+        self.launches = 0
+        """How many times the entry has launched: a restart waits for the next."""
+        self.on_hold = False
+        """Stopped by an operator and not started again (the guard `held`)."""
+        self.operator_actions = 0
+        """How many operator actions were called on the entry: a pending one
+        is over once a later one supersedes it."""
         self.health: HealthCheckResult | None = None
         """The last result reported (after grace-period softening)."""
         self.last_raw: HealthCheckResult | None = None
@@ -96,6 +106,7 @@ class Entry(Lifecycle):
     def begin_launch(self, now: float) -> None:
         """Forget the previous launch: its checks, restarts, stop and scopes."""
         self.launched_at = now
+        self.launches += 1
         self.last_raw = None
         self.restarts = 0
         self.signalled = False
@@ -126,3 +137,6 @@ class Entry(Lifecycle):
 
     def already_signalled(self) -> bool:
         return self.signalled
+
+    def held(self) -> bool:
+        return self.on_hold

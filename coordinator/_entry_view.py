@@ -49,6 +49,11 @@ class EntryView:
         """Restarts of the current launch (0 at each launch)."""
         return self._entry.restarts
 
+    @property
+    def held(self) -> bool:
+        """Whether an operator stopped the entry (`RunningDaemons.stop`) and has not started it."""
+        return self._entry.on_hold
+
     def grace_expired(self) -> bool:
         """Whether the grace period of the current launch has run out."""
         return self._entry.grace_expired()

@@ -132,7 +132,7 @@ class EventLog:
 
     def report_waiting(self, entry: Entry) -> None:
         pending = ", ".join(
-            d.spec.display
+            f"{d.spec.display} (stopped)" if d.on_hold else d.spec.display
             for d in entry.dependencies
             if d.state is not LifecycleState.READY and d.spec.display is not None
         )

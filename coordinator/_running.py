@@ -70,8 +70,8 @@ from ._results import HealthCheckResult
 from ._subcontainer_users import SubContainerUsers
 from ._supervisor import EntrySupervisor, SpawnFunction
 from ._task_host import TaskHost
-from ._validation import wait_timeout_problem
-from .errors import GaveUpError, SystemTerminatedError, WaitTimeoutError
+from ._validation import closest, did_you_mean, wait_timeout_problem
+from .errors import GaveUpError, SystemTerminatedError, SystemTerminatingError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SpawnFunction", "SystemStatistics"]
 
@@ -272,6 +272,77 @@ class RunningDaemons:
         assert self._all_stopped is not None
         await self._all_stopped.wait()
 
+    # Operator actions (docs/spec.md section 10). Each takes effect in one
+    # step before its first await, so actions take effect in call order.
+
+    async def stop(self, entry_id: str) -> None:
+        """Hold the entry: its running dependents stop first, in order, then
+        the entry; it stays `stopped` until `start()` or `restart()`. Returns
+        once it is `stopped` (or a later action on it superseded this one)."""
+        entry, action = self._begin_action("stop", entry_id)
+        entry.on_hold = True
+        self._act(entry, LifecycleEvent.HOLD)
+        await self._log.wait_until(
+            lambda: entry.state is STOPPED or entry.operator_actions != action, None
+        )
+
+    async def start(self, entry_id: str) -> None:
+        """Release a held entry (`stopped -> waiting`): it launches once its
+        dependencies are ready. Does nothing to an entry that is not held."""
+        entry, _ = self._begin_action("start", entry_id)
+        if entry.on_hold:
+            entry.on_hold = False
+            self._act(entry, LifecycleEvent.RELEASE)
+        await anyio.lowlevel.checkpoint()
+
+    async def restart(self, entry_id: str) -> None:
+        """A fresh launch of the entry: it and its running dependents stop in
+        order, dependents first, and start again as their dependencies become
+        ready. Returns once the entry has launched again (not once it is
+        ready), or once a later action on it superseded this one; raises
+        `SystemTerminatingError` if `term()` overrides it first."""
+        entry, action = self._begin_action("restart", entry_id)
+        launches = entry.launches
+        if entry.state is not WAITING:
+            # Held and released in one step: it stops as after a lost
+            # dependency, and `gone` leads it back to `waiting`.
+            entry.on_hold = True
+            self._step += 1
+            self._fire(entry, LifecycleEvent.HOLD)
+            entry.on_hold = False
+            self._fire(entry, LifecycleEvent.RELEASE)
+            self._drain()
+            self._log.notify()
+
+        def launched() -> bool:
+            if entry.launches != launches or entry.operator_actions != action:
+                return True
+            if self._terminating:
+                raise SystemTerminatingError(
+                    f"restart of {entry_id!r} overridden: the system is terminating",
+                    entry=entry_id,
+                )
+            return False
+
+        await self._log.wait_until(launched, None)
+
+    def _begin_action(self, action: str, entry_id: str) -> tuple[Entry, int]:
+        self._require_running(action)
+        entry = self._entry(entry_id)
+        if self._terminating:
+            raise SystemTerminatingError(
+                f"cannot {action} {entry_id!r}: the system is terminating", entry=entry_id
+            )
+        entry.operator_actions += 1
+        return entry, entry.operator_actions
+
+    def _act(self, entry: Entry, event: LifecycleEvent) -> None:
+        """One step: an operator's `event` at `entry`, and its cascade."""
+        self._step += 1
+        self._fire(entry, event)
+        self._drain()
+        self._log.notify()
+
     async def term(self) -> None:
         """Stop every entry, dependents before their dependencies, and wait for it.
 
@@ -287,12 +358,16 @@ class RunningDaemons:
     def _begin_term(self) -> None:
         self._term_flag.raised = True
         self._step += 1
+        for entry in self._order:
+            if entry.state is STOPPED:  # held: stopped for good only now
+                self._stopped_for_good(entry)
         # Dependents first, so no entry is stopped twice over (once by
         # term, once by losing a dependency).
         for entry in reversed(self._order):
             if entry.state is WAITING or entry.state in ACTIVE_STATES:
                 self._fire(entry, LifecycleEvent.TERM)
         self._drain()
+        self._check_all_stopped()
         self._log.notify()
 
     def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
@@ -422,6 +497,9 @@ class RunningDaemons:
             self._gave_up[entry.spec.id] = None
         elif source is FAILING and dest is not FAILING:
             self._gave_up.pop(entry.spec.id, None)
+        if event is LifecycleEvent.HOLD or event is LifecycleEvent.RELEASE:
+            # Its waiting dependents say anew what they wait for.
+            self._queue.extend(entry.dependents)
         if source is dest:
             if event is LifecycleEvent.SIGNAL:
                 self._supervisor.permit_stop(entry)
@@ -442,18 +520,30 @@ class RunningDaemons:
                 dependency.running_dependents -= 1
                 queue.append(dependency)
             queue.append(entry)
+        elif source is STOPPED:  # released
+            self._stopped_count -= 1
+            queue.append(entry)
         if dest is STOPPING:
             self._supervisor.stopping_began(entry)
             queue.append(entry)
         elif dest is STOPPED:
             self._stopped_count += 1
-            if entry.spec.subcontainer is not None:
-                self._subcontainers.release(entry.spec.subcontainer, entry.spec.id)
-            self._check_all_stopped()
+            if self._terminating:
+                self._stopped_for_good(entry)
+                self._check_all_stopped()
         return True
 
+    def _stopped_for_good(self, entry: Entry) -> None:
+        """`stopped` is final once the system terminates: its subcontainer may go."""
+        if entry.spec.subcontainer is not None:
+            self._subcontainers.release(entry.spec.subcontainer, entry.spec.id)
+
     def _check_all_stopped(self) -> None:
-        if self._stopped_count == len(self._order) and not self._subcontainers.destroying:
+        if (
+            self._terminating
+            and self._stopped_count == len(self._order)
+            and not self._subcontainers.destroying
+        ):
             assert self._all_stopped is not None
             self._all_stopped.set()
 
@@ -469,7 +559,9 @@ class RunningDaemons:
         try:
             return self._entries[entry_id]
         except KeyError:
-            raise KeyError(f"no entry {entry_id!r} in this system") from None
+            suggestion = closest(str(entry_id), list(self._entries))
+            message = f"no entry {entry_id!r} in this system" + did_you_mean(suggestion)
+            raise KeyError(message) from None
 
     def _require_running(self, method: str) -> None:
         if not self._entered:

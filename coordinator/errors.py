@@ -20,6 +20,7 @@ __all__ = (
     "InvalidIdError",
     "NotReadyError",
     "SystemTerminatedError",
+    "SystemTerminatingError",
     "UnknownDependencyError",
     "ValidationError",
     "WaitTimeoutError",
@@ -107,6 +108,13 @@ class GaveUpError(NotReadyError):
 
 class SystemTerminatedError(NotReadyError):
     """Raised by `wait_ready` when the system was terminated while waiting."""
+
+
+class SystemTerminatingError(HealthDaemonsError):
+    """Raised by `RunningDaemons.stop`, `start` and `restart` called once `term()`
+    has begun (docs/spec.md section 10 calls it `SystemTerminating`), and by a
+    `restart` still waiting for its launch when `term()` overrides it. `entry`
+    is the entry the action was for."""
 
 
 class ConfigError(ValidationError):

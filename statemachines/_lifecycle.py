@@ -18,7 +18,8 @@ Internal transitions (`dest is None`) change nothing but are still events:
 `SIGNAL` is the moment an entry's process may be told to stop, and the
 no-op rows make every check result a legal event in the states that poll.
 
-Some events come from outside (a check result, an exit, `term()`); the
+Some events come from outside (a check result, an exit, `term()`, an
+operator's `hold` or `release`); the
 others are state-triggered: `STATE_TRIGGERS` says which event the
 coordinator fires at an entry merely because it is in a state ("waiting:
 try to launch"), and the guards of that event's rows in `TRANSITIONS`
@@ -77,6 +78,10 @@ class LifecycleEvent(enum.Enum):
     """The process may now be stopped (SIGTERM, then SIGKILL)."""
     GONE = "gone"
     """The process is gone (or there was none)."""
+    HOLD = "hold"
+    """An operator stopped the entry (`RunningDaemons.stop`): it stops and stays stopped."""
+    RELEASE = "release"
+    """An operator let a held entry run again (`RunningDaemons.start`, `restart`)."""
 
 
 class Guard(enum.Enum):
@@ -92,6 +97,8 @@ class Guard(enum.Enum):
     """The system is shutting down."""
     ALREADY_SIGNALLED = "already_signalled"
     """The entry's process was already allowed to stop since its last launch."""
+    HELD = "held"
+    """An operator stopped the entry and has not started it again."""
 
 
 W, S, R, F, X, D = (
@@ -143,7 +150,9 @@ G = Guard
 # Rows with the same source and event are tried in order; the first whose
 # guards hold wins.
 TRANSITIONS: tuple[Transition, ...] = (
-    *_rows([W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,), unless=(G.TERMINATING,)),
+    *_rows(
+        [W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,), unless=(G.TERMINATING, G.HELD)
+    ),
     *_rows([S, F], E.HEALTHY, R),
     *_rows([R], E.HEALTHY, None, kinds=POLLED_KINDS),
     *_rows([S], E.UNHEALTHY, F, conditions=(G.GRACE_EXPIRED,)),
@@ -162,7 +171,18 @@ TRANSITIONS: tuple[Transition, ...] = (
         [X], E.SIGNAL, None, conditions=(G.NO_DEPENDENT_RUNNING,), unless=(G.ALREADY_SIGNALLED,)
     ),
     *_rows([X], E.GONE, D, conditions=(G.TERMINATING,)),
-    *_rows([X], E.GONE, W, unless=(G.TERMINATING,)),
+    *_rows([X], E.GONE, D, conditions=(G.HELD,), unless=(G.TERMINATING,)),
+    *_rows([X], E.GONE, W, unless=(G.TERMINATING, G.HELD)),
+    # Operator actions (docs/spec.md section 10). A hold stops the entry as a
+    # lost dependency would; once stopping or stopped it changes no state, the
+    # guard `held` then making `gone` end in `stopped`.
+    *_rows([W], E.HOLD, D),
+    *_rows([S, R, F], E.HOLD, X),
+    *_rows([X, D], E.HOLD, None),
+    # `stopped` is final once the system terminates; while an entry is still
+    # stopping, a release only lets `gone` lead back to `waiting`.
+    *_rows([D], E.RELEASE, W, unless=(G.TERMINATING,)),
+    *_rows([X], E.RELEASE, None),
 )
 
 
@@ -286,6 +306,8 @@ class LifecycleModel(Protocol):
     def terminating(self) -> bool: ...
 
     def already_signalled(self) -> bool: ...
+
+    def held(self) -> bool: ...
 
 
 def new_machine(kind: EntryKind) -> Machine:

@@ -51,13 +51,14 @@ DAEMON, ONESHOT, CHECK = K.DAEMON, K.ONESHOT, K.CHECK
 
 @dataclass(frozen=True)
 class Guards:
-    """The values the five guards of the table answer."""
+    """The values the six guards of the table answer."""
 
     dependencies_ready: bool = True
     grace_expired: bool = True
     no_dependent_running: bool = True
     terminating: bool = False
     already_signalled: bool = False
+    held: bool = False
 
 
 DEFAULT_GUARDS: Final = Guards()
@@ -91,6 +92,9 @@ class Model(statemachines.Lifecycle):
     def already_signalled(self) -> bool:
         return self.guards.already_signalled
 
+    def held(self) -> bool:
+        return self.guards.held
+
 
 class Lives:
     """One machine for a kind, with a bystander model that must never move."""
@@ -110,7 +114,7 @@ class Lives:
         assert self.bystander.state is WAITING
 
 
-# The expectation, from docs/spec.md section 3.
+# The expectation, from docs/spec.md sections 3 and 10.
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ POLLED_WHEN_READY: Final = frozenset({DAEMON, CHECK})
 
 
 def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: Guards) -> Outcome:
-    """What docs/spec.md section 3 says happens when `event` is fired at an entry in `state`."""
+    """What docs/spec.md sections 3 and 10 say happens when `event` is fired at an entry in `state`."""
 
     def to(dest: LifecycleState) -> Taken:
         return Taken(True, dest)
@@ -139,11 +143,16 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
 
     if state is WAITING:
         if event is E.LAUNCH:
-            # docs/spec.md's guard: "every dependency is ready, system not terminating".
-            return to(STARTING) if g.dependencies_ready and not g.terminating else blocked
-        if event is E.TERM:
+            # docs/spec.md's guard: "every dependency is ready, system not terminating",
+            # and section 10: a held entry is not launched.
+            launches = g.dependencies_ready and not g.terminating and not g.held
+            return to(STARTING) if launches else blocked
+        if event in (E.TERM, E.HOLD):
             return to(STOPPED)  # nothing to stop
         return ILLEGAL
+
+    if state in (STARTING, READY, FAILING) and event is E.HOLD:
+        return to(STOPPING)  # section 10: held, it stops as after a lost dependency
 
     if state in (STARTING, READY, FAILING):
         if event is E.DEPENDENCY_LOST:
@@ -193,11 +202,19 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
             # and only once a launch.
             return stay if g.no_dependent_running and not g.already_signalled else blocked
         if event is E.GONE:
-            return to(STOPPED) if g.terminating else to(WAITING)
+            # Section 10: stopped when held or terminating, waiting otherwise.
+            return to(STOPPED) if g.terminating or g.held else to(WAITING)
+        if event in (E.HOLD, E.RELEASE):
+            return stay  # a stop under way; `held` decides where `gone` leads
         return ILLEGAL
 
     assert state is STOPPED
-    return ILLEGAL  # `stopped` is final
+    if event is E.HOLD:
+        return stay  # stopping it again changes nothing
+    if event is E.RELEASE:
+        # `stopped` is final once the system terminates; a held entry is released.
+        return blocked if g.terminating else to(WAITING)
+    return ILLEGAL
 
 
 # Firing and walking.
@@ -294,22 +311,46 @@ def test_expectation_is_not_vacuous() -> None:
         assert {o.state for o in taken} == set(S)
 
 
-# `stopped` is final.
+# `stopped` is final once the system terminates.
+
+
+def after_term(event: LifecycleEvent) -> Outcome:
+    """An event at a `stopped` entry of a terminating system: it stays `stopped`."""
+    if event is E.HOLD:
+        return Taken(True, STOPPED)
+    if event is E.RELEASE:
+        return Taken(False, STOPPED)
+    return ILLEGAL
 
 
 @pytest.mark.parametrize(("kind", "state", "event"), cells(states=[STOPPED]))
-def test_stopped_is_final(kind: EntryKind, state: LifecycleState, event: LifecycleEvent) -> None:
+def test_stopped_is_final_once_terminating(
+    kind: EntryKind, state: LifecycleState, event: LifecycleEvent
+) -> None:
     lives = Lives(kind)
     for guards in ALL_GUARD_VALUES:
+        guards = replace(guards, terminating=True)
         # Reached by term from waiting, by a terminating stop, or directly.
         by_term = walk_to(lives, STOPPED, guards)
-        by_stop = walk_to(lives, STOPPING, replace(guards, terminating=True))
+        by_stop = walk_to(lives, STOPPING, guards)
         check_step(lives, by_stop, E.GONE, Taken(True, STOPPED))
-        by_stop.guards = guards
         for model in (by_term, by_stop, set_to(lives, state, guards)):
-            check_step(lives, model, event, ILLEGAL)
-            # ... and it stays illegal: nothing ever leaves `stopped`.
-            check_step(lives, model, event, ILLEGAL)
+            check_step(lives, model, event, after_term(event))
+            # ... and again: nothing leaves `stopped`.
+            check_step(lives, model, event, after_term(event))
+
+
+@pytest.mark.parametrize("kind", K)
+def test_only_a_release_leaves_stopped_before_term(kind: EntryKind) -> None:
+    lives = Lives(kind)
+    for guards in ALL_GUARD_VALUES:
+        if guards.terminating:
+            continue
+        for event in E:
+            model = set_to(lives, STOPPED, guards)
+            outcome = expected(kind, STOPPED, event, guards)
+            assert (outcome == Taken(True, WAITING)) is (event is E.RELEASE)
+            check_step(lives, model, event, outcome)
 
 
 # Differences between the kinds.
@@ -405,8 +446,8 @@ DAEMON_LIFE: Final[list[Step]] = [
     (E.SIGNAL, SHUTDOWN_BLOCKED, blocked(STOPPING)),
     (E.SIGNAL, SHUTDOWN, to(STOPPING)),
     (E.GONE, SHUTDOWN, to(STOPPED)),
-    *[(event, SHUTDOWN, ILLEGAL) for event in E],
-    *[(event, DEPS_UP, ILLEGAL) for event in E],
+    *[(event, SHUTDOWN, after_term(event)) for event in E],
+    *[(event, SHUTDOWN_BLOCKED, after_term(event)) for event in E],
 ]
 
 ONESHOT_LIFE: Final[list[Step]] = [
@@ -426,7 +467,7 @@ ONESHOT_LIFE: Final[list[Step]] = [
     (E.TERM, SHUTDOWN, to(STOPPING)),
     (E.SIGNAL, SHUTDOWN, to(STOPPING)),
     (E.GONE, SHUTDOWN, to(STOPPED)),
-    *[(event, SHUTDOWN, ILLEGAL) for event in E],
+    *[(event, SHUTDOWN, after_term(event)) for event in E],
 ]
 
 CHECK_LIFE: Final[list[Step]] = [
@@ -440,13 +481,13 @@ CHECK_LIFE: Final[list[Step]] = [
     (E.SIGNAL, DEPENDENT_GONE, to(STOPPING)),
     (E.GONE, DEPENDENT_GONE, to(WAITING)),
     (E.TERM, SHUTDOWN, to(STOPPED)),  # nothing to stop
-    *[(event, SHUTDOWN, ILLEGAL) for event in E if event is not E.GIVE_UP],
+    *[(event, SHUTDOWN, after_term(event)) for event in E if event is not E.GIVE_UP],
 ]
 
 TERM_WHILE_WAITING: Final[list[Step]] = [
     (E.LAUNCH, IDLE, blocked(WAITING)),
     (E.TERM, SHUTDOWN, to(STOPPED)),
-    *[(event, SHUTDOWN, ILLEGAL) for event in E if event is not E.GIVE_UP],
+    *[(event, SHUTDOWN, after_term(event)) for event in E if event is not E.GIVE_UP],
 ]
 
 TERM_WHILE_STARTING: Final[list[Step]] = [
@@ -457,6 +498,40 @@ TERM_WHILE_STARTING: Final[list[Step]] = [
     (E.LAUNCH, SHUTDOWN, ILLEGAL),
     (E.SIGNAL, SHUTDOWN, to(STOPPING)),
     (E.GONE, SHUTDOWN, to(STOPPED)),
+]
+
+HELD = replace(DEPS_UP, held=True)
+HELD_STOPPED = replace(DEPENDENT_GONE, held=True)
+HELD_AND_SIGNALLED = replace(SIGNALLED, held=True)
+
+# docs/spec.md section 10: an operator stops an entry, starts it, restarts it.
+OPERATOR_LIFE: Final[list[Step]] = [
+    (E.HOLD, HELD, to(STOPPED)),  # held while waiting: straight to stopped
+    (E.LAUNCH, HELD, ILLEGAL),
+    (E.HOLD, HELD, to(STOPPED)),  # again: nothing changes
+    (E.RELEASE, DEPS_UP, to(WAITING)),  # start
+    (E.LAUNCH, HELD, blocked(WAITING)),  # a held waiting entry is never launched
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.HEALTHY, DEPS_UP, to(READY)),
+    (E.HOLD, replace(DEP_LOST, held=True), to(STOPPING)),  # stop: dependents first
+    (E.SIGNAL, replace(DEP_LOST, held=True), blocked(STOPPING)),
+    (E.HOLD, replace(DEP_LOST, held=True), to(STOPPING)),
+    (E.SIGNAL, HELD_STOPPED, to(STOPPING)),
+    (E.GONE, HELD_AND_SIGNALLED, to(STOPPED)),  # held: stays stopped
+    (E.LAUNCH, DEPS_UP, ILLEGAL),
+    (E.RELEASE, DEPS_UP, to(WAITING)),
+    (E.LAUNCH, DEPS_UP, to(STARTING)),
+    (E.HOLD, HELD, to(STOPPING)),  # restart: held ...
+    (E.RELEASE, DEPENDENT_GONE, to(STOPPING)),  # ... and released in one step
+    (E.SIGNAL, DEPENDENT_GONE, to(STOPPING)),
+    (E.GONE, SIGNALLED, to(WAITING)),  # back to waiting, as after a lost dependency
+    (E.LAUNCH, DEPS_UP, to(STARTING)),  # a fresh launch
+    (E.HOLD, HELD, to(STOPPING)),
+    (E.TERM, SHUTDOWN, ILLEGAL),  # already stopping
+    (E.SIGNAL, replace(SHUTDOWN, held=True), to(STOPPING)),
+    (E.GONE, replace(SHUTDOWN, held=True), to(STOPPED)),
+    (E.RELEASE, SHUTDOWN, blocked(STOPPED)),  # stopped is final once terminating
+    *[(event, SHUTDOWN, after_term(event)) for event in E],
 ]
 
 # A dependency is lost, then the system terminates while the entry is stopping:
@@ -478,6 +553,7 @@ LOST_THEN_TERMINATED: Final[list[Step]] = [
         pytest.param(DAEMON, DAEMON_LIFE, id="daemon"),
         pytest.param(ONESHOT, ONESHOT_LIFE, id="oneshot"),
         pytest.param(CHECK, CHECK_LIFE, id="check"),
+        *[pytest.param(kind, OPERATOR_LIFE, id=f"operator-{kind.value}") for kind in K],
         *[
             pytest.param(kind, script, id=f"{name}-{kind.value}")
             for kind in K
@@ -533,8 +609,9 @@ def settled(kind: EntryKind, state: LifecycleState, g: Guards) -> Settled:
     """What docs/spec.md section 3 (and section 4) says the coordinator does to
     an entry left in `state`."""
     if state is WAITING:
-        # "Start: an entry starts as soon as all of its own dependencies are ready."
-        launches = g.dependencies_ready and not g.terminating
+        # "Start: an entry starts as soon as all of its own dependencies are ready",
+        # unless an operator holds it (section 10).
+        launches = g.dependencies_ready and not g.terminating and not g.held
         return Settled(E.LAUNCH, STARTING) if launches else Settled(None, WAITING)
     if state in (STARTING, READY, FAILING):
         # "Dependency lost: when an entry leaves ready, every running dependent is stopped."
@@ -546,7 +623,7 @@ def settled(kind: EntryKind, state: LifecycleState, g: Guards) -> Settled:
         if g.no_dependent_running and not g.already_signalled:
             return Settled(E.SIGNAL, STOPPING)
         return Settled(None, STOPPING)
-    return Settled(None, state)  # `stopped` is final
+    return Settled(None, state)  # only an operator's release leaves `stopped`
 
 
 def settle(model: Model, kind: EntryKind) -> Settled:
