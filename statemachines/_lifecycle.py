@@ -150,9 +150,7 @@ G = Guard
 # Rows with the same source and event are tried in order; the first whose
 # guards hold wins.
 TRANSITIONS: tuple[Transition, ...] = (
-    *_rows(
-        [W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,), unless=(G.TERMINATING, G.HELD)
-    ),
+    *_rows([W], E.LAUNCH, S, conditions=(G.DEPENDENCIES_READY,), unless=(G.TERMINATING, G.HELD)),
     *_rows([S, F], E.HEALTHY, R),
     *_rows([R], E.HEALTHY, None, kinds=POLLED_KINDS),
     *_rows([S], E.UNHEALTHY, F, conditions=(G.GRACE_EXPIRED,)),

@@ -86,6 +86,8 @@ class HistoryReplay:
         """The latest process of each entry."""
         self.terminating = False
         """Whether `term()` has begun, as far as the history shows."""
+        self.held: set[str] = set()
+        """Entries an operator holds (`hold` recorded, no `release` since)."""
         self.step: int | None = None
         self.now = 0.0
         self.events = 0
@@ -145,8 +147,16 @@ class HistoryReplay:
                 f"{event.dest.value}, which the table does not allow (at {now:g})",
                 [entry],
             )
-        terminating_only = event.event is LifecycleEvent.LAUNCH or (
-            event.event is LifecycleEvent.GONE and event.dest is LifecycleState.WAITING
+        if event.event is LifecycleEvent.HOLD:
+            self.held.add(entry)
+        elif event.event is LifecycleEvent.RELEASE:
+            self.held.discard(entry)
+        # What the system may not do once terminating: launch, or leave
+        # `stopped` (final once term() was called).
+        terminating_only = (
+            event.event is LifecycleEvent.LAUNCH
+            or (event.event is LifecycleEvent.GONE and event.dest is LifecycleState.WAITING)
+            or (event.source is LifecycleState.STOPPED and event.dest is not event.source)
         )
         if self.terminating and terminating_only:
             raise self._violation(
@@ -156,9 +166,15 @@ class HistoryReplay:
                 [entry],
             )
         if event.event is LifecycleEvent.TERM or (
-            event.event is LifecycleEvent.GONE and event.dest is LifecycleState.STOPPED
+            event.event is LifecycleEvent.GONE
+            and event.dest is LifecycleState.STOPPED
+            and entry not in self.held
         ):
             self.terminating = True  # (only term() makes these)
+        if event.event is LifecycleEvent.LAUNCH and entry in self.held:
+            raise self._violation(
+                5, f"{entry} launched at {now:g} while an operator holds it", [entry]
+            )
         if event.event is LifecycleEvent.GONE and self.live[entry] > 0:
             pid = self.pids[entry]
             process = "its in-process function" if pid is None else f"its process {pid}"
