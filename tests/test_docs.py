@@ -57,9 +57,13 @@ def test_the_contract_has_its_numbered_sections() -> None:
 
 def test_sections_not_built_yet_say_so() -> None:
     text = (ROOT / "docs" / "spec.md").read_text()
-    for title in SPEC_SECTIONS[9:]:
+    for title in SPEC_SECTIONS[10:]:
         body = text.split(f"## {title}\n", 1)[1].lstrip()
         assert body.startswith("**Not yet implemented**"), title
+    # Section 10 is built in the library; what is not yet there is named.
+    operator = text.split(f"## {SPEC_SECTIONS[9]}\n", 1)[1].lstrip()
+    assert operator.startswith("**Implemented in the library**")
+    assert "**Not yet implemented**: `verify` and `explore`" in operator
 
 
 # Documents that live outside the repository, by path or by the names the

@@ -133,7 +133,7 @@ POLLED_WHEN_READY: Final = frozenset({DAEMON, CHECK})
 
 
 def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: Guards) -> Outcome:
-    """What docs/spec.md sections 3 and 10 say happens when `event` is fired at an entry in `state`."""
+    """What docs/spec.md sections 3 and 10 say happens when `event` is fired in `state`."""
 
     def to(dest: LifecycleState) -> Taken:
         return Taken(True, dest)
