@@ -175,9 +175,13 @@ class EntrySupervisor:
         # Not awaited: its scope is cancelled when the entry starts
         # stopping, and results of a cancelled loop are dropped.
         announced = isinstance(ready.fn, Announcement)
+        assert entry.checks_scope is not None
+        # This launch's scope, handed over now: by the time the task runs, the
+        # entry may have stopped and launched again (a restart) with another.
         self._tasks.group.start_soon(
             self._announcement_deadline if announced else self._check_loop,
             entry,
+            entry.checks_scope,
             name=f"healthdaemons:{entry.spec.id}:checks",
         )
 
@@ -321,11 +325,11 @@ class EntrySupervisor:
             entry.recheck_scope.cancel()
         return True
 
-    async def _check_loop(self, entry: Entry) -> None:
+    async def _check_loop(self, entry: Entry, checks: anyio.CancelScope) -> None:
         ready = entry.spec.ready
-        checks = entry.checks_scope
         assert ready is not None
-        assert checks is not None
+        if checks.cancel_called:
+            return  # its launch is over already
         trigger = ready.trigger or triggers.default_trigger
         # Set in this task's own context, so it reaches this entry's checks only.
         CHECKED_ENTRY.set(
@@ -407,14 +411,15 @@ class EntrySupervisor:
             guard_fd=self._tasks.guard_fd,
         )
 
-    async def _announcement_deadline(self, entry: Entry) -> None:
+    async def _announcement_deadline(self, entry: Entry, checks: anyio.CancelScope) -> None:
         """The grace period of a process that announces its own readiness."""
         ready = entry.spec.ready
         assert ready is not None
         assert isinstance(ready.fn, Announcement)
-        assert entry.checks_scope is not None
+        if checks.cancel_called:
+            return  # its launch is over already
         waiting_for = ready.fn.waiting_for
-        with entry.checks_scope:
+        with checks:
             if entry.last_raw is None:
                 self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
             await anyio.sleep(ready.grace_period)

@@ -299,3 +299,22 @@ async def test_an_action_needs_a_running_system() -> None:
     running = chain().build()
     with pytest.raises(RuntimeError, match="needs a running system"):
         await running.stop("db")
+
+
+@pytest.mark.parametrize("kind", ["check", "daemon"])
+async def test_restart_right_after_a_launch_checks_the_new_launch_only(kind: str) -> None:
+    """Restarted before its tasks ran: the stopped launch's check loop must not
+    take the new launch's scope (found by the property test)."""
+    port = Switch()
+    system = Daemons.of()
+    if kind == "check":
+        system = system.add_health_check("port", ready=fast("Port", port))
+    else:
+        system = system.add_daemon("port", exec=forever(), ready=fast("Port", port))
+    system = system.add_daemon("web", exec=forever(), ready=fast("Web"), requires=["port"])
+    async with system.build() as running:
+        await running.restart("port")
+        await running.restart("port")
+        await running.wait_ready(timeout=10)
+        assert launches(running, "port") == 3
+    check_invariants(system.entries, running.history)
