@@ -7,7 +7,8 @@ change happen:
 
 * event-triggered: something outside the coordinator happened (a check
   result, a process exit, a process gone, `term()`); `_react` fires the
-  matching event at that entry;
+  matching event at that entry, as `_act` does for an operator's `stop`,
+  `start` and `restart` (the events `hold` and `release`);
 * state-triggered: a change of one entry makes a rule apply to another
   ("every dependency is ready, so launch"; "a dependency left ready, so stop";
   "no dependent is running any more, so signal"). `_fire` queues the entries

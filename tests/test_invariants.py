@@ -163,6 +163,54 @@ def test_invariant_5_nothing_goes_back_to_waiting_or_starts_once_terminating() -
     assert "db took waiting --launch--> starting while terminating" in str(found)
 
 
+def held_and_stopped() -> History:
+    """An operator's stop of db (docs/spec.md section 10): web first, then db, held."""
+    return (
+        both_ready()
+        .step(("db", E.HOLD, R, X), ("web", E.DEPENDENCY_LOST, R, X), ("web", E.SIGNAL, X, X))
+        .exit("web")
+        .step(("web", E.GONE, X, W), ("db", E.SIGNAL, X, X))
+        .exit("db")
+        .step(("db", E.GONE, X, D))
+    )
+
+
+def test_operator_actions_keep_the_invariants() -> None:
+    # A held entry stopped before term() is not a shutdown: it may be released.
+    stopped = held_and_stopped()
+    check_invariants(SPECS, stopped.events)
+    started = stopped.step(("db", E.RELEASE, D, W), ("db", E.LAUNCH, W, S))
+    check_invariants(SPECS, started.events)
+    # A restart: held and released in one step, then back to waiting and launched.
+    restarted = (
+        both_ready()
+        .step(("web", E.HOLD, R, X), ("web", E.RELEASE, X, X), ("web", E.SIGNAL, X, X))
+        .exit("web")
+        .step(("web", E.GONE, X, W), ("web", E.LAUNCH, W, S))
+    )
+    check_invariants(SPECS, restarted.events)
+    # term() with db held: web is stopped, db stays stopped.
+    check_invariants(
+        SPECS,
+        stopped.step(("web", E.TERM, W, D)).events,
+    )
+
+
+def test_invariant_5_a_held_entry_launched() -> None:
+    history = both_ready().step(("web", E.HOLD, R, X), ("web", E.SIGNAL, X, X))
+    history = history.exit("web").step(("web", E.GONE, X, W), ("web", E.LAUNCH, W, S))
+    found = violation(history)
+    assert found.invariant == 5
+    assert "web launched at 5 while an operator holds it" in str(found)
+
+
+def test_invariant_5_stopped_is_final_once_terminating_even_for_a_held_entry() -> None:
+    history = held_and_stopped().step(("web", E.TERM, W, D)).step(("db", E.RELEASE, D, W))
+    found = violation(history)
+    assert found.invariant == 5
+    assert "db took stopped --release--> waiting while terminating" in str(found)
+
+
 def test_invariant_6_a_dependent_left_running_in_the_last_step() -> None:
     # The step that makes db fail forgets web: nothing follows to end the step.
     history = both_ready().step(("db", E.UNHEALTHY, R, F))

@@ -7,6 +7,11 @@ bounded and leaves nothing alive) is about time and processes, not about
 the history alone: the simulator and the pytest fixture check it. Its part
 that the history shows is checked here: no entry is `gone` while its
 process has not been seen to exit.
+
+Operator actions (docs/spec.md section 10) show in the history as `hold`
+and `release`: the replay follows which entries are held, so that a held
+entry's `gone -> stopped` is not taken for `term()`, and a held entry that
+launches breaks invariant 5, as does leaving `stopped` once terminating.
 """
 
 from __future__ import annotations
