@@ -29,7 +29,9 @@ The running system is composed of parts that each own their state:
   starts stopping;
 * `TaskHost` (`_task_host.py`): the task group they run in;
 * `SubContainerUsers` (`_subcontainer_users.py`): who still uses each
-  subcontainer, and its destroy after the last user.
+  subcontainer, and its destroy after the last user;
+* `OutputBuffers` (`_output_buffer.py`): each entry's latest output lines,
+  fed by the output pumps of its processes.
 
 Each is handed the callables it needs at construction (the supervisor gets
 `_react`, the log `_stop_for`, the task host and the subcontainer users what
