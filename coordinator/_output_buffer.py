@@ -44,7 +44,7 @@ class OutputLine:
 
 def _size(text: str) -> int:
     """The line's bytes as written, its newline included: empty lines count too."""
-    return (len(text) if text.isascii() else len(text.encode())) + 1
+    return (len(text) if text.isascii() else len(text.encode(errors="surrogatepass"))) + 1
 
 
 class _Buffer:
@@ -95,7 +95,8 @@ class OutputBuffers:
         size = _size(text)
         if max_bytes is not None and size > max_bytes:
             # Alone beyond the bound: its start is kept, as much as fits.
-            text = text.encode()[: max_bytes - 1].decode(errors="ignore")
+            cut = text.encode(errors="surrogatepass")[: max_bytes - 1]
+            text = cut.decode(errors="ignore")
             size = _size(text)
         line = OutputLine(anyio.current_time(), time.time(), entry_id, stream, text)
         lines = buffer.lines

@@ -52,6 +52,9 @@ async def test_a_line_beyond_the_byte_bound_alone_keeps_its_start() -> None:
     buffers.append("db", "stdout", "ééééé")  # cut inside a character: it goes
     assert texts(buffers.tail(["web"], None)) == ["0123456"]
     assert texts(buffers.tail(["db"], None)) == ["ééé"]
+    # What a spawn function of the user's own may hand over: a lone surrogate.
+    buffers.append("api", "stdout", "\udcff")
+    assert texts(buffers.tail(["api"], None)) == ["\udcff"]
 
 
 @pytest.mark.parametrize(("max_lines", "max_bytes"), [(0, None), (None, 0), (0, 0)])
