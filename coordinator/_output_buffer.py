@@ -218,9 +218,8 @@ class OutputFollower:
             buffer = self._buffers.buffer(entry_id)
             assert buffer is not None
             if number < buffer.dropped:
-                skipped = min(buffer.dropped, end) - number
-                self.lost += skipped
-                self._cursors[entry_id] = number = number + skipped
+                self.lost += buffer.dropped - number
+                self._cursors[entry_id] = number = buffer.dropped
                 if number < end:
                     at = buffer.lines[number - buffer.dropped].at
                     heapq.heappush(pending, (at, rank, entry_id, number, end))
