@@ -39,6 +39,8 @@ from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
 from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
+from ._output_buffer import OutputFollower as OutputFollower
+from ._output_buffer import OutputLine as OutputLine
 from ._process_handle import ExitStatus as ExitStatus
 from ._process_handle import ProcessHandle as ProcessHandle
 from ._ready import CheckFn as CheckFn
@@ -74,6 +76,8 @@ __all__ = (
     "LineCallback",
     "MemoryHost",
     "OneshotOptions",
+    "OutputFollower",
+    "OutputLine",
     "ProcessExited",
     "ProcessHandle",
     "ProcessSignalled",

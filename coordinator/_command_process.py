@@ -28,6 +28,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
 from ._defaults import OUTPUT_TAIL_TIMEOUT
+from ._output_buffer import OutputStream
 from ._process_handle import ExitStatus
 from ._process_table import children, group_alive, read_stat
 from ._programs import program_problem
@@ -65,6 +66,9 @@ class SpawnSettings:
     on_ready: Callable[[str | None], None] | None = None
     subcontainer: SubContainer | None = None
     guard_fd: int | None = None
+    on_output: Callable[[OutputStream, str], None] | None = None
+    """Receives every line of both outputs (the entry's ring buffer), besides
+    the logger or the command's own callbacks."""
 
 
 class CommandProcess:
@@ -232,7 +236,7 @@ class CommandProcess:
     async def _pump(
         self,
         stream: ByteReceiveStream,
-        name: str,
+        name: OutputStream,
         callback: Callable[[str], object] | None,
     ) -> None:
         settings = self._settings
@@ -243,10 +247,13 @@ class CommandProcess:
             else None
         )
         failed = False
+        on_output = settings.on_output
 
         def deliver(raw: bytes | bytearray) -> None:
             nonlocal failed, matcher
             line = raw.decode(errors="replace").rstrip("\r")
+            if on_output is not None:
+                on_output(name, line)
             if matcher is not None and matcher.pattern.search(line):
                 matcher = None
                 self._announce(line)

@@ -11,6 +11,7 @@ from statemachines import EntryKind
 from ._announced import Announcement
 from ._command import Command
 from ._command_process import CommandProcess
+from ._defaults import OUTPUT_BYTES, OUTPUT_LINES
 from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost
 from ._options import (
     DaemonOptions,
@@ -230,6 +231,8 @@ class Daemons:
         history_limit: int | None = DEFAULT_HISTORY_LIMIT,
         host: Host | None = None,
         spawn: SpawnFunction = CommandProcess.start,
+        output_lines: int | None = OUTPUT_LINES,
+        output_bytes: int | None = OUTPUT_BYTES,
     ) -> RunningDaemons:
         """The system, ready to run: `async with system.build() as running: ...`.
 
@@ -246,8 +249,15 @@ class Daemons:
         command could not start (an `ErrorReported` event), as a
         `SpawnError` does. Raises `TypeError` for a `host` that is not a
         `Host` or a `spawn` that cannot be called.
+
+        Each entry keeps its latest `output_lines` lines of output (1,000 by
+        default), at most `output_bytes` bytes of them (1 MiB), for
+        `running.output()` and `running.follow_output()`; `None` lifts a
+        bound. `ValueError` for a bound that is not an int >= 0 or `None`.
         """
         require_option("history_limit", history_limit)
+        require_option("output_lines", output_lines)
+        require_option("output_bytes", output_bytes)
         _check_host(host)
         if not callable(spawn):
             raise TypeError(
@@ -262,6 +272,8 @@ class Daemons:
             host,
             orphan_guard=self._orphan_guard,
             history_limit=history_limit,
+            output_lines=output_lines,
+            output_bytes=output_bytes,
             spawn=spawn,
         )
 

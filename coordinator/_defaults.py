@@ -22,6 +22,8 @@ __all__ = [
     "HISTORY_LIMIT",
     "KILL_WAIT",
     "LEFTOVER_WAIT",
+    "OUTPUT_BYTES",
+    "OUTPUT_LINES",
     "OUTPUT_TAIL_TIMEOUT",
     "READY_TIMEOUT",
     "READY_TIMEOUT_MARGIN",
@@ -49,6 +51,8 @@ SUCCESS_INTERVAL = 30.0
 RESTART_DELAY_CAP = 30.0
 RESTART_RESET_AFTER = 60.0
 HISTORY_LIMIT = 10_000
+OUTPUT_LINES = 1_000
+OUTPUT_BYTES = 1024 * 1024
 KILL_WAIT = 10.0
 OUTPUT_TAIL_TIMEOUT = 1.0
 SUBCONTAINER_DESTROY_TIMEOUT = 30.0
@@ -164,6 +168,22 @@ DEFAULTS: tuple[Default, ...] = (
         "how many of the latest events are kept in memory",
         "system",
         unit="events",
+    ),
+    Default(
+        "OUTPUT_LINES",
+        "`build(output_lines=)`",
+        OUTPUT_LINES,
+        "how many of an entry's latest output lines are kept in memory",
+        "system",
+        unit="lines",
+    ),
+    Default(
+        "OUTPUT_BYTES",
+        "`build(output_bytes=)`",
+        OUTPUT_BYTES,
+        "how many bytes of an entry's latest output lines are kept in memory (1 MiB)",
+        "system",
+        unit="bytes",
     ),
     Default(
         "KILL_WAIT",

@@ -30,7 +30,9 @@ The running system is composed of parts that each own their state:
   starts stopping;
 * `TaskHost` (`_task_host.py`): the task group they run in;
 * `SubContainerUsers` (`_subcontainer_users.py`): who still uses each
-  subcontainer, and its destroy after the last user.
+  subcontainer, and its destroy after the last user;
+* `OutputBuffers` (`_output_buffer.py`): each entry's latest output lines,
+  fed by the output pumps of its processes.
 
 Each is handed the callables it needs at construction (the supervisor gets
 `_react`, the log `_stop_for`, the task host and the subcontainer users what
@@ -60,6 +62,7 @@ from statemachines import (
 )
 
 from ._command_process import CommandProcess
+from ._defaults import OUTPUT_BYTES, OUTPUT_LINES
 from ._entry import Entry, TermFlag
 from ._entry_view import EntryView
 from ._event_log import EventLog
@@ -67,11 +70,12 @@ from ._events import Event, Transitioned
 from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._not_ready import why_not_ready
 from ._options import EntrySpec
+from ._output_buffer import OutputBuffers, OutputFollower, OutputLine
 from ._results import HealthCheckResult
 from ._subcontainer_users import SubContainerUsers
 from ._supervisor import EntrySupervisor, SpawnFunction
 from ._task_host import TaskHost
-from ._validation import closest, did_you_mean, wait_timeout_problem
+from ._validation import closest, did_you_mean, require_option, wait_timeout_problem
 from .errors import GaveUpError, SystemTerminatedError, SystemTerminatingError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SpawnFunction", "SystemStatistics"]
@@ -102,6 +106,9 @@ class SystemStatistics:
     """Events lost by subscribers that fell behind."""
     history_dropped: int
     """The oldest events `history` let go, to keep within its `history_limit`."""
+    output_dropped: Mapping[str, int]
+    """Per entry, the oldest output lines its buffer let go, to keep within
+    `output_lines` and `output_bytes`."""
 
 
 @final
@@ -120,9 +127,12 @@ class RunningDaemons:
         *,
         orphan_guard: bool = False,
         history_limit: int | None = DEFAULT_HISTORY_LIMIT,
+        output_lines: int | None = OUTPUT_LINES,
+        output_bytes: int | None = OUTPUT_BYTES,
         spawn: SpawnFunction = CommandProcess.start,
     ) -> None:
         self._log = log = EventLog(host, history_limit, self._stop_for)
+        self._output = OutputBuffers(output_lines, output_bytes)
         self._tasks = TaskHost(orphan_guard=orphan_guard, ended=self._tasks_ended)
         self._supervisor = EntrySupervisor(
             self._tasks,
@@ -132,6 +142,7 @@ class RunningDaemons:
             report=log.report,
             error=log.error,
             fatal=log.fatal,
+            output=self._output.append,
         )
         self._subcontainers = SubContainerUsers(
             specs,
@@ -222,7 +233,32 @@ class RunningDaemons:
             events=len(self._log.history) + self._log.history_dropped,
             dropped_events=self._log.dropped_events,
             history_dropped=self._log.history_dropped,
+            output_dropped={i: self._output.dropped(i) for i in self._entries},
         )
+
+    def output(self, entry_id: str | None = None, lines: int | None = None) -> list[OutputLine]:
+        """The latest `lines` lines kept of the entry's output (`None`: all kept),
+        oldest first; of every entry, in time order, if `entry_id` is `None`.
+
+        Each entry keeps its latest `output_lines` lines, and at most
+        `output_bytes` bytes of them (see `Daemons.build`).
+        """
+        require_option("lines", lines)
+        return self._output.tail(self._output_ids(entry_id), lines)
+
+    def follow_output(
+        self, entry_id: str | None = None, *, lines: int | None = 0
+    ) -> OutputFollower:
+        """The entry's output (every entry's, if `None`) from its latest `lines`
+        lines on (`None`: all kept), as it comes:
+        `async for line in running.follow_output("web")`.
+
+        It ends once the system has stopped and the rest is read. A reader
+        that falls behind the buffer skips ahead, never slowing the system;
+        the follower's `lost` counts what it missed.
+        """
+        require_option("lines", lines)
+        return self._output.follow(self._output_ids(entry_id), lines)
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until every entry is `ready` at the same time.
@@ -438,6 +474,7 @@ class RunningDaemons:
                 await self._tasks.close(exc)
             finally:
                 self._log.end_streams()
+                self._output.finish()
         if self._fatal_error is not None:
             # As itself, after the ordered shutdown: the program is to end.
             raise self._fatal_error
@@ -563,6 +600,11 @@ class RunningDaemons:
             suggestion = closest(str(entry_id), list(self._entries))
             message = f"no entry {entry_id!r} in this system" + did_you_mean(suggestion)
             raise KeyError(message) from None
+
+    def _output_ids(self, entry_id: str | None) -> Sequence[str]:
+        if entry_id is None:
+            return self.ids
+        return (self._entry(entry_id).spec.id,)
 
     def _require_running(self, method: str) -> None:
         if not self._entered:

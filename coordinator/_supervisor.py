@@ -31,6 +31,7 @@ from ._entry import Entry
 from ._events import Event, ProcessExited, ProcessSignalled, ProcessSpawned
 from ._fatal import Fatal, is_fatal
 from ._options import Exec
+from ._output_buffer import OutputStream
 from ._output_guard import guard_output
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
 from ._results import HealthCheckResult
@@ -60,7 +61,16 @@ class React(Protocol):
 class EntrySupervisor:
     """The tasks of every entry of one running system."""
 
-    __slots__ = ("_error", "_fatal", "_react", "_record", "_report", "_spawn", "_tasks")
+    __slots__ = (
+        "_error",
+        "_fatal",
+        "_output",
+        "_react",
+        "_record",
+        "_report",
+        "_spawn",
+        "_tasks",
+    )
 
     def __init__(
         self,
@@ -72,8 +82,10 @@ class EntrySupervisor:
         report: Callable[[Entry, HealthCheckResult], None],
         error: Callable[[str | None, str], None],
         fatal: Fatal,
+        output: Callable[[str, OutputStream, str], None],
     ) -> None:
         self._tasks = tasks
+        self._output = output
         self._spawn = spawn
         self._react = react
         self._record = record
@@ -409,6 +421,7 @@ class EntrySupervisor:
             on_ready=functools.partial(self._announced, entry, announcer),
             subcontainer=entry.spec.subcontainer,
             guard_fd=self._tasks.guard_fd,
+            on_output=functools.partial(self._output, entry.spec.id),
         )
 
     async def _announcement_deadline(self, entry: Entry, checks: anyio.CancelScope) -> None:

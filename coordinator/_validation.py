@@ -116,6 +116,9 @@ OPTION_RULES: dict[str, Callable[[object], str | None]] = {
     "interval": _positive_duration,
     "max_restarts": count_problem,
     "history_limit": count_problem,
+    "output_lines": count_problem,
+    "output_bytes": count_problem,
+    "lines": count_problem,
     "port": port_problem,
 }
 """The rule of each numeric option, whoever sets it: the builder, `Ready`,

@@ -77,6 +77,12 @@ API: dict[str, list[tuple[Callable[[Any], object], str]]] = {
         (lambda v: Daemons.of().build(history_limit=v), "history_limit"),
         (MemoryHost, "history_limit"),
     ],
+    "output_lines": [(lambda v: Daemons.of().build(output_lines=v), "output_lines")],
+    "output_bytes": [(lambda v: Daemons.of().build(output_bytes=v), "output_bytes")],
+    "lines": [
+        (lambda v: Daemons.of().build().output(lines=v), "lines"),
+        (lambda v: Daemons.of().build().follow_output(lines=v), "lines"),
+    ],
 }
 
 # The checks' own arguments, called as a check would be.

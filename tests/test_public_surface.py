@@ -165,6 +165,15 @@ def test_build_hook_names() -> None:
     )
     build = inspect.signature(coordinator.Daemons.build).parameters
     assert {"history_limit", "host", "spawn"} <= set(build)
+
+
+def test_output_names() -> None:
+    """Issue 13: each entry's recent output, and following it."""
+    _in_all(coordinator, "OutputLine", "OutputFollower")
+    build = inspect.signature(coordinator.Daemons.build).parameters
+    assert {"output_lines", "output_bytes"} <= set(build)
+    for name in ("output", "follow_output"):
+        assert callable(getattr(coordinator.RunningDaemons, name)), name
     assert isinstance(coordinator.RunningDaemons.entry_views, property)
     assert isinstance(coordinator.RunningDaemons.host, property)
     assert isinstance(coordinator.Daemons.host, property)
