@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULTS",
     "EXPLORE_MAX_DEPTH",
     "EXPLORE_MAX_STATES",
+    "EXPLORE_OPERATOR_ACTIONS",
     "FAULT_HORIZON",
     "FIRST_RETRY",
     "GRACE_PERIOD",
@@ -61,6 +62,7 @@ VERIFY_EXAMPLES = 100
 FAULT_HORIZON = 60.0
 EXPLORE_MAX_STATES = 20_000
 EXPLORE_MAX_DEPTH = 80
+EXPLORE_OPERATOR_ACTIONS = 2
 
 Topic = Literal["entries", "checks", "system", "verification"]
 
@@ -243,6 +245,14 @@ DEFAULTS: tuple[Default, ...] = (
         "how many choices deep `explore` follows a path",
         "verification",
         unit="choices",
+    ),
+    Default(
+        "EXPLORE_OPERATOR_ACTIONS",
+        "`explore(operator_actions=)`, `healthdaemons explore --operator-actions`",
+        EXPLORE_OPERATOR_ACTIONS,
+        "how many operator actions (stop, start, restart) `explore` takes along one path",
+        "verification",
+        unit="actions",
     ),
 )
 

@@ -1,15 +1,17 @@
 """`explore`: every interleaving of the events a small system can see.
 
 The real coordinator runs against puppets: each spawn, process exit, check
-result, the call to `term()` and the passing of time (to the next timer) is
-a choice the explorer makes whenever every task is blocked. Runs are
+result, the call to `term()`, an operator's `stop`, `start` or `restart` of
+an entry (a bounded number per path) and the passing of time (to the next
+timer) is a choice the explorer makes whenever every task is blocked. Runs are
 re-executed from the start along a path of choices (a running coordinator
 cannot be copied), breadth first, and a state seen before is not explored
 again (unless it is reached later into the shutdown, which invariant 4
 bounds). A state is what the rules can see: each entry's lifecycle state,
 its processes, a check in flight, functions still cleaning up, whether its
-grace period is over, its restarts if it has a `max_restarts`, and whether
-`term()` was called. Timers are not part of it (a restart count without
+grace period is over, its restarts if it has a `max_restarts`, whether an
+operator holds it; whether `term()` was called, and how many operator
+actions the path has taken. Timers are not part of it (a restart count without
 `max_restarts` only changes a backoff timer), so the search is exhaustive
 over these states, not over every clock value.
 """
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
+import anyio.abc
 import trio
 import trio.testing
 
@@ -33,7 +36,7 @@ from statemachines import EntryKind, LifecycleState
 from .._command import Command
 from .._command_process import SpawnSettings
 from .._daemons import Daemons
-from .._defaults import EXPLORE_MAX_DEPTH, EXPLORE_MAX_STATES
+from .._defaults import EXPLORE_MAX_DEPTH, EXPLORE_MAX_STATES, EXPLORE_OPERATOR_ACTIONS
 from .._events import Event
 from .._load_system import load_system
 from .._options import EntrySpec, ExecFunction
@@ -44,7 +47,7 @@ from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
 from ._report import timeline_lines
 from ._shutdown_bound import shutdown_bound, shutdown_failures
-from ._simulation import refuse_running_loop, simulated_system
+from ._simulation import call_operator_action, refuse_running_loop, simulated_system
 from ._verify import VerificationError
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
@@ -252,6 +255,7 @@ class _Search:
     specs: tuple[EntrySpec, ...]
     max_states: int
     max_depth: int
+    max_actions: int
     seen: dict[tuple[object, ...], float] = dataclasses.field(default_factory=dict)
     """Each state, with the longest time into `term()` it was reached at."""
     states: int = 0
@@ -287,16 +291,21 @@ def explore(
     *,
     max_states: int = EXPLORE_MAX_STATES,
     max_depth: int = EXPLORE_MAX_DEPTH,
+    operator_actions: int = EXPLORE_OPERATOR_ACTIONS,
 ) -> ExplorationReport:
     """Enumerate the interleavings of spawns finishing, check results,
-    process exits, `term()` and the passing of time for a small system (up
-    to about 4 or 5 entries), checking invariants 1 to 6 in every state
-    reached. Raises `ExplorationError` with the path to a violation."""
+    process exits, `term()`, operator actions (at most `operator_actions`
+    stops, starts and restarts along one path; 0 for none) and the passing
+    of time for a small system (up to about 4 or 5 entries), checking
+    invariants 1 to 6 in every state reached. Raises `ExplorationError`
+    with the path to a violation."""
     refuse_running_loop("explore")
     for name, value in (("max_states", max_states), ("max_depth", max_depth)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
-    search = _Search(load_system(system).entries, max_states, max_depth)
+    if not isinstance(operator_actions, int) or operator_actions < 0:
+        raise ValueError(f"operator_actions must be a whole number >= 0, not {operator_actions!r}")
+    search = _Search(load_system(system).entries, max_states, max_depth, operator_actions)
     while search.frontier and search.states < max_states:
         path = search.frontier.popleft()
         search.runs += 1
@@ -317,6 +326,8 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
     term_times: dict[str, float] = {}
     taken: list[str] = []
     failures: list[AssertionError] = []
+    actions: list[tuple[float, str, str]] = []
+    """The operator actions taken, `(at, action, entry id)`, for the timeline."""
 
     async def call_term() -> None:
         term_times["called"] = anyio.current_time()
@@ -327,64 +338,100 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
     checked = 0
 
     async def main() -> None:
+        # Actions in a group of their own: one still waiting (a `stop` for
+        # its entry to be stopped) is cancelled when the run ends.
+        async with (
+            running,
+            anyio.create_task_group() as group,
+            anyio.create_task_group() as operator,
+        ):
+            await play(group, operator)
+            operator.cancel_scope.cancel()
+
+    def act(operator: anyio.abc.TaskGroup, action: str, entry_id: str) -> None:
+        actions.append((anyio.current_time(), action, entry_id))
+        operator.start_soon(call_operator_action, running, action, entry_id)
+
+    async def play(group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup) -> None:
         nonlocal checked
-        async with running, anyio.create_task_group() as group:
-            while True:
-                await trio.testing.wait_all_tasks_blocked()
-                try:
-                    history = running.history
-                    replay.feed(history[checked:])
-                    checked = len(history)
-                    replay.end_of_step()
-                except InvariantViolation as violation:
-                    failures.append(violation)
-                    break
-                if "returned" in term_times:
-                    called, returned = term_times["called"], term_times["returned"]
-                    alive = [(p.entry_id, p.pid) for p in stage.puppets if p.running and p.pid]
-                    failures.extend(
-                        shutdown_failures(running, alive, called, returned - called, limit)
-                    )
-                    break
-                options = stage.choices()
-                if "called" not in term_times:
-                    options.append(("term()", functools.partial(group.start_soon, call_term)))
-                wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
-                # A spawn takes no time (it takes milliseconds): it is
-                # ordered among the other moves, but no timer fires meanwhile.
-                if math.isfinite(wait) and not stage.spawning:
-                    options.append((f"time passes {wait:g} s", functools.partial(clock.jump, wait)))
-                step = len(taken)
-                if step < len(path):
-                    chosen = [apply for label, apply in options if label == path[step]]
-                    if not chosen:
-                        break  # a timer the path did not have: a different run
-                    taken.append(path[step])
-                    chosen[0]()
-                    continue
-                began = term_times.get("called")
-                into_term = -math.inf if began is None else anyio.current_time() - began
-                if search.admit(_fingerprint(running, stage, term_times), into_term):
-                    search.expand(taken, [label for label, _ in options])
+        while True:
+            await trio.testing.wait_all_tasks_blocked()
+            try:
+                history = running.history
+                replay.feed(history[checked:])
+                checked = len(history)
+                replay.end_of_step()
+            except InvariantViolation as violation:
+                failures.append(violation)
                 break
-            # Leave the path: let everything (abandoned functions too) finish
-            # by itself, quickly.
-            stage.release_all()
-            clock.autojump_threshold = 0
-            if "returned" not in term_times:
-                running.kill()
+            if "returned" in term_times:
+                called, returned = term_times["called"], term_times["returned"]
+                alive = [(p.entry_id, p.pid) for p in stage.puppets if p.running and p.pid]
+                failures.extend(shutdown_failures(running, alive, called, returned - called, limit))
+                break
+            options = stage.choices()
+            if "called" not in term_times:
+                options.append(("term()", functools.partial(group.start_soon, call_term)))
+            if len(actions) < search.max_actions:
+                options.extend(
+                    (
+                        f"operator {verb} {entry_id}",
+                        functools.partial(act, operator, name, entry_id),
+                    )
+                    for verb, name, entry_id in _operator_moves(running, "called" in term_times)
+                )
+            wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+            # A spawn takes no time (it takes milliseconds): it is
+            # ordered among the other moves, but no timer fires meanwhile.
+            if math.isfinite(wait) and not stage.spawning:
+                options.append((f"time passes {wait:g} s", functools.partial(clock.jump, wait)))
+            step = len(taken)
+            if step < len(path):
+                chosen = [apply for label, apply in options if label == path[step]]
+                if not chosen:
+                    break  # a timer the path did not have: a different run
+                taken.append(path[step])
+                chosen[0]()
+                continue
+            began = term_times.get("called")
+            into_term = -math.inf if began is None else anyio.current_time() - began
+            if search.admit(_fingerprint(running, stage, term_times, len(actions)), into_term):
+                search.expand(taken, [label for label, _ in options])
+            break
+        # Leave the path: let everything (abandoned functions too) finish
+        # by itself, quickly.
+        stage.release_all()
+        clock.autojump_threshold = 0
+        if "returned" not in term_times:
+            running.kill()
 
     anyio.run(main, backend="trio", backend_options={"clock": clock})
     if failures:
         history = running.history
-        message = _describe_failure(failures[0], taken, history)
+        message = _describe_failure(failures[0], taken, history, actions)
         raise ExplorationError(message, taken, history)
 
 
+def _operator_moves(running: RunningDaemons, terminating: bool) -> list[tuple[str, str, str]]:
+    """The operator actions worth trying, `(verb, method, entry id)`: a stop of
+    an entry not held, a start of a held one (the others change nothing), a
+    restart of any. Once terminating every action is refused alike: only
+    those that could undo a held entry's `stopped` are tried."""
+    moves: list[tuple[str, str, str]] = []
+    for entry in running.entry_views:
+        if entry.held:
+            moves.append(("starts", "start", entry.id))
+        elif not terminating:
+            moves.append(("stops", "stop", entry.id))
+        if entry.held or not terminating:
+            moves.append(("restarts", "restart", entry.id))
+    return moves
+
+
 def _fingerprint(
-    running: RunningDaemons, stage: _Stage, term_times: dict[str, float]
+    running: RunningDaemons, stage: _Stage, term_times: dict[str, float], actions: int
 ) -> tuple[object, ...]:
-    parts: list[object] = ["called" in term_times]
+    parts: list[object] = ["called" in term_times, actions]
     for entry in running.entry_views:
         entry_id = entry.id
         max_restarts = entry.spec.max_restarts
@@ -396,17 +443,21 @@ def _fingerprint(
                 sum(p.entry_id == entry_id for p in stage.cleanups),
                 0 if max_restarts is None else min(entry.restarts, max_restarts + 1),
                 entry.state is LifecycleState.STARTING and entry.grace_expired(),
+                entry.held,
             )
         )
     return tuple(parts)
 
 
 def _describe_failure(
-    violation: AssertionError, path: Sequence[str], history: Sequence[Event]
+    violation: AssertionError,
+    path: Sequence[str],
+    history: Sequence[Event],
+    actions: Sequence[tuple[float, str, str]],
 ) -> str:
     start = history[0].at if history else 0.0
     lines = [str(violation), "", "Path (the explorer's choices, in order):"]
     lines.extend(f"  {i + 1:3}. {label}" for i, label in enumerate(path))
     entries: tuple[str, ...] = getattr(violation, "entries", ())
-    lines.extend(timeline_lines(history, entries, start, violation))
+    lines.extend(timeline_lines(history, entries, start, violation, actions))
     return "\n".join(lines)

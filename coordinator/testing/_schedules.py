@@ -12,7 +12,7 @@ toward fewer and smaller faults.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -26,7 +26,16 @@ from .._options import EntrySpec
 from .._ready import Ready
 from .._results import HealthCheckResult
 
-__all__ = ["EntryFaults", "FaultSchedule", "Faults", "ProcessRun", "fault_schedules", "systems"]
+__all__ = [
+    "OPERATOR_ACTIONS",
+    "EntryFaults",
+    "FaultSchedule",
+    "Faults",
+    "OperatorAction",
+    "ProcessRun",
+    "fault_schedules",
+    "systems",
+]
 
 SLOW_SPAWN = 0.05
 """A slow spawn, in seconds: long enough for a stop to land during it (a
@@ -126,6 +135,9 @@ class FaultSchedule:
     entries: Mapping[str, EntryFaults] = field(default_factory=dict)
     term_at: float | None = None
     """Seconds after the start; `None`: once every entry is ready (or at the horizon)."""
+    actions: tuple[OperatorAction, ...] = ()
+    """Operator actions, each called at its moment (after `term()` too, where
+    it is refused), whether or not an earlier one has returned."""
 
     def of(self, entry_id: str) -> EntryFaults:
         return self.entries.get(entry_id, NO_FAULTS)
@@ -137,6 +149,14 @@ class FaultSchedule:
             return f"no entry {unknown[0]!r} in the system (its ids: {', '.join(ids)})"
         if self.term_at is not None and not _seconds(self.term_at):
             return f"term_at must be seconds >= 0, not {self.term_at!r}"
+        for action in self.actions:
+            if action.entry not in ids:
+                return f"an operator action on {action.entry!r}, which is not in the system"
+            if action.action not in OPERATOR_ACTIONS:
+                known = ", ".join(OPERATOR_ACTIONS)
+                return f"no operator action {action.action!r} (there are {known})"
+            if not _seconds(action.at):
+                return f"{action.action}({action.entry!r}): at must be seconds >= 0"
         for entry_id, faults in self.entries.items():
             for number, run in enumerate(faults.runs, 1):
                 for name in ("spawn_time", "ready_after", "exit_after", "stop_time"):
@@ -158,10 +178,26 @@ class FaultSchedule:
         lines = [f"term() {when}"]
         for entry_id, faults in self.entries.items():
             lines.extend(f"{entry_id}: {line}" for line in faults.describe(kinds[entry_id]))
+        lines.extend(action.describe() for action in sorted(self.actions, key=lambda a: a.at))
         return lines
 
 
 NO_FAULTS = EntryFaults()
+
+OPERATOR_ACTIONS = ("stop", "start", "restart")
+"""The operator actions of docs/spec.md section 10, by their method names."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """An operator's `stop`, `start` or `restart` of one entry, `at` seconds after the start."""
+
+    at: float
+    action: str
+    entry: str
+
+    def describe(self) -> str:
+        return f"operator calls {self.action}({self.entry!r}) at {round(self.at, 6):g} s"
 
 
 def _seconds(value: float) -> bool:
@@ -188,6 +224,8 @@ class Faults:
     """A process that exits leaves a child behind."""
     term_anytime: bool = True
     """`term()` at any moment, not only once everything is ready."""
+    operator_actions: bool = True
+    """An operator stops, starts or restarts entries at any moment (docs/spec.md section 10)."""
 
 
 ALL_FAULTS = Faults()
@@ -273,6 +311,25 @@ def _entry_faults(
     return st.builds(EntryFaults, runs=runs, check_fails=flaps)
 
 
+MAX_DRAWN_ACTIONS = 3
+"""Operator actions in one drawn schedule, at most: a stop, a start and a
+restart are enough to reach every combination of held, released and restarting."""
+
+
+def _operator_actions(
+    ids: Sequence[str], horizon: float
+) -> st.SearchStrategy[tuple[OperatorAction, ...]]:
+    action = st.builds(
+        OperatorAction,
+        at=_moments(horizon, 1.0, 0.0),
+        action=st.sampled_from(OPERATOR_ACTIONS),
+        entry=st.sampled_from(ids),
+    )
+    return st.lists(action, max_size=MAX_DRAWN_ACTIONS).map(
+        lambda actions: tuple(sorted(actions, key=lambda a: a.at))
+    )
+
+
 def fault_schedules(
     system: Daemons, *, faults: Faults = ALL_FAULTS, horizon: float = FAULT_HORIZON
 ) -> st.SearchStrategy[FaultSchedule]:
@@ -288,12 +345,16 @@ def fault_schedules(
     if faults.term_anytime:
         # Late as often as early, so that the faults have time to play out.
         term_at = term_at | st.just(horizon) | _moments(horizon, 0.0, 1.0)
+    actions: st.SearchStrategy[tuple[OperatorAction, ...]] = st.just(())
+    if faults.operator_actions and system.entries:
+        actions = _operator_actions([spec.id for spec in system.entries], horizon)
     return st.builds(
         FaultSchedule,
         entries=st.fixed_dictionaries(per_entry).map(
             lambda found: {i: f for i, f in found.items() if f != NO_FAULTS}
         ),
         term_at=term_at,
+        actions=actions,
     )
 
 

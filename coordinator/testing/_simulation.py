@@ -38,8 +38,9 @@ from .._ready import CheckFn
 from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from .._subcontainer import SubContainer
+from ..errors import SystemTerminatingError
 from ._invariants import InvariantViolation, check_invariants
-from ._schedules import FaultSchedule, ProcessRun
+from ._schedules import FaultSchedule, OperatorAction, ProcessRun
 from ._shutdown_bound import (
     HANG_MARGIN,
     ShutdownBudgetExceeded,
@@ -52,6 +53,7 @@ from ._shutdown_bound import (
 __all__ = [
     "SimulatedRun",
     "SimulatedWorld",
+    "call_operator_action",
     "refuse_running_loop",
     "simulate",
     "simulated_system",
@@ -301,6 +303,27 @@ class _World:
         return check
 
 
+async def call_operator_action(running: RunningDaemons, action: str, entry_id: str) -> None:
+    """`running.stop`, `start` or `restart` of `entry_id`, as an operator
+    would call it; refused once terminating, which is part of the contract."""
+    try:
+        await getattr(running, action)(entry_id)
+    except SystemTerminatingError:
+        pass
+
+
+async def _play_actions(
+    running: RunningDaemons, actions: Sequence[OperatorAction], origin: float, done: anyio.Event
+) -> None:
+    """Call each action at its moment, without waiting for the earlier ones to return."""
+    async with anyio.create_task_group() as calls:
+        for action in actions:
+            await anyio.sleep_until(origin + action.at)
+            calls.start_soon(call_operator_action, running, action.action, action.entry)
+        done.set()
+        await anyio.sleep_forever()
+
+
 def refuse_running_loop(name: str) -> None:
     """The simulations run their own event loop (trio's, on a mock clock)."""
     try:
@@ -341,7 +364,9 @@ def simulate(
 
     async def main() -> None:
         world.origin = anyio.current_time()
-        async with running:
+        all_called = anyio.Event()
+        async with running, anyio.create_task_group() as operator:
+            operator.start_soon(_play_actions, running, schedule.actions, world.origin, all_called)
             if schedule.term_at is None:
                 await running.wait_until(
                     lambda: all(running.state(i) is LifecycleState.READY for i in running.ids),
@@ -356,6 +381,9 @@ def simulate(
             if "returned" not in times:
                 # Hung: end it (kill() is immediate here) so the run can finish.
                 running.kill()
+            # An action after term() returned is refused, and must be: call them all.
+            await all_called.wait()
+            operator.cancel_scope.cancel()
 
     crash: BaseException | None = None
     try:

@@ -19,7 +19,6 @@ from .._daemons import Daemons
 from .._defaults import FAULT_HORIZON, VERIFY_EXAMPLES
 from .._events import (
     ErrorReported,
-    Event,
     ProcessExited,
     ProcessSignalled,
     ProcessSpawned,
@@ -145,7 +144,7 @@ def verify(
         _raise_if_failed(run)
         assert run.shutdown_time is not None
         worst[0] = max(worst[0], run.shutdown_time)
-        seen.update(_what_happened(run.history))
+        seen.update(_what_happened(run))
         return run
 
     # A stop waits for a spawn in progress, so slow spawns add one to the worst case.
@@ -226,16 +225,28 @@ def _explain(run: SimulatedRun, entries: Sequence[str], failure: AssertionError)
     lines = ["Fault schedule:"]
     kinds = {spec.id: spec.kind for spec in run.specs}
     lines.extend(f"  {line}" for line in run.schedule.describe(kinds))
-    lines.extend(timeline_lines(run.history, entries, 0.0, failure))
+    actions = [(a.at, a.action, a.entry) for a in run.schedule.actions]
+    lines.extend(timeline_lines(run.history, entries, 0.0, failure, actions))
     if not math.isnan(run.term_called_at):
         took = "never returned" if run.shutdown_time is None else f"took {run.shutdown_time:g} s"
         lines.append(f"term() was called at {run.term_called_at:g} s and {took}.")
     return "\n".join(lines)
 
 
-def _what_happened(history: Sequence[Event]) -> set[str]:
+OPERATOR_SEEN = {
+    "stop": "operator stops",
+    "start": "operator starts",
+    "restart": "operator restarts",
+}
+
+
+def _what_happened(run: SimulatedRun) -> set[str]:
     found: set[str] = set()
-    for event in history:
+    for action in run.schedule.actions:
+        # (term_called_at is NaN if term() never came: every action was before it.)
+        after_term = action.at >= run.term_called_at
+        found.add("operator actions after term()" if after_term else OPERATOR_SEEN[action.action])
+    for event in run.history:
         if isinstance(event, ProcessExited) and not event.clean:
             found.add("crashes")
         elif isinstance(event, ProcessSignalled) and event.signal in {"SIGKILL", "abandon"}:
