@@ -398,6 +398,10 @@ class RunningDaemons:
         for entry in self._order:
             if entry.state is STOPPED:  # held: stopped for good only now
                 self._stopped_for_good(entry)
+        self._term_every_entry()
+
+    def _term_every_entry(self) -> None:
+        """One step: `term` at every entry that is waiting or active."""
         # Dependents first, so no entry is stopped twice over (once by
         # term, once by losing a dependency).
         for entry in reversed(self._order):
@@ -434,6 +438,12 @@ class RunningDaemons:
         self._init_events()
         if not self._terminating:
             self._begin_term()
+        else:
+            # Only a broken rule (`verify` and `explore` try some) can have
+            # left an entry waiting or active once terminating; without this
+            # `term()` would wait for it for good.
+            self._step += 1
+            self._term_every_entry()
         for entry in self._order:
             self._supervisor.kill(entry)
 

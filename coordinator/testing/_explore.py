@@ -45,7 +45,7 @@ from .._ready import CheckFn
 from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
-from ._report import timeline_lines
+from ._report import OperatorCall, timeline_lines
 from ._shutdown_bound import shutdown_bound, shutdown_failures
 from ._simulation import call_operator_action, refuse_running_loop, simulated_system
 from ._verify import VerificationError
@@ -326,8 +326,8 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
     term_times: dict[str, float] = {}
     taken: list[str] = []
     failures: list[AssertionError] = []
-    actions: list[tuple[float, str, str]] = []
-    """The operator actions taken, `(at, action, entry id)`, for the timeline."""
+    actions: list[OperatorCall] = []
+    """The operator actions taken, for the timeline."""
 
     async def call_term() -> None:
         term_times["called"] = anyio.current_time()
@@ -349,8 +349,7 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
             operator.cancel_scope.cancel()
 
     def act(operator: anyio.abc.TaskGroup, action: str, entry_id: str) -> None:
-        actions.append((anyio.current_time(), action, entry_id))
-        operator.start_soon(call_operator_action, running, action, entry_id)
+        operator.start_soon(call_operator_action, running, action, entry_id, actions)
 
     async def play(group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup) -> None:
         nonlocal checked
@@ -453,7 +452,7 @@ def _describe_failure(
     violation: AssertionError,
     path: Sequence[str],
     history: Sequence[Event],
-    actions: Sequence[tuple[float, str, str]],
+    actions: Sequence[OperatorCall],
 ) -> str:
     start = history[0].at if history else 0.0
     lines = [str(violation), "", "Path (the explorer's choices, in order):"]

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .._events import Event, describe_event
 
-__all__ = ["timeline_lines"]
+__all__ = ["OperatorCall", "timeline_lines"]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCall:
+    """An operator action as it was called during a run."""
+
+    events: int
+    """How many events of the run's history came before the call."""
+    at: float
+    action: str
+    entry: str
+
 
 TIMELINE_LINES = 60
 """The last events shown; a counterexample's cause is rarely further back."""
@@ -18,12 +31,11 @@ def timeline_lines(
     entries: Sequence[str],
     origin: float,
     failure: AssertionError,
-    actions: Sequence[tuple[float, str, str]] = (),
+    actions: Sequence[OperatorCall] = (),
 ) -> list[str]:
     """A heading, then one line per event of `entries` (of all entries if
-    none are named) up to the `failure`, timed in seconds since `origin`.
-    `actions` are operator actions `(at, action, entry id)`, shown as calls
-    among the events (on the run's clock, like the events).
+    none are named) up to the `failure`, timed in seconds since `origin`,
+    with the operator `actions` called meanwhile in their place.
 
     The run went on after the failure; what explains it ends there: at the
     event at fault when the invariant checker names one, else at its moment.
@@ -33,23 +45,25 @@ def timeline_lines(
         history = history[:upto]
     until = getattr(failure, "at", math.inf)
     shown = set(entries)
-    last = history[-1].at if upto is not None and history else math.inf
-    events = [
-        (e.at, describe_event(e))
-        for e in history
-        if e.at - origin <= until and (not shown or e.entry in shown or e.entry is None)
-    ]
-    # An action comes before the events of the same moment: they are its effect.
-    called = [
-        (at, f"operator calls running.{action}({entry_id!r})")
-        for at, action, entry_id in actions
-        if at - origin <= until and at <= last and (not shown or entry_id in shown)
-    ]
-    merged = sorted([*called, *events], key=lambda line: line[0])
+    calls: dict[int, list[OperatorCall]] = {}
+    for call in actions:
+        if not shown or call.entry in shown:
+            calls.setdefault(call.events, []).append(call)
+    lines_at: list[tuple[float, str]] = []
+    for index in range(len(history) + 1):
+        lines_at.extend(
+            (call.at, f"operator calls running.{call.action}({call.entry!r})")
+            for call in calls.get(index, ())
+        )
+        if index < len(history):
+            event = history[index]
+            if not shown or event.entry in shown or event.entry is None:
+                lines_at.append((event.at, describe_event(event)))
+    lines_at = [(at, text) for at, text in lines_at if at - origin <= until]
     scope = f"entries {', '.join(entries)}" if entries else "all entries"
     lines = [f"Timeline ({scope}; seconds since the start):"]
-    if len(merged) > TIMELINE_LINES:
-        lines.append(f"  ... {len(merged) - TIMELINE_LINES} earlier events")
-        merged = merged[-TIMELINE_LINES:]
-    lines.extend(f"  {at - origin:8.3f}  {text}" for at, text in merged)
+    if len(lines_at) > TIMELINE_LINES:
+        lines.append(f"  ... {len(lines_at) - TIMELINE_LINES} earlier events")
+        lines_at = lines_at[-TIMELINE_LINES:]
+    lines.extend(f"  {at - origin:8.3f}  {text}" for at, text in lines_at)
     return lines

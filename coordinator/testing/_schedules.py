@@ -134,7 +134,8 @@ class FaultSchedule:
 
     entries: Mapping[str, EntryFaults] = field(default_factory=dict)
     term_at: float | None = None
-    """Seconds after the start; `None`: once every entry is ready (or at the horizon)."""
+    """Seconds after the start; `None`: once every operator action has been
+    called and every entry is ready (or at the horizon)."""
     actions: tuple[OperatorAction, ...] = ()
     """Operator actions, each called at its moment (after `term()` too, where
     it is refused), whether or not an earlier one has returned."""
@@ -170,8 +171,11 @@ class FaultSchedule:
 
     def describe(self, kinds: Mapping[str, EntryKind]) -> list[str]:
         """The schedule in words, one line per fault; `kinds` by entry id."""
+        settled = "once every entry is ready"
+        if self.actions:
+            settled = "after the operator actions, " + settled
         when = (
-            "once every entry is ready (or at the horizon)"
+            f"{settled} (or at the horizon)"
             if self.term_at is None
             else f"at {round(self.term_at, 6):g} s"
         )

@@ -40,6 +40,7 @@ from .._running import RunningDaemons
 from .._subcontainer import SubContainer
 from ..errors import SystemTerminatingError
 from ._invariants import InvariantViolation, check_invariants
+from ._report import OperatorCall
 from ._schedules import FaultSchedule, OperatorAction, ProcessRun
 from ._shutdown_bound import (
     HANG_MARGIN,
@@ -79,6 +80,8 @@ class SimulatedRun:
     """The first invariant broken (or budget exceeded), if any."""
     crash: BaseException | None = None
     """An exception that escaped the supervisor itself (a bug)."""
+    operator_calls: tuple[OperatorCall, ...] = ()
+    """The operator actions called (the schedule's, in the order called), timed like `history`."""
 
 
 class SimulatedProcess:
@@ -225,6 +228,8 @@ class _World:
         self.processes: list[tuple[str, SimulatedProcess]] = []
         self.origin = 0.0
         self.failures: list[AssertionError] = []
+        self.calls: list[OperatorCall] = []
+        """The operator actions called, on the run's clock."""
         self.next_pid = FIRST_PID
 
     def now(self) -> float:
@@ -303,9 +308,13 @@ class _World:
         return check
 
 
-async def call_operator_action(running: RunningDaemons, action: str, entry_id: str) -> None:
+async def call_operator_action(
+    running: RunningDaemons, action: str, entry_id: str, calls: list[OperatorCall]
+) -> None:
     """`running.stop`, `start` or `restart` of `entry_id`, as an operator
-    would call it; refused once terminating, which is part of the contract."""
+    would call it, noted in `calls`; refused once terminating, which is part
+    of the contract."""
+    calls.append(OperatorCall(len(running.history), anyio.current_time(), action, entry_id))
     try:
         await getattr(running, action)(entry_id)
     except SystemTerminatingError:
@@ -313,13 +322,18 @@ async def call_operator_action(running: RunningDaemons, action: str, entry_id: s
 
 
 async def _play_actions(
-    running: RunningDaemons, actions: Sequence[OperatorAction], origin: float, done: anyio.Event
+    running: RunningDaemons,
+    actions: Sequence[OperatorAction],
+    world: _World,
+    done: anyio.Event,
 ) -> None:
     """Call each action at its moment, without waiting for the earlier ones to return."""
     async with anyio.create_task_group() as calls:
         for action in actions:
-            await anyio.sleep_until(origin + action.at)
-            calls.start_soon(call_operator_action, running, action.action, action.entry)
+            await anyio.sleep_until(world.origin + action.at)
+            calls.start_soon(
+                call_operator_action, running, action.action, action.entry, world.calls
+            )
         done.set()
         await anyio.sleep_forever()
 
@@ -366,11 +380,14 @@ def simulate(
         world.origin = anyio.current_time()
         all_called = anyio.Event()
         async with running, anyio.create_task_group() as operator:
-            operator.start_soon(_play_actions, running, schedule.actions, world.origin, all_called)
+            operator.start_soon(_play_actions, running, schedule.actions, world, all_called)
             if schedule.term_at is None:
+                # Once the operator has acted and the system has settled again.
+                with anyio.move_on_after(horizon):
+                    await all_called.wait()
                 await running.wait_until(
                     lambda: all(running.state(i) is LifecycleState.READY for i in running.ids),
-                    timeout=horizon,
+                    timeout=max(0.0, horizon - world.now()),
                 )
             else:
                 await anyio.sleep(schedule.term_at)
@@ -378,12 +395,22 @@ def simulate(
             with anyio.move_on_after(bound + HANG_MARGIN):
                 await running.term()
                 times["returned"] = world.now()
+                # Checked as term() returns: an action called later is the
+                # invariant checker's to judge, and the timeline stops here.
+                shutdown.extend(shutdown_checked(times["called"], times["returned"]))
             if "returned" not in times:
                 # Hung: end it (kill() is immediate here) so the run can finish.
                 running.kill()
             # An action after term() returned is refused, and must be: call them all.
             await all_called.wait()
             operator.cancel_scope.cancel()
+
+    shutdown: list[AssertionError] = []
+
+    def shutdown_checked(called: float, returned: float | None) -> list[AssertionError]:
+        alive = [(entry, process.pid) for entry, process in world.processes if process.running]
+        took = None if returned is None else returned - called
+        return shutdown_failures(running, alive, called, took, (bound, chain))
 
     crash: BaseException | None = None
     try:
@@ -399,8 +426,7 @@ def simulate(
         check_invariants(specs, history)
     except InvariantViolation as violation:
         failures.insert(0, violation)
-    alive = [(entry, process.pid) for entry, process in world.processes if process.running]
-    failures.extend(shutdown_failures(running, alive, called, took, (bound, chain)))
+    failures.extend(shutdown if "returned" in times else shutdown_checked(called, None))
     if shutdown_budget is not None and took is not None and took > shutdown_budget + 1e-9:
         failures.append(
             ShutdownBudgetExceeded(
@@ -412,6 +438,6 @@ def simulate(
             )
         )
     failures.sort(key=lambda f: getattr(f, "at", math.inf))
-    return SimulatedRun(
-        specs, schedule, history, called, took, bound, failures[0] if failures else None, crash
-    )
+    calls = tuple(dataclasses.replace(c, at=c.at - world.origin) for c in world.calls)
+    failure = failures[0] if failures else None
+    return SimulatedRun(specs, schedule, history, called, took, bound, failure, crash, calls)

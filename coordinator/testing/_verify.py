@@ -225,8 +225,7 @@ def _explain(run: SimulatedRun, entries: Sequence[str], failure: AssertionError)
     lines = ["Fault schedule:"]
     kinds = {spec.id: spec.kind for spec in run.specs}
     lines.extend(f"  {line}" for line in run.schedule.describe(kinds))
-    actions = [(a.at, a.action, a.entry) for a in run.schedule.actions]
-    lines.extend(timeline_lines(run.history, entries, 0.0, failure, actions))
+    lines.extend(timeline_lines(run.history, entries, 0.0, failure, run.operator_calls))
     if not math.isnan(run.term_called_at):
         took = "never returned" if run.shutdown_time is None else f"took {run.shutdown_time:g} s"
         lines.append(f"term() was called at {run.term_called_at:g} s and {took}.")
@@ -242,10 +241,10 @@ OPERATOR_SEEN = {
 
 def _what_happened(run: SimulatedRun) -> set[str]:
     found: set[str] = set()
-    for action in run.schedule.actions:
+    for call in run.operator_calls:
         # (term_called_at is NaN if term() never came: every action was before it.)
-        after_term = action.at >= run.term_called_at
-        found.add("operator actions after term()" if after_term else OPERATOR_SEEN[action.action])
+        after_term = call.at >= run.term_called_at
+        found.add("operator actions after term()" if after_term else OPERATOR_SEEN[call.action])
     for event in run.history:
         if isinstance(event, ProcessExited) and not event.clean:
             found.add("crashes")
