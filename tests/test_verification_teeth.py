@@ -12,7 +12,7 @@ from coordinator._entry import Entry
 from coordinator._options import Exec
 from coordinator._process_handle import ExitStatus, ProcessHandle
 from coordinator._supervisor import EntrySupervisor
-from coordinator.testing import ExplorationError, VerificationError, explore, verify
+from coordinator.testing import ExplorationError, Faults, VerificationError, explore, verify
 
 from . import broken_rules
 
@@ -129,3 +129,40 @@ def test_invariant_6_needs_the_dependency_lost_rule(monkeypatch: pytest.MonkeyPa
     verified, explored = caught_by_both(6)
     assert "invariant 6: web is" in verified
     assert "while its dependencies db are not ready" in explored
+
+
+# Operator actions (docs/spec.md section 10): each broken rule shows only
+# when an operator stops, starts or restarts an entry.
+
+
+def test_a_held_entry_is_not_launched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken_rules.forget_the_hold(monkeypatch)
+    verified, explored = caught_by_both(5)
+    assert "launched at" in verified and "while an operator holds it" in verified
+    assert "operator calls running.stop(" in verified
+    assert "operator stops" in explored.split("Timeline")[0]
+
+
+def test_a_restart_waits_for_the_dependents(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken_rules.signal_a_restarting_entry_at_once(monkeypatch)
+    # Without operator actions the break is invisible: only a restart reveals it.
+    verify(pair(), max_examples=200, faults=Faults(operator_actions=False))
+    explore(pair(), operator_actions=0)
+    verified, explored = caught_by_both(1)
+    assert "db signalled at" in verified and "while its dependents web still run" in verified
+    assert "operator calls running.restart('db')" in verified
+    assert "operator restarts db" in explored.split("Timeline")[0]
+
+
+def test_stopped_stays_final_once_terminating(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken_rules.let_a_start_through_term(monkeypatch)
+    with pytest.raises(VerificationError, match=r"^invariant 5:") as by_verify:
+        verify(pair(), max_examples=200)
+    assert "stopped --release--> waiting while terminating" in str(by_verify.value)
+    # A held entry, term(), then a start: two actions along one path.
+    with pytest.raises(ExplorationError, match=r"^invariant 5:") as by_explore:
+        explore(pair(), operator_actions=2)
+    explored = str(by_explore.value)
+    assert "stopped --release--> waiting while terminating" in explored
+    path = explored.split("Timeline")[0]
+    assert path.index("operator stops") < path.index("term()") < path.index("operator starts")
