@@ -188,6 +188,12 @@ def _explore_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"stop after this many ({_LIBRARY_DEFAULT})",
     )
+    parser.add_argument(
+        "--operator-actions",
+        type=_count(0),
+        metavar="N",
+        help=f"stops, starts and restarts tried along one path, 0 for none ({_LIBRARY_DEFAULT})",
+    )
 
 
 # What each command does
@@ -236,7 +242,9 @@ def _verify_command(args: argparse.Namespace) -> int:
 
 
 def _explore_command(args: argparse.Namespace) -> int:
-    return _searching(functools.partial(_explore, args.system, args.max_states))
+    return _searching(
+        functools.partial(_explore, args.system, args.max_states, args.operator_actions)
+    )
 
 
 COMMANDS: dict[str, Subcommand] = {
@@ -467,11 +475,12 @@ def _verify(reference: str, budget: float | None, examples: int | None, seed: in
     return 0
 
 
-def _explore(reference: str, max_states: int | None) -> int:
+def _explore(reference: str, max_states: int | None, operator_actions: int | None) -> int:
     from coordinator.testing import ExplorationError, explore
 
     try:
-        print(explore(load_system(reference), **_given(max_states=max_states)))
+        options = _given(max_states=max_states, operator_actions=operator_actions)
+        print(explore(load_system(reference), **options))
     except ExplorationError as error:
         print(error)
         return 1
