@@ -252,7 +252,7 @@ DEFAULTS: tuple[Default, ...] = (
         EXPLORE_OPERATOR_ACTIONS,
         "how many operator actions (stop, start, restart) `explore` takes along one path",
         "verification",
-        unit="actions",
+        unit="per path",
     ),
 )
 
