@@ -10,6 +10,7 @@ clock, one real millisecond on asyncio.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -24,6 +25,7 @@ from coordinator import (
     HealthCheckResult,
     LifecycleState,
     Ready,
+    RunningDaemons,
 )
 from coordinator.triggers import cooldown_trigger
 from statemachines import EntryKind
@@ -180,6 +182,16 @@ def run_scenario(scenario: Scenario, backend: str) -> list[Event]:
                 await anyio.sleep(scenario.term_at * unit)
                 await running.term()
 
+    run_and_check(main, backend, system, running)
+    return running.history
+
+
+def run_and_check(
+    main: Callable[[], Awaitable[None]], backend: str, system: Daemons, running: RunningDaemons
+) -> None:
+    """Run `main` (trio on a mock clock, or asyncio), then check the run's
+    invariants (even when it failed: a broken one explains the failure
+    best) and that every entry ended `stopped`."""
     error: BaseException | None = None
     try:
         if backend == "trio":
@@ -194,4 +206,3 @@ def run_scenario(scenario: Scenario, backend: str) -> list[Event]:
         raise error
     states = {i: running.state(i) for i in running.ids}
     assert all(s is LifecycleState.STOPPED for s in states.values()), states
-    return running.history

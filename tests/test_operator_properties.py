@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import anyio
 import pytest
-import trio.testing
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from coordinator import LifecycleState, Transitioned
+from coordinator import Transitioned
 from coordinator.errors import SystemTerminatingError
 from statemachines import LifecycleEvent
 
-from .scenarios import UNITS, Scenario, build_system, scenarios
-from .support import check_invariants
+from .scenarios import UNITS, Scenario, build_system, run_and_check, scenarios
 
 BACKENDS = ["asyncio", "trio"]
 ACTIONS = ("stop", "start", "restart")
@@ -80,20 +78,7 @@ def run_with_actions(scenario: Scenario, actions: list[Action], backend: str) ->
                 await anyio.sleep_until(start + scenario.term_at * unit)
                 await running.term()
 
-    error: BaseException | None = None
-    try:
-        if backend == "trio":
-            clock = trio.testing.MockClock(autojump_threshold=0)
-            anyio.run(main, backend="trio", backend_options={"clock": clock})
-        else:
-            anyio.run(main, backend="asyncio")
-    except Exception as caught:
-        error = caught
-    check_invariants(system.entries, running.history)
-    if error is not None:
-        raise error
-    states = {i: running.state(i) for i in running.ids}
-    assert all(s is LifecycleState.STOPPED for s in states.values()), states
+    run_and_check(main, backend, system, running)
     assert set(overridden) <= {"restart"}  # only a restart waits for what term() prevents
     return list(running.history)
 
