@@ -152,7 +152,8 @@ _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
 }
 
 
-def _to_json(event: Event) -> dict[str, Any]:
+def event_json(event: Event) -> dict[str, Any]:
+    """The JSON object of `event`, as `dump_events` writes it (one per line)."""
     record: dict[str, Any] = {"type": event.type}
     for field in dataclasses.fields(event):
         value = getattr(event, field.name)
@@ -264,7 +265,7 @@ def dump_events(events: Iterable[Event], target: str | Path | IO[str]) -> None:
             dump_events(events, stream)
         return
     for event in events:
-        target.write(json.dumps(_to_json(event), separators=(",", ":")) + "\n")
+        target.write(json.dumps(event_json(event), separators=(",", ":")) + "\n")
 
 
 BadLine = Callable[[int, str], object]
