@@ -30,6 +30,8 @@ from coordinator.errors import HealthDaemonsError
 from statemachines import EntryKind, LifecycleState
 from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
 
+from ._control_paths import ControlPaths
+from ._control_server import ControlOptions, parse_listen
 from ._up import run_up
 
 
@@ -155,6 +157,23 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=_seconds, default=None, metavar="S", help="seconds, with --until-ready"
     )
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket (default: in the per-user runtime directory, "
+        "named after the config file)",
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="also serve the control API on TCP (PORT alone: 127.0.0.1; port 0: any free "
+        "port), every request needing the token printed at the start; see docs/api.md",
+    )
+    parser.add_argument(
+        "--listen-remote",
+        action="store_true",
+        help="allow --listen on an address other than loopback",
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,7 +246,14 @@ def _timeline_command(args: argparse.Namespace) -> int:
 def _up_command(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.until_ready:
         raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
-    return _up(args.config, args.record, args.until_ready, args.timeout)
+    if args.listen_remote and args.listen is None:
+        raise UsageError("--listen-remote goes with --listen HOST:PORT")
+    listen = None if args.listen is None else parse_listen(args.listen, remote=args.listen_remote)
+    paths = ControlPaths.for_config(args.config) if args.socket is None else None
+    control = ControlOptions(
+        paths or ControlPaths.beside(args.socket), config=args.config, listen=listen
+    )
+    return _up(args.config, args.record, args.until_ready, args.timeout, control)
 
 
 def _check_command(args: argparse.Namespace) -> int:
@@ -427,7 +453,13 @@ def _draw_timeline(record: str, output: str, window: Window) -> int:
     return 0
 
 
-def _up(config: str, record: str | None, until_ready: bool, timeout: float | None) -> int:
+def _up(
+    config: str,
+    record: str | None,
+    until_ready: bool,
+    timeout: float | None,
+    control: ControlOptions,
+) -> int:
     daemons = load_config(config, check_programs=True)
     # Never wrapped: piped output goes to grep and log collectors whole.
     console = Console(highlight=False, soft_wrap=True)
@@ -440,6 +472,7 @@ def _up(config: str, record: str | None, until_ready: bool, timeout: float | Non
             until_ready=until_ready,
             timeout=timeout,
             exit_if_stuck=True,
+            control=control,
         )
     )
 
