@@ -118,21 +118,21 @@ async def run_up(
     longer takes output at the end ends the process (`os._exit`) rather than
     hanging in Python's final flush. With `control`, the control API is
     served meanwhile (docs/api.md)."""
-    # Before anything starts (the printer's thread included): a record that
-    # cannot be written is a mistake on the command line.
-    stream = None if record is None else _open_record(record)
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     server = None
     if control is not None:
         server = ControlServer(control, lambda text: printer.say(text, markup=False))
-        try:
-            # Also before anything starts: a second `up` of the same file starts nothing.
-            server.open()
-        except BaseException:
-            if stream is not None:
-                stream.close()
-            raise
+        # First of all: a second `up` of the same file starts nothing, writes nothing.
+        server.open()
+    try:
+        # Before anything starts (the printer's thread included): a record that
+        # cannot be written is a mistake on the command line.
+        stream = None if record is None else _open_record(record)
+    except BaseException:
+        if server is not None:
+            server.release()
+        raise
     handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
     level = OUTPUT_LOGGER.level
