@@ -82,8 +82,17 @@ def build_app(state: ControlState) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            # Answered, then raised on to `RequestGuard`, which reports it.
+            Exception: _internal_error,
+        },
     )
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    return JSONResponse({"error": f"internal error: {error!r}"}, status_code=500)
 
 
 async def _api_error(request: Request, error: Exception) -> Response:

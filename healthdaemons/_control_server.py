@@ -47,7 +47,8 @@ dropped then."""
 GRACEFUL_TIMEOUT = 2.0
 """Seconds the server gives open requests once the system has stopped (the
 streams have ended by then)."""
-BACKLOG = 128
+BACKLOG = 1024
+"""Connections waiting to be accepted: a burst of clients is queued, not refused."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,13 @@ class ControlServer:
                     )
                     tasks.start_soon(self._serve_on, app, self._tcp, closing)
         except Exception as error:
+            while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
+                error = error.exceptions[0]
             self._report(f"control API stopped: {error!r} (a bug); the system runs on without it")
+            # Clients are refused at once rather than left waiting in the backlog.
+            for listener in (self._unix, self._tcp):
+                if listener is not None:
+                    listener.close()
 
     async def _serve_on(self, app: ASGIApp, listener: socket.socket, closing: anyio.Event) -> None:
         config = Config()
