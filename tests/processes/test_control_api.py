@@ -159,3 +159,38 @@ log_line = "up"
         assert entries["entries"][0]["state"] in ("stopping", "stopped")
         await poll_until(lambda: bool(up.exit_code), timeout=20)
     assert up.exit_code == [0]
+
+
+async def test_a_slow_output_reader_skips_ahead_with_lost(tmp_path: Path) -> None:
+    flag = tmp_path / "go"
+    config = f"""
+[services.burst]
+command = "echo ready; while [ ! -e {flag} ]; do sleep 0.02; done; seq 1 20000; exec sleep 600"
+[services.burst.ready]
+log_line = "ready"
+"""
+    async with serving(tmp_path, config) as up:
+        await up.wait_for(lambda e: e["burst"]["state"] == "ready")
+        params = {"entry": "burst", "follow": "true", "lines": "0"}
+        async with up.client.stream("GET", "/v1/output", params=params) as stream:
+            assert stream.status_code == 200
+            flag.touch()
+            # The reader reads nothing until the burst is over (and long gone
+            # from the 1,000 lines the buffer keeps).
+            while True:
+                last = await up.get("/v1/output", params={"entry": "burst", "lines": 1})
+                if last["lines"] and last["lines"][0]["text"] == "20000":
+                    break
+                await anyio.sleep(0.05)
+            received = ""
+            async for text in stream.aiter_text():
+                received += text
+                if '"text":"20000"' in text:
+                    # Read to the end (breaking off would leave httpx's generators behind).
+                    await up.post("/v1/shutdown")
+        messages = sse(received)
+        lines = [int(data["text"]) for name, data in messages if name == "line"]
+        lost = sum(data["lost"] for name, data in messages if name == "lost")
+        assert lost > 0 and len(lines) + lost == 20000
+        assert lines == sorted(lines) and lines[-1] == 20000
+        assert messages[-1] == ("end", {})
