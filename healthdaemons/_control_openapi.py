@@ -493,4 +493,3 @@ def api_page(docs: Path) -> str:
     head = current.split(MARK, 1)[0]
     document = json.loads((docs / "openapi.json").read_text(encoding="utf-8"))
     return head + api_markdown(document)
-

@@ -6,6 +6,7 @@ server that crashes (docs/spec.md section 11, "Load")."""
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import resource
 import signal
@@ -257,3 +258,21 @@ def _wait_ready(
             if all(e["state"] == "ready" and e["pid"] for e in entries.values()):
                 return entries
         time.sleep(0.05)
+
+
+async def test_requests_still_open_at_the_end_are_closed_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(tmp_path, CHECKED) as up:
+        await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
+        async with anyio.create_task_group() as tasks:
+            for request in (
+                b"GET /v1/health HTTP/1.1\r\nHo",
+                b"POST /v1/wait HTTP/1.1\r\nHost: up\r\nContent-Length: 100\r\n\r\n{",
+            ):
+                tasks.start_soon(_never_finish, up.paths.socket, request)
+            await anyio.sleep(0.2)  # not needed for correctness: lets them connect
+            await up.post("/v1/shutdown")
+            await poll_until(lambda: bool(up.exit_code), timeout=30)
+    assert up.exit_code == [0]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
