@@ -194,3 +194,43 @@ log_line = "ready"
         assert lost > 0 and len(lines) + lost == 20000
         assert lines == sorted(lines) and lines[-1] == 20000
         assert messages[-1] == ("end", {})
+
+
+async def test_wait_says_why_not_ready(tmp_path: Path) -> None:
+    config = """
+[services.fine]
+command = "echo up; exec sleep 600"
+[services.fine.ready]
+log_line = "up"
+
+[services.never]
+command = "sleep 600"
+[services.never.ready]
+log_line = "never printed"
+
+[services.crashy]
+command = "exit 3"
+max_restarts = 1
+[services.crashy.ready]
+log_line = "never printed"
+"""
+    async with serving(tmp_path, config) as up:
+        assert (await up.post("/v1/wait", json={"entries": ["fine"], "timeout": 20})) == {
+            "ready": True
+        }
+        late = await up.post("/v1/wait", json={"entries": ["never", "fine"], "timeout": 0.2})
+        assert late["ready"] is False and late["reason"] == "timed out after 0.2 s"
+        assert [e["id"] for e in late["waiting"]] == ["never"]
+        gave_up = await up.post("/v1/wait", json={"timeout": 60})
+        assert gave_up["ready"] is False
+        assert gave_up["reason"] == "crashy gave up (max_restarts reached)"
+        assert {e["id"] for e in gave_up["waiting"]} == {"never", "crashy"}
+        async with anyio.create_task_group() as tasks:
+
+            async def wait_for_never() -> None:
+                stopped = await up.post("/v1/wait", json={"entries": ["never"]})
+                assert stopped["reason"] == "the system is shutting down"
+
+            tasks.start_soon(wait_for_never)
+            await anyio.sleep(0.2)  # not needed for correctness: lets the wait begin
+            await up.post("/v1/shutdown")
