@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 
 from .control import serving, sse
 from .helpers import alive, poll_until
@@ -129,7 +130,7 @@ async def test_bad_requests_get_json_errors(tmp_path: Path) -> None:
         assert timed_out.status_code == 200
 
 
-async def test_graph_as_dot_and_svg(tmp_path: Path) -> None:
+async def test_graph_as_dot_and_svg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with serving(tmp_path) as up:
         await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
         dot = await up.client.get("/v1/graph")
@@ -138,6 +139,10 @@ async def test_graph_as_dot_and_svg(tmp_path: Path) -> None:
         svg = await up.client.get("/v1/graph", params={"format": "svg"})
         assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
         assert "<svg" in svg.text
+        monkeypatch.setenv("HEALTHDAEMONS_DOT", str(tmp_path / "no-such-dot"))
+        missing = await up.client.get("/v1/graph", params={"format": "svg"})
+        assert missing.status_code == 503
+        assert missing.json()["error"].startswith("The renderer given by $HEALTHDAEMONS_DOT")
 
 
 async def test_actions_once_the_system_is_stopping_get_409(tmp_path: Path) -> None:
