@@ -30,8 +30,8 @@ from coordinator.errors import HealthDaemonsError
 from statemachines import EntryKind, LifecycleState
 from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
 
+from ._control_options import ControlOptions, parse_listen
 from ._control_paths import ControlPaths
-from ._control_server import ControlOptions, parse_listen
 from ._up import run_up
 
 
