@@ -209,6 +209,18 @@ class OutputFollower:
                 raise StopAsyncIteration
             await self._buffers.wait()
 
+    def available(self, limit: int) -> list[OutputLine]:
+        """Up to `limit` of the next lines that can be read without waiting, in
+        the order `async for` gives them: for a reader that passes them on
+        in batches rather than one at a time."""
+        lines: list[OutputLine] = []
+        while len(lines) < limit:
+            line = self._next()
+            if line is None:
+                break
+            lines.append(line)
+        return lines
+
     def _next(self) -> OutputLine | None:
         if not self._pending:
             self._fill()

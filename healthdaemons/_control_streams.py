@@ -34,6 +34,8 @@ __all__ = [
 
 KEEP_ALIVE = 15.0
 """Seconds between two keep-alive comments on an idle stream."""
+BATCH = 500
+"""Output lines sent in one write, at most."""
 EVENT_QUEUE = 1000
 """Events a stream keeps for its reader, at most; older ones are lost."""
 _HEADERS = [
@@ -86,13 +88,17 @@ def output_stream(follower: OutputFollower) -> ServerSentEvents:
             if idle.cancelled_caught:
                 yield b": keep-alive\n\n"
                 continue
+            # What else is ready goes in the same write: one send per
+            # batch, not per line, keeps a hundred followers cheap.
+            lines = [] if line is None else [line, *follower.available(BATCH - 1)]
+            chunk = [message("line", output_json(each)) for each in lines]
             if follower.lost != lost:
-                yield message("lost", {"lost": follower.lost - lost})
+                chunk.insert(0, message("lost", {"lost": follower.lost - lost}))
                 lost = follower.lost
             if line is None:
-                yield message("end", {})
+                yield b"".join(chunk) + message("end", {})
                 return
-            yield message("line", output_json(line))
+            yield b"".join(chunk)
 
     return ServerSentEvents(messages)
 
@@ -135,11 +141,14 @@ def event_stream(running: RunningDaemons, *, history: bool) -> ServerSentEvents:
             yield message("event", event_json(event))
         lost = 0
         while True:
-            while queue.events:
+            if queue.events:
+                chunk = []
                 if queue.lost != lost:
-                    yield message("lost", {"lost": queue.lost - lost})
+                    chunk.append(message("lost", {"lost": queue.lost - lost}))
                     lost = queue.lost
-                yield message("event", event_json(queue.events.popleft()))
+                while queue.events:
+                    chunk.append(message("event", event_json(queue.events.popleft())))
+                yield b"".join(chunk)
             if queue.ended:
                 yield message("end", {})
                 return

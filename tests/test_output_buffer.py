@@ -126,6 +126,25 @@ async def test_a_follower_behind_the_buffer_skips_ahead_and_counts_what_it_lost(
     assert texts(buffers.tail(["web"], None)) == [f"web {i}" for i in range(20, 30)]
 
 
+async def test_a_follower_hands_over_what_is_ready_without_waiting() -> None:
+    """`available` gives the lines `async for` would, in the same order, up to
+    a limit, and an empty list rather than waiting."""
+    buffers = OutputBuffers(max_lines=10, max_bytes=None)
+    follower = buffers.follow(["db", "web"], 0)
+    assert follower.available(5) == []
+    for i in range(4):
+        await anyio.sleep(0.01)
+        buffers.append("web" if i % 2 else "db", "stdout", f"line {i}")
+    assert texts(follower.available(3)) == ["line 0", "line 1", "line 2"]
+    for i in range(4, 20):
+        buffers.append("db", "stdout", f"line {i}")
+    # db's lines 4 to 9 went before they were read; web's line 3 was kept.
+    assert texts(follower.available(5)) == ["line 3", "line 10", "line 11", "line 12", "line 13"]
+    assert follower.lost == 6
+    buffers.finish()
+    assert texts([line async for line in follower]) == [f"line {i}" for i in range(14, 20)]
+
+
 async def test_a_follower_of_a_finished_system_gives_what_is_left_and_ends() -> None:
     buffers = OutputBuffers(max_lines=10, max_bytes=None)
     buffers.append("db", "stdout", "last words")
