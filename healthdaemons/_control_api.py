@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -26,7 +26,7 @@ from statemachines import LifecycleState
 from viz import RendererNotFound, RenderError, render, system_dot
 
 from ._control_openapi import openapi_document
-from ._control_streams import event_stream, output_json, output_stream
+from ._control_streams import EventHub, output_json, output_stream
 from ._up_table import Processes
 
 __all__ = ["MAX_BODY", "ApiError", "ControlState", "build_app", "read_json"]
@@ -62,6 +62,9 @@ class ControlState:
     """`time.monotonic()` when `up` started."""
     shutdown: Callable[[], None]
     """Begin the ordered shutdown (`running.term()`) without waiting for it."""
+    events: EventHub = field(default_factory=EventHub)
+    """Fed by the host with each event as it is recorded; `finish()`ed once
+    the system has stopped (a hub nobody feeds streams no event)."""
 
 
 def build_app(state: ControlState) -> Starlette:
@@ -206,7 +209,7 @@ class _Api:
         follow = _flag(query.get("follow"), "follow")
         history = _flag(query.get("history"), "history")
         if follow:
-            return event_stream(self.running, history=history)
+            return self.state.events.stream(self.running, history=history)
         return JSONResponse({"events": [event_json(e) for e in self.running.history]})
 
     async def graph(self, request: Request) -> Response:

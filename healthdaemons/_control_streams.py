@@ -3,9 +3,9 @@
 fell behind and skipped ahead, `event: end` once the system has stopped.
 
 A stream never slows the system: output is read from the ring buffers (a
-slow reader skips ahead, `OutputFollower`), and events are moved at once
-from the system's subscription into a bounded queue of the stream's own,
-whose oldest events a slow reader loses. Either way a stream holds at
+slow reader skips ahead, `OutputFollower`), and events are put at once, as
+`up`'s host records them, into a bounded queue of each stream's own
+(`EventHub`), whose oldest events a slow reader loses. Either way a stream holds at
 most a fixed number of items, however slow its reader.
 """
 
@@ -26,8 +26,8 @@ from coordinator import Event, OutputFollower, OutputLine, RunningDaemons, event
 __all__ = [
     "EVENT_QUEUE",
     "KEEP_ALIVE",
+    "EventHub",
     "ServerSentEvents",
-    "event_stream",
     "output_json",
     "output_stream",
 ]
@@ -104,23 +104,24 @@ def output_stream(follower: OutputFollower) -> ServerSentEvents:
 
 
 class _EventQueue:
-    """The events a stream has not sent yet: at most `limit`, the oldest lost first."""
+    """The messages of the events a stream has not sent yet: at most `limit`,
+    the oldest lost first."""
 
-    def __init__(self, limit: int) -> None:
-        self.events: deque[Event] = deque()
+    def __init__(self, limit: int, ended: bool) -> None:
+        self.messages: deque[bytes] = deque()
         self.limit = limit
         self.lost = 0
-        self.ended = False
+        self.ended = ended
         self._arrived = anyio.Event()
 
-    async def fill(self, subscription: anyio.abc.ObjectReceiveStream[Event]) -> None:
-        async with subscription:
-            async for event in subscription:
-                if len(self.events) >= self.limit:
-                    self.events.popleft()
-                    self.lost += 1
-                self.events.append(event)
-                self._arrived.set()
+    def add(self, encoded: bytes) -> None:
+        if len(self.messages) >= self.limit:
+            self.messages.popleft()
+            self.lost += 1
+        self.messages.append(encoded)
+        self._arrived.set()
+
+    def end(self) -> None:
         self.ended = True
         self._arrived.set()
 
@@ -129,32 +130,63 @@ class _EventQueue:
         self._arrived = anyio.Event()
 
 
-def event_stream(running: RunningDaemons, *, history: bool) -> ServerSentEvents:
-    # Subscribed now, in the request: no event falls between the history and the stream.
-    subscription = running.subscribe(EVENT_QUEUE)
-    earlier = list(running.history) if history else []
+class EventHub:
+    """Every event of the system, handed to each live event stream as it is
+    recorded.
 
-    async def messages(tasks: TaskGroup) -> AsyncIterator[bytes]:
-        queue = _EventQueue(EVENT_QUEUE)
-        tasks.start_soon(queue.fill, subscription)
-        for event in earlier:
-            yield message("event", event_json(event))
-        lost = 0
-        while True:
-            if queue.events:
-                chunk = []
-                if queue.lost != lost:
-                    chunk.append(message("lost", {"lost": queue.lost - lost}))
-                    lost = queue.lost
-                while queue.events:
-                    chunk.append(message("event", event_json(queue.events.popleft())))
-                yield b"".join(chunk)
-            if queue.ended:
-                yield message("end", {})
-                return
-            with anyio.move_on_after(KEEP_ALIVE) as idle:
-                await queue.arrival()
-            if idle.cancelled_caught:
-                yield b": keep-alive\n\n"
+    `up`'s host feeds it (`publish`, as each event is recorded, right after
+    the system's history has it), so that an event is encoded once however
+    many streams follow, no task wakes per event per stream, and a stream
+    that starts with the history gets exactly what came before it.
+    """
 
-    return ServerSentEvents(messages)
+    def __init__(self) -> None:
+        self._queues: set[_EventQueue] = set()
+        self.finished = False
+
+    def publish(self, event: Event) -> None:
+        if self._queues:
+            encoded = message("event", event_json(event))
+            for queue in self._queues:
+                queue.add(encoded)
+
+    def finish(self) -> None:
+        """The system has stopped: every stream ends once it has sent the rest."""
+        self.finished = True
+        for queue in self._queues:
+            queue.end()
+
+    def _attach(self) -> _EventQueue:
+        queue = _EventQueue(EVENT_QUEUE, ended=self.finished)
+        self._queues.add(queue)
+        return queue
+
+    def stream(self, running: RunningDaemons, *, history: bool) -> ServerSentEvents:
+        async def messages(tasks: TaskGroup) -> AsyncIterator[bytes]:
+            # Both at once, with no await between: no event is missed or sent twice.
+            queue = self._attach()
+            earlier = list(running.history) if history else []
+            try:
+                if earlier:
+                    yield b"".join(message("event", event_json(e)) for e in earlier)
+                lost = 0
+                while True:
+                    if queue.messages:
+                        chunk = []
+                        if queue.lost != lost:
+                            chunk.append(message("lost", {"lost": queue.lost - lost}))
+                            lost = queue.lost
+                        chunk.extend(queue.messages)
+                        queue.messages.clear()
+                        yield b"".join(chunk)
+                    if queue.ended:
+                        yield message("end", {})
+                        return
+                    with anyio.move_on_after(KEEP_ALIVE) as idle:
+                        await queue.arrival()
+                    if idle.cancelled_caught:
+                        yield b": keep-alive\n\n"
+            finally:
+                self._queues.discard(queue)
+
+        return ServerSentEvents(messages)

@@ -51,6 +51,7 @@ from statemachines import LifecycleState
 from ._control_api import ControlState
 from ._control_options import ControlOptions
 from ._control_server import ControlServer
+from ._control_streams import EventHub
 from ._up_printer import Printer
 from ._up_table import Processes, table
 
@@ -193,6 +194,8 @@ class _Reporter:
         self.record_to = record
         self.plain = plain
         self.processes = Processes()
+        self.events = EventHub()
+        """Each event, for the control API's event streams."""
         self.running: RunningDaemons | None = None
         self.changed = False
         self._start: float | None = None
@@ -207,6 +210,7 @@ class _Reporter:
     def record(self, event: Event) -> None:
         self.inner.record(event)
         self.processes.see(event)
+        self.events.publish(event)
         self.changed = True
         self._write_record(event)
         if not self.plain:
@@ -297,11 +301,13 @@ async def _run(
                             server.options.config,
                             started,
                             handling.shutdown_requested,
+                            reporter.events,
                         )
                         control.start_soon(server.serve, state, closing)
                     outcome = await _supervise(running, printer, waiting, until_ready, timeout)
                     tasks.cancel_scope.cancel()
         finally:
+            reporter.events.finish()
             closing.set()
     killed = handling.killed
     printer.say_last("all stopped" + (", some by SIGKILL" if killed else ""))

@@ -1,23 +1,27 @@
-"""The event queue of a live event stream: bounded, the oldest events lost
+"""The event queues of the live event streams: bounded, the oldest events lost
 first and counted, however slow its reader (docs/api.md)."""
 
 from __future__ import annotations
 
-import anyio
-
-from coordinator import ErrorReported, Event
-from healthdaemons._control_streams import _EventQueue, message
+from coordinator import ErrorReported, event_json
+from healthdaemons._control_streams import EventHub, message
 
 
-async def test_a_reader_that_falls_behind_loses_the_oldest_events_and_is_told() -> None:
-    send, receive = anyio.create_memory_object_stream[Event](10_000)
+def test_a_reader_that_falls_behind_loses_the_oldest_events_and_is_told() -> None:
+    hub = EventHub()
+    hub.publish(ErrorReported(0.0, None, "before anyone follows"))
+    queue = hub._attach()
     for number in range(1500):
-        send.send_nowait(ErrorReported(float(number), None, str(number)))
-    send.close()
-    queue = _EventQueue(1000)
-    await queue.fill(receive)
-    assert queue.ended and queue.lost == 500 and len(queue.events) == 1000
-    assert [e.at for e in queue.events] == [float(n) for n in range(500, 1500)]
+        hub.publish(ErrorReported(float(number), None, str(number)))
+    assert queue.lost == 500 and len(queue.messages) == 1000
+    expected = [
+        message("event", event_json(ErrorReported(float(n), None, str(n))))
+        for n in range(500, 1500)
+    ]
+    assert list(queue.messages) == expected
+    hub.finish()
+    assert queue.ended
+    assert hub._attach().ended  # a stream that starts after the end ends at once
 
 
 def test_a_message_is_one_event_and_one_line_of_json() -> None:

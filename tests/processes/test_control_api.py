@@ -3,6 +3,7 @@ processes, on both backends."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -86,8 +87,10 @@ async def test_output_and_events_follow_live_and_end_at_shutdown(tmp_path: Path)
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(follow, "output", "/v1/output?entry=worker&follow=true&lines=1")
-            tasks.start_soon(follow, "events", "/v1/events?follow=true")
-            await anyio.sleep(0.2)  # not needed for correctness: lets the streams start
+            tasks.start_soon(follow, "events", "/v1/events?follow=true&history=true")
+            # Lets the output stream start before the restart's line (its
+            # first line is then the one printed before).
+            await anyio.sleep(0.2)
             await up.post("/v1/entries/worker/restart")
             await up.wait_for(lambda e: e["worker"]["state"] == "ready")
             shutdown = await up.client.post("/v1/shutdown")
@@ -98,8 +101,13 @@ async def test_output_and_events_follow_live_and_end_at_shutdown(tmp_path: Path)
         assert output[-1] == ("end", {})
         events = sse(texts["events"])
         assert events[-1] == ("end", {})
-        kinds = [(d["type"], d.get("entry")) for name, d in events if name == "event"]
-        assert ("spawned", "worker") in kinds and ("transitioned", "db") in kinds
+        every = [d for name, d in events if name == "event"]
+        kinds = [(d["type"], d.get("entry")) for d in every]
+        assert kinds.count(("spawned", "worker")) == 2 and ("transitioned", "db") in kinds
+        # The history, then the live events: each once, in order, from the first.
+        assert every[0]["type"] == "transitioned" and every[0]["source"] == "waiting"
+        assert [d["at"] for d in every] == sorted(d["at"] for d in every)
+        assert len({json.dumps(d, sort_keys=True) for d in every}) == len(every)
     assert up.exit_code == [0]
     assert not up.paths.socket.exists() and not up.paths.pid.exists()
 
