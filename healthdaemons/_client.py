@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -246,11 +247,12 @@ class ControlClient:
         """The last `lines` lines, then each line as it is printed, until the
         system stops. Close it (`contextlib.aclosing`) if you leave early."""
         params = {**_output_params(entry, lines), "follow": "true"}
-        async for name, data in self._stream("/v1/output", params):
-            if name == "line":
-                yield cast(OutputLine, data)
-            elif name == "lost":
-                yield Skipped(int(data["lost"]))
+        async with aclosing(self._stream("/v1/output", params)) as messages:
+            async for name, data in messages:
+                if name == "line":
+                    yield cast(OutputLine, data)
+                elif name == "lost":
+                    yield Skipped(int(data["lost"]))
 
     async def events(self) -> list[dict[str, Any]]:
         """The events kept so far, as JSON objects (those `up --record` writes)."""
@@ -263,11 +265,12 @@ class ControlClient:
         """Each event from now on (after those kept so far, with `history`),
         until the system stops. Close it (`contextlib.aclosing`) if you leave early."""
         params = {"follow": "true", "history": "true" if history else "false"}
-        async for name, data in self._stream("/v1/events", params):
-            if name == "event":
-                yield data
-            elif name == "lost":
-                yield Skipped(int(data["lost"]))
+        async with aclosing(self._stream("/v1/events", params)) as messages:
+            async for name, data in messages:
+                if name == "event":
+                    yield data
+                elif name == "lost":
+                    yield Skipped(int(data["lost"]))
 
     async def graph(self, format: Literal["dot", "svg"] = "dot") -> str:
         """The system graph with the live states, as DOT source or SVG."""
@@ -308,12 +311,12 @@ class ControlClient:
 
     async def _stream(
         self, path: str, params: dict[str, str]
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """The messages of a server-sent event stream, until its `end`."""
         async with self._request("GET", path, params, timeout=_NO_READ_LIMIT) as response:
             name, data = "message", ""
-            try:
-                async for line in response.aiter_lines():
+            async with aclosing(_lines(response)) as lines:
+                async for line in lines:
                     if line.startswith(":"):
                         continue  # a keep-alive
                     if line:
@@ -329,8 +332,6 @@ class ControlClient:
                     if data:
                         yield name, _parsed(data)
                     name, data = "message", ""
-            except httpx.HTTPError as error:
-                raise ConnectionLostError(_lost(error)) from error
         raise ConnectionLostError("the connection closed before the system said it had stopped")
 
 
@@ -365,6 +366,25 @@ class _Answer:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._response is not None:
             await self._response.aclose()
+
+
+async def _lines(response: httpx.Response) -> AsyncGenerator[str, None]:
+    """The lines of a streamed answer. httpx's line reader nests async
+    generators that trio would warn about when a stream is left unfinished:
+    this reads the one below them, and closes it."""
+    chunks = cast(
+        AsyncGenerator[bytes, None], cast(AsyncIterable[bytes], response.stream).__aiter__()
+    )
+    pending = b""
+    try:
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.removesuffix(b"\r").decode("utf-8", "replace")
+    except httpx.HTTPError as error:
+        raise ConnectionLostError(_lost(error)) from error
 
 
 def _entry_path(id: str) -> str:

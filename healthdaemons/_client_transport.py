@@ -9,7 +9,6 @@ and a request to a local socket needs no pool, TLS nor HTTP/2.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -103,12 +102,16 @@ class _Reading(httpx.AsyncByteStream):
             if not isinstance(event, h11.InformationalResponse):
                 raise httpx.RemoteProtocolError(f"no answer, but {type(event).__name__}")
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while True:
-            event = await self._next()
-            if not isinstance(event, h11.Data):
-                return  # the end of the message
-            yield bytes(event.data)
+    # An iterator, not an async generator: one left unfinished (a stream
+    # the reader leaves) has nothing to finalize, on trio too.
+    def __aiter__(self) -> _Reading:
+        return self
+
+    async def __anext__(self) -> bytes:
+        event = await self._next()
+        if not isinstance(event, h11.Data):
+            raise StopAsyncIteration  # the end of the message
+        return bytes(event.data)
 
     async def aclose(self) -> None:
         await anyio.aclose_forcefully(self._stream)
