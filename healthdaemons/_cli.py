@@ -193,6 +193,23 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
     )
     # Given by `--detach` to the `up` it starts, which then ignores SIGHUP.
     parser.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket (default: in the per-user runtime directory, "
+        "named after the config file)",
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="also serve the control API on TCP (PORT alone: 127.0.0.1; port 0: any free "
+        "port), every request needing the token printed at the start; see docs/api.md",
+    )
+    parser.add_argument(
+        "--listen-remote",
+        action="store_true",
+        help="allow --listen on an address other than loopback",
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -315,15 +332,20 @@ def _timeline_command(args: argparse.Namespace) -> int:
 def _up_command(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.until_ready:
         raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
+    if args.listen_remote and args.listen is None:
+        raise UsageError("--listen-remote goes with --listen HOST:PORT")
+    if args.detach and args.until_ready:
+        raise UsageError("--detach runs until `down`; --until-ready is for a run in front")
+    from ._file_commands import control_options, up
+
+    control = control_options(args.config, args.socket, args.listen, args.listen_remote)
     if args.detach:
-        if args.until_ready:
-            raise UsageError("--detach runs until `down`; --until-ready is for a run in front")
         from ._detach import detach
 
-        return detach(args, args.command_parser)
-    from ._file_commands import up
-
-    return up(args.config, args.record, args.until_ready, args.timeout, detached=args.detached)
+        return detach(args, args.command_parser, control.paths)
+    return up(
+        args.config, args.record, args.until_ready, args.timeout, control, detached=args.detached
+    )
 
 
 def _check_command(args: argparse.Namespace) -> int:

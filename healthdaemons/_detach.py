@@ -29,12 +29,10 @@ _LOG_TAIL = 20
 """Lines of the log shown when the background `up` exits before answering."""
 
 
-def detach(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: ControlPaths) -> int:
     from ._file_commands import validate
 
     validate(args.config)
-    socket = getattr(args, "socket", None)
-    paths = ControlPaths.beside(socket) if socket else ControlPaths.for_config(args.config)
     running = holder(paths)
     if running is not None:
         raise AlreadyRunningError(running, paths)

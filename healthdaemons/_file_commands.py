@@ -30,12 +30,15 @@ from statemachines import EntryKind, LifecycleState
 from viz import lifecycle_dot, save_drawing, system_dot, timeline
 from viz import lifecycle_table as lifecycle_table
 
+from ._control_paths import ControlPaths
+from ._control_server import ControlOptions, parse_listen
 from ._text import printable
 from ._up import run_up
 
 __all__ = [
     "Window",
     "check",
+    "control_options",
     "defaults",
     "draw_graph",
     "draw_lifecycle",
@@ -129,11 +132,21 @@ def draw_timeline(record: str, output: str, window: Window) -> int:
     return 0
 
 
+def control_options(
+    config: str, socket: str | None, listen: str | None, listen_remote: bool
+) -> ControlOptions:
+    """Where `up` serves its control API; `ValueError` for a bad `--listen`."""
+    address = None if listen is None else parse_listen(listen, remote=listen_remote)
+    paths = ControlPaths.for_config(config) if socket is None else ControlPaths.beside(socket)
+    return ControlOptions(paths, config=config, listen=address)
+
+
 def up(
     config: str,
     record: str | None,
     until_ready: bool,
     timeout: float | None,
+    control: ControlOptions,
     detached: bool = False,
 ) -> int:
     daemons = validate(config)
@@ -148,6 +161,7 @@ def up(
             until_ready=until_ready,
             timeout=timeout,
             exit_if_stuck=True,
+            control=control,
             ignore_hangup=detached,
         )
     )

@@ -48,6 +48,8 @@ from coordinator import (
 from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 from statemachines import LifecycleState
 
+from ._control_api import ControlState
+from ._control_server import ControlOptions, ControlServer
 from ._up_printer import Printer
 from ._up_table import Processes, table
 
@@ -109,18 +111,30 @@ async def run_up(
     until_ready: bool = False,
     timeout: float | None = None,
     exit_if_stuck: bool = False,
+    control: ControlOptions | None = None,
     ignore_hangup: bool = False,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
     longer takes output at the end ends the process (`os._exit`) rather than
-    hanging in Python's final flush. With `ignore_hangup` (a detached `up`,
-    which has no terminal to lose), SIGHUP is noted and ignored, not obeyed."""
-    # Before anything starts (the printer's thread included): a record that
-    # cannot be written is a mistake on the command line.
-    stream = None if record is None else _open_record(record)
+    hanging in Python's final flush. With `control`, the control API is
+    served meanwhile (docs/api.md). With `ignore_hangup` (a detached `up`, which
+    has no terminal to lose), SIGHUP is noted and ignored, not obeyed."""
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
+    server = None
+    if control is not None:
+        server = ControlServer(control, lambda text: printer.say(text, markup=False))
+        # First of all: a second `up` of the same file starts nothing, writes nothing.
+        server.open()
+    try:
+        # Before anything starts (the printer's thread included): a record that
+        # cannot be written is a mistake on the command line.
+        stream = None if record is None else _open_record(record)
+    except BaseException:
+        if server is not None:
+            server.release()
+        raise
     handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
     level = OUTPUT_LOGGER.level
@@ -131,9 +145,13 @@ async def run_up(
         printer.start()
         with _ignoring(IGNORED_SIGNALS):
             stops = tuple(s for s in STOP_SIGNALS if not (ignore_hangup and s == signal.SIGHUP))
-            code = await _run(daemons, printer, console, stream, until_ready, timeout, stops)
+            code = await _run(
+                daemons, printer, console, stream, until_ready, timeout, server, stops
+            )
         return code
     finally:
+        if server is not None:
+            server.release()
         OUTPUT_LOGGER.removeHandler(handler)
         OUTPUT_LOGGER.setLevel(level)
         OUTPUT_LOGGER.propagate = True
@@ -249,6 +267,7 @@ async def _run(
     record: IO[str] | None,
     until_ready: bool,
     timeout: float | None,
+    server: ControlServer | None,
     stops: tuple[int, ...] = STOP_SIGNALS,
 ) -> int:
     plain = not console.is_terminal
@@ -256,41 +275,74 @@ async def _run(
     running = daemons.build(host=reporter)
     reporter.running = running
     outcome = 0
+    started = time.monotonic()
+    closing = anyio.Event()
     # Listening before anything starts: a signal from then on is handled.
     listened = cast(tuple[signal.Signals, ...], STOP_SIGNALS + NOTED_SIGNALS)
-    with anyio.open_signal_receiver(*listened) as signals:
-        async with running, anyio.create_task_group() as tasks:
-            if plain:
-                tasks.start_soon(_list_stopping, reporter)
-            else:
-                tasks.start_soon(_show_live, running, reporter)
-            waiting = CancelScope()
-            handling = _Signals(running, printer, waiting, tasks, stops)
-            tasks.start_soon(handling.receive, signals)
-            if until_ready:
-                try:
-                    with waiting:
-                        await running.wait_ready(timeout)
-                        printer.say("[green]everything is ready[/]; shutting down in order")
-                    if waiting.cancelled_caught:
-                        outcome = INTERRUPTED
-                except SystemTerminatedError:
-                    outcome = INTERRUPTED
-                except NotReadyError as error:
-                    timed_out = isinstance(error, WaitTimeoutError) and timeout is not None
-                    after = f" (after {timeout:g} s)" if timed_out else ""
-                    head, _, reasons = str(error).partition("\n")
-                    printer.say(f"[bold red]{escape(head)}[/]{after}")
-                    if reasons:
-                        printer.say(reasons, markup=False)
-                    outcome = 1
-                await running.term()
-            else:
-                await running.wait_stopped()
-            tasks.cancel_scope.cancel()
+    if server is not None:
+        for line in server.announce():
+            printer.say(line, markup=False)
+    # The control server's own task group, outside supervision's: it serves
+    # while the system stops, and closes once everything has stopped.
+    async with anyio.create_task_group() as control:
+        try:
+            with anyio.open_signal_receiver(*listened) as signals:
+                async with running, anyio.create_task_group() as tasks:
+                    if plain:
+                        tasks.start_soon(_list_stopping, reporter)
+                    else:
+                        tasks.start_soon(_show_live, running, reporter)
+                    waiting = CancelScope()
+                    handling = _Signals(running, printer, waiting, tasks, stops)
+                    tasks.start_soon(handling.receive, signals)
+                    if server is not None:
+                        state = ControlState(
+                            running,
+                            reporter.processes,
+                            server.options.config,
+                            started,
+                            handling.shutdown_requested,
+                        )
+                        control.start_soon(server.serve, state, closing)
+                    outcome = await _supervise(running, printer, waiting, until_ready, timeout)
+                    tasks.cancel_scope.cancel()
+        finally:
+            closing.set()
     killed = handling.killed
     printer.say_last("all stopped" + (", some by SIGKILL" if killed else ""))
     return KILLED if killed else outcome
+
+
+async def _supervise(
+    running: RunningDaemons,
+    printer: Printer,
+    waiting: CancelScope,
+    until_ready: bool,
+    timeout: float | None,
+) -> int:
+    """Until everything has stopped; the exit code."""
+    outcome = 0
+    if until_ready:
+        try:
+            with waiting:
+                await running.wait_ready(timeout)
+                printer.say("[green]everything is ready[/]; shutting down in order")
+            if waiting.cancelled_caught:
+                outcome = INTERRUPTED
+        except SystemTerminatedError:
+            outcome = INTERRUPTED
+        except NotReadyError as error:
+            timed_out = isinstance(error, WaitTimeoutError) and timeout is not None
+            after = f" (after {timeout:g} s)" if timed_out else ""
+            head, _, reasons = str(error).partition("\n")
+            printer.say(f"[bold red]{escape(head)}[/]{after}")
+            if reasons:
+                printer.say(reasons, markup=False)
+            outcome = 1
+        await running.term()
+    else:
+        await running.wait_stopped()
+    return outcome
 
 
 class _Signals:
@@ -316,6 +368,13 @@ class _Signals:
     async def receive(self, signals: AsyncIterator[signal.Signals]) -> None:
         async for received in signals:
             self.handle(received)
+
+    def shutdown_requested(self) -> None:
+        """`POST /v1/shutdown`: as a first Ctrl-C."""
+        if not self.running.is_terminating:
+            self.printer.say("[yellow]shutdown asked through the control API: stopping in order[/]")
+            self.waiting.cancel()
+            self.tasks.start_soon(self.running.term)
 
     def handle(self, received: int) -> None:
         name = _name(received)

@@ -1,0 +1,501 @@
+"""The OpenAPI 3.1 document of the control API, and the reference page made from it.
+
+The document is written here, as data; it is served at `/v1/openapi.json`,
+checked in as docs/openapi.json, and docs/api.md is generated from it. The
+tests keep the three, and the app's routes, in agreement. Regenerate both
+files after a change with `python -m healthdaemons._control_openapi`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["api_markdown", "openapi_document", "openapi_json"]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_ENTRY = {"$ref": "#/components/schemas/Entry"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ERROR, description)
+
+
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The entry's id, as in the config file.",
+    "schema": {"type": "string"},
+}
+_FOLLOW = {
+    "name": "follow",
+    "in": "query",
+    "required": False,
+    "description": "`true`: a live stream of server-sent events instead of one answer.",
+    "schema": {"type": "boolean", "default": False},
+}
+_UNKNOWN = _error("No entry with this id; the message suggests the closest one.")
+_BAD = _error("A bad query parameter or body.")
+
+
+def _action(verb: str, what: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": f"{verb}Entry",
+            "summary": f"{verb.capitalize()} one entry",
+            "description": what,
+            "parameters": [_ID],
+            "responses": {
+                "200": _json(_ENTRY, "The entry, once the action has taken effect."),
+                "404": _UNKNOWN,
+                "409": _error("The system is shutting down: no more actions."),
+            },
+        }
+    }
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string", "description": "What went wrong."}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["result", "message"],
+        "properties": {
+            "result": {
+                "enum": ["success", "failure", "starting", "loading", "disabled", "waiting"]
+            },
+            "message": {"type": ["string", "null"]},
+        },
+    },
+    "Entry": {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "kind",
+            "state",
+            "held",
+            "health",
+            "pid",
+            "restarts",
+            "uptime",
+            "requires",
+            "waiting_for",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": ["string", "null"], "description": "The display name, if any."},
+            "kind": {"enum": ["daemon", "oneshot", "check"]},
+            "state": {"enum": ["waiting", "starting", "ready", "failing", "stopping", "stopped"]},
+            "held": {
+                "type": "boolean",
+                "description": "Stopped by an operator, until started or restarted.",
+            },
+            "health": {
+                "oneOf": [{"$ref": "#/components/schemas/Health"}, {"type": "null"}],
+                "description": "The last health report (null before the first).",
+            },
+            "pid": {"type": ["integer", "null"], "description": "Its live process, if any."},
+            "restarts": {"type": "integer", "description": "Restarts of the current launch."},
+            "uptime": {
+                "type": ["number", "null"],
+                "description": "Seconds since its current process was spawned.",
+            },
+            "requires": {"type": "array", "items": {"type": "string"}},
+            "waiting_for": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The entries it requires that are not ready now.",
+            },
+        },
+    },
+    "OutputLine": {
+        "type": "object",
+        "required": ["entry", "stream", "at", "text"],
+        "properties": {
+            "entry": {"type": "string"},
+            "stream": {"enum": ["stdout", "stderr"]},
+            "at": {"type": "number", "description": "When it was read: seconds since the epoch."},
+            "text": {"type": "string", "description": "The line, without its line ending."},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["type", "at"],
+        "description": "An event, as `up --record` writes it (`coordinator.event_json`).",
+        "properties": {"type": {"type": "string"}, "at": {"type": "number"}},
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/v1/health": {
+        "get": {
+            "operationId": "health",
+            "summary": "The supervisor's own liveness",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["status", "pid", "config", "entries", "ready", "uptime"],
+                        "properties": {
+                            "status": {"enum": ["running", "stopping", "stopped"]},
+                            "pid": {"type": "integer", "description": "The pid of `up`."},
+                            "config": {"type": ["string", "null"]},
+                            "entries": {"type": "integer"},
+                            "ready": {"type": "integer"},
+                            "uptime": {"type": "number", "description": "Seconds since it began."},
+                        },
+                    },
+                    "`stopping` once the ordered shutdown has begun, `stopped` once "
+                    "everything has stopped (the server closes next).",
+                )
+            },
+        }
+    },
+    "/v1/entries": {
+        "get": {
+            "operationId": "listEntries",
+            "summary": "Every entry, in the order they were added",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["entries"],
+                        "properties": {"entries": {"type": "array", "items": _ENTRY}},
+                    },
+                    "The entries.",
+                )
+            },
+        }
+    },
+    "/v1/entries/{id}": {
+        "get": {
+            "operationId": "getEntry",
+            "summary": "One entry",
+            "parameters": [_ID],
+            "responses": {"200": _json(_ENTRY, "The entry."), "404": _UNKNOWN},
+        }
+    },
+    "/v1/entries/{id}/stop": _action(
+        "stop",
+        "Holds the entry: its running dependents stop first, in order, then the entry. "
+        "Answers once it has stopped. It stays stopped until started or restarted.",
+    ),
+    "/v1/entries/{id}/start": _action(
+        "start",
+        "Releases a held entry: it launches once its dependencies are ready. "
+        "Does nothing to an entry that is not held.",
+    ),
+    "/v1/entries/{id}/restart": _action(
+        "restart",
+        "A fresh launch: the entry and its running dependents stop, dependents first, "
+        "and start again. Answers once the entry has launched again (not once it is ready).",
+    ),
+    "/v1/wait": {
+        "post": {
+            "operationId": "wait",
+            "summary": "Wait until entries are ready",
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "entries": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "description": "Empty or missing: every entry.",
+                                },
+                                "timeout": {"type": ["number", "null"], "minimum": 0},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["ready"],
+                        "properties": {
+                            "ready": {"type": "boolean"},
+                            "reason": {"type": "string"},
+                            "waiting": {"type": "array", "items": _ENTRY},
+                        },
+                    },
+                    '`{"ready": true}` once all are ready at the same time; `ready: false` '
+                    "with a reason and the entries not ready when the timeout ran out or "
+                    "the system began shutting down.",
+                ),
+                "400": _BAD,
+                "404": _UNKNOWN,
+                "408": _error("The body did not arrive in time."),
+                "413": _error("The body is too large."),
+            },
+        }
+    },
+    "/v1/output": {
+        "get": {
+            "operationId": "output",
+            "summary": "The latest output lines of one entry or all, or follow them live",
+            "description": "With `follow=true`: server-sent events, the last `lines` lines "
+            "(default 10) then live: `event: line` (data: an OutputLine), `event: lost` "
+            '(data: `{"lost": n}`, lines skipped because the reader fell behind), and '
+            "`event: end` once the system has stopped; `: keep-alive` every 15 s.",
+            "parameters": [
+                {
+                    "name": "entry",
+                    "in": "query",
+                    "required": False,
+                    "description": "Missing: every entry, in time order.",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "lines",
+                    "in": "query",
+                    "required": False,
+                    "description": "How many of the latest lines (default 100; 10 when following).",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+                _FOLLOW,
+            ],
+            "responses": {
+                "200": {
+                    "description": "The lines, oldest first; or the stream.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["lines"],
+                                "properties": {
+                                    "lines": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/OutputLine"},
+                                    }
+                                },
+                            }
+                        },
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": _BAD,
+                "404": _UNKNOWN,
+            },
+        }
+    },
+    "/v1/events": {
+        "get": {
+            "operationId": "events",
+            "summary": "The events kept so far, or follow them live",
+            "description": "With `follow=true`: server-sent events, every event from now on "
+            "(`event: event`, data: an Event; with `history=true` the events kept so far "
+            'first), `event: lost` (data: `{"lost": n}`) when the reader fell behind, '
+            "`event: end` once the system has stopped.",
+            "parameters": [
+                _FOLLOW,
+                {
+                    "name": "history",
+                    "in": "query",
+                    "required": False,
+                    "description": "With `follow=true`: send the events kept so far first.",
+                    "schema": {"type": "boolean", "default": False},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The events kept, oldest first; or the stream.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["events"],
+                                "properties": {
+                                    "events": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Event"},
+                                    }
+                                },
+                            }
+                        },
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": _BAD,
+            },
+        }
+    },
+    "/v1/graph": {
+        "get": {
+            "operationId": "graph",
+            "summary": "The system graph with live states (DOT or SVG)",
+            "parameters": [
+                {
+                    "name": "format",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["dot", "svg"], "default": "dot"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The drawing.",
+                    "content": {
+                        "text/vnd.graphviz": {"schema": {"type": "string"}},
+                        "image/svg+xml": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": _BAD,
+                "500": _error("The Graphviz renderer failed."),
+                "503": _error("No Graphviz renderer on this machine (SVG only)."),
+            },
+        }
+    },
+    "/v1/shutdown": {
+        "post": {
+            "operationId": "shutdown",
+            "summary": "Stop everything in order, dependents first",
+            "description": "Answers at once; `up` exits once everything has stopped. Idempotent.",
+            "responses": {
+                "202": _json(
+                    {"type": "object", "properties": {"status": {"const": "stopping"}}},
+                    "The shutdown has begun.",
+                )
+            },
+        }
+    },
+    "/v1/openapi.json": {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+        }
+    },
+}
+
+_COMMON_ERRORS = {
+    "401": "TCP only: no token, or a wrong one (`Authorization: Bearer TOKEN`).",
+    "400": "A `Host` header that is not the listen address, localhost or an IP address "
+    "(TCP), or a malformed request.",
+    "403": "An `Origin` header that is not the server's own: no cross-origin request.",
+    "404": "No such endpoint.",
+    "405": "A method the endpoint does not have.",
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "healthdaemons control API",
+            "version": "1",
+            "description": "The API of a running `healthdaemons up`, on its unix socket "
+            "(and on TCP with `up --listen`). Every error is a JSON object "
+            '`{"error": message}`. See docs/api.md for the security model.',
+        },
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "token": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "TCP only; the unix socket needs none.",
+                }
+            },
+        },
+        "x-common-errors": _COMMON_ERRORS,
+        "paths": _PATHS,
+    }
+
+
+def openapi_json() -> str:
+    """docs/openapi.json, as checked in."""
+    return json.dumps(openapi_document(), indent=2) + "\n"
+
+
+def api_markdown(document: dict[str, Any]) -> str:
+    """The endpoint reference of docs/api.md, generated from `document`."""
+    out = [
+        "<!-- Generated from docs/openapi.json by `python -m healthdaemons._control_openapi`;"
+        " do not edit. -->",
+        "",
+        "## Endpoints",
+        "",
+    ]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            out += [f"### `{method.upper()} {path}`", "", operation["summary"] + ".", ""]
+            if "description" in operation:
+                out += [operation["description"], ""]
+            parameters = operation.get("parameters", [])
+            if parameters:
+                out += ["| parameter | in | |", "|---|---|---|"]
+                for parameter in parameters:
+                    text = parameter.get("description", "")
+                    schema = parameter["schema"]
+                    kind = schema.get("type") or " or ".join(map(str, schema.get("enum", [])))
+                    out.append(f"| `{parameter['name']}` ({kind}) | {parameter['in']} | {text} |")
+                out.append("")
+            out += ["| status | answer |", "|---|---|"]
+            for status, response in operation["responses"].items():
+                kinds = ", ".join(f"`{k}`" for k in response.get("content", {}))
+                out.append(f"| {status} | {response['description']} {kinds} |".replace("  ", " "))
+            out.append("")
+    out += ["## Errors every endpoint may answer", "", "| status | when |", "|---|---|"]
+    out += [f"| {status} | {text} |" for status, text in document["x-common-errors"].items()]
+    out += ["", "## Objects", ""]
+    for name, schema in document["components"]["schemas"].items():
+        out += [f"### {name}", ""]
+        if "description" in schema:
+            out += [schema["description"], ""]
+        out += ["| field | type | |", "|---|---|---|"]
+        for field, spec in schema["properties"].items():
+            out.append(f"| `{field}` | {_type(spec)} | {spec.get('description', '')} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "oneOf" in schema:
+        return " or ".join(_type(s) for s in schema["oneOf"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list of {_type(schema['items'])}"
+    return " or ".join(kind) if isinstance(kind, list) else str(kind)
+
+
+def main(docs: Path) -> None:
+    """Write docs/openapi.json and the generated part of docs/api.md."""
+    (docs / "openapi.json").write_text(openapi_json(), encoding="utf-8")
+    (docs / "api.md").write_text(api_page(docs), encoding="utf-8")
+
+
+MARK = "<!-- Generated from docs/openapi.json"
+
+
+def api_page(docs: Path) -> str:
+    """docs/api.md: its hand-written part (everything before the generated
+    part), then the reference generated from docs/openapi.json."""
+    current = (docs / "api.md").read_text(encoding="utf-8") if (docs / "api.md").exists() else ""
+    head = current.split(MARK, 1)[0]
+    document = json.loads((docs / "openapi.json").read_text(encoding="utf-8"))
+    return head + api_markdown(document)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs"))

@@ -1,0 +1,275 @@
+"""The control server of `up`: its sockets, and Hypercorn serving the control
+API on them, on the event loop of the supervisor (asyncio or trio).
+
+`open()` runs before anything starts: it takes the pid lock (a second `up` of
+the same file is refused), creates the unix socket (0600, in the 0700
+runtime directory) and, with `--listen`, the TCP socket and its token. The
+server then runs in a task group of its own: whatever goes wrong in it is
+reported and ends the server, never supervision. It keeps answering while
+the system stops, and closes once everything has stopped; `release()`
+removes the socket, the token and the pid file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import resource
+import secrets
+import socket
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import sniffio
+from hypercorn.config import Config
+from starlette.types import ASGIApp
+
+from ._control_api import ControlState, build_app
+from ._control_guard import RequestGuard
+from ._control_paths import AlreadyRunningError, ControlPaths, PidLock
+
+__all__ = [
+    "IDLE_TIMEOUT",
+    "ControlOptions",
+    "ControlServer",
+    "parse_listen",
+    "raise_file_limit",
+]
+
+IDLE_TIMEOUT = 5.0
+"""Seconds a connection may stay without a request (before its first one,
+or between two): a client that never finishes its request headers is
+dropped then."""
+GRACEFUL_TIMEOUT = 2.0
+"""Seconds the server gives open requests once the system has stopped (the
+streams have ended by then)."""
+BACKLOG = 128
+
+
+@dataclass(frozen=True)
+class ControlOptions:
+    """Where `up` serves its control API."""
+
+    paths: ControlPaths
+    config: str | None = None
+    """The config file, as named on the command line (for messages and `/v1/health`)."""
+    listen: tuple[str, int] | None = None
+    """Also on TCP: (host, port), port 0 for any free one."""
+
+
+def parse_listen(text: str, *, remote: bool) -> tuple[str, int]:
+    """`HOST:PORT` or `PORT` (on 127.0.0.1); `[::1]:PORT` for IPv6. The host is
+    an IP address or `localhost`; anything but loopback needs `remote`."""
+    host, separator, port_text = text.rpartition(":")
+    if not separator:
+        host = "127.0.0.1"
+    host = host.strip("[]") if host.startswith("[") else host
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"--listen {text}: the port must be a number from 0 to 65535")
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"--listen {text}: the host must be an IP address or localhost, not {host!r}"
+        ) from None
+    if not address.is_loopback and not remote:
+        raise ValueError(
+            f"--listen {text}: not a loopback address; anyone who can reach it and has "
+            "the token controls the system: add --listen-remote if that is what you want"
+        )
+    return host, int(port_text)
+
+
+def raise_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (many
+    clients at once must not leave the supervisor unable to open the pipes
+    of a spawn); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+class ControlServer:
+    def __init__(self, options: ControlOptions, report: Callable[[str], None]) -> None:
+        self.options = options
+        self._report = report
+        self._lock = PidLock(options.paths)
+        self._unix: socket.socket | None = None
+        self._tcp: socket.socket | None = None
+        self.token: str | None = None
+        self._log = _reporting_logger(report)
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        if self._tcp is None:
+            return None
+        host, port = self._tcp.getsockname()[:2]
+        return str(host), int(port)
+
+    def open(self) -> None:
+        """Take the pid lock and create the sockets; `ValueError` (nothing
+        created) if another `up` runs for these paths or a socket cannot be made."""
+        paths = self.options.paths
+        try:
+            self._lock.acquire()
+        except AlreadyRunningError as error:
+            named = self.options.config or str(paths.socket)
+            pid = f"pid {error.pid}" if error.pid is not None else "another process"
+            raise ValueError(
+                f"a system is already running for {named} ({pid}); "
+                f"`healthdaemons down {named}` stops it"
+            ) from error
+        except OSError as error:
+            raise ValueError(f"control files {paths.pid}: {error.strerror or error}") from error
+        try:
+            raise_file_limit()
+            self._unix = _unix_socket(paths.socket)
+            if self.options.listen is not None:
+                self._tcp = _tcp_socket(*self.options.listen)
+                self.token = secrets.token_urlsafe(32)
+                _write_private(paths.token, self.token + "\n")
+        except BaseException:
+            self.release()
+            raise
+
+    def announce(self) -> list[str]:
+        """What `up` prints once at the start."""
+        lines = [f"control socket: {self.options.paths.socket}"]
+        address = self.tcp_address
+        if address is not None:
+            host, port = address
+            shown = f"[{host}]" if ":" in host else host
+            lines.append(
+                f"control API on http://{shown}:{port} (token {self.token}, "
+                f"also in {self.options.paths.token})"
+            )
+            if not ipaddress.ip_address(host).is_loopback:
+                lines.append(
+                    "warning: the control API listens beyond this machine: anyone who "
+                    "reaches it with the token controls the system (plain HTTP, no TLS)"
+                )
+        return lines
+
+    async def serve(self, state: ControlState, closing: anyio.Event) -> None:
+        """Serve until `closing` is set; report, and return, if serving fails."""
+        try:
+            async with anyio.create_task_group() as tasks:
+                if self._unix is not None:
+                    app = RequestGuard(
+                        build_app(state), token=None, listen_host=None, report=self._report
+                    )
+                    tasks.start_soon(self._serve_on, app, self._unix, closing)
+                if self._tcp is not None:
+                    host = self.options.listen[0] if self.options.listen else "127.0.0.1"
+                    app = RequestGuard(
+                        build_app(state), token=self.token, listen_host=host, report=self._report
+                    )
+                    tasks.start_soon(self._serve_on, app, self._tcp, closing)
+        except Exception as error:
+            self._report(f"control API stopped: {error!r} (a bug); the system runs on without it")
+
+    async def _serve_on(self, app: ASGIApp, listener: socket.socket, closing: anyio.Event) -> None:
+        config = Config()
+        # Hypercorn's own copy of the socket, which it closes; ours stays open until release().
+        config.bind = [f"fd://{os.dup(listener.fileno())}"]
+        config.backlog = BACKLOG
+        config.keep_alive_timeout = IDLE_TIMEOUT
+        config.graceful_timeout = GRACEFUL_TIMEOUT
+        config.accesslog = None
+        config.errorlog = self._log
+        config.include_server_header = False
+        # Not read_timeout: a client following a stream sends nothing for hours.
+        if sniffio.current_async_library() == "trio":
+            from hypercorn.trio import serve as trio_serve
+
+            await trio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
+        else:
+            from hypercorn.asyncio import serve as asyncio_serve
+
+            await asyncio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
+
+    def release(self) -> None:
+        """Remove the socket and the token, close the sockets, release the pid lock."""
+        paths = self.options.paths
+        for listener in (self._unix, self._tcp):
+            if listener is not None:
+                listener.close()
+        if self._unix is not None:
+            paths.socket.unlink(missing_ok=True)
+        if self.token is not None:
+            paths.token.unlink(missing_ok=True)
+        self._unix = self._tcp = None
+        self._lock.release()
+
+
+def _unix_socket(path: Path) -> socket.socket:
+    """A listening unix socket at `path`, mode 0600. Called with the pid lock
+    held: a socket file already there was left by an `up` that died."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISSOCK(info.st_mode):
+            raise ValueError(f"control socket {path}: exists and is not a socket")
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Created 0600 (umask), so that no one else can connect even for a moment.
+    mask = os.umask(0o177)
+    try:
+        listener.bind(os.fspath(path))
+    except OSError as error:
+        listener.close()
+        raise ValueError(f"control socket {path}: {error.strerror or error}") from error
+    finally:
+        os.umask(mask)
+    os.chmod(path, 0o600)
+    listener.listen(BACKLOG)
+    return listener
+
+
+def _tcp_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ValueError(f"--listen {host}:{port}: {error.strerror or error}") from error
+    listener.listen(BACKLOG)
+    return listener
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as stream:
+        os.fchmod(fd, 0o600)
+        stream.write(text)
+
+
+class _Reported(logging.Handler):
+    def __init__(self, report: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self._report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._report(f"control API: {record.getMessage()}")
+
+
+def _reporting_logger(report: Callable[[str], None]) -> logging.Logger:
+    """Hypercorn's error log, said by `up` as its other notes are."""
+    logger = logging.Logger("healthdaemons.control", logging.WARNING)
+    logger.addHandler(_Reported(report))
+    return logger

@@ -1,0 +1,161 @@
+"""The control API of `up` (docs/api.md) over its real unix socket, with real
+processes, on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import httpx
+
+from .control import serving, sse
+from .helpers import alive, poll_until
+
+
+async def test_health_entries_and_one_entry(tmp_path: Path) -> None:
+    async with serving(tmp_path) as up:
+        entries = await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
+        assert list(entries) == ["db", "web", "worker"]
+        web = entries["web"]
+        assert web["kind"] == "daemon" and web["requires"] == ["db"] and web["waiting_for"] == []
+        assert web["health"] == {"result": "success", "message": "web up"}
+        assert alive(web["pid"]) and web["uptime"] >= 0 and web["restarts"] == 0
+        assert entries["db"]["name"] == "Database" and not entries["db"]["held"]
+        health = await up.get("/v1/health")
+        assert health["status"] == "running" and health["entries"] == 3 and health["ready"] == 3
+        assert health["config"].endswith("system.toml") and health["uptime"] > 0
+        assert (await up.entry("web")) | {"uptime": 0} == web | {"uptime": 0}
+        missing = await up.client.get("/v1/entries/wbe")
+        assert missing.status_code == 404
+        assert missing.json() == {"error": "no entry 'wbe' in this system; did you mean 'web'?"}
+
+
+async def test_restart_stop_and_start_with_real_processes(tmp_path: Path) -> None:
+    async with serving(tmp_path) as up:
+        before = await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
+        restarted = await up.post("/v1/entries/web/restart")
+        assert restarted["id"] == "web"
+        after = await up.wait_for(
+            lambda e: (
+                all(x["state"] == "ready" for x in e.values())
+                and e["web"]["pid"] != before["web"]["pid"]
+            )
+        )
+        assert after["db"]["pid"] == before["db"]["pid"]
+        assert after["worker"]["pid"] != before["worker"]["pid"]
+        events = (await up.get("/v1/events"))["events"]
+        spawned = [e["entry"] for e in events if e["type"] == "spawned"]
+        assert spawned == ["db", "web", "worker", "web", "worker"]  # the dependent after it
+
+        stopped = await up.post("/v1/entries/db/stop")
+        assert stopped["state"] == "stopped" and stopped["held"] and stopped["pid"] is None
+        events = (await up.get("/v1/events"))["events"]
+        signalled = [e["entry"] for e in events if e["type"] == "signalled"]
+        assert signalled[-3:] == ["worker", "web", "db"]  # dependents first
+        web = await up.entry("web")
+        assert web["state"] == "waiting" and web["waiting_for"] == ["db"]
+        assert web["health"]["message"] == "Database (stopped)"
+        assert not alive(before["db"]["pid"])
+
+        started = await up.post("/v1/entries/db/start")
+        assert not started["held"]
+        await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
+        assert (await up.post("/v1/wait", json={"entries": ["worker"], "timeout": 20})) == {
+            "ready": True
+        }
+
+
+async def test_output_and_events_follow_live_and_end_at_shutdown(tmp_path: Path) -> None:
+    async with serving(tmp_path) as up:
+        await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
+        lines = (await up.get("/v1/output", params={"entry": "web"}))["lines"]
+        assert [(x["entry"], x["stream"], x["text"]) for x in lines] == [
+            ("web", "stdout", "web up")
+        ]
+        every = (await up.get("/v1/output", params={"lines": 2}))["lines"]
+        assert [x["text"] for x in every] == ["web up", "worker up"]
+        texts: dict[str, str] = {}
+
+        async def follow(name: str, path: str) -> None:
+            async with up.client.stream("GET", path) as answer:
+                assert answer.status_code == 200
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                assert not any(h.startswith("access-control") for h in answer.headers)
+                texts[name] = "".join([chunk async for chunk in answer.aiter_text()])
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(follow, "output", "/v1/output?entry=worker&follow=true&lines=1")
+            tasks.start_soon(follow, "events", "/v1/events?follow=true")
+            await anyio.sleep(0.2)  # not needed for correctness: lets the streams start
+            await up.post("/v1/entries/worker/restart")
+            await up.wait_for(lambda e: e["worker"]["state"] == "ready")
+            shutdown = await up.client.post("/v1/shutdown")
+            assert shutdown.status_code == 202 and shutdown.json() == {"status": "stopping"}
+        output = sse(texts["output"])
+        assert output[0][0] == "line" and output[0][1]["text"] == "worker up"
+        assert [m[1]["text"] for m in output if m[0] == "line"] == ["worker up", "worker up"]
+        assert output[-1] == ("end", {})
+        events = sse(texts["events"])
+        assert events[-1] == ("end", {})
+        kinds = [(d["type"], d.get("entry")) for name, d in events if name == "event"]
+        assert ("spawned", "worker") in kinds and ("transitioned", "db") in kinds
+    assert up.exit_code == [0]
+    assert not up.paths.socket.exists() and not up.paths.pid.exists()
+
+
+async def test_bad_requests_get_json_errors(tmp_path: Path) -> None:
+    async with serving(tmp_path) as up:
+        client = up.client
+        cases: list[tuple[httpx.Response, int]] = [
+            (await client.delete("/v1/health"), 405),
+            (await client.get("/v1/nothing"), 404),
+            (await client.post("/v1/wait", content=b"{not json"), 400),
+            (await client.post("/v1/wait", json={"entries": "web"}), 400),
+            (await client.post("/v1/wait", json={"timeout": -1}), 400),
+            (await client.post("/v1/wait", json={"entries": ["nope"]}), 404),
+            (await client.post("/v1/wait", content=b"[" * 100_000), 413),
+            (await client.post("/v1/entries/nope/restart"), 404),
+            (await client.get("/v1/output", params={"lines": "-1"}), 400),
+            (await client.get("/v1/output", params={"entry": "nope"}), 404),
+            (await client.get("/v1/events", params={"follow": "maybe"}), 400),
+            (await client.get("/v1/graph", params={"format": "pdf"}), 400),
+            (await client.get("/v1/health", headers={"Origin": "http://evil.example"}), 403),
+        ]
+        for answer, status in cases:
+            assert answer.status_code == status, answer.text
+            assert answer.headers["content-type"] == "application/json"
+            assert set(answer.json()) == {"error"}
+        timed_out = await client.post("/v1/wait", json={"entries": ["web"], "timeout": 0})
+        assert timed_out.status_code == 200
+
+
+async def test_graph_as_dot_and_svg(tmp_path: Path) -> None:
+    async with serving(tmp_path) as up:
+        await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
+        dot = await up.client.get("/v1/graph")
+        assert dot.headers["content-type"].startswith("text/vnd.graphviz")
+        assert "digraph" in dot.text and "[ready]" in dot.text
+        svg = await up.client.get("/v1/graph", params={"format": "svg"})
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert "<svg" in svg.text
+
+
+async def test_actions_once_the_system_is_stopping_get_409(tmp_path: Path) -> None:
+    config = """
+[services.slow]
+command = "trap 'sleep 1; exit 0' TERM; echo up; while true; do sleep 0.05; done"
+[services.slow.ready]
+log_line = "up"
+"""
+    async with serving(tmp_path, config) as up:
+        await up.wait_for(lambda e: e["slow"]["state"] == "ready")
+        await up.post("/v1/shutdown")
+        assert (await up.post("/v1/shutdown")) == {"status": "stopping"}  # idempotent
+        refused = await up.client.post("/v1/entries/slow/restart")
+        assert refused.status_code == 409 and "terminating" in refused.json()["error"]
+        # Still answering while it stops.
+        assert (await up.get("/v1/health"))["status"] in ("stopping", "stopped")
+        entries = await up.get("/v1/entries")
+        assert entries["entries"][0]["state"] in ("stopping", "stopped")
+        await poll_until(lambda: bool(up.exit_code), timeout=20)
+    assert up.exit_code == [0]
