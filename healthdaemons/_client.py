@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -247,7 +247,7 @@ class ControlClient:
         """The last `lines` lines, then each line as it is printed, until the
         system stops. Close it (`contextlib.aclosing`) if you leave early."""
         params = {**_output_params(entry, lines), "follow": "true"}
-        async with aclosing(self._stream("/v1/output", params)) as messages:
+        async with self._subscribe("/v1/output", params) as messages:
             async for name, data in messages:
                 if name == "line":
                     yield cast(OutputLine, data)
@@ -264,13 +264,27 @@ class ControlClient:
     ) -> AsyncGenerator[dict[str, Any] | Skipped, None]:
         """Each event from now on (after those kept so far, with `history`),
         until the system stops. Close it (`contextlib.aclosing`) if you leave early."""
+        async with self.subscribe_events(history) as events:
+            async for item in events:
+                yield item
+
+    @asynccontextmanager
+    async def subscribe_events(
+        self, history: bool = False
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any] | Skipped]]:
+        """`follow_events`, subscribed once entered: an event that happens
+        after (of an action taken inside the block, say) is never missed.
+
+            async with client.subscribe_events() as events:
+                await client.restart("web")
+                async for event in events: ...
+        """
         params = {"follow": "true", "history": "true" if history else "false"}
-        async with aclosing(self._stream("/v1/events", params)) as messages:
-            async for name, data in messages:
-                if name == "event":
-                    yield data
-                elif name == "lost":
-                    yield Skipped(int(data["lost"]))
+        async with (
+            self._subscribe("/v1/events", params) as messages,
+            aclosing(_events(messages)) as events,
+        ):
+            yield events
 
     async def graph(self, format: Literal["dot", "svg"] = "dot") -> str:
         """The system graph with the live states, as DOT source or SVG."""
@@ -309,30 +323,16 @@ class ControlClient:
         )
         return _Answer(self, request)
 
-    async def _stream(
+    @asynccontextmanager
+    async def _subscribe(
         self, path: str, params: dict[str, str]
-    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
-        """The messages of a server-sent event stream, until its `end`."""
-        async with self._request("GET", path, params, timeout=_NO_READ_LIMIT) as response:
-            name, data = "message", ""
-            async with aclosing(_lines(response)) as lines:
-                async for line in lines:
-                    if line.startswith(":"):
-                        continue  # a keep-alive
-                    if line:
-                        field, _, value = line.partition(":")
-                        value = value.removeprefix(" ")
-                        if field == "event":
-                            name = value
-                        elif field == "data":
-                            data = value if not data else f"{data}\n{value}"
-                        continue
-                    if name == "end":
-                        return
-                    if data:
-                        yield name, _parsed(data)
-                    name, data = "message", ""
-        raise ConnectionLostError("the connection closed before the system said it had stopped")
+    ) -> AsyncIterator[AsyncIterator[tuple[str, dict[str, Any]]]]:
+        """A server-sent event stream, once its answer has begun: its messages."""
+        async with (
+            self._request("GET", path, params, timeout=_NO_READ_LIMIT) as response,
+            aclosing(_messages(response)) as messages,
+        ):
+            yield messages
 
 
 class _Answer:
@@ -366,6 +366,41 @@ class _Answer:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._response is not None:
             await self._response.aclose()
+
+
+async def _messages(
+    response: httpx.Response,
+) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
+    """The (name, data) of each message of a server-sent event stream, until its `end`."""
+    name, data = "message", ""
+    async with aclosing(_lines(response)) as lines:
+        async for line in lines:
+            if line.startswith(":"):
+                continue  # a keep-alive
+            if line:
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "event":
+                    name = value
+                elif field == "data":
+                    data = value if not data else f"{data}\n{value}"
+                continue
+            if name == "end":
+                return
+            if data:
+                yield name, _parsed(data)
+            name, data = "message", ""
+    raise ConnectionLostError("the connection closed before the system said it had stopped")
+
+
+async def _events(
+    messages: AsyncIterator[tuple[str, dict[str, Any]]],
+) -> AsyncGenerator[dict[str, Any] | Skipped, None]:
+    async for name, data in messages:
+        if name == "event":
+            yield data
+        elif name == "lost":
+            yield Skipped(int(data["lost"]))
 
 
 async def _lines(response: httpx.Response) -> AsyncGenerator[str, None]:

@@ -167,6 +167,8 @@ def _row(entry: EntryStatus) -> tuple[str, ...]:
 
 def _health(entry: EntryStatus) -> str:
     health = entry["health"]
+    if entry["state"] == "stopped":
+        return "-"  # the last result, from before it stopped, says nothing now
     if health is not None and health["message"]:
         return f"{health['result']}: {health['message']}"
     if entry["waiting_for"] and entry["state"] == "waiting":
@@ -329,14 +331,15 @@ async def down(client: ControlClient, as_json: bool) -> int:
     # Opened before asking: the pid cannot be reused while this is open.
     exited = _pidfd(pid)
     try:
-        await client.shutdown()
         try:
-            async with aclosing(client.follow_events()) as stream:
+            # Subscribed first, so that every stop is seen.
+            async with client.subscribe_events() as stream:
+                await client.shutdown()
                 async for item in stream:
                     if not as_json and isinstance(item, dict):
                         _say_stopped(item)
-        except (NoSystemError, ConnectionLostError):
-            pass  # gone before or while following: its exit is awaited below
+        except ConnectionLostError:
+            pass  # gone while following: its exit is awaited below
         if exited is not None:
             await anyio.wait_readable(exited)
     finally:

@@ -328,3 +328,11 @@ def test_a_client_needs_one_place() -> None:
         ControlClient()
     with pytest.raises(ValueError, match="either the control socket or a TCP url"):
         ControlClient("/tmp/x.sock", url="http://127.0.0.1:1")
+
+
+async def test_subscribe_events_is_subscribed_once_entered(server: FakeServer) -> None:
+    event = {"type": "spawned", "entry": "db", "at": 5.0, "pid": 7}
+    server.routes[("GET", "/v1/events")] = Answer(stream=[sse("event", event), sse("end", {})])
+    async with ControlClient(server.socket) as client, client.subscribe_events() as events:
+        assert [a.path for a in server.asked] == ["/v1/events"]
+        assert [item async for item in events] == [event]
