@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 
 from ._client import ConnectionLostError, ControlClient, ControlError, NoSystemError
-from ._control_paths import AlreadyRunningError, ControlPaths, holder
+from ._control_paths import ControlPaths, holder
 
 __all__ = ["detach", "up_again"]
 
@@ -35,7 +35,11 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
     validate(args.config)
     running = holder(paths)
     if running is not None:
-        raise AlreadyRunningError(running, paths)
+        # As the `up` in front says it (_control_server.ControlServer.open).
+        raise ValueError(
+            f"a system is already running for {args.config} (pid {running}); "
+            f"`healthdaemons down {args.config}` stops it"
+        )
     if args.record is not None:
         _check_writable(Path(args.record))
     with paths.log.open("ab") as log:
