@@ -242,12 +242,17 @@ async def act(client: ControlClient, action: str, entry: str, as_json: bool) -> 
     done: EntryStatus = await getattr(client, action)(entry)
     if as_json:
         _print_json(done)
-        return 0
-    pid = done["pid"]
-    held = " (held: `start` or `restart` it to run it again)" if done["held"] else ""
-    running = f", pid {pid}" if pid is not None else ""
-    print(f"{printable(done['id'])}: {done['state']}{running}{held}")
+    else:
+        print(f"{printable(done['id'])} {_DONE[action]}")
     return 0
+
+
+_DONE = {
+    "stop": "stopped (held until `start` or `restart`)",
+    "start": "released: it starts once its dependencies are ready",
+    "restart": "restarted: launched again (`wait` waits until it is ready)",
+}
+"""What an action did; not the entry's state then, which is a moment in a change."""
 
 
 # wait

@@ -129,7 +129,7 @@ def test_the_commands_on_a_real_stack() -> None:
         entries = stack.entries()
         web_pid = entries["web"]["pid"]
         before = len(stack.events())
-        assert stack.run("restart", name, "web").stdout.startswith("web: ")
+        assert stack.run("restart", name, "web").stdout.startswith("web restarted: ")
         stack.run("wait", name, "--timeout", "60")
         assert stack.entries()["web"]["pid"] != web_pid
         events = stack.events()[before:]
@@ -141,7 +141,7 @@ def test_the_commands_on_a_real_stack() -> None:
         # stop db: its dependents stopped first, then db; they wait for it.
         before = len(stack.events())
         done = stack.run("stop", name, "db")
-        assert done.stdout.startswith("db: stopped (held")
+        assert done.stdout == "db stopped (held until `start` or `restart`)\n"
         events = stack.events()[before:]
         assert exit_indices(events, "worker")[0] < exit_indices(events, "web")[0]
         assert exit_indices(events, "web")[0] < exit_indices(events, "db")[0]
@@ -159,7 +159,7 @@ def test_the_commands_on_a_real_stack() -> None:
         assert "not ready" in done.stderr
 
         # start db: everything back.
-        assert stack.run("start", name, "db").stdout.startswith("db: ")
+        assert stack.run("start", name, "db").stdout.startswith("db released: ")
         stack.run("wait", name, "--timeout", "60")
         assert {e["state"] for e in stack.entries().values()} == {"ready"}
 
