@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test quick mutate lint typecheck pytest demo demo-inprocess bench docs-diagrams clean
+.PHONY: test quick mutate lint typecheck pytest demo demo-inprocess bench docs-diagrams api-docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ pytest: $(STAMP)
 # `make test` runs everything before a commit.
 quick: lint
 	HEALTHDAEMONS_QUICK=1 HYPOTHESIS_PROFILE=quick $(BIN)/pytest -m "not processes and not slow" -q -p no:cacheprovider
+
+# docs/openapi.json and the reference part of docs/api.md, from
+# healthdaemons/_control_openapi.py (tests/test_control_openapi.py checks them).
+api-docs: $(STAMP)
+	$(BIN)/python -c 'from healthdaemons._control_openapi import main; main()'
 
 # Mutation testing (mutmut, outside `make test` and CI; see docs/testing.md),
 # one worker. Results stay in mutants/: a second run tests only the mutants

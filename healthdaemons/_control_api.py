@@ -82,8 +82,17 @@ def build_app(state: ControlState) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            # Answered, then raised on to `RequestGuard`, which reports it.
+            Exception: _internal_error,
+        },
     )
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    return JSONResponse({"error": f"internal error: {error!r}"}, status_code=500)
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
@@ -157,16 +166,25 @@ class _Api:
         ):
             raise ApiError(400, '"timeout" must be a number of seconds >= 0, or null')
         views = [self._view_of(i) for i in ids] or list(self.running.entry_views)
-        running = self.running
+        running, gave_up = self.running, self.state.processes.gave_up
+
+        def given_up() -> list[str]:
+            return [v.id for v in views if v.id in gave_up]
 
         def settled() -> bool:
-            return running.is_terminating or all(v.state is LifecycleState.READY for v in views)
+            ready = all(v.state is LifecycleState.READY for v in views)
+            return ready or running.is_terminating or bool(given_up())
 
         in_time = await running.wait_until(settled, timeout)
         waiting = [self._entry_json(v) for v in views if v.state is not LifecycleState.READY]
         if not waiting:
             return JSONResponse({"ready": True})
-        reason = "the system is shutting down" if in_time else f"timed out after {timeout:g} s"
+        if not in_time:
+            reason = f"timed out after {timeout:g} s"
+        elif given_up():
+            reason = f"{', '.join(given_up())} gave up (max_restarts reached)"
+        else:
+            reason = "the system is shutting down"
         return JSONResponse({"ready": False, "reason": reason, "waiting": waiting})
 
     async def output(self, request: Request) -> Response:

@@ -3,13 +3,12 @@
 The document is written here, as data; it is served at `/v1/openapi.json`,
 checked in as docs/openapi.json, and docs/api.md is generated from it. The
 tests keep the three, and the app's routes, in agreement. Regenerate both
-files after a change with `python -m healthdaemons._control_openapi`.
+files after a change with `make api-docs`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -427,8 +426,7 @@ def openapi_json() -> str:
 def api_markdown(document: dict[str, Any]) -> str:
     """The endpoint reference of docs/api.md, generated from `document`."""
     out = [
-        "<!-- Generated from docs/openapi.json by `python -m healthdaemons._control_openapi`;"
-        " do not edit. -->",
+        "<!-- Generated from docs/openapi.json by `make api-docs`; do not edit. -->",
         "",
         "## Endpoints",
         "",
@@ -479,7 +477,7 @@ def _type(schema: dict[str, Any]) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
-def main(docs: Path) -> None:
+def main(docs: Path = Path("docs")) -> None:
     """Write docs/openapi.json and the generated part of docs/api.md."""
     (docs / "openapi.json").write_text(openapi_json(), encoding="utf-8")
     (docs / "api.md").write_text(api_page(docs), encoding="utf-8")
@@ -495,7 +493,3 @@ def api_page(docs: Path) -> str:
     head = current.split(MARK, 1)[0]
     document = json.loads((docs / "openapi.json").read_text(encoding="utf-8"))
     return head + api_markdown(document)
-
-
-if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs"))

@@ -12,6 +12,7 @@ removes the socket, the token and the pid file.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -22,6 +23,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import sniffio
@@ -47,7 +49,8 @@ dropped then."""
 GRACEFUL_TIMEOUT = 2.0
 """Seconds the server gives open requests once the system has stopped (the
 streams have ended by then)."""
-BACKLOG = 128
+BACKLOG = 1024
+"""Connections waiting to be accepted: a burst of clients is queued, not refused."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,13 @@ class ControlServer:
                     )
                     tasks.start_soon(self._serve_on, app, self._tcp, closing)
         except Exception as error:
+            while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
+                error = error.exceptions[0]
             self._report(f"control API stopped: {error!r} (a bug); the system runs on without it")
+            # Clients are refused at once rather than left waiting in the backlog.
+            for listener in (self._unix, self._tcp):
+                if listener is not None:
+                    listener.close()
 
     async def _serve_on(self, app: ASGIApp, listener: socket.socket, closing: anyio.Event) -> None:
         config = Config()
@@ -197,6 +206,7 @@ class ControlServer:
         else:
             from hypercorn.asyncio import serve as asyncio_serve
 
+            _quiet_cancelled_connections()
             await asyncio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
 
     def release(self) -> None:
@@ -211,6 +221,28 @@ class ControlServer:
             paths.token.unlink(missing_ok=True)
         self._unix = self._tcp = None
         self._lock.release()
+
+
+def _quiet_cancelled_connections() -> None:
+    """On Python 3.11, asyncio's streams report a connection task cancelled
+    (Hypercorn's, for a request still open when the server closes) as an
+    error, with a traceback on stderr; Python 3.12 no longer does. Such
+    reports are left out; every other goes where it went."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiets_cancelled", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        if previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    handler.quiets_cancelled = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
 
 
 def _unix_socket(path: Path) -> socket.socket:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -73,6 +74,17 @@ class Up:
                 await anyio.sleep(0.02)
 
 
+def accepts(path: Path) -> bool:
+    """Whether someone listens on the unix socket `path` (httpx would leak
+    the socket of a refused connection)."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def client_on(socket: Path, **options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.AsyncHTTPTransport(uds=str(socket)),
@@ -105,7 +117,7 @@ async def serving(
         try:
             yield up
         finally:
-            if not up.exit_code:
+            if not up.exit_code and accepts(paths.socket):
                 with anyio.CancelScope(shield=True), anyio.fail_after(30):
                     try:
                         await client.post("/v1/shutdown")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 
 from .control import serving, sse
 from .helpers import alive, poll_until
@@ -129,7 +130,7 @@ async def test_bad_requests_get_json_errors(tmp_path: Path) -> None:
         assert timed_out.status_code == 200
 
 
-async def test_graph_as_dot_and_svg(tmp_path: Path) -> None:
+async def test_graph_as_dot_and_svg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with serving(tmp_path) as up:
         await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
         dot = await up.client.get("/v1/graph")
@@ -138,6 +139,10 @@ async def test_graph_as_dot_and_svg(tmp_path: Path) -> None:
         svg = await up.client.get("/v1/graph", params={"format": "svg"})
         assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
         assert "<svg" in svg.text
+        monkeypatch.setenv("HEALTHDAEMONS_DOT", str(tmp_path / "no-such-dot"))
+        missing = await up.client.get("/v1/graph", params={"format": "svg"})
+        assert missing.status_code == 503
+        assert missing.json()["error"].startswith("The renderer given by $HEALTHDAEMONS_DOT")
 
 
 async def test_actions_once_the_system_is_stopping_get_409(tmp_path: Path) -> None:
@@ -159,3 +164,78 @@ log_line = "up"
         assert entries["entries"][0]["state"] in ("stopping", "stopped")
         await poll_until(lambda: bool(up.exit_code), timeout=20)
     assert up.exit_code == [0]
+
+
+async def test_a_slow_output_reader_skips_ahead_with_lost(tmp_path: Path) -> None:
+    flag = tmp_path / "go"
+    config = f"""
+[services.burst]
+command = "echo ready; while [ ! -e {flag} ]; do sleep 0.02; done; seq 1 20000; exec sleep 600"
+[services.burst.ready]
+log_line = "ready"
+"""
+    async with serving(tmp_path, config) as up:
+        await up.wait_for(lambda e: e["burst"]["state"] == "ready")
+        params = {"entry": "burst", "follow": "true", "lines": "0"}
+        async with up.client.stream("GET", "/v1/output", params=params) as stream:
+            assert stream.status_code == 200
+            flag.touch()
+            # The reader reads nothing until the burst is over (and long gone
+            # from the 1,000 lines the buffer keeps).
+            while True:
+                last = await up.get("/v1/output", params={"entry": "burst", "lines": 1})
+                if last["lines"] and last["lines"][0]["text"] == "20000":
+                    break
+                await anyio.sleep(0.05)
+            received = ""
+            async for text in stream.aiter_text():
+                received += text
+                if '"text":"20000"' in text:
+                    # Read to the end (breaking off would leave httpx's generators behind).
+                    await up.post("/v1/shutdown")
+        messages = sse(received)
+        lines = [int(data["text"]) for name, data in messages if name == "line"]
+        lost = sum(data["lost"] for name, data in messages if name == "lost")
+        assert lost > 0 and len(lines) + lost == 20000
+        assert lines == sorted(lines) and lines[-1] == 20000
+        assert messages[-1] == ("end", {})
+
+
+async def test_wait_says_why_not_ready(tmp_path: Path) -> None:
+    config = """
+[services.fine]
+command = "echo up; exec sleep 600"
+[services.fine.ready]
+log_line = "up"
+
+[services.never]
+command = "sleep 600"
+[services.never.ready]
+log_line = "never printed"
+
+[services.crashy]
+command = "exit 3"
+max_restarts = 1
+[services.crashy.ready]
+log_line = "never printed"
+"""
+    async with serving(tmp_path, config) as up:
+        assert (await up.post("/v1/wait", json={"entries": ["fine"], "timeout": 20})) == {
+            "ready": True
+        }
+        late = await up.post("/v1/wait", json={"entries": ["never", "fine"], "timeout": 0.2})
+        assert late["ready"] is False and late["reason"] == "timed out after 0.2 s"
+        assert [e["id"] for e in late["waiting"]] == ["never"]
+        gave_up = await up.post("/v1/wait", json={"timeout": 60})
+        assert gave_up["ready"] is False
+        assert gave_up["reason"] == "crashy gave up (max_restarts reached)"
+        assert {e["id"] for e in gave_up["waiting"]} == {"never", "crashy"}
+        async with anyio.create_task_group() as tasks:
+
+            async def wait_for_never() -> None:
+                stopped = await up.post("/v1/wait", json={"entries": ["never"]})
+                assert stopped["reason"] == "the system is shutting down"
+
+            tasks.start_soon(wait_for_never)
+            await anyio.sleep(0.2)  # not needed for correctness: lets the wait begin
+            await up.post("/v1/shutdown")

@@ -21,7 +21,7 @@ import pytest
 
 from healthdaemons._control_paths import ControlPaths
 
-from .control import CHAIN
+from .control import CHAIN, accepts
 
 COMMAND = str(Path(sys.executable).with_name("healthdaemons"))
 NOBODY = 65534
@@ -38,22 +38,11 @@ def _wait_answering(paths: ControlPaths, up: subprocess.Popen[str], timeout: flo
     while True:
         assert up.poll() is None, f"up exited: {up.communicate()[0]}"
         assert time.monotonic() < deadline, "the control socket never answered"
-        if _accepts(paths.socket):
+        if accepts(paths.socket):
             with _client(paths.socket) as client:
                 assert client.get("/v1/health").status_code == 200
                 return
         time.sleep(0.02)
-
-
-def _accepts(path: Path) -> bool:
-    """Whether someone listens on the socket `path` (httpx would leak the
-    socket of a refused connection)."""
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 @contextmanager
@@ -194,6 +183,6 @@ def test_another_user_cannot_connect(tmp_path: Path) -> None:
             with running_up(config, *arguments, umask=0) as up:
                 _wait_answering(paths, up)
                 assert _connect_as_nobody(paths.socket) == 13
-                assert _accepts(paths.socket)  # and we, its user, can
+                assert accepts(paths.socket)  # and we, its user, can
     finally:
         shutil.rmtree(open_directory)

@@ -16,20 +16,23 @@ import pytest
 from healthdaemons._control_server import parse_listen
 
 from .control import Up, serving
+from .helpers import poll_until
 
 COMMAND = str(Path(sys.executable).with_name("healthdaemons"))
 
 
-def _address(up: Up) -> tuple[str, str]:
-    """The URL and token `up` printed."""
-    found = re.search(r"control API on (http://\S+) \(token (\S+), also in ", up.output.getvalue())
-    assert found is not None, up.output.getvalue()
+async def _address(up: Up) -> tuple[str, str]:
+    """The URL and token `up` printed (from its printer's thread)."""
+    pattern = re.compile(r"control API on (http://\S+) \(token (\S+), also in ")
+    await poll_until(lambda: pattern.search(up.output.getvalue()) is not None)
+    found = pattern.search(up.output.getvalue())
+    assert found is not None
     return found[1], found[2]
 
 
 async def test_every_tcp_request_needs_the_token(tmp_path: Path) -> None:
     async with serving(tmp_path, listen=("127.0.0.1", 0)) as up:
-        url, token = _address(up)
+        url, token = await _address(up)
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         assert up.paths.token.read_text() == token + "\n"
         assert stat.S_IMODE(up.paths.token.stat().st_mode) == 0o600
@@ -52,7 +55,7 @@ async def test_a_foreign_host_or_origin_is_refused_and_no_cors_header_is_sent(
     tmp_path: Path,
 ) -> None:
     async with serving(tmp_path, listen=("127.0.0.1", 0)) as up:
-        url, token = _address(up)
+        url, token = await _address(up)
         port = url.rsplit(":", 1)[1]
         bearer = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, timeout=30, headers=bearer) as tcp:
