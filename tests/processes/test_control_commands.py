@@ -237,16 +237,22 @@ log_line = "never"
         assert not alive(up)
 
 
-def test_logs_f_ends_with_the_system() -> None:
+def test_logs_f_and_events_f_end_with_the_system() -> None:
     with a_stack() as stack:
         name = stack.config.name
         up = _detach(stack)
         stack.run("wait", name, "--timeout", "60")
-        with _following(stack, "logs", name, "worker", "-f") as (follower, seen):
+        with (
+            _following(stack, "logs", name, "worker", "-f") as (follower, seen),
+            _following(stack, "events", name, "-f") as (events, said),
+        ):
             until(lambda: "tick" in seen, what="a tick")
+            until(lambda: any("worker" in line for line in said), what="the events so far")
             stack.run("down", name)
             assert follower.wait(timeout=30) == 0
+            assert events.wait(timeout=30) == 0
         gone(up)
+        assert re.search(r"worker +stopping -> stopped", "\n".join(said))
 
 
 def test_up_detach_validates_first_and_refuses_a_second_up() -> None:
