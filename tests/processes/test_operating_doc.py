@@ -46,15 +46,15 @@ def _stack(page: str) -> str:
 def _session(toml: str) -> str:
     """The commands run one after the other, as a terminal shows them."""
     ports = {port: str(free_port()) for port in PORTS}
-    for shown, used in ports.items():
-        toml = toml.replace(shown, used)
+    for port, used in ports.items():
+        toml = toml.replace(port, used)
     with tempfile.TemporaryDirectory(prefix="hd-") as name:
         directory = Path(name)
         runtime = directory / "run"
         runtime.mkdir(mode=0o700)
         (directory / "stack.toml").write_text(toml)
         environment = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
-        shown = []
+        shown: list[str] = []
         try:
             for command in SESSION:
                 done = subprocess.run(
