@@ -40,7 +40,7 @@ SESSION = [
 
 def _stack(page: str) -> str:
     (toml,) = re.findall(r"```toml\n(.*?)```", page, re.DOTALL)
-    return toml
+    return str(toml)
 
 
 def _session(toml: str) -> str:
