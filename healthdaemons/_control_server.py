@@ -21,7 +21,6 @@ import secrets
 import socket
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,10 @@ from starlette.types import ASGIApp
 
 from ._control_api import ControlState, build_app
 from ._control_guard import RequestGuard
-from ._control_paths import AlreadyRunningError, ControlPaths, PidLock
+from ._control_options import ControlOptions
+from ._control_paths import AlreadyRunningError, PidLock
 
-__all__ = [
-    "IDLE_TIMEOUT",
-    "ControlOptions",
-    "ControlServer",
-    "parse_listen",
-    "raise_file_limit",
-]
+__all__ = ["IDLE_TIMEOUT", "ControlServer", "raise_file_limit"]
 
 IDLE_TIMEOUT = 5.0
 """Seconds a connection may stay without a request (before its first one,
@@ -51,42 +45,6 @@ GRACEFUL_TIMEOUT = 2.0
 streams have ended by then)."""
 BACKLOG = 1024
 """Connections waiting to be accepted: a burst of clients is queued, not refused."""
-
-
-@dataclass(frozen=True)
-class ControlOptions:
-    """Where `up` serves its control API."""
-
-    paths: ControlPaths
-    config: str | None = None
-    """The config file, as named on the command line (for messages and `/v1/health`)."""
-    listen: tuple[str, int] | None = None
-    """Also on TCP: (host, port), port 0 for any free one."""
-
-
-def parse_listen(text: str, *, remote: bool) -> tuple[str, int]:
-    """`HOST:PORT` or `PORT` (on 127.0.0.1); `[::1]:PORT` for IPv6. The host is
-    an IP address or `localhost`; anything but loopback needs `remote`."""
-    host, separator, port_text = text.rpartition(":")
-    if not separator:
-        host = "127.0.0.1"
-    host = host.strip("[]") if host.startswith("[") else host
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"--listen {text}: the port must be a number from 0 to 65535")
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(
-            f"--listen {text}: the host must be an IP address or localhost, not {host!r}"
-        ) from None
-    if not address.is_loopback and not remote:
-        raise ValueError(
-            f"--listen {text}: not a loopback address; anyone who can reach it and has "
-            "the token controls the system: add --listen-remote if that is what you want"
-        )
-    return host, int(port_text)
 
 
 def raise_file_limit() -> int:

@@ -27,11 +27,10 @@ from coordinator import (
     load_system,
 )
 from statemachines import EntryKind, LifecycleState
-from viz import lifecycle_dot, save_drawing, system_dot, timeline
-from viz import lifecycle_table as lifecycle_table
+from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
 
+from ._control_options import ControlOptions, parse_listen
 from ._control_paths import ControlPaths
-from ._control_server import ControlOptions, parse_listen
 from ._text import printable
 from ._up import run_up
 

@@ -49,7 +49,8 @@ from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeout
 from statemachines import LifecycleState
 
 from ._control_api import ControlState
-from ._control_server import ControlOptions, ControlServer
+from ._control_options import ControlOptions
+from ._control_server import ControlServer
 from ._up_printer import Printer
 from ._up_table import Processes, table
 

@@ -17,8 +17,8 @@ import httpx
 from rich.console import Console
 
 from coordinator import load_config
+from healthdaemons._control_options import ControlOptions
 from healthdaemons._control_paths import ControlPaths
-from healthdaemons._control_server import ControlOptions
 from healthdaemons._up import run_up
 
 from .helpers import poll_until

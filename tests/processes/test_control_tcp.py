@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from healthdaemons._control_server import parse_listen
+from healthdaemons._control_options import parse_listen
 
 from .control import Up, serving
 from .helpers import poll_until
