@@ -212,3 +212,21 @@ def test_no_system_at_the_socket_exits_2(
         assert capsys.readouterr().err == (
             f"healthdaemons: no system is running (no control socket at {socket})\n"
         )
+
+
+def test_up_detach_passes_every_option_on() -> None:
+    """The background `up` gets the same options, `--detached` for `--detach`."""
+    from healthdaemons._cli import build_parser
+    from healthdaemons._detach import up_again
+
+    arguments = ["up", "s.toml", "--detach", "--record", "r.jsonl", "--socket", "c.sock"]
+    arguments += ["--listen", "0.0.0.0:8700", "--listen-remote"]
+    parsed = build_parser("up").parse_args(arguments)
+    again = up_again(parsed, parsed.command_parser)
+    assert again[:2] == ["up", "s.toml"]
+    assert again[-1] == "--detached"
+    assert "--detach" not in again
+    reparsed = build_parser("up").parse_args(again)
+    for name in ("config", "record", "socket", "listen", "listen_remote", "timeout"):
+        assert getattr(reparsed, name) == getattr(parsed, name), name
+    assert (reparsed.detach, reparsed.detached) == (False, True)
