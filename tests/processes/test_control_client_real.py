@@ -4,6 +4,7 @@ clients acting at once."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -17,7 +18,7 @@ from anyio.abc import Process
 
 from coordinator import load_config, load_events
 from coordinator.testing import check_invariants
-from healthdaemons import ControlClient, NoSystemError, TerminatingError
+from healthdaemons import ControlClient, ControlError, NoSystemError, TerminatingError
 
 from .stack import COMMAND, Stack, a_stack, exit_indices, pid_of, spawns
 
@@ -33,7 +34,7 @@ class Running:
 
 
 @asynccontextmanager
-async def running_stack(text: str | None = None) -> AsyncIterator[Running]:
+async def running_stack(text: str | None = None, *options: str) -> AsyncIterator[Running]:
     """`healthdaemons up FILE --socket PATH --record RUN` in a process of its own;
     shut down through the API at the end if the test did not."""
     with a_stack(*(() if text is None else (text,))) as stack:
@@ -41,7 +42,7 @@ async def running_stack(text: str | None = None) -> AsyncIterator[Running]:
         argv = [COMMAND, "up", str(stack.config), "--socket", str(socket)]
         with (stack.directory / "up.log").open("wb") as log:
             process = await anyio.open_process(
-                [*argv, "--record", str(stack.record)],
+                [*argv, "--record", str(stack.record), *options],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=stack.environment,
@@ -222,3 +223,20 @@ async def test_a_restart_during_shutdown() -> None:
             await client.restart("web")
         assert await _exit_of(up) == 0
         check_invariants(load_config(up.stack.config).entries, load_events(up.stack.record))
+
+
+async def test_the_client_over_tcp_with_the_token() -> None:
+    async with running_stack(None, "--listen", "127.0.0.1:0") as up:
+        log = up.stack.directory / "up.log"
+        with anyio.fail_after(30):
+            while not (found := re.search(r"control API on (http://\S+)", log.read_text())):  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        url = found.group(1)
+        token = up.socket.with_suffix(".token").read_text().strip()
+        async with ControlClient(url=url, token=token) as client:
+            assert (await client.health())["pid"] == up.process.pid
+            assert (await client.wait(timeout=60))["ready"]
+        async with ControlClient(url=url, token="wrong") as client:
+            with pytest.raises(ControlError) as refused:
+                await client.entries()
+        assert refused.value.status == 401
