@@ -34,7 +34,22 @@ from ._client import (
 )
 from ._text import printable
 
-__all__ = ["INTERRUPTED", "AddressError", "Ids", "add_address", "run_client"]
+__all__ = [
+    "INTERRUPTED",
+    "AddressError",
+    "Ids",
+    "act",
+    "add_address",
+    "address",
+    "down",
+    "duration",
+    "entries_table",
+    "events",
+    "logs",
+    "ps",
+    "run_client",
+    "wait",
+]
 
 INTERRUPTED = 130
 """Ctrl-C."""
