@@ -351,3 +351,26 @@ def _read_all(fd: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_no_system_once_up_was_killed() -> None:
+    """A SIGKILLed `up` leaves its socket file behind, and its pid lock with no holder."""
+    with a_stack() as stack:
+        name = stack.config.name
+        up = _detach(stack)
+        stack.run("wait", name, "--timeout", "60")
+        groups = [entry["pid"] for entry in stack.entries().values() if entry["pid"]]
+        os.kill(up, signal.SIGKILL)
+        gone(up)
+        for group in groups:  # what the killed `up` can no longer stop
+            os.killpg(group, signal.SIGKILL)
+        (socket,) = (stack.directory / "run").rglob("*.sock")
+        for command in (["ps"], ["logs", "-f"], ["down"], ["restart", "web"]):
+            done = stack.run(command[0], name, *command[1:], code=2)
+            assert done.stderr == (
+                f"healthdaemons: no system is running for {name} (no control socket at {socket})\n"
+            )
+        # And a new `up` of the file starts.
+        up = _detach(stack)
+        stack.run("down", name)
+        assert not alive(up)
