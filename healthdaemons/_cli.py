@@ -1,5 +1,12 @@
 """The `healthdaemons` command: a parser built from a table of commands
-(`COMMANDS`), each carried out by one small function."""
+(`COMMANDS`), each carried out by one small function.
+
+A command loads what it needs when it runs. The client commands (`ps`,
+`logs`, `restart` ...) must start quickly, so this module imports only the
+standard library and the client; the library's commands are carried out in
+`_file_commands`, imported when one of them runs; and only the chosen
+command's arguments are defined (some list the library's states and kinds).
+"""
 
 from __future__ import annotations
 
@@ -8,31 +15,13 @@ import functools
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import anyio
-from rich.console import Console
-
-from coordinator import (
-    Event,
-    defaults_table,
-    describe_event,
-    describe_plan,
-    load_config,
-    load_events,
-    load_system,
-)
-from coordinator.errors import HealthDaemonsError
-from statemachines import EntryKind, LifecycleState
-from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
-
-from ._control_options import ControlOptions, parse_listen
-from ._control_paths import ControlPaths
-from ._up import run_up
+from . import _control_commands as control
+from ._client import ControlClient
+from ._control_commands import Ids, add_address
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,18 +40,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen(arguments))
+    args = parser.parse_args(arguments)
     try:
         return COMMANDS[args.command].run(args)
-    except UsageError as error:
+    except (UsageError, control.AddressError) as error:
         usage_error: Callable[[str], NoReturn] = args.usage_error
         usage_error(str(error))
     except BrokenPipeError:
         raise
-    except (HealthDaemonsError, ValueError, OSError) as error:
+    except Exception as error:
+        if not _told(error):
+            raise
         print(f"healthdaemons: {error}", file=sys.stderr)
         return 2
+
+
+def _chosen(arguments: list[str]) -> str | None:
+    """The command named, if it is one (the options before it take no value)."""
+    for word in arguments:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def _told(error: Exception) -> bool:
+    """Whether `error` is a mistake to tell in one line (exit 2), not a bug."""
+    if isinstance(error, ValueError | OSError):
+        return True
+    # The library's own errors; if the library was never loaded (the client
+    # commands do not load it), none can have been raised.
+    errors = sys.modules.get("coordinator.errors")
+    return errors is not None and isinstance(error, errors.HealthDaemonsError)
 
 
 def _discard_stdout() -> None:
@@ -70,18 +80,21 @@ def _discard_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with `command`, only that command's
+    arguments are defined (the others' would load what they need)."""
     parser = argparse.ArgumentParser(
         prog="healthdaemons",
         description="Supervise daemons, oneshots and health checks that depend on each other.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name, command in COMMANDS.items():
-        subparser = subparsers.add_parser(name, help=command.help, description=command.description)
-        command.arguments(subparser)
+    for name, row in COMMANDS.items():
+        subparser = subparsers.add_parser(name, help=row.help, description=row.description)
+        if command is None or command == name:
+            row.arguments(subparser)
         # A `UsageError` is told with the usage of its command, as argparse's own errors are.
-        subparser.set_defaults(usage_error=subparser.error)
+        subparser.set_defaults(usage_error=subparser.error, command_parser=subparser)
     return parser
 
 
@@ -112,6 +125,8 @@ _DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT so
 
 
 def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
+    from statemachines import EntryKind
+
     parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
 
 
@@ -124,11 +139,24 @@ def _table_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _events_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("record", help=_RECORD_HELP)
+    add_address(parser, "none")
+    parser.usage = (
+        "%(prog)s RECORD [--from S] [--to S]\n"
+        "       %(prog)s FILE [-f] [--json]\n"
+        "       %(prog)s --socket PATH [-f] [--json]"
+    )
+    (words,) = (action for action in parser._actions if action.dest == "words")
+    words.metavar = "RECORD | FILE"
+    words.help = f"{_RECORD_HELP}; or, for a running system, its config file (.toml)"
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="then each new event, until the system stops"
+    )
     _add_window(parser)
 
 
 def _lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    from statemachines import LifecycleState
+
     parser.add_argument("-o", "--output", required=True, help="the file to write")
     _kinds(parser, default=None)
     parser.add_argument("--current", choices=[s.value for s in LifecycleState], default=None)
@@ -157,6 +185,14 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=_seconds, default=None, metavar="S", help="seconds, with --until-ready"
     )
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background (its output goes to a log file); print its pid, "
+        "socket and log, and return once it answers; `healthdaemons down FILE` stops it",
+    )
+    # Given by `--detach` to the `up` it starts, which then ignores SIGHUP.
+    parser.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--socket",
         metavar="PATH",
@@ -215,32 +251,82 @@ def _explore_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# What each command does
+def _client_arguments(ids: Ids, what: str = "") -> Callable[[argparse.ArgumentParser], None]:
+    return functools.partial(add_address, ids=ids, what=what)
+
+
+def _logs_arguments(parser: argparse.ArgumentParser) -> None:
+    add_address(parser, "optional", "then the entry whose output to show (all if left out)")
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="then each new line, until the system stops"
+    )
+    parser.add_argument(
+        "-n",
+        "--lines",
+        type=_count(0),
+        metavar="N",
+        help="the last N lines (default: 100, or 10 with -f)",
+    )
+
+
+def _wait_arguments(parser: argparse.ArgumentParser) -> None:
+    add_address(parser, "some", "then the entries to wait for (all if none is named)")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=None, metavar="S", help="give up after S seconds"
+    )
+
+
+# What each command does. The library's commands are carried out by
+# `_file_commands`, imported when one runs; the client's by `_control_commands`.
 
 
 def _table_command(args: argparse.Namespace) -> int:
-    return _print_table(EntryKind(args.kind))
+    from ._file_commands import print_table
+
+    return print_table(args.kind)
 
 
 def _defaults_command(args: argparse.Namespace) -> int:
-    print(defaults_table())
-    return 0
+    from ._file_commands import defaults
+
+    return defaults()
 
 
 def _events_command(args: argparse.Namespace) -> int:
-    return _print_events(args.record, _window(args))
+    """A recorded run, or, given a config file (.toml) or --socket, the running system."""
+    words: list[str] = args.words
+    live = args.socket is not None or any(word.endswith(".toml") for word in words)
+    if live:
+        if getattr(args, "from") is not None or args.to is not None:
+            raise UsageError("--from and --to are for a recorded run, not a running system")
+        return _client(args, lambda client: control.events(client, args.follow, args.json))
+    if len(words) != 1:
+        raise UsageError("give one recorded run (or the config file of a running system)")
+    if args.follow or args.json:
+        raise UsageError(
+            "-f and --json are for a running system: give its config file (.toml) or --socket"
+        )
+    from ._file_commands import print_events
+
+    return print_events(words[0], _window(args))
 
 
 def _lifecycle_command(args: argparse.Namespace) -> int:
-    return _draw_lifecycle(args.output, args.kind, args.current)
+    from ._file_commands import draw_lifecycle
+
+    return draw_lifecycle(args.output, args.kind, args.current)
 
 
 def _graph_command(args: argparse.Namespace) -> int:
-    return _draw_graph(args.system, args.output)
+    from ._file_commands import draw_graph
+
+    return draw_graph(args.system, args.output)
 
 
 def _timeline_command(args: argparse.Namespace) -> int:
-    return _draw_timeline(args.record, args.output, _window(args))
+    from ._file_commands import draw_timeline
+
+    return draw_timeline(args.record, args.output, _window(args))
 
 
 def _up_command(args: argparse.Namespace) -> int:
@@ -248,30 +334,78 @@ def _up_command(args: argparse.Namespace) -> int:
         raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
     if args.listen_remote and args.listen is None:
         raise UsageError("--listen-remote goes with --listen HOST:PORT")
-    listen = None if args.listen is None else parse_listen(args.listen, remote=args.listen_remote)
-    paths = ControlPaths.for_config(args.config) if args.socket is None else None
-    control = ControlOptions(
-        paths or ControlPaths.beside(args.socket), config=args.config, listen=listen
+    if args.detach and args.until_ready:
+        raise UsageError("--detach runs until `down`; --until-ready is for a run in front")
+    from ._file_commands import control_options, up
+
+    control = control_options(args.config, args.socket, args.listen, args.listen_remote)
+    if args.detach:
+        from ._detach import detach
+
+        return detach(args, args.command_parser, control.paths)
+    return up(
+        args.config, args.record, args.until_ready, args.timeout, control, detached=args.detached
     )
-    return _up(args.config, args.record, args.until_ready, args.timeout, control)
 
 
 def _check_command(args: argparse.Namespace) -> int:
-    print(describe_plan(load_config(args.config, check_programs=True), args.config))
-    return 0
+    from ._file_commands import check
+
+    return check(args.config)
 
 
 def _verify_command(args: argparse.Namespace) -> int:
-    return _searching(
-        functools.partial(_verify, args.system, args.budget, args.examples, args.seed)
-    )
+    from ._file_commands import verify
+
+    return _searching(functools.partial(verify, args.system, args.budget, args.examples, args.seed))
 
 
 def _explore_command(args: argparse.Namespace) -> int:
+    from ._file_commands import explore
+
     return _searching(
-        functools.partial(_explore, args.system, args.max_states, args.operator_actions)
+        functools.partial(explore, args.system, args.max_states, args.operator_actions)
     )
 
+
+def _client(args: argparse.Namespace, work: Callable[[ControlClient], Awaitable[int]]) -> int:
+    return control.run_client(args, work)
+
+
+def _ps_command(args: argparse.Namespace) -> int:
+    return _client(args, lambda client: control.ps(client, args.json))
+
+
+def _logs_command(args: argparse.Namespace) -> int:
+    ids = control.address(args).ids
+    entry = ids[0] if ids else None
+    return _client(
+        args, lambda client: control.logs(client, entry, args.lines, args.follow, args.json)
+    )
+
+
+def _action(action: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        (entry,) = control.address(args).ids
+        return _client(args, lambda client: control.act(client, action, entry, args.json))
+
+    return run
+
+
+def _wait_command(args: argparse.Namespace) -> int:
+    entries = control.address(args).ids
+    return _client(args, lambda client: control.wait(client, entries, args.timeout, args.json))
+
+
+def _down_command(args: argparse.Namespace) -> int:
+    return _client(args, lambda client: control.down(client, args.json))
+
+
+_CLIENT = (
+    "Finds the system by its config file, as `up` does, or by --socket PATH. "
+    "Exit 0 when done, 1 when the action failed or timed out, 2 for bad usage, "
+    "an unknown entry, or no running system."
+)
 
 COMMANDS: dict[str, Subcommand] = {
     "table": Subcommand(
@@ -283,7 +417,12 @@ COMMANDS: dict[str, Subcommand] = {
         "print every default value of the library (Markdown)", _no_arguments, _defaults_command
     ),
     "events": Subcommand(
-        "print a recorded run (JSON lines) as text", _events_arguments, _events_command
+        "print a recorded run (JSON lines) as text, or the events of a running system",
+        _events_arguments,
+        _events_command,
+        description="Given a config file (.toml) or --socket, the events of the system "
+        "running it (with -f, then each new one until it stops); given any other file, "
+        "the run it recorded (`up --record`).",
     ),
     "lifecycle": Subcommand(
         "draw the lifecycle state machine",
@@ -306,7 +445,8 @@ COMMANDS: dict[str, Subcommand] = {
         _up_arguments,
         _up_command,
         description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
-        "first; a second one SIGKILLs what is left. Other signals are ignored.",
+        "first; a second one SIGKILLs what is left. Other signals are ignored. With "
+        "--detach it runs in the background, ignores SIGHUP, and `down` stops it.",
     ),
     "check": Subcommand(
         "validate a config file; print the start layers and the shutdown order",
@@ -327,17 +467,53 @@ COMMANDS: dict[str, Subcommand] = {
         description="For systems of up to about 4 or 5 entries. Exit 1 with the path "
         "to a violation.",
     ),
+    "ps": Subcommand(
+        "list the entries of a running system: state, pid, uptime, restarts, health",
+        _client_arguments("none"),
+        _ps_command,
+        description=_CLIENT,
+    ),
+    "logs": Subcommand(
+        "print the recent output of a running system's entries (-f: and follow it)",
+        _logs_arguments,
+        _logs_command,
+        description=_CLIENT,
+    ),
+    "stop": Subcommand(
+        "stop one entry, its dependents first; it stays stopped until `start`",
+        _client_arguments("one", "then the entry"),
+        _action("stop"),
+        description=_CLIENT,
+    ),
+    "start": Subcommand(
+        "start an entry that `stop` stopped",
+        _client_arguments("one", "then the entry"),
+        _action("start"),
+        description=_CLIENT,
+    ),
+    "restart": Subcommand(
+        "restart one entry as a fresh launch; its dependents restart after it",
+        _client_arguments("one", "then the entry"),
+        _action("restart"),
+        description=_CLIENT,
+    ),
+    "wait": Subcommand(
+        "wait until entries of a running system are ready (exit 1 at --timeout)",
+        _wait_arguments,
+        _wait_command,
+        description=_CLIENT,
+    ),
+    "down": Subcommand(
+        "stop a running system in order; return once its `up` has exited",
+        _client_arguments("none"),
+        _down_command,
+        description=_CLIENT,
+    ),
 }
 """Every command, in the order `--help` lists them."""
 
 
-# How the commands do it
-
-
-def _print_table(kind: EntryKind) -> int:
-    print(lifecycle_table(kind), end="")
-    return 0
-
+# Argument types and helpers
 
 Window = tuple[float | None, float | None]
 
@@ -386,97 +562,6 @@ def _window(args: argparse.Namespace) -> Window:
     return start, end
 
 
-# Control characters (escape sequences above all) from a record are shown,
-# never obeyed: a record may come from elsewhere, and may be damaged.
-_CONTROLS = {n: f"\\x{n:02x}" for n in (*range(0x20), *range(0x7F, 0xA0)) if n != 0x09}
-
-
-def _printable(text: str) -> str:
-    return text.translate(_CONTROLS)
-
-
-def _print_events(path: str, window: Window) -> int:
-    history = _recorded_run(path)
-    first = min(event.at for event in history)
-    start, end = window
-    for event in history:
-        moment = event.at - first
-        if (start is None or moment >= start) and (end is None or moment <= end):
-            print(f"{moment:9.3f}s  {_printable(describe_event(event))}")
-    return 0
-
-
-def _recorded_run(path: str) -> list[Event]:
-    """The valid events of a record; each bad line is reported on stderr
-    (`run.jsonl:17: skipped: ...`) and skipped. `ValueError` if none is valid."""
-
-    skipped: list[int] = []
-
-    def skip(number: int, problem: str) -> None:
-        skipped.append(number)
-        print(f"{path}:{number}: skipped: {problem}", file=sys.stderr)
-
-    try:
-        history = load_events(path, on_bad_line=skip)
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
-    if skipped and not history:
-        lines = (
-            "its one line is not" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
-        )
-        raise ValueError(f"{path}: not a recorded run: {lines} an event")
-    if not history:
-        raise ValueError(f"{path}: no events")
-    return history
-
-
-def _draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
-    source = lifecycle_dot(
-        None if kind is None else EntryKind(kind),
-        current=None if current is None else LifecycleState(current),
-    )
-    print(save_drawing(source, output))
-    return 0
-
-
-def _draw_graph(reference: str, output: str) -> int:
-    print(save_drawing(system_dot(load_system(reference)), output))
-    return 0
-
-
-def _draw_timeline(record: str, output: str, window: Window) -> int:
-    if Path(output).suffix.lower() not in (".svg", ".png"):
-        raise ValueError(f"{output}: a timeline is drawn as .svg or .png; give one of them")
-    start, end = window
-    timeline(_recorded_run(record), start=start, end=end).save(output)
-    print(output)
-    return 0
-
-
-def _up(
-    config: str,
-    record: str | None,
-    until_ready: bool,
-    timeout: float | None,
-    control: ControlOptions,
-) -> int:
-    daemons = load_config(config, check_programs=True)
-    # Never wrapped: piped output goes to grep and log collectors whole.
-    console = Console(highlight=False, soft_wrap=True)
-    return anyio.run(
-        functools.partial(
-            run_up,
-            daemons,
-            console=console,
-            record=None if record is None else Path(record),
-            until_ready=until_ready,
-            timeout=timeout,
-            exit_if_stuck=True,
-            control=control,
-        )
-    )
-
-
 def _searching(search: Callable[[], int]) -> int:
     """verify or explore: long searches, whose output is often piped."""
     try:
@@ -491,43 +576,21 @@ def _searching(search: Callable[[], int]) -> int:
         return 1
 
 
-def _verify(reference: str, budget: float | None, examples: int | None, seed: int | None) -> int:
-    # Imported when used: Hypothesis, which the searches run on, takes a while to load.
-    from coordinator.testing import VerificationError, verify
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for (importlib.metadata takes a while to load)."""
 
-    try:
-        print(
-            verify(
-                load_system(reference),
-                **_given(max_examples=examples, shutdown_budget=budget, random_seed=seed),
-            )
-        )
-    except VerificationError as error:
-        print(error)
-        return 1
-    return 0
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version
 
-
-def _explore(reference: str, max_states: int | None, operator_actions: int | None) -> int:
-    from coordinator.testing import ExplorationError, explore
-
-    try:
-        options = _given(max_states=max_states, operator_actions=operator_actions)
-        print(explore(load_system(reference), **options))
-    except ExplorationError as error:
-        print(error)
-        return 1
-    return 0
-
-
-def _given(**options: Any) -> dict[str, Any]:
-    """The options given on the command line: the library's defaults
-    (coordinator/_defaults.py) stand for the others, written once."""
-    return {name: value for name, value in options.items() if value is not None}
-
-
-def _version() -> str:
-    try:
-        return version("healthdaemons")
-    except PackageNotFoundError:
-        return "unknown"
+        try:
+            found = version("healthdaemons")
+        except PackageNotFoundError:
+            found = "unknown"
+        print(f"{parser.prog} {found}")
+        parser.exit()

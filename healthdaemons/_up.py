@@ -114,12 +114,14 @@ async def run_up(
     timeout: float | None = None,
     exit_if_stuck: bool = False,
     control: ControlOptions | None = None,
+    ignore_hangup: bool = False,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
     longer takes output at the end ends the process (`os._exit`) rather than
     hanging in Python's final flush. With `control`, the control API is
-    served meanwhile (docs/api.md)."""
+    served meanwhile (docs/api.md). With `ignore_hangup` (a detached `up`, which
+    has no terminal to lose), SIGHUP is noted and ignored, not obeyed."""
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     server = None
@@ -144,7 +146,10 @@ async def run_up(
     try:
         printer.start()
         with _ignoring(IGNORED_SIGNALS):
-            code = await _run(daemons, printer, console, stream, until_ready, timeout, server)
+            stops = tuple(s for s in STOP_SIGNALS if not (ignore_hangup and s == signal.SIGHUP))
+            code = await _run(
+                daemons, printer, console, stream, until_ready, timeout, server, stops
+            )
         return code
     finally:
         if server is not None:
@@ -268,6 +273,7 @@ async def _run(
     until_ready: bool,
     timeout: float | None,
     server: ControlServer | None,
+    stops: tuple[int, ...] = STOP_SIGNALS,
 ) -> int:
     plain = not console.is_terminal
     reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
@@ -292,7 +298,7 @@ async def _run(
                     else:
                         tasks.start_soon(_show_live, running, reporter)
                     waiting = CancelScope()
-                    handling = _Signals(running, printer, waiting, tasks)
+                    handling = _Signals(running, printer, waiting, tasks, stops)
                     tasks.start_soon(handling.receive, signals)
                     if server is not None:
                         state = ControlState(
@@ -350,9 +356,15 @@ class _Signals:
     """What `up` does with each signal it receives."""
 
     def __init__(
-        self, running: RunningDaemons, printer: Printer, waiting: CancelScope, tasks: TaskGroup
+        self,
+        running: RunningDaemons,
+        printer: Printer,
+        waiting: CancelScope,
+        tasks: TaskGroup,
+        stops: tuple[int, ...] = STOP_SIGNALS,
     ) -> None:
         self.running = running
+        self.stops = stops
         self.printer = printer
         self.waiting = waiting
         self.tasks = tasks
@@ -373,11 +385,13 @@ class _Signals:
 
     def handle(self, received: int) -> None:
         name = _name(received)
-        if received not in STOP_SIGNALS:
+        if received not in self.stops:
             what = "Ctrl-Z" if received == getattr(signal, "SIGTSTP", None) else name
-            self.printer.say(
-                f"[yellow]{what} ignored: Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop in order[/]"
-            )
+            if self.stops == STOP_SIGNALS:
+                how = "Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop in order"
+            else:
+                how = "detached: SIGTERM, SIGINT or `healthdaemons down` stop it in order"
+            self.printer.say(f"[yellow]{what} ignored: {how}[/]")
             return
         self.asked += 1
         running = self.running

@@ -43,6 +43,7 @@ def test_each_command_is_a_row_of_the_table() -> None:
     assert list(COMMANDS) == [
         *("table", "defaults", "events", "lifecycle", "graph", "timeline", "up", "check", "verify"),
         "explore",
+        *("ps", "logs", "stop", "start", "restart", "wait", "down"),
     ]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import coordinator._defaults as defaults
 import coordinator.testing
-import healthdaemons._cli
+import healthdaemons._file_commands
 from coordinator import Command, ExecFn, MemoryHost, Ready, SubContainer
 from coordinator._defaults import DEFAULTS, defaults_table
 from coordinator._process_handle import RestartBackoff
@@ -81,7 +81,7 @@ def test_the_command_leaves_the_searches_their_defaults(
         return "searched"
 
     monkeypatch.setattr(coordinator.testing, arguments[0], search)
-    monkeypatch.setattr(healthdaemons._cli, "load_system", lambda reference: reference)
+    monkeypatch.setattr(healthdaemons._file_commands, "load_system", lambda reference: reference)
     assert main(arguments) == 0
     assert passed == given
 

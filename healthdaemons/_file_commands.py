@@ -1,0 +1,201 @@
+"""What the commands on files do: `table`, `defaults`, `events RECORD`,
+`lifecycle`, `graph`, `timeline`, `up`, `check`, `verify`, `explore`.
+
+They need the library (coordinator, viz) and rich, which take a while to
+load: `_cli` imports this module only when one of them runs, so that the
+client commands (`ps`, `logs` ...) start quickly.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+from coordinator import (
+    Daemons,
+    Event,
+    defaults_table,
+    describe_event,
+    describe_plan,
+    load_config,
+    load_events,
+    load_system,
+)
+from statemachines import EntryKind, LifecycleState
+from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
+
+from ._control_options import ControlOptions, parse_listen
+from ._control_paths import ControlPaths
+from ._text import printable
+from ._up import run_up
+
+__all__ = [
+    "Window",
+    "check",
+    "control_options",
+    "defaults",
+    "draw_graph",
+    "draw_lifecycle",
+    "draw_timeline",
+    "explore",
+    "print_events",
+    "print_table",
+    "up",
+    "validate",
+    "verify",
+]
+
+Window = tuple[float | None, float | None]
+
+
+def print_table(kind: str) -> int:
+    print(lifecycle_table(EntryKind(kind)), end="")
+    return 0
+
+
+def defaults() -> int:
+    print(defaults_table())
+    return 0
+
+
+def check(config: str) -> int:
+    print(describe_plan(validate(config), config))
+    return 0
+
+
+def validate(config: str) -> Daemons:
+    """The system of a config file, checked as `up` checks it before starting anything."""
+    return load_config(config, check_programs=True)
+
+
+def print_events(path: str, window: Window) -> int:
+    history = _recorded_run(path)
+    first = min(event.at for event in history)
+    start, end = window
+    for event in history:
+        moment = event.at - first
+        if (start is None or moment >= start) and (end is None or moment <= end):
+            print(f"{moment:9.3f}s  {printable(describe_event(event))}")
+    return 0
+
+
+def _recorded_run(path: str) -> list[Event]:
+    """The valid events of a record; each bad line is reported on stderr
+    (`run.jsonl:17: skipped: ...`) and skipped. `ValueError` if none is valid."""
+
+    skipped: list[int] = []
+
+    def skip(number: int, problem: str) -> None:
+        skipped.append(number)
+        print(f"{path}:{number}: skipped: {problem}", file=sys.stderr)
+
+    try:
+        history = load_events(path, on_bad_line=skip)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
+    if skipped and not history:
+        lines = (
+            "its one line is not" if len(skipped) == 1 else f"none of its {len(skipped)} lines is"
+        )
+        raise ValueError(f"{path}: not a recorded run: {lines} an event")
+    if not history:
+        raise ValueError(f"{path}: no events")
+    return history
+
+
+def draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
+    source = lifecycle_dot(
+        None if kind is None else EntryKind(kind),
+        current=None if current is None else LifecycleState(current),
+    )
+    print(save_drawing(source, output))
+    return 0
+
+
+def draw_graph(reference: str, output: str) -> int:
+    print(save_drawing(system_dot(load_system(reference)), output))
+    return 0
+
+
+def draw_timeline(record: str, output: str, window: Window) -> int:
+    if Path(output).suffix.lower() not in (".svg", ".png"):
+        raise ValueError(f"{output}: a timeline is drawn as .svg or .png; give one of them")
+    start, end = window
+    timeline(_recorded_run(record), start=start, end=end).save(output)
+    print(output)
+    return 0
+
+
+def control_options(
+    config: str, socket: str | None, listen: str | None, listen_remote: bool
+) -> ControlOptions:
+    """Where `up` serves its control API; `ValueError` for a bad `--listen`."""
+    address = None if listen is None else parse_listen(listen, remote=listen_remote)
+    paths = ControlPaths.for_config(config) if socket is None else ControlPaths.beside(socket)
+    return ControlOptions(paths, config=config, listen=address)
+
+
+def up(
+    config: str,
+    record: str | None,
+    until_ready: bool,
+    timeout: float | None,
+    control: ControlOptions,
+    detached: bool = False,
+) -> int:
+    daemons = validate(config)
+    # Never wrapped: piped output goes to grep and log collectors whole.
+    console = Console(highlight=False, soft_wrap=True)
+    return anyio.run(
+        functools.partial(
+            run_up,
+            daemons,
+            console=console,
+            record=None if record is None else Path(record),
+            until_ready=until_ready,
+            timeout=timeout,
+            exit_if_stuck=True,
+            control=control,
+            ignore_hangup=detached,
+        )
+    )
+
+
+def verify(reference: str, budget: float | None, examples: int | None, seed: int | None) -> int:
+    # Imported when used: Hypothesis, which the searches run on, takes a while to load.
+    from coordinator.testing import VerificationError, verify
+
+    try:
+        print(
+            verify(
+                load_system(reference),
+                **_given(max_examples=examples, shutdown_budget=budget, random_seed=seed),
+            )
+        )
+    except VerificationError as error:
+        print(error)
+        return 1
+    return 0
+
+
+def explore(reference: str, max_states: int | None, operator_actions: int | None) -> int:
+    from coordinator.testing import ExplorationError, explore
+
+    try:
+        options = _given(max_states=max_states, operator_actions=operator_actions)
+        print(explore(load_system(reference), **options))
+    except ExplorationError as error:
+        print(error)
+        return 1
+    return 0
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options given on the command line: the library's defaults
+    (coordinator/_defaults.py) stand for the others, written once."""
+    return {name: value for name, value in options.items() if value is not None}
