@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_coordinator.py --repeat 3
 	$(BIN)/python bench/bench_processes.py --repeat 3
 	$(BIN)/python bench/bench_verification.py --repeat 3
+	$(BIN)/python bench/bench_control.py --repeat 2
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis *.egg-info
