@@ -3,7 +3,7 @@
 Run by `make bench` as `.venv/bin/python bench/bench_control.py`. Each figure
 is compared with a baseline measured in the same run (docs/performance.md):
 
-* load: `--count` (200) real daemons, each a shell printing a line a second,
+* load: `--count` (200) real daemons, each a small Python printing a line every 5 s,
   each checked every `CHECK_PERIOD` (1 s) by an in-process check that notes
   when it runs, with the control server on a unix socket in the same event
   loop, as `healthdaemons up` runs it. Once all are ready, `--clients` (100)
@@ -57,12 +57,22 @@ from coordinator import (
 from coordinator.triggers import cooldown_trigger
 from healthdaemons import ControlClient
 from healthdaemons._control_api import ControlState
+from healthdaemons._control_options import ControlOptions
 from healthdaemons._control_paths import ControlPaths
-from healthdaemons._control_server import ControlOptions, ControlServer
+from healthdaemons._control_server import ControlServer
+from healthdaemons._control_streams import EventHub
 from healthdaemons._up_table import Processes
 
-PRINTER = "while :; do echo tick; sleep 5; done"
-"""A line every 5 s from each: 40 lines a second from 200, 4,000 sent to 100 followers."""
+PRINTER = [
+    sys.executable,
+    "-I",
+    "-S",
+    "-c",
+    "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(5)",
+]
+"""A line every 5 s from each: 40 lines a second from 200, 4,000 sent to 100
+followers. One process, not a shell and its `sleep`: a group of one stops as
+fast as a `sleep` does, so the baseline is the supervisor's own speed."""
 FLOOD = (
     "while :; do echo 'a line of output that is about eighty bytes long, to fill the buffers'; done"
 )
@@ -107,12 +117,14 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.processes = Processes()
+        self.events = EventHub()
 
     def set_health(self, report: HealthReported) -> None:
         pass
 
     def record(self, event: Event) -> None:
         self.processes.see(event)
+        self.events.publish(event)
 
 
 async def serving(
@@ -137,11 +149,17 @@ async def serving(
             )
             async with running:
                 state = ControlState(
-                    running, recorder.processes, None, time.monotonic(), lambda: None
+                    running,
+                    recorder.processes,
+                    None,
+                    time.monotonic(),
+                    lambda: None,
+                    recorder.events,
                 )
                 control.start_soon(server.serve, state, closing)
                 await body(running)
                 await running.term()
+            recorder.events.finish()
             if after is not None:
                 await after()
             closing.set()

@@ -10,13 +10,13 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -62,9 +62,9 @@ class ControlState:
     """`time.monotonic()` when `up` started."""
     shutdown: Callable[[], None]
     """Begin the ordered shutdown (`running.term()`) without waiting for it."""
-    events: EventHub = field(default_factory=EventHub)
+    events: EventHub
     """Fed by the host with each event as it is recorded; `finish()`ed once
-    the system has stopped (a hub nobody feeds streams no event)."""
+    the system has stopped."""
 
 
 def build_app(state: ControlState) -> Starlette:
@@ -161,12 +161,7 @@ class _Api:
         timeout = body.get("timeout")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ApiError(400, '"entries" must be a list of entry ids')
-        if timeout is not None and not (
-            isinstance(timeout, int | float)
-            and not isinstance(timeout, bool)
-            and math.isfinite(timeout)
-            and timeout >= 0
-        ):
+        if timeout is not None and not _seconds(timeout):
             raise ApiError(400, '"timeout" must be a number of seconds >= 0, or null')
         views = [self._view_of(i) for i in ids] or list(self.running.entry_views)
         running, gave_up = self.running, self.state.processes.gave_up
@@ -285,10 +280,14 @@ async def read_json(request: Request, *, default: Any) -> Any:
         raise ApiError(413, f"request body too large (at most {MAX_BODY} bytes)")
     body = bytearray()
     with anyio.move_on_after(BODY_TIMEOUT) as scope:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise ApiError(413, f"request body too large (at most {MAX_BODY} bytes)")
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise ApiError(413, f"request body too large (at most {MAX_BODY} bytes)")
+        except ClientDisconnect:
+            # Nobody to answer; not a fault of the server's either.
+            raise ApiError(400, "the client went away before its body was read") from None
     if scope.cancelled_caught:
         raise ApiError(408, f"request body not received within {BODY_TIMEOUT:g} s")
     if not body.strip():
@@ -297,6 +296,16 @@ async def read_json(request: Request, *, default: Any) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError) as error:
         raise ApiError(400, f"the body is not JSON: {error}") from error
+
+
+def _seconds(value: object) -> bool:
+    """Whether `value` is a JSON number of seconds: finite, >= 0."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _flag(text: str | None, name: str) -> bool:
@@ -310,6 +319,7 @@ def _flag(text: str | None, name: str) -> bool:
 def _whole(text: str | None, name: str) -> int | None:
     if text is None:
         return None
-    if not text.isdigit() or not text.isascii():
-        raise ApiError(400, f"{name} must be a whole number >= 0, not {text!r}")
+    # Bounded: int() refuses more than 4,300 digits, and no count needs 10.
+    if not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise ApiError(400, f"{name} must be a whole number from 0 to 999999999, not {text[:20]!r}")
     return int(text)

@@ -34,14 +34,19 @@ class RequestGuard:
         report: Callable[[str], None],
     ) -> None:
         self._app = app
-        self._token = None if token is None else f"Bearer {token}".encode()
+        self._token = None if token is None else token.encode()
         self._listen_host = listen_host
         """None on the unix socket: no `Host` check, no token."""
         self._report = report
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self._app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            # A websocket would skip the checks below (and browsers apply no
+            # CORS to them): none is served, so none is let in.
+            await send({"type": "websocket.close", "code": 1008})
             return
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
@@ -74,8 +79,9 @@ class RequestGuard:
         if origin is not None and origin.decode("latin-1") != f"{scope['scheme']}://{host}":
             return 403, "cross-origin requests are not allowed"
         if self._token is not None:
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._token):
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            # The scheme's case does not matter (RFC 7235); the token's does.
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token):
                 return 401, "a token is needed: Authorization: Bearer TOKEN (see up's output)"
         return None
 

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,32 +98,51 @@ class ControlPaths:
 class AlreadyRunningError(ValueError):
     """Another `up` holds the pid file of these paths."""
 
-    def __init__(self, pid: int | None, paths: ControlPaths) -> None:
+    def __init__(self, pid: int | None, named: str) -> None:
         who = f"pid {pid}" if pid is not None else "another process"
         super().__init__(
-            f"a system is already running for this file ({who}, socket {paths.socket})"
+            f"a system is already running for {named} ({who}); "
+            f"`healthdaemons down {named}` stops it"
         )
         self.pid = pid
+
+
+_LOCK_TRIES = 3
+"""Attempts at the lock: `holder()` holds it for a moment when it looks."""
 
 
 class PidLock:
     """The pid file of a running `up`: locked while the process lives (the
     kernel drops the lock when it dies, even by SIGKILL), and holding its pid."""
 
-    def __init__(self, paths: ControlPaths) -> None:
+    def __init__(self, paths: ControlPaths, named: str) -> None:
         self._paths = paths
+        self._named = named
+        """The system, as messages name it: the config file, or the socket."""
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Lock the pid file and write this process's pid in it;
         `AlreadyRunningError` with the holder's pid if another `up` holds it."""
         path = self._paths.pid
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        for attempt in range(_LOCK_TRIES):
+            # Not through a symbolic link: beside a --socket in a shared
+            # directory, someone else's link could point at a file of ours.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if attempt + 1 == _LOCK_TRIES:
+                    raise AlreadyRunningError(read_pid(path), self._named) from None
+                time.sleep(0.01)
+                continue
+            if _same_file(fd, path):
+                break
+            # Locked a file that the `up` before us removed as it exited.
             os.close(fd)
-            raise AlreadyRunningError(read_pid(path), self._paths) from None
+        else:
+            raise AlreadyRunningError(read_pid(path), self._named)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
@@ -136,6 +156,15 @@ class PidLock:
             self._paths.pid.unlink(missing_ok=True)
         finally:
             os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def read_pid(path: Path) -> int | None:

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp
 from ._control_api import ControlState, build_app
 from ._control_guard import RequestGuard
 from ._control_options import ControlOptions
-from ._control_paths import AlreadyRunningError, PidLock
+from ._control_paths import PidLock
 
 __all__ = ["IDLE_TIMEOUT", "ControlServer", "raise_file_limit"]
 
@@ -47,15 +47,22 @@ BACKLOG = 1024
 """Connections waiting to be accepted: a burst of clients is queued, not refused."""
 
 
+FILE_LIMIT = 65536
+"""Open files `up` raises its soft limit to, at most. The services inherit
+it: a program that closes every descriptor up to the limit at start would
+crawl under the 2**20 or 2**30 hard limits some containers set."""
+
+
 def raise_file_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit (many
-    clients at once must not leave the supervisor unable to open the pipes
-    of a spawn); returns the new soft limit."""
+    """Raise this process's soft limit of open files towards its hard limit
+    (at most `FILE_LIMIT`), so that many clients at once cannot leave the
+    supervisor unable to open the pipes of a spawn; returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft != hard:
+    wanted = FILE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, FILE_LIMIT)
+    if soft < wanted:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
         except (ValueError, OSError):
             pass
     return soft
@@ -65,7 +72,7 @@ class ControlServer:
     def __init__(self, options: ControlOptions, report: Callable[[str], None]) -> None:
         self.options = options
         self._report = report
-        self._lock = PidLock(options.paths)
+        self._lock = PidLock(options.paths, options.config or str(options.paths.socket))
         self._unix: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self.token: str | None = None
@@ -84,13 +91,6 @@ class ControlServer:
         paths = self.options.paths
         try:
             self._lock.acquire()
-        except AlreadyRunningError as error:
-            named = self.options.config or str(paths.socket)
-            pid = f"pid {error.pid}" if error.pid is not None else "another process"
-            raise ValueError(
-                f"a system is already running for {named} ({pid}); "
-                f"`healthdaemons down {named}` stops it"
-            ) from error
         except OSError as error:
             raise ValueError(f"control files {paths.pid}: {error.strerror or error}") from error
         try:
@@ -224,7 +224,6 @@ def _unix_socket(path: Path) -> socket.socket:
         raise ValueError(f"control socket {path}: {error.strerror or error}") from error
     finally:
         os.umask(mask)
-    os.chmod(path, 0o600)
     listener.listen(BACKLOG)
     return listener
 
@@ -243,7 +242,10 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    """A new file (never an existing one, nor through a link another user put
+    there), readable by this user alone."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as stream:
         os.fchmod(fd, 0o600)
         stream.write(text)

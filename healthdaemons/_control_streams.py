@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -48,7 +49,7 @@ def message(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-Messages = Callable[[TaskGroup], AsyncIterator[bytes]]
+Messages = Callable[[TaskGroup], AsyncGenerator[bytes, None]]
 
 
 class ServerSentEvents(Response):
@@ -63,8 +64,11 @@ class ServerSentEvents(Response):
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_cancel_on_disconnect, receive, tasks)
-            async for chunk in self._messages(tasks):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            # Closed however the loop ends (a client gone mid-send too), so
+            # that the stream's `finally` runs now, not when collected.
+            async with aclosing(self._messages(tasks)) as chunks:
+                async for chunk in chunks:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             tasks.cancel_scope.cancel()
 
@@ -80,7 +84,7 @@ def output_json(line: OutputLine) -> dict[str, Any]:
 
 
 def output_stream(follower: OutputFollower) -> ServerSentEvents:
-    async def messages(tasks: TaskGroup) -> AsyncIterator[bytes]:
+    async def messages(tasks: TaskGroup) -> AsyncGenerator[bytes, None]:
         lost = 0
         while True:
             with anyio.move_on_after(KEEP_ALIVE) as idle:
@@ -162,7 +166,7 @@ class EventHub:
         return queue
 
     def stream(self, running: RunningDaemons, *, history: bool) -> ServerSentEvents:
-        async def messages(tasks: TaskGroup) -> AsyncIterator[bytes]:
+        async def messages(tasks: TaskGroup) -> AsyncGenerator[bytes, None]:
             # Both at once, with no await between: no event is missed or sent twice.
             queue = self._attach()
             earlier = list(running.history) if history else []

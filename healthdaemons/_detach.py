@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 
 from ._client import ConnectionLostError, ControlClient, ControlError, NoSystemError
-from ._control_paths import ControlPaths, holder
+from ._control_paths import AlreadyRunningError, ControlPaths, holder
 
 __all__ = ["detach", "up_again"]
 
@@ -35,11 +35,7 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
     validate(args.config)
     running = holder(paths)
     if running is not None:
-        # As the `up` in front says it (_control_server.ControlServer.open).
-        raise ValueError(
-            f"a system is already running for {args.config} (pid {running}); "
-            f"`healthdaemons down {args.config}` stops it"
-        )
+        raise AlreadyRunningError(running, args.config)
     if args.record is not None:
         _check_writable(Path(args.record))
     with paths.log.open("ab") as log:

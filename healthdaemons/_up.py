@@ -213,9 +213,11 @@ class _Reporter:
         self.inner.set_health(report)
 
     def record(self, event: Event) -> None:
-        self.inner.record(event)
+        # Before the user's host, which may raise: the event is in the
+        # system's history either way, so the live streams must have it too.
         self.processes.see(event)
         self.events.publish(event)
+        self.inner.record(event)
         self.changed = True
         self._write_record(event)
         if not self.plain:

@@ -15,6 +15,7 @@ from coordinator import Command, Daemons, HealthCheckResult, Ready
 from healthdaemons._control_api import ControlState, build_app
 from healthdaemons._control_guard import RequestGuard
 from healthdaemons._control_openapi import api_page, openapi_document, openapi_json
+from healthdaemons._control_streams import EventHub
 from healthdaemons._up_table import Processes
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -24,7 +25,7 @@ REGENERATE = "out of date: run `make api-docs`"
 def _state() -> ControlState:
     ready = Ready(None, HealthCheckResult.success)
     running = Daemons.of().add_daemon("db", exec=Command(["sleep", "1"]), ready=ready).build()
-    return ControlState(running, Processes(), None, time.monotonic(), lambda: None)
+    return ControlState(running, Processes(), None, time.monotonic(), lambda: None, EventHub())
 
 
 def test_the_checked_in_document_is_the_code_s() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_the_files_beside_a_given_socket(tmp_path: Path) -> None:
 def test_a_second_lock_names_the_first_holder(tmp_path: Path) -> None:
     paths = ControlPaths.beside(tmp_path / "ctl.sock")
     assert holder(paths) is None
-    first = PidLock(paths)
+    first = PidLock(paths, "ctl")
     first.acquire()
     try:
         assert stat.S_IMODE(paths.pid.stat().st_mode) == 0o600
@@ -86,13 +87,13 @@ def test_a_second_lock_names_the_first_holder(tmp_path: Path) -> None:
         with pytest.raises(
             AlreadyRunningError, match=f"already running .*pid {os.getpid()}"
         ) as raised:
-            PidLock(paths).acquire()
+            PidLock(paths, "ctl").acquire()
         assert raised.value.pid == os.getpid()
     finally:
         first.release()
     assert not paths.pid.exists()
     assert holder(paths) is None
-    again = PidLock(paths)
+    again = PidLock(paths, "ctl")
     again.acquire()
     again.release()
 
@@ -102,9 +103,48 @@ def test_a_stale_pid_file_is_taken_over(tmp_path: Path) -> None:
     paths = ControlPaths.beside(tmp_path / "ctl.sock")
     paths.pid.write_text("999999\n")
     assert holder(paths) is None
-    lock = PidLock(paths)
+    lock = PidLock(paths, "ctl")
     lock.acquire()
     try:
         assert paths.pid.read_text() == f"{os.getpid()}\n"
     finally:
         lock.release()
+
+
+def test_a_lock_on_a_pid_file_removed_meanwhile_is_taken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `up` before this one removes its pid file as it exits, possibly
+    between our open and our lock: a lock on a file gone from the directory
+    would let a third `up` start beside us."""
+    paths = ControlPaths.beside(tmp_path / "ctl.sock")
+    locked = fcntl.flock
+    removed: list[int] = []
+
+    def flock_then_lose_the_file(fd: int, operation: int) -> None:
+        locked(fd, operation)
+        if not removed:
+            removed.append(fd)
+            paths.pid.unlink()
+
+    monkeypatch.setattr(fcntl, "flock", flock_then_lose_the_file)
+    lock = PidLock(paths, "ctl")
+    lock.acquire()
+    try:
+        assert removed and paths.pid.read_text() == f"{os.getpid()}\n"
+        monkeypatch.undo()
+        assert holder(paths) == os.getpid()
+    finally:
+        lock.release()
+
+
+def test_a_pid_file_that_is_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    """Beside a --socket in a shared directory, another user's link must not
+    make `up` truncate a file of ours."""
+    victim = tmp_path / "authorized_keys"
+    victim.write_text("precious\n")
+    paths = ControlPaths.beside(tmp_path / "ctl.sock")
+    paths.pid.symlink_to(victim)
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        PidLock(paths, "ctl").acquire()
+    assert victim.read_text() == "precious\n"

@@ -125,6 +125,9 @@ async def test_bad_requests_get_json_errors(tmp_path: Path) -> None:
             (await client.post("/v1/wait", content=b"[" * 100_000), 413),
             (await client.post("/v1/entries/nope/restart"), 404),
             (await client.get("/v1/output", params={"lines": "-1"}), 400),
+            # More digits than int() takes, and a number too large for a float.
+            (await client.get("/v1/output", params={"lines": "9" * 5000}), 400),
+            (await client.post("/v1/wait", content=b'{"timeout": 1' + b"0" * 400 + b"}"), 400),
             (await client.get("/v1/output", params={"entry": "nope"}), 404),
             (await client.get("/v1/events", params={"follow": "maybe"}), 400),
             (await client.get("/v1/graph", params={"format": "pdf"}), 400),

@@ -45,6 +45,9 @@ async def test_every_tcp_request_needs_the_token(tmp_path: Path) -> None:
                     assert refused.json()["error"].startswith("a token is needed")
                     assert refused.headers["www-authenticate"] == "Bearer"
             allowed = await tcp.get("/v1/health", headers={"Authorization": f"Bearer {token}"})
+            assert allowed.status_code == 200
+            # The scheme is case-insensitive (RFC 7235).
+            allowed = await tcp.get("/v1/health", headers={"Authorization": f"bearer {token}"})
             assert allowed.status_code == 200 and allowed.json()["status"] == "running"
         # The unix socket needs none.
         assert (await up.get("/v1/health"))["status"] == "running"
