@@ -210,6 +210,18 @@ def _up_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow --listen on an address other than loopback",
     )
+    parser.add_argument(
+        "--output-lines",
+        type=_count(0),
+        metavar="N",
+        help="latest output lines kept per service for `logs` (default 1000)",
+    )
+    parser.add_argument(
+        "--output-bytes",
+        type=_count(0),
+        metavar="N",
+        help="latest output bytes kept per service for `logs` (default 1048576)",
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -343,8 +355,19 @@ def _up_command(args: argparse.Namespace) -> int:
         from ._detach import detach
 
         return detach(args, args.command_parser, control.paths)
+    kept = {
+        name: value
+        for name, value in (("lines", args.output_lines), ("bytes", args.output_bytes))
+        if value is not None
+    }
     return up(
-        args.config, args.record, args.until_ready, args.timeout, control, detached=args.detached
+        args.config,
+        args.record,
+        args.until_ready,
+        args.timeout,
+        control,
+        detached=args.detached,
+        output_kept=kept,
     )
 
 

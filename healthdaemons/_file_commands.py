@@ -147,6 +147,7 @@ def up(
     timeout: float | None,
     control: ControlOptions,
     detached: bool = False,
+    output_kept: dict[str, int] | None = None,
 ) -> int:
     daemons = validate(config)
     # Never wrapped: piped output goes to grep and log collectors whole.
@@ -162,6 +163,7 @@ def up(
             exit_if_stuck=True,
             control=control,
             ignore_hangup=detached,
+            output_kept=output_kept,
         )
     )
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 import anyio
 from anyio import CancelScope
@@ -115,13 +115,16 @@ async def run_up(
     exit_if_stuck: bool = False,
     control: ControlOptions | None = None,
     ignore_hangup: bool = False,
+    output_kept: dict[str, int] | None = None,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
     longer takes output at the end ends the process (`os._exit`) rather than
     hanging in Python's final flush. With `control`, the control API is
     served meanwhile (docs/api.md). With `ignore_hangup` (a detached `up`, which
-    has no terminal to lose), SIGHUP is noted and ignored, not obeyed."""
+    has no terminal to lose), SIGHUP is noted and ignored, not obeyed.
+    `output_kept` may bound each service's output buffer (`lines`, `bytes`)
+    other than by the library's defaults."""
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     server = None
@@ -147,8 +150,10 @@ async def run_up(
         printer.start()
         with _ignoring(IGNORED_SIGNALS):
             stops = tuple(s for s in STOP_SIGNALS if not (ignore_hangup and s == signal.SIGHUP))
+            # Only the bounds given: the library's defaults stand for the others.
+            kept = {f"output_{name}": n for name, n in (output_kept or {}).items()}
             code = await _run(
-                daemons, printer, console, stream, until_ready, timeout, server, stops
+                daemons, printer, console, stream, until_ready, timeout, server, stops, kept
             )
         return code
     finally:
@@ -275,11 +280,12 @@ async def _run(
     until_ready: bool,
     timeout: float | None,
     server: ControlServer | None,
-    stops: tuple[int, ...] = STOP_SIGNALS,
+    stops: tuple[int, ...],
+    build_options: dict[str, Any],
 ) -> int:
     plain = not console.is_terminal
     reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
-    running = daemons.build(host=reporter)
+    running = daemons.build(host=reporter, **build_options)
     reporter.running = running
     outcome = 0
     started = time.monotonic()

@@ -186,3 +186,30 @@ def test_another_user_cannot_connect(tmp_path: Path) -> None:
                 assert accepts(paths.socket)  # and we, its user, can
     finally:
         shutil.rmtree(open_directory)
+
+
+def test_up_bounds_the_output_kept_per_service_as_told(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        '[services.talk]\ncommand = "for i in 1 2 3 4 5; do echo $i; done; exec sleep 1000"\n'
+        'ready = { log_line = "^5$" }\n',
+    )
+    paths = ControlPaths.for_config(config)
+    with running_up(config, "--output-lines", "2") as up:
+        _wait_answering(paths, up)
+        with _client(paths.socket) as client:
+            waited = client.post("/v1/wait", json={"timeout": 20})
+            assert waited.json() == {"ready": True}
+            kept = client.get("/v1/output", params={"entry": "talk"}).json()["lines"]
+            assert [line["text"] for line in kept] == ["4", "5"]
+
+
+@pytest.mark.parametrize("option", ["--output-lines", "--output-bytes"])
+def test_a_bad_output_bound_is_a_usage_error(tmp_path: Path, option: str) -> None:
+    config = _config(tmp_path)
+    refused = subprocess.run(
+        [COMMAND, "up", str(config), option, "-1"], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert option in refused.stderr and "Traceback" not in refused.stderr
+    assert not ControlPaths.for_config(config).pid.exists()
