@@ -184,10 +184,15 @@ def _health(entry: EntryStatus) -> str:
     health = entry["health"]
     if entry["state"] == "stopped":
         return "-"  # the last result, from before it stopped, says nothing now
+    if entry["state"] == "waiting":
+        # As `up`'s table says it: the display names (a held one marked
+        # "(stopped)"), or the ids when none has a display name.
+        if health is not None and health["result"] == "waiting" and health["message"]:
+            return f"waiting for {health['message']}"
+        if entry["waiting_for"]:
+            return "waiting for " + ", ".join(entry["waiting_for"])
     if health is not None and health["message"]:
         return f"{health['result']}: {health['message']}"
-    if entry["waiting_for"] and entry["state"] == "waiting":
-        return "waiting for " + ", ".join(entry["waiting_for"])
     return "-" if health is None else health["result"]
 
 
