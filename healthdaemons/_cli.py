@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import math
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,8 +19,24 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from . import _control_commands as control
+from ._cli_arguments import (
+    DRAWING,
+    check_arguments,
+    client_arguments,
+    events_arguments,
+    explore_arguments,
+    graph_arguments,
+    lifecycle_arguments,
+    logs_arguments,
+    no_arguments,
+    table_arguments,
+    timeline_arguments,
+    up_arguments,
+    verify_arguments,
+    wait_arguments,
+    window,
+)
 from ._client import ControlClient
-from ._control_commands import Ids, add_address
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,181 +128,6 @@ class UsageError(Exception):
     """Arguments that parse but do not go together: reported with the usage, exit 2."""
 
 
-# The arguments of each command
-
-_RECORD_HELP = (
-    "a file written by dump_events or `up --record`; lines that are not events "
-    "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
-)
-_SYSTEM_HELP = "a config file (.toml), or module:attribute naming a Daemons"
-_LIBRARY_DEFAULT = "default: see `healthdaemons defaults`"
-_DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
-
-
-def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
-    from statemachines import EntryKind
-
-    parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
-
-
-def _table_arguments(parser: argparse.ArgumentParser) -> None:
-    _kinds(parser, default="daemon")
-
-
-def _events_arguments(parser: argparse.ArgumentParser) -> None:
-    add_address(parser, "none")
-    parser.usage = (
-        "%(prog)s RECORD [--from S] [--to S]\n"
-        "       %(prog)s FILE [-f] [--json]\n"
-        "       %(prog)s --socket PATH [-f] [--json]"
-    )
-    (words,) = (action for action in parser._actions if action.dest == "words")
-    words.metavar = "RECORD | FILE"
-    words.help = f"{_RECORD_HELP}; or, for a running system, its config file (.toml)"
-    parser.add_argument(
-        "-f", "--follow", action="store_true", help="then each new event, until the system stops"
-    )
-    _add_window(parser)
-
-
-def _lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
-    from statemachines import LifecycleState
-
-    parser.add_argument("-o", "--output", required=True, help="the file to write")
-    _kinds(parser, default=None)
-    parser.add_argument("--current", choices=[s.value for s in LifecycleState], default=None)
-
-
-def _graph_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("system", help=_SYSTEM_HELP)
-    parser.add_argument("-o", "--output", required=True, help="the file to write")
-
-
-def _timeline_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("record", help=_RECORD_HELP)
-    parser.add_argument("-o", "--output", required=True, help="the .svg or .png file to write")
-    _add_window(parser)
-
-
-def _up_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a TOML file (see docs/config.md)")
-    parser.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
-    parser.add_argument(
-        "--until-ready",
-        action="store_true",
-        help="stop in order once everything is ready (exit 0), or at --timeout or "
-        "when a service gives up (exit 1)",
-    )
-    parser.add_argument(
-        "--timeout", type=_seconds, default=None, metavar="S", help="seconds, with --until-ready"
-    )
-    parser.add_argument(
-        "--detach",
-        action="store_true",
-        help="run in the background (its output goes to a log file); print its pid, "
-        "socket and log, and return once it answers; `healthdaemons down FILE` stops it",
-    )
-    # Given by `--detach` to the `up` it starts, which then ignores SIGHUP.
-    parser.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--socket",
-        metavar="PATH",
-        help="the control socket (default: in the per-user runtime directory, "
-        "named after the config file)",
-    )
-    parser.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        help="also serve the control API on TCP (PORT alone: 127.0.0.1; port 0: any free "
-        "port), every request needing the token printed at the start; see docs/api.md",
-    )
-    parser.add_argument(
-        "--listen-remote",
-        action="store_true",
-        help="allow --listen on an address other than loopback",
-    )
-    parser.add_argument(
-        "--output-lines",
-        type=_count(0),
-        metavar="N",
-        help="latest output lines kept per service for `logs` (default 1000)",
-    )
-    parser.add_argument(
-        "--output-bytes",
-        type=_count(0),
-        metavar="N",
-        help="latest output bytes kept per service for `logs` (default 1048576)",
-    )
-
-
-def _check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a TOML file")
-
-
-def _verify_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("system", help=_SYSTEM_HELP)
-    parser.add_argument(
-        "--budget", type=_seconds, default=None, metavar="S", help="every shutdown within S seconds"
-    )
-    parser.add_argument(
-        "--examples",
-        type=_count(0),
-        metavar="N",
-        help=f"random fault schedules to try ({_LIBRARY_DEFAULT})",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        metavar="N",
-        help="for the random search (by default the same one: repeatable)",
-    )
-
-
-def _explore_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("system", help=_SYSTEM_HELP)
-    parser.add_argument(
-        "--max-states",
-        type=_count(1),
-        metavar="N",
-        help=f"stop after this many ({_LIBRARY_DEFAULT})",
-    )
-    parser.add_argument(
-        "--operator-actions",
-        type=_count(0),
-        metavar="N",
-        help=f"stops, starts and restarts tried along one path, 0 for none ({_LIBRARY_DEFAULT})",
-    )
-
-
-def _client_arguments(ids: Ids, what: str = "") -> Callable[[argparse.ArgumentParser], None]:
-    return functools.partial(add_address, ids=ids, what=what)
-
-
-def _logs_arguments(parser: argparse.ArgumentParser) -> None:
-    add_address(parser, "optional", "then the entry whose output to show (all if left out)")
-    parser.add_argument(
-        "-f", "--follow", action="store_true", help="then each new line, until the system stops"
-    )
-    parser.add_argument(
-        "-n",
-        "--lines",
-        type=_count(0),
-        metavar="N",
-        help="the last N lines (default: 100, or 10 with -f)",
-    )
-
-
-def _wait_arguments(parser: argparse.ArgumentParser) -> None:
-    add_address(parser, "some", "then the entries to wait for (all if none is named)")
-    parser.add_argument(
-        "--timeout", type=_seconds, default=None, metavar="S", help="give up after S seconds"
-    )
-
-
 # What each command does. The library's commands are carried out by
 # `_file_commands`, imported when one runs; the client's by `_control_commands`.
 
@@ -320,7 +160,7 @@ def _events_command(args: argparse.Namespace) -> int:
         )
     from ._file_commands import print_events
 
-    return print_events(words[0], _window(args))
+    return print_events(words[0], window(args))
 
 
 def _lifecycle_command(args: argparse.Namespace) -> int:
@@ -338,7 +178,7 @@ def _graph_command(args: argparse.Namespace) -> int:
 def _timeline_command(args: argparse.Namespace) -> int:
     from ._file_commands import draw_timeline
 
-    return draw_timeline(args.record, args.output, _window(args))
+    return draw_timeline(args.record, args.output, window(args))
 
 
 def _up_command(args: argparse.Namespace) -> int:
@@ -433,15 +273,15 @@ _CLIENT = (
 COMMANDS: dict[str, Subcommand] = {
     "table": Subcommand(
         "print the lifecycle tables: transitions, then state-triggered rules",
-        _table_arguments,
+        table_arguments,
         _table_command,
     ),
     "defaults": Subcommand(
-        "print every default value of the library (Markdown)", _no_arguments, _defaults_command
+        "print every default value of the library (Markdown)", no_arguments, _defaults_command
     ),
     "events": Subcommand(
         "print a recorded run (JSON lines) as text, or the events of a running system",
-        _events_arguments,
+        events_arguments,
         _events_command,
         description="Given a config file (.toml) or --socket, the events of the system "
         "running it (with -f, then each new one until it stops); given any other file, "
@@ -449,23 +289,23 @@ COMMANDS: dict[str, Subcommand] = {
     ),
     "lifecycle": Subcommand(
         "draw the lifecycle state machine",
-        _lifecycle_arguments,
+        lifecycle_arguments,
         _lifecycle_command,
-        description=_DRAWING,
+        description=DRAWING,
     ),
     "graph": Subcommand(
-        "draw a system's dependency graph", _graph_arguments, _graph_command, description=_DRAWING
+        "draw a system's dependency graph", graph_arguments, _graph_command, description=DRAWING
     ),
     "timeline": Subcommand(
         "draw a recorded run as a timeline (SVG or PNG)",
-        _timeline_arguments,
+        timeline_arguments,
         _timeline_command,
         description="The format comes from the extension: .svg, or .png (rendered by the "
         "Graphviz renderer that draws the other diagrams). A timeline has no DOT source.",
     ),
     "up": Subcommand(
         "run the system of a config file until Ctrl-C or SIGTERM",
-        _up_arguments,
+        up_arguments,
         _up_command,
         description="Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it in order, dependents "
         "first; a second one SIGKILLs what is left. Other signals are ignored. With "
@@ -473,116 +313,67 @@ COMMANDS: dict[str, Subcommand] = {
     ),
     "check": Subcommand(
         "validate a config file; print the start layers and the shutdown order",
-        _check_arguments,
+        check_arguments,
         _check_command,
     ),
     "verify": Subcommand(
         "run a system many times under simulated faults and check the invariants",
-        _verify_arguments,
+        verify_arguments,
         _verify_command,
         description="Nothing is started: processes and checks are simulated on a mock clock. "
         "Exit 1 with the shrunk counterexample if a run breaks an invariant or the budget.",
     ),
     "explore": Subcommand(
         "check the invariants in every interleaving of a small system's events",
-        _explore_arguments,
+        explore_arguments,
         _explore_command,
         description="For systems of up to about 4 or 5 entries. Exit 1 with the path "
         "to a violation.",
     ),
     "ps": Subcommand(
         "list the entries of a running system: state, pid, uptime, restarts, health",
-        _client_arguments("none"),
+        client_arguments("none"),
         _ps_command,
         description=_CLIENT,
     ),
     "logs": Subcommand(
         "print the recent output of a running system's entries (-f: and follow it)",
-        _logs_arguments,
+        logs_arguments,
         _logs_command,
         description=_CLIENT,
     ),
     "stop": Subcommand(
         "stop one entry, its dependents first; it stays stopped until `start`",
-        _client_arguments("one", "then the entry"),
+        client_arguments("one", "then the entry"),
         _action("stop"),
         description=_CLIENT,
     ),
     "start": Subcommand(
         "start an entry that `stop` stopped",
-        _client_arguments("one", "then the entry"),
+        client_arguments("one", "then the entry"),
         _action("start"),
         description=_CLIENT,
     ),
     "restart": Subcommand(
         "restart one entry as a fresh launch; its dependents restart after it",
-        _client_arguments("one", "then the entry"),
+        client_arguments("one", "then the entry"),
         _action("restart"),
         description=_CLIENT,
     ),
     "wait": Subcommand(
         "wait until entries of a running system are ready (exit 1 at --timeout)",
-        _wait_arguments,
+        wait_arguments,
         _wait_command,
         description=_CLIENT,
     ),
     "down": Subcommand(
         "stop a running system in order; return once its `up` has exited",
-        _client_arguments("none"),
+        client_arguments("none"),
         _down_command,
         description=_CLIENT,
     ),
 }
 """Every command, in the order `--help` lists them."""
-
-
-# Argument types and helpers
-
-Window = tuple[float | None, float | None]
-
-
-def _add_window(parser: argparse.ArgumentParser) -> None:
-    for flag, side in (("--from", "first"), ("--to", "last")):
-        parser.add_argument(
-            flag,
-            dest=flag.removeprefix("--"),
-            type=_seconds,
-            default=None,
-            metavar="S",
-            help=f"the {side} moment shown, in seconds from the record's first event",
-        )
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
-    return value
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    """An argument type: a whole number >= `minimum`."""
-
-    def count(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
-        return value
-
-    return count
-
-
-def _window(args: argparse.Namespace) -> Window:
-    start, end = getattr(args, "from"), args.to
-    if start is not None and end is not None and not start < end:
-        raise ValueError(f"--from ({start:g} s) must come before --to ({end:g} s)")
-    return start, end
 
 
 def _searching(search: Callable[[], int]) -> int:

@@ -29,13 +29,13 @@ from coordinator import (
 from statemachines import EntryKind, LifecycleState
 from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
 
+from ._cli_arguments import Window
 from ._control_options import ControlOptions, parse_listen
 from ._control_paths import ControlPaths
 from ._text import printable
 from ._up import run_up
 
 __all__ = [
-    "Window",
     "check",
     "control_options",
     "defaults",
@@ -49,9 +49,6 @@ __all__ = [
     "validate",
     "verify",
 ]
-
-Window = tuple[float | None, float | None]
-
 
 def print_table(kind: str) -> int:
     print(lifecycle_table(EntryKind(kind)), end="")

@@ -1,0 +1,258 @@
+"""The arguments of each command of `healthdaemons`, and their types.
+
+Only the chosen command's arguments are defined, and this module imports
+only the standard library and the client: the client commands must start
+quickly. Lists that need the library (states, kinds) import it when built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+from collections.abc import Callable
+
+from ._control_commands import Ids, add_address
+
+__all__ = [
+    "DRAWING",
+    "Window",
+    "check_arguments",
+    "client_arguments",
+    "events_arguments",
+    "explore_arguments",
+    "graph_arguments",
+    "lifecycle_arguments",
+    "logs_arguments",
+    "no_arguments",
+    "table_arguments",
+    "timeline_arguments",
+    "up_arguments",
+    "verify_arguments",
+    "wait_arguments",
+    "window",
+]
+
+
+# The arguments of each command
+
+_RECORD_HELP = (
+    "a file written by dump_events or `up --record`; lines that are not events "
+    "(a last line cut off by a killed `up`, say) are reported on stderr and skipped"
+)
+_SYSTEM_HELP = "a config file (.toml), or module:attribute naming a Daemons"
+_LIBRARY_DEFAULT = "default: see `healthdaemons defaults`"
+DRAWING = "the format comes from the extension: .svg, .png, or .dot (the DOT source)"
+
+
+def _kinds(parser: argparse.ArgumentParser, default: str | None) -> None:
+    from statemachines import EntryKind
+
+    parser.add_argument("--kind", choices=[k.value for k in EntryKind], default=default)
+
+
+def no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def table_arguments(parser: argparse.ArgumentParser) -> None:
+    _kinds(parser, default="daemon")
+
+
+def events_arguments(parser: argparse.ArgumentParser) -> None:
+    add_address(parser, "none")
+    parser.usage = (
+        "%(prog)s RECORD [--from S] [--to S]\n"
+        "       %(prog)s FILE [-f] [--json]\n"
+        "       %(prog)s --socket PATH [-f] [--json]"
+    )
+    (words,) = (action for action in parser._actions if action.dest == "words")
+    words.metavar = "RECORD | FILE"
+    words.help = f"{_RECORD_HELP}; or, for a running system, its config file (.toml)"
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="then each new event, until the system stops"
+    )
+    _add_window(parser)
+
+
+def lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
+    from statemachines import LifecycleState
+
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+    _kinds(parser, default=None)
+    parser.add_argument("--current", choices=[s.value for s in LifecycleState], default=None)
+
+
+def graph_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+
+
+def timeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("record", help=_RECORD_HELP)
+    parser.add_argument("-o", "--output", required=True, help="the .svg or .png file to write")
+    _add_window(parser)
+
+
+def up_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a TOML file (see docs/config.md)")
+    parser.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
+    parser.add_argument(
+        "--until-ready",
+        action="store_true",
+        help="stop in order once everything is ready (exit 0), or at --timeout or "
+        "when a service gives up (exit 1)",
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, default=None, metavar="S", help="seconds, with --until-ready"
+    )
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background (its output goes to a log file); print its pid, "
+        "socket and log, and return once it answers; `healthdaemons down FILE` stops it",
+    )
+    # Given by `--detach` to the `up` it starts, which then ignores SIGHUP.
+    parser.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket (default: in the per-user runtime directory, "
+        "named after the config file)",
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="also serve the control API on TCP (PORT alone: 127.0.0.1; port 0: any free "
+        "port), every request needing the token printed at the start; see docs/api.md",
+    )
+    parser.add_argument(
+        "--listen-remote",
+        action="store_true",
+        help="allow --listen on an address other than loopback",
+    )
+    parser.add_argument(
+        "--output-lines",
+        type=_count(0),
+        metavar="N",
+        help="latest output lines kept per service for `logs` (default 1000)",
+    )
+    parser.add_argument(
+        "--output-bytes",
+        type=_count(0),
+        metavar="N",
+        help="latest output bytes kept per service for `logs` (default 1048576)",
+    )
+
+
+def check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a TOML file")
+
+
+def verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument(
+        "--budget", type=_seconds, default=None, metavar="S", help="every shutdown within S seconds"
+    )
+    parser.add_argument(
+        "--examples",
+        type=_count(0),
+        metavar="N",
+        help=f"random fault schedules to try ({_LIBRARY_DEFAULT})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="for the random search (by default the same one: repeatable)",
+    )
+
+
+def explore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", help=_SYSTEM_HELP)
+    parser.add_argument(
+        "--max-states",
+        type=_count(1),
+        metavar="N",
+        help=f"stop after this many ({_LIBRARY_DEFAULT})",
+    )
+    parser.add_argument(
+        "--operator-actions",
+        type=_count(0),
+        metavar="N",
+        help=f"stops, starts and restarts tried along one path, 0 for none ({_LIBRARY_DEFAULT})",
+    )
+
+
+def client_arguments(ids: Ids, what: str = "") -> Callable[[argparse.ArgumentParser], None]:
+    return functools.partial(add_address, ids=ids, what=what)
+
+
+def logs_arguments(parser: argparse.ArgumentParser) -> None:
+    add_address(parser, "optional", "then the entry whose output to show (all if left out)")
+    parser.add_argument(
+        "-f", "--follow", action="store_true", help="then each new line, until the system stops"
+    )
+    parser.add_argument(
+        "-n",
+        "--lines",
+        type=_count(0),
+        metavar="N",
+        help="the last N lines (default: 100, or 10 with -f)",
+    )
+
+
+def wait_arguments(parser: argparse.ArgumentParser) -> None:
+    add_address(parser, "some", "then the entries to wait for (all if none is named)")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=None, metavar="S", help="give up after S seconds"
+    )
+
+
+# Argument types and helpers
+
+Window = tuple[float | None, float | None]
+
+
+def _add_window(parser: argparse.ArgumentParser) -> None:
+    for flag, side in (("--from", "first"), ("--to", "last")):
+        parser.add_argument(
+            flag,
+            dest=flag.removeprefix("--"),
+            type=_seconds,
+            default=None,
+            metavar="S",
+            help=f"the {side} moment shown, in seconds from the record's first event",
+        )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argument type: a whole number >= `minimum`."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return count
+
+
+def window(args: argparse.Namespace) -> Window:
+    start, end = getattr(args, "from"), args.to
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"--from ({start:g} s) must come before --to ({end:g} s)")
+    return start, end
