@@ -32,9 +32,9 @@ quick: lint
 	HEALTHDAEMONS_QUICK=1 HYPOTHESIS_PROFILE=quick $(BIN)/pytest -m "not processes and not slow" -q -p no:cacheprovider
 
 # docs/openapi.json and the reference part of docs/api.md, from
-# healthdaemons/_control_openapi.py (tests/test_control_openapi.py checks them).
+# healthdaemons/_control_openapi.py by _control_api_docs.py (tests/test_control_openapi.py checks them).
 api-docs: $(STAMP)
-	$(BIN)/python -c 'from healthdaemons._control_openapi import main; main()'
+	$(BIN)/python -c 'from healthdaemons._control_api_docs import main; main()'
 
 # Mutation testing (mutmut, outside `make test` and CI; see docs/testing.md),
 # one worker. Results stay in mutants/: a second run tests only the mutants

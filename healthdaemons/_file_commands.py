@@ -50,6 +50,7 @@ __all__ = [
     "verify",
 ]
 
+
 def print_table(kind: str) -> int:
     print(lifecycle_table(EntryKind(kind)), end="")
     return 0

@@ -13,8 +13,9 @@ from starlette.routing import Route
 
 from coordinator import Command, Daemons, HealthCheckResult, Ready
 from healthdaemons._control_api import ControlState, build_app
+from healthdaemons._control_api_docs import api_page
 from healthdaemons._control_guard import RequestGuard
-from healthdaemons._control_openapi import api_page, openapi_document, openapi_json
+from healthdaemons._control_openapi import openapi_document, openapi_json
 from healthdaemons._control_streams import EventHub
 from healthdaemons._up_table import Processes
 
