@@ -1,10 +1,9 @@
 """The OpenAPI 3.1 document of the control API, written as data.
 
-The document is written here, as data; it is served at `/v1/openapi.json`,
-checked in as docs/openapi.json, and docs/api.md is generated from it (by
-`_control_api_docs`). The
-tests keep the three, and the app's routes, in agreement. Regenerate both
-files after a change with `make api-docs`.
+It is served at `/v1/openapi.json`, checked in as docs/openapi.json, and
+docs/api.md is generated from it (`_control_api_docs`). The tests keep the
+three, and the app's routes, in agreement. Regenerate both files after a
+change with `make api-docs`.
 """
 
 from __future__ import annotations
