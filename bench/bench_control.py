@@ -185,8 +185,9 @@ def await_line(process: subprocess.Popen[str], expected: str) -> None:
         raise RuntimeError(f"client process said {line!r}, not {expected!r}")
 
 
-async def load(count: int, clients: int, window: float) -> tuple[float, float, int]:
-    """(term seconds, mean check period, lines the clients read) with `clients` followers."""
+async def load(count: int, clients: int, window: float) -> tuple[float, float, float, int]:
+    """(term seconds, mean check period, the supervisor's CPU seconds during
+    term, items the clients read) with `clients` followers."""
     checks: list[PeriodCheck] = []
     outcome: list[float] = []
     followers = None
@@ -208,8 +209,10 @@ async def load(count: int, clients: int, window: float) -> tuple[float, float, i
         ]
         gc.collect()
         started = time.perf_counter()
+        cpu = time.process_time()
         await running.term()
-        outcome.extend([time.perf_counter() - started, statistics.fmean(periods)])
+        cpu = time.process_time() - cpu
+        outcome.extend([time.perf_counter() - started, statistics.fmean(periods), cpu])
         require_all_stopped(running, count)
 
     read = 0
@@ -224,7 +227,7 @@ async def load(count: int, clients: int, window: float) -> tuple[float, float, i
     with tempfile.TemporaryDirectory() as directory:
         socket_path = Path(directory) / "ctl.sock"
         await serving(system(count, PRINTER, checks), socket_path, body, after)
-    return outcome[0], outcome[1], read
+    return outcome[0], outcome[1], outcome[2], read
 
 
 async def follow_all(socket_path: Path, clients: int) -> None:
@@ -448,11 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if got is None:
                     failed = True
                     continue
-                term, period, read = got
+                term, period, cpu, read = got
                 runs[clients].append((term, period))
                 print(
-                    f"  {backend:<8} {clients:>3} clients: term {term:.3f} s, "
-                    f"check period {period:.4f} s, {read} items read",
+                    f"  {backend:<8} {clients:>3} clients: term {term:.3f} s "
+                    f"(supervisor CPU {cpu:.3f} s), check period {period:.4f} s, "
+                    f"{read} items read",
                     flush=True,
                 )
         if runs[0] and runs[args.clients]:

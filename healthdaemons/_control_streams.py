@@ -3,14 +3,15 @@
 fell behind and skipped ahead, `event: end` once the system has stopped.
 
 A stream never slows the system: output is read from the ring buffers (a
-slow reader skips ahead, `OutputFollower`), and events are put at once, as
-`up`'s host records them, into a bounded queue of each stream's own
-(`EventHub`), whose oldest events a slow reader loses. Either way a stream holds at
+slow reader skips ahead, `OutputFollower`), and events from one ring of the
+latest, which `up`'s host fills as it records them (`EventHub`; a slow
+reader skips ahead there too). Either way a stream holds at
 most a fixed number of items, however slow its reader.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
@@ -38,7 +39,7 @@ KEEP_ALIVE = 15.0
 BATCH = 500
 """Output lines sent in one write, at most."""
 EVENT_QUEUE = 1000
-"""Events a stream keeps for its reader, at most; older ones are lost."""
+"""Events kept for the streams, at most; a reader further behind loses the older ones."""
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -107,90 +108,81 @@ def output_stream(follower: OutputFollower) -> ServerSentEvents:
     return ServerSentEvents(messages)
 
 
-class _EventQueue:
-    """The messages of the events a stream has not sent yet: at most `limit`,
-    the oldest lost first."""
-
-    def __init__(self, limit: int, ended: bool) -> None:
-        self.messages: deque[bytes] = deque()
-        self.limit = limit
-        self.lost = 0
-        self.ended = ended
-        self._arrived = anyio.Event()
-
-    def add(self, encoded: bytes) -> None:
-        if len(self.messages) >= self.limit:
-            self.messages.popleft()
-            self.lost += 1
-        self.messages.append(encoded)
-        self._arrived.set()
-
-    def end(self) -> None:
-        self.ended = True
-        self._arrived.set()
-
-    async def arrival(self) -> None:
-        await self._arrived.wait()
-        self._arrived = anyio.Event()
-
-
 class EventHub:
-    """Every event of the system, handed to each live event stream as it is
-    recorded.
+    """The latest events, as messages, for every live event stream.
 
     `up`'s host feeds it (`publish`, as each event is recorded, right after
-    the system's history has it), so that an event is encoded once however
-    many streams follow, no task wakes per event per stream, and a stream
-    that starts with the history gets exactly what came before it.
+    the system's history has it). Each event is encoded once and kept once,
+    in one ring of the latest `EVENT_QUEUE`, however many streams follow:
+    a stream reads it from its own place on, and one that falls further
+    behind than the ring skips ahead and is told how much it lost. So an
+    event costs the system one append, whatever the number of streams, and
+    a stream that starts with the history gets exactly what came before it.
     """
 
-    def __init__(self) -> None:
-        self._queues: set[_EventQueue] = set()
+    def __init__(self, keep: int = EVENT_QUEUE) -> None:
+        self._messages: deque[bytes] = deque(maxlen=keep)
+        self._next = 0
+        """The number of the next message to come."""
+        self._arrived: anyio.Event | None = None
+        """Set when something comes; made by the first stream to wait (an
+        `anyio.Event` needs a running event loop)."""
+        self._streams = 0
         self.finished = False
 
     def publish(self, event: Event) -> None:
-        if self._queues:
-            encoded = message("event", event_json(event))
-            for queue in self._queues:
-                queue.add(encoded)
+        if self._streams:  # no one to keep it for: a stream starts with the history
+            self._messages.append(message("event", event_json(event)))
+            self._next += 1
+            self._wake()
 
     def finish(self) -> None:
         """The system has stopped: every stream ends once it has sent the rest."""
         self.finished = True
-        for queue in self._queues:
-            queue.end()
+        self._wake()
 
-    def _attach(self) -> _EventQueue:
-        queue = _EventQueue(EVENT_QUEUE, ended=self.finished)
-        self._queues.add(queue)
-        return queue
+    def _wake(self) -> None:
+        if self._arrived is not None:
+            self._arrived.set()
+            self._arrived = None
+
+    async def _arrival(self) -> None:
+        if self._arrived is None:
+            self._arrived = anyio.Event()
+        await self._arrived.wait()
+
+    def _since(self, number: int) -> tuple[list[bytes], int]:
+        """The messages from `number` on that are still kept, and how many
+        before them are not."""
+        oldest = self._next - len(self._messages)
+        lost = max(0, oldest - number)
+        return list(itertools.islice(self._messages, number + lost - oldest, None)), lost
 
     def stream(self, running: RunningDaemons, *, history: bool) -> ServerSentEvents:
         async def messages(tasks: TaskGroup) -> AsyncGenerator[bytes, None]:
             # Both at once, with no await between: no event is missed or sent twice.
-            queue = self._attach()
+            self._streams += 1
+            number = self._next
             earlier = list(running.history) if history else []
             try:
                 if earlier:
                     yield b"".join(message("event", event_json(e)) for e in earlier)
-                lost = 0
                 while True:
-                    if queue.messages:
-                        chunk = []
-                        if queue.lost != lost:
-                            chunk.append(message("lost", {"lost": queue.lost - lost}))
-                            lost = queue.lost
-                        chunk.extend(queue.messages)
-                        queue.messages.clear()
+                    chunk, lost = self._since(number)
+                    number = self._next
+                    if lost:
+                        chunk.insert(0, message("lost", {"lost": lost}))
+                    if chunk:
                         yield b"".join(chunk)
-                    if queue.ended:
+                        continue  # more may have come meanwhile
+                    if self.finished:
                         yield message("end", {})
                         return
                     with anyio.move_on_after(KEEP_ALIVE) as idle:
-                        await queue.arrival()
+                        await self._arrival()
                     if idle.cancelled_caught:
                         yield b": keep-alive\n\n"
             finally:
-                self._queues.discard(queue)
+                self._streams -= 1
 
         return ServerSentEvents(messages)

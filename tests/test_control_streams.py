@@ -3,25 +3,68 @@ first and counted, however slow its reader (docs/api.md)."""
 
 from __future__ import annotations
 
-from coordinator import ErrorReported, event_json
+from contextlib import aclosing
+
+import anyio
+from anyio.abc import TaskGroup
+
+from coordinator import Daemons, ErrorReported, HealthCheckResult, Ready, event_json
 from healthdaemons._control_streams import EventHub, message
+
+from .support import forever
 
 
 def test_a_reader_that_falls_behind_loses_the_oldest_events_and_is_told() -> None:
-    hub = EventHub()
+    hub = EventHub(keep=1000)
     hub.publish(ErrorReported(0.0, None, "before anyone follows"))
-    queue = hub._attach()
+    hub._streams = 1  # as a stream does when it starts, reading from message 0
     for number in range(1500):
         hub.publish(ErrorReported(float(number), None, str(number)))
-    assert queue.lost == 500 and len(queue.messages) == 1000
-    expected = [
+    kept, lost = hub._since(0)
+    assert lost == 500
+    assert kept == [
         message("event", event_json(ErrorReported(float(n), None, str(n))))
         for n in range(500, 1500)
     ]
-    assert list(queue.messages) == expected
-    hub.finish()
-    assert queue.ended
-    assert hub._attach().ended  # a stream that starts after the end ends at once
+    # A reader that kept up gets only what is new, and loses nothing.
+    hub.publish(ErrorReported(1500.0, None, "1500"))
+    assert hub._since(1500) == (
+        [message("event", event_json(ErrorReported(1500.0, None, "1500")))],
+        0,
+    )
+
+
+async def test_every_stream_reads_each_event_once_and_ends_with_the_system() -> None:
+    async with (
+        Daemons.of()
+        .add_daemon("idle", exec=forever(), ready=Ready(display=None, fn=HealthCheckResult.success))
+        .build() as running
+    ):
+        hub = EventHub()
+        read: dict[int, list[bytes]] = {}
+
+        async def follow(reader: int, tasks: TaskGroup) -> None:
+            chunks = []
+            async with aclosing(
+                hub.stream(running, history=reader == 0)._messages(tasks)
+            ) as messages:
+                async for chunk in messages:
+                    chunks.append(chunk)
+            read[reader] = chunks
+
+        async with anyio.create_task_group() as tasks:
+            for reader in range(3):
+                tasks.start_soon(follow, reader, tasks)
+            await anyio.sleep(1)
+            for number in range(5):
+                hub.publish(ErrorReported(float(number), None, str(number)))
+                if number == 2:
+                    await anyio.sleep(1)
+            hub.finish()
+    every = [message("event", event_json(ErrorReported(float(n), None, str(n)))) for n in range(5)]
+    for reader in (1, 2):
+        assert b"".join(read[reader]) == b"".join(every) + message("end", {})
+    assert b"".join(read[0]).endswith(b"".join(every) + message("end", {}))
 
 
 def test_a_message_is_one_event_and_one_line_of_json() -> None:
