@@ -278,10 +278,25 @@ _DONE = {
 # wait
 
 
+_STARTING_POLL = 0.05
+"""Seconds between two attempts to reach a system that is not answering yet."""
+
+
 async def wait(
     client: ControlClient, entries: list[str], timeout: float | None, as_json: bool
 ) -> int:
-    outcome = await client.wait(entries, timeout)
+    deadline = None if timeout is None else anyio.current_time() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - anyio.current_time())
+        try:
+            outcome = await client.wait(entries, left)
+            break
+        except NoSystemError:
+            # `up FILE &` then `wait FILE --timeout S`: the socket comes a
+            # moment after `up` starts. Without a timeout, no system is a mistake.
+            if deadline is None or anyio.current_time() >= deadline:
+                raise
+            await anyio.sleep(_STARTING_POLL)
     if as_json:
         _print_json(outcome)
     if outcome.get("ready"):

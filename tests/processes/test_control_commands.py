@@ -237,6 +237,27 @@ log_line = "never"
         assert not alive(up)
 
 
+def test_wait_with_a_timeout_waits_for_an_up_that_is_starting() -> None:
+    """`up FILE &` then `wait FILE --timeout S`, as a script does: the wait
+    starts before `up` has its socket, and still ends with everything ready.
+    Without a timeout, no system is still exit 2 at once."""
+    with a_stack() as stack:
+        name = stack.config.name
+        assert stack.run("wait", name, code=2).stderr.startswith("healthdaemons: no system")
+        waiting = stack.start("wait", name, "--timeout", "60")
+        up = stack.start("up", name)
+        try:
+            out, err = waiting.communicate(timeout=90)
+            assert waiting.returncode == 0, err
+            assert out == "everything is ready\n"
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.communicate(timeout=60)
+        assert stack.run("wait", name, "--timeout", "0.2", code=2).stderr.startswith(
+            "healthdaemons: no system"
+        )
+
+
 def test_logs_f_and_events_f_end_with_the_system() -> None:
     with a_stack() as stack:
         name = stack.config.name
