@@ -286,8 +286,8 @@ async def wait(
     client: ControlClient, entries: list[str], timeout: float | None, as_json: bool
 ) -> int:
     deadline = None if timeout is None else anyio.current_time() + timeout
+    left = timeout
     while True:
-        left = None if deadline is None else max(0.0, deadline - anyio.current_time())
         try:
             outcome = await client.wait(entries, left)
             break
@@ -297,6 +297,7 @@ async def wait(
             if deadline is None or anyio.current_time() >= deadline:
                 raise
             await anyio.sleep(_STARTING_POLL)
+            left = max(0.0, deadline - anyio.current_time())
     if as_json:
         _print_json(outcome)
     if outcome.get("ready"):
