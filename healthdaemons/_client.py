@@ -154,6 +154,10 @@ class ControlClient:
     ) -> None:
         if (socket is None) == (url is None):
             raise ValueError("give either the control socket or a TCP url, not both or neither")
+        if url is not None and not url.startswith("http://"):
+            # The server speaks plain HTTP, and so does the transport: an
+            # https:// url would go out unencrypted, to port 80.
+            raise ValueError(f"the control API is plain HTTP: give an http:// url, not {url!r}")
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         if socket is not None:
             self.socket: Path | None = Path(socket)

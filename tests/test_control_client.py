@@ -328,6 +328,8 @@ def test_a_client_needs_one_place() -> None:
         ControlClient()
     with pytest.raises(ValueError, match="either the control socket or a TCP url"):
         ControlClient("/tmp/x.sock", url="http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="plain HTTP: give an http:// url, not 'https://"):
+        ControlClient(url="https://127.0.0.1:8700")
 
 
 async def test_subscribe_events_is_subscribed_once_entered(server: FakeServer) -> None:
