@@ -30,6 +30,7 @@ from ._events import SubContainerDestroyed as SubContainerDestroyed
 from ._events import Transitioned as Transitioned
 from ._events import describe_event as describe_event
 from ._events import dump_events as dump_events
+from ._events import event_from_json as event_from_json
 from ._events import event_json as event_json
 from ._events import load_events as load_events
 from ._host import Host as Host
@@ -98,6 +99,7 @@ __all__ = (
     "describe_event",
     "describe_plan",
     "dump_events",
+    "event_from_json",
     "event_json",
     "load_config",
     "load_events",

@@ -161,7 +161,7 @@ def event_json(event: Event) -> dict[str, Any]:
     return record
 
 
-def _from_json(record: object) -> Event:
+def event_from_json(record: object) -> Event:
     """The event a JSON object stands for; `ValueError` saying what is wrong
     with it (a record may be cut off or edited: every field is checked)."""
     if not isinstance(record, dict):
@@ -288,7 +288,7 @@ def load_events(source: str | Path | IO[str], *, on_bad_line: BadLine | None = N
         if not line.strip():
             continue
         try:
-            events.append(_from_json(_parse(line)))
+            events.append(event_from_json(_parse(line)))
         except ValueError as error:
             if on_bad_line is None:
                 raise ValueError(f"line {number}: {error}") from error

@@ -193,6 +193,12 @@ class RunningDaemons:
         return self._terminating
 
     @property
+    def gave_up(self) -> tuple[str, ...]:
+        """The entries that gave up (reached `max_restarts`) and have not
+        recovered since, in the order they gave up."""
+        return tuple(self._gave_up)
+
+    @property
     def ids(self) -> tuple[str, ...]:
         return tuple(self._entries)
 

@@ -251,12 +251,12 @@ class ControlClient:
         """The last `lines` lines, then each line as it is printed, until the
         system stops. Close it (`contextlib.aclosing`) if you leave early."""
         params = {**_output_params(entry, lines), "follow": "true"}
-        async with self._subscribe("/v1/output", params) as messages:
-            async for name, data in messages:
-                if name == "line":
-                    yield cast(OutputLine, data)
-                elif name == "lost":
-                    yield Skipped(int(data["lost"]))
+        async with (
+            self._subscribe("/v1/output", params) as messages,
+            aclosing(_items(messages, "line")) as items,
+        ):
+            async for item in items:
+                yield cast(OutputLine | Skipped, item)
 
     async def events(self) -> list[dict[str, Any]]:
         """The events kept so far, as JSON objects (those `up --record` writes)."""
@@ -286,7 +286,7 @@ class ControlClient:
         params = {"follow": "true", "history": "true" if history else "false"}
         async with (
             self._subscribe("/v1/events", params) as messages,
-            aclosing(_events(messages)) as events,
+            aclosing(_items(messages, "event")) as events,
         ):
             yield events
 
@@ -397,11 +397,13 @@ async def _messages(
     raise ConnectionLostError("the connection closed before the system said it had stopped")
 
 
-async def _events(
-    messages: AsyncIterator[tuple[str, dict[str, Any]]],
+async def _items(
+    messages: AsyncIterator[tuple[str, dict[str, Any]]], kind: str
 ) -> AsyncGenerator[dict[str, Any] | Skipped, None]:
+    """The data of the stream's `kind` messages (`line`, `event`), and a
+    `Skipped` for each `lost` message."""
     async for name, data in messages:
-        if name == "event":
+        if name == kind:
             yield data
         elif name == "lost":
             yield Skipped(int(data["lost"]))

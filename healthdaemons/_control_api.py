@@ -164,10 +164,10 @@ class _Api:
         if timeout is not None and not _seconds(timeout):
             raise ApiError(400, '"timeout" must be a number of seconds >= 0, or null')
         views = [self._view_of(i) for i in ids] or list(self.running.entry_views)
-        running, gave_up = self.running, self.state.processes.gave_up
+        running = self.running
 
         def given_up() -> list[str]:
-            return [v.id for v in views if v.id in gave_up]
+            return [v.id for v in views if v.id in running.gave_up]
 
         def settled() -> bool:
             ready = all(v.state is LifecycleState.READY for v in views)

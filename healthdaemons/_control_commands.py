@@ -341,16 +341,14 @@ class _EventText:
 
     def __init__(self) -> None:
         # The library reads and describes the events: loaded only for text.
-        from coordinator import describe_event, load_events
+        from coordinator import describe_event, event_from_json
 
         self._describe = describe_event
-        self._load = load_events
+        self._parse = event_from_json
         self._first: float | None = None
 
     def line(self, event: dict[str, Any]) -> str:
-        import io
-
-        (parsed,) = self._load(io.StringIO(json.dumps(event)))
+        parsed = self._parse(event)
         if self._first is None:
             self._first = parsed.at
         return f"{parsed.at - self._first:9.3f}s  {printable(self._describe(parsed))}"

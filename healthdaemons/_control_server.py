@@ -125,17 +125,14 @@ class ControlServer:
     async def serve(self, state: ControlState, closing: anyio.Event) -> None:
         """Serve until `closing` is set; report, and return, if serving fails."""
         try:
+            api = build_app(state)
             async with anyio.create_task_group() as tasks:
                 if self._unix is not None:
-                    app = RequestGuard(
-                        build_app(state), token=None, listen_host=None, report=self._report
-                    )
+                    app = RequestGuard(api, token=None, listen_host=None, report=self._report)
                     tasks.start_soon(self._serve_on, app, self._unix, closing)
-                if self._tcp is not None:
-                    host = self.options.listen[0] if self.options.listen else "127.0.0.1"
-                    app = RequestGuard(
-                        build_app(state), token=self.token, listen_host=host, report=self._report
-                    )
+                if self._tcp is not None and self.options.listen is not None:
+                    host = self.options.listen[0]
+                    app = RequestGuard(api, token=self.token, listen_host=host, report=self._report)
                     tasks.start_soon(self._serve_on, app, self._tcp, closing)
         except Exception as error:
             while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:

@@ -50,7 +50,7 @@ def message(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-Messages = Callable[[TaskGroup], AsyncGenerator[bytes, None]]
+Messages = Callable[[], AsyncGenerator[bytes, None]]
 
 
 class ServerSentEvents(Response):
@@ -67,7 +67,7 @@ class ServerSentEvents(Response):
             tasks.start_soon(_cancel_on_disconnect, receive, tasks)
             # Closed however the loop ends (a client gone mid-send too), so
             # that the stream's `finally` runs now, not when collected.
-            async with aclosing(self._messages(tasks)) as chunks:
+            async with aclosing(self._messages()) as chunks:
                 async for chunk in chunks:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -80,30 +80,40 @@ async def _cancel_on_disconnect(receive: Receive, tasks: TaskGroup) -> None:
     tasks.cancel_scope.cancel()
 
 
+END_MESSAGE = message("end", {})
+KEEP_ALIVE_MESSAGE = b": keep-alive\n\n"
+
+
+def _batch(items: list[bytes], lost: int) -> bytes:
+    """One write: first how many the reader skipped, if any, then the items."""
+    head = [message("lost", {"lost": lost})] if lost else []
+    return b"".join([*head, *items])
+
+
 def output_json(line: OutputLine) -> dict[str, Any]:
     return {"entry": line.entry, "stream": line.stream, "at": line.wall_time, "text": line.text}
 
 
 def output_stream(follower: OutputFollower) -> ServerSentEvents:
-    async def messages(tasks: TaskGroup) -> AsyncGenerator[bytes, None]:
+    async def messages() -> AsyncGenerator[bytes, None]:
         lost = 0
         while True:
             with anyio.move_on_after(KEEP_ALIVE) as idle:
                 line = await anext(follower, None)
             if idle.cancelled_caught:
-                yield b": keep-alive\n\n"
+                yield KEEP_ALIVE_MESSAGE
                 continue
             # What else is ready goes in the same write: one send per
             # batch, not per line, keeps a hundred followers cheap.
             lines = [] if line is None else [line, *follower.available(BATCH - 1)]
-            chunk = [message("line", output_json(each)) for each in lines]
-            if follower.lost != lost:
-                chunk.insert(0, message("lost", {"lost": follower.lost - lost}))
-                lost = follower.lost
+            chunk = _batch(
+                [message("line", output_json(each)) for each in lines], follower.lost - lost
+            )
+            lost = follower.lost
             if line is None:
-                yield b"".join(chunk) + message("end", {})
+                yield chunk + END_MESSAGE
                 return
-            yield b"".join(chunk)
+            yield chunk
 
     return ServerSentEvents(messages)
 
@@ -159,7 +169,7 @@ class EventHub:
         return list(itertools.islice(self._messages, number + lost - oldest, None)), lost
 
     def stream(self, running: RunningDaemons, *, history: bool) -> ServerSentEvents:
-        async def messages(tasks: TaskGroup) -> AsyncGenerator[bytes, None]:
+        async def messages() -> AsyncGenerator[bytes, None]:
             # Both at once, with no await between: no event is missed or sent twice.
             self._streams += 1
             number = self._next
@@ -168,20 +178,18 @@ class EventHub:
                 if earlier:
                     yield b"".join(message("event", event_json(e)) for e in earlier)
                 while True:
-                    chunk, lost = self._since(number)
+                    items, lost = self._since(number)
                     number = self._next
-                    if lost:
-                        chunk.insert(0, message("lost", {"lost": lost}))
-                    if chunk:
-                        yield b"".join(chunk)
+                    if items or lost:
+                        yield _batch(items, lost)
                         continue  # more may have come meanwhile
                     if self.finished:
-                        yield message("end", {})
+                        yield END_MESSAGE
                         return
                     with anyio.move_on_after(KEEP_ALIVE) as idle:
                         await self._arrival()
                     if idle.cancelled_caught:
-                        yield b": keep-alive\n\n"
+                        yield KEEP_ALIVE_MESSAGE
             finally:
                 self._streams -= 1
 

@@ -17,7 +17,7 @@ from coordinator import (
     RunningDaemons,
     Transitioned,
 )
-from statemachines import LifecycleEvent, LifecycleState
+from statemachines import LifecycleState
 
 __all__ = ["Processes", "table", "title"]
 
@@ -33,14 +33,12 @@ STYLES = {
 
 @dataclass
 class Processes:
-    """Per entry, from the events: the live pid, when it was spawned, how its
-    last process crashed while it has not been ready since, and whether it
-    gave up (reached its `max_restarts`) and has not recovered since."""
+    """Per entry, from the events: the live pid, when it was spawned, and
+    how its last process crashed while it has not been ready since."""
 
     pid: dict[str, int | None] = field(default_factory=dict)
     since: dict[str, float] = field(default_factory=dict)
     crash: dict[str, str] = field(default_factory=dict)
-    gave_up: set[str] = field(default_factory=set)
 
     def see(self, event: Event) -> None:
         if isinstance(event, ProcessSpawned):
@@ -51,13 +49,11 @@ class Processes:
             self.since.pop(event.entry, None)
             if not event.clean:
                 self.crash[event.entry] = event.description
-        elif isinstance(event, Transitioned):
-            if event.dest in (LifecycleState.READY, LifecycleState.STOPPING):
-                self.crash.pop(event.entry, None)
-            if event.event is LifecycleEvent.GIVE_UP:
-                self.gave_up.add(event.entry)
-            elif event.dest is not LifecycleState.FAILING:
-                self.gave_up.discard(event.entry)
+        elif isinstance(event, Transitioned) and event.dest in (
+            LifecycleState.READY,
+            LifecycleState.STOPPING,
+        ):
+            self.crash.pop(event.entry, None)
 
 
 def table(running: RunningDaemons, processes: Processes) -> Table:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import aclosing
 
 import anyio
-from anyio.abc import TaskGroup
 
 from coordinator import Daemons, ErrorReported, HealthCheckResult, Ready, event_json
 from healthdaemons._control_streams import EventHub, message
@@ -43,18 +42,16 @@ async def test_every_stream_reads_each_event_once_and_ends_with_the_system() -> 
         hub = EventHub()
         read: dict[int, list[bytes]] = {}
 
-        async def follow(reader: int, tasks: TaskGroup) -> None:
+        async def follow(reader: int) -> None:
             chunks = []
-            async with aclosing(
-                hub.stream(running, history=reader == 0)._messages(tasks)
-            ) as messages:
+            async with aclosing(hub.stream(running, history=reader == 0)._messages()) as messages:
                 async for chunk in messages:
                     chunks.append(chunk)
             read[reader] = chunks
 
         async with anyio.create_task_group() as tasks:
             for reader in range(3):
-                tasks.start_soon(follow, reader, tasks)
+                tasks.start_soon(follow, reader)
             await anyio.sleep(1)
             for number in range(5):
                 hub.publish(ErrorReported(float(number), None, str(number)))
