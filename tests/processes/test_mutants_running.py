@@ -12,14 +12,17 @@ from coordinator import (
     ErrorReported,
     LifecycleState,
     ProcessSignalled,
+    Ready,
     RunningDaemons,
     SubContainer,
     SubContainerDestroyed,
 )
+from coordinator.checks import log_line
 
 from .helpers import always_ready, last_pid, sleeper
 
-STUBBORN = "trap '' TERM; sleep 1000 & wait; sleep 1000"
+STUBBORN = "trap '' TERM; echo trapped; sleep 1000 & wait; sleep 1000"
+"""Ignores SIGTERM from the moment it prints `trapped`."""
 
 
 async def test_kill_sends_sigkill_to_each_group_and_no_sigterm_after() -> None:
@@ -80,7 +83,9 @@ async def test_subcontainers_go_after_their_last_user_and_before_term_returns() 
             # Stops half a second after `quick`: SIGTERM ignored, then SIGKILL.
             "slow",
             exec=Command(["sh", "-c", STUBBORN], sigterm_timeout=0.5),
-            ready=always_ready(),
+            # Ready once SIGTERM is ignored: stopped at once otherwise, it
+            # could be gone before `quick`, and the last user would be `quick`.
+            ready=Ready(None, log_line("^trapped$")),
             subcontainer=shared,
         )
         .add_daemon("single", exec=sleeper(), ready=always_ready(), subcontainer=alone)
