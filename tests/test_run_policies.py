@@ -9,6 +9,7 @@ features with real processes are in tests/processes/test_run_policies_real.py.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import anyio
 import pytest
@@ -21,6 +22,7 @@ from coordinator import (
     Liveness,
     ProcessSignalled,
     Ready,
+    RestartPolicy,
     RunEnded,
     Transitioned,
 )
@@ -70,10 +72,10 @@ def stopped_at(running: object, entry: str) -> float:
 
 
 @pytest.mark.parametrize("policy", ["on-failure", "no"])
-async def test_an_exit_0_ends_a_daemon_whose_policy_says_so(policy: str) -> None:
+async def test_an_exit_0_ends_a_daemon_whose_policy_says_so(policy: RestartPolicy) -> None:
     system = (
         Daemons.of()
-        .add_daemon("db", exec=exits(5), ready=Ready("Db", Switch()), restart=policy)  # type: ignore[arg-type]
+        .add_daemon("db", exec=exits(5), ready=Ready("Db", Switch()), restart=policy)
         .add_daemon("web", exec=forever(), ready=Ready("Web", Switch()), requires=["db"])
     )
     async with system.build() as running:
@@ -211,22 +213,14 @@ def test_exit_on_failure_needs_a_daemon_that_can_fail_for_good() -> None:
 
 
 def test_bad_policies_are_refused_with_the_entry_named() -> None:
+    bad: list[Any] = [{"restart": "sometimes"}, {"liveness": Switch()}]
     with pytest.raises(InvalidEntryError, match=r"^daemon 'db': restart must be one of"):
-        Daemons.of().add_daemon(
-            "db",
-            exec=forever(),
-            ready=Ready("Db", Switch()),
-            restart="sometimes",  # type: ignore[arg-type]
-        )
+        Daemons.of().add_daemon("db", exec=forever(), ready=Ready("Db", Switch()), **bad[0])
     with pytest.raises(InvalidEntryError, match="liveness must be a Liveness, not Switch"):
-        Daemons.of().add_daemon(
-            "db",
-            exec=forever(),
-            ready=Ready("Db", Switch()),
-            liveness=Switch(),  # type: ignore[arg-type]
-        )
+        Daemons.of().add_daemon("db", exec=forever(), ready=Ready("Db", Switch()), **bad[1])
+    oneshot: Any = {"exec": finishes(), "once": "yes"}
     with pytest.raises(InvalidEntryError, match="once must be a boolean, not str"):
-        Daemons.of().add_oneshot("m", exec=finishes(), once="yes")  # type: ignore[arg-type]
+        Daemons.of().add_oneshot("m", **oneshot)
 
 
 # The start timeout and the liveness check.
