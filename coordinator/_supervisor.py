@@ -365,7 +365,11 @@ class EntrySupervisor:
         if spec.kind is EntryKind.ONESHOT and spec.exit_on_failure:
             self._give_up(entry, message, status)
             return False
-        self._react(entry, LifecycleEvent.UNHEALTHY, HealthCheckResult.failure(message))
+        failure = HealthCheckResult.failure(message)
+        self._react(entry, LifecycleEvent.UNHEALTHY, failure)
+        # The trigger starts over from this failure: with the last success of
+        # the process that is gone, it would wait as after a success (30 s).
+        entry.last_raw = failure
         if entry.recheck_scope is not None:
             entry.recheck_scope.cancel()
         return True
