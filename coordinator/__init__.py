@@ -23,6 +23,7 @@ from ._entry_view import EntryView as EntryView
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
 from ._events import HealthReported as HealthReported
+from ._events import OutputRecorded as OutputRecorded
 from ._events import ProcessExited as ProcessExited
 from ._events import ProcessSignalled as ProcessSignalled
 from ._events import ProcessSpawned as ProcessSpawned
@@ -36,6 +37,8 @@ from ._events import load_events as load_events
 from ._host import Host as Host
 from ._host import MemoryHost as MemoryHost
 from ._load_system import load_system as load_system
+from ._log_file import LogDir as LogDir
+from ._log_file import LogFile as LogFile
 from ._options import DaemonOptions as DaemonOptions
 from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
@@ -76,10 +79,13 @@ __all__ = (
     "Host",
     "LifecycleState",
     "LineCallback",
+    "LogDir",
+    "LogFile",
     "MemoryHost",
     "OneshotOptions",
     "OutputFollower",
     "OutputLine",
+    "OutputRecorded",
     "ProcessExited",
     "ProcessHandle",
     "ProcessSignalled",

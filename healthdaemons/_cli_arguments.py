@@ -143,6 +143,30 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="latest output bytes kept per service for `logs` (default 1048576)",
     )
+    parser.add_argument(
+        "--record-output",
+        action="store_true",
+        help="with --record: the services' output lines go into the record too",
+    )
+    parser.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="write each service's output, timestamped, to DIR/ID.log (services with "
+        "their own log_file keep it)",
+    )
+    parser.add_argument(
+        "--log-max-bytes",
+        type=_size,
+        metavar="SIZE",
+        help="rotate a --log-dir file before it passes SIZE (bytes, or 10MB, 512KB; "
+        "0: never; default 50MB)",
+    )
+    parser.add_argument(
+        "--log-backups",
+        type=_count(0),
+        metavar="N",
+        help="rotated --log-dir files kept per service (ID.log.1 ... ID.log.N; default 10)",
+    )
 
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,6 +258,16 @@ def _seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
     return value
+
+
+def _size(text: str) -> int:
+    """An argument type: a size in bytes (`10MB`, `512KB`, `4096`)."""
+    from coordinator._log_file import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _count(minimum: int) -> Callable[[str], int]:

@@ -40,6 +40,7 @@ from coordinator import (
     HealthReported,
     Host,
     MemoryHost,
+    OutputRecorded,
     RunningDaemons,
     Transitioned,
     describe_event,
@@ -116,6 +117,7 @@ async def run_up(
     control: ControlOptions | None = None,
     ignore_hangup: bool = False,
     output_kept: dict[str, int] | None = None,
+    record_output: bool = False,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
@@ -124,7 +126,8 @@ async def run_up(
     served meanwhile (docs/api.md). With `ignore_hangup` (a detached `up`, which
     has no terminal to lose), SIGHUP is noted and ignored, not obeyed.
     `output_kept` may bound each service's output buffer (`lines`, `bytes`)
-    other than by the library's defaults."""
+    other than by the library's defaults. With `record_output`, the services'
+    output lines go into the `record` too (`OutputRecorded`)."""
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     server = None
@@ -153,7 +156,16 @@ async def run_up(
             # Only the bounds given: the library's defaults stand for the others.
             kept = {f"output_{name}": n for name, n in (output_kept or {}).items()}
             code = await _run(
-                daemons, printer, console, stream, until_ready, timeout, server, stops, kept
+                daemons,
+                printer,
+                console,
+                stream,
+                until_ready,
+                timeout,
+                server,
+                stops,
+                kept,
+                record_output,
             )
         return code
     finally:
@@ -244,7 +256,7 @@ class _Reporter:
                 # can be long, comes from `_list_stopping`, at most once a second.
                 self._list_due = True
 
-    def _write_record(self, event: Event) -> None:
+    def _write_record(self, event: Event | OutputRecorded) -> None:
         """Append `event` to the `--record` file. A write that fails (a full
         disk) is said once and ends the recording, not the run."""
         stream = self.record_to
@@ -259,6 +271,10 @@ class _Reporter:
                 f"[bold red]--record {escape(str(stream.name))}: cannot write: {_reason(error)}; "
                 "recording stopped, the run goes on[/]"
             )
+
+    def record_output(self, entry: str, stream: str, line: str) -> None:
+        """`--record-output`: a service's output line, on the clock of the events."""
+        self._write_record(OutputRecorded(anyio.current_time(), entry, stream, line))
 
     def list_stopping(self, now: float) -> None:
         """Print who is still stopping, if it changed and a second has passed."""
@@ -282,9 +298,56 @@ async def _run(
     server: ControlServer | None,
     stops: tuple[int, ...],
     build_options: dict[str, Any],
+    record_output: bool = False,
 ) -> int:
     plain = not console.is_terminal
     reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
+    with _recording_output(reporter if record_output and record is not None else None):
+        return await _run_reported(
+            daemons, reporter, printer, plain, until_ready, timeout, server, stops, build_options
+        )
+
+
+@contextmanager
+def _recording_output(reporter: _Reporter | None) -> Iterator[None]:
+    """Each output line of the services into the record, as it comes."""
+    if reporter is None:
+        yield
+        return
+    handler = _RecordedOutput(reporter)
+    OUTPUT_LOGGER.addHandler(handler)
+    try:
+        yield
+    finally:
+        OUTPUT_LOGGER.removeHandler(handler)
+
+
+class _RecordedOutput(logging.Handler):
+    """Hands the services' output lines to the record. Called by the output
+    pumps, in the event loop's thread: the line's moment is the loop's time."""
+
+    def __init__(self, reporter: _Reporter) -> None:
+        super().__init__()
+        self._reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2:
+            stream = str(getattr(record, "stream", "stdout"))
+            self._reporter.record_output(str(args[0]), stream, str(args[1]))
+
+
+async def _run_reported(
+    daemons: Daemons,
+    reporter: _Reporter,
+    printer: Printer,
+    plain: bool,
+    until_ready: bool,
+    timeout: float | None,
+    server: ControlServer | None,
+    stops: tuple[int, ...],
+    build_options: dict[str, Any],
+) -> int:
     running = daemons.build(host=reporter, **build_options)
     reporter.running = running
     outcome = 0
