@@ -44,6 +44,7 @@ from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
 from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
+from ._orphans import reap_orphans as reap_orphans
 from ._output_buffer import OutputFollower as OutputFollower
 from ._output_buffer import OutputLine as OutputLine
 from ._process_handle import ExitStatus as ExitStatus
@@ -110,5 +111,6 @@ __all__ = (
     "load_config",
     "load_events",
     "load_system",
+    "reap_orphans",
     "start_layers",
 )

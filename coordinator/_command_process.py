@@ -29,6 +29,7 @@ from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
 from ._defaults import OUTPUT_TAIL_TIMEOUT
 from ._log_file import LogWriter
+from ._orphans import note_spawned
 from ._output_buffer import OutputStream
 from ._process_handle import ExitStatus
 from ._process_table import children, group_alive, read_stat
@@ -391,7 +392,7 @@ async def open_session(
             account = None
         argv = [*init, "--", *argv]
     try:
-        return await anyio.open_process(
+        process = await anyio.open_process(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -410,6 +411,8 @@ async def open_session(
         raise SpawnError(_describe_os_error(error)) from error
     except ValueError as error:  # what validation cannot see: say, a NUL in the environment
         raise SpawnError(str(error)) from error
+    note_spawned(process.pid, process)  # not an orphan for `reap_orphans` to take
+    return process
 
 
 async def wait_group_gone(pgid: int) -> None:

@@ -45,6 +45,7 @@ from coordinator import (
     Transitioned,
     describe_event,
     dump_events,
+    reap_orphans,
 )
 from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 from statemachines import LifecycleState
@@ -62,6 +63,8 @@ INTERRUPTED = 130
 """`--until-ready` was interrupted before everything was ready."""
 KILLED = 137
 """A second Ctrl-C had what was left SIGKILLed."""
+REAP_INTERVAL = 0.5
+"""Seconds between two looks for orphaned zombies, as PID 1."""
 LIST_INTERVAL = 1.0
 """Seconds between two `still stopping: ...` lists in plain output, at least."""
 
@@ -364,6 +367,8 @@ async def _run_reported(
         try:
             with anyio.open_signal_receiver(*listened) as signals:
                 async with running, anyio.create_task_group() as tasks:
+                    if os.getpid() == 1:
+                        tasks.start_soon(_reap_orphans)
                     if plain:
                         tasks.start_soon(_list_stopping, reporter)
                     else:
@@ -486,6 +491,14 @@ def _name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+
+
+async def _reap_orphans() -> None:
+    """As a container's PID 1: the orphans of every tree are reparented to
+    `up`, which reaps them (not its own children: see `reap_orphans`)."""
+    while True:
+        reap_orphans()
+        await anyio.sleep(REAP_INTERVAL)
 
 
 async def _list_stopping(reporter: _Reporter) -> None:
