@@ -55,6 +55,12 @@ class LogFile:
     max_bytes: int = LOG_MAX_BYTES
     backups: int = LOG_BACKUPS
 
+    @staticmethod
+    def parse_size(value: object) -> int:
+        """A size as `log_max_bytes` takes it: bytes, or `"10MB"`, `"512KB"`
+        (units of 1024); `ValueError` saying what is wrong."""
+        return parse_size(value)
+
     def problem(self) -> str | None:
         """What is wrong with these options, if anything (for validation)."""
         if not isinstance(self.path, str | os.PathLike):
@@ -108,6 +114,13 @@ def log_file_problem(log: LogFile) -> str | None:
     nearest existing folder must be a writable directory, and the file, if
     there, a writable regular file."""
     path = Path(log.path)
+    try:
+        return _writable_problem(path)
+    except OSError as error:  # a name too long, a loop of links ...
+        return f"cannot use {path}: {(error.strerror or str(error)).lower()}"
+
+
+def _writable_problem(path: Path) -> str | None:
     if path.exists():
         if not path.is_file():
             return f"{path} is not a regular file"

@@ -156,7 +156,6 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-max-bytes",
-        type=_size,
         metavar="SIZE",
         help="rotate a --log-dir file before it passes SIZE (bytes, or 10MB, 512KB; "
         "0: never; default 50MB)",
@@ -258,16 +257,6 @@ def _seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
     return value
-
-
-def _size(text: str) -> int:
-    """An argument type: a size in bytes (`10MB`, `512KB`, `4096`)."""
-    from coordinator._log_file import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _count(minimum: int) -> Callable[[str], int]:

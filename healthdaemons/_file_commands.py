@@ -22,6 +22,7 @@ from coordinator import (
     Daemons,
     Event,
     LogDir,
+    LogFile,
     OutputRecorded,
     defaults_table,
     describe_event,
@@ -77,11 +78,16 @@ def validate(config: str, service_logs: LogDir | None = None) -> Daemons:
     return load_config(config, check_programs=True, log_dir=service_logs)
 
 
-def log_dir(path: str | None, max_bytes: int | None, backups: int | None) -> LogDir | None:
-    """`up --log-dir DIR --log-max-bytes N --log-backups N`, if given."""
+def log_dir(path: str | None, max_bytes: str | None, backups: int | None) -> LogDir | None:
+    """`up --log-dir DIR --log-max-bytes SIZE --log-backups N`, if given;
+    `ValueError` for a size that is none."""
     if path is None:
         return None
-    given = {"max_bytes": max_bytes, "backups": backups}
+    try:
+        size = None if max_bytes is None else LogFile.parse_size(max_bytes)
+    except ValueError as error:
+        raise ValueError(f"--log-max-bytes {error}") from None
+    given = {"max_bytes": size, "backups": backups}
     return LogDir(path, **{name: value for name, value in given.items() if value is not None})
 
 

@@ -190,3 +190,30 @@ log_backups = 2
 
 def _specs(config: Path) -> tuple[EntrySpec, ...]:
     return load_config(config).entries
+
+
+def test_up_refuses_log_options_it_cannot_use_before_anything_starts(tmp_path: Path) -> None:
+    config = tmp_path / "system.toml"
+    marker = tmp_path / "started"
+    config.write_text(f'[services.a]\nkind = "oneshot"\ncommand = "touch {marker}"\n')
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for arguments, message in [
+        (["--record-output"], "--record-output goes with --record FILE"),
+        (["--log-backups", "3"], "--log-max-bytes and --log-backups go with --log-dir DIR"),
+        (["--log-dir", str(tmp_path), "--log-max-bytes", "lots"], "must be a size such as"),
+        (
+            ["--log-dir", str(blocker)],
+            f"--log-dir {blocker}: cannot create {blocker}/a.log: {blocker} is not a directory",
+        ),
+    ]:
+        done = subprocess.run(
+            [COMMAND, "up", str(config), "--until-ready", *arguments],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, (arguments, done.stdout, done.stderr)
+        assert message in done.stderr, (arguments, done.stderr)
+    assert not marker.exists()
