@@ -176,7 +176,7 @@ def up(
     timeout: float | None,
     control: ControlOptions,
     detached: bool = False,
-    output_kept: dict[str, int] | None = None,
+    build_options: dict[str, Any] | None = None,
     service_logs: LogDir | None = None,
     record_output: bool = False,
 ) -> int:
@@ -194,7 +194,7 @@ def up(
             exit_if_stuck=True,
             control=control,
             ignore_hangup=detached,
-            output_kept=output_kept,
+            build_options=build_options,
             record_output=record_output,
         )
     )
