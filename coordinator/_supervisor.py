@@ -258,7 +258,7 @@ class EntrySupervisor:
         entry.process = process
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         self._start_checks(entry)
-        if spec_watches(entry):
+        if _watches(entry):
             self._start_watchdog(entry, process)
         scope = entry.wait_scope = anyio.CancelScope()
         if entry.signalled:
@@ -552,7 +552,7 @@ class EntrySupervisor:
         self._react(entry, LifecycleEvent.HEALTHY, result)
 
 
-def spec_watches(entry: Entry) -> bool:
+def _watches(entry: Entry) -> bool:
     """Whether the entry's processes need a watchdog."""
     return entry.spec.start_timeout is not None or entry.spec.liveness is not None
 
