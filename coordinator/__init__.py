@@ -23,6 +23,7 @@ from ._entry_view import EntryView as EntryView
 from ._events import ErrorReported as ErrorReported
 from ._events import Event as Event
 from ._events import HealthReported as HealthReported
+from ._events import OutputRecorded as OutputRecorded
 from ._events import ProcessExited as ProcessExited
 from ._events import ProcessSignalled as ProcessSignalled
 from ._events import ProcessSpawned as ProcessSpawned
@@ -37,12 +38,15 @@ from ._events import load_events as load_events
 from ._host import Host as Host
 from ._host import MemoryHost as MemoryHost
 from ._load_system import load_system as load_system
+from ._log_file import LogDir as LogDir
+from ._log_file import LogFile as LogFile
 from ._options import DaemonOptions as DaemonOptions
 from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
 from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
 from ._options import RestartPolicy as RestartPolicy
+from ._orphans import reap_orphans as reap_orphans
 from ._output_buffer import OutputFollower as OutputFollower
 from ._output_buffer import OutputLine as OutputLine
 from ._process_handle import ExitStatus as ExitStatus
@@ -80,10 +84,13 @@ __all__ = (
     "LifecycleState",
     "LineCallback",
     "Liveness",
+    "LogDir",
+    "LogFile",
     "MemoryHost",
     "OneshotOptions",
     "OutputFollower",
     "OutputLine",
+    "OutputRecorded",
     "ProcessExited",
     "ProcessHandle",
     "ProcessSignalled",
@@ -110,5 +117,6 @@ __all__ = (
     "load_config",
     "load_events",
     "load_system",
+    "reap_orphans",
     "start_layers",
 )

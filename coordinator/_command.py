@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ._defaults import SIGTERM_TIMEOUT
+from ._log_file import LogFile
+from ._stop_signal import DEFAULT_STOP_SIGNAL, stop_signal_problem
 from ._validation import (
     argv_problem,
     callable_problem,
@@ -27,13 +29,16 @@ LineCallback = Callable[[str], object]
 class Command:
     """A process to run: a string runs as `sh -c STRING`, a sequence is an argv.
 
-    It starts in its own session and process group; stopping it sends SIGTERM
-    (then SIGCONT, for stopped members) to the group, SIGKILL after
-    `sigterm_timeout`, and waits until no process of the group is left.
+    It starts in its own session and process group; stopping it sends its
+    `stop_signal` (SIGTERM unless given: a name such as `"SIGQUIT"` or
+    `"QUIT"`, or a number) then SIGCONT, for stopped members, to the group,
+    SIGKILL after `sigterm_timeout` (the wait after the stop signal, whatever
+    it is), and waits until no process of the group is left.
     `env` adds to the inherited environment. `user` (a name or uid) drops
     privileges, which needs root. Output lines go to
     `on_stdout` / `on_stderr`, or else to the `healthdaemons.output` logger,
-    prefixed with the entry id; both pipes are always drained.
+    prefixed with the entry id; both pipes are always drained. With `log`,
+    each line also goes to that file, timestamped, rotated by size.
 
     `run_as_init=True` runs it under a minimal init that forwards signals to
     it and reaps the zombies of its tree; with `user`, the init keeps the
@@ -48,6 +53,8 @@ class Command:
     user: str | int | None = None
     on_stdout: LineCallback | None = None
     on_stderr: LineCallback | None = None
+    stop_signal: str | int = DEFAULT_STOP_SIGNAL
+    log: LogFile | None = None
 
     @property
     def argv(self) -> list[str]:
@@ -68,6 +75,8 @@ class Command:
             None if self.cwd is None else _named("cwd", path_problem(self.cwd)),
             None if self.user is None else _named("user", user_problem(self.user)),
             None if self.env is None else _env_problem(self.env),
+            _named("stop_signal", stop_signal_problem(self.stop_signal)),
+            None if self.log is None else _log_problem(self.log),
         ]
         if not isinstance(self.run_as_init, bool):
             problems.append(f"exec.run_as_init must be a boolean, not {_type(self.run_as_init)}")
@@ -88,6 +97,13 @@ def _command_problem(command: object) -> str | None:
         return None
     index, problem = found
     return f"exec.command{'' if index is None else f'[{index}]'} {problem}"
+
+
+def _log_problem(log: object) -> str | None:
+    if not isinstance(log, LogFile):
+        return f"exec.log must be a LogFile, not {_type(log)}"
+    problem = log.problem()
+    return None if problem is None else f"exec.log.{problem}"
 
 
 def _env_problem(env: object) -> str | None:

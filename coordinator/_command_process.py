@@ -28,10 +28,13 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
 from ._command import Command
 from ._defaults import OUTPUT_TAIL_TIMEOUT
+from ._log_file import LogWriter
+from ._orphans import note_spawned
 from ._output_buffer import OutputStream
 from ._process_handle import ExitStatus
 from ._process_table import children, group_alive, read_stat
 from ._programs import program_problem
+from ._stop_signal import resolve_stop_signal
 from ._subcontainer import SubContainer
 
 __all__ = [
@@ -45,7 +48,8 @@ __all__ = [
 
 OUTPUT_LOGGER = logging.getLogger("healthdaemons.output")
 """Where a command's output lines go, at INFO as `[id] line`, when it has no
-`on_stdout` / `on_stderr` callback (`healthdaemons up` prints them from here)."""
+`on_stdout` / `on_stderr` callback (`healthdaemons up` prints them from here);
+each record's `stream` attribute says `stdout` or `stderr`."""
 INIT_SCRIPT = str(Path(__file__).with_name("_minimal_init.py"))
 MAX_LINE = 64 * 1024
 """Longer lines are cut into pieces, so a flood without newlines stays bounded."""
@@ -81,10 +85,13 @@ class CommandProcess:
         settings: SpawnSettings,
         via_init: bool,
         notify_dir: str | None,
+        log: LogWriter | None = None,
     ) -> None:
         self._process = process
+        self._log = log
         self.pid: int | None = process.pid
         self.sigterm_timeout = command.sigterm_timeout
+        self._stop_signal = resolve_stop_signal(command.stop_signal)
         self._settings = settings
         self._via_init = via_init
         self._notify_dir = notify_dir
@@ -117,6 +124,7 @@ class CommandProcess:
         notify_dir = None
         notify_socket = None
         extra_env = {}
+        log = _open_log(command)
         try:
             if isinstance(settings.announcement, NotifyReadiness):
                 notify_dir = _short_temporary_directory()
@@ -134,8 +142,10 @@ class CommandProcess:
             if notify_socket is not None:
                 await notify_socket.aclose()
             _remove(notify_dir)
+            if log is not None:
+                log.close()
             raise
-        handle = cls(process, command, settings, via_init, notify_dir)
+        handle = cls(process, command, settings, via_init, notify_dir, log)
         if notify_socket is not None:
             handle._notify_socket = notify_socket
             settings.task_group.start_soon(
@@ -165,8 +175,9 @@ class CommandProcess:
         # Under the init, only the init is told: it forwards to the command,
         # then stops the rest of the group itself.
         leader_only = self._via_init and self._returncode is None
-        sent = self._signal(signal.SIGTERM, group=not leader_only)
-        if sent == signal.SIGTERM.name:
+        stop = self._stop_signal
+        sent = self._signal(stop, group=not leader_only)
+        if sent == stop.name:
             # A stopped process sees the SIGTERM only once continued.
             self._signal(signal.SIGCONT, group=True)
         return sent
@@ -254,11 +265,13 @@ class CommandProcess:
             line = raw.decode(errors="replace").rstrip("\r")
             if on_output is not None:
                 on_output(name, line)
+            if self._log is not None:
+                self._write_log(self._log.write, name, line)
             if matcher is not None and matcher.pattern.search(line):
                 matcher = None
                 self._announce(line)
             if callback is None:
-                OUTPUT_LOGGER.info("[%s] %s", settings.entry_id, line)
+                OUTPUT_LOGGER.info("[%s] %s", settings.entry_id, line, extra={"stream": name})
                 return
             try:
                 callback(line)
@@ -279,6 +292,8 @@ class CommandProcess:
                 while len(buffer) > MAX_LINE:
                     deliver(buffer[:MAX_LINE])
                     del buffer[:MAX_LINE]
+                if self._log is not None:
+                    self._write_log(self._log.flush)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
         finally:
@@ -286,7 +301,24 @@ class CommandProcess:
                 deliver(buffer)
             self._open_outputs -= 1
             if not self._open_outputs:
+                if self._log is not None:
+                    self._write_log(self._log.flush)
+                    self._log.close()
                 self._outputs_done.set()
+
+    def _write_log(self, write: Callable[..., None], *line: str) -> None:
+        """A write or flush of the log file; one that fails is reported, and
+        the file closed: the lines go on to the buffers and the logger."""
+        assert self._log is not None
+        try:
+            write(*line)
+        except OSError as error:
+            path = self._log.path
+            self._log = None
+            reason = (error.strerror or str(error)).lower()
+            self._settings.report_error(
+                f"log file {path}: cannot write: {reason}; no more lines go there"
+            )
 
     async def _listen(self, socket: anyio.abc.UNIXDatagramSocket) -> None:
         status: str | None = None
@@ -308,6 +340,16 @@ class CommandProcess:
         if not self._announced and self._settings.on_ready is not None:
             self._announced = True
             self._settings.on_ready(message)
+
+
+def _open_log(command: Command) -> LogWriter | None:
+    if command.log is None:
+        return None
+    try:
+        return LogWriter.open(command.log)
+    except OSError as error:
+        path = os.fspath(command.log.path)
+        raise SpawnError(f"cannot open log file {path!r}: {_describe_os_error(error)}") from error
 
 
 async def open_session(
@@ -337,6 +379,7 @@ async def open_session(
         _require_program(argv[0], env, cwd, account)
         init = [sys.executable, "-I", "-S", INIT_SCRIPT]
         init += ["--term-timeout", repr(command.sigterm_timeout)]
+        init += ["--stop-signal", str(int(resolve_stop_signal(command.stop_signal)))]
         if guard_fd is not None:
             init += ["--guard", str(guard_fd)]
         if account is not None:
@@ -349,7 +392,7 @@ async def open_session(
             account = None
         argv = [*init, "--", *argv]
     try:
-        return await anyio.open_process(
+        process = await anyio.open_process(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -368,6 +411,8 @@ async def open_session(
         raise SpawnError(_describe_os_error(error)) from error
     except ValueError as error:  # what validation cannot see: say, a NUL in the environment
         raise SpawnError(str(error)) from error
+    note_spawned(process.pid, process)  # not an orphan for `reap_orphans` to take
+    return process
 
 
 async def wait_group_gone(pgid: int) -> None:

@@ -17,8 +17,10 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._config_logs import check_log_files, with_log_dir
 from ._config_schema import Problem, Service, Table, key_path, read_service
 from ._daemons import Daemons
+from ._log_file import LogDir
 from ._options import DaemonOptions, OneshotOptions
 from ._programs import command_problem
 from .errors import ConfigError, ValidationError
@@ -36,7 +38,9 @@ _DECLARED_TWICE = re.compile(
 )
 
 
-def load_config(path: str | os.PathLike[str], *, check_programs: bool = False) -> Daemons:
+def load_config(
+    path: str | os.PathLike[str], *, check_programs: bool = False, log_dir: LogDir | None = None
+) -> Daemons:
     """The system that the TOML file at `path` describes.
 
     Services may come in any order: they are added in a stable dependency
@@ -50,14 +54,19 @@ def load_config(path: str | os.PathLike[str], *, check_programs: bool = False) -
     from its `cwd`) and executable by its `user`, who exists, and each
     `cwd` is a directory. It is off by default, as for the builder: a
     system may be drawn, simulated or run on another machine.
+
+    `log_dir` (`up --log-dir`) gives every service without a `log_file` the
+    log file `DIR/ID.log`.
     """
     name = os.fspath(path)
     try:
         data = _read_toml(name)
         orphan_guard, services = _read_services(data, Path(name).resolve().parent)
+        services = with_log_dir(services, log_dir)
         daemons = _build(_dependency_order(services), orphan_guard)
         if check_programs:
             _check_programs(services)
+            check_log_files(services, log_dir)
         return daemons
     except Problem as problem:
         raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__

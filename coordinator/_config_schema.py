@@ -30,6 +30,7 @@ from ._defaults import (
     SCRIPT_TIMEOUT,
     SIGTERM_TIMEOUT,
 )
+from ._log_file import LOG_BACKUPS, LOG_MAX_BYTES, LogFile, parse_size
 from ._options import (
     RESTART_POLICIES,
     DaemonOptions,
@@ -39,6 +40,7 @@ from ._options import (
     RestartPolicy,
 )
 from ._ready import CheckFn, Liveness, Ready
+from ._stop_signal import DEFAULT_STOP_SIGNAL, resolve_stop_signal, stop_signal_problem
 from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
 from ._urls import url_problem
 from ._validation import (
@@ -65,6 +67,10 @@ _PROCESS_KEYS = (
     "sigterm_timeout",
     "run_as_init",
     "max_restarts",
+    "stop_signal",
+    "log_file",
+    "log_max_bytes",
+    "log_backups",
     "exit_on_failure",
 )
 _DAEMON_KEYS = ("restart", "start_timeout", "liveness")
@@ -382,7 +388,36 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
         # normpath, not resolve(): symbolic links in the path are kept.
         cwd=base if cwd is None else Path(os.path.normpath(base / cwd)),
         user=_read_user(table),
+        stop_signal=_read_stop_signal(table),
+        log=_read_log(table, base),
     )
+
+
+def _read_log(table: Table, base: Path) -> LogFile | None:
+    """`log_file` (relative to the file's directory), `log_max_bytes`, `log_backups`."""
+    path = table.string("log_file")
+    if path is None:
+        for name in ("log_max_bytes", "log_backups"):
+            if table.has(name):
+                raise table.problem(name, "only with log_file (up --log-dir has its own options)")
+        return None
+    try:
+        max_bytes = parse_size(table.values.get("log_max_bytes", LOG_MAX_BYTES))
+    except ValueError as error:
+        raise table.problem("log_max_bytes", str(error)) from None
+    backups = table.values.get("log_backups", LOG_BACKUPS)
+    if isinstance(backups, bool) or not isinstance(backups, int) or backups < 0:
+        raise table.problem("log_backups", f"must be an integer >= 0, not {backups!r}")
+    return LogFile(Path(os.path.normpath(base / path)), max_bytes, backups)
+
+
+def _read_stop_signal(table: Table) -> str:
+    value = table.values.get("stop_signal", DEFAULT_STOP_SIGNAL)
+    problem = stop_signal_problem(value)
+    if problem is not None:
+        raise table.problem("stop_signal", problem)
+    assert isinstance(value, str | int)
+    return resolve_stop_signal(value).name
 
 
 def _read_user(table: Table) -> str | int | None:

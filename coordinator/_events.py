@@ -24,6 +24,7 @@ __all__ = [
     "ErrorReported",
     "Event",
     "HealthReported",
+    "OutputRecorded",
     "ProcessExited",
     "ProcessSignalled",
     "ProcessSpawned",
@@ -147,6 +148,21 @@ Event = (
     | RunEnded
 )
 
+
+@dataclass(frozen=True, slots=True)
+class OutputRecorded:
+    """A line of a service's output, as `up --record FILE --record-output` keeps
+    it among the events. Not an `Event`: it never enters a running system's
+    history (it would crowd out the lifecycle), and `load_events` hands it to
+    its `on_output` only, so every reader of events reads such a record as is."""
+
+    type: ClassVar[str] = "output"
+    at: float
+    entry: str
+    stream: str
+    line: str
+
+
 _EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -168,7 +184,7 @@ _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
 }
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def event_json(event: Event | OutputRecorded) -> dict[str, Any]:
     """The JSON object of `event`, as `dump_events` writes it (one per line)."""
     record: dict[str, Any] = {"type": event.type}
     for field in dataclasses.fields(event):
@@ -196,6 +212,17 @@ def event_from_json(record: object) -> Event:
             raise ValueError(f"{cls.type} event: missing field {name!r}")
     event: Event = typing.cast(Any, cls)(**fields)  # each field checked against its type
     return event
+
+
+def output_from_json(record: dict[str, Any]) -> OutputRecorded:
+    """The output line a JSON object stands for; `ValueError` saying what is wrong."""
+    fields = {}
+    for field in dataclasses.fields(OutputRecorded):
+        if field.name not in record:
+            raise ValueError(f"output line: missing field {field.name!r}")
+        allowed = _OUTPUT_FIELD_TYPES[field.name]
+        fields[field.name] = _field("output", field.name, record[field.name], allowed)
+    return OutputRecorded(**fields)  # type: ignore[arg-type]
 
 
 def _field(kind: str, name: str, value: object, allowed: tuple[type, ...]) -> object:
@@ -270,12 +297,14 @@ def _field_types(cls: type[Event]) -> dict[str, tuple[type, ...]]:
 
 
 _FIELD_TYPES = {cls: _field_types(cls) for cls in _EVENT_TYPES.values()}
+_OUTPUT_FIELD_TYPES = _field_types(OutputRecorded)  # type: ignore[arg-type]
 _TYPE_NAMES = {float: "a finite number", int: "an integer", bool: "a boolean", str: "a string"}
 _TYPE_NAMES[type(None)] = "null"
 
 
-def dump_events(events: Iterable[Event], target: str | Path | IO[str]) -> None:
-    """Write events as JSON lines, one object per event, to a path or a text stream."""
+def dump_events(events: Iterable[Event | OutputRecorded], target: str | Path | IO[str]) -> None:
+    """Write events (and output lines) as JSON lines, one object each, to a
+    path or a text stream."""
     if isinstance(target, str | Path):
         with open(target, "w", encoding="utf-8") as stream:
             dump_events(events, stream)
@@ -286,25 +315,39 @@ def dump_events(events: Iterable[Event], target: str | Path | IO[str]) -> None:
 
 BadLine = Callable[[int, str], object]
 """Told of a line that is not an event: its number (from 1) and what is wrong."""
+OnOutput = Callable[[OutputRecorded], object]
 
 
-def load_events(source: str | Path | IO[str], *, on_bad_line: BadLine | None = None) -> list[Event]:
+def load_events(
+    source: str | Path | IO[str],
+    *,
+    on_bad_line: BadLine | None = None,
+    on_output: OnOutput | None = None,
+) -> list[Event]:
     """Read events written by `dump_events`.
 
     A line that is not an event (cut off by a killed writer, edited, not
     JSON) raises `ValueError` naming its line number; with `on_bad_line`,
     it is reported to it and skipped instead, and the valid events are read.
+    Lines of output (`up --record-output`) go to `on_output`, in order, if
+    given, and are skipped otherwise: they are not events.
     """
     if isinstance(source, str | Path):
         # surrogateescape: a line that is not UTF-8 is one bad line, not a bad file.
         with open(source, encoding="utf-8", errors="surrogateescape") as stream:
-            return load_events(stream, on_bad_line=on_bad_line)
+            return load_events(stream, on_bad_line=on_bad_line, on_output=on_output)
     events: list[Event] = []
     for number, line in enumerate(source, 1):
         if not line.strip():
             continue
         try:
-            events.append(event_from_json(_parse(line)))
+            record = _parse(line)
+            if isinstance(record, dict) and record.get("type") == OutputRecorded.type:
+                output = output_from_json(record)
+                if on_output is not None:
+                    on_output(output)
+                continue
+            events.append(event_from_json(record))
         except ValueError as error:
             if on_bad_line is None:
                 raise ValueError(f"line {number}: {error}") from error

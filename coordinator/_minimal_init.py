@@ -1,6 +1,6 @@
 """A minimal init for one command: forward signals, reap zombies, guard against orphans.
 
-Run as a script (`python -I -S _minimal_init.py --term-timeout S [--guard FD]
+Run as a script (`python -I -S _minimal_init.py --term-timeout S [--stop-signal N] [--guard FD]
 [--uid N --gid N --groups N,N...] -- ARGV...`), so it imports nothing but the
 standard library and starts in about 10 ms: of the package, it loads only
 `_process_table.py` (standard library only too), so that it counts the
@@ -10,10 +10,15 @@ is gone is its own: woken by SIGCHLD and signals, not polled.
 * It becomes the child subreaper of its tree, so processes orphaned inside
   the tree are reparented to it and reaped, never left as zombies.
 * Signals a supervisor sends to it are forwarded to the command (SIGCONT
-  follows a forwarded SIGTERM, so that a stopped command sees it).
-* When the command exits, the rest of its process group gets SIGTERM (and
-  SIGCONT) and up to `--term-timeout` seconds to go, then SIGKILL; then it
-  exits as the command did (the same code, or the same signal).
+  follows a forwarded SIGTERM, or `--stop-signal`, so that a stopped
+  command sees it). `--stop-signal N` (SIGTERM by default) is the command's
+  stop signal: the supervisor stops the command by sending it to the init,
+  so it is forwarded even if it is none of the usual ones.
+* When the command exits, the rest of its process group gets the stop
+  signal (and SIGCONT) and up to `--term-timeout` seconds to go, then
+  SIGKILL; then it exits as the command did (the same code, or the same
+  signal). The same signal as for the command: the group is one service,
+  and its stop signal is how that service's processes stop politely.
 * `--uid`: the init itself keeps the supervisor's user (the service's user
   may not be allowed to run the supervisor's Python) and only the command
   runs as that user, group and supplementary groups.
@@ -74,12 +79,15 @@ def main(arguments: list[str]) -> int:
     uid: int | None = None
     gid: int | None = None
     groups: list[int] = []
+    stop = signal.SIGTERM
     while arguments and arguments[0] != "--":
         option, value, *arguments = arguments
         if option == "--guard":
             guard_fd = int(value)
         elif option == "--term-timeout":
             term_timeout = float(value)
+        elif option == "--stop-signal":
+            stop = signal.Signals(int(value))
         elif option == "--uid":
             uid = int(value)
         elif option == "--gid":
@@ -112,14 +120,16 @@ def main(arguments: list[str]) -> int:
     os.set_blocking(wake_read, False)
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
-    for number in FORWARDED:
+    forwarded = FORWARDED if stop in FORWARDED else (*FORWARDED, stop)
+    ending = ENDING if stop in ENDING else (*ENDING, stop)
+    for number in forwarded:
         signal.signal(number, lambda received, _frame: pending.append(received))
     # A handler (not SIG_IGN, which would discard exit statuses) so that the
     # wakeup pipe hears of every exit.
     signal.signal(signal.SIGCHLD, lambda _received, _frame: None)
 
     try:
-        child = _spawn(argv, account)
+        child = _spawn(argv, account, (*RESET, stop))
     except OSError as error:
         print(f"healthdaemons-init: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
         _release(guardian)
@@ -140,7 +150,7 @@ def main(arguments: list[str]) -> int:
                 break
             if deadline is None:
                 deadline = time.monotonic() + term_timeout
-                os.killpg(0, signal.SIGTERM)
+                os.killpg(0, stop)
                 os.killpg(0, signal.SIGCONT)
             elif time.monotonic() >= deadline:
                 if killed:
@@ -155,15 +165,18 @@ def main(arguments: list[str]) -> int:
         while pending:
             received = pending.pop(0)
             if status is None:
-                _forward(child, received)
+                _forward(child, received, ending)
     _release(guardian)
     return _exit_as(status)
 
 
-def _spawn(argv: list[str], account: tuple[int, int, list[int]] | None) -> int:
-    """Start the command (as `account`: uid, gid, supplementary groups); its pid."""
+def _spawn(
+    argv: list[str], account: tuple[int, int, list[int]] | None, reset: tuple[int, ...]
+) -> int:
+    """Start the command (as `account`: uid, gid, supplementary groups), with
+    the `reset` signals back to their default; its pid."""
     if account is None:
-        return os.posix_spawnp(argv[0], argv, os.environ, setsigdef=RESET)
+        return os.posix_spawnp(argv[0], argv, os.environ, setsigdef=reset)
     uid, gid, groups = account
     # Found before the fork: once it is the user, the child may not be able to
     # import anything (`execvp` imports `warnings`) from the supervisor's Python.
@@ -176,7 +189,7 @@ def _spawn(argv: list[str], account: tuple[int, int, list[int]] | None) -> int:
         return pid
     # The child: nothing that imports, and never a return.
     try:
-        for number in RESET:
+        for number in reset:
             signal.signal(number, signal.SIG_DFL)
         os.setgroups(groups)
         os.setgid(gid)
@@ -205,10 +218,10 @@ def _exec_first(candidates: list[str], argv: list[str]) -> None:
     raise failure
 
 
-def _forward(child: int, number: int) -> None:
+def _forward(child: int, number: int, ending: tuple[int, ...]) -> None:
     try:
         os.kill(child, number)
-        if number in ENDING:
+        if number in ending:
             os.kill(child, signal.SIGCONT)
     except ProcessLookupError:
         pass

@@ -188,7 +188,11 @@ def _up_command(args: argparse.Namespace) -> int:
         raise UsageError("--listen-remote goes with --listen HOST:PORT")
     if args.detach and args.until_ready:
         raise UsageError("--detach runs until `down`; --until-ready is for a run in front")
-    from ._file_commands import control_options, up
+    if args.record_output and args.record is None:
+        raise UsageError("--record-output goes with --record FILE")
+    if args.log_dir is None and (args.log_max_bytes is not None or args.log_backups is not None):
+        raise UsageError("--log-max-bytes and --log-backups go with --log-dir DIR")
+    from ._file_commands import control_options, log_dir, up
 
     control = control_options(args.config, args.socket, args.listen, args.listen_remote)
     if args.detach:
@@ -210,6 +214,8 @@ def _up_command(args: argparse.Namespace) -> int:
         control,
         detached=args.detached,
         build_options=kept,
+        service_logs=log_dir(args.log_dir, args.log_max_bytes, args.log_backups),
+        record_output=args.record_output,
     )
 
 

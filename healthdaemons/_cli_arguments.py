@@ -149,6 +149,29 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="latest output bytes kept per service for `logs` (default 1048576)",
     )
+    parser.add_argument(
+        "--record-output",
+        action="store_true",
+        help="with --record: the services' output lines go into the record too",
+    )
+    parser.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="write each service's output, timestamped, to DIR/ID.log (services with "
+        "their own log_file keep it)",
+    )
+    parser.add_argument(
+        "--log-max-bytes",
+        metavar="SIZE",
+        help="rotate a --log-dir file before it passes SIZE (bytes, or 10MB, 512KB; "
+        "0: never; default 50MB)",
+    )
+    parser.add_argument(
+        "--log-backups",
+        type=_count(0),
+        metavar="N",
+        help="rotated --log-dir files kept per service (ID.log.1 ... ID.log.N; default 10)",
+    )
 
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,9 +30,9 @@ _LOG_TAIL = 20
 
 
 def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: ControlPaths) -> int:
-    from ._file_commands import validate
+    from ._file_commands import log_dir, validate
 
-    validate(args.config)
+    validate(args.config, log_dir(args.log_dir, args.log_max_bytes, args.log_backups))
     running = holder(paths)
     if running is not None:
         raise AlreadyRunningError(running, args.config)

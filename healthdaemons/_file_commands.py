@@ -9,7 +9,9 @@ client commands (`ps`, `logs` ...) start quickly.
 from __future__ import annotations
 
 import functools
+import heapq
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ from rich.console import Console
 from coordinator import (
     Daemons,
     Event,
+    LogDir,
+    LogFile,
+    OutputRecorded,
     defaults_table,
     describe_event,
     describe_plan,
@@ -34,6 +39,8 @@ from ._control_options import ControlOptions, parse_listen
 from ._control_paths import ControlPaths
 from ._text import printable
 from ._up import run_up
+
+OnOutput = Callable[[OutputRecorded], object]
 
 __all__ = [
     "check",
@@ -66,23 +73,47 @@ def check(config: str) -> int:
     return 0
 
 
-def validate(config: str) -> Daemons:
+def validate(config: str, service_logs: LogDir | None = None) -> Daemons:
     """The system of a config file, checked as `up` checks it before starting anything."""
-    return load_config(config, check_programs=True)
+    return load_config(config, check_programs=True, log_dir=service_logs)
+
+
+def log_dir(path: str | None, max_bytes: str | None, backups: int | None) -> LogDir | None:
+    """`up --log-dir DIR --log-max-bytes SIZE --log-backups N`, if given;
+    `ValueError` for a size that is none."""
+    if path is None:
+        return None
+    try:
+        size = None if max_bytes is None else LogFile.parse_size(max_bytes)
+    except ValueError as error:
+        raise ValueError(f"--log-max-bytes {error}") from None
+    given = {"max_bytes": size, "backups": backups}
+    return LogDir(path, **{name: value for name, value in given.items() if value is not None})
 
 
 def print_events(path: str, window: Window) -> int:
-    history = _recorded_run(path)
+    output: list[OutputRecorded] = []
+    history = _recorded_run(path, output.append)
     first = min(event.at for event in history)
     start, end = window
-    for event in history:
-        moment = event.at - first
+    # The output lines (`up --record-output`) among the events, by time; at
+    # the same moment, the event first (the spawn before what it printed).
+    merged = heapq.merge(
+        ((event.at, 0, describe_event(event)) for event in history),
+        ((line.at, 1, _describe_output(line)) for line in output),
+    )
+    for at, _, text in merged:
+        moment = at - first
         if (start is None or moment >= start) and (end is None or moment <= end):
-            print(f"{moment:9.3f}s  {printable(describe_event(event))}")
+            print(f"{moment:9.3f}s  {printable(text)}")
     return 0
 
 
-def _recorded_run(path: str) -> list[Event]:
+def _describe_output(line: OutputRecorded) -> str:
+    return f"{line.entry:<12} {'|' if line.stream == 'stdout' else '!'} {line.line}"
+
+
+def _recorded_run(path: str, on_output: OnOutput | None = None) -> list[Event]:
     """The valid events of a record; each bad line is reported on stderr
     (`run.jsonl:17: skipped: ...`) and skipped. `ValueError` if none is valid."""
 
@@ -93,7 +124,7 @@ def _recorded_run(path: str) -> list[Event]:
         print(f"{path}:{number}: skipped: {problem}", file=sys.stderr)
 
     try:
-        history = load_events(path, on_bad_line=skip)
+        history = load_events(path, on_bad_line=skip, on_output=on_output)
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
     if skipped and not history:
@@ -146,8 +177,10 @@ def up(
     control: ControlOptions,
     detached: bool = False,
     build_options: dict[str, Any] | None = None,
+    service_logs: LogDir | None = None,
+    record_output: bool = False,
 ) -> int:
-    daemons = validate(config)
+    daemons = validate(config, service_logs)
     # Never wrapped: piped output goes to grep and log collectors whole.
     console = Console(highlight=False, soft_wrap=True)
     return anyio.run(
@@ -162,6 +195,7 @@ def up(
             control=control,
             ignore_hangup=detached,
             build_options=build_options,
+            record_output=record_output,
         )
     )
 

@@ -40,10 +40,12 @@ from coordinator import (
     HealthReported,
     Host,
     MemoryHost,
+    OutputRecorded,
     RunningDaemons,
     Transitioned,
     describe_event,
     dump_events,
+    reap_orphans,
 )
 from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 from statemachines import LifecycleState
@@ -61,6 +63,8 @@ INTERRUPTED = 130
 """`--until-ready` was interrupted before everything was ready."""
 KILLED = 137
 """A second Ctrl-C had what was left SIGKILLed."""
+REAP_INTERVAL = 0.5
+"""Seconds between two looks for orphaned zombies, as PID 1."""
 LIST_INTERVAL = 1.0
 """Seconds between two `still stopping: ...` lists in plain output, at least."""
 
@@ -116,6 +120,7 @@ async def run_up(
     control: ControlOptions | None = None,
     ignore_hangup: bool = False,
     build_options: dict[str, Any] | None = None,
+    record_output: bool = False,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
@@ -126,7 +131,8 @@ async def run_up(
     `build_options` go to `Daemons.build` (`output_lines`, `exit_code_from`
     ...): only those given, so the library's defaults stand for the others.
     The exit code is that of the entry that ended the run, if one did
-    (`RunningDaemons.ended_by`)."""
+    (`RunningDaemons.ended_by`). With `record_output`, the services'
+    output lines go into the `record` too (`OutputRecorded`)."""
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     server = None
@@ -162,6 +168,7 @@ async def run_up(
                 server,
                 stops,
                 build_options or {},
+                record_output,
             )
         return code
     finally:
@@ -252,7 +259,7 @@ class _Reporter:
                 # can be long, comes from `_list_stopping`, at most once a second.
                 self._list_due = True
 
-    def _write_record(self, event: Event) -> None:
+    def _write_record(self, event: Event | OutputRecorded) -> None:
         """Append `event` to the `--record` file. A write that fails (a full
         disk) is said once and ends the recording, not the run."""
         stream = self.record_to
@@ -267,6 +274,10 @@ class _Reporter:
                 f"[bold red]--record {escape(str(stream.name))}: cannot write: {_reason(error)}; "
                 "recording stopped, the run goes on[/]"
             )
+
+    def record_output(self, entry: str, stream: str, line: str) -> None:
+        """`--record-output`: a service's output line, on the clock of the events."""
+        self._write_record(OutputRecorded(anyio.current_time(), entry, stream, line))
 
     def list_stopping(self, now: float) -> None:
         """Print who is still stopping, if it changed and a second has passed."""
@@ -290,9 +301,56 @@ async def _run(
     server: ControlServer | None,
     stops: tuple[int, ...],
     build_options: dict[str, Any],
+    record_output: bool = False,
 ) -> int:
     plain = not console.is_terminal
     reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
+    with _recording_output(reporter if record_output and record is not None else None):
+        return await _run_reported(
+            daemons, reporter, printer, plain, until_ready, timeout, server, stops, build_options
+        )
+
+
+@contextmanager
+def _recording_output(reporter: _Reporter | None) -> Iterator[None]:
+    """Each output line of the services into the record, as it comes."""
+    if reporter is None:
+        yield
+        return
+    handler = _RecordedOutput(reporter)
+    OUTPUT_LOGGER.addHandler(handler)
+    try:
+        yield
+    finally:
+        OUTPUT_LOGGER.removeHandler(handler)
+
+
+class _RecordedOutput(logging.Handler):
+    """Hands the services' output lines to the record. Called by the output
+    pumps, in the event loop's thread: the line's moment is the loop's time."""
+
+    def __init__(self, reporter: _Reporter) -> None:
+        super().__init__()
+        self._reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2:
+            stream = str(getattr(record, "stream", "stdout"))
+            self._reporter.record_output(str(args[0]), stream, str(args[1]))
+
+
+async def _run_reported(
+    daemons: Daemons,
+    reporter: _Reporter,
+    printer: Printer,
+    plain: bool,
+    until_ready: bool,
+    timeout: float | None,
+    server: ControlServer | None,
+    stops: tuple[int, ...],
+    build_options: dict[str, Any],
+) -> int:
     running = daemons.build(host=reporter, **build_options)
     reporter.running = running
     outcome = 0
@@ -309,6 +367,8 @@ async def _run(
         try:
             with anyio.open_signal_receiver(*listened) as signals:
                 async with running, anyio.create_task_group() as tasks:
+                    if os.getpid() == 1:
+                        tasks.start_soon(_reap_orphans)
                     if plain:
                         tasks.start_soon(_list_stopping, reporter)
                     else:
@@ -435,6 +495,14 @@ def _name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+
+
+async def _reap_orphans() -> None:
+    """As a container's PID 1: the orphans of every tree are reparented to
+    `up`, which reaps them (not its own children: see `reap_orphans`)."""
+    while True:
+        reap_orphans()
+        await anyio.sleep(REAP_INTERVAL)
 
 
 async def _list_stopping(reporter: _Reporter) -> None:
