@@ -19,6 +19,7 @@ from statemachines import EntryKind
 
 from ._announced import Stream, stream_problem
 from ._command import Command
+from ._config_hints import SERVICE_KEY_HINTS
 from ._defaults import (
     CHECK_TIMEOUT,
     GRACE_PERIOD,
@@ -27,6 +28,7 @@ from ._defaults import (
     SCRIPT_TIMEOUT,
     SIGTERM_TIMEOUT,
 )
+from ._env_files import EnvFileProblem, env_file_values
 from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
 from ._ready import CheckFn, Ready
 from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
@@ -47,7 +49,16 @@ from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 __all__ = ["Problem", "Service", "Table", "key_path", "read_service"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_PROCESS_KEYS = ("command", "env", "cwd", "user", "sigterm_timeout", "run_as_init", "max_restarts")
+_PROCESS_KEYS = (
+    "command",
+    "env",
+    "env_file",
+    "cwd",
+    "user",
+    "sigterm_timeout",
+    "run_as_init",
+    "max_restarts",
+)
 _SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready")
 _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
@@ -86,9 +97,14 @@ class Table:
         where = key_path(*self.path, name) + ("" if index is None else f"[{index}]")
         return Problem(f"{where}: {message}", self.entry)
 
-    def only(self, allowed: Sequence[str]) -> None:
+    def only(self, allowed: Sequence[str], hints: Mapping[str, str] | None = None) -> None:
+        """`Problem` for a key not `allowed`: with its hint (a key of another
+        format) if `hints` has one, else with the closest allowed key."""
         for name in self.values:
             if name not in allowed:
+                hint = None if hints is None else hints.get(name)
+                if hint is not None:
+                    raise self.problem(name, f"unknown key; {hint}")
                 raise self.problem(name, "unknown key" + did_you_mean(closest(name, allowed)))
 
     def has(self, name: str) -> bool:
@@ -177,9 +193,16 @@ class Service:
         return self.options.requires
 
 
-def read_service(id: str, value: object, services: Mapping[str, object], base: Path) -> Service:
+def read_service(
+    id: str,
+    value: object,
+    services: Mapping[str, object],
+    base: Path,
+    variables: Mapping[str, str],
+) -> Service:
     """The service `[services.ID]`; `services` are all the file's (each id's
-    table, as read), `base` its directory."""
+    table, as read), `base` its directory, `variables` those that its env
+    files' values may use."""
     where = key_path("services", id)
     problem = entry_id_problem(id)
     if problem is not None:
@@ -187,7 +210,7 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
     if not isinstance(value, dict):
         raise Problem(f"{where}: must be a table, not {_type(value)}", id)
     table = Table(("services", id), value, id)
-    table.only(_SERVICE_KEYS)
+    table.only(_SERVICE_KEYS, SERVICE_KEY_HINTS)
     kind = _read_kind(table)
     requires = _read_requires(table, services)
     ready = table.table("ready")
@@ -199,7 +222,7 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
             raise table.problem("ready", "required for a check")
         check, script = _read_ready(ready, kind, base, None)
         return Service(id, HealthCheckOptions(check, requires), _commands(None, script))
-    command = _read_command(table, kind, base)
+    command = _read_command(table, kind, base, variables)
     max_restarts = table.integer("max_restarts")
     options: Options
     if kind is EntryKind.ONESHOT:
@@ -267,14 +290,16 @@ def _requirable(id: str, services: Mapping[str, object]) -> list[str]:
     return [i for i in services if i not in dependents and entry_id_problem(i) is None]
 
 
-def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
+def _read_command(
+    table: Table, kind: EntryKind, base: Path, variables: Mapping[str, str]
+) -> Command:
     command = table.command("command")
     if command is None:
         raise table.problem("command", f"required for a {kind.value}")
+    env = _read_env_files(table, base, variables)
     env_table = table.table("env")
-    env: dict[str, str] | None = None
     if env_table is not None:
-        env = {}
+        env = env or {}  # `env` overrides the env files, as in compose
         for name, value in env_table.values.items():
             problem = env_name_problem(name) or text_problem(value)
             if problem is not None:
@@ -290,6 +315,15 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
         cwd=base if cwd is None else Path(os.path.normpath(base / cwd)),
         user=_read_user(table),
     )
+
+
+def _read_env_files(
+    table: Table, base: Path, variables: Mapping[str, str]
+) -> dict[str, str] | None:
+    try:
+        return env_file_values(table.values.get("env_file"), base, variables)
+    except EnvFileProblem as problem:
+        raise table.problem("env_file", problem.problem, problem.index) from problem.__cause__
 
 
 def _read_user(table: Table) -> str | int | None:
