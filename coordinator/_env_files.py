@@ -85,7 +85,11 @@ def read_env_file(path: Path, variables: Mapping[str, str]) -> dict[str, str]:
         raise EnvFileProblem(f"line {line}: not UTF-8 text: {error.reason}") from None
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
+        original = binding.original.string
+        # The parser counts blank lines before a binding as its own.
+        line = binding.original.line + original[: len(original) - len(original.lstrip())].count(
+            "\n"
+        )
         if binding.error:
             raise EnvFileProblem(f"line {line}: not a NAME=value line")
         name = binding.key
@@ -100,7 +104,7 @@ def read_env_file(path: Path, variables: Mapping[str, str]) -> dict[str, str]:
                 values[name] = inherited
             continue
         value = binding.value
-        if not _single_quoted(binding.original.string):
+        if not _single_quoted(original):
             try:
                 value = interpolate(value, lambda known: values.get(known, variables.get(known)))
             except InterpolationError as error:
