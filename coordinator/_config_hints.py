@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 __all__ = ["SERVICE_KEY_HINTS"]
 
-_CONTAINERS = "not supported here (containers): run the program itself with `command`"
+_CONTAINERS = "not supported here (containers): run the program itself"
 _READY = (
     "did you mean 'ready'? (a [services.ID.ready] table with one of port, url, script, "
     "log_line or notify)"

@@ -497,3 +497,77 @@ def test_a_hint_never_hides_a_key_of_this_format(tmp_path: Path) -> None:
     assert not set(SERVICE_KEY_HINTS) & set(_SERVICE_KEYS)
     for key in ("env_file", "stop_signal", "log_file", "disabled", "profiles", "watch"):
         assert key not in SERVICE_KEY_HINTS
+
+
+# The messages docs/config.md shows (tests/test_config.py checks that each
+# documented message is one a test checks).
+
+DOCUMENTED = [
+    pytest.param(
+        '[services.count]\nkind = "oneshot"\ncommand = "for i in 1 2 3; do echo $i; done"\n',
+        {},
+        "services.count.command: variable 'i' is not set: set it, give a default "
+        "(${i:-default}), or write $$i for a literal $i",
+        id="unset",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nready.port = 1\ncwd = "${DATA:?give the data directory}"\n',
+        {},
+        "services.db.cwd: variable 'DATA' is not set: give the data directory",
+        id="required",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nready.port = 1\ncwd = "${"\n',
+        {},
+        "services.db.cwd: '${' is not closed by '}'",
+        id="not-closed",
+    ),
+    pytest.param(
+        '[services.db]\ncommand = "x"\nready.port = 1\ncwd = "${1abc}"\n',
+        {},
+        "services.db.cwd: invalid '${1abc}': a variable name is a letter or '_', "
+        "then letters, digits or '_'",
+        id="bad-name",
+    ),
+    pytest.param(
+        '[services.api]\ncommand = "x"\nready.port = 1\nenv_file = ["api.env", "local.env"]\n',
+        {"api.env": "A=1\n"},
+        "services.api.env_file[1]: local.env: cannot read: no such file or directory",
+        id="missing-env-file",
+    ),
+    pytest.param(
+        '[services.api]\ncommand = "x"\nready.port = 1\nenv_file = "api.env"\n',
+        {"api.env": "A=1\n# fine\nnot a line\n"},
+        "services.api.env_file: api.env: line 3: not a NAME=value line",
+        id="bad-env-file",
+    ),
+    pytest.param(
+        '[services.api]\ncommand = "x"\nready.port = 1\n',
+        {".env": "A=1\nnot a line\n"},
+        ".env: line 2: not a NAME=value line",
+        id="bad-dotenv",
+    ),
+    pytest.param(
+        '[services.web]\ncommand = "x"\nready.port = 1\ndepends_on = ["db"]\n',
+        {},
+        "services.web.depends_on: unknown key; did you mean 'requires'? (a list of ids; "
+        "each must be ready before this service starts: compose's conditions are implied)",
+        id="depends-on",
+    ),
+    pytest.param(
+        '[services.web]\ncommand = "x"\nready.port = 1\nimage = "nginx"\n',
+        {},
+        "services.web.image: unknown key; not supported here (containers): run the program itself",
+        id="image",
+    ),
+]
+DOCUMENTED_MESSAGES = {str(param.values[2]) for param in DOCUMENTED}
+
+
+@pytest.mark.parametrize(("text", "files", "message"), DOCUMENTED)
+def test_the_documented_messages(
+    tmp_path: Path, text: str, files: dict[str, str], message: str
+) -> None:
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    assert load_error(write(tmp_path, text)) == message
