@@ -50,6 +50,7 @@ class _Variable:
 
 
 _Part = str | _Variable
+_Items = Iterator[tuple[str | int, object]]
 
 
 def interpolate(text: str, lookup: Lookup) -> str:
@@ -64,8 +65,7 @@ def interpolate_values(document: dict[str, object], lookup: Lookup) -> None:
     """Interpolate every string value of `document` in place (keys stay as
     they are), in document order. Arrays and tables are walked without
     recursion: TOML may nest them as deep as its parser allows."""
-    Items = Iterator[tuple[str | int, object]]
-    stack: list[tuple[tuple[str | int, ...], dict[str, object] | list[object], Items]] = [
+    stack: list[tuple[tuple[str | int, ...], dict[str, object] | list[object], _Items]] = [
         ((), document, iter(list(document.items())))
     ]
     while stack:
