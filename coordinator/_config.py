@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._config_hints import TOP_KEY_HINTS
 from ._config_schema import Problem, Service, Table, key_path, read_service
 from ._config_variables import interpolated
 from ._daemons import Daemons
@@ -165,7 +166,7 @@ def _read_services(
     data: dict[str, object], base: Path, variables: Mapping[str, str]
 ) -> tuple[bool, list[Service]]:
     top = Table((), data)
-    top.only(_TOP_KEYS)
+    top.only(_TOP_KEYS, TOP_KEY_HINTS)
     orphan_guard = top.boolean("orphan_guard", False)
     services = top.table("services")
     if services is None or not services.values:

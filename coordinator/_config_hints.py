@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["SERVICE_KEY_HINTS"]
+__all__ = ["SERVICE_KEY_HINTS", "TOP_KEY_HINTS"]
 
 _CONTAINERS = "not supported here (containers): run the program itself"
 _READY = (
@@ -44,4 +44,10 @@ SERVICE_KEY_HINTS: Mapping[str, str] = {
     "log_location": "did you mean 'log_file'?",
     "availability": "did you mean 'restart'? (and 'max_restarts' for its max_restarts)",
     "replicas": "no replicas: declare each instance as a service",
+}
+
+TOP_KEY_HINTS: Mapping[str, str] = {
+    "processes": "did you mean 'services'? (one [services.ID] table per process)",
+    "version": "not needed: this format has no versions",
+    "environment": "no global environment: give each service its env or env_file",
 }

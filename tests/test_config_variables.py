@@ -13,7 +13,7 @@ import pytest
 
 from coordinator import Command, Daemons
 from coordinator._config import load_config
-from coordinator._config_hints import SERVICE_KEY_HINTS
+from coordinator._config_hints import SERVICE_KEY_HINTS, TOP_KEY_HINTS
 from coordinator._interpolation import InterpolationError, interpolate, interpolate_values
 from coordinator.errors import ConfigError
 
@@ -491,10 +491,37 @@ def test_compose_names_get_a_hint(tmp_path: Path, key: str, value: str, message:
         assert found == "services.app.colour: unknown key"
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[processes.web]\ncommand = "x"\n',
+            "processes: unknown key; did you mean 'services'? "
+            "(one [services.ID] table per process)",
+        ),
+        (
+            'version = "3.8"\n' + SERVICE,
+            "version: unknown key; not needed: this format has no versions",
+        ),
+        (
+            'environment = { A = "1" }\n' + SERVICE,
+            "environment: unknown key; no global environment",
+        ),
+        ('colour = "red"\n' + SERVICE, "colour: unknown key"),
+    ],
+)
+def test_top_level_keys_of_compose_files_get_a_hint(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    assert load_error(write(tmp_path, text)).startswith(message)
+
+
 def test_a_hint_never_hides_a_key_of_this_format(tmp_path: Path) -> None:
+    from coordinator._config import _TOP_KEYS
     from coordinator._config_schema import _SERVICE_KEYS
 
     assert not set(SERVICE_KEY_HINTS) & set(_SERVICE_KEYS)
+    assert not set(TOP_KEY_HINTS) & set(_TOP_KEYS)
     for key in ("env_file", "stop_signal", "log_file", "disabled", "profiles", "watch"):
         assert key not in SERVICE_KEY_HINTS
 
