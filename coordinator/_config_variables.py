@@ -32,7 +32,8 @@ def interpolated(
         interpolate_values(document, variables.get)
     except InterpolationError as error:
         path = error.path
-        entry = str(path[1]) if len(path) > 1 and path[0] == "services" else None
+        in_service = len(path) > 1 and path[0] == "services" and isinstance(path[1], str)
+        entry = str(path[1]) if in_service else None
         raise Problem(f"{where(path)}: {error.problem}", entry) from None
     return document, variables
 
