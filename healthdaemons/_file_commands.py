@@ -145,7 +145,7 @@ def up(
     timeout: float | None,
     control: ControlOptions,
     detached: bool = False,
-    output_kept: dict[str, int] | None = None,
+    build_options: dict[str, Any] | None = None,
 ) -> int:
     daemons = validate(config)
     # Never wrapped: piped output goes to grep and log collectors whole.
@@ -161,7 +161,7 @@ def up(
             exit_if_stuck=True,
             control=control,
             ignore_hangup=detached,
-            output_kept=output_kept,
+            build_options=build_options,
         )
     )
 
