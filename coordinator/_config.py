@@ -12,14 +12,16 @@ import ast
 import heapq
 import os
 import re
-import stat
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._config_hints import TOP_KEY_HINTS
 from ._config_logs import check_log_files, with_log_dir
 from ._config_schema import Problem, Service, Table, key_path, read_service
+from ._config_variables import interpolated
 from ._daemons import Daemons
+from ._file_reading import UnreadableFile, read_regular_file
 from ._log_file import LogDir
 from ._options import DaemonOptions, OneshotOptions
 from ._programs import command_problem
@@ -61,7 +63,9 @@ def load_config(
     name = os.fspath(path)
     try:
         data = _read_toml(name)
-        orphan_guard, services = _read_services(data, Path(name).resolve().parent)
+        base = Path(name).resolve().parent
+        data, variables = interpolated(data, base)
+        orphan_guard, services = _read_services(data, base, variables)
         services = with_log_dir(services, log_dir)
         daemons = _build(_dependency_order(services), orphan_guard)
         if check_programs:
@@ -141,33 +145,14 @@ def _read_toml(name: str) -> dict[str, object]:
 
 
 def _read_file(name: str) -> bytes:
-    """The bytes of a regular file of at most `MAX_CONFIG_BYTES`. Opened without
-    blocking, so that a FIFO is refused rather than waited on."""
+    """The bytes of a regular file of at most `MAX_CONFIG_BYTES`."""
     try:
-        descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as error:
-        raise Problem(f"cannot read: {_reason(error)}") from error
-    except ValueError as error:  # a NUL in the path
-        raise Problem(f"cannot read: {error}") from error
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
-            raise Problem("cannot read: is a directory")
-        if not stat.S_ISREG(mode):
-            raise Problem("cannot read: not a regular file (a FIFO, a device or a socket)")
-        with os.fdopen(descriptor, "rb", closefd=False) as file:
-            data = file.read(MAX_CONFIG_BYTES + 1)
-    except OSError as error:
-        raise Problem(f"cannot read: {_reason(error)}") from error
-    finally:
-        os.close(descriptor)
+        data = read_regular_file(name, MAX_CONFIG_BYTES)
+    except UnreadableFile as error:
+        raise Problem(str(error)) from error.__cause__
     if len(data) > MAX_CONFIG_BYTES:
         raise Problem(f"too large: a config file may hold at most {MAX_CONFIG_BYTES:,} bytes")
     return data
-
-
-def _reason(error: OSError) -> str:
-    return os.strerror(error.errno).lower() if error.errno else str(error)
 
 
 def _toml_problem(error: tomllib.TOMLDecodeError) -> Problem:
@@ -186,15 +171,17 @@ def _toml_problem(error: tomllib.TOMLDecodeError) -> Problem:
     return Problem(f"invalid TOML: {message}")
 
 
-def _read_services(data: dict[str, object], base: Path) -> tuple[bool, list[Service]]:
+def _read_services(
+    data: dict[str, object], base: Path, variables: Mapping[str, str]
+) -> tuple[bool, list[Service]]:
     top = Table((), data)
-    top.only(_TOP_KEYS)
+    top.only(_TOP_KEYS, TOP_KEY_HINTS)
     orphan_guard = top.boolean("orphan_guard", False)
     services = top.table("services")
     if services is None or not services.values:
         raise Problem("no services: add a [services.NAME] table")
     tables = services.values
-    return orphan_guard, [read_service(id, tables[id], tables, base) for id in tables]
+    return orphan_guard, [read_service(id, tables[id], tables, base, variables) for id in tables]
 
 
 # Ordering and building

@@ -19,6 +19,7 @@ from statemachines import EntryKind
 
 from ._announced import Stream, stream_problem
 from ._command import Command
+from ._config_hints import SERVICE_KEY_HINTS
 from ._defaults import (
     CHECK_TIMEOUT,
     GRACE_PERIOD,
@@ -30,6 +31,7 @@ from ._defaults import (
     SCRIPT_TIMEOUT,
     SIGTERM_TIMEOUT,
 )
+from ._env_files import EnvFileProblem, env_file_values
 from ._log_file import LOG_BACKUPS, LOG_MAX_BYTES, LogFile, parse_size
 from ._options import (
     RESTART_POLICIES,
@@ -62,6 +64,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _PROCESS_KEYS = (
     "command",
     "env",
+    "env_file",
     "cwd",
     "user",
     "sigterm_timeout",
@@ -114,9 +117,14 @@ class Table:
         where = key_path(*self.path, name) + ("" if index is None else f"[{index}]")
         return Problem(f"{where}: {message}", self.entry)
 
-    def only(self, allowed: Sequence[str]) -> None:
+    def only(self, allowed: Sequence[str], hints: Mapping[str, str] | None = None) -> None:
+        """`Problem` for a key not `allowed`: with its hint (a key of another
+        format) if `hints` has one, else with the closest allowed key."""
         for name in self.values:
             if name not in allowed:
+                hint = None if hints is None else hints.get(name)
+                if hint is not None:
+                    raise self.problem(name, f"unknown key; {hint}")
                 raise self.problem(name, "unknown key" + did_you_mean(closest(name, allowed)))
 
     def has(self, name: str) -> bool:
@@ -205,9 +213,16 @@ class Service:
         return self.options.requires
 
 
-def read_service(id: str, value: object, services: Mapping[str, object], base: Path) -> Service:
+def read_service(
+    id: str,
+    value: object,
+    services: Mapping[str, object],
+    base: Path,
+    variables: Mapping[str, str],
+) -> Service:
     """The service `[services.ID]`; `services` are all the file's (each id's
-    table, as read), `base` its directory."""
+    table, as read), `base` its directory, `variables` those that its env
+    files' values may use."""
     where = key_path("services", id)
     problem = entry_id_problem(id)
     if problem is not None:
@@ -215,7 +230,7 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
     if not isinstance(value, dict):
         raise Problem(f"{where}: must be a table, not {_type(value)}", id)
     table = Table(("services", id), value, id)
-    table.only(_SERVICE_KEYS)
+    table.only(_SERVICE_KEYS, SERVICE_KEY_HINTS)
     kind = _read_kind(table)
     requires = _read_requires(table, services)
     ready = table.table("ready")
@@ -230,7 +245,7 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
     for name in _ONESHOT_KEYS if kind is EntryKind.DAEMON else _DAEMON_KEYS:
         if table.has(name):
             raise table.problem(name, f"not allowed for a {kind.value}" + _ONLY_FOR[name])
-    command = _read_command(table, kind, base)
+    command = _read_command(table, kind, base, variables)
     max_restarts = table.integer("max_restarts")
     exit_on_failure = table.boolean("exit_on_failure", False)
     options: Options
@@ -366,14 +381,16 @@ def _requirable(id: str, services: Mapping[str, object]) -> list[str]:
     return [i for i in services if i not in dependents and entry_id_problem(i) is None]
 
 
-def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
+def _read_command(
+    table: Table, kind: EntryKind, base: Path, variables: Mapping[str, str]
+) -> Command:
     command = table.command("command")
     if command is None:
         raise table.problem("command", f"required for a {kind.value}")
+    env = _read_env_files(table, base, variables)
     env_table = table.table("env")
-    env: dict[str, str] | None = None
     if env_table is not None:
-        env = {}
+        env = env or {}  # `env` overrides the env files, as in compose
         for name, value in env_table.values.items():
             problem = env_name_problem(name) or text_problem(value)
             if problem is not None:
@@ -418,6 +435,15 @@ def _read_stop_signal(table: Table) -> str:
         raise table.problem("stop_signal", problem)
     assert isinstance(value, str | int)
     return resolve_stop_signal(value).name
+
+
+def _read_env_files(
+    table: Table, base: Path, variables: Mapping[str, str]
+) -> dict[str, str] | None:
+    try:
+        return env_file_values(table.values.get("env_file"), base, variables)
+    except EnvFileProblem as problem:
+        raise table.problem("env_file", problem.problem, problem.index) from problem.__cause__
 
 
 def _read_user(table: Table) -> str | int | None:

@@ -225,7 +225,7 @@ def check_outcome(path: Path, top_keys: list[str] | None) -> None:
         assert reason and "Traceback" not in reason
         if top_keys is not None:  # the file is TOML: the mistake has a place
             places = [key_path(key) for key in top_keys]
-            places += ["no services", "services form a cycle", "duplicate service"]
+            places += ["no services", "services form a cycle", "duplicate service", ".env: "]
             assert any(reason.startswith(place) for place in places), reason
         return
     assert describe_plan(daemons, path).startswith(f"{path}: {len(daemons)} service")

@@ -107,7 +107,8 @@ def test_a_program_that_cannot_run_here_is_a_config_error_naming_the_service(
         f'command = "FOO=1 {MISSING}"\n{PORT}',
         f'command = "cd /tmp && {MISSING}"\n{PORT}',
         f"command = \"'{MISSING}' x\"\n{PORT}",
-        f'command = "${{SERVER:-{MISSING}}}"\n{PORT}',
+        # `$$`: a `$` for the shell, not the file's own `${SERVER:-...}`.
+        f'command = "$${{SERVER:-{MISSING}}}"\n{PORT}',
         f'command = "if true; then {MISSING}; fi"\n{PORT}',
     ],
 )

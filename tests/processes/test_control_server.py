@@ -191,7 +191,7 @@ def test_another_user_cannot_connect(tmp_path: Path) -> None:
 def test_up_bounds_the_output_kept_per_service_as_told(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
-        '[services.talk]\ncommand = "for i in 1 2 3 4 5; do echo $i; done; exec sleep 1000"\n'
+        '[services.talk]\ncommand = "for i in 1 2 3 4 5; do echo $$i; done; exec sleep 1000"\n'
         'ready = { log_line = "^5$" }\n',
     )
     paths = ControlPaths.for_config(config)
