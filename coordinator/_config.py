@@ -21,6 +21,7 @@ from ._config_schema import Problem, Service, Table, key_path, read_service
 from ._daemons import Daemons
 from ._options import DaemonOptions, OneshotOptions
 from ._programs import command_problem
+from ._selection import read_selection_keys, select_services
 from .errors import ConfigError, ValidationError
 
 __all__ = ["describe_plan", "load_config", "start_layers"]
@@ -36,7 +37,14 @@ _DECLARED_TWICE = re.compile(
 )
 
 
-def load_config(path: str | os.PathLike[str], *, check_programs: bool = False) -> Daemons:
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    check_programs: bool = False,
+    services: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+    dependencies: bool = True,
+) -> Daemons:
     """The system that the TOML file at `path` describes.
 
     Services may come in any order: they are added in a stable dependency
@@ -50,14 +58,24 @@ def load_config(path: str | os.PathLike[str], *, check_programs: bool = False) -
     from its `cwd`) and executable by its `user`, who exists, and each
     `cwd` is a directory. It is off by default, as for the builder: a
     system may be drawn, simulated or run on another machine.
+
+    `services` names the services to run, with everything they require
+    (only them, if `dependencies` is false); by default, every enabled one.
+    `profiles` are the active profiles: a service with `profiles` is enabled
+    only when one of them is active, or when it is named; a `disabled` one
+    never. The whole file is checked all the same; the programs of the
+    services left out are not.
     """
     name = os.fspath(path)
     try:
         data = _read_toml(name)
-        orphan_guard, services = _read_services(data, Path(name).resolve().parent)
-        daemons = _build(_dependency_order(services), orphan_guard)
+        orphan_guard, read = _read_services(data, Path(name).resolve().parent)
+        ordered = _dependency_order(read)
+        chosen = select_services(ordered, _ids(services), _ids(profiles), dependencies)
+        daemons = _build(chosen, orphan_guard)
         if check_programs:
-            _check_programs(services)
+            running = set(daemons.ids)
+            _check_programs([service for service in read if service.id in running])
         return daemons
     except Problem as problem:
         raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
@@ -185,7 +203,16 @@ def _read_services(data: dict[str, object], base: Path) -> tuple[bool, list[Serv
     if services is None or not services.values:
         raise Problem("no services: add a [services.NAME] table")
     tables = services.values
-    return orphan_guard, [read_service(id, tables[id], tables, base) for id in tables]
+    return orphan_guard, [
+        read_selection_keys(read_service(id, tables[id], tables, base), tables[id]) for id in tables
+    ]
+
+
+def _ids(names: Sequence[str]) -> list[str]:
+    """A list of names given as a list (a lone string is a mistake, not its letters)."""
+    if isinstance(names, str):
+        raise TypeError(f"give a list of names, not the string {names!r}")
+    return list(names)
 
 
 # Ordering and building

@@ -48,7 +48,7 @@ __all__ = ["Problem", "Service", "Table", "key_path", "read_service"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _PROCESS_KEYS = ("command", "env", "cwd", "user", "sigterm_timeout", "run_as_init", "max_restarts")
-_SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready")
+_SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready", "profiles", "disabled")
 _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
 _READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream", "owned")
@@ -171,6 +171,8 @@ class Service:
     options: Options
     commands: tuple[tuple[str, Command], ...] = ()
     """What it runs, by key (`command`, `ready.script`), for checks of the host."""
+    profiles: tuple[str, ...] = ()
+    disabled: bool = False
 
     @property
     def requires(self) -> Sequence[str]:

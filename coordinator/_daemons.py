@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar, final, overload
 
 from statemachines import EntryKind
@@ -33,9 +34,15 @@ from ._validation import (
     option_problem,
     require_option,
 )
-from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
+from .errors import (
+    DuplicateIdError,
+    InvalidEntryError,
+    InvalidIdError,
+    UnknownDependencyError,
+    ValidationError,
+)
 
-__all__ = ["Daemons"]
+__all__ = ["Daemons", "requirement_closure"]
 
 T = TypeVar("T", DaemonOptions, OneshotOptions, HealthCheckOptions)
 SyncFactory = Callable[[], T | None]
@@ -225,6 +232,40 @@ class Daemons:
             options = HealthCheckOptions(ready, requires)  # type: ignore[arg-type]
         return self._add(id, EntryKind.CHECK, HealthCheckOptions, options)
 
+    def select(self, ids: Iterable[str], /, *, dependencies: bool = True) -> Daemons:
+        """A new `Daemons` of the entries `ids` and, with `dependencies`
+        (the default), everything they require, directly or not; the others
+        are left out. The entries keep their order and options.
+
+        `dependencies=False` keeps only the entries named, as
+        `docker compose up --no-deps` does: an entry's requirements that are
+        left out are dropped, so it starts without waiting for them (those
+        among the named entries are kept). `healthdaemons up FILE ID...`
+        and its `--no-deps` are this, on a config file.
+
+        Raises `ValidationError` naming an id that is not in the system
+        (with the closest one), and `TypeError` for a lone string.
+        """
+        if isinstance(ids, str):
+            raise TypeError(f"ids must be a list of ids, not the string {ids!r}")
+        named = list(ids)
+        for id in named:
+            if not isinstance(id, str) or self._position(id) is None:
+                message = f"cannot select {id!r}: no such entry in this system"
+                suggestion = did_you_mean(closest(str(id), self.ids))
+                raise ValidationError(message + suggestion, entry=str(id))
+        specs = self._store.specs
+        if dependencies:
+            kept = requirement_closure(named, lambda id: specs[self._store.positions[id]].requires)
+        else:
+            kept = dict.fromkeys(named)
+        selected = [
+            dataclasses.replace(spec, requires=tuple(r for r in spec.requires if r in kept))
+            for spec in self.entries
+            if spec.id in kept
+        ]
+        return Daemons(self._host, _Store(selected), len(selected), self._orphan_guard)
+
     def build(
         self,
         *,
@@ -397,6 +438,20 @@ class Daemons:
         store.specs.append(spec)
         store.positions[spec.id] = self._length
         return Daemons(self._host, store, self._length + 1, self._orphan_guard)
+
+
+def requirement_closure(
+    ids: Iterable[str], requires: Callable[[str], Sequence[str]]
+) -> dict[str, None]:
+    """`ids` and everything they require, directly or not (an ordered set)."""
+    closure: dict[str, None] = {}
+    pending = list(ids)
+    while pending:
+        id = pending.pop()
+        if id not in closure:
+            closure[id] = None
+            pending.extend(requires(id))
+    return closure
 
 
 def _check_host(host: object) -> None:
