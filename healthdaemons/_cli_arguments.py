@@ -18,8 +18,8 @@ from ._control_commands import Ids, add_address
 
 __all__ = [
     "DRAWING",
-    "PROFILES_VARIABLE",
     "EVERYTHING",
+    "PROFILES_VARIABLE",
     "Selection",
     "Window",
     "check_arguments",
