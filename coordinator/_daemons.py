@@ -259,11 +259,7 @@ class Daemons:
             kept = requirement_closure(named, lambda id: specs[self._store.positions[id]].requires)
         else:
             kept = dict.fromkeys(named)
-        selected = [
-            dataclasses.replace(spec, requires=tuple(r for r in spec.requires if r in kept))
-            for spec in self.entries
-            if spec.id in kept
-        ]
+        selected = [_within(spec, kept) for spec in self.entries if spec.id in kept]
         return Daemons(self._host, _Store(selected), len(selected), self._orphan_guard)
 
     def build(
@@ -452,6 +448,12 @@ def requirement_closure(
             closure[id] = None
             pending.extend(requires(id))
     return closure
+
+
+def _within(spec: EntrySpec, kept: dict[str, None]) -> EntrySpec:
+    """`spec`, requiring only entries that are `kept`."""
+    requires = tuple(required for required in spec.requires if required in kept)
+    return spec if requires == spec.requires else dataclasses.replace(spec, requires=requires)
 
 
 def _check_host(host: object) -> None:
