@@ -41,13 +41,23 @@ from ._validation import (
     text_problem,
     user_problem,
 )
+from ._watch import Watch, pattern_problem
 from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
 from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 
 __all__ = ["Problem", "Service", "Table", "key_path", "read_service"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_PROCESS_KEYS = ("command", "env", "cwd", "user", "sigterm_timeout", "run_as_init", "max_restarts")
+_PROCESS_KEYS = (
+    "command",
+    "env",
+    "cwd",
+    "user",
+    "sigterm_timeout",
+    "run_as_init",
+    "max_restarts",
+    "watch",
+)
 _SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready", "profiles", "disabled")
 _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
@@ -203,17 +213,18 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
         return Service(id, HealthCheckOptions(check, requires), _commands(None, script))
     command = _read_command(table, kind, base)
     max_restarts = table.integer("max_restarts")
+    watch = _read_watch(table, base)
     options: Options
     if kind is EntryKind.ONESHOT:
         if ready is not None:
             reason = "it is ready once its command exits with code 0"
             raise table.problem("ready", f"not allowed for a oneshot ({reason})")
-        options = OneshotOptions(command, requires, max_restarts)
+        options = OneshotOptions(command, requires, max_restarts, watch=watch)
     else:
         if ready is None:
             raise table.problem("ready", "required for a daemon")
         ready_options, script = _read_ready(ready, kind, base, command)
-        options = DaemonOptions(command, ready_options, requires, max_restarts)
+        options = DaemonOptions(command, ready_options, requires, max_restarts, watch=watch)
         return Service(id, options, _commands(command, script))
     return Service(id, options, _commands(command, None))
 
@@ -292,6 +303,22 @@ def _read_command(table: Table, kind: EntryKind, base: Path) -> Command:
         cwd=base if cwd is None else Path(os.path.normpath(base / cwd)),
         user=_read_user(table),
     )
+
+
+def _read_watch(table: Table, base: Path) -> Watch | None:
+    """`watch = ["src/**/*.py"]`: globs within the file's directory `base`."""
+    if not table.has("watch"):
+        return None
+    patterns = table.strings("watch", "globs")
+    if not patterns:
+        raise table.problem("watch", "must not be empty")
+    for index, pattern in enumerate(patterns):
+        problem = pattern_problem(pattern, base)
+        if problem is not None:
+            raise table.problem(
+                "watch", problem.replace("directory", "config file's directory"), index
+            )
+    return Watch(tuple(patterns), base)
 
 
 def _read_user(table: Table) -> str | int | None:

@@ -34,6 +34,7 @@ from ._validation import (
     option_problem,
     require_option,
 )
+from ._watch import Watch
 from .errors import (
     DuplicateIdError,
     InvalidEntryError,
@@ -135,6 +136,7 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        watch: Watch | None = None,
     ) -> Daemons: ...
 
     def add_daemon(
@@ -148,16 +150,18 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        watch: Watch | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A long-running process, ready when `ready.fn` succeeds.
 
         Give the options as keywords, as a `DaemonOptions`, or as a factory
         (sync or async) returning one or `None` (`None` skips the entry).
+        With `watch`, it is restarted when its files change (see `Watch`).
         """
         if options is None and exec is None and ready is None:
             raise InvalidEntryError(f"daemon {id!r} needs exec= and ready=", entry=id)
         if options is None:
-            options = DaemonOptions(exec, ready, requires, max_restarts, subcontainer)  # type: ignore[arg-type]
+            options = DaemonOptions(exec, ready, requires, max_restarts, subcontainer, watch)  # type: ignore[arg-type]
         return self._add(id, EntryKind.DAEMON, DaemonOptions, options)
 
     @overload
@@ -180,6 +184,7 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        watch: Watch | None = None,
     ) -> Daemons: ...
 
     def add_oneshot(
@@ -192,13 +197,14 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        watch: Watch | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A task run once; ready (for good) when it exits successfully, retried
-        with backoff when it crashes."""
+        with backoff when it crashes; with `watch`, run again when its files change."""
         if options is None and exec is None:
             raise InvalidEntryError(f"oneshot {id!r} needs exec=", entry=id)
         if options is None:
-            options = OneshotOptions(exec, requires, max_restarts, subcontainer)  # type: ignore[arg-type]
+            options = OneshotOptions(exec, requires, max_restarts, subcontainer, watch)  # type: ignore[arg-type]
         return self._add(id, EntryKind.ONESHOT, OneshotOptions, options)
 
     @overload
@@ -390,11 +396,17 @@ class Daemons:
         problem = option_problem("max_restarts", max_restarts)
         if problem is not None:
             problems.append(f"max_restarts {problem}")
+        watch = getattr(options, "watch", None)
+        if watch is not None:
+            if not isinstance(watch, Watch):
+                problems.append(f"watch must be a Watch, not {type(watch).__name__}")
+            else:
+                problems.append(watch.problem())
         for problem in problems:
             if problem is not None:
                 raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)
         requires = self._requires(id, options.requires)
-        return EntrySpec(id, kind, requires, ready, exec_, max_restarts, subcontainer)
+        return EntrySpec(id, kind, requires, ready, exec_, max_restarts, subcontainer, watch)
 
     def _requires(self, id: str, requires: object) -> tuple[str, ...]:
         if isinstance(requires, str) or not isinstance(requires, Sequence | set | frozenset):

@@ -13,6 +13,7 @@ from ._defaults import SIGTERM_TIMEOUT
 from ._ready import Ready
 from ._subcontainer import SubContainer
 from ._validation import callable_problem, option_problem
+from ._watch import Watch
 
 __all__ = [
     "DaemonOptions",
@@ -55,23 +56,27 @@ Exec = ExecFn | Command
 
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
-    """A long-running process, ready when `ready.fn` succeeds; restarted when it exits."""
+    """A long-running process, ready when `ready.fn` succeeds; restarted when it exits
+    (and, with `watch`, when its files change)."""
 
     exec: Exec
     ready: Ready
     requires: Sequence[str] = ()
     max_restarts: int | None = None
     subcontainer: SubContainer | None = None
+    watch: Watch | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OneshotOptions:
-    """A task run once; ready when it exits successfully, retried when it crashes."""
+    """A task run once; ready when it exits successfully, retried when it crashes
+    (and, with `watch`, run again when its files change)."""
 
     exec: Exec
     requires: Sequence[str] = ()
     max_restarts: int | None = None
     subcontainer: SubContainer | None = None
+    watch: Watch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class EntrySpec:
     exec: Exec | None
     max_restarts: int | None = None
     subcontainer: SubContainer | None = None
+    watch: Watch | None = None
 
     @property
     def display(self) -> str | None:
