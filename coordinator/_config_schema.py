@@ -313,11 +313,9 @@ def _read_watch(table: Table, base: Path) -> Watch | None:
     if not patterns:
         raise table.problem("watch", "must not be empty")
     for index, pattern in enumerate(patterns):
-        problem = pattern_problem(pattern, base)
+        problem = pattern_problem(pattern, base, f"the config file's directory ({base})")
         if problem is not None:
-            raise table.problem(
-                "watch", problem.replace("directory", "config file's directory"), index
-            )
+            raise table.problem("watch", problem, index)
     return Watch(tuple(patterns), base)
 
 
