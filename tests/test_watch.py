@@ -96,8 +96,8 @@ OUTSIDE = "points outside the config file's directory (DIR)"
     ("key", "message"),
     [
         (
-            'watch = ["../shared/*.py"]',
-            "services.web.watch[0]: '../shared/*.py' " + OUTSIDE,
+            'watch = ["../common/*.py"]',
+            "services.web.watch[0]: '../common/*.py' " + OUTSIDE,
         ),
         (
             'watch = ["src/../../x"]',
