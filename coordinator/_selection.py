@@ -122,7 +122,7 @@ def _not_enabled(service: Service, required: Service, profiles: Sequence[str]) -
 
 def _nothing_enabled(profiles: Sequence[str]) -> str:
     active = ", ".join(profiles) if profiles else "none"
-    return f"no service to run: each is disabled or in a profile not active (active: {active})"
+    return f"no services to run: each is disabled or in a profile not active (active: {active})"
 
 
 def _within(service: Service, chosen: dict[str, None]) -> Service:

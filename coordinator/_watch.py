@@ -112,8 +112,13 @@ def pattern_problem(
     if problem is not None:
         return problem
     directory = os.path.abspath(base)
-    if _relative(pattern, directory).split("/")[0] == "..":
+    relative = _relative(pattern, directory)
+    if relative.split("/")[0] == "..":
         return f"{pattern!r} points outside {base_name or f'the directory {directory}'}"
+    try:
+        _glob(relative)
+    except re.error as error:
+        return f"invalid glob {pattern!r}: {error}"
     return None
 
 
@@ -145,11 +150,14 @@ def _segment(segment: str) -> str:
         elif char == "?":
             out.append("[^/]")
         elif char == "[" and "]" in segment[index + 1 :]:
-            end = segment.index("]", index + 1)
-            inside = segment[index:end]
-            negate = inside[:1] in ("!", "^")
-            inside = re.escape(inside[1:] if negate else inside).replace("\\-", "-")
-            out.append(f"[{'^' if negate else ''}{inside}]")
+            # As fnmatch: `!` or `^` first negates, and a `]` first is part of the class.
+            start = index + (segment[index : index + 1] in ("!", "^"))
+            end = segment.find("]", start + 1)
+            if end < 0:
+                out.append(re.escape(char))
+                continue
+            inside = re.escape(segment[start:end]).replace("\\-", "-")
+            out.append(f"[{'^' if start > index else ''}{inside}]")
             index = end + 1
         else:
             out.append(re.escape(char))

@@ -199,7 +199,7 @@ def test_profiles_enable_services_as_compose_does(tmp_path: Path) -> None:
         (
             '[services.a]\ncommand = "a"\nready.port = 1\ndisabled = true\n',
             {},
-            "app.toml: no service to run: each is disabled or in a profile not active "
+            "app.toml: no services to run: each is disabled or in a profile not active "
             "(active: none)",
         ),
         (
@@ -297,3 +297,19 @@ def test_up_detach_passes_the_selection_on() -> None:
     assert again[:4] == ["up", "s.toml", "app", "worker"]
     reparsed = build_parser("up").parse_args(again)
     assert selection(reparsed) == selection(parsed) == (("app", "worker"), ("debug", "test"), False)
+
+
+def test_graph_draws_the_selection_of_a_file_or_a_module(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drawing = tmp_path / "g.dot"
+    assert main(["graph", str(write(tmp_path)), "worker", "-o", str(drawing)]) == 0
+    assert "\tworker -> db\n" in drawing.read_text()
+    assert "app" not in drawing.read_text()
+    reference = "tests.test_selection:system"
+    assert main(["graph", reference, "app", "--no-deps", "-o", str(drawing)]) == 0
+    assert "\tapp [" in drawing.read_text()
+    assert "db" not in drawing.read_text()
+    capsys.readouterr()
+    assert main(["graph", reference, "--profile", "debug", "-o", str(drawing)]) == 2
+    assert "profiles are for a config file" in capsys.readouterr().err

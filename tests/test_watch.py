@@ -25,6 +25,7 @@ from .support import Switch, finishes, forever
         ("src/**", ["src/a", "src/x/y"], ["srcs/a"]),
         ("**/*.[ch]", ["a.c", "x/y.h"], ["a.o"]),
         ("[!.]*.py", ["a.py"], [".a.py"]),
+        ("[]]x[!]", ["]x[!]"], ["ax[!]"]),
     ],
 )
 def test_patterns_are_globs_within_the_base(
@@ -111,6 +112,11 @@ OUTSIDE = "points outside the config file's directory (DIR)"
         ("watch = []", "services.web.watch: must not be empty"),
         ('watch = ["a", 2]', "services.web.watch[1]: must be a string, not int"),
         ('watch = [""]', "services.web.watch[0]: must not be empty"),
+        (
+            'watch = ["src/[z-a].py"]',
+            "services.web.watch[0]: invalid glob 'src/[z-a].py': "
+            "bad character range z-a at position 5",
+        ),
     ],
 )
 def test_watch_mistakes_in_a_config_file(tmp_path: Path, key: str, message: str) -> None:
