@@ -29,6 +29,8 @@ from coordinator.checks import (
 )
 from coordinator.errors import ConfigError, ValidationError
 
+from .test_selection import DOCUMENTED as SELECTION_MESSAGES
+
 EXAMPLE = """
 orphan_guard = true
 
@@ -846,6 +848,7 @@ def test_the_documented_messages_are_the_real_ones() -> None:
         "services.db.user: unknown user 'postgress'",
         "invalid TOML: not UTF-8 text: invalid continuation byte (at line 2, column 15)",
     }
+    known |= set(SELECTION_MESSAGES)  # checked in tests/test_selection.py
     assert documented
     assert [m for m in documented if m not in known] == []
 

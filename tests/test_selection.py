@@ -313,3 +313,59 @@ def test_graph_draws_the_selection_of_a_file_or_a_module(
     capsys.readouterr()
     assert main(["graph", reference, "--profile", "debug", "-o", str(drawing)]) == 2
     assert "profiles are for a config file" in capsys.readouterr().err
+
+
+DOCUMENTED_STACK = """
+[services.api]
+command = "api"
+ready.port = 8080
+[services.worker]
+command = "worker"
+ready.port = 8081
+[services.debugger]
+command = "debugger"
+ready.port = 9229
+profiles = ["debug"]
+[services.legacy-sync]
+command = "sync"
+ready.port = 1
+disabled = true
+"""
+_UI = '[services.ui]\ncommand = "ui"\nready.port = 1\nrequires = ["debugger"]\n'
+_API = '[services.api]\ncommand = "api"\nready.port = 1\n'
+DOCUMENTED: dict[str, tuple[str, dict[str, list[str]]]] = {
+    "services.ui.requires: 'ui' requires 'debugger', which is not enabled: "
+    "give --profile debug, or name 'debugger' too": (DOCUMENTED_STACK + _UI, {}),
+    "unknown service 'wrker'; did you mean 'worker'?": (DOCUMENTED_STACK, {"services": ["wrker"]}),
+    "services.legacy-sync.disabled: 'legacy-sync' is disabled, so it cannot be started": (
+        DOCUMENTED_STACK,
+        {"services": ["legacy-sync"]},
+    ),
+    "no service has the profile 'debgu'; did you mean 'debug'?": (
+        DOCUMENTED_STACK,
+        {"profiles": ["debgu"]},
+    ),
+    "services.api.watch[0]: '../x/*.py' points outside the config file's directory (DIR)": (
+        _API + 'watch = ["../x/*.py"]\n',
+        {},
+    ),
+    "services.api.watch: must not be empty": (_API + "watch = []\n", {}),
+    "services.gate.watch: not allowed for a check (it runs no process)": (
+        '[services.gate]\nkind = "check"\nready.port = 1\nwatch = ["*.py"]\n',
+        {},
+    ),
+    "services.api.profiles[0]: invalid profile name 'de bug': use letters, digits, '_', '.' "
+    "and '-', starting with a letter or digit": (_API + 'profiles = ["de bug"]\n', {}),
+    "services.api.disabled: must be a boolean, not str": (_API + 'disabled = "yes"\n', {}),
+}
+"""The messages docs/config.md shows for selections and watching (DIR: the
+file's directory), each with a file and options that give it."""
+
+
+@pytest.mark.parametrize("message", sorted(DOCUMENTED))
+def test_the_documented_messages(tmp_path: Path, message: str) -> None:
+    text, options = DOCUMENTED[message]
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, **options)  # type: ignore[arg-type]
+    assert str(error.value) == f"{path}: {message.replace('DIR', str(tmp_path))}"
