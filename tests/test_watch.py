@@ -132,3 +132,19 @@ def test_a_check_watches_nothing(tmp_path: Path) -> None:
     path.write_text('[services.gate]\nkind = "check"\nready.port = 80\nwatch = ["*.py"]\n')
     with pytest.raises(ConfigError, match=r"services.gate.watch: not allowed for a check"):
         load_config(path)
+
+
+def test_a_simulated_run_watches_no_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify and explore replace the world around the system, files too."""
+    from coordinator._watch import FileWatcher
+    from coordinator.testing import explore, verify
+
+    def no_watcher(*_: object) -> None:
+        raise AssertionError("a simulated run started a file watcher")
+
+    monkeypatch.setattr(FileWatcher, "start", no_watcher)
+    system = Daemons.of().add_daemon(
+        "web", exec=forever(), ready=Ready(None, Switch()), watch=Watch(["*.py"], "/nowhere")
+    )
+    verify(system, max_examples=3)
+    explore(system, max_states=50)
