@@ -62,6 +62,7 @@ def select_services(
     profile, a named service that is disabled, or a service to run that
     requires one that is not enabled."""
     by_id = {service.id: service for service in services}
+    requires = {service.id: service.requires for service in services}  # looked up once
     _check_names(by_id, names)
     active = _active_profiles(services, profiles)
     named = set(names)
@@ -73,17 +74,21 @@ def select_services(
 
     start = list(names) if names else [s.id for s in services if enabled(s)]
     if dependencies:
-        chosen = requirement_closure(start, lambda id: by_id[id].requires)
+        chosen = requirement_closure(start, requires.__getitem__)
         for service in services:
             if service.id in chosen:
-                for required in service.requires:
+                for required in requires[service.id]:
                     if not enabled(by_id[required]):
-                        raise _not_enabled(service, by_id[required], profiles)
+                        raise _not_enabled(service, by_id[required])
     else:
         chosen = dict.fromkeys(start)
     if not chosen:
         raise Problem(_nothing_enabled(profiles))
-    return [_within(service, chosen) for service in services if service.id in chosen]
+    return [
+        _within(service, requires[service.id], chosen)
+        for service in services
+        if service.id in chosen
+    ]
 
 
 def _check_names(by_id: dict[str, Service], names: Sequence[str]) -> None:
@@ -108,7 +113,7 @@ def _active_profiles(services: Sequence[Service], profiles: Sequence[str]) -> se
     return set(profiles)
 
 
-def _not_enabled(service: Service, required: Service, profiles: Sequence[str]) -> Problem:
+def _not_enabled(service: Service, required: Service) -> Problem:
     where = key_path("services", service.id, "requires")
     if required.disabled:
         why = f"which is disabled ({key_path('services', required.id, 'disabled')})"
@@ -125,10 +130,10 @@ def _nothing_enabled(profiles: Sequence[str]) -> str:
     return f"no services to run: each is disabled or in a profile not active (active: {active})"
 
 
-def _within(service: Service, chosen: dict[str, None]) -> Service:
+def _within(service: Service, requires: Sequence[str], chosen: dict[str, None]) -> Service:
     """`service`, requiring only the chosen services (the others are not run)."""
-    requires = tuple(r for r in service.requires if r in chosen)
-    if len(requires) == len(service.requires):
+    kept = tuple(required for required in requires if required in chosen)
+    if len(kept) == len(requires):
         return service
-    options = dataclasses.replace(service.options, requires=requires)
+    options = dataclasses.replace(service.options, requires=kept)
     return dataclasses.replace(service, options=options)
