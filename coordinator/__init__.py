@@ -26,6 +26,7 @@ from ._events import HealthReported as HealthReported
 from ._events import ProcessExited as ProcessExited
 from ._events import ProcessSignalled as ProcessSignalled
 from ._events import ProcessSpawned as ProcessSpawned
+from ._events import RunEnded as RunEnded
 from ._events import SubContainerDestroyed as SubContainerDestroyed
 from ._events import Transitioned as Transitioned
 from ._events import describe_event as describe_event
@@ -41,11 +42,13 @@ from ._options import EntrySpec as EntrySpec
 from ._options import ExecFn as ExecFn
 from ._options import HealthCheckOptions as HealthCheckOptions
 from ._options import OneshotOptions as OneshotOptions
+from ._options import RestartPolicy as RestartPolicy
 from ._output_buffer import OutputFollower as OutputFollower
 from ._output_buffer import OutputLine as OutputLine
 from ._process_handle import ExitStatus as ExitStatus
 from ._process_handle import ProcessHandle as ProcessHandle
 from ._ready import CheckFn as CheckFn
+from ._ready import Liveness as Liveness
 from ._ready import Ready as Ready
 from ._results import HealthCheckResult as HealthCheckResult
 from ._results import HealthStatus as HealthStatus
@@ -79,6 +82,7 @@ __all__ = (
     "Host",
     "LifecycleState",
     "LineCallback",
+    "Liveness",
     "MemoryHost",
     "OneshotOptions",
     "OutputFollower",
@@ -88,6 +92,8 @@ __all__ = (
     "ProcessSignalled",
     "ProcessSpawned",
     "Ready",
+    "RestartPolicy",
+    "RunEnded",
     "RunningDaemons",
     "SpawnError",
     "SpawnFunction",

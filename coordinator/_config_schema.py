@@ -22,13 +22,23 @@ from ._command import Command
 from ._defaults import (
     CHECK_TIMEOUT,
     GRACE_PERIOD,
+    LIVENESS_FAILURES,
+    LIVENESS_INTERVAL,
+    LIVENESS_TIMEOUT,
     READY_TIMEOUT,
     READY_TIMEOUT_MARGIN,
     SCRIPT_TIMEOUT,
     SIGTERM_TIMEOUT,
 )
-from ._options import DaemonOptions, HealthCheckOptions, OneshotOptions, Options
-from ._ready import CheckFn, Ready
+from ._options import (
+    RESTART_POLICIES,
+    DaemonOptions,
+    HealthCheckOptions,
+    OneshotOptions,
+    Options,
+    RestartPolicy,
+)
+from ._ready import CheckFn, Liveness, Ready
 from ._trigger_steps import ResultGetter, Trigger, advance_steps, close_steps
 from ._urls import url_problem
 from ._validation import (
@@ -56,12 +66,25 @@ _PROCESS_KEYS = (
     "sigterm_timeout",
     "run_as_init",
     "max_restarts",
+    "exit_on_failure",
     "watch",
 )
-_SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, "ready", "profiles", "disabled")
+_DAEMON_KEYS = ("restart", "start_timeout", "liveness")
+_ONESHOT_KEYS = ("once",)
+_SERVICE_KEYS = (
+    "kind",
+    "requires",
+    *_PROCESS_KEYS,
+    *_DAEMON_KEYS,
+    *_ONESHOT_KEYS,
+    "ready",
+    "profiles",
+    "disabled",
+)
 _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
 _READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream", "owned")
+_LIVENESS_KEYS = (*_POLLED, "interval", "timeout", "failures", "owned")
 _KINDS = {kind.value: kind for kind in EntryKind}
 
 
@@ -204,34 +227,106 @@ def read_service(id: str, value: object, services: Mapping[str, object], base: P
     requires = _read_requires(table, services)
     ready = table.table("ready")
     if kind is EntryKind.CHECK:
-        for name in _PROCESS_KEYS:
+        for name in (*_PROCESS_KEYS, *_DAEMON_KEYS, *_ONESHOT_KEYS):
             if table.has(name):
                 raise table.problem(name, "not allowed for a check (it runs no process)")
         if ready is None:
             raise table.problem("ready", "required for a check")
         check, script = _read_ready(ready, kind, base, None)
         return Service(id, HealthCheckOptions(check, requires), _commands(None, script))
+    for name in _ONESHOT_KEYS if kind is EntryKind.DAEMON else _DAEMON_KEYS:
+        if table.has(name):
+            raise table.problem(name, f"not allowed for a {kind.value}" + _ONLY_FOR[name])
     command = _read_command(table, kind, base)
     max_restarts = table.integer("max_restarts")
     watch = _read_watch(table, base)
+    exit_on_failure = table.boolean("exit_on_failure", False)
     options: Options
     if kind is EntryKind.ONESHOT:
         if ready is not None:
             reason = "it is ready once its command exits with code 0"
             raise table.problem("ready", f"not allowed for a oneshot ({reason})")
-        options = OneshotOptions(command, requires, max_restarts, watch=watch)
-    else:
-        if ready is None:
-            raise table.problem("ready", "required for a daemon")
-        ready_options, script = _read_ready(ready, kind, base, command)
-        options = DaemonOptions(command, ready_options, requires, max_restarts, watch=watch)
-        return Service(id, options, _commands(command, script))
-    return Service(id, options, _commands(command, None))
+        once = table.boolean("once", False)
+        options = OneshotOptions(
+            command, requires, max_restarts, once=once, exit_on_failure=exit_on_failure, watch=watch
+        )
+        return Service(id, options, _commands(command, None))
+    if ready is None:
+        raise table.problem("ready", "required for a daemon")
+    ready_options, script = _read_ready(ready, kind, base, command)
+    liveness_table = table.table("liveness")
+    liveness, liveness_script = (None, None)
+    if liveness_table is not None:
+        liveness, liveness_script = _read_liveness(liveness_table, base, command)
+    restart = _read_restart(table)
+    if exit_on_failure and max_restarts is None and restart != "no":
+        raise table.problem(
+            "exit_on_failure",
+            'needs max_restarts or restart = "no" (restarted for ever, it never fails for good)',
+        )
+    options = DaemonOptions(
+        command,
+        ready_options,
+        requires,
+        max_restarts,
+        restart=restart,
+        start_timeout=_read_start_timeout(table),
+        liveness=liveness,
+        exit_on_failure=exit_on_failure,
+        watch=watch,
+    )
+    return Service(id, options, _commands(command, script, liveness_script))
 
 
-def _commands(command: Command | None, script: Command | None) -> tuple[tuple[str, Command], ...]:
-    keyed = (("command", command), ("ready.script", script))
+_ONLY_FOR = {
+    "restart": " (a oneshot is retried when it fails, under max_restarts)",
+    "start_timeout": " (only a daemon waits to be ready)",
+    "liveness": " (only a daemon runs long enough to hang)",
+    "once": " (only a oneshot runs once)",
+}
+
+
+def _commands(
+    command: Command | None, script: Command | None, liveness: Command | None = None
+) -> tuple[tuple[str, Command], ...]:
+    keyed = (("command", command), ("ready.script", script), ("liveness.script", liveness))
     return tuple((key, run) for key, run in keyed if run is not None)
+
+
+def _read_restart(table: Table) -> RestartPolicy:
+    name = table.string("restart") or "always"
+    if name not in RESTART_POLICIES:
+        allowed = ", ".join(f'"{policy}"' for policy in RESTART_POLICIES)
+        raise table.problem("restart", f"must be one of {allowed}, not {name!r}")
+    return name
+
+
+def _read_start_timeout(table: Table) -> float | None:
+    return table.option("start_timeout", 0.0) if table.has("start_timeout") else None
+
+
+def _read_liveness(table: Table, base: Path, process: Command) -> tuple[Liveness, Command | None]:
+    """`[services.ID.liveness]`: a polled check, as in `ready`, and when to act on it."""
+    table.only(_LIVENESS_KEYS)
+    given = [s for s in _POLLED if table.has(s)]
+    if len(given) != 1:
+        raise Problem(
+            f"{key_path(*table.path)}: give exactly one of {', '.join(_POLLED)} "
+            f"(got {', '.join(given) or 'none'})",
+            table.entry,
+        )
+    default_timeout = SCRIPT_TIMEOUT if given[0] == "script" else LIVENESS_TIMEOUT
+    timeout = table.option("timeout", default_timeout)
+    fn, script = _read_source(table, given[0], timeout, base, process)
+    failures = table.integer("failures")
+    liveness = Liveness(
+        fn,
+        interval=table.option("interval", LIVENESS_INTERVAL),
+        # The check's own timeout ends it first, with its own message.
+        timeout=timeout + READY_TIMEOUT_MARGIN,
+        failures=LIVENESS_FAILURES if failures is None else failures,
+    )
+    return liveness, script
 
 
 def _read_kind(table: Table) -> EntryKind:

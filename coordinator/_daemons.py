@@ -15,6 +15,7 @@ from ._command_process import CommandProcess
 from ._defaults import OUTPUT_BYTES, OUTPUT_LINES
 from ._host import DEFAULT_HISTORY_LIMIT, Host, MemoryHost
 from ._options import (
+    RESTART_POLICIES,
     DaemonOptions,
     EntrySpec,
     Exec,
@@ -22,8 +23,9 @@ from ._options import (
     HealthCheckOptions,
     OneshotOptions,
     Options,
+    RestartPolicy,
 )
-from ._ready import Ready
+from ._ready import Liveness, Ready
 from ._running import RunningDaemons
 from ._subcontainer import SubContainer
 from ._supervisor import SpawnFunction
@@ -136,6 +138,10 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        restart: RestartPolicy = "always",
+        start_timeout: float | None = None,
+        liveness: Liveness | None = None,
+        exit_on_failure: bool = False,
         watch: Watch | None = None,
     ) -> Daemons: ...
 
@@ -150,6 +156,10 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        restart: RestartPolicy = "always",
+        start_timeout: float | None = None,
+        liveness: Liveness | None = None,
+        exit_on_failure: bool = False,
         watch: Watch | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A long-running process, ready when `ready.fn` succeeds.
@@ -161,7 +171,18 @@ class Daemons:
         if options is None and exec is None and ready is None:
             raise InvalidEntryError(f"daemon {id!r} needs exec= and ready=", entry=id)
         if options is None:
-            options = DaemonOptions(exec, ready, requires, max_restarts, subcontainer, watch)  # type: ignore[arg-type]
+            options = DaemonOptions(
+                exec,  # type: ignore[arg-type]
+                ready,  # type: ignore[arg-type]
+                requires,
+                max_restarts,
+                subcontainer,
+                restart,
+                start_timeout,
+                liveness,
+                exit_on_failure,
+                watch,
+            )
         return self._add(id, EntryKind.DAEMON, DaemonOptions, options)
 
     @overload
@@ -184,6 +205,8 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        once: bool = False,
+        exit_on_failure: bool = False,
         watch: Watch | None = None,
     ) -> Daemons: ...
 
@@ -197,6 +220,8 @@ class Daemons:
         requires: Sequence[str] = (),
         max_restarts: int | None = None,
         subcontainer: SubContainer | None = None,
+        once: bool = False,
+        exit_on_failure: bool = False,
         watch: Watch | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A task run once; ready (for good) when it exits successfully, retried
@@ -204,7 +229,15 @@ class Daemons:
         if options is None and exec is None:
             raise InvalidEntryError(f"oneshot {id!r} needs exec=", entry=id)
         if options is None:
-            options = OneshotOptions(exec, requires, max_restarts, subcontainer, watch)  # type: ignore[arg-type]
+            options = OneshotOptions(
+                exec,  # type: ignore[arg-type]
+                requires,
+                max_restarts,
+                subcontainer,
+                once,
+                exit_on_failure,
+                watch,
+            )
         return self._add(id, EntryKind.ONESHOT, OneshotOptions, options)
 
     @overload
@@ -276,6 +309,7 @@ class Daemons:
         spawn: SpawnFunction = CommandProcess.start,
         output_lines: int | None = OUTPUT_LINES,
         output_bytes: int | None = OUTPUT_BYTES,
+        exit_code_from: str | None = None,
     ) -> RunningDaemons:
         """The system, ready to run: `async with system.build() as running: ...`.
 
@@ -297,6 +331,11 @@ class Daemons:
         default), at most `output_bytes` bytes of them (1 MiB), for
         `running.output()` and `running.follow_output()`; `None` lifts a
         bound. `ValueError` for a bound that is not an int >= 0 or `None`.
+
+        `exit_code_from`: the id of a daemon or oneshot whose first exit ends
+        the run, whatever its code (a test runner that is expected to
+        finish): the system shuts down in order, and `running.ended_by` holds
+        the code. `ValueError` for an id that is not such an entry.
         """
         require_option("history_limit", history_limit)
         require_option("output_lines", output_lines)
@@ -307,6 +346,8 @@ class Daemons:
                 "spawn must be an async function (command, settings) -> ProcessHandle, "
                 f"not {type(spawn).__name__}"
             )
+        if exit_code_from is not None:
+            self._check_exit_code_from(exit_code_from)
         if host is None:
             # (Not `or`: a host may well be empty, as a list of events is.)
             host = self._host if self._host is not None else MemoryHost(history_limit)
@@ -318,7 +359,16 @@ class Daemons:
             output_lines=output_lines,
             output_bytes=output_bytes,
             spawn=spawn,
+            exit_code_from=exit_code_from,
         )
+
+    def _check_exit_code_from(self, id: str) -> None:
+        position = self._position(id) if isinstance(id, str) else None
+        if position is None:
+            suggestion = closest(str(id), self.ids)
+            raise ValueError(f"exit_code_from: no entry {id!r}" + did_you_mean(suggestion))
+        if self._store.specs[position].kind is EntryKind.CHECK:
+            raise ValueError(f"exit_code_from: {id!r} is a check, which runs no process to exit")
 
     async def run_until_success(self, timeout: float | None = None) -> None:
         """Build, wait until every entry is ready at the same time, then terminate.
@@ -405,8 +455,25 @@ class Daemons:
         for problem in problems:
             if problem is not None:
                 raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)
+        problem = _policy_problem(options)
+        if problem is not None:
+            raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)
         requires = self._requires(id, options.requires)
-        return EntrySpec(id, kind, requires, ready, exec_, max_restarts, subcontainer, watch)
+        return EntrySpec(
+            id,
+            kind,
+            requires,
+            ready,
+            exec_,
+            max_restarts,
+            subcontainer,
+            restart=getattr(options, "restart", "always"),
+            start_timeout=getattr(options, "start_timeout", None),
+            liveness=getattr(options, "liveness", None),
+            exit_on_failure=getattr(options, "exit_on_failure", False),
+            once=getattr(options, "once", False),
+            watch=watch,
+        )
 
     def _requires(self, id: str, requires: object) -> tuple[str, ...]:
         if isinstance(requires, str) or not isinstance(requires, Sequence | set | frozenset):
@@ -466,6 +533,33 @@ def _within(spec: EntrySpec, kept: dict[str, None]) -> EntrySpec:
     """`spec`, requiring only entries that are `kept`."""
     requires = tuple(required for required in spec.requires if required in kept)
     return spec if requires == spec.requires else dataclasses.replace(spec, requires=requires)
+
+
+def _policy_problem(options: Options) -> str | None:
+    """What is wrong with the options that say how an entry runs and ends."""
+    if isinstance(options, HealthCheckOptions):
+        return None
+    for name in ("exit_on_failure", *(("once",) if isinstance(options, OneshotOptions) else ())):
+        if not isinstance(getattr(options, name), bool):
+            return f"{name} must be a boolean, not {type(getattr(options, name)).__name__}"
+    if isinstance(options, OneshotOptions):
+        return None
+    if options.restart not in RESTART_POLICIES:
+        allowed = ", ".join(repr(policy) for policy in RESTART_POLICIES)
+        return f"restart must be one of {allowed}, not {options.restart!r}"
+    problem = option_problem("start_timeout", options.start_timeout)
+    if problem is not None:
+        return f"start_timeout {problem}"
+    if options.liveness is not None:
+        if not isinstance(options.liveness, Liveness):
+            return f"liveness must be a Liveness, not {type(options.liveness).__name__}"
+        problem = options.liveness.problem()
+        if problem is not None:
+            return problem
+    if options.exit_on_failure and options.max_restarts is None and options.restart != "no":
+        # Restarted for ever, it would never fail for good.
+        return 'exit_on_failure needs max_restarts or restart="no"'
+    return None
 
 
 def _check_host(host: object) -> None:

@@ -23,6 +23,9 @@ __all__ = [
     "HISTORY_LIMIT",
     "KILL_WAIT",
     "LEFTOVER_WAIT",
+    "LIVENESS_FAILURES",
+    "LIVENESS_INTERVAL",
+    "LIVENESS_TIMEOUT",
     "OUTPUT_BYTES",
     "OUTPUT_LINES",
     "OUTPUT_TAIL_TIMEOUT",
@@ -44,6 +47,9 @@ __all__ = [
 GRACE_PERIOD = 5.0
 SIGTERM_TIMEOUT = 30.0
 CHECK_TIMEOUT = 1.0
+LIVENESS_INTERVAL = 10.0
+LIVENESS_TIMEOUT = 5.0
+LIVENESS_FAILURES = 3
 SCRIPT_TIMEOUT = 30.0
 READY_TIMEOUT = 60.0
 READY_TIMEOUT_MARGIN = 5.0
@@ -129,6 +135,28 @@ DEFAULTS: tuple[Default, ...] = (
         CHECK_TIMEOUT,
         "how long one check may take (`ready.timeout` for `port` and `url`)",
         "checks",
+    ),
+    Default(
+        "LIVENESS_INTERVAL",
+        "`Liveness.interval`, `liveness.interval`",
+        LIVENESS_INTERVAL,
+        "from a daemon's first ready on, its liveness check runs this often",
+        "checks",
+    ),
+    Default(
+        "LIVENESS_TIMEOUT",
+        "`Liveness.timeout`, `liveness.timeout`",
+        LIVENESS_TIMEOUT,
+        "how long one liveness check may take",
+        "checks",
+    ),
+    Default(
+        "LIVENESS_FAILURES",
+        "`Liveness.failures`, `liveness.failures`",
+        LIVENESS_FAILURES,
+        "liveness failures in a row that restart the daemon",
+        "checks",
+        unit="in a row",
     ),
     Default(
         "SCRIPT_TIMEOUT",

@@ -34,6 +34,7 @@ class TermFlag:
 class Entry(Lifecycle):
     __slots__ = (
         "announcer",
+        "became_ready",
         "checking",
         "checks_scope",
         "dependencies",
@@ -44,10 +45,12 @@ class Entry(Lifecycle):
         "launched_at",
         "launches",
         "on_hold",
+        "once_done",
         "operator_actions",
         "process",
         "ready_dependencies",
         "recheck_scope",
+        "restart_reason",
         "restarts",
         "running_dependents",
         "sigkill_sent",
@@ -57,6 +60,7 @@ class Entry(Lifecycle):
         "stopping",
         "term_flag",
         "wait_scope",
+        "watchdog",
     )
 
     def __init__(self, spec: EntrySpec, term_flag: TermFlag, machine: Machine) -> None:
@@ -73,7 +77,11 @@ class Entry(Lifecycle):
         self.launches = 0
         """How many times the entry has launched: a restart waits for the next."""
         self.on_hold = False
-        """Stopped by an operator and not started again (the guard `held`)."""
+        """Stopped by an operator, or ended by its restart policy, and not
+        started again (the guard `held`)."""
+        self.once_done = False
+        """A `once` oneshot that succeeded (the guard `done`): it no longer
+        counts among its dependencies' running dependents."""
         self.operator_actions = 0
         """How many operator actions were called on the entry: a pending one
         is over once a later one supersedes it."""
@@ -99,6 +107,13 @@ class Entry(Lifecycle):
         """Whether this launch's check loop has started."""
         self.announcer: object = None
         """Stands for the current process: only it may announce readiness."""
+        # Only for a daemon with a start timeout or a liveness check.
+        self.watchdog: anyio.CancelScope | None = None
+        """The current process's watchdog task, cancelled when the process ends."""
+        self.became_ready: anyio.Event | None = None
+        """Set when the entry becomes ready while the watchdog waits for it."""
+        self.restart_reason: str | None = None
+        """Why the supervisor stopped the current process to restart it."""
 
     def __repr__(self) -> str:
         return f"<Entry {self.spec.id!r} {self.state.value}>"
@@ -140,3 +155,6 @@ class Entry(Lifecycle):
 
     def held(self) -> bool:
         return self.on_hold
+
+    def done(self) -> bool:
+        return self.once_done

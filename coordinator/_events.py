@@ -27,6 +27,7 @@ __all__ = [
     "ProcessExited",
     "ProcessSignalled",
     "ProcessSpawned",
+    "RunEnded",
     "SubContainerDestroyed",
     "Transitioned",
     "describe_event",
@@ -122,6 +123,19 @@ class SubContainerDestroyed:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    """`entry` ended the run (its `exit_on_failure`, or `exit_code_from`): the
+    system shuts down in order. `returncode` is the code to exit with: the
+    entry's last exit code (128 + N after signal N, 1 when it did not start)."""
+
+    type: ClassVar[str] = "ended"
+    at: float
+    entry: str
+    returncode: int
+    reason: str
+
+
 Event = (
     Transitioned
     | HealthReported
@@ -130,6 +144,7 @@ Event = (
     | ProcessExited
     | ErrorReported
     | SubContainerDestroyed
+    | RunEnded
 )
 
 _EVENT_TYPES: dict[str, type[Event]] = {
@@ -142,6 +157,7 @@ _EVENT_TYPES: dict[str, type[Event]] = {
         ProcessExited,
         ErrorReported,
         SubContainerDestroyed,
+        RunEnded,
     )
 }
 _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
@@ -329,4 +345,6 @@ def describe_event(event: Event) -> str:
             what = f"error: {event.message}"
         case SubContainerDestroyed():
             what = f"destroyed subcontainer {event.name}"
+        case RunEnded():
+            what = f"ended the run (exit code {event.returncode}): {event.reason}"
     return f"{event.entry or '-':<12} {what}"

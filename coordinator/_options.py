@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from statemachines import EntryKind
 
 from ._command import Command
 from ._defaults import SIGTERM_TIMEOUT
-from ._ready import Ready
+from ._ready import Liveness, Ready
 from ._subcontainer import SubContainer
 from ._validation import callable_problem, option_problem
 from ._watch import Watch
 
 __all__ = [
+    "RESTART_POLICIES",
     "DaemonOptions",
     "EntrySpec",
     "ExecFn",
     "HealthCheckOptions",
     "OneshotOptions",
+    "RestartPolicy",
 ]
 
 ExecFunction = Callable[[Any], Awaitable[object]]
@@ -53,29 +55,57 @@ class ExecFn:
 Exec = ExecFn | Command
 """Everything an entry can run."""
 
+RestartPolicy = Literal["always", "on-failure", "no"]
+"""When a daemon's process ends on its own, whether it runs again (docker
+compose's names): `always`; `on-failure`, unless it exited with code 0; `no`.
+A daemon that is not run again after an exit 0 becomes `stopped` (its
+dependents stop first); after a crash it is failing for good, as after
+`max_restarts`."""
+RESTART_POLICIES: tuple[RestartPolicy, ...] = get_args(RestartPolicy)
+
 
 @dataclass(frozen=True, slots=True)
 class DaemonOptions:
-    """A long-running process, ready when `ready.fn` succeeds; restarted when it exits
-    (and, with `watch`, when its files change)."""
+    """A long-running process, ready when `ready.fn` succeeds; restarted when it
+    exits, as `restart` says.
+
+    `start_timeout`: a process not ready this many seconds after it started
+    is restarted (counted in restarts and backoff). `liveness`: a second
+    check that restarts a process that stops answering once it was ready.
+    `exit_on_failure`: when the daemon fails for good (`max_restarts`
+    reached, or a crash under `restart="no"`), the whole system shuts down
+    (`RunningDaemons.ended_by`). `watch`: restarted when its files change.
+    """
 
     exec: Exec
     ready: Ready
     requires: Sequence[str] = ()
     max_restarts: int | None = None
     subcontainer: SubContainer | None = None
+    restart: RestartPolicy = "always"
+    start_timeout: float | None = None
+    liveness: Liveness | None = None
+    exit_on_failure: bool = False
     watch: Watch | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OneshotOptions:
-    """A task run once; ready when it exits successfully, retried when it crashes
-    (and, with `watch`, run again when its files change)."""
+    """A task run once; ready when it exits successfully, retried when it crashes.
+
+    `once`: once it has succeeded, it stays ready for the rest of the run,
+    whatever its dependencies do, instead of running again after they
+    recover. `exit_on_failure`: its first failure (a non-zero exit) is not
+    retried but shuts the whole system down (`RunningDaemons.ended_by`).
+    `watch`: run again when its files change.
+    """
 
     exec: Exec
     requires: Sequence[str] = ()
     max_restarts: int | None = None
     subcontainer: SubContainer | None = None
+    once: bool = False
+    exit_on_failure: bool = False
     watch: Watch | None = None
 
 
@@ -101,6 +131,11 @@ class EntrySpec:
     exec: Exec | None
     max_restarts: int | None = None
     subcontainer: SubContainer | None = None
+    restart: RestartPolicy = "always"
+    start_timeout: float | None = None
+    liveness: Liveness | None = None
+    exit_on_failure: bool = False
+    once: bool = False
     watch: Watch | None = None
 
     @property

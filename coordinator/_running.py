@@ -66,7 +66,7 @@ from ._defaults import OUTPUT_BYTES, OUTPUT_LINES
 from ._entry import Entry, TermFlag
 from ._entry_view import EntryView
 from ._event_log import EventLog
-from ._events import Event, Transitioned
+from ._events import Event, RunEnded, Transitioned
 from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._not_ready import why_not_ready
 from ._options import EntrySpec
@@ -131,6 +131,7 @@ class RunningDaemons:
         output_lines: int | None = OUTPUT_LINES,
         output_bytes: int | None = OUTPUT_BYTES,
         spawn: SpawnFunction = CommandProcess.start,
+        exit_code_from: str | None = None,
     ) -> None:
         self._log = log = EventLog(host, history_limit, self._stop_for)
         self._output = OutputBuffers(output_lines, output_bytes)
@@ -144,6 +145,8 @@ class RunningDaemons:
             error=log.error,
             fatal=log.fatal,
             output=self._output.append,
+            end_run=self._end_run,
+            exit_code_from=exit_code_from,
         )
         self._subcontainers = SubContainerUsers(
             specs,
@@ -176,6 +179,7 @@ class RunningDaemons:
         """Around the block of `async with`: cancelled to end it when user code
         raised an exception that ends the system (`_stop_for`)."""
         self._fatal_error: BaseException | None = None
+        self._ended_by: RunEnded | None = None
         watches = {spec.id: spec.watch for spec in specs if spec.watch is not None}
         self._watcher = (
             FileWatcher(watches, self.restart, self._restartable, log.error) if watches else None
@@ -202,6 +206,12 @@ class RunningDaemons:
         """The entries that gave up (reached `max_restarts`) and have not
         recovered since, in the order they gave up."""
         return tuple(self._gave_up)
+
+    @property
+    def ended_by(self) -> RunEnded | None:
+        """The entry that ended the run (`exit_on_failure`, `exit_code_from`),
+        with the code to exit with; `None` while nothing has."""
+        return self._ended_by
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -424,6 +434,15 @@ class RunningDaemons:
         self._check_all_stopped()
         self._log.notify()
 
+    def _end_run(self, entry: Entry, returncode: int, reason: str) -> None:
+        """`entry` ends the run: record why, and stop every entry in order.
+        Called between steps; the first one to end the run is the one kept."""
+        if self._terminating:
+            return
+        ended = self._ended_by = RunEnded(anyio.current_time(), entry.spec.id, returncode, reason)
+        self._log.record(ended)
+        self._begin_term()
+
     def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
         """User code raised `error`, which ends the system: stop every entry in
         order, end the block, and let `error` out of it (`__aexit__`)."""
@@ -580,14 +599,18 @@ class RunningDaemons:
             for dependent in entry.dependents:
                 dependent.ready_dependencies += delta
                 queue.append(dependent)
+            if dest is READY:
+                self._became_ready(entry)
         if source is WAITING and dest is STARTING:
+            entry.once_done = False
             for dependency in entry.dependencies:
                 dependency.running_dependents += 1
             self._supervisor.launch(entry)
         elif source is STOPPING:
-            for dependency in entry.dependencies:
-                dependency.running_dependents -= 1
-                queue.append(dependency)
+            if not entry.once_done:  # (a done oneshot let go of them already)
+                for dependency in entry.dependencies:
+                    dependency.running_dependents -= 1
+                    queue.append(dependency)
             queue.append(entry)
         elif source is STOPPED:  # released
             self._stopped_count -= 1
@@ -601,6 +624,16 @@ class RunningDaemons:
                 self._stopped_for_good(entry)
                 self._check_all_stopped()
         return True
+
+    def _became_ready(self, entry: Entry) -> None:
+        if entry.became_ready is not None:
+            entry.became_ready.set()
+        if entry.spec.once and not entry.once_done:
+            # Done for this run: its dependencies may stop without it.
+            entry.once_done = True
+            for dependency in entry.dependencies:
+                dependency.running_dependents -= 1
+                self._queue.append(dependency)
 
     def _stopped_for_good(self, entry: Entry) -> None:
         """`stopped` is final once the system terminates: its subcontainer may go."""

@@ -34,6 +34,7 @@ from ._options import Exec
 from ._output_buffer import OutputStream
 from ._output_guard import guard_output
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
+from ._ready import CheckFn
 from ._results import HealthCheckResult
 from ._task_host import TaskHost
 from ._trigger_steps import close_quietly, start_trigger
@@ -62,7 +63,9 @@ class EntrySupervisor:
     """The tasks of every entry of one running system."""
 
     __slots__ = (
+        "_end_run",
         "_error",
+        "_exit_code_from",
         "_fatal",
         "_output",
         "_react",
@@ -83,8 +86,12 @@ class EntrySupervisor:
         error: Callable[[str | None, str], None],
         fatal: Fatal,
         output: Callable[[str, OutputStream, str], None],
+        end_run: Callable[[Entry, int, str], None],
+        exit_code_from: str | None = None,
     ) -> None:
         self._tasks = tasks
+        self._end_run = end_run
+        self._exit_code_from = exit_code_from
         self._output = output
         self._spawn = spawn
         self._react = react
@@ -164,7 +171,7 @@ class EntrySupervisor:
                     break
                 delay = backoff.next_delay(anyio.current_time() - spawned_at)
                 if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
-                    self._give_up(entry, spec.max_restarts)
+                    self._give_up(entry, f"gave up after {spec.max_restarts} restarts", status)
                     break
                 entry.restarts = backoff.restarts
                 if delay:
@@ -197,11 +204,14 @@ class EntrySupervisor:
             name=f"healthdaemons:{entry.spec.id}:checks",
         )
 
-    def _give_up(self, entry: Entry, restarts: int) -> None:
+    def _give_up(self, entry: Entry, message: str, status: ExitStatus) -> None:
+        """Failing for good; with `exit_on_failure`, the end of the run."""
         assert entry.checks_scope is not None
         entry.checks_scope.cancel()
-        failure = HealthCheckResult.failure(f"gave up after {restarts} restarts")
+        failure = HealthCheckResult.failure(message)
         self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
+        if entry.spec.exit_on_failure:
+            self._end_run(entry, _exit_code(status), f"{entry.spec.id}: {message}")
 
     async def _run_process(
         self, entry: Entry, exec_: Exec
@@ -248,6 +258,8 @@ class EntrySupervisor:
         entry.process = process
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         self._start_checks(entry)
+        if _watches(entry):
+            self._start_watchdog(entry, process)
         scope = entry.wait_scope = anyio.CancelScope()
         if entry.signalled:
             # The stop was permitted while the command was being spawned.
@@ -304,6 +316,9 @@ class EntrySupervisor:
     def _exited(self, entry: Entry, pid: int | None, status: ExitStatus | None) -> None:
         assert status is not None
         entry.process = None
+        if entry.watchdog is not None:
+            entry.watchdog.cancel()
+            entry.watchdog = entry.became_ready = None
         entry.announcer = None  # what is left of it may not announce readiness
         self._record(
             ProcessExited(
@@ -319,23 +334,103 @@ class EntrySupervisor:
             self._error(entry.spec.id, f"{entry.spec.id}: {status.description}")
 
     def _after_exit(self, entry: Entry, status: ExitStatus) -> bool:
-        """React to an exit the supervisor did not cause; `True` to run again."""
+        """React to an exit the supervisor did not cause (or caused to restart
+        it); `True` to run again."""
+        restarted_for, entry.restart_reason = entry.restart_reason, None
         if entry.state not in ACTIVE_STATES:
             return False
-        kind = entry.spec.kind.value
-        if entry.spec.kind is EntryKind.ONESHOT and status.clean:
+        spec = entry.spec
+        ends_run = spec.id == self._exit_code_from
+        if spec.kind is EntryKind.ONESHOT and status.clean:
             self._react(entry, LifecycleEvent.HEALTHY, HealthCheckResult.success())
+            if ends_run:
+                self._end_run(entry, 0, f"{spec.id} exited with code 0")
             return False
-        if not status.spawned:
-            message = f"{entry.spec.id} {kind} could not start: {status.description}"
-        elif status.clean:
-            message = f"{entry.spec.id} {kind} exited"
-        else:
-            message = f"{entry.spec.id} {kind} crashed: {status.description}"
-        self._react(entry, LifecycleEvent.UNHEALTHY, HealthCheckResult.failure(message))
+        message = _exit_message(entry, status, restarted_for)
+        if ends_run:
+            self._react(entry, LifecycleEvent.UNHEALTHY, HealthCheckResult.failure(message))
+            self._end_run(entry, _exit_code(status), message)
+            return False
+        if spec.kind is EntryKind.DAEMON and spec.restart != "always" and restarted_for is None:
+            policy = f'restart = "{spec.restart}"'
+            if status.returncode == 0:
+                # Ended on its own: it stays stopped, as if an operator held it.
+                entry.on_hold = True
+                ended = HealthCheckResult.failure(f"{message}; not restarted ({policy})")
+                self._react(entry, LifecycleEvent.FINISH, ended, soften=False)
+                return False
+            if spec.restart == "no":
+                self._give_up(entry, f"{message}; not restarted ({policy})", status)
+                return False
+        if spec.kind is EntryKind.ONESHOT and spec.exit_on_failure:
+            self._give_up(entry, message, status)
+            return False
+        failure = HealthCheckResult.failure(message)
+        self._react(entry, LifecycleEvent.UNHEALTHY, failure)
+        # The trigger starts over from this failure: with the last success of
+        # the process that is gone, it would wait as after a success (30 s).
+        entry.last_raw = failure
         if entry.recheck_scope is not None:
             entry.recheck_scope.cancel()
         return True
+
+    # The watchdog of a process: its start timeout, then its liveness check.
+
+    def _start_watchdog(self, entry: Entry, process: ProcessHandle) -> None:
+        # Made now, not in the task: the process may be ready before it runs.
+        entry.became_ready = anyio.Event()
+        scope = entry.watchdog = anyio.CancelScope()
+        self._tasks.group.start_soon(
+            self._watch_process, entry, process, scope, name=f"healthdaemons:{entry.spec.id}:watch"
+        )
+
+    async def _watch_process(
+        self, entry: Entry, process: ProcessHandle, scope: anyio.CancelScope
+    ) -> None:
+        spec = entry.spec
+        became_ready = entry.became_ready
+        assert became_ready is not None
+        CHECKED_ENTRY.set(CheckedEntry(spec.id, entry, self._tasks.guard_fd))
+        with scope:
+            if spec.start_timeout is None:
+                await became_ready.wait()
+            else:
+                with anyio.move_on_after(spec.start_timeout):
+                    await became_ready.wait()
+                if not became_ready.is_set():
+                    reason = f"not ready {spec.start_timeout:g} s after it started"
+                    self._restart_process(entry, process, reason)
+                    return
+            liveness = spec.liveness
+            if liveness is None:
+                return
+            failures = 0
+            while True:
+                await anyio.sleep(liveness.interval)
+                result = _unless_stopped(
+                    entry, await _call_check(liveness.fn, liveness.timeout, "liveness check")
+                )
+                failures = 0 if result.is_success else failures + 1
+                if failures >= liveness.failures:
+                    times = "once" if failures == 1 else f"{failures} times in a row"
+                    reason = f"liveness check failed {times}: {result.message}"
+                    self._restart_process(entry, process, reason)
+                    return
+
+    def _restart_process(self, entry: Entry, process: ProcessHandle, reason: str) -> None:
+        """Stop the process by the stop policy, for its loop to run it again."""
+        if (
+            entry.process is not process
+            or not process.running
+            or entry.state not in ACTIVE_STATES
+            or entry.signalled
+            or entry.kill_at is not None
+            or entry.sigkill_sent
+            or entry.wait_scope is None
+        ):
+            return  # stopping already, or gone
+        entry.restart_reason = reason
+        entry.wait_scope.deadline = self._terminate(entry, process)
 
     async def _check_loop(self, entry: Entry, checks: anyio.CancelScope) -> None:
         ready = entry.spec.ready
@@ -457,22 +552,50 @@ class EntrySupervisor:
         self._react(entry, LifecycleEvent.HEALTHY, result)
 
 
+def _watches(entry: Entry) -> bool:
+    """Whether the entry's processes need a watchdog."""
+    return entry.spec.start_timeout is not None or entry.spec.liveness is not None
+
+
+def _exit_message(entry: Entry, status: ExitStatus, restarted_for: str | None) -> str:
+    kind = entry.spec.kind.value
+    if restarted_for is not None:
+        return f"{entry.spec.id} {kind} restarted: {restarted_for}"
+    if not status.spawned:
+        return f"{entry.spec.id} {kind} could not start: {status.description}"
+    if status.clean:
+        return f"{entry.spec.id} {kind} exited"
+    return f"{entry.spec.id} {kind} crashed: {status.description}"
+
+
+def _exit_code(status: ExitStatus) -> int:
+    """The code a shell would give: 128 + N after signal N; 1 when there is none."""
+    if status.returncode is None:
+        return 1
+    return status.returncode if status.returncode >= 0 else 128 - status.returncode
+
+
 async def _run_check(entry: Entry) -> HealthCheckResult:
-    """Run the entry's check; an exception is a failure whose message is its text,
-    and so is a call that takes longer than `Ready.timeout`."""
+    """Run the entry's readiness check."""
     ready = entry.spec.ready
     assert ready is not None
-    deadline = anyio.move_on_after(ready.timeout)
+    return await _call_check(ready.fn, ready.timeout, "health check")
+
+
+async def _call_check(fn: CheckFn, timeout: float, what: str) -> HealthCheckResult:
+    """Run a check; an exception is a failure whose message is its text, and
+    so is a call that takes longer than `timeout`."""
+    deadline = anyio.move_on_after(timeout)
     try:
         with deadline:
-            value = ready.fn()
+            value = fn()
             if inspect.isawaitable(value):
                 value = await value
     except Exception as error:
         if not deadline.cancel_called:  # (else it made an error of its cancellation)
             return HealthCheckResult.failure(str(error) or type(error).__name__)
     if deadline.cancel_called:
-        return HealthCheckResult.failure(f"health check timed out after {ready.timeout:g} s")
+        return HealthCheckResult.failure(f"{what} timed out after {timeout:g} s")
     if not isinstance(value, HealthCheckResult):
         return HealthCheckResult.failure(
             f"check returned {type(value).__name__}, not a HealthCheckResult"

@@ -109,11 +109,25 @@ def _positive_duration(value: object) -> str | None:
     return duration_problem(value, positive=True)
 
 
+def _optional_positive_duration(value: object) -> str | None:
+    return None if value is None else duration_problem(value, positive=True)
+
+
+def _positive_count(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {type(value).__name__}"
+    if value < 1:
+        return f"must be an integer >= 1, not {_shown(value)}"
+    return None
+
+
 OPTION_RULES: dict[str, Callable[[object], str | None]] = {
     "grace_period": duration_problem,
     "sigterm_timeout": duration_problem,
     "timeout": _positive_duration,
     "interval": _positive_duration,
+    "start_timeout": _optional_positive_duration,
+    "failures": _positive_count,
     "max_restarts": count_problem,
     "history_limit": count_problem,
     "output_lines": count_problem,

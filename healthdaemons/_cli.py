@@ -197,10 +197,12 @@ def _up_command(args: argparse.Namespace) -> int:
 
         return detach(args, args.command_parser, control.paths)
     kept = {
-        name: value
+        f"output_{name}": value
         for name, value in (("lines", args.output_lines), ("bytes", args.output_bytes))
         if value is not None
     }
+    if args.exit_code_from is not None:
+        kept["exit_code_from"] = args.exit_code_from
     return up(
         args.config,
         args.record,
@@ -208,7 +210,7 @@ def _up_command(args: argparse.Namespace) -> int:
         args.timeout,
         control,
         detached=args.detached,
-        output_kept=kept,
+        build_options=kept,
         chosen=selection(args),
     )
 

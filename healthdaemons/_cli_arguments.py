@@ -185,6 +185,12 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow --listen on an address other than loopback",
     )
     parser.add_argument(
+        "--exit-code-from",
+        metavar="ID",
+        help="stop everything in order when service ID exits (a test runner, say), and "
+        "exit with its exit code",
+    )
+    parser.add_argument(
         "--output-lines",
         type=_count(0),
         metavar="N",

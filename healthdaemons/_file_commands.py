@@ -160,7 +160,7 @@ def up(
     timeout: float | None,
     control: ControlOptions,
     detached: bool = False,
-    output_kept: dict[str, int] | None = None,
+    build_options: dict[str, Any] | None = None,
     chosen: Selection = EVERYTHING,
 ) -> int:
     daemons = validate(config, chosen)
@@ -177,7 +177,7 @@ def up(
             exit_if_stuck=True,
             control=control,
             ignore_hangup=detached,
-            output_kept=output_kept,
+            build_options=build_options,
         )
     )
 

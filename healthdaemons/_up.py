@@ -127,7 +127,7 @@ async def run_up(
     exit_if_stuck: bool = False,
     control: ControlOptions | None = None,
     ignore_hangup: bool = False,
-    output_kept: dict[str, int] | None = None,
+    build_options: dict[str, Any] | None = None,
 ) -> int:
     """Run `daemons` until interrupted (or, with `until_ready`, until all is
     ready); returns the exit code. With `exit_if_stuck`, a terminal that no
@@ -135,8 +135,10 @@ async def run_up(
     hanging in Python's final flush. With `control`, the control API is
     served meanwhile (docs/api.md). With `ignore_hangup` (a detached `up`, which
     has no terminal to lose), SIGHUP is noted and ignored, not obeyed.
-    `output_kept` may bound each service's output buffer (`lines`, `bytes`)
-    other than by the library's defaults."""
+    `build_options` go to `Daemons.build` (`output_lines`, `exit_code_from`
+    ...): only those given, so the library's defaults stand for the others.
+    The exit code is that of the entry that ended the run, if one did
+    (`RunningDaemons.ended_by`)."""
     width = max((len(i) for i in daemons.ids), default=1)
     printer = Printer(console, live=console.is_terminal, width=width)
     server = None
@@ -166,10 +168,16 @@ async def run_up(
         printer.start()
         with _ignoring(IGNORED_SIGNALS):
             stops = tuple(s for s in STOP_SIGNALS if not (ignore_hangup and s == signal.SIGHUP))
-            # Only the bounds given: the library's defaults stand for the others.
-            kept = {f"output_{name}": n for name, n in (output_kept or {}).items()}
             code = await _run(
-                daemons, printer, console, stream, until_ready, timeout, server, stops, kept
+                daemons,
+                printer,
+                console,
+                stream,
+                until_ready,
+                timeout,
+                server,
+                stops,
+                build_options or {},
             )
         return code
     finally:
@@ -342,6 +350,10 @@ async def _run(
             reporter.events.finish()
             closing.set()
     killed = handling.killed
+    ended = running.ended_by
+    if ended is not None and not killed:
+        outcome = ended.returncode
+        printer.say(f"{ended.entry} ended the run: exit code {outcome}", markup=False)
     printer.say_last("all stopped" + (", some by SIGKILL" if killed else ""))
     return KILLED if killed else outcome
 

@@ -82,6 +82,9 @@ class LifecycleEvent(enum.Enum):
     """An operator stopped the entry (`RunningDaemons.stop`): it stops and stays stopped."""
     RELEASE = "release"
     """An operator let a held entry run again (`RunningDaemons.start`, `restart`)."""
+    FINISH = "finish"
+    """The daemon's process ended and its restart policy does not run it again:
+    it stops, and stays stopped as if held."""
 
 
 class Guard(enum.Enum):
@@ -98,7 +101,10 @@ class Guard(enum.Enum):
     ALREADY_SIGNALLED = "already_signalled"
     """The entry's process was already allowed to stop since its last launch."""
     HELD = "held"
-    """An operator stopped the entry and has not started it again."""
+    """An operator stopped the entry (or its restart policy ended it) and
+    nothing has started it again."""
+    DONE = "done"
+    """A oneshot that runs once per run has succeeded: it needs its dependencies no more."""
 
 
 W, S, R, F, X, D = (
@@ -162,7 +168,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_rows([S], E.GIVE_UP, F, kinds=RUNS_PROCESS),
     *_rows([R], E.GIVE_UP, F, kinds=frozenset({EntryKind.DAEMON})),
     *_rows([F], E.GIVE_UP, None, kinds=RUNS_PROCESS),
-    *_rows([S, R, F], E.DEPENDENCY_LOST, X, unless=(G.DEPENDENCIES_READY,)),
+    # A oneshot that is done (`once`) stays ready whatever its dependencies do.
+    *_rows([S, R, F], E.DEPENDENCY_LOST, X, unless=(G.DEPENDENCIES_READY, G.DONE)),
     *_rows([W], E.TERM, D),
     *_rows([S, R, F], E.TERM, X),
     *_rows(
@@ -181,6 +188,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     # stopping, a release only lets `gone` lead back to `waiting`.
     *_rows([D], E.RELEASE, W, unless=(G.TERMINATING,)),
     *_rows([X], E.RELEASE, None),
+    # A daemon whose restart policy does not run it again (docs/spec.md
+    # section 4) stops as a held one does; an operator's `start` releases it.
+    *_rows([S, R, F], E.FINISH, X, kinds=frozenset({EntryKind.DAEMON})),
 )
 
 
@@ -306,6 +316,8 @@ class LifecycleModel(Protocol):
     def already_signalled(self) -> bool: ...
 
     def held(self) -> bool: ...
+
+    def done(self) -> bool: ...
 
 
 def new_machine(kind: EntryKind) -> Machine:

@@ -59,6 +59,7 @@ class Guards:
     terminating: bool = False
     already_signalled: bool = False
     held: bool = False
+    done: bool = False
 
 
 DEFAULT_GUARDS: Final = Guards()
@@ -94,6 +95,9 @@ class Model(statemachines.Lifecycle):
 
     def held(self) -> bool:
         return self.guards.held
+
+    def done(self) -> bool:
+        return self.guards.done
 
 
 class Lives:
@@ -156,8 +160,12 @@ def expected(kind: EntryKind, state: LifecycleState, event: LifecycleEvent, g: G
 
     if state in (STARTING, READY, FAILING):
         if event is E.DEPENDENCY_LOST:
-            # docs/spec.md's guard: "a dependency left `ready`", so not every one is.
-            return blocked if g.dependencies_ready else to(STOPPING)
+            # docs/spec.md's guard: "a dependency left `ready`", so not every one
+            # is; section 4: a oneshot done for the run (`once`) stays ready.
+            return blocked if g.dependencies_ready or g.done else to(STOPPING)
+        if event is E.FINISH:
+            # Section 4: a daemon whose restart policy does not run it again.
+            return to(STOPPING) if kind is DAEMON else ILLEGAL
         if event is E.TERM:
             return to(STOPPING)
         if event is E.GIVE_UP:
@@ -614,8 +622,9 @@ def settled(kind: EntryKind, state: LifecycleState, g: Guards) -> Settled:
         launches = g.dependencies_ready and not g.terminating and not g.held
         return Settled(E.LAUNCH, STARTING) if launches else Settled(None, WAITING)
     if state in (STARTING, READY, FAILING):
-        # "Dependency lost: when an entry leaves ready, every running dependent is stopped."
-        if g.dependencies_ready:
+        # "Dependency lost: when an entry leaves ready, every running dependent is
+        # stopped", but a oneshot done for the run (`once`, section 4).
+        if g.dependencies_ready or g.done:
             return Settled(None, state)
         return Settled(E.DEPENDENCY_LOST, STOPPING)
     if state is STOPPING:

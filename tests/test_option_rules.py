@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from coordinator import Command, Daemons, ExecFn, HealthCheckResult, MemoryHost, Ready
+from coordinator import Command, Daemons, ExecFn, HealthCheckResult, Liveness, MemoryHost, Ready
 from coordinator._config import load_config
 from coordinator._validation import OPTION_RULES, argv_problem, option_problem
 from coordinator.checks import check_port_listening, check_web_url, log_line, run_health_script
@@ -38,6 +38,10 @@ async def _idle(_: object) -> None:
     pass
 
 
+def _daemon(**options: Any) -> Daemons:
+    return Daemons.of().add_daemon("db", exec=Command("true"), ready=Ready("D", ok), **options)
+
+
 # What each option is called through the API, each way it can be given: a
 # call that raises, and the name the message gives the option.
 API: dict[str, list[tuple[Callable[[Any], object], str]]] = {
@@ -52,6 +56,7 @@ API: dict[str, list[tuple[Callable[[Any], object], str]]] = {
             lambda v: Daemons.of().add_health_check("db", ready=Ready("D", ok, timeout=v)),
             "ready.timeout",
         ),
+        (lambda v: _daemon(liveness=Liveness(ok, timeout=v)), "liveness.timeout"),
     ],
     "sigterm_timeout": [
         (
@@ -69,7 +74,10 @@ API: dict[str, list[tuple[Callable[[Any], object], str]]] = {
             "max_restarts",
         )
     ],
+    "start_timeout": [(lambda v: _daemon(start_timeout=v), "start_timeout")],
+    "failures": [(lambda v: _daemon(liveness=Liveness(ok, failures=v)), "liveness.failures")],
     "interval": [
+        (lambda v: _daemon(liveness=Liveness(ok, interval=v)), "liveness.interval"),
         (cooldown_trigger, "interval"),
         (lambda v: status_trigger(1.0, {"success": v}), "interval"),
     ],
@@ -99,6 +107,7 @@ CHECKS: dict[str, list[Callable[[Any], Awaitable[object]]]] = {
 CONFIG: dict[str, tuple[str, str]] = {
     "sigterm_timeout": ("sigterm_timeout = {}", "port = 80"),
     "max_restarts": ("max_restarts = {}", "port = 80"),
+    "start_timeout": ("start_timeout = {}", "port = 80"),
     "grace_period": ("", "port = 80\ngrace_period = {}"),
     "timeout": ("", "port = 80\ntimeout = {}"),
     "interval": ("", "port = 80\ninterval = {}"),

@@ -9,7 +9,8 @@ that the history shows is checked here: no entry is `gone` while its
 process has not been seen to exit.
 
 Operator actions (docs/spec.md section 10) show in the history as `hold`
-and `release`: the replay follows which entries are held, so that a held
+and `release` (and a daemon ended by its restart policy as `finish`, which
+holds it too): the replay follows which entries are held, so that a held
 entry's `gone -> stopped` is not taken for `term()`, and a held entry that
 launches breaks invariant 5, as does leaving `stopped` once terminating.
 """
@@ -85,6 +86,10 @@ class HistoryReplay:
             for required in spec.requires:
                 self.dependents[required].append(spec.id)
         self.kinds = {s.id: s.kind for s in specs}
+        self.once = {s.id for s in specs if s.once}
+        self.done: set[str] = set()
+        """`once` oneshots that succeeded since their launch: they stay ready
+        whatever their dependencies do, and need them no more."""
         self.states = dict.fromkeys(self.dependencies, LifecycleState.WAITING)
         self.live = dict.fromkeys(self.dependencies, 0)
         self.pids: dict[str, int | None] = {}
@@ -103,7 +108,7 @@ class HistoryReplay:
         between steps, no active entry has a dependency that is not ready."""
         states = self.states
         for entry, state in states.items():
-            if state in ACTIVE_STATES:
+            if state in ACTIVE_STATES and entry not in self.done:
                 lost = [d for d in self.dependencies[entry] if states[d] is not READY]
                 if lost:
                     raise self._violation(
@@ -152,7 +157,7 @@ class HistoryReplay:
                 f"{event.dest.value}, which the table does not allow (at {now:g})",
                 [entry],
             )
-        if event.event is LifecycleEvent.HOLD:
+        if event.event in (LifecycleEvent.HOLD, LifecycleEvent.FINISH):
             self.held.add(entry)
         elif event.event is LifecycleEvent.RELEASE:
             self.held.discard(entry)
@@ -198,7 +203,11 @@ class HistoryReplay:
                     [entry, *pending],
                 )
         if event.event is LifecycleEvent.SIGNAL:
-            running = [d for d in self.dependents[entry] if states[d] in RUNNING_STATES]
+            running = [
+                d
+                for d in self.dependents[entry]
+                if states[d] in RUNNING_STATES and d not in self.done
+            ]
             if running:
                 raise self._violation(
                     1,
@@ -206,4 +215,8 @@ class HistoryReplay:
                     f"{', '.join(running)} still run",
                     [entry, *running],
                 )
+        if event.event is LifecycleEvent.LAUNCH:
+            self.done.discard(entry)
+        elif event.dest is READY and entry in self.once:
+            self.done.add(entry)
         states[entry] = event.dest

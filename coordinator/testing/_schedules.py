@@ -22,7 +22,7 @@ from statemachines import EntryKind
 from .._command import Command
 from .._daemons import Daemons
 from .._defaults import FAULT_HORIZON
-from .._options import EntrySpec
+from .._options import RESTART_POLICIES, EntrySpec
 from .._ready import Ready
 from .._results import HealthCheckResult
 
@@ -370,8 +370,9 @@ def _always_ready() -> HealthCheckResult:
 def systems(draw: st.DrawFn, max_entries: int = 8) -> Daemons:
     """Random systems of up to `max_entries` daemons, oneshots and checks
     (ids `e0`, `e1` ...), with random dependencies, SIGTERM timeouts, grace
-    periods and `max_restarts`. Their commands are placeholders (`sleep`,
-    `true`) and their checks always pass: they are meant to be simulated."""
+    periods and `max_restarts`, restart policies, start timeouts and `once`.
+    Their commands are placeholders (`sleep`, `true`) and their checks
+    always pass: they are meant to be simulated."""
     system = Daemons.of()
     for index in range(draw(st.integers(1, max_entries))):
         entry_id = f"e{index}"
@@ -386,11 +387,21 @@ def systems(draw: st.DrawFn, max_entries: int = 8) -> Daemons:
         elif kind is EntryKind.ONESHOT:
             command = Command(["true"], sigterm_timeout=timeout)
             system = system.add_oneshot(
-                entry_id, exec=command, requires=needs, max_restarts=max_restarts
+                entry_id,
+                exec=command,
+                requires=needs,
+                max_restarts=max_restarts,
+                once=draw(st.booleans()),
             )
         else:
             command = Command(["sleep", "infinity"], sigterm_timeout=timeout)
             system = system.add_daemon(
-                entry_id, exec=command, ready=ready, requires=needs, max_restarts=max_restarts
+                entry_id,
+                exec=command,
+                ready=ready,
+                requires=needs,
+                max_restarts=max_restarts,
+                restart=draw(st.sampled_from(RESTART_POLICIES)),
+                start_timeout=draw(st.none() | st.sampled_from([2.0, 20.0])),
             )
     return system

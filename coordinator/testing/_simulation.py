@@ -6,8 +6,11 @@ Only the world is simulated. Each `Command` becomes a `SimulatedProcess`
 SIGKILL escalation and leftover handling are the real ones); each `ExecFn`
 becomes a function that sleeps and fails as scheduled; each check answers
 from the schedule and from whether the entry's process is up and ready.
-Grace periods, triggers, backoff, `max_restarts` and the rules are the
-user's and the library's own. A run takes no real time.
+Grace periods, triggers, backoff, `max_restarts`, start timeouts, restart
+policies, `once` and the rules are the user's and the library's own; a
+liveness check is left out (the restart it makes is a stop by the
+supervisor, and the schedule's crashes and hangs cover what follows). A
+run takes no real time.
 
 (The one module of the library that imports trio: the mock clock is trio's.)
 """
@@ -201,6 +204,10 @@ def _simulated_spec(
         changes["exec"] = ExecFn(function, sigterm_timeout=timeout)
     if spec.ready is not None and not announced:
         changes["ready"] = dataclasses.replace(spec.ready, fn=world.check(spec))
+    if spec.liveness is not None:
+        # A liveness restart is a stop the supervisor makes: the schedule's
+        # crashes and hangs already cover what it leads to.
+        changes["liveness"] = None
     if spec.subcontainer is not None:
         key = id(spec.subcontainer)
         if key not in subcontainers:
