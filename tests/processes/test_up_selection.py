@@ -3,8 +3,10 @@ require, as real processes; a mistake in the selection starts nothing."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,35 @@ def test_a_bad_selection_exits_2_and_starts_nothing(
     assert message in output
     assert not (tmp_path / "run.jsonl").exists()
     assert spawned == set()
+
+
+def test_up_says_why_a_watched_service_restarts(tmp_path: Path) -> None:
+    """`up` prints the watcher's reason; SIGINT then stops everything in order."""
+    from .test_up import _finish, _start_logged, _wait_for_text
+
+    config = tmp_path / "watched.toml"
+    config.write_text(
+        '[services.web]\ncommand = "echo web up; exec sleep 600"\n'
+        'ready.log_line = "web up"\nwatch = ["*.py"]\n'
+    )
+    process, log = _start_logged(tmp_path, "up", str(config), "--socket", str(tmp_path / "c.sock"))
+    try:
+        _wait_for_text(log, "web | web up")
+        # The watcher may not have registered its directory yet: change the
+        # file again (now and then) until the restart is said.
+        deadline = time.monotonic() + 30
+        attempt = 0
+        while "web: restarting: app.py changed" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            attempt += 1
+            (tmp_path / "app.py").write_text(str(attempt))
+            time.sleep(1.0)
+        deadline = time.monotonic() + 20
+        while log.read_text().count("web | web up") < 2:  # the new process
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGINT)
+        code, _ = _finish(process)
+    assert code == 0, log.read_text()
+    assert "all stopped" in log.read_text()
