@@ -45,8 +45,9 @@ class Watch:
     """Restart the entry when a file matching one of `patterns` changes.
 
     Patterns are globs relative to `base` (`src/**/*.py`: `*` and `?` stay
-    within a directory, `**` spans any number of them); one must not point
-    outside `base`. The restart comes `debounce` seconds after the last
+    within a directory, `**` spans any number of them); one that matches a
+    directory matches everything in it (`src`); one must not point outside
+    `base`. The restart comes `debounce` seconds after the last
     matching change.
     """
 
@@ -75,6 +76,8 @@ class Watch:
     def matches(self, path: str) -> bool:
         """Whether `path` (absolute) matches one of the patterns."""
         relative = os.path.relpath(path, self.directory)
+        if relative.startswith("../"):
+            return False
         return any(glob.fullmatch(relative) for glob in self._globs)
 
     @cached_property
@@ -83,16 +86,16 @@ class Watch:
 
     def roots(self) -> list[str]:
         """The directories to watch: each pattern's fixed part, or the nearest
-        existing directory above it (a file renamed into place is seen in its
-        directory, not by a watch on the file, which the rename replaces)."""
+        existing directory above it (a file is watched in its directory: a
+        file renamed into place replaces the one a watch would follow)."""
         roots = []
         for pattern in self.patterns:
             fixed = []
-            for segment in _relative(pattern, self.directory).split("/")[:-1]:
+            for segment in _relative(pattern, self.directory).split("/"):
                 if _GLOB.search(segment):
                     break
                 fixed.append(segment)
-            root = os.path.join(self.directory, *fixed)
+            root = os.path.normpath(os.path.join(self.directory, *fixed))
             while not os.path.isdir(root) and root != self.directory:
                 root = os.path.dirname(root)
             roots.append(root)
@@ -127,7 +130,11 @@ def _relative(pattern: str, directory: str) -> str:
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
-    """A regular expression for a glob whose `*` and `?` stay within a directory."""
+    """A regular expression for a glob whose `*` and `?` stay within a
+    directory; what it matches, it matches with everything inside (`src`
+    watches the whole directory, as compose's `path: ./src` does)."""
+    if pattern == ".":
+        return re.compile(".*")
     parts = []
     segments = pattern.split("/")
     for index, segment in enumerate(segments):
@@ -136,7 +143,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
             parts.append(".*" if last else "(?:[^/]*/)*")
         else:
             parts.append(_segment(segment) + ("" if last else "/"))
-    return re.compile("".join(parts))
+    return re.compile("".join(parts) + "(?:/.*)?")
 
 
 def _segment(segment: str) -> str:

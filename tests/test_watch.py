@@ -21,6 +21,8 @@ from .support import Switch, finishes, forever
         ("src/*.py", ["src/a.py"], ["src/x/a.py", "src/a.txt"]),
         ("*.toml", ["app.toml"], ["etc/app.toml"]),
         ("config.ini", ["config.ini"], ["config.ini.bak", "x/config.ini"]),
+        ("src", ["src/a.py", "src/x/y.c"], ["srcs/a.py", "a/src/b.py"]),
+        (".", ["a.py", "x/y.c"], []),
         ("./src/../lib/?.c", ["lib/a.c"], ["lib/ab.c", "src/a.c"]),
         ("src/**", ["src/a", "src/x/y"], ["srcs/a"]),
         ("**/*.[ch]", ["a.c", "x/y.h"], ["a.o"]),
@@ -41,11 +43,13 @@ def test_patterns_are_globs_within_the_base(
 
 def test_roots_are_the_fixed_part_of_each_pattern_that_exists(tmp_path: Path) -> None:
     (tmp_path / "src" / "app").mkdir(parents=True)
-    watch = Watch(["src/app/**/*.py", "src/*/x.py", "missing/dir/*.c", "config.ini"], tmp_path)
-    assert watch.roots() == [
+    patterns = ["src/app/**/*.py", "src/*/x.py", "missing/dir/*.c", "config.ini", "src", "."]
+    assert Watch(patterns, tmp_path).roots() == [
         str(tmp_path / "src" / "app"),
         str(tmp_path / "src"),
         str(tmp_path),
+        str(tmp_path),
+        str(tmp_path / "src"),
         str(tmp_path),
     ]
 
