@@ -60,11 +60,14 @@ from ._running import RunningDaemons as RunningDaemons
 from ._running import SystemStatistics as SystemStatistics
 from ._subcontainer import SubContainer as SubContainer
 from ._supervisor import SpawnFunction as SpawnFunction
+from ._watch import WATCH_LOGGER as WATCH_LOGGER
+from ._watch import Watch as Watch
 from .triggers import Trigger as Trigger
 from .triggers import default_trigger as default_trigger
 
 __all__ = (
     "OUTPUT_LOGGER",
+    "WATCH_LOGGER",
     "CheckFn",
     "Command",
     "DaemonOptions",
@@ -107,6 +110,7 @@ __all__ = (
     "SystemStatistics",
     "Transitioned",
     "Trigger",
+    "Watch",
     "default_trigger",
     "defaults_table",
     "describe_event",

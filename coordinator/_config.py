@@ -25,6 +25,7 @@ from ._file_reading import UnreadableFile, read_regular_file
 from ._log_file import LogDir
 from ._options import DaemonOptions, OneshotOptions
 from ._programs import command_problem
+from ._selection import read_selection_keys, select_services
 from .errors import ConfigError, ValidationError
 
 __all__ = ["describe_plan", "load_config", "start_layers"]
@@ -41,7 +42,13 @@ _DECLARED_TWICE = re.compile(
 
 
 def load_config(
-    path: str | os.PathLike[str], *, check_programs: bool = False, log_dir: LogDir | None = None
+    path: str | os.PathLike[str],
+    *,
+    check_programs: bool = False,
+    log_dir: LogDir | None = None,
+    services: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+    dependencies: bool = True,
 ) -> Daemons:
     """The system that the TOML file at `path` describes.
 
@@ -57,20 +64,29 @@ def load_config(
     `cwd` is a directory. It is off by default, as for the builder: a
     system may be drawn, simulated or run on another machine.
 
-    `log_dir` (`up --log-dir`) gives every service without a `log_file` the
-    log file `DIR/ID.log`.
+    path: str | os.PathLike[str], *, check_programs: bool = False, log_dir: LogDir | None = None
+    path: str | os.PathLike[str],
+    *,
+    check_programs: bool = False,
+    services: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+    dependencies: bool = True,
     """
     name = os.fspath(path)
     try:
         data = _read_toml(name)
         base = Path(name).resolve().parent
         data, variables = interpolated(data, base)
-        orphan_guard, services = _read_services(data, base, variables)
-        services = with_log_dir(services, log_dir)
-        daemons = _build(_dependency_order(services), orphan_guard)
+        orphan_guard, read = _read_services(data, base, variables)
+        read = with_log_dir(read, log_dir)
+        ordered = _dependency_order(read)
+        chosen = select_services(ordered, _ids(services), _ids(profiles), dependencies)
+        daemons = _build(chosen, orphan_guard)
         if check_programs:
-            _check_programs(services)
-            check_log_files(services, log_dir)
+            running = set(daemons.ids)
+            kept = [service for service in read if service.id in running]
+            _check_programs(kept)
+            check_log_files(kept, log_dir)
         return daemons
     except Problem as problem:
         raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
@@ -181,7 +197,17 @@ def _read_services(
     if services is None or not services.values:
         raise Problem("no services: add a [services.NAME] table")
     tables = services.values
-    return orphan_guard, [read_service(id, tables[id], tables, base, variables) for id in tables]
+    return orphan_guard, [
+        read_selection_keys(read_service(id, tables[id], tables, base, variables), tables[id])
+        for id in tables
+    ]
+
+
+def _ids(names: Sequence[str]) -> list[str]:
+    """A list of names given as a list (a lone string is a mistake, not its letters)."""
+    if isinstance(names, str):
+        raise TypeError(f"give a list of names, not the string {names!r}")
+    return list(names)
 
 
 # Ordering and building

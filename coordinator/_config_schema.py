@@ -55,6 +55,7 @@ from ._validation import (
     text_problem,
     user_problem,
 )
+from ._watch import Watch, pattern_problem
 from .checks import check_port_listening, check_web_url, log_line, run_health_script, sd_notify
 from .triggers import change_on_first_success, cooldown_trigger, default_trigger
 
@@ -75,10 +76,20 @@ _PROCESS_KEYS = (
     "log_max_bytes",
     "log_backups",
     "exit_on_failure",
+    "watch",
 )
 _DAEMON_KEYS = ("restart", "start_timeout", "liveness")
 _ONESHOT_KEYS = ("once",)
-_SERVICE_KEYS = ("kind", "requires", *_PROCESS_KEYS, *_DAEMON_KEYS, *_ONESHOT_KEYS, "ready")
+_SERVICE_KEYS = (
+    "kind",
+    "requires",
+    *_PROCESS_KEYS,
+    *_DAEMON_KEYS,
+    *_ONESHOT_KEYS,
+    "ready",
+    "profiles",
+    "disabled",
+)
 _SOURCES = ("port", "url", "script", "log_line", "notify")
 _POLLED = ("port", "url", "script")
 _READY_KEYS = ("display", *_SOURCES, "grace_period", "timeout", "interval", "stream", "owned")
@@ -207,6 +218,8 @@ class Service:
     options: Options
     commands: tuple[tuple[str, Command], ...] = ()
     """What it runs, by key (`command`, `ready.script`), for checks of the host."""
+    profiles: tuple[str, ...] = ()
+    disabled: bool = False
 
     @property
     def requires(self) -> Sequence[str]:
@@ -247,6 +260,7 @@ def read_service(
             raise table.problem(name, f"not allowed for a {kind.value}" + _ONLY_FOR[name])
     command = _read_command(table, kind, base, variables)
     max_restarts = table.integer("max_restarts")
+    watch = _read_watch(table, base)
     exit_on_failure = table.boolean("exit_on_failure", False)
     options: Options
     if kind is EntryKind.ONESHOT:
@@ -255,7 +269,7 @@ def read_service(
             raise table.problem("ready", f"not allowed for a oneshot ({reason})")
         once = table.boolean("once", False)
         options = OneshotOptions(
-            command, requires, max_restarts, once=once, exit_on_failure=exit_on_failure
+            command, requires, max_restarts, once=once, exit_on_failure=exit_on_failure, watch=watch
         )
         return Service(id, options, _commands(command, None))
     if ready is None:
@@ -280,6 +294,7 @@ def read_service(
         start_timeout=_read_start_timeout(table),
         liveness=liveness,
         exit_on_failure=exit_on_failure,
+        watch=watch,
     )
     return Service(id, options, _commands(command, script, liveness_script))
 
@@ -444,6 +459,20 @@ def _read_env_files(
         return env_file_values(table.values.get("env_file"), base, variables)
     except EnvFileProblem as problem:
         raise table.problem("env_file", problem.problem, problem.index) from problem.__cause__
+
+
+def _read_watch(table: Table, base: Path) -> Watch | None:
+    """`watch = ["src/**/*.py"]`: globs within the file's directory `base`."""
+    if not table.has("watch"):
+        return None
+    patterns = table.strings("watch", "globs")
+    if not patterns:
+        raise table.problem("watch", "must not be empty")
+    for index, pattern in enumerate(patterns):
+        problem = pattern_problem(pattern, base, f"the config file's directory ({base})")
+        if problem is not None:
+            raise table.problem("watch", problem, index)
+    return Watch(tuple(patterns), base)
 
 
 def _read_user(table: Table) -> str | int | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar, final, overload
 
 from statemachines import EntryKind
@@ -35,9 +36,16 @@ from ._validation import (
     option_problem,
     require_option,
 )
-from .errors import DuplicateIdError, InvalidEntryError, InvalidIdError, UnknownDependencyError
+from ._watch import Watch
+from .errors import (
+    DuplicateIdError,
+    InvalidEntryError,
+    InvalidIdError,
+    UnknownDependencyError,
+    ValidationError,
+)
 
-__all__ = ["Daemons"]
+__all__ = ["Daemons", "requirement_closure"]
 
 T = TypeVar("T", DaemonOptions, OneshotOptions, HealthCheckOptions)
 SyncFactory = Callable[[], T | None]
@@ -134,6 +142,7 @@ class Daemons:
         start_timeout: float | None = None,
         liveness: Liveness | None = None,
         exit_on_failure: bool = False,
+        watch: Watch | None = None,
     ) -> Daemons: ...
 
     def add_daemon(
@@ -151,11 +160,13 @@ class Daemons:
         start_timeout: float | None = None,
         liveness: Liveness | None = None,
         exit_on_failure: bool = False,
+        watch: Watch | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A long-running process, ready when `ready.fn` succeeds.
 
         Give the options as keywords, as a `DaemonOptions`, or as a factory
         (sync or async) returning one or `None` (`None` skips the entry).
+        With `watch`, it is restarted when its files change (see `Watch`).
         """
         if options is None and exec is None and ready is None:
             raise InvalidEntryError(f"daemon {id!r} needs exec= and ready=", entry=id)
@@ -170,6 +181,7 @@ class Daemons:
                 start_timeout,
                 liveness,
                 exit_on_failure,
+                watch,
             )
         return self._add(id, EntryKind.DAEMON, DaemonOptions, options)
 
@@ -195,6 +207,7 @@ class Daemons:
         subcontainer: SubContainer | None = None,
         once: bool = False,
         exit_on_failure: bool = False,
+        watch: Watch | None = None,
     ) -> Daemons: ...
 
     def add_oneshot(
@@ -209,9 +222,10 @@ class Daemons:
         subcontainer: SubContainer | None = None,
         once: bool = False,
         exit_on_failure: bool = False,
+        watch: Watch | None = None,
     ) -> Daemons | Awaitable[Daemons]:
         """A task run once; ready (for good) when it exits successfully, retried
-        with backoff when it crashes."""
+        with backoff when it crashes; with `watch`, run again when its files change."""
         if options is None and exec is None:
             raise InvalidEntryError(f"oneshot {id!r} needs exec=", entry=id)
         if options is None:
@@ -222,6 +236,7 @@ class Daemons:
                 subcontainer,
                 once,
                 exit_on_failure,
+                watch,
             )
         return self._add(id, EntryKind.ONESHOT, OneshotOptions, options)
 
@@ -255,6 +270,36 @@ class Daemons:
         if options is None:
             options = HealthCheckOptions(ready, requires)  # type: ignore[arg-type]
         return self._add(id, EntryKind.CHECK, HealthCheckOptions, options)
+
+    def select(self, ids: Iterable[str], /, *, dependencies: bool = True) -> Daemons:
+        """A new `Daemons` of the entries `ids` and, with `dependencies`
+        (the default), everything they require, directly or not; the others
+        are left out. The entries keep their order and options.
+
+        `dependencies=False` keeps only the entries named, as
+        `docker compose up --no-deps` does: an entry's requirements that are
+        left out are dropped, so it starts without waiting for them (those
+        among the named entries are kept). `healthdaemons up FILE ID...`
+        and its `--no-deps` are this, on a config file.
+
+        Raises `ValidationError` naming an id that is not in the system
+        (with the closest one), and `TypeError` for a lone string.
+        """
+        if isinstance(ids, str):
+            raise TypeError(f"ids must be a list of ids, not the string {ids!r}")
+        named = list(ids)
+        for id in named:
+            if not isinstance(id, str) or self._position(id) is None:
+                message = f"cannot select {id!r}: no such entry in this system"
+                suggestion = did_you_mean(closest(str(id), self.ids))
+                raise ValidationError(message + suggestion, entry=str(id))
+        specs = self._store.specs
+        if dependencies:
+            kept = requirement_closure(named, lambda id: specs[self._store.positions[id]].requires)
+        else:
+            kept = dict.fromkeys(named)
+        selected = [_within(spec, kept) for spec in self.entries if spec.id in kept]
+        return Daemons(self._host, _Store(selected), len(selected), self._orphan_guard)
 
     def build(
         self,
@@ -401,6 +446,12 @@ class Daemons:
         problem = option_problem("max_restarts", max_restarts)
         if problem is not None:
             problems.append(f"max_restarts {problem}")
+        watch = getattr(options, "watch", None)
+        if watch is not None:
+            if not isinstance(watch, Watch):
+                problems.append(f"watch must be a Watch, not {type(watch).__name__}")
+            else:
+                problems.append(watch.problem())
         for problem in problems:
             if problem is not None:
                 raise InvalidEntryError(f"{kind.value} {id!r}: {problem}", entry=id)
@@ -421,6 +472,7 @@ class Daemons:
             liveness=getattr(options, "liveness", None),
             exit_on_failure=getattr(options, "exit_on_failure", False),
             once=getattr(options, "once", False),
+            watch=watch,
         )
 
     def _requires(self, id: str, requires: object) -> tuple[str, ...]:
@@ -461,6 +513,26 @@ class Daemons:
         store.specs.append(spec)
         store.positions[spec.id] = self._length
         return Daemons(self._host, store, self._length + 1, self._orphan_guard)
+
+
+def requirement_closure(
+    ids: Iterable[str], requires: Callable[[str], Sequence[str]]
+) -> dict[str, None]:
+    """`ids` and everything they require, directly or not (an ordered set)."""
+    closure: dict[str, None] = {}
+    pending = list(ids)
+    while pending:
+        id = pending.pop()
+        if id not in closure:
+            closure[id] = None
+            pending.extend(requires(id))
+    return closure
+
+
+def _within(spec: EntrySpec, kept: dict[str, None]) -> EntrySpec:
+    """`spec`, requiring only entries that are `kept`."""
+    requires = tuple(required for required in spec.requires if required in kept)
+    return spec if requires == spec.requires else dataclasses.replace(spec, requires=requires)
 
 
 def _policy_problem(options: Options) -> str | None:

@@ -39,6 +39,7 @@ __all__ = [
     "SUBCONTAINER_DESTROY_TIMEOUT",
     "SUCCESS_INTERVAL",
     "VERIFY_EXAMPLES",
+    "WATCH_DEBOUNCE",
     "Default",
     "defaults_table",
 ]
@@ -69,6 +70,7 @@ FAULT_HORIZON = 60.0
 EXPLORE_MAX_STATES = 20_000
 EXPLORE_MAX_DEPTH = 80
 EXPLORE_OPERATOR_ACTIONS = 1
+WATCH_DEBOUNCE = 0.5
 
 Topic = Literal["entries", "checks", "system", "verification"]
 
@@ -118,6 +120,13 @@ DEFAULTS: tuple[Default, ...] = (
         "restart reset",
         RESTART_RESET_AFTER,
         "a process up this long restarts at once, its restart count starting over",
+        "entries",
+    ),
+    Default(
+        "WATCH_DEBOUNCE",
+        "`Watch.debounce`",
+        WATCH_DEBOUNCE,
+        "a watched entry restarts once its files have not changed for this long",
         "entries",
     ),
     Default(

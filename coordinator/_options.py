@@ -13,6 +13,7 @@ from ._defaults import SIGTERM_TIMEOUT
 from ._ready import Liveness, Ready
 from ._subcontainer import SubContainer
 from ._validation import callable_problem, option_problem
+from ._watch import Watch
 
 __all__ = [
     "RESTART_POLICIES",
@@ -73,7 +74,7 @@ class DaemonOptions:
     check that restarts a process that stops answering once it was ready.
     `exit_on_failure`: when the daemon fails for good (`max_restarts`
     reached, or a crash under `restart="no"`), the whole system shuts down
-    (`RunningDaemons.ended_by`).
+    (`RunningDaemons.ended_by`). `watch`: restarted when its files change.
     """
 
     exec: Exec
@@ -85,6 +86,7 @@ class DaemonOptions:
     start_timeout: float | None = None
     liveness: Liveness | None = None
     exit_on_failure: bool = False
+    watch: Watch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class OneshotOptions:
     whatever its dependencies do, instead of running again after they
     recover. `exit_on_failure`: its first failure (a non-zero exit) is not
     retried but shuts the whole system down (`RunningDaemons.ended_by`).
+    `watch`: run again when its files change.
     """
 
     exec: Exec
@@ -103,6 +106,7 @@ class OneshotOptions:
     subcontainer: SubContainer | None = None
     once: bool = False
     exit_on_failure: bool = False
+    watch: Watch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ class EntrySpec:
     liveness: Liveness | None = None
     exit_on_failure: bool = False
     once: bool = False
+    watch: Watch | None = None
 
     @property
     def display(self) -> str | None:

@@ -76,6 +76,7 @@ from ._subcontainer_users import SubContainerUsers
 from ._supervisor import EntrySupervisor, SpawnFunction
 from ._task_host import TaskHost
 from ._validation import closest, did_you_mean, require_option, wait_timeout_problem
+from ._watch import FileWatcher
 from .errors import GaveUpError, SystemTerminatedError, SystemTerminatingError, WaitTimeoutError
 
 __all__ = ["RunningDaemons", "SpawnFunction", "SystemStatistics"]
@@ -179,6 +180,10 @@ class RunningDaemons:
         raised an exception that ends the system (`_stop_for`)."""
         self._fatal_error: BaseException | None = None
         self._ended_by: RunEnded | None = None
+        watches = {spec.id: spec.watch for spec in specs if spec.watch is not None}
+        self._watcher = (
+            FileWatcher(watches, self.restart, self._restartable, log.error) if watches else None
+        )
 
     # Public surface.
 
@@ -410,6 +415,8 @@ class RunningDaemons:
 
     def _begin_term(self) -> None:
         self._term_flag.raised = True
+        if self._watcher is not None:
+            self._watcher.stop()
         self._step += 1
         for entry in self._order:
             if entry.state is STOPPED:  # held: stopped for good only now
@@ -485,6 +492,8 @@ class RunningDaemons:
         self._queue.extend(self._order)
         self._drain()
         self._log.notify()
+        if self._watcher is not None and not self._terminating:
+            self._watcher.start(self._tasks.group)
         self._block_scope.__enter__()
         return self
 
@@ -514,6 +523,12 @@ class RunningDaemons:
             # As itself, after the ordered shutdown: the program is to end.
             raise self._fatal_error
         return False
+
+    def _restartable(self, entry_id: str) -> bool:
+        """Whether files that changed restart the entry: not if it has not
+        launched yet (it will, with the new files), nor if an operator
+        stopped it."""
+        return self._entries[entry_id].state not in (WAITING, STOPPED)
 
     def _tasks_ended(self) -> None:
         assert self._all_stopped is not None

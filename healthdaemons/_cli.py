@@ -29,6 +29,7 @@ from ._cli_arguments import (
     lifecycle_arguments,
     logs_arguments,
     no_arguments,
+    selection,
     table_arguments,
     timeline_arguments,
     up_arguments,
@@ -172,7 +173,7 @@ def _lifecycle_command(args: argparse.Namespace) -> int:
 def _graph_command(args: argparse.Namespace) -> int:
     from ._file_commands import draw_graph
 
-    return draw_graph(args.system, args.output)
+    return draw_graph(args.system, args.output, selection(args))
 
 
 def _timeline_command(args: argparse.Namespace) -> int:
@@ -216,13 +217,14 @@ def _up_command(args: argparse.Namespace) -> int:
         build_options=kept,
         service_logs=log_dir(args.log_dir, args.log_max_bytes, args.log_backups),
         record_output=args.record_output,
+        chosen=selection(args),
     )
 
 
 def _check_command(args: argparse.Namespace) -> int:
     from ._file_commands import check
 
-    return check(args.config)
+    return check(args.config, selection(args))
 
 
 def _verify_command(args: argparse.Namespace) -> int:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import os
 from collections.abc import Callable
+from typing import NamedTuple
 
 from ._control_commands import Ids, add_address
 
 __all__ = [
     "DRAWING",
+    "EVERYTHING",
+    "PROFILES_VARIABLE",
+    "Selection",
     "Window",
     "check_arguments",
     "client_arguments",
@@ -25,6 +30,7 @@ __all__ = [
     "lifecycle_arguments",
     "logs_arguments",
     "no_arguments",
+    "selection",
     "table_arguments",
     "timeline_arguments",
     "up_arguments",
@@ -85,7 +91,53 @@ def lifecycle_arguments(parser: argparse.ArgumentParser) -> None:
 
 def graph_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", help=_SYSTEM_HELP)
+    _selection_arguments(parser, "draw")
     parser.add_argument("-o", "--output", required=True, help="the file to write")
+
+
+PROFILES_VARIABLE = "HEALTHDAEMONS_PROFILES"
+"""The active profiles (comma-separated) when no --profile is given."""
+
+
+def _selection_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "services",
+        nargs="*",
+        metavar="ID",
+        help=f"{verb} only these services and what they require (default: every enabled one)",
+    )
+    parser.add_argument(
+        "--no-deps",
+        action="store_true",
+        help="only the services named, without what they require",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        metavar="NAME",
+        help="enable the services of this profile (repeatable; "
+        f"default: ${PROFILES_VARIABLE}, comma-separated)",
+    )
+
+
+class Selection(NamedTuple):
+    """The part of a config file to run, as `load_config` takes it."""
+
+    services: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    dependencies: bool = True
+
+
+EVERYTHING = Selection()
+"""Every enabled service of the file, none of its profiles active."""
+
+
+def selection(args: argparse.Namespace) -> Selection:
+    profiles: list[str] | None = args.profile
+    if profiles is None:
+        given = os.environ.get(PROFILES_VARIABLE, "")
+        profiles = [name.strip() for name in given.split(",") if name.strip()]
+    return Selection(tuple(args.services), tuple(profiles), not args.no_deps)
 
 
 def timeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +148,7 @@ def timeline_arguments(parser: argparse.ArgumentParser) -> None:
 
 def up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a TOML file (see docs/config.md)")
+    _selection_arguments(parser, "start")
     parser.add_argument("--record", metavar="RUN.jsonl", help="write every event as JSON lines")
     parser.add_argument(
         "--until-ready",
@@ -176,6 +229,7 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a TOML file")
+    _selection_arguments(parser, "check")
 
 
 def verify_arguments(parser: argparse.ArgumentParser) -> None:

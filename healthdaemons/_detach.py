@@ -30,9 +30,14 @@ _LOG_TAIL = 20
 
 
 def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: ControlPaths) -> int:
+    from ._cli_arguments import selection
     from ._file_commands import log_dir, validate
 
-    validate(args.config, log_dir(args.log_dir, args.log_max_bytes, args.log_backups))
+    validate(
+        args.config,
+        selection(args),
+        log_dir(args.log_dir, args.log_max_bytes, args.log_backups),
+    )
     running = holder(paths)
     if running is not None:
         raise AlreadyRunningError(running, args.config)
@@ -73,11 +78,14 @@ def up_again(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[
         if action.dest in ("help", "detach", "detached") or value is None:
             continue
         if not action.option_strings:
-            again.append(str(value))
+            again.extend(map(str, value) if isinstance(value, list) else [str(value)])
             continue
         flag = max(action.option_strings, key=len)
         if isinstance(action, argparse._StoreTrueAction):
             again.extend([flag] if value else [])
+        elif isinstance(action, argparse._AppendAction):
+            for item in value:
+                again.extend([flag, str(item)])
         elif isinstance(action, argparse._StoreAction) and action.nargs is None:
             if value != action.default:
                 again.extend([flag, str(value)])

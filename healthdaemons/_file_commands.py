@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from coordinator import (
 from statemachines import EntryKind, LifecycleState
 from viz import lifecycle_dot, lifecycle_table, save_drawing, system_dot, timeline
 
-from ._cli_arguments import Window
+from ._cli_arguments import EVERYTHING, Selection, Window
 from ._control_options import ControlOptions, parse_listen
 from ._control_paths import ControlPaths
 from ._text import printable
@@ -68,14 +69,17 @@ def defaults() -> int:
     return 0
 
 
-def check(config: str) -> int:
-    print(describe_plan(validate(config), config))
+def check(config: str, chosen: Selection = EVERYTHING) -> int:
+    print(describe_plan(validate(config, chosen), config))
     return 0
 
 
-def validate(config: str, service_logs: LogDir | None = None) -> Daemons:
-    """The system of a config file, checked as `up` checks it before starting anything."""
-    return load_config(config, check_programs=True, log_dir=service_logs)
+def validate(
+    config: str, chosen: Selection = EVERYTHING, service_logs: LogDir | None = None
+) -> Daemons:
+    """The system of a config file (the part `chosen`), checked as `up`
+    checks it before starting anything."""
+    return load_config(config, check_programs=True, log_dir=service_logs, **chosen._asdict())
 
 
 def log_dir(path: str | None, max_bytes: str | None, backups: int | None) -> LogDir | None:
@@ -146,9 +150,22 @@ def draw_lifecycle(output: str, kind: str | None, current: str | None) -> int:
     return 0
 
 
-def draw_graph(reference: str, output: str) -> int:
-    print(save_drawing(system_dot(load_system(reference)), output))
+def draw_graph(reference: str, output: str, chosen: Selection = EVERYTHING) -> int:
+    print(save_drawing(system_dot(_selected_system(reference, chosen)), output))
     return 0
+
+
+def _selected_system(reference: str, chosen: Selection) -> Daemons:
+    """The part `chosen` of the system `reference` names (a config file, as
+    `load_system` tells one, or module:attribute)."""
+    if reference.endswith(".toml") or os.path.isfile(reference):
+        return load_config(reference, **chosen._asdict())
+    if chosen.profiles:
+        raise ValueError(f"{reference!r}: profiles are for a config file (.toml)")
+    system = load_system(reference)
+    if not chosen.services:
+        return system
+    return system.select(chosen.services, dependencies=chosen.dependencies)
 
 
 def draw_timeline(record: str, output: str, window: Window) -> int:
@@ -179,8 +196,9 @@ def up(
     build_options: dict[str, Any] | None = None,
     service_logs: LogDir | None = None,
     record_output: bool = False,
+    chosen: Selection = EVERYTHING,
 ) -> int:
-    daemons = validate(config, service_logs)
+    daemons = validate(config, chosen, service_logs)
     # Never wrapped: piped output goes to grep and log collectors whole.
     console = Console(highlight=False, soft_wrap=True)
     return anyio.run(

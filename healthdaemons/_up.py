@@ -35,6 +35,7 @@ from rich.markup import escape
 
 from coordinator import (
     OUTPUT_LOGGER,
+    WATCH_LOGGER,
     Daemons,
     Event,
     HealthReported,
@@ -94,6 +95,17 @@ to the terminal retry for ever, and PIPE is ignored by Python anyway (a
 reader gone is an EPIPE error, which the printer survives)."""
 
 
+class _WatchRestarts(logging.Handler):
+    """Says why the watcher restarts a service (`web: restarting: src/app.py changed`)."""
+
+    def __init__(self, printer: Printer) -> None:
+        super().__init__()
+        self._printer = printer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._printer.say(f"[cyan]{escape(record.getMessage())}[/]")
+
+
 class _OutputLines(logging.Handler):
     """Hands the services' output lines (`[id] line` records) to the printer."""
 
@@ -150,6 +162,10 @@ async def run_up(
         raise
     handler = _OutputLines(printer)
     OUTPUT_LOGGER.addHandler(handler)
+    restarts = _WatchRestarts(printer)
+    WATCH_LOGGER.addHandler(restarts)
+    watch_level = WATCH_LOGGER.level
+    WATCH_LOGGER.setLevel(logging.INFO)
     level = OUTPUT_LOGGER.level
     OUTPUT_LOGGER.setLevel(logging.INFO)
     OUTPUT_LOGGER.propagate = False
@@ -175,6 +191,8 @@ async def run_up(
         if server is not None:
             server.release()
         OUTPUT_LOGGER.removeHandler(handler)
+        WATCH_LOGGER.removeHandler(restarts)
+        WATCH_LOGGER.setLevel(watch_level)
         OUTPUT_LOGGER.setLevel(level)
         OUTPUT_LOGGER.propagate = True
         if stream is not None:

@@ -30,6 +30,7 @@ from coordinator.checks import (
 from coordinator.errors import ConfigError, ValidationError
 
 from .test_config_variables import DOCUMENTED_MESSAGES
+from .test_selection import DOCUMENTED as SELECTION_MESSAGES
 
 EXAMPLE = """
 orphan_guard = true
@@ -849,6 +850,7 @@ def test_the_documented_messages_are_the_real_ones() -> None:
         "invalid TOML: not UTF-8 text: invalid continuation byte (at line 2, column 15)",
     }
     known |= DOCUMENTED_MESSAGES  # variables, env files and compose's keys
+    known |= set(SELECTION_MESSAGES)  # checked in tests/test_selection.py
     assert documented
     assert [m for m in documented if m not in known] == []
 

@@ -157,6 +157,9 @@ SERVICE_OPTIONS = {
     "sigterm_timeout": NUMBERS,
     "run_as_init": st.booleans(),
     "max_restarts": st.integers(-2, 10**30),
+    "watch": st.lists(st.sampled_from(["src/**/*.py", "*.c", "../x", "/etc/*", "[z-a]", ""])),
+    "profiles": st.lists(st.sampled_from(["debug", "test", "de bug", ""]), max_size=2),
+    "disabled": st.booleans(),
 }
 
 

@@ -194,7 +194,7 @@ def _simulated_spec(
     world: SimulatedWorld, spec: EntrySpec, subcontainers: dict[int, SubContainer]
 ) -> EntrySpec:
     """The entry in `world`: the same rules and timeouts; its function, check
-    and subcontainer simulated (never the user's own)."""
+    and subcontainer simulated (never the user's own), and no files watched."""
     changes: dict[str, object] = {}
     announced = spec.ready is not None and isinstance(spec.ready.fn, Announcement)
     if isinstance(spec.exec, ExecFn):
@@ -213,6 +213,10 @@ def _simulated_spec(
         if key not in subcontainers:
             subcontainers[key] = SubContainer(spec.subcontainer.name)
         changes["subcontainer"] = subcontainers[key]
+    if spec.watch is not None:
+        # Files are the world's too: a simulated run watches none (the
+        # operator's restarts it draws stand for what a change would do).
+        changes["watch"] = None
     return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
