@@ -32,6 +32,7 @@ from ._defaults import (
     SIGTERM_TIMEOUT,
 )
 from ._env_files import EnvFileProblem, env_file_values
+from ._interpolation import Substituted
 from ._log_file import LOG_BACKUPS, LOG_MAX_BYTES, LogFile, parse_size
 from ._options import (
     RESTART_POLICIES,
@@ -116,6 +117,25 @@ def _type(value: object) -> str:
     return type(value).__name__
 
 
+_INTEGER = re.compile(r"[+-]?(0|[1-9](_?[0-9])*)")
+_FLOAT = re.compile(r"[+-]?(0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?")
+
+
+def _scalar(value: object) -> object:
+    """A value that variables made, as the number or boolean its text is in
+    TOML (`"${PORT}"` with PORT=8080 is 8080); any other value as it is."""
+    if not isinstance(value, Substituted):
+        return value
+    text = value.strip()
+    if text in ("true", "false"):
+        return text == "true"
+    if _INTEGER.fullmatch(text):
+        return int(text.replace("_", ""))
+    if _FLOAT.fullmatch(text):
+        return float(text.replace("_", ""))
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """A TOML table at a key path, with typed getters that raise a `Problem`."""
@@ -126,6 +146,9 @@ class Table:
 
     def problem(self, name: str, message: str, index: int | None = None) -> Problem:
         where = key_path(*self.path, name) + ("" if index is None else f"[{index}]")
+        value = self.values.get(name) if index is None else None
+        if isinstance(value, Substituted):
+            message += f" (from variables: {str(value)!r})"
         return Problem(f"{where}: {message}", self.entry)
 
     def only(self, allowed: Sequence[str], hints: Mapping[str, str] | None = None) -> None:
@@ -142,14 +165,14 @@ class Table:
         return name in self.values
 
     def boolean(self, name: str, default: bool) -> bool:
-        value = self.values.get(name, default)
+        value = _scalar(self.values.get(name, default))
         if not isinstance(value, bool):
             raise self.problem(name, f"must be a boolean, not {_type(value)}")
         return value
 
     def option(self, name: str, default: float) -> float:
         """A duration, by the option's rule in `OPTION_RULES`, as the builder checks it."""
-        value = self.values.get(name, default)
+        value = _scalar(self.values.get(name, default))
         problem = option_problem(name, value)
         if problem is not None:
             raise self.problem(name, problem)
@@ -159,7 +182,7 @@ class Table:
         """A count or a port, by the option's rule in `OPTION_RULES`; `None` if not given."""
         if name not in self.values:
             return None
-        value = self.values[name]
+        value = _scalar(self.values[name])
         problem = option_problem(name, value)
         if problem is not None:
             raise self.problem(name, problem)

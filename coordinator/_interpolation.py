@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["InterpolationError", "Lookup", "interpolate", "interpolate_values"]
+__all__ = ["InterpolationError", "Lookup", "Substituted", "interpolate", "interpolate_values"]
 
 Lookup = Callable[[str], str | None]
 """A variable's value, or `None` when it is not set."""
@@ -49,16 +49,27 @@ class _Variable:
     word: tuple[_Part, ...] = ()
 
 
+class Substituted(str):
+    """A value that variables made (`"${PORT:-8080}"`). Where the file expects
+    a number or a boolean, its text is read as TOML reads one: TOML puts
+    variables only in strings, and compose converts interpolated values to
+    the type their field expects in the same way."""
+
+    __slots__ = ()
+
+
 _Part = str | _Variable
 _Items = Iterator[tuple[str | int, object]]
 
 
 def interpolate(text: str, lookup: Lookup) -> str:
-    """`text` with its variables replaced. The whole text is parsed first, so a
-    syntax error is reported even inside a default that is not used."""
+    """`text` with its variables replaced (a `Substituted` if it had any). The
+    whole text is parsed first, so a syntax error is reported even inside a
+    default that is not used."""
     parser = _Parser(text)
     parts = parser.parts(inside_braces=False)
-    return _evaluate(parts, lookup)
+    value = _evaluate(parts, lookup)
+    return Substituted(value) if any(isinstance(p, _Variable) for p in parts) else value
 
 
 def interpolate_values(document: dict[str, object], lookup: Lookup) -> None:

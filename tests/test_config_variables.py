@@ -284,7 +284,54 @@ def test_the_error_names_the_service(tmp_path: Path) -> None:
 def test_interpolation_comes_before_the_schema(tmp_path: Path) -> None:
     """A value that interpolates to nothing is checked as it ends up."""
     text = '[services.app]\ncommand = "${CMD:-}"\nready.port = 1\n'
-    assert load_error(write(tmp_path, text)) == "services.app.command: must not be empty"
+    assert load_error(write(tmp_path, text)) == (
+        "services.app.command: must not be empty (from variables: '')"
+    )
+
+
+TYPED = """
+[services.app]
+command = "serve"
+sigterm_timeout = "${STOP:-2.5}"
+max_restarts = "${RESTARTS:-1_000}"
+run_as_init = "${INIT:-true}"
+ready.port = "${PORT}"
+"""
+
+
+def test_a_number_or_a_boolean_may_come_from_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TOML puts variables only in strings; compose converts them to the
+    # field's type, and so does a config file where it expects one.
+    monkeypatch.setenv("PORT", "8080")
+    (spec,) = load_config(write(tmp_path, TYPED)).entries
+    app = spec.exec
+    assert isinstance(app, Command)
+    assert (app.sigterm_timeout, app.run_as_init, spec.max_restarts) == (2.5, True, 1000)
+    assert spec.ready is not None and spec.ready.fn.args == (8080,)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("80x", "services.app.ready.port: must be an integer, not str (from variables: '80x')"),
+        ("8.5", "services.app.ready.port: must be an integer, not float (from variables: '8.5')"),
+        ("yes", "services.app.ready.port: must be an integer, not str (from variables: 'yes')"),
+    ],
+)
+def test_a_value_from_variables_of_the_wrong_type_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, port: str, message: str
+) -> None:
+    monkeypatch.setenv("PORT", port)
+    assert load_error(write(tmp_path, TYPED)) == message
+
+
+def test_a_number_written_as_a_string_is_still_refused(tmp_path: Path) -> None:
+    text = '[services.app]\ncommand = "serve"\nsigterm_timeout = "5"\nready.port = 1\n'
+    assert load_error(write(tmp_path, text)) == (
+        "services.app.sigterm_timeout: must be a number, not str"
+    )
 
 
 def test_a_bad_project_env_file(tmp_path: Path) -> None:
