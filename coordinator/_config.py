@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ._config_hints import TOP_KEY_HINTS
 from ._config_logs import check_log_files, with_log_dir
-from ._config_schema import Problem, Service, Table, key_path, read_service
+from ._config_schema import Service, read_service
+from ._config_table import Problem, Table, key_path
 from ._config_variables import interpolated
 from ._daemons import Daemons
 from ._file_reading import UnreadableFile, read_regular_file

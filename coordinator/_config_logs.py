@@ -7,7 +7,8 @@ import os
 from collections.abc import Sequence
 
 from ._command import Command
-from ._config_schema import Problem, Service, key_path
+from ._config_schema import Service
+from ._config_table import Problem, key_path
 from ._log_file import LogDir, log_file_problem
 from ._options import DaemonOptions, OneshotOptions
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._config_schema import Problem, key_path
+from ._config_table import Problem, key_path
 from ._env_files import EnvFileProblem, read_env_file
 from ._interpolation import InterpolationError, interpolate_values
 

@@ -16,7 +16,8 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from ._config_schema import Problem, Service, Table, key_path
+from ._config_schema import Service
+from ._config_table import Problem, Table, key_path
 from ._daemons import requirement_closure
 from ._validation import closest, did_you_mean
 

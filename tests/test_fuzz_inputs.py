@@ -36,7 +36,7 @@ from coordinator import (
     load_events,
 )
 from coordinator._config import describe_plan, load_config
-from coordinator._config_schema import key_path
+from coordinator._config_table import key_path
 from coordinator.errors import ConfigError
 from healthdaemons import main
 from statemachines import LifecycleEvent, LifecycleState
