@@ -13,7 +13,6 @@ both end when the entry is stopped.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -23,9 +22,10 @@ from statemachines import ACTIVE_STATES, EntryKind, LifecycleEvent
 
 from . import triggers
 from ._announced import Announcement
+from ._check_call import call_check, unless_stopped
 from ._checked import CHECKED_ENTRY, CheckedEntry
 from ._command import Command
-from ._command_process import CommandProcess, SpawnError, SpawnSettings
+from ._command_process import SpawnError, SpawnSettings
 from ._defaults import KILL_WAIT
 from ._entry import Entry
 from ._events import Event, ProcessExited, ProcessSignalled, ProcessSpawned
@@ -34,10 +34,10 @@ from ._options import Exec
 from ._output_buffer import OutputStream
 from ._output_guard import guard_output
 from ._process_handle import ExitStatus, FunctionProcess, ProcessHandle, RestartBackoff
-from ._ready import CheckFn
 from ._results import HealthCheckResult
 from ._task_host import TaskHost
 from ._trigger_steps import close_quietly, start_trigger
+from ._watchdog import Watchdog, watched
 
 __all__ = ["EntrySupervisor", "React", "SpawnFunction"]
 
@@ -73,6 +73,7 @@ class EntrySupervisor:
         "_report",
         "_spawn",
         "_tasks",
+        "_watchdog",
     )
 
     def __init__(
@@ -90,6 +91,7 @@ class EntrySupervisor:
         exit_code_from: str | None = None,
     ) -> None:
         self._tasks = tasks
+        self._watchdog = Watchdog(tasks, self._restart_process)
         self._end_run = end_run
         self._exit_code_from = exit_code_from
         self._output = output
@@ -258,8 +260,8 @@ class EntrySupervisor:
         entry.process = process
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
         self._start_checks(entry)
-        if _watches(entry):
-            self._start_watchdog(entry, process)
+        if watched(entry):
+            self._watchdog.start(entry, process)
         scope = entry.wait_scope = anyio.CancelScope()
         if entry.signalled:
             # The stop was permitted while the command was being spawned.
@@ -316,9 +318,7 @@ class EntrySupervisor:
     def _exited(self, entry: Entry, pid: int | None, status: ExitStatus | None) -> None:
         assert status is not None
         entry.process = None
-        if entry.watchdog is not None:
-            entry.watchdog.cancel()
-            entry.watchdog = entry.became_ready = None
+        self._watchdog.stop(entry)
         entry.announcer = None  # what is left of it may not announce readiness
         self._record(
             ProcessExited(
@@ -374,49 +374,6 @@ class EntrySupervisor:
             entry.recheck_scope.cancel()
         return True
 
-    # The watchdog of a process: its start timeout, then its liveness check.
-
-    def _start_watchdog(self, entry: Entry, process: ProcessHandle) -> None:
-        # Made now, not in the task: the process may be ready before it runs.
-        entry.became_ready = anyio.Event()
-        scope = entry.watchdog = anyio.CancelScope()
-        self._tasks.group.start_soon(
-            self._watch_process, entry, process, scope, name=f"healthdaemons:{entry.spec.id}:watch"
-        )
-
-    async def _watch_process(
-        self, entry: Entry, process: ProcessHandle, scope: anyio.CancelScope
-    ) -> None:
-        spec = entry.spec
-        became_ready = entry.became_ready
-        assert became_ready is not None
-        CHECKED_ENTRY.set(CheckedEntry(spec.id, entry, self._tasks.guard_fd))
-        with scope:
-            if spec.start_timeout is None:
-                await became_ready.wait()
-            else:
-                with anyio.move_on_after(spec.start_timeout):
-                    await became_ready.wait()
-                if not became_ready.is_set():
-                    reason = f"not ready {spec.start_timeout:g} s after it started"
-                    self._restart_process(entry, process, reason)
-                    return
-            liveness = spec.liveness
-            if liveness is None:
-                return
-            failures = 0
-            while True:
-                await anyio.sleep(liveness.interval)
-                result = _unless_stopped(
-                    entry, await _call_check(liveness.fn, liveness.timeout, "liveness check")
-                )
-                failures = 0 if result.is_success else failures + 1
-                if failures >= liveness.failures:
-                    times = "once" if failures == 1 else f"{failures} times in a row"
-                    reason = f"liveness check failed {times}: {result.message}"
-                    self._restart_process(entry, process, reason)
-                    return
-
     def _restart_process(self, entry: Entry, process: ProcessHandle, reason: str) -> None:
         """Stop the process by the stop policy, for its loop to run it again."""
         if (
@@ -471,7 +428,7 @@ class EntrySupervisor:
                                 broken = True
                                 break
                             source = "check"
-                            result = _unless_stopped(entry, await _run_check(entry))
+                            result = unless_stopped(entry, await _run_check(entry))
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
                             # Between two processes, the exit has said it all.
@@ -552,11 +509,6 @@ class EntrySupervisor:
         self._react(entry, LifecycleEvent.HEALTHY, result)
 
 
-def _watches(entry: Entry) -> bool:
-    """Whether the entry's processes need a watchdog."""
-    return entry.spec.start_timeout is not None or entry.spec.liveness is not None
-
-
 def _exit_message(entry: Entry, status: ExitStatus, restarted_for: str | None) -> str:
     kind = entry.spec.kind.value
     if restarted_for is not None:
@@ -579,35 +531,4 @@ async def _run_check(entry: Entry) -> HealthCheckResult:
     """Run the entry's readiness check."""
     ready = entry.spec.ready
     assert ready is not None
-    return await _call_check(ready.fn, ready.timeout, "health check")
-
-
-async def _call_check(fn: CheckFn, timeout: float, what: str) -> HealthCheckResult:
-    """Run a check; an exception is a failure whose message is its text, and
-    so is a call that takes longer than `timeout`."""
-    deadline = anyio.move_on_after(timeout)
-    try:
-        with deadline:
-            value = fn()
-            if inspect.isawaitable(value):
-                value = await value
-    except Exception as error:
-        if not deadline.cancel_called:  # (else it made an error of its cancellation)
-            return HealthCheckResult.failure(str(error) or type(error).__name__)
-    if deadline.cancel_called:
-        return HealthCheckResult.failure(f"{what} timed out after {timeout:g} s")
-    if not isinstance(value, HealthCheckResult):
-        return HealthCheckResult.failure(
-            f"check returned {type(value).__name__}, not a HealthCheckResult"
-        )
-    return value
-
-
-def _unless_stopped(entry: Entry, result: HealthCheckResult) -> HealthCheckResult:
-    """A stopped process fails its check: a port it listens on still looks open."""
-    process = entry.process
-    if isinstance(process, CommandProcess):
-        stopped = process.stopped()
-        if stopped is not None:
-            return HealthCheckResult.failure(stopped)
-    return result
+    return await call_check(ready.fn, ready.timeout, "health check")
