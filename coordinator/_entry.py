@@ -131,6 +131,7 @@ class Entry(Lifecycle):
         self.checking = False
         self.recheck_scope = None
         self.wait_scope = None
+        self.restart_reason = None
 
     def last_result(self) -> HealthCheckResult | None:
         """`last_raw`, for the trigger (a bound method: lighter than a closure)."""

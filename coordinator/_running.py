@@ -172,6 +172,11 @@ class RunningDaemons:
         self._ready_count = 0
         self._stopped_count = 0
         self._gave_up: dict[str, None] = {}
+        self._finished: dict[str, None] = {}
+        """Daemons their restart policy ended (`finish`), not started since."""
+        self._exit_needs = _requirements_of(specs, exit_code_from)
+        """What `exit_code_from` requires, directly or not: if one of them
+        can no longer run, neither can it, and the run ends."""
         """Entries failing for good (max_restarts reached), in order."""
         self._entered = False
         self._all_stopped: anyio.Event | None = None
@@ -285,10 +290,11 @@ class RunningDaemons:
         """Wait until every entry is `ready` at the same time.
 
         Raises `WaitTimeoutError` (a `TimeoutError`) when `timeout` runs out,
-        `GaveUpError` as soon as an entry gives up (reaches `max_restarts`),
-        or `SystemTerminatedError` if the system is terminated first. Each
-        names the entries that were not ready, with their last health
-        message, in its text and in its `reasons`.
+        `GaveUpError` as soon as an entry gives up (reaches `max_restarts`)
+        or is ended by its restart policy, or `SystemTerminatedError` if
+        the system is terminated first. Each names the entries that were not
+        ready, with their last health message, in its text and in its
+        `reasons`.
         """
         _require_wait_timeout(timeout)
 
@@ -296,14 +302,18 @@ class RunningDaemons:
             if self._terminating:
                 message, reasons = why_not_ready(self._order, "Terminated while waiting for")
                 raise SystemTerminatedError(message, not_ready=list(reasons), reasons=reasons)
-            if self._gave_up:
-                gave_up = list(self._gave_up)
-                message, reasons = why_not_ready(
-                    self._order, f"{', '.join(gave_up)} gave up; not ready:"
-                )
-                raise GaveUpError(
-                    message, not_ready=list(reasons), reasons=reasons, gave_up=gave_up
-                )
+            if self._gave_up or self._finished:
+                stuck = [*self._gave_up, *self._finished]
+                why = [
+                    f"{', '.join(ids)} {what}"
+                    for ids, what in (
+                        (self._gave_up, "gave up"),
+                        (self._finished, "ended, not to be restarted"),
+                    )
+                    if ids
+                ]
+                message, reasons = why_not_ready(self._order, "; ".join(why) + "; not ready:")
+                raise GaveUpError(message, not_ready=list(reasons), reasons=reasons, gave_up=stuck)
             return self._ready_count == len(self._order)
 
         if not await self.wait_until(all_ready, timeout):
@@ -434,14 +444,20 @@ class RunningDaemons:
         self._check_all_stopped()
         self._log.notify()
 
-    def _end_run(self, entry: Entry, returncode: int, reason: str) -> None:
-        """`entry` ends the run: record why, and stop every entry in order.
-        Called between steps; the first one to end the run is the one kept."""
-        if self._terminating:
+    def _end_run(
+        self, entry: Entry, returncode: int, reason: str, *, in_step: bool = False
+    ) -> None:
+        """`entry` ends the run: record why, and stop every entry in order
+        (right after the step, if called within one). The first one to end
+        the run is the one kept."""
+        if self._terminating or self._ended_by is not None:
             return
         ended = self._ended_by = RunEnded(anyio.current_time(), entry.spec.id, returncode, reason)
         self._log.record(ended)
-        self._begin_term()
+        if not in_step:
+            self._begin_term()
+        elif self._tasks.is_open:
+            self._tasks.group.start_soon(self._term_after_step, name="healthdaemons:term")
 
     def _stop_for(self, error: BaseException, *, in_step: bool) -> None:
         """User code raised `error`, which ends the system: stop every entry in
@@ -526,9 +542,10 @@ class RunningDaemons:
 
     def _restartable(self, entry_id: str) -> bool:
         """Whether files that changed restart the entry: not if it has not
-        launched yet (it will, with the new files), nor if an operator
-        stopped it."""
-        return self._entries[entry_id].state not in (WAITING, STOPPED)
+        launched yet (it will, with the new files), nor if an operator (or
+        its restart policy) holds it, stopping or stopped."""
+        entry = self._entries[entry_id]
+        return not entry.on_hold and entry.state is not WAITING
 
     def _tasks_ended(self) -> None:
         assert self._all_stopped is not None
@@ -581,8 +598,14 @@ class RunningDaemons:
             self._log.record(
                 Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
             )
-        if event is LifecycleEvent.GIVE_UP:
-            self._gave_up[entry.spec.id] = None
+        if event is LifecycleEvent.GIVE_UP or event is LifecycleEvent.FINISH:
+            (self._gave_up if event is LifecycleEvent.GIVE_UP else self._finished)[
+                entry.spec.id
+            ] = None
+            if entry.spec.id in self._exit_needs and not self._terminating:
+                why = "gave up" if event is LifecycleEvent.GIVE_UP else "ended"
+                reason = f"{self._supervisor.exit_code_from} cannot run: {entry.spec.id} {why}"
+                self._end_run(entry, 1, reason, in_step=True)
         elif source is FAILING and dest is not FAILING:
             self._gave_up.pop(entry.spec.id, None)
         if event is LifecycleEvent.HOLD or event is LifecycleEvent.RELEASE:
@@ -613,6 +636,7 @@ class RunningDaemons:
                     queue.append(dependency)
             queue.append(entry)
         elif source is STOPPED:  # released
+            self._finished.pop(entry.spec.id, None)
             self._stopped_count -= 1
             queue.append(entry)
         if dest is STOPPING:
@@ -675,6 +699,19 @@ class RunningDaemons:
             raise RuntimeError(
                 f"{method}() needs a running system: use `async with system.build()`"
             )
+
+
+def _requirements_of(specs: Sequence[EntrySpec], id: str | None) -> frozenset[str]:
+    """What entry `id` requires, directly or not (nothing for `None`)."""
+    requires = {spec.id: spec.requires for spec in specs}
+    found: set[str] = set()
+    pending = list(requires.get(id, ())) if id is not None else []
+    while pending:
+        current = pending.pop()
+        if current not in found:
+            found.add(current)
+            pending.extend(requires[current])
+    return frozenset(found)
 
 
 def _require_wait_timeout(timeout: object) -> None:

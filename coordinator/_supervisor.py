@@ -59,13 +59,20 @@ class React(Protocol):
     ) -> None: ...
 
 
+class EndRun(Protocol):
+    """`entry` ends the run with `returncode` (`RunningDaemons._end_run`)."""
+
+    def __call__(
+        self, entry: Entry, returncode: int, reason: str, *, in_step: bool = False
+    ) -> None: ...
+
+
 class EntrySupervisor:
     """The tasks of every entry of one running system."""
 
     __slots__ = (
         "_end_run",
         "_error",
-        "_exit_code_from",
         "_fatal",
         "_output",
         "_react",
@@ -74,6 +81,7 @@ class EntrySupervisor:
         "_spawn",
         "_tasks",
         "_watchdog",
+        "exit_code_from",
     )
 
     def __init__(
@@ -87,13 +95,13 @@ class EntrySupervisor:
         error: Callable[[str | None, str], None],
         fatal: Fatal,
         output: Callable[[str, OutputStream, str], None],
-        end_run: Callable[[Entry, int, str], None],
+        end_run: EndRun,
         exit_code_from: str | None = None,
     ) -> None:
         self._tasks = tasks
         self._watchdog = Watchdog(tasks, self._restart_process)
         self._end_run = end_run
-        self._exit_code_from = exit_code_from
+        self.exit_code_from = exit_code_from
         self._output = output
         self._spawn = spawn
         self._react = react
@@ -224,6 +232,9 @@ class EntrySupervisor:
         it outlived its leader: the caller reacts to the exit, then stops it."""
         entry.kill_at = None
         entry.sigkill_sent = False
+        # A reason to restart was for the process before, which a stop may
+        # have ended before its exit was reacted to.
+        entry.restart_reason = None
         process: ProcessHandle
         if isinstance(exec_, Command):
             # Shielded: a spawn cut short could leave a child nobody knows of.
@@ -340,7 +351,8 @@ class EntrySupervisor:
         if entry.state not in ACTIVE_STATES:
             return False
         spec = entry.spec
-        ends_run = spec.id == self._exit_code_from
+        # A restart the watchdog made is the supervisor's, not the entry's exit.
+        ends_run = spec.id == self.exit_code_from and restarted_for is None
         if spec.kind is EntryKind.ONESHOT and status.clean:
             self._react(entry, LifecycleEvent.HEALTHY, HealthCheckResult.success())
             if ends_run:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import anyio
 
+from statemachines import LifecycleState
+
 from ._check_call import call_check, unless_stopped
 from ._checked import CHECKED_ENTRY, CheckedEntry
 from ._entry import Entry
@@ -42,7 +44,10 @@ class Watchdog:
     def start(self, entry: Entry, process: ProcessHandle) -> None:
         """Watch the entry's new process; `stop` ends it when the process ends."""
         # Made now, not in the task: the process may be ready before it runs.
-        entry.became_ready = anyio.Event()
+        became_ready = entry.became_ready = anyio.Event()
+        if entry.state is LifecycleState.READY:
+            # A command an `ExecFn` handed over to, the entry ready already.
+            became_ready.set()
         scope = entry.watchdog = anyio.CancelScope()
         self._tasks.group.start_soon(
             self._watch, entry, process, scope, name=f"healthdaemons:{entry.spec.id}:watch"

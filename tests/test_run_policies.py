@@ -26,7 +26,7 @@ from coordinator import (
     RunEnded,
     Transitioned,
 )
-from coordinator.errors import InvalidEntryError
+from coordinator.errors import GaveUpError, InvalidEntryError
 from statemachines import LifecycleEvent, LifecycleState
 
 from .support import Switch, check_invariants, finishes, forever, spawn_times
@@ -365,3 +365,64 @@ async def test_a_oneshot_without_once_runs_again() -> None:
         await running.restart("db")
         await running.wait_ready(100)
         assert len(spawn_times(running.history, "migrate")) == 2
+
+
+# What the review found.
+
+
+async def test_a_restart_reason_does_not_outlive_its_process() -> None:
+    # The watchdog stops a process slow to stop; an operator's stop and start
+    # come before its exit. The next process's crash is its own (restart "no":
+    # it gives up), not the watchdog's restart of the one before.
+    runs = [0]
+
+    async def run(_: object) -> None:
+        runs[0] += 1
+        if runs[0] > 1:
+            raise RuntimeError("boom")
+        try:
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(3)
+
+    system = Daemons.of().add_daemon(
+        "app",
+        exec=ExecFn(run, sigterm_timeout=10),
+        ready=Ready("App", Switch(ok=False)),
+        start_timeout=1,
+        restart="no",
+    )
+    async with system.build() as running:
+        await anyio.sleep(1.5)  # the watchdog has told it to stop
+        await running.stop("app")
+        await running.start("app")
+        await running.wait_until(lambda: running.gave_up == ("app",), 10)
+        assert len(spawn_times(running.history, "app")) == 2
+        health = running.health("app")
+        assert health is not None and health.message is not None
+        assert health.message.startswith("app daemon crashed")
+
+
+async def test_wait_ready_ends_when_a_daemon_ended_for_good() -> None:
+    never = Ready("Job", Switch(ok=False))
+    system = Daemons.of().add_daemon("job", exec=exits(1), ready=never, restart="no")
+    async with system.build() as running:
+        with pytest.raises(GaveUpError, match=r"^job ended, not to be restarted; not ready:"):
+            await running.wait_ready(60)
+
+
+async def test_exit_code_from_ends_the_run_when_what_it_requires_cannot_run() -> None:
+    system = (
+        Daemons.of()
+        .add_daemon(
+            "web", exec=exits(1, error=True), ready=Ready("Web", Switch(ok=False)), restart="no"
+        )
+        .add_oneshot("tests", exec=finishes(1), requires=["web"])
+    )
+    async with system.build(exit_code_from="tests") as running:
+        await running.wait_stopped()
+    assert running.ended_by is not None
+    assert (running.ended_by.entry, running.ended_by.returncode) == ("web", 1)
+    assert running.ended_by.reason == "tests cannot run: web gave up"
+    assert spawn_times(running.history, "tests") == []
