@@ -56,7 +56,10 @@ def _scalar(value: object) -> object:
     if text in ("true", "false"):
         return text == "true"
     if _INTEGER.fullmatch(text):
-        return int(text.replace("_", ""))
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:  # more digits than Python converts
+            return str(value)
     if _FLOAT.fullmatch(text):
         return float(text.replace("_", ""))
     return str(value)
@@ -74,7 +77,8 @@ class Table:
         where = key_path(*self.path, name) + ("" if index is None else f"[{index}]")
         value = self.values.get(name) if index is None else None
         if isinstance(value, Substituted):
-            message += f" (from variables: {str(value)!r})"
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            message += f" (from variables: {str(shown)!r})"
         return Problem(f"{where}: {message}", self.entry)
 
     def only(self, allowed: Sequence[str], hints: Mapping[str, str] | None = None) -> None:

@@ -66,9 +66,11 @@ def interpolate(text: str, lookup: Lookup) -> str:
     """`text` with its variables replaced (a `Substituted` if it had any). The
     whole text is parsed first, so a syntax error is reported even inside a
     default that is not used."""
-    parser = _Parser(text)
-    parts = parser.parts(inside_braces=False)
-    value = _evaluate(parts, lookup)
+    try:
+        parts = _Parser(text).parts(inside_braces=False)
+        value = _evaluate(parts, lookup)
+    except RecursionError:  # `${A:-${A:-...}}`, thousands deep
+        raise InterpolationError("variables nested too deeply") from None
     return Substituted(value) if any(isinstance(p, _Variable) for p in parts) else value
 
 

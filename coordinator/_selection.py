@@ -65,8 +65,9 @@ def select_services(
     by_id = {service.id: service for service in services}
     requires = {service.id: service.requires for service in services}  # looked up once
     _check_names(by_id, names)
-    active = _active_profiles(services, profiles)
     named = set(names)
+    # As compose: naming a service enables its profiles, for what it requires too.
+    active = _active_profiles(services, profiles).union(*(by_id[n].profiles for n in names))
 
     def enabled(service: Service) -> bool:
         if service.disabled:

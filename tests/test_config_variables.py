@@ -645,3 +645,20 @@ def test_the_documented_messages(
     for name, content in files.items():
         (tmp_path / name).write_text(content)
     assert load_error(write(tmp_path, text)) == message
+
+
+def test_variables_nested_too_deeply_are_a_mistake(tmp_path: Path) -> None:
+    depth = 3000
+    deep = "${A:-" * depth + "x" + "}" * depth
+    text = f'[services.app]\ncommand = "{deep}"\nready.port = 1\n'
+    assert load_error(write(tmp_path, text)) == "services.app.command: variables nested too deeply"
+
+
+def test_an_integer_too_long_to_convert_from_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIG", "9" * 5000)
+    text = '[services.app]\ncommand = "x"\nmax_restarts = "${BIG}"\nready.port = 1\n'
+    assert load_error(write(tmp_path, text)) == (
+        f"services.app.max_restarts: must be an integer, not str (from variables: '{'9' * 37}...')"
+    )

@@ -155,6 +155,20 @@ def test_profiles_enable_services_as_compose_does(tmp_path: Path) -> None:
     assert "legacy" not in load_config(path, profiles=["debug", "test"]).ids
 
 
+def test_naming_a_service_enables_its_profiles_for_what_it_requires(tmp_path: Path) -> None:
+    # compose's own example: `docker compose up mock-backend` starts db too.
+    text = (
+        '[services.web]\ncommand = "web"\nready.port = 1\n'
+        '[services.mock-backend]\ncommand = "mock"\nready.port = 2\n'
+        'profiles = ["dev"]\nrequires = ["db"]\n'
+        '[services.db]\ncommand = "db"\nready.port = 3\nprofiles = ["dev"]\n'
+    )
+    path = tmp_path / "app.toml"
+    path.write_text(text)
+    assert load_config(path, services=["mock-backend"]).ids == ("db", "mock-backend")
+    assert load_config(path).ids == ("web",)
+
+
 @pytest.mark.parametrize(
     ("text", "options", "message"),
     [
