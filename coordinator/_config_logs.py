@@ -37,19 +37,33 @@ def with_log_dir(services: Sequence[Service], log_dir: LogDir | None) -> list[Se
 
 
 def _check_distinct(services: Sequence[Service]) -> None:
+    """Each service writes (and rotates) a file of its own: not one another
+    writes, under another name (a symbolic link) or as a rotated `NAME.N`."""
     writers: dict[str, str] = {}
     for service in services:
         command = _command(service)
         if command is None or command.log is None:
             continue
-        path = os.path.abspath(command.log.path)
-        other = writers.setdefault(path, service.id)
-        if other != service.id:
-            raise Problem(
-                f"{key_path('services', service.id, 'log_file')}: {path} is the log file "
-                f"of service {other!r} too (each service needs its own: they rotate it)",
-                service.id,
-            )
+        path = os.path.realpath(command.log.path)
+        for taken, other in writers.items():
+            if other != service.id and _same_or_rotated(path, taken):
+                raise Problem(
+                    f"{key_path('services', service.id, 'log_file')}: {path} is the log file "
+                    f"of service {other!r} too, or one of its rotated files (each service "
+                    "needs its own: they rotate it)",
+                    service.id,
+                )
+        writers[path] = service.id
+
+
+def _same_or_rotated(one: str, other: str) -> bool:
+    if one == other:
+        return True
+    for path, base in ((one, other), (other, one)):
+        suffix = path.removeprefix(base + ".")
+        if suffix != path and suffix.isdigit():
+            return True
+    return False
 
 
 def check_log_files(services: Sequence[Service], log_dir: LogDir | None) -> None:

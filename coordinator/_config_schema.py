@@ -23,7 +23,7 @@ from ._defaults import (
     SIGTERM_TIMEOUT,
 )
 from ._env_files import EnvFileProblem, env_file_values
-from ._log_file import LOG_BACKUPS, LOG_MAX_BYTES, LogFile, parse_size
+from ._log_file import LOG_BACKUPS, LOG_MAX_BYTES, MAX_LOG_BACKUPS, LogFile, parse_size
 from ._options import (
     RESTART_POLICIES,
     DaemonOptions,
@@ -282,6 +282,8 @@ def _read_log(table: Table, base: Path) -> LogFile | None:
     backups = table.values.get("log_backups", LOG_BACKUPS)
     if isinstance(backups, bool) or not isinstance(backups, int) or backups < 0:
         raise table.problem("log_backups", f"must be an integer >= 0, not {backups!r}")
+    if backups > MAX_LOG_BACKUPS:
+        raise table.problem("log_backups", f"must be at most {MAX_LOG_BACKUPS}, not {backups}")
     return LogFile(Path(os.path.normpath(base / path)), max_bytes, backups)
 
 

@@ -29,6 +29,7 @@ from ._validation import text_problem
 __all__ = [
     "LOG_BACKUPS",
     "LOG_MAX_BYTES",
+    "MAX_LOG_BACKUPS",
     "LogDir",
     "LogFile",
     "LogWriter",
@@ -39,6 +40,8 @@ __all__ = [
 LOG_MAX_BYTES = 50 * 1024 * 1024
 """Rotate past 50 MiB, as supervisord's `stdout_logfile_maxbytes`."""
 LOG_BACKUPS = 10
+MAX_LOG_BACKUPS = 1000
+"""At most this many rotated files: each rotation renames them all, in the event loop."""
 """Keep 10 rotated files, as supervisord's `stdout_logfile_backups`."""
 
 
@@ -75,6 +78,8 @@ class LogFile:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 return f"{name} must be an integer >= 0, not {value!r}"
+        if self.backups > MAX_LOG_BACKUPS:
+            return f"backups must be at most {MAX_LOG_BACKUPS}, not {self.backups}"
         return None
 
 

@@ -25,6 +25,8 @@ _REFUSED = {
     signal.SIGTTOU: "stops a process instead of ending it",
     signal.SIGCONT: "continues a process instead of ending it (it follows the stop signal anyway)",
     signal.SIGCHLD: "is ignored by default: it asks nothing of a process",
+    signal.SIGWINCH: "is ignored by default: it asks nothing of a process",
+    signal.SIGURG: "is ignored by default: it asks nothing of a process",
 }
 _NAMES = [s.name for s in signal.Signals if s not in _REFUSED]
 

@@ -46,7 +46,7 @@ def _command(daemons: Daemons, id: str = "db") -> Command:
         ('"QUIT"', "SIGQUIT"),
         ('"quit"', "SIGQUIT"),
         ("3", "SIGQUIT"),
-        ('"SIGWINCH"', "SIGWINCH"),
+        ('"SIGUSR1"', "SIGUSR1"),
     ],
 )
 def test_a_stop_signal_is_a_name_or_a_number(tmp_path: Path, given: str, expected: str) -> None:
@@ -64,6 +64,7 @@ def test_the_default_stop_signal_is_sigterm(tmp_path: Path) -> None:
         ('"SIGQUITT"', "unknown signal 'SIGQUITT'; did you mean 'SIGQUIT'?"),
         ('"SIGKILL"', "SIGKILL is not a polite stop (SIGKILL follows sigterm_timeout anyway)"),
         ('"STOP"', "SIGSTOP stops a process instead of ending it"),
+        ('"WINCH"', "SIGWINCH is ignored by default: it asks nothing of a process"),
         ("99", "unknown signal number 99"),
         ("true", "must be a signal name or number, not bool"),
         ("1.5", "must be a signal name or number, not float"),
@@ -130,10 +131,18 @@ def test_two_services_cannot_share_a_log_file(tmp_path: Path) -> None:
     text = DB + 'log_file = "all.log"\n[services.web]\ncommand = "w"\nready.port = 1\n'
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, text + 'log_file = "./all.log"\n')
+    real = os.path.realpath(tmp_path / "all.log")
     assert str(caught.value).endswith(
-        f": services.web.log_file: {tmp_path / 'all.log'} is the log file of service 'db' too "
-        "(each service needs its own: they rotate it)"
+        f": services.web.log_file: {real} is the log file of service 'db' too, or one of "
+        "its rotated files (each service needs its own: they rotate it)"
     )
+    # Nor another's rotated file, nor the same file through a symbolic link.
+    with pytest.raises(ConfigError, match="is the log file of service 'db' too"):
+        _load(tmp_path, text + 'log_file = "all.log.2"\n')
+    (tmp_path / "link").symlink_to(tmp_path)
+    with pytest.raises(ConfigError, match="is the log file of service 'db' too"):
+        _load(tmp_path, text + 'log_file = "link/all.log"\n')
+    _load(tmp_path, text + 'log_file = "all.log.x"\n')
     # Nor a service's own file and another's --log-dir file.
     with pytest.raises(ConfigError, match="is the log file of service 'db' too"):
         _load(
