@@ -42,6 +42,7 @@ otherwise.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ from statemachines import (
     state_triggered_events,
 )
 
+from ._command import Command
 from ._command_process import CommandProcess
 from ._defaults import OUTPUT_BYTES, OUTPUT_LINES
 from ._entry import Entry, TermFlag
@@ -187,7 +189,9 @@ class RunningDaemons:
         self._ended_by: RunEnded | None = None
         watches = {spec.id: spec.watch for spec in specs if spec.watch is not None}
         self._watcher = (
-            FileWatcher(watches, self.restart, self._restartable, log.error) if watches else None
+            FileWatcher(watches, self.restart, self._restartable, log.error, _log_files(specs))
+            if watches
+            else None
         )
 
     # Public surface.
@@ -699,6 +703,15 @@ class RunningDaemons:
             raise RuntimeError(
                 f"{method}() needs a running system: use `async with system.build()`"
             )
+
+
+def _log_files(specs: Sequence[EntrySpec]) -> list[str]:
+    """The log files the entries' commands write."""
+    return [
+        os.fspath(spec.exec.log.path)
+        for spec in specs
+        if isinstance(spec.exec, Command) and spec.exec.log is not None
+    ]
 
 
 def _requirements_of(specs: Sequence[EntrySpec], id: str | None) -> frozenset[str]:

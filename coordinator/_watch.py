@@ -183,8 +183,13 @@ class FileWatcher:
         restart: Callable[[str], Awaitable[None]],
         may_restart: Callable[[str], bool],
         error: Callable[[str | None, str], None],
+        written: Iterable[str] = (),
     ) -> None:
         self._watches = watches
+        self._written = frozenset(os.path.realpath(path) for path in written)
+        """Files the system writes itself (its log files): a change to one, or
+        to one of its rotated `NAME.N`, restarts nothing, or a service that
+        logs would restart for ever."""
         self._restart = restart
         self._may_restart = may_restart
         self._error = error
@@ -226,6 +231,8 @@ class FileWatcher:
                     self._error(None, f"watching files stopped: {error!r}")
 
     def _seen(self, paths: set[str], restarts: TaskGroup) -> None:
+        if self._written:
+            paths = {path for path in paths if not self._is_written(path)}
         now = anyio.current_time()
         for id, watch in self._watches.items():
             matching = {path for path in paths if watch.matches(path)}
@@ -236,6 +243,11 @@ class FileWatcher:
             self._due[id] = now + watch.debounce
             changed = self._changed.setdefault(id, set())
             changed.update(os.path.relpath(path, watch.directory) for path in matching)
+
+    def _is_written(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        base, _, number = real.rpartition(".")
+        return real in self._written or (number.isdigit() and base in self._written)
 
     async def _restart_when_settled(self, id: str) -> None:
         # Each change moves the due time on: sleep until it stops moving.

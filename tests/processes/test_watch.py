@@ -10,9 +10,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from coordinator import Daemons, LifecycleState, RunningDaemons, Watch
+from coordinator import Daemons, LifecycleState, LogFile, RunningDaemons, Watch
 
-from .helpers import always_ready, pids, python, sleeper
+from .helpers import always_ready, pids, poll_until, python, sleeper
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +141,23 @@ async def test_term_during_a_watched_restart_stops_everything(tmp_path: Path) ->
         )
         await running.term()
     assert set(running.statistics().states.values()) == {LifecycleState.STOPPED}
+
+
+async def test_a_log_file_in_the_watched_tree_restarts_nothing(tmp_path: Path) -> None:
+    # Each line the service logs changes its log file: were it seen as a
+    # change, the restart would log more lines, and so on for ever.
+    (tmp_path / "src").mkdir()
+    log = LogFile(tmp_path / "web.log", max_bytes=200, backups=2)  # rotates too
+    chatty = python(
+        "import time\nwhile True:\n print('x' * 40, flush=True)\n time.sleep(0.05)", log=log
+    )
+    watch = Watch(["."], tmp_path, debounce=DEBOUNCE)
+    system = Daemons.of().add_daemon("web", exec=chatty, ready=always_ready(), watch=watch)
+    async with system.build() as running:
+        await running.wait_ready(20)
+        await poll_until(lambda: (tmp_path / "web.log.1").exists(), 20)
+        await anyio.sleep(QUIET)  # (bounded: see QUIET)
+        assert _launches(running, "web") == 1
+        # A change the service did not write still restarts it.
+        _write(tmp_path / "src" / "app.py", "changed")
+        assert await running.wait_until(lambda: _launches(running, "web") == 2, QUIET + 5)
