@@ -33,11 +33,14 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
     from ._cli_arguments import selection
     from ._file_commands import log_dir, validate
 
-    validate(
+    daemons = validate(
         args.config,
         selection(args),
         log_dir(args.log_dir, args.log_max_bytes, args.log_backups),
     )
+    if args.exit_code_from is not None:
+        # Refused here as `up` would refuse it (building starts nothing).
+        daemons.build(exit_code_from=args.exit_code_from)
     running = holder(paths)
     if running is not None:
         raise AlreadyRunningError(running, args.config)

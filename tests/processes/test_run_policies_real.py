@@ -214,3 +214,19 @@ port = {port}
         await running.wait_until(lambda: running.state("app") is not S.READY, 10)
         await running.wait_ready(15)
     check_invariants(system.entries, running.history)
+
+
+def test_up_detach_refuses_an_unknown_exit_code_from_before_starting(tmp_path: Path) -> None:
+    config = _config(tmp_path, RUNNER)
+    done = subprocess.run(
+        [COMMAND, "up", "--detach", str(config), "--exit-code-from", "test"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "healthdaemons: exit_code_from: no entry 'test'; did you mean 'tests'?"
+    )
+    assert "started in the background" not in done.stdout
