@@ -174,12 +174,12 @@ class RunningDaemons:
         self._ready_count = 0
         self._stopped_count = 0
         self._gave_up: dict[str, None] = {}
+        """Entries failing for good (max_restarts reached), in order."""
         self._finished: dict[str, None] = {}
         """Daemons their restart policy ended (`finish`), not started since."""
         self._exit_needs = _requirements_of(specs, exit_code_from)
         """What `exit_code_from` requires, directly or not: if one of them
         can no longer run, neither can it, and the run ends."""
-        """Entries failing for good (max_restarts reached), in order."""
         self._entered = False
         self._all_stopped: anyio.Event | None = None
         self._block_scope: anyio.CancelScope | None = None
@@ -603,9 +603,8 @@ class RunningDaemons:
                 Transitioned(anyio.current_time(), entry.spec.id, event, source, dest, self._step)
             )
         if event is LifecycleEvent.GIVE_UP or event is LifecycleEvent.FINISH:
-            (self._gave_up if event is LifecycleEvent.GIVE_UP else self._finished)[
-                entry.spec.id
-            ] = None
+            stuck = self._gave_up if event is LifecycleEvent.GIVE_UP else self._finished
+            stuck[entry.spec.id] = None
             if entry.spec.id in self._exit_needs and not self._terminating:
                 why = "gave up" if event is LifecycleEvent.GIVE_UP else "ended"
                 reason = f"{self._supervisor.exit_code_from} cannot run: {entry.spec.id} {why}"
