@@ -217,6 +217,13 @@ class RunningDaemons:
         return tuple(self._gave_up)
 
     @property
+    def finished(self) -> tuple[str, ...]:
+        """The daemons their restart policy ended (an exit 0 under
+        `restart="on-failure"` or `"no"`), held in `stopped` and not started
+        since, in the order they ended."""
+        return tuple(self._finished)
+
+    @property
     def ended_by(self) -> RunEnded | None:
         """The entry that ended the run (`exit_on_failure`, `exit_code_from`),
         with the code to exit with; `None` while nothing has."""

@@ -80,7 +80,10 @@ class EntryStatus(TypedDict):
     kind: str
     state: str
     held: bool
-    """Stopped by an operator, until `start` or `restart`."""
+    """Stopped by an operator (or its restart policy), until `start` or `restart`."""
+    ended: bool
+    """Held because its restart policy ended it (an exit 0 under
+    `restart = "on-failure"` or `"no"`)."""
     health: Health | None
     pid: int | None
     restarts: int

@@ -167,7 +167,8 @@ class _Api:
         running = self.running
 
         def given_up() -> list[str]:
-            return [v.id for v in views if v.id in running.gave_up]
+            stuck = {*running.gave_up, *running.finished}
+            return [v.id for v in views if v.id in stuck]
 
         def settled() -> bool:
             ready = all(v.state is LifecycleState.READY for v in views)
@@ -180,7 +181,11 @@ class _Api:
         if not in_time:
             reason = f"timed out after {timeout:g} s"
         elif given_up():
-            reason = f"{', '.join(given_up())} gave up (max_restarts reached)"
+            reason = "; ".join(
+                f"{id} {'gave up (max_restarts reached)' if id in running.gave_up else 'ended'}"
+                " and will not run again by itself"
+                for id in given_up()
+            )
         else:
             reason = "the system is shutting down"
         return JSONResponse({"ready": False, "reason": reason, "waiting": waiting})
@@ -259,6 +264,7 @@ class _Api:
             "kind": spec.kind.value,
             "state": view.state.value,
             "held": view.held,
+            "ended": view.id in self.running.finished,
             "health": None
             if health is None
             else {"result": health.result.value, "message": health.message},

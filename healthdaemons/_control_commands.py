@@ -166,7 +166,8 @@ def entries_table(entries: Sequence[EntryStatus]) -> str:
 
 
 def _row(entry: EntryStatus) -> tuple[str, ...]:
-    state = entry["state"] + (" (held)" if entry["held"] else "")
+    held = " (ended)" if entry["ended"] else " (held)" if entry["held"] else ""
+    state = entry["state"] + held
     pid = entry["pid"]
     uptime = entry["uptime"]
     return (
@@ -182,7 +183,7 @@ def _row(entry: EntryStatus) -> tuple[str, ...]:
 
 def _health(entry: EntryStatus) -> str:
     health = entry["health"]
-    if entry["state"] == "stopped":
+    if entry["state"] == "stopped" and not entry["ended"]:
         return "-"  # the last result, from before it stopped, says nothing now
     if entry["state"] == "waiting":
         # As `up`'s table says it: the display names (a held one marked

@@ -83,6 +83,7 @@ _SCHEMAS: dict[str, Any] = {
             "kind",
             "state",
             "held",
+            "ended",
             "health",
             "pid",
             "restarts",
@@ -97,7 +98,13 @@ _SCHEMAS: dict[str, Any] = {
             "state": {"enum": ["waiting", "starting", "ready", "failing", "stopping", "stopped"]},
             "held": {
                 "type": "boolean",
-                "description": "Stopped by an operator, until started or restarted.",
+                "description": "Stopped by an operator (or by its restart policy), until "
+                "started or restarted.",
+            },
+            "ended": {
+                "type": "boolean",
+                "description": "Held because its restart policy ended it: it exited with "
+                'code 0 under restart = "on-failure" or "no" (the health message says so).',
             },
             "health": {
                 "oneOf": [{"$ref": "#/components/schemas/Health"}, {"type": "null"}],

@@ -57,6 +57,7 @@ def entry(id: str, **changes: Any) -> EntryStatus:
         "kind": "daemon",
         "state": "ready",
         "held": False,
+        "ended": False,
         "health": {"result": "success", "message": None},
         "pid": 4242,
         "restarts": 0,

@@ -39,14 +39,25 @@ def test_ps_prints_a_table_or_json(server: FakeServer, capsys: pytest.CaptureFix
         entry("db", state="stopped", held=True, pid=None, uptime=None),
         entry("web", state="waiting", pid=None, uptime=None, health=None, waiting_for=["db"]),
         entry("worker", uptime=3725.0, restarts=2, health={"result": "success", "message": "ok"}),
+        entry(
+            "job",
+            state="stopped",
+            held=True,
+            ended=True,
+            pid=None,
+            uptime=None,
+            health={"result": "failure", "message": "exited; not restarted"},
+        ),
     ]
     server.routes[("GET", "/v1/entries")] = Answer(body={"entries": entries})
     assert run(server, "ps") == 0
+    # The one its restart policy ended says why; one an operator holds, nothing.
     assert capsys.readouterr().out == (
-        "ID      KIND    STATE           PID   UPTIME  RESTARTS  HEALTH\n"
-        "db      daemon  stopped (held)  -     -       0         -\n"
-        "web     daemon  waiting         -     -       0         waiting for db\n"
-        "worker  daemon  ready           4242  1h02m   2         success: ok\n"
+        "ID      KIND    STATE            PID   UPTIME  RESTARTS  HEALTH\n"
+        "db      daemon  stopped (held)   -     -       0         -\n"
+        "web     daemon  waiting          -     -       0         waiting for db\n"
+        "worker  daemon  ready            4242  1h02m   2         success: ok\n"
+        "job     daemon  stopped (ended)  -     -       0         failure: exited; not restarted\n"
     )
     assert run(server, "ps", "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"entries": entries}

@@ -250,3 +250,32 @@ log_line = "never printed"
             tasks.start_soon(wait_for_never)
             await anyio.sleep(0.2)  # not needed for correctness: lets the wait begin
             await up.post("/v1/shutdown")
+
+
+ENDS = """
+[services.db]
+command = "echo db up; exec sleep 600"
+[services.db.ready]
+log_line = "db up"
+
+[services.job]
+command = "echo job up; exit 0"
+restart = "no"
+requires = ["db"]
+[services.job.ready]
+log_line = "never"
+"""
+
+
+async def test_an_entry_its_restart_policy_ended_is_shown_and_ends_a_wait(tmp_path: Path) -> None:
+    async with serving(tmp_path, ENDS) as up:
+        entries = await up.wait_for(lambda e: e["job"]["state"] == "stopped")
+        job = entries["job"]
+        assert (job["held"], job["ended"]) == (True, True)
+        assert job["health"]["message"] == 'job daemon exited; not restarted (restart = "no")'
+        assert not entries["db"]["ended"]
+        # A wait does not wait out its timeout for what will not run again.
+        with anyio.fail_after(20):
+            answer = await up.client.post("/v1/wait", json={"timeout": 600})
+        assert answer.json()["ready"] is False
+        assert answer.json()["reason"] == "job ended and will not run again by itself"
