@@ -34,7 +34,7 @@ from ._output_buffer import OutputStream
 from ._process_handle import ExitStatus
 from ._process_table import children, group_alive, read_stat
 from ._programs import program_problem
-from ._stop_signal import resolve_stop_signal
+from ._stop_signal import resolve_stop_signal, signal_name
 from ._subcontainer import SubContainer
 
 __all__ = [
@@ -176,7 +176,7 @@ class CommandProcess:
         # then stops the rest of the group itself.
         leader_only = self._via_init and self._returncode is None
         stop = self._stop_signal
-        sent = self._signal(stop, group=not leader_only)
+        sent = self._signal(stop.number, group=not leader_only)
         if sent == stop.name:
             # A stopped process sees the SIGTERM only once continued.
             self._signal(signal.SIGCONT, group=True)
@@ -202,7 +202,8 @@ class CommandProcess:
                 return f"process {pid} is stopped (SIGSTOP)"
         return None
 
-    def _signal(self, number: signal.Signals, group: bool) -> str:
+    def _signal(self, number: int, group: bool) -> str:
+        name = signal_name(number)
         self._sent.add(number)
         if not self._gone:
             try:
@@ -215,20 +216,16 @@ class CommandProcess:
             except PermissionError:
                 # Something in the group changed its user (setuid, sudo).
                 self._settings.report_error(
-                    f"{number.name} to process group {self._process.pid} was not permitted"
+                    f"{name} to process group {self._process.pid} was not permitted"
                 )
-                return f"{number.name} (not permitted)"
-        return number.name
+                return f"{name} (not permitted)"
+        return name
 
     def _classify(self, returncode: int) -> ExitStatus:
         if returncode >= 0:
             return ExitStatus(returncode, returncode == 0, f"exit code {returncode}")
         number = -returncode
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = str(number)
-        return ExitStatus(returncode, number in self._sent, f"signal {name}")
+        return ExitStatus(returncode, number in self._sent, f"signal {signal_name(number)}")
 
     async def _finish(self) -> None:
         if self._gone:
@@ -379,7 +376,7 @@ async def open_session(
         _require_program(argv[0], env, cwd, account)
         init = [sys.executable, "-I", "-S", INIT_SCRIPT]
         init += ["--term-timeout", repr(command.sigterm_timeout)]
-        init += ["--stop-signal", str(int(resolve_stop_signal(command.stop_signal)))]
+        init += ["--stop-signal", str(resolve_stop_signal(command.stop_signal).number)]
         if guard_fd is not None:
             init += ["--guard", str(guard_fd)]
         if account is not None:

@@ -79,7 +79,7 @@ def main(arguments: list[str]) -> int:
     uid: int | None = None
     gid: int | None = None
     groups: list[int] = []
-    stop = signal.SIGTERM
+    stop: int = signal.SIGTERM
     while arguments and arguments[0] != "--":
         option, value, *arguments = arguments
         if option == "--guard":
@@ -87,7 +87,7 @@ def main(arguments: list[str]) -> int:
         elif option == "--term-timeout":
             term_timeout = float(value)
         elif option == "--stop-signal":
-            stop = signal.Signals(int(value))
+            stop = int(value)
         elif option == "--uid":
             uid = int(value)
         elif option == "--gid":

@@ -1,6 +1,7 @@
 """A command's stop signal: the polite first step of the stop policy.
 
-Given as a name (`"SIGQUIT"`, `"QUIT"`, any case) or a number (`3`,
+Given as a name (`"SIGQUIT"`, `"QUIT"`, any case, or a real-time signal
+`"SIGRTMIN+3"`, systemd's own stop signal in a container) or a number (`3`,
 `signal.SIGQUIT`), as docker's `stop_signal` takes it. Refused: signals
 that cannot ask a process to end, so that a stop never turns into a wait
 of `sigterm_timeout` for nothing (SIGKILL would skip the polite step the
@@ -9,11 +10,19 @@ policy is built on; it comes after `sigterm_timeout` anyway).
 
 from __future__ import annotations
 
+import re
 import signal
+from typing import NamedTuple
 
 from ._validation import closest, did_you_mean
 
-__all__ = ["DEFAULT_STOP_SIGNAL", "resolve_stop_signal", "stop_signal_problem"]
+__all__ = [
+    "DEFAULT_STOP_SIGNAL",
+    "StopSignal",
+    "resolve_stop_signal",
+    "signal_name",
+    "stop_signal_problem",
+]
 
 DEFAULT_STOP_SIGNAL = "SIGTERM"
 
@@ -28,10 +37,19 @@ _REFUSED = {
     signal.SIGWINCH: "is ignored by default: it asks nothing of a process",
     signal.SIGURG: "is ignored by default: it asks nothing of a process",
 }
+_REFUSED_NUMBERS = frozenset(int(number) for number in _REFUSED)
 _NAMES = [s.name for s in signal.Signals if s not in _REFUSED]
 
 
-def resolve_stop_signal(value: str | int) -> signal.Signals:
+class StopSignal(NamedTuple):
+    """A signal by number and by the name a record shows (`SIGRTMIN+3` for
+    a real-time signal, which `signal.Signals` has no member for)."""
+
+    number: int
+    name: str
+
+
+def resolve_stop_signal(value: str | int) -> StopSignal:
     """The signal `value` names; `ValueError` with the problem if it names none allowed."""
     found = _lookup(value)
     if isinstance(found, str):
@@ -45,22 +63,57 @@ def stop_signal_problem(value: object) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def _lookup(value: object) -> signal.Signals | str:
+def signal_name(number: int) -> str:
+    """`SIGTERM`, or `SIGRTMIN+3` for a real-time signal."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return str(number)
+
+
+_REAL_TIME = re.compile(r"SIGRT(MIN|MAX)(?:([+-])(\d+))?")
+
+
+def _lookup(value: object) -> StopSignal | str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f"must be a signal name or number, not {type(value).__name__}"
-    number: signal.Signals | None = None
+    number: int | None
     if isinstance(value, int) or value.strip().isdigit():
-        try:
-            number = signal.Signals(int(value))
-        except ValueError:
+        number = int(value)
+        if not 1 <= number < signal.NSIG:
             return f"unknown signal number {value}"
     else:
         name = value.strip().upper()
         name = name if name.startswith("SIG") else f"SIG{name}"
-        number = signal.Signals.__members__.get(name)
+        number = _real_time(name)
+        if number == -1:
+            span = int(signal.SIGRTMAX - signal.SIGRTMIN)
+            return f"unknown signal {value!r} (real-time ones are SIGRTMIN+0 to SIGRTMIN+{span})"
         if number is None:
-            return f"unknown signal {value!r}" + did_you_mean(closest(name, _NAMES))
-    refused = _REFUSED.get(number)
-    if refused is not None:
-        return f"{number.name} {refused}"
-    return number
+            member = signal.Signals.__members__.get(name)
+            if member is None:
+                return f"unknown signal {value!r}" + did_you_mean(closest(name, _NAMES))
+            number = int(member)
+    if number in _REFUSED_NUMBERS:
+        found = signal.Signals(number)
+        return f"{found.name} {_REFUSED[found]}"
+    try:
+        signal.Signals(number)
+    except ValueError:
+        if not signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+            return f"unknown signal number {value}"
+    return StopSignal(number, signal_name(number))
+
+
+def _real_time(name: str) -> int | None:
+    """`SIGRTMIN+3`, `SIGRTMAX-1` (as docker and systemd write them); `None`
+    for another name, -1 for one beyond the real-time signals."""
+    found = _REAL_TIME.fullmatch(name)
+    if found is None:
+        return None
+    base = signal.SIGRTMIN if found[1] == "MIN" else signal.SIGRTMAX
+    offset = int(found[3] or 0) * (-1 if found[2] == "-" else 1)
+    number = int(base) + offset
+    return number if signal.SIGRTMIN <= number <= signal.SIGRTMAX else -1

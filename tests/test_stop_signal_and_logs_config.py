@@ -47,6 +47,8 @@ def _command(daemons: Daemons, id: str = "db") -> Command:
         ('"quit"', "SIGQUIT"),
         ("3", "SIGQUIT"),
         ('"SIGUSR1"', "SIGUSR1"),
+        ('"SIGRTMIN+3"', "SIGRTMIN+3"),
+        ('"rtmin+3"', "SIGRTMIN+3"),
     ],
 )
 def test_a_stop_signal_is_a_name_or_a_number(tmp_path: Path, given: str, expected: str) -> None:
@@ -66,6 +68,10 @@ def test_the_default_stop_signal_is_sigterm(tmp_path: Path) -> None:
         ('"STOP"', "SIGSTOP stops a process instead of ending it"),
         ('"WINCH"', "SIGWINCH is ignored by default: it asks nothing of a process"),
         ("99", "unknown signal number 99"),
+        (
+            '"SIGRTMIN+99"',
+            "unknown signal 'SIGRTMIN+99' (real-time ones are SIGRTMIN+0 to SIGRTMIN+30)",
+        ),
         ("true", "must be a signal name or number, not bool"),
         ("1.5", "must be a signal name or number, not float"),
     ],
@@ -81,7 +87,12 @@ def test_the_builder_refuses_a_bad_stop_signal() -> None:
         Daemons.of().add_daemon(
             "web", exec=Command(["x"], stop_signal="SIGTREM"), ready=always_ready()
         )
-    assert resolve_stop_signal(signal.SIGQUIT) is signal.SIGQUIT
+    assert resolve_stop_signal(signal.SIGQUIT) == (signal.SIGQUIT, "SIGQUIT")
+    rt = signal.SIGRTMIN + 3
+    assert resolve_stop_signal("SIGRTMIN+3") == resolve_stop_signal(rt) == (rt, "SIGRTMIN+3")
+    below_max = signal.SIGRTMAX - 1
+    name = f"SIGRTMIN+{below_max - signal.SIGRTMIN}"
+    assert resolve_stop_signal("rtmax-1") == (below_max, name)
 
 
 def test_log_file_is_relative_to_the_config_file(tmp_path: Path) -> None:

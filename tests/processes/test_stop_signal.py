@@ -136,3 +136,32 @@ async def test_a_real_nginx_stops_gracefully_on_sigquit(tmp_path: Path, run_as_i
     assert (exited.returncode, exited.clean) == (0, True)
     log = (tmp_path / "error.log").read_text()
     assert "gracefully shutting down" in log, log
+
+
+@pytest.mark.parametrize("run_as_init", [False, True], ids=["plain", "init"])
+async def test_a_real_time_stop_signal(tmp_path: Path, run_as_init: bool) -> None:
+    # systemd's own stop signal in a container: SIGRTMIN+3.
+    marker = tmp_path / "marker"
+    program = (
+        "import signal, sys, time, pathlib\n"
+        "def stop(*_):\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('stopped')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGRTMIN + 3, stop)\n"
+        f"pathlib.Path({str(marker)!r} + '.ready').write_text('')\n"
+        "time.sleep(1000)\n"
+    )
+    command = Command(
+        [PYTHON, "-I", "-S", "-c", program],
+        stop_signal="SIGRTMIN+3",
+        run_as_init=run_as_init,
+        sigterm_timeout=60,
+    )
+    system = Daemons.of().add_daemon("init", exec=command, ready=always_ready())
+    async with system.build() as running:
+        await running.wait_ready(timeout=10)
+        await poll_until(Path(f"{marker}.ready").exists)
+    assert signals(running.history, "init") == ["SIGRTMIN+3"]
+    (exited,) = exits(running.history, "init")
+    assert (exited.returncode, exited.clean) == (0, True)
+    assert marker.read_text() == "stopped"
