@@ -127,6 +127,11 @@ def test_log_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
             "services.db.log_backups: must be an integer >= 0, not '2'",
         ),
         (
+            # Each rotation renames every backup: a bound keeps it short.
+            'log_file = "a.log"\nlog_backups = 1001\n',
+            "services.db.log_backups: must be at most 1000, not 1001",
+        ),
+        (
             "log_backups = 2\n",
             "services.db.log_backups: only with log_file (up --log-dir has its own options)",
         ),

@@ -10,7 +10,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from coordinator import Daemons, LifecycleState, LogFile, RunningDaemons, Watch
+from coordinator import Daemons, LifecycleState, LogFile, Ready, RunningDaemons, Watch
+from coordinator.checks import log_line
 
 from .helpers import always_ready, pids, poll_until, python, sleeper
 
@@ -161,3 +162,30 @@ async def test_a_log_file_in_the_watched_tree_restarts_nothing(tmp_path: Path) -
         # A change the service did not write still restarts it.
         _write(tmp_path / "src" / "app.py", "changed")
         assert await running.wait_until(lambda: _launches(running, "web") == 2, QUIET + 5)
+
+
+async def test_an_entry_an_operator_stops_stays_stopped_while_it_is_stopping(
+    tmp_path: Path,
+) -> None:
+    # A change while the stop is under way (the service takes a while to
+    # end) must not undo the operator's stop.
+    (tmp_path / "src").mkdir()
+    slow = python(
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (time.sleep(1.5), sys.exit(0)))\n"
+        "print('armed', flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    watch = Watch(["src/*.py"], tmp_path, debounce=DEBOUNCE)
+    armed = Ready("web", log_line("armed"))  # ready once it stops slowly
+    system = Daemons.of().add_daemon("web", exec=slow, ready=armed, watch=watch)
+    async with system.build() as running, anyio.create_task_group() as tasks:
+        await running.wait_ready(20)
+        await _watching(running, tmp_path / "src" / "probe.py")
+        launches = _launches(running, "web")
+        tasks.start_soon(running.stop, "web")
+        await running.wait_until(lambda: running.state("web") is LifecycleState.STOPPING, 10)
+        _write(tmp_path / "src" / "app.py", "changed")
+        await running.wait_until(lambda: running.state("web") is LifecycleState.STOPPED, 20)
+        assert not await running.wait_until(lambda: _launches(running, "web") > launches, QUIET)
+        assert running.state("web") is LifecycleState.STOPPED
