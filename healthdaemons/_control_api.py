@@ -182,8 +182,9 @@ class _Api:
             reason = f"timed out after {timeout:g} s"
         elif given_up():
             reason = "; ".join(
-                f"{id} {'gave up (max_restarts reached)' if id in running.gave_up else 'ended'}"
-                " and will not run again by itself"
+                f"{id} gave up (max_restarts reached)"
+                if id in running.gave_up
+                else f"{id} ended (its restart policy does not run it again)"
                 for id in given_up()
             )
         else:

@@ -278,4 +278,4 @@ async def test_an_entry_its_restart_policy_ended_is_shown_and_ends_a_wait(tmp_pa
         with anyio.fail_after(20):
             answer = await up.client.post("/v1/wait", json={"timeout": 600})
         assert answer.json()["ready"] is False
-        assert answer.json()["reason"] == "job ended and will not run again by itself"
+        assert answer.json()["reason"] == "job ended (its restart policy does not run it again)"
