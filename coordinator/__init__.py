@@ -58,6 +58,7 @@ from ._results import HealthCheckResult as HealthCheckResult
 from ._results import HealthStatus as HealthStatus
 from ._running import RunningDaemons as RunningDaemons
 from ._running import SystemStatistics as SystemStatistics
+from ._stop_signal import signal_name as signal_name
 from ._subcontainer import SubContainer as SubContainer
 from ._supervisor import SpawnFunction as SpawnFunction
 from ._watch import WATCH_LOGGER as WATCH_LOGGER
@@ -122,5 +123,6 @@ __all__ = (
     "load_events",
     "load_system",
     "reap_orphans",
+    "signal_name",
     "start_layers",
 )

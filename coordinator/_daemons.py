@@ -24,6 +24,7 @@ from ._options import (
     OneshotOptions,
     Options,
     RestartPolicy,
+    requirement_closure,
 )
 from ._ready import Liveness, Ready
 from ._running import RunningDaemons
@@ -45,7 +46,7 @@ from .errors import (
     ValidationError,
 )
 
-__all__ = ["Daemons", "requirement_closure"]
+__all__ = ["Daemons"]
 
 T = TypeVar("T", DaemonOptions, OneshotOptions, HealthCheckOptions)
 SyncFactory = Callable[[], T | None]
@@ -513,20 +514,6 @@ class Daemons:
         store.specs.append(spec)
         store.positions[spec.id] = self._length
         return Daemons(self._host, store, self._length + 1, self._orphan_guard)
-
-
-def requirement_closure(
-    ids: Iterable[str], requires: Callable[[str], Sequence[str]]
-) -> dict[str, None]:
-    """`ids` and everything they require, directly or not (an ordered set)."""
-    closure: dict[str, None] = {}
-    pending = list(ids)
-    while pending:
-        id = pending.pop()
-        if id not in closure:
-            closure[id] = None
-            pending.extend(requires(id))
-    return closure
 
 
 def _within(spec: EntrySpec, kept: dict[str, None]) -> EntrySpec:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -23,6 +23,7 @@ __all__ = [
     "HealthCheckOptions",
     "OneshotOptions",
     "RestartPolicy",
+    "requirement_closure",
 ]
 
 ExecFunction = Callable[[Any], Awaitable[object]]
@@ -148,3 +149,17 @@ class EntrySpec:
         if self.ready is None or self.kind is EntryKind.ONESHOT:
             return 0.0
         return self.ready.grace_period
+
+
+def requirement_closure(
+    ids: Iterable[str], requires: Callable[[str], Sequence[str]]
+) -> dict[str, None]:
+    """`ids` and everything they require, directly or not (an ordered set)."""
+    closure: dict[str, None] = {}
+    pending = list(ids)
+    while pending:
+        id = pending.pop()
+        if id not in closure:
+            closure[id] = None
+            pending.extend(requires(id))
+    return closure

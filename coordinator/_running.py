@@ -71,7 +71,7 @@ from ._event_log import EventLog
 from ._events import Event, RunEnded, Transitioned
 from ._host import DEFAULT_HISTORY_LIMIT, Host
 from ._not_ready import why_not_ready
-from ._options import EntrySpec
+from ._options import EntrySpec, requirement_closure
 from ._output_buffer import OutputBuffers, OutputFollower, OutputLine
 from ._results import HealthCheckResult
 from ._subcontainer_users import SubContainerUsers
@@ -177,7 +177,7 @@ class RunningDaemons:
         """Entries failing for good (max_restarts reached), in order."""
         self._finished: dict[str, None] = {}
         """Daemons their restart policy ended (`finish`), not started since."""
-        self._exit_needs = _requirements_of(specs, exit_code_from)
+        self._exit_needs = _requirements(specs, exit_code_from)
         """What `exit_code_from` requires, directly or not: if one of them
         can no longer run, neither can it, and the run ends."""
         self._entered = False
@@ -720,17 +720,12 @@ def _log_files(specs: Sequence[EntrySpec]) -> list[str]:
     ]
 
 
-def _requirements_of(specs: Sequence[EntrySpec], id: str | None) -> frozenset[str]:
-    """What entry `id` requires, directly or not (nothing for `None`)."""
+def _requirements(specs: Sequence[EntrySpec], id: str | None) -> frozenset[str]:
+    """What entry `id` requires, directly or not; nothing for `None` (at no cost)."""
+    if id is None:
+        return frozenset()
     requires = {spec.id: spec.requires for spec in specs}
-    found: set[str] = set()
-    pending = list(requires.get(id, ())) if id is not None else []
-    while pending:
-        current = pending.pop()
-        if current not in found:
-            found.add(current)
-            pending.extend(requires[current])
-    return frozenset(found)
+    return frozenset(requirement_closure(requires[id], requires.__getitem__))
 
 
 def _require_wait_timeout(timeout: object) -> None:

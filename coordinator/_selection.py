@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from ._config_schema import Service
 from ._config_table import Problem, Table, key_path
-from ._daemons import requirement_closure
+from ._options import requirement_closure
 from ._validation import closest, did_you_mean
 
 __all__ = ["read_selection_keys", "select_services"]

@@ -22,7 +22,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, cast
@@ -47,6 +47,7 @@ from coordinator import (
     describe_event,
     dump_events,
     reap_orphans,
+    signal_name,
 )
 from coordinator.errors import NotReadyError, SystemTerminatedError, WaitTimeoutError
 from statemachines import LifecycleState
@@ -107,16 +108,23 @@ class _WatchRestarts(logging.Handler):
 
 
 class _OutputLines(logging.Handler):
-    """Hands the services' output lines (`[id] line` records) to the printer."""
+    """Hands the services' output lines (`[id] line` records) to the printer
+    (and to the record). Called by the output pumps, in the event loop's
+    thread: a recorded line's moment is the loop's time."""
 
     def __init__(self, printer: Printer) -> None:
         super().__init__()
         self._printer = printer
+        self.record: Callable[[str, str, str], None] | None = None
+        """With `--record-output`: each line into the record too."""
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args
         if isinstance(args, tuple) and len(args) == 2:
-            self._printer.output(str(args[0]), str(args[1]))
+            entry, line = str(args[0]), str(args[1])
+            self._printer.output(entry, line)
+            if self.record is not None:
+                self.record(entry, str(getattr(record, "stream", "stdout")), line)
         else:
             self._printer.output("-", record.getMessage())
 
@@ -184,7 +192,7 @@ async def run_up(
                 server,
                 stops,
                 build_options or {},
-                record_output,
+                handler if record_output else None,
             )
         return code
     finally:
@@ -319,56 +327,12 @@ async def _run(
     server: ControlServer | None,
     stops: tuple[int, ...],
     build_options: dict[str, Any],
-    record_output: bool = False,
+    recorded_output: _OutputLines | None = None,
 ) -> int:
     plain = not console.is_terminal
     reporter = _Reporter(daemons.host or MemoryHost(), printer, record, plain=plain)
-    with _recording_output(reporter if record_output and record is not None else None):
-        return await _run_reported(
-            daemons, reporter, printer, plain, until_ready, timeout, server, stops, build_options
-        )
-
-
-@contextmanager
-def _recording_output(reporter: _Reporter | None) -> Iterator[None]:
-    """Each output line of the services into the record, as it comes."""
-    if reporter is None:
-        yield
-        return
-    handler = _RecordedOutput(reporter)
-    OUTPUT_LOGGER.addHandler(handler)
-    try:
-        yield
-    finally:
-        OUTPUT_LOGGER.removeHandler(handler)
-
-
-class _RecordedOutput(logging.Handler):
-    """Hands the services' output lines to the record. Called by the output
-    pumps, in the event loop's thread: the line's moment is the loop's time."""
-
-    def __init__(self, reporter: _Reporter) -> None:
-        super().__init__()
-        self._reporter = reporter
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 2:
-            stream = str(getattr(record, "stream", "stdout"))
-            self._reporter.record_output(str(args[0]), stream, str(args[1]))
-
-
-async def _run_reported(
-    daemons: Daemons,
-    reporter: _Reporter,
-    printer: Printer,
-    plain: bool,
-    until_ready: bool,
-    timeout: float | None,
-    server: ControlServer | None,
-    stops: tuple[int, ...],
-    build_options: dict[str, Any],
-) -> int:
+    if recorded_output is not None and record is not None:
+        recorded_output.record = reporter.record_output
     running = daemons.build(host=reporter, **build_options)
     reporter.running = running
     outcome = 0
@@ -482,7 +446,7 @@ class _Signals:
             self.tasks.start_soon(self.running.term)
 
     def handle(self, received: int) -> None:
-        name = _name(received)
+        name = signal_name(received)
         if received not in self.stops:
             what = "Ctrl-Z" if received == getattr(signal, "SIGTSTP", None) else name
             if self.stops == STOP_SIGNALS:
@@ -506,13 +470,6 @@ class _Signals:
             self.waiting.cancel()
             # Not awaited here: this task keeps listening for a second signal.
             self.tasks.start_soon(running.term)
-
-
-def _name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"SIGRTMIN+{number - signal.SIGRTMIN}"
 
 
 async def _reap_orphans() -> None:
