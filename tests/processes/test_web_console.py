@@ -6,7 +6,6 @@ files, and the token kept from one run to the next."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -195,9 +194,7 @@ def test_a_busy_or_bad_web_address_is_refused_before_anything_starts() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = stack.run("up", stack.config.name, "--web", f"127.0.0.1:{port}", code=2)
-        assert done.stderr == (
-            f"healthdaemons: --web 127.0.0.1:{port}: Address already in use\n"
-        )
+        assert done.stderr == (f"healthdaemons: --web 127.0.0.1:{port}: Address already in use\n")
         assert not stack.events() and "spawned" not in done.stdout
         done = stack.run("up", stack.config.name, "--web", "10.1.2.3:8080", code=2)
         assert "--web 10.1.2.3:8080: not a loopback address" in done.stderr

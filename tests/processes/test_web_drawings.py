@@ -110,7 +110,9 @@ async def test_the_timeline_of_the_run_so_far_and_a_window_of_it(tmp_path: Path)
 
 async def _eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
     with anyio.fail_after(timeout):
-        while not await condition():
+        while True:
+            if await condition():
+                return
             await anyio.sleep(0.05)
 
 
