@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from .helpers import alive
 from .stack import Stack, a_stack, gone, until
 from .web import Console, serving_console
 
@@ -151,7 +150,7 @@ def test_an_output_stream_is_forwarded_line_by_line_and_ends_when_up_is_killed()
         for service in services:
             # Orphans of the killed `up`, adopted by this test (the subreaper).
             os.killpg(service, signal.SIGKILL)
-            until(lambda service=service: not alive(service), what=f"pid {service} gone")
+            gone(service)
         assert _health(web).status_code == 503
         assert web.stop(signal.SIGINT) == 0
 
