@@ -10,9 +10,11 @@ import os
 import queue
 import re
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -193,3 +195,15 @@ def test_web_on_a_busy_port_is_refused() -> None:
         port = web.base.rsplit(":", 1)[1]
         done = stack.run("web", stack.config.name, "--web", port, code=2)
         assert done.stderr == f"healthdaemons: --web 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_up_detach_on_a_busy_web_port_is_refused_before_anything_starts() -> None:
+    with a_stack() as stack, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = stack.run("up", stack.config.name, "--detach", "--web", str(port), code=2)
+        assert done.stderr == f"healthdaemons: --web 127.0.0.1:{port}: Address already in use\n"
+        assert "started" not in done.stdout
+        runtime = Path(stack.environment["XDG_RUNTIME_DIR"]) / "healthdaemons"
+        assert not list(runtime.glob("*.pid"))
