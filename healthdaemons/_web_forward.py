@@ -41,8 +41,9 @@ _DROPPED = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server", b"host"}
 )
 """Headers not passed on: they belong to one connection, or the server sets them."""
-_PASSED = frozenset({b"content-type", b"accept", b"last-event-id", b"content-length"})
-"""The request headers passed on (the unix socket needs no token)."""
+_PASSED = frozenset({b"content-type", b"accept", b"last-event-id"})
+"""The request headers passed on (the unix socket needs no token; the body
+is sent whole, with a length of its own)."""
 
 
 class Forwarder:
