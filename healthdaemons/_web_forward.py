@@ -58,6 +58,9 @@ class Forwarder:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         body = await _body(receive)
@@ -86,6 +89,17 @@ class Forwarder:
                 await _relay(answer, receive, send)
             finally:
                 await answer.aclose()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to set up or tear down, said as the server expects to hear it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def _relay(answer: httpx.Response, receive: Receive, send: Send) -> None:
