@@ -46,6 +46,8 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
         raise AlreadyRunningError(running, args.config)
     if args.record is not None:
         _check_writable(Path(args.record))
+    if args.web is not None:
+        _check_free(args.web, args.listen_remote)
     with paths.log.open("ab") as log:
         start = log.tell()
         child = subprocess.Popen(
@@ -69,6 +71,8 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
     print(f"started in the background: pid {child.pid}")
     print(f"  socket: {paths.socket}")
     print(f"  log:    {paths.log}")
+    if args.web is not None:
+        print(f"web console: {anyio.run(_web_console, paths)}")
     return 0
 
 
@@ -89,7 +93,7 @@ def up_again(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[
         elif isinstance(action, argparse._AppendAction):
             for item in value:
                 again.extend([flag, str(item)])
-        elif isinstance(action, argparse._StoreAction) and action.nargs is None:
+        elif isinstance(action, argparse._StoreAction) and action.nargs in (None, "?"):
             if value != action.default:
                 again.extend([flag, str(value)])
         else:
@@ -108,6 +112,16 @@ def _check_writable(record: Path) -> None:
         raise ValueError(f"--record {record}: cannot write: {reason}") from error
 
 
+def _check_free(web: str, remote: bool) -> None:
+    """`--web HOST:PORT` refused here, as `up` would refuse it, if its port is taken."""
+    from ._control_options import parse_listen
+    from ._control_server import tcp_socket
+
+    host, port = parse_listen(web, remote=remote, flag="--web")
+    if port != 0:
+        tcp_socket(host, port, flag="--web").close()
+
+
 async def _answers(socket: Path, child: subprocess.Popen[bytes]) -> bool:
     """Whether the control socket answered before `child` exited."""
     async with ControlClient(socket, timeout=5.0) as client:
@@ -122,6 +136,15 @@ async def _answers(socket: Path, child: subprocess.Popen[bytes]) -> bool:
             else:
                 return True
     return False
+
+
+async def _web_console(paths: ControlPaths) -> str:
+    """The URL that opens the web console of the `up` just started (its port
+    may have been any free one), with the token it took or made."""
+    async with ControlClient(paths.socket, timeout=5.0) as client:
+        web = (await client.health()).get("web")
+    token = paths.web_token.read_text(encoding="ascii").strip()
+    return f"{web}?token={token}"
 
 
 def _tail(log: Path, start: int) -> str:
