@@ -22,9 +22,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["COOKIE", "DATA_MARKER", "SECURITY_HEADERS", "WebConsole", "page_data", "web_url"]
+__all__ = ["DATA_MARKER", "SECURITY_HEADERS", "WebConsole", "cookie_name", "page_data", "web_url"]
 
-COOKIE = "healthdaemons-token"
 DATA_MARKER = "<!--console-data-->"
 """Where in `web/index.html` the page's data block goes."""
 
@@ -50,6 +49,13 @@ _STATIC_TYPES = {
 }
 _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SAFE_METHODS = ("GET", "HEAD")
+
+
+def cookie_name(port: int) -> str:
+    """The cookie of the console on `port`. Browsers keep cookies per host,
+    not per port: with one name for all, opening a second console on the
+    same machine (another system, another port) would log the first out."""
+    return f"healthdaemons-token-{port}"
 
 
 def page_data(token: str, config: str | None) -> dict[str, Any]:
@@ -86,7 +92,7 @@ class WebConsole:
         is_api = path == "/v1" or path.startswith("/v1/")
         query = parse_qs(scope["query_string"].decode("latin-1"))
         if path == "/" and "token" in query and method in _SAFE_METHODS:
-            await self._login(query["token"][-1], send)
+            await self._login(query["token"][-1], cookie_name(_port(scope)), send)
             return
         headers = _headers(scope)
         authorization = headers.get(b"authorization")
@@ -94,7 +100,8 @@ class WebConsole:
         if authorization is not None and not bearer:
             await _refuse(send, 401, "the token is wrong: open the URL that was printed", is_api)
             return
-        if not bearer and not self._cookie(headers.get(b"cookie", b"")):
+        cookie = cookie_name(_port(scope)).encode()
+        if not bearer and not self._cookie(cookie, headers.get(b"cookie", b"")):
             await _refuse(
                 send,
                 401,
@@ -123,18 +130,18 @@ class WebConsole:
         scheme, _, given = authorization.partition(b" ")
         return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
 
-    def _cookie(self, header: bytes) -> bool:
+    def _cookie(self, cookie: bytes, header: bytes) -> bool:
         for pair in header.split(b";"):
             name, _, value = pair.strip().partition(b"=")
-            if name == COOKIE.encode() and hmac.compare_digest(value.strip(), self._token):
+            if name == cookie and hmac.compare_digest(value.strip(), self._token):
                 return True
         return False
 
-    async def _login(self, given: str, send: Send) -> None:
+    async def _login(self, given: str, cookie_name: str, send: Send) -> None:
         if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
             await _refuse(send, 401, "this token is wrong: open the URL that was printed", False)
             return
-        cookie = f"{COOKIE}={self._token.decode()}; HttpOnly; SameSite=Strict; Path=/"
+        cookie = f"{cookie_name}={self._token.decode()}; HttpOnly; SameSite=Strict; Path=/"
         await send(
             {
                 "type": "http.response.start",
@@ -160,6 +167,12 @@ class WebConsole:
         )
         block = f'<script type="application/json" id="console-data">{data}</script>'
         return page.replace(DATA_MARKER, block, 1).encode("utf-8")
+
+
+def _port(scope: Scope) -> int:
+    """The port this request came in on (the listener's own, whatever `Host` says)."""
+    server = scope.get("server")
+    return int(server[1]) if server and server[1] is not None else 0
 
 
 def _web_file(name: str) -> bytes:

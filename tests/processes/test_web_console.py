@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from healthdaemons._control_paths import ControlPaths
+from healthdaemons._web_page import cookie_name
 
 from .stack import Stack, a_stack, until
 from .web import Console, serving_console
@@ -73,9 +74,13 @@ def test_the_token_the_cookie_and_the_bearer_rules() -> None:
             assert login.status_code == 303
             assert login.headers["location"] == "/"
             assert login.headers["set-cookie"] == (
-                f"healthdaemons-token={up.token}; HttpOnly; SameSite=Strict; Path=/"
+                f"healthdaemons-token-{up.port}={up.token}; HttpOnly; SameSite=Strict; Path=/"
             )
             _secured(login)
+        # The cookie of a console on another port (another system) is not this one's.
+        other = {cookie_name(up.port + 1): up.token}
+        with httpx.Client(base_url=up.base, cookies=other, timeout=30) as elsewhere:
+            assert elsewhere.get("/v1/entries").status_code == 401
         with up.client(cookie=True) as browser:
             page = browser.get("/")
             assert page.status_code == 200
@@ -139,7 +144,7 @@ def test_the_token_the_cookie_and_the_bearer_rules() -> None:
         assert _raw(up, f"GET / HTTP/1.1\r\nHost: rebound.example:{port}\r\n").startswith(
             "HTTP/1.1 400"
         )
-        cookie = f"Cookie: healthdaemons-token={up.token}\r\n"
+        cookie = f"Cookie: healthdaemons-token-{port}={up.token}\r\n"
         answer = _raw(up, f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\n{cookie}")
         assert answer.startswith("HTTP/1.1 200")
         answer = _raw(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from healthdaemons._web_page import cookie_name
+
 from .stack import Stack
 
 URL = re.compile(r"web console: (http://[^/\s]+)/\?token=(\S+)")
@@ -28,9 +30,13 @@ class Console:
     token: str
     lines: list[str] = field(default_factory=list)
 
+    @property
+    def port(self) -> int:
+        return int(self.base.rstrip("/").rsplit(":", 1)[1])
+
     def client(self, *, bearer: bool = False, cookie: bool = False) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if bearer else {}
-        cookies = {"healthdaemons-token": self.token} if cookie else None
+        cookies = {cookie_name(self.port): self.token} if cookie else None
         return httpx.Client(base_url=self.base, headers=headers, cookies=cookies, timeout=30)
 
     def stop(self, signal_number: int = signal.SIGINT, timeout: float = 60) -> int:
