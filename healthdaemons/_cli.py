@@ -185,8 +185,8 @@ def _timeline_command(args: argparse.Namespace) -> int:
 def _up_command(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.until_ready:
         raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
-    if args.listen_remote and args.listen is None:
-        raise UsageError("--listen-remote goes with --listen HOST:PORT")
+    if args.listen_remote and args.listen is None and args.web is None:
+        raise UsageError("--listen-remote goes with --listen HOST:PORT or --web HOST:PORT")
     if args.detach and args.until_ready:
         raise UsageError("--detach runs until `down`; --until-ready is for a run in front")
     if args.record_output and args.record is None:
@@ -195,7 +195,9 @@ def _up_command(args: argparse.Namespace) -> int:
         raise UsageError("--log-max-bytes and --log-backups go with --log-dir DIR")
     from ._file_commands import control_options, log_dir, up
 
-    control = control_options(args.config, args.socket, args.listen, args.listen_remote)
+    control = control_options(
+        args.config, args.socket, args.listen, args.listen_remote, web=args.web
+    )
     if args.detach:
         from ._detach import detach
 
