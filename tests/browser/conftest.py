@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..processes import leftovers
+from ..processes.stack import a_stack
 from . import chromium
+from .system import BROWSER_STACK, EXPECTED_STATES, Console, all_in, web_up
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -72,6 +74,14 @@ def open_page(tmp_path: Path) -> OpenPage:
 def page(open_page: OpenPage) -> Iterator[Page]:
     with open_page() as opened:
         yield opened
+
+
+@pytest.fixture
+def console() -> Iterator[Console]:
+    """A real `up --web` of BROWSER_STACK, every entry in its expected state."""
+    with a_stack(BROWSER_STACK) as stack, web_up(stack) as up:
+        all_in(stack, EXPECTED_STATES)
+        yield Console(stack, up)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

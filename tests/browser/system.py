@@ -84,7 +84,18 @@ class WebUp:
                 self.process.wait()
             for reader in self.readers:
                 reader.join(timeout=10)
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()
         return code
+
+
+@dataclass
+class Console:
+    """A stack run by `up --web`."""
+
+    stack: Stack
+    up: WebUp
 
 
 @contextmanager
