@@ -50,13 +50,15 @@ class WebUp:
     def url(self) -> str:
         """The console's URL with its token, as `up` printed it."""
         found = until(
-            lambda: next((m for line in self.lines if (m := _URL.search(line))), None)
-            or self.process.poll() is not None,
+            lambda: (
+                next((m for line in self.lines if (m := _URL.search(line))), None)
+                or self.process.poll() is not None
+            ),
             timeout=60,
             what="up to print its web console's URL",
         )
         assert isinstance(found, re.Match), f"up exited: {self.output()}"
-        return found[1]
+        return str(found[1])
 
     def origin(self) -> str:
         parts = urlsplit(self.url())

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
-
 def _stopped_anything(console: Console) -> list[Transitioned]:
     return [
         event
@@ -71,7 +70,8 @@ async ([target, read]) => {
   const attempt = async (name, url, options) => {
     try {
       const answer = await fetch(url, options);
-      outcome[name] = answer.type + " " + answer.status + " " + (answer.type === "opaque" ? "" : await answer.text());
+      const body = answer.type === "opaque" ? "" : await answer.text();
+      outcome[name] = answer.type + " " + answer.status + " " + body;
     } catch (error) {
       outcome[name] = "refused";
     }
@@ -141,7 +141,11 @@ def test_a_foreign_host_is_refused(console: Console, open_page: OpenPage) -> Non
         assert answer is not None and answer.status == 400
     bearer = {"Authorization": f"Bearer {console.up.token()}"}
     for host in ("evil.example", f"evil.example:{port}"):
-        for method, path in (("GET", "/"), ("GET", "/v1/entries"), ("POST", "/v1/entries/web/stop")):
+        for method, path in (
+            ("GET", "/"),
+            ("GET", "/v1/entries"),
+            ("POST", "/v1/entries/web/stop"),
+        ):
             client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 client.request(method, path, headers={"Host": host, **bearer})
