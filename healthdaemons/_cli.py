@@ -35,6 +35,7 @@ from ._cli_arguments import (
     up_arguments,
     verify_arguments,
     wait_arguments,
+    web_command_arguments,
     window,
 )
 from ._client import ControlClient
@@ -276,6 +277,17 @@ def _down_command(args: argparse.Namespace) -> int:
     return _client(args, lambda client: control.down(client, args.json))
 
 
+def _web_command(args: argparse.Namespace) -> int:
+    given = [name for name in (args.config, args.file) if name is not None]
+    if len(given) + (args.socket is not None) != 1:
+        raise UsageError(
+            "give the config file of the running system (FILE or -f FILE), or --socket"
+        )
+    from ._web_forward import run_web
+
+    return run_web(given[0] if given else None, args.socket, args.web, args.listen_remote)
+
+
 _CLIENT = (
     "Finds the system by its config file, as `up` does, or by --socket PATH. "
     "Exit 0 when done, 1 when the action failed or timed out, 2 for bad usage, "
@@ -383,6 +395,15 @@ COMMANDS: dict[str, Subcommand] = {
         client_arguments("none"),
         _down_command,
         description=_CLIENT,
+    ),
+    "web": Subcommand(
+        "serve the web console of a running system (one started with `up --detach`)",
+        web_command_arguments,
+        _web_command,
+        description="Serves the page on --web HOST:PORT and forwards its requests to the "
+        "system's control socket; keeps running while the system stops and starts again. "
+        "Open the URL it prints (it carries the token; see docs/web.md). Ctrl-C or SIGTERM "
+        "end it.",
     ),
 }
 """Every command, in the order `--help` lists them."""

@@ -38,6 +38,7 @@ __all__ = [
     "verify_arguments",
     "wait_arguments",
     "web_arguments",
+    "web_command_arguments",
     "window",
 ]
 
@@ -248,6 +249,24 @@ def web_arguments(parser: argparse.ArgumentParser, *, optional: bool) -> None:
         if optional
         else "allow --web on an address other than loopback",
     )
+
+
+def web_command_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = (
+        "%(prog)s FILE [--web HOST:PORT] [--listen-remote]\n"
+        "       %(prog)s -f FILE [--web HOST:PORT] [--listen-remote]\n"
+        "       %(prog)s --socket PATH [--web HOST:PORT] [--listen-remote]"
+    )
+    parser.add_argument(
+        "config", nargs="?", metavar="FILE", help="the config file (.toml) that `up` runs"
+    )
+    parser.add_argument("-f", "--file", metavar="FILE", help="the config file, as an option")
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket of the system (that of `up --socket PATH`), instead of FILE's",
+    )
+    web_arguments(parser, optional=False)
 
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,7 +37,7 @@ from ._control_paths import PidLock
 from ._web_page import WebConsole, web_url
 from ._web_token import web_token
 
-__all__ = ["IDLE_TIMEOUT", "ControlServer", "raise_file_limit"]
+__all__ = ["IDLE_TIMEOUT", "ControlServer", "raise_file_limit", "serve_on", "tcp_socket"]
 
 IDLE_TIMEOUT = 5.0
 """Seconds a connection may stay without a request (before its first one,
@@ -81,7 +81,6 @@ class ControlServer:
         self._web: socket.socket | None = None
         self.token: str | None = None
         self.web_token: str | None = None
-        self._log = _reporting_logger(report)
 
     @property
     def tcp_address(self) -> tuple[str, int] | None:
@@ -90,6 +89,12 @@ class ControlServer:
     @property
     def web_address(self) -> tuple[str, int] | None:
         return _address(self._web)
+
+    @property
+    def web_base(self) -> str | None:
+        """The web console's address, without the token."""
+        address = self.web_address
+        return None if address is None else web_url(*address, token=None)
 
     def open(self) -> None:
         """Take the pid lock and create the sockets; `ValueError` (nothing
@@ -103,11 +108,11 @@ class ControlServer:
             raise_file_limit()
             self._unix = _unix_socket(paths.socket)
             if self.options.listen is not None:
-                self._tcp = _tcp_socket(*self.options.listen)
+                self._tcp = tcp_socket(*self.options.listen)
                 self.token = secrets.token_urlsafe(32)
                 _write_private(paths.token, self.token + "\n")
             if self.options.web is not None:
-                self._web = _tcp_socket(*self.options.web, flag="--web")
+                self._web = tcp_socket(*self.options.web, flag="--web")
                 self.web_token = web_token(paths.web_token)
         except BaseException:
             self.release()
@@ -131,7 +136,7 @@ class ControlServer:
                 )
         web = self.web_address
         if web is not None and self.web_token is not None:
-            lines.append(f"web console: {web_url(*web, self.web_token)}")
+            lines.append(f"web console: {web_url(*web, token=self.web_token)}")
             if not ipaddress.ip_address(web[0]).is_loopback:
                 lines.append(
                     "warning: the web console listens beyond this machine: anyone who "
@@ -146,17 +151,17 @@ class ControlServer:
             async with anyio.create_task_group() as tasks:
                 if self._unix is not None:
                     app = RequestGuard(api, token=None, listen_host=None, report=self._report)
-                    tasks.start_soon(self._serve_on, app, self._unix, closing)
+                    tasks.start_soon(serve_on, app, self._unix, closing, self._report)
                 if self._tcp is not None and self.options.listen is not None:
                     host = self.options.listen[0]
                     app = RequestGuard(api, token=self.token, listen_host=host, report=self._report)
-                    tasks.start_soon(self._serve_on, app, self._tcp, closing)
+                    tasks.start_soon(serve_on, app, self._tcp, closing, self._report)
                 if self._web is not None and self.options.web is not None:
                     assert self.web_token is not None
                     console = WebConsole(api, token=self.web_token, config=self.options.config)
                     host = self.options.web[0]
                     app = RequestGuard(console, token=None, listen_host=host, report=self._report)
-                    tasks.start_soon(self._serve_on, app, self._web, closing)
+                    tasks.start_soon(serve_on, app, self._web, closing, self._report)
         except Exception as error:
             while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
                 error = error.exceptions[0]
@@ -165,27 +170,6 @@ class ControlServer:
             for listener in (self._unix, self._tcp, self._web):
                 if listener is not None:
                     listener.close()
-
-    async def _serve_on(self, app: ASGIApp, listener: socket.socket, closing: anyio.Event) -> None:
-        config = Config()
-        # Hypercorn's own copy of the socket, which it closes; ours stays open until release().
-        config.bind = [f"fd://{os.dup(listener.fileno())}"]
-        config.backlog = BACKLOG
-        config.keep_alive_timeout = IDLE_TIMEOUT
-        config.graceful_timeout = GRACEFUL_TIMEOUT
-        config.accesslog = None
-        config.errorlog = self._log
-        config.include_server_header = False
-        # Not read_timeout: a client following a stream sends nothing for hours.
-        if sniffio.current_async_library() == "trio":
-            from hypercorn.trio import serve as trio_serve
-
-            await trio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
-        else:
-            from hypercorn.asyncio import serve as asyncio_serve
-
-            _quiet_cancelled_connections()
-            await asyncio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
 
     def release(self) -> None:
         """Remove the socket and the token, close the sockets, release the pid
@@ -200,6 +184,32 @@ class ControlServer:
             paths.token.unlink(missing_ok=True)
         self._unix = self._tcp = self._web = None
         self._lock.release()
+
+
+async def serve_on(
+    app: ASGIApp, listener: socket.socket, closing: anyio.Event, report: Callable[[str], None]
+) -> None:
+    """Serve `app` with Hypercorn on `listener` until `closing` is set; its
+    error log goes to `report`."""
+    config = Config()
+    # Hypercorn's own copy of the socket, which it closes; ours stays open.
+    config.bind = [f"fd://{os.dup(listener.fileno())}"]
+    config.backlog = BACKLOG
+    config.keep_alive_timeout = IDLE_TIMEOUT
+    config.graceful_timeout = GRACEFUL_TIMEOUT
+    config.accesslog = None
+    config.errorlog = _reporting_logger(report)
+    config.include_server_header = False
+    # Not read_timeout: a client following a stream sends nothing for hours.
+    if sniffio.current_async_library() == "trio":
+        from hypercorn.trio import serve as trio_serve
+
+        await trio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
+    else:
+        from hypercorn.asyncio import serve as asyncio_serve
+
+        _quiet_cancelled_connections()
+        await asyncio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
 
 
 def _quiet_cancelled_connections() -> None:
@@ -256,7 +266,7 @@ def _address(listener: socket.socket | None) -> tuple[str, int] | None:
     return str(host), int(port)
 
 
-def _tcp_socket(host: str, port: int, flag: str = "--listen") -> socket.socket:
+def tcp_socket(host: str, port: int, flag: str = "--listen") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -229,7 +229,7 @@ async def _answer(
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
 
-def web_url(host: str, port: int, token: str) -> str:
-    """The address to open: it logs the browser in."""
+def web_url(host: str, port: int, *, token: str | None) -> str:
+    """The address to open; with `token`, the one that logs the browser in."""
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/?token={token}"
+    return f"http://{shown}:{port}/" + ("" if token is None else f"?token={token}")
