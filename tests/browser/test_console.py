@@ -5,11 +5,14 @@ leaves nothing running."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from coordinator import Transitioned
 
@@ -191,23 +194,43 @@ def test_shut_down_from_the_page(console: Console, page: Page) -> None:
     # The leftover check (conftest) then finds no process of the stack either.
 
 
-def test_the_page_reconnects_after_the_supervisor_restarts(page: Page) -> None:
-    """`up` stopped and started again on the same port and file: the page says
-    it is disconnected, then shows the new run by itself (same web token)."""
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        # Ctrl-C: the system shut down, and the page says so, then finds the next one.
+        (signal.SIGTERM, "the system has shut down"),
+        # `up` gone at once (killed, or the connection lost): its services linger.
+        (signal.SIGKILL, "disconnected - reconnecting..."),
+    ],
+)
+def test_the_page_reconnects_after_the_supervisor_restarts(
+    page: Page, how: signal.Signals, said: str
+) -> None:
+    """`up` ended and started again on the same port and file: the page says
+    what happened, then shows the new run by itself (the web token is reused)."""
     port = free_port()
     with a_stack(BROWSER_STACK) as stack:
         with web_up(stack, f"127.0.0.1:{port}") as first:
             all_in(stack, EXPECTED_STATES)
             _open(page, Console(stack, first))
-            old = entries(stack)["web"]["pid"]
+            old = entries(stack)
             watch_states(page, "connection", "body", "#connection", "data-status")
+            first.process.send_signal(how)
             first.stop()
+        if how == signal.SIGKILL:
+            for info in old.values():
+                if isinstance(info["pid"], int):
+                    with contextlib.suppress(ProcessLookupError):  # a oneshot's, ended
+                        os.killpg(info["pid"], signal.SIGKILL)  # its own process group
+                    gone(info["pid"])
         connection = page.locator("#connection")
-        wait_for_states(page, "connection", ["connected", "disconnected"])
-        expect(connection).to_contain_text("disconnected")
+        expect(connection).to_have_text(said)
+        status = "shutdown" if how == signal.SIGTERM else "disconnected"
+        wait_for_states(page, "connection", ["connected", status])
         with web_up(stack, f"127.0.0.1:{port}") as second:
             assert second.token() == first.token()
             all_in(stack, EXPECTED_STATES)
             expect(connection).to_have_attribute("data-status", "connected")
             expect(_row(page, "web")).to_have_attribute("data-state", "ready")
-            assert _pid_shown(page, "web", other_than=old) == entries(stack)["web"]["pid"]
+            new = _pid_shown(page, "web", other_than=old["web"]["pid"])
+            assert new == entries(stack)["web"]["pid"]
