@@ -73,6 +73,13 @@ export function parseSvg(text) {
   return document.importNode(root, true);
 }
 
+/** An SVG's own size in CSS pixels (graphviz gives points). */
+export function svgSize(svg) {
+  const box = svg.viewBox && svg.viewBox.baseVal;
+  const scale = /pt$/.test(svg.getAttribute("width") || "") ? 4 / 3 : 1;
+  return box ? { width: box.width * scale, height: box.height * scale } : { width: 0, height: 0 };
+}
+
 /** Lets an SVG scale to its box: the viewBox stays, the fixed size goes. */
 export function fitSvg(svg, fit) {
   if (!svg.dataset.width) {
@@ -104,7 +111,7 @@ export function show(box, content) {
  * Scrolls `container` (only it, never the page) so that `element` shows,
  * `top` pixels below its top edge (under a sticky header).
  */
-export function reveal(container, element, { top = 0, centre = false } = {}) {
+export function reveal(container, element, { top = 0, centre = false, across = true } = {}) {
   const box = container.getBoundingClientRect();
   const place = element.getBoundingClientRect();
   const visibleTop = box.top + top;
@@ -114,7 +121,7 @@ export function reveal(container, element, { top = 0, centre = false } = {}) {
       : place.top < visibleTop ? place.top - visibleTop : place.bottom - box.bottom;
     container.scrollTop += shift;
   }
-  if (place.left < box.left || place.right > box.right) {
+  if (across && (place.left < box.left || place.right > box.right)) {
     const shift = centre
       ? place.left - box.left - (box.width - place.width) / 2
       : place.left < box.left ? place.left - box.left : place.right - box.right;

@@ -116,7 +116,11 @@ class Console {
       end: $("timeline-end"),
       reset: $("timeline-reset"),
     });
-    this.lifecycle = new Lifecycle($("lifecycle"));
+    this.lifecycle = new Lifecycle({
+      box: $("lifecycle"),
+      fit: $("lifecycle-fit"),
+      caption: $("lifecycle-kind"),
+    });
     this.actions = new Actions({
       group: $("actions"),
       shutdown: $("shutdown"),
@@ -204,6 +208,8 @@ class Console {
         const { entries } = await getJSON("/v1/entries");
         if (stream !== this.stream) return;
         this.table.load(entries);
+        // The graph may have come first (or be the last connection's): paint it now.
+        for (const entry of this.table.entries.values()) this.graph.paint(entry);
         this.#showSelected(this.table.get(this.table.selectedId));
         const queued = this.queue;
         this.queue = [];

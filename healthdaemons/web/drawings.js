@@ -2,7 +2,7 @@
 // at most once a second, never while a window is zoomed) and the lifecycle
 // of the selected entry's kind with its state highlighted.
 
-import { RequestError, fitSvg, getText, parseSvg, show } from "./api.js";
+import { RequestError, fitSvg, getText, parseSvg, reveal, show } from "./api.js";
 
 const TIMELINE_GAP_MS = 1000;
 const LIFECYCLE_KEEP = 18; // three kinds x six states
@@ -93,8 +93,13 @@ export class Timeline {
 }
 
 export class Lifecycle {
-  constructor(box) {
-    this.box = box;
+  constructor({ box, fit, caption }) {
+    Object.assign(this, { box, fit, caption });
+    fit.addEventListener("change", () => {
+      const svg = box.querySelector("svg");
+      if (svg) fitSvg(svg, fit.checked);
+      this.#revealCurrent();
+    });
     this.cache = new Map(); // "kind/state" -> SVG text
     this.wanted = null; // {kind, state} to show
     this.running = false;
@@ -116,10 +121,21 @@ export class Lifecycle {
     if (!this.wanted) {
       delete this.box.dataset.state;
       delete this.box.dataset.kind;
+      this.caption.textContent = "";
       show(this.box, "select an entry to see its lifecycle");
       return;
     }
     if (!this.running) this.#draw();
+  }
+
+  /** The current state's node in view, in the middle of the panel. */
+  #revealCurrent(state = this.box.dataset.state) {
+    for (const title of this.box.querySelectorAll("g.node > title")) {
+      if (title.textContent.trim() === state) {
+        reveal(this.box, title.parentElement, { centre: true });
+        return;
+      }
+    }
   }
 
   async #draw() {
@@ -148,8 +164,9 @@ export class Lifecycle {
         if (text != null) {
           try {
             const svg = parseSvg(text);
-            fitSvg(svg, true);
+            fitSvg(svg, this.fit.checked);
             show(this.box, svg);
+            this.#revealCurrent(state);
           } catch (error) {
             show(this.box, error.message);
           }
@@ -160,6 +177,7 @@ export class Lifecycle {
         }
         this.box.dataset.kind = kind;
         this.box.dataset.state = state;
+        this.caption.textContent = `of a ${kind}, now ${state}`;
         return;
       }
     } finally {

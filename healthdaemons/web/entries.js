@@ -191,7 +191,7 @@ export class EntriesTable {
 
   #reveal(row) {
     const scroller = this.table.parentElement;
-    reveal(scroller, row, { top: this.table.tHead.offsetHeight });
+    reveal(scroller, row, { top: this.table.tHead.offsetHeight, across: false });
   }
 
   #row(entry) {

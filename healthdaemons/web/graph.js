@@ -1,7 +1,7 @@
 // The system graph: drawn once by the server (`states=false`, a layout that
 // does not change with the states), then recoloured here node by node.
 
-import { PALETTE, RequestError, fitSvg, getText, parseSvg, reveal, show } from "./api.js";
+import { PALETTE, RequestError, fitSvg, getText, parseSvg, reveal, show, svgSize } from "./api.js";
 
 const XLINK = "http://www.w3.org/1999/xlink";
 const SHAPES = "path, polygon, ellipse, polyline, rect";
@@ -17,7 +17,11 @@ export class Graph {
       const group = event.target.closest("g.node[data-entry]");
       if (group) onSelect(group.dataset.entry);
     });
-    fitToggle.addEventListener("change", () => this.svg && fitSvg(this.svg, fitToggle.checked));
+    this.fitChosen = false; // the person chose: no more choosing for them
+    fitToggle.addEventListener("change", () => {
+      this.fitChosen = true;
+      if (this.svg) fitSvg(this.svg, fitToggle.checked);
+    });
   }
 
   /** Fetches the drawing; `entries()` (the table's, once it is here) colour it. */
@@ -48,6 +52,12 @@ export class Graph {
       const texts = [...group.querySelectorAll("text")];
       group.dataset.entry = id;
       this.nodes.set(id, { group, shapes, texts, title, key: "" });
+    }
+    if (!this.fitChosen) {
+      // Shrunk to the panel while that keeps it readable; else full size, scrolled.
+      const size = svgSize(svg);
+      this.fitToggle.checked =
+        size.width <= this.box.clientWidth * 2 && size.height <= this.box.clientHeight * 2;
     }
     fitSvg(svg, this.fitToggle.checked);
     show(this.box, svg);
