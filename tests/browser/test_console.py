@@ -202,6 +202,7 @@ def test_shut_down_from_the_page(console: Console, page: Page) -> None:
         # `up` gone at once (killed, or the connection lost): its services linger.
         (signal.SIGKILL, "disconnected - reconnecting..."),
     ],
+    ids=["after SIGTERM", "after SIGKILL"],
 )
 def test_the_page_reconnects_after_the_supervisor_restarts(
     page: Page, how: signal.Signals, said: str

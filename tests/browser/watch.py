@@ -70,15 +70,22 @@ def watch_states(
 
 def wait_for_states(page: Page, key: str, expected: list[str]) -> None:
     """Wait until the states recorded as `key` went through `expected`, in order."""
-    page.wait_for_function(
-        """([key, expected]) => {
-          const seen = window.__watched[key].seen;
-          let at = 0;
-          for (const state of seen) if (state === expected[at]) at += 1;
-          return at === expected.length;
-        }""",
-        arg=[key, expected],
-    )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """([key, expected]) => {
+              const seen = window.__watched[key].seen;
+              let at = 0;
+              for (const state of seen) if (state === expected[at]) at += 1;
+              return at === expected.length;
+            }""",
+            arg=[key, expected],
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(
+            f"{key}: the page never went through {expected}; it showed {states_seen(page, key)}"
+        ) from None
 
 
 def states_seen(page: Page, key: str) -> list[str]:
