@@ -176,6 +176,22 @@ def test_a_line_a_service_prints_shows_in_the_log(console: Console, page: Page) 
     expect(line).to_have_count(1)
     # The selected entry's output only.
     expect(page.locator('#log .line[data-entry="worker"]')).to_have_count(0)
+    # The filter hides the lines without its text; emptied, they show again.
+    page.locator("#log-filter").fill("not in any line")
+    expect(line).to_be_hidden()
+    page.locator("#log-filter").fill("")
+    expect(line).to_be_visible()
+    # Paused, a new line is held (the button says so), and shown on resuming.
+    pause = page.locator("#log-pause")
+    pause.click()
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    console.stack.get("/asked-while-paused")
+    expect(pause).to_have_text(re.compile(r"Resume \(\d+ new\)"))  # 404 and the request
+    held = page.locator("#log .line", has_text="/asked-while-paused")
+    expect(held).to_have_count(0)
+    pause.click()
+    expect(pause).to_have_attribute("aria-pressed", "false")
+    expect(held).to_have_count(1)
 
 
 def test_shut_down_from_the_page(console: Console, page: Page) -> None:
