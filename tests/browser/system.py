@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
@@ -101,10 +101,10 @@ class Console:
 
 
 @contextmanager
-def web_up(stack: Stack, address: str = "127.0.0.1:0") -> Iterator[WebUp]:
-    """`up` of the stack with its console on `address`, recording its events in
-    `stack.record`; ended (SIGTERM) at the end unless the test ended it."""
-    process = stack.start("up", stack.config.name, "--web", address, "--record", str(stack.record))
+def started(stack: Stack, *arguments: str) -> Iterator[WebUp]:
+    """`healthdaemons ARGUMENTS` of the stack, which prints a console URL;
+    ended (SIGTERM) at the end unless the test ended it."""
+    process = stack.start(*arguments)
     up = WebUp(process)
     for stream in (process.stdout, process.stderr):
         assert stream is not None
@@ -115,6 +115,13 @@ def web_up(stack: Stack, address: str = "127.0.0.1:0") -> Iterator[WebUp]:
         yield up
     finally:
         up.stop()
+
+
+def web_up(stack: Stack, address: str = "127.0.0.1:0") -> AbstractContextManager[WebUp]:
+    """`up` of the stack with its console on `address`, recording its events in
+    `stack.record`."""
+    name = stack.config.name
+    return started(stack, "up", name, "--web", address, "--record", str(stack.record))
 
 
 def entries(stack: Stack) -> dict[str, dict[str, object]]:

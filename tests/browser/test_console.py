@@ -18,7 +18,7 @@ from coordinator import Transitioned
 
 from ..processes.stack import a_stack, free_port, gone, pid_of, until
 from .chromium import expect
-from .system import BROWSER_STACK, EXPECTED_STATES, Console, all_in, entries, web_up
+from .system import BROWSER_STACK, EXPECTED_STATES, Console, all_in, entries, started, web_up
 from .watch import (
     applied,
     collect_applied,
@@ -251,3 +251,29 @@ def test_the_page_reconnects_after_the_supervisor_restarts(
             expect(_row(page, "web")).to_have_attribute("data-state", "ready")
             new = _pid_shown(page, "web", other_than=old["web"]["pid"])
             assert new == entries(stack)["web"]["pid"]
+
+
+def test_the_web_command_serves_the_console_of_a_detached_system(page: Page) -> None:
+    """`healthdaemons web FILE` beside `up --detach`: the same page, the same
+    buttons; it outlives the system it shows, and says when that one stops."""
+    with a_stack(BROWSER_STACK) as stack:
+        name = stack.config.name
+        stack.run("up", name, "--detach")
+        try:
+            with started(stack, "web", name, "--web", "127.0.0.1:0") as web:
+                all_in(stack, EXPECTED_STATES)
+                _open(page, Console(stack, web))
+                expect(page.locator("table#entries tbody tr[data-entry]")).to_have_count(5)
+                expect(_row(page, "web")).to_have_attribute("data-state", "ready")
+                worker = entries(stack)["worker"]["pid"]
+                _row(page, "worker").locator("td.id").click()
+                page.locator('#actions button[data-action="restart"]').click()
+                page.locator('dialog#confirm button[value="confirm"]').click()
+                expect(page.locator("#action-result")).to_have_attribute("data-outcome", "ok")
+                _pid_shown(page, "worker", other_than=worker)
+                stack.run("down", name)
+                expect(page.locator("#connection")).to_have_attribute("data-status", "shutdown")
+                assert web.process.poll() is None
+        finally:
+            if entries(stack):
+                stack.run("down", name)
