@@ -25,7 +25,7 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const AFTER_SHUTDOWN_MS = 5000; // a supervisor started again is found within this
 const QUEUE_LIMIT = 5000; // events held while the entries are fetched
 const REFRESH_AT_ONCE = 3;
-const REFRESH_DELAY_MS = 50; // lets the events of one step land first
+const REFRESH_DELAY_MS = 250; // the events of one restart land first: one request for them
 /** What a `GET /v1/entries/ID` says that the events do not. */
 const QUIET_FIELDS = ["name", "kind", "held", "ended", "restarts", "requires"];
 
@@ -267,7 +267,7 @@ class Console {
     this.#closeStream();
     this.#setStatus("shutdown");
     this.log.stop();
-    this.timeline.disconnect();
+    this.timeline.finish();
     this.attempt = 0;
     this.#schedule();
   }

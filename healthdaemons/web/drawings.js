@@ -5,6 +5,7 @@
 import { RequestError, fitSvg, getText, parseSvg, reveal, show } from "./api.js";
 
 const TIMELINE_GAP_MS = 1000;
+const TIMELINE_SHARE = 5; // a long run's big drawing: at most a fifth of the time drawing it
 const LIFECYCLE_KEEP = 18; // three kinds x six states
 
 function missing(error) {
@@ -18,6 +19,7 @@ export class Timeline {
     this.running = false; // a request is under way
     this.dirty = false; // something happened since the last drawing was asked for
     this.last = -Infinity; // when the last request began (ms)
+    this.gap = TIMELINE_GAP_MS; // between two requests, longer for a drawing slow to come
     this.available = true;
     this.connected = false;
     const zoomed = () => {
@@ -47,6 +49,18 @@ export class Timeline {
 
   disconnect() {
     this.connected = false;
+    clearTimeout(this.timer);
+    this.timer = 0;
+  }
+
+  /** The system has stopped: one last drawing, if the server still answers. */
+  finish() {
+    this.disconnect();
+    if (this.live.checked && this.available && !this.running) {
+      this.connected = true;
+      this.dirty = true;
+      this.#draw().finally(() => this.disconnect());
+    }
   }
 
   /** An event came: redraw soon if following the end. */
@@ -58,7 +72,7 @@ export class Timeline {
   #request() {
     this.dirty = true;
     if (this.running || this.timer || !this.connected || !this.available) return;
-    const wait = Math.max(0, this.last + TIMELINE_GAP_MS - performance.now());
+    const wait = Math.max(0, this.last + this.gap - performance.now());
     this.timer = setTimeout(() => this.#draw(), wait);
   }
 
@@ -77,6 +91,7 @@ export class Timeline {
     try {
       const svg = parseSvg(await getText(`/v1/timeline?${query}`));
       show(this.box, svg);
+      this.gap = Math.max(TIMELINE_GAP_MS, (performance.now() - this.last) * TIMELINE_SHARE);
       if (this.live.checked) this.box.scrollLeft = this.box.scrollWidth;
     } catch (error) {
       if (missing(error)) {
