@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ FLAGS = [
 ]
 TIMEOUT_MS = 60_000
 URL = re.compile(r"web console: (http://\S+)")
+DEMO_PORTS = (8765, 8766)
 SELECTED = "worker"
 LOG_LINES = 4
 """Lines of the worker's output shown before the picture is taken."""
@@ -96,8 +98,23 @@ def shoot(url: str, output: Path, scheme: Literal["light", "dark"]) -> Path:
             context.close()
 
 
+def ports_in_use() -> list[int]:
+    """The demo's fixed ports (examples/demo.toml) something else listens on."""
+    busy = []
+    for port in DEMO_PORTS:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    return busy
+
+
 def main() -> None:
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "images"
+    if busy := ports_in_use():
+        raise SystemExit(
+            f"console_screenshots: the demo's ports {busy} are in use "
+            "(another demo running?); stop it first"
+        )
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hd-") as runtime:
         up = subprocess.Popen(
