@@ -17,8 +17,9 @@ import pytest
 from coordinator import Transitioned
 
 from ..processes.stack import a_stack, free_port, gone, pid_of, until
+from ..processes.web import serving_console
 from .chromium import expect
-from .system import BROWSER_STACK, EXPECTED_STATES, Console, all_in, entries, started, web_up
+from .system import BROWSER_STACK, EXPECTED_STATES, System, all_in, entries, web_up
 from .watch import (
     applied,
     collect_applied,
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 
-def _open(page: Page, console: Console) -> dict[str, Any]:
+def _open(page: Page, system: System) -> dict[str, Any]:
     """Open the printed URL, connected; the page's data block."""
-    page.goto(console.up.url())
+    page.goto(system.url)
     expect(page.locator("#connection")).to_have_attribute("data-status", "connected")
     data: dict[str, Any] = json.loads(page.locator("#console-data").text_content() or "")
     return data
@@ -62,12 +63,10 @@ def _pid_shown(page: Page, entry: str, other_than: object) -> int:
     return int((cell.text_content() or "").strip())
 
 
-def test_the_printed_url_lists_every_entry_and_draws_every_node(
-    console: Console, page: Page
-) -> None:
-    data = _open(page, console)
-    assert page.url == console.up.origin() + "/"
-    shown = entries(console.stack)
+def test_the_printed_url_lists_every_entry_and_draws_every_node(system: System, page: Page) -> None:
+    data = _open(page, system)
+    assert page.url == system.console.base + "/"
+    shown = entries(system.stack)
     assert {entry: info["state"] for entry, info in shown.items()} == EXPECTED_STATES
     expect(page.locator("table#entries tbody tr[data-entry]")).to_have_count(len(shown))
     expect(page.locator("#graph svg g.node")).to_have_count(len(shown))
@@ -86,18 +85,18 @@ def test_the_printed_url_lists_every_entry_and_draws_every_node(
     expect(_row(page, "broken").locator("td.health")).to_contain_text(health["message"])
 
 
-def test_restart_from_the_page(console: Console, page: Page) -> None:
+def test_restart_from_the_page(system: System, page: Page) -> None:
     """web restarts, then worker (which requires it), seen as they happen: the
     row goes stopping, starting, ready; new pids; no reload; the events the
     page applied are those `up --record` wrote."""
-    _open(page, console)
-    before = entries(console.stack)
+    _open(page, system)
+    before = entries(system.stack)
     page.evaluate("window.__not_reloaded = true")
     for entry in ("web", "worker"):
         watch_states(page, entry, "table#entries", f'tr[data-entry="{entry}"]')
         expect(_row(page, entry)).to_have_attribute("data-state", "ready")
     collect_applied(page)
-    since = max(event.at for event in console.stack.events())
+    since = max(event.at for event in system.stack.events())
 
     actions = page.locator("#actions")
     expect(actions.locator('button[data-action="restart"]')).to_be_disabled()
@@ -117,17 +116,17 @@ def test_restart_from_the_page(console: Console, page: Page) -> None:
         wait_for_states(page, entry, ["ready", "stopping", "starting", "ready"])
         expect(_row(page, entry)).to_have_attribute("data-state", "ready")
         pid = _pid_shown(page, entry, other_than=before[entry]["pid"])
-        assert pid == entries(console.stack)[entry]["pid"]
-        assert pid == pid_of(console.stack.events(), entry)
+        assert pid == entries(system.stack)[entry]["pid"]
+        assert pid == pid_of(system.stack.events(), entry)
     # db and migrate were left alone.
     for entry in ("db", "migrate"):
-        assert entries(console.stack)[entry]["pid"] == before[entry]["pid"]
+        assert entries(system.stack)[entry]["pid"] == before[entry]["pid"]
     assert page.evaluate("window.__not_reloaded") is True
 
     def recorded() -> list[tuple[str, str, str]]:
         return [
             (event.entry, event.source.value, event.dest.value)
-            for event in console.stack.events()
+            for event in system.stack.events()
             if isinstance(event, Transitioned) and event.at > since
         ]
 
@@ -148,10 +147,10 @@ def test_restart_from_the_page(console: Console, page: Page) -> None:
 
 
 def test_a_process_killed_from_outside_turns_its_node_failing_and_back(
-    console: Console, page: Page
+    system: System, page: Page
 ) -> None:
-    data = _open(page, console)
-    web = entries(console.stack)["web"]["pid"]
+    data = _open(page, system)
+    web = entries(system.stack)["web"]["pid"]
     assert isinstance(web, int)
     expect(_node(page, "web")).to_have_attribute("data-state", "ready")
     watch_states(page, "web", "#graph", 'g.node[data-entry="web"]')
@@ -164,14 +163,14 @@ def test_a_process_killed_from_outside_turns_its_node_failing_and_back(
     _pid_shown(page, "web", other_than=web)
 
 
-def test_a_line_a_service_prints_shows_in_the_log(console: Console, page: Page) -> None:
-    _open(page, console)
+def test_a_line_a_service_prints_shows_in_the_log(system: System, page: Page) -> None:
+    _open(page, system)
     # Nothing selected: every entry's output.
     expect(page.locator('#log .line[data-entry="worker"]', has_text="tick").first).to_be_attached()
     _node(page, "web").click()
     expect(page.locator("#selected")).to_contain_text("web")
     # http.server prints a line for each request.
-    console.stack.get("/asked-by-the-browser-test")
+    system.stack.get("/asked-by-the-browser-test")
     line = page.locator('#log .line[data-entry="web"]', has_text="/asked-by-the-browser-test")
     expect(line).to_have_count(1)
     # The selected entry's output only.
@@ -185,7 +184,7 @@ def test_a_line_a_service_prints_shows_in_the_log(console: Console, page: Page) 
     pause = page.locator("#log-pause")
     pause.click()
     expect(pause).to_have_attribute("aria-pressed", "true")
-    console.stack.get("/asked-while-paused")
+    system.stack.get("/asked-while-paused")
     expect(pause).to_have_text(re.compile(r"Resume \(\d+ new\)"))  # 404 and the request
     held = page.locator("#log .line", has_text="/asked-while-paused")
     expect(held).to_have_count(0)
@@ -194,9 +193,9 @@ def test_a_line_a_service_prints_shows_in_the_log(console: Console, page: Page) 
     expect(held).to_have_count(1)
 
 
-def test_shut_down_from_the_page(console: Console, page: Page) -> None:
-    _open(page, console)
-    pids = [int(str(info["pid"])) for info in entries(console.stack).values() if info["pid"]]
+def test_shut_down_from_the_page(system: System, page: Page) -> None:
+    _open(page, system)
+    pids = [int(str(info["pid"])) for info in entries(system.stack).values() if info["pid"]]
     assert len(pids) == 3  # db, web, worker
     page.locator('button[data-action="shutdown"]').click()
     expect(page.locator("dialog#confirm")).to_be_visible()
@@ -204,7 +203,7 @@ def test_shut_down_from_the_page(console: Console, page: Page) -> None:
     connection = page.locator("#connection")
     expect(connection).to_have_attribute("data-status", "shutdown")
     expect(connection).to_contain_text("the system has shut down")
-    console.up.process.wait(timeout=60)
+    system.console.process.wait(timeout=60)
     for pid in pids:
         gone(pid)
     # The leftover check (conftest) then finds no process of the stack either.
@@ -229,11 +228,10 @@ def test_the_page_reconnects_after_the_supervisor_restarts(
     with a_stack(BROWSER_STACK) as stack:
         with web_up(stack, f"127.0.0.1:{port}") as first:
             all_in(stack, EXPECTED_STATES)
-            _open(page, Console(stack, first))
+            _open(page, System(stack, first))
             old = entries(stack)
             watch_states(page, "connection", "body", "#connection", "data-status")
-            first.process.send_signal(how)
-            first.stop()
+            first.stop(how)
         if how == signal.SIGKILL:
             for info in old.values():
                 if isinstance(info["pid"], int):
@@ -245,7 +243,7 @@ def test_the_page_reconnects_after_the_supervisor_restarts(
         status = "shutdown" if how == signal.SIGTERM else "disconnected"
         wait_for_states(page, "connection", ["connected", status])
         with web_up(stack, f"127.0.0.1:{port}") as second:
-            assert second.token() == first.token()
+            assert second.token == first.token
             all_in(stack, EXPECTED_STATES)
             expect(connection).to_have_attribute("data-status", "connected")
             expect(_row(page, "web")).to_have_attribute("data-state", "ready")
@@ -260,9 +258,9 @@ def test_the_web_command_serves_the_console_of_a_detached_system(page: Page) -> 
         name = stack.config.name
         stack.run("up", name, "--detach")
         try:
-            with started(stack, "web", name, "--web", "127.0.0.1:0") as web:
+            with serving_console(stack, "web", name, "--web", "127.0.0.1:0") as web:
                 all_in(stack, EXPECTED_STATES)
-                _open(page, Console(stack, web))
+                _open(page, System(stack, web))
                 expect(page.locator("table#entries tbody tr[data-entry]")).to_have_count(5)
                 expect(_row(page, "web")).to_have_attribute("data-state", "ready")
                 worker = entries(stack)["worker"]["pid"]
