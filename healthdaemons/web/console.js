@@ -25,13 +25,13 @@ const AFTER_SHUTDOWN_MS = 5000; // a supervisor started again is found within th
 const QUEUE_LIMIT = 5000; // events held while the entries are fetched
 const REFRESH_ONE_BY_ONE = 4; // more entries to re-read than this: all in one request
 const REFRESH_DELAY_MS = 250; // the events of one restart land first: one request for them
+const REFRESH_LATEST_MS = 1000; // a burst (a shutdown) waits no longer than this
 /** What a `GET /v1/entries/ID` says that the events do not (the rest they say, newer). */
 const QUIET_FIELDS = ["name", "kind", "held", "ended", "restarts", "requires"];
 
 /**
  * Re-reads what events do not say (restarts, held) for the entries that had
- * events: one round at a time, REFRESH_DELAY_MS after the first event of a
- * round, each entry once per round; many entries at once (a shutdown) are one
+ * events: one round at a time, once the events pause, each entry once per round; many entries at once (a shutdown) are one
  * `GET /v1/entries`, so the supervisor answers a handful of requests, not one
  * per entry.
  */
@@ -40,6 +40,7 @@ class Refresher {
     this.onEntries = onEntries;
     this.waiting = new Set();
     this.timer = 0;
+    this.first = 0; // when the first event of the coming round came
     this.busy = false;
     this.generation = 0;
   }
@@ -57,8 +58,14 @@ class Refresher {
     this.busy = false;
   }
 
+  /** A round once the events pause for REFRESH_DELAY_MS, or REFRESH_LATEST_MS after the first. */
   #soon() {
-    if (!this.timer && !this.busy) this.timer = setTimeout(() => this.#round(), REFRESH_DELAY_MS);
+    if (this.busy) return;
+    const at = performance.now();
+    if (!this.timer) this.first = at;
+    clearTimeout(this.timer);
+    const wait = Math.min(REFRESH_DELAY_MS, this.first + REFRESH_LATEST_MS - at);
+    this.timer = setTimeout(() => this.#round(), Math.max(0, wait));
   }
 
   async #round() {
@@ -145,7 +152,7 @@ class Console {
     const box = $("connection");
     box.dataset.status = status;
     box.textContent = STATUS_TEXT[status];
-    box.title = detail;
+    $("connection-detail").textContent = detail;
     document.body.dataset.connection = status;
     $("shutdown").disabled = status !== "connected";
   }
@@ -158,7 +165,9 @@ class Console {
     try {
       health = await getJSON("/v1/health");
     } catch (error) {
-      if (generation === this.generation) this.#lost(error.status === 401 ? "the token was refused: open the URL that was printed" : error.message);
+      if (generation !== this.generation) return;
+      const refused = error.status === 401 || error.status === 403;
+      this.#lost(refused ? "the token was refused: open the URL that was printed" : error.message);
       return;
     }
     if (generation !== this.generation) return;
@@ -169,7 +178,7 @@ class Console {
     const stream = new EventSource("/v1/events?follow=true");
     this.stream = stream;
     stream.addEventListener("open", () => {
-      if (stream === this.stream) this.#opened();
+      if (stream === this.stream) this.#opened(stream);
     });
     stream.addEventListener("event", (message) => {
       if (stream === this.stream) this.#received(JSON.parse(message.data));
@@ -185,11 +194,11 @@ class Console {
     });
   }
 
-  async #opened() {
+  async #opened(stream) {
     this.attempt = 0;
     this.refresher.reset();
     await this.#reload();
-    if (!this.stream) return;
+    if (stream !== this.stream) return; // lost meanwhile
     this.#setStatus("connected");
     this.log.start();
     this.timeline.connect();
