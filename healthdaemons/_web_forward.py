@@ -41,8 +41,9 @@ _DROPPED = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server", b"host"}
 )
 """Headers not passed on: they belong to one connection, or the server sets them."""
-_PASSED = frozenset({b"content-type", b"accept", b"last-event-id", b"content-length"})
-"""The request headers passed on (the unix socket needs no token)."""
+_PASSED = frozenset({b"content-type", b"accept", b"last-event-id"})
+"""The request headers passed on (the unix socket needs no token; the body
+is sent whole, with a length of its own)."""
 
 
 class Forwarder:
@@ -57,6 +58,9 @@ class Forwarder:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         body = await _body(receive)
@@ -85,6 +89,17 @@ class Forwarder:
                 await _relay(answer, receive, send)
             finally:
                 await answer.aclose()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to set up or tear down, said as the server expects to hear it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def _relay(answer: httpx.Response, receive: Receive, send: Send) -> None:
