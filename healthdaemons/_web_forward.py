@@ -24,7 +24,7 @@ import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from ._client_transport import Transport
-from ._control_api import MAX_BODY
+from ._control_api import BODY_TIMEOUT, MAX_BODY
 from ._control_guard import RequestGuard
 from ._control_options import parse_listen
 from ._control_paths import ControlPaths
@@ -63,8 +63,13 @@ class Forwarder:
             return
         if scope["type"] != "http":
             return
-        body = await _body(receive)
+        body = None
+        with anyio.move_on_after(BODY_TIMEOUT):
+            body = await _body(receive)
         if body is None:
+            await _error(send, 408, f"request body not received within {BODY_TIMEOUT:g} s")
+            return
+        if len(body) > MAX_BODY:
             await _error(send, 413, f"request body too large (at most {MAX_BODY} bytes)")
             return
         headers = [(k, v) for k, v in scope["headers"] if k.lower() in _PASSED]
@@ -124,17 +129,15 @@ async def _cancel_on_disconnect(receive: Receive, cancel: Callable[[], None]) ->
     cancel()
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The request's body; None past `MAX_BODY`."""
+async def _body(receive: Receive) -> bytes:
+    """The request's body, read no further than past `MAX_BODY`."""
     body = bytearray()
     while True:
         message: Message = await receive()
         if message["type"] != "http.request":
             return bytes(body)
         body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            return None
-        if not message.get("more_body", False):
+        if len(body) > MAX_BODY or not message.get("more_body", False):
             return bytes(body)
 
 

@@ -41,6 +41,10 @@ async def test_a_stream_and_an_action_through_the_forwarder(tmp_path: Path) -> N
                     timeout=httpx.Timeout(30, read=None),
                 ) as client:
                     entry = (await client.get("/v1/entries/worker")).json()
+                    too_large = await client.post("/v1/wait", content=b" " * (64 * 1024 + 1))
+                    assert too_large.status_code == 413
+                    waited = await client.post("/v1/wait", json={"entries": ["worker"]})
+                    assert waited.json() == {"ready": True}
                     async with client.stream("GET", "/v1/events?follow=true") as stream:
                         assert stream.status_code == 200
                         assert stream.headers["content-type"].startswith("text/event-stream")
