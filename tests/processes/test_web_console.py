@@ -205,3 +205,12 @@ def test_a_busy_or_bad_web_address_is_refused_before_anything_starts() -> None:
         assert "--web 127.0.0.1:99999: the port must be a number" in done.stderr
         runtime = Path(stack.environment["XDG_RUNTIME_DIR"]) / "healthdaemons"
         assert not list(runtime.glob("*.sock")) and not list(runtime.glob("*.pid"))
+
+
+def test_a_ctrl_c_as_soon_as_the_url_is_printed_stops_up_in_order() -> None:
+    """A person (or a test) acts on the printed URL at once: `up` handles
+    signals by then (it hung when asyncio's own handler got the SIGINT)."""
+    with a_stack() as stack:
+        for _ in range(4):
+            with serving_console(stack, "up", stack.config.name, "--web", "0") as up:
+                assert up.stop(signal.SIGINT, timeout=30) == 0
