@@ -89,7 +89,9 @@ def shoot(url: str, output: Path, scheme: Literal["light", "dark"]) -> Path:
             lines = page.locator(f'#log .line[data-entry="{SELECTED}"]')
             expect(lines.nth(LOG_LINES - 1)).to_be_attached()
             expect(page.locator("#lifecycle svg")).to_be_attached()
-            expect(page.locator("#timeline svg")).to_be_attached()
+            # The timeline is redrawn a moment after the events: wait for the last one.
+            last = page.locator('#timeline svg g[data-entry="smoke"] rect.state-ready')
+            expect(last).to_be_attached()
             page.mouse.move(0, 0)  # no hover highlight in the picture
             picture = output / f"console-{scheme}.png"
             page.screenshot(path=str(picture), full_page=True)
