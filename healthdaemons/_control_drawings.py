@@ -43,9 +43,9 @@ class Drawings:
         self.running = running
         self._stateless_graph: bytes | None = None
         self._lifecycles: dict[tuple[EntryKind, LifecycleState | None], bytes] = {}
-        self._timelines: OrderedDict[tuple[int, float | None, float | None, int], bytes] = (
-            OrderedDict()
-        )
+        self._timelines: OrderedDict[
+            tuple[int, float | None, float | None, int, float | None], bytes
+        ] = OrderedDict()
         self._graphing = anyio.Lock()
         self._drawing_lifecycle = anyio.Lock()
         self._drawing_timeline = anyio.Lock()
@@ -101,14 +101,19 @@ class Drawings:
             raise ApiError(400, f"start ({start:g} s) must come before end ({end:g} s)")
         width = _width(query.get("width"))
         async with self._drawing_timeline:
+            events = list(self.running.history)
+            # Drawn up to now, whole seconds (the bands of the states entries
+            # are in now reach it), as long as the system runs.
+            now = None
+            if events and not self.running.is_terminating:
+                now = float(math.floor(anyio.current_time() - events[0].at))
             # The count of events recorded so far says whether the run has changed.
-            key = (self.running.statistics().events, start, end, width)
+            key = (self.running.statistics().events, start, end, width, now)
             svg = self._timelines.get(key)
             if svg is None:
-                events = list(self.running.history)
 
                 def draw() -> bytes:
-                    return timeline_svg(events, width=width, start=start, end=end).encode()
+                    return timeline_svg(events, width=width, start=start, end=end, now=now).encode()
 
                 try:
                     svg = await anyio.to_thread.run_sync(draw)

@@ -288,6 +288,7 @@ def timeline_svg(
     width: int = 1200,
     start: float | None = None,
     end: float | None = None,
+    now: float | None = None,
 ) -> str:
     """A Gantt-style SVG of a recorded run: one lane per entry (in order of
     first appearance), a band per state, marks for spawns, signals and exits,
@@ -295,6 +296,9 @@ def timeline_svg(
 
     `start` and `end` (seconds from the first event) draw only that window,
     so that a long run's short events can be seen; bands are cut at its edges.
+    `now` (seconds from the first event), for a run still going: the drawing
+    reaches that moment, not only the last event, so the states entries are
+    in now show as bands, not as slivers at the right edge.
     """
     if width < 300:
         raise ValueError(f"width must be at least 300 px, not {width}")
@@ -312,6 +316,8 @@ def timeline_svg(
         return _document(body, width, y + 24)
     t0 = min(e.at for e in recorded)
     span = max(e.at for e in recorded) - t0
+    if now is not None:
+        span = max(span, now)
     if not math.isfinite(span):
         raise ValueError("the events span more time than can be drawn")
     low, high = _window(start, end, span)

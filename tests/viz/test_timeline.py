@@ -400,6 +400,19 @@ def test_a_window_past_the_end_is_cut_to_the_last_event() -> None:
     assert timeline_svg(history, start=0, end=1e6) == timeline_svg(history)
 
 
+def test_a_run_still_going_is_drawn_up_to_now() -> None:
+    """The web console draws the run so far: the states entries are in now
+    reach the present, however long ago their last event was."""
+    history = command_run()
+    span = max(e.at for e in history) - min(e.at for e in history)
+    root = parse(timeline_svg(history, now=span + 10))
+    last = bands(lanes(root)["api"])[-1]
+    assert tooltip(last).endswith(f"to {span + 10:.3f} s")
+    assert ticks(root)[-1] > span
+    # A moment before the last event changes nothing.
+    assert timeline_svg(history, now=span / 2) == timeline_svg(history)
+
+
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
