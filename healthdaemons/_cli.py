@@ -35,6 +35,7 @@ from ._cli_arguments import (
     up_arguments,
     verify_arguments,
     wait_arguments,
+    web_command_arguments,
     window,
 )
 from ._client import ControlClient
@@ -185,8 +186,8 @@ def _timeline_command(args: argparse.Namespace) -> int:
 def _up_command(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.until_ready:
         raise UsageError("--timeout needs --until-ready (a plain `up` runs until Ctrl-C)")
-    if args.listen_remote and args.listen is None:
-        raise UsageError("--listen-remote goes with --listen HOST:PORT")
+    if args.listen_remote and args.listen is None and args.web is None:
+        raise UsageError("--listen-remote goes with --listen HOST:PORT or --web HOST:PORT")
     if args.detach and args.until_ready:
         raise UsageError("--detach runs until `down`; --until-ready is for a run in front")
     if args.record_output and args.record is None:
@@ -195,7 +196,9 @@ def _up_command(args: argparse.Namespace) -> int:
         raise UsageError("--log-max-bytes and --log-backups go with --log-dir DIR")
     from ._file_commands import control_options, log_dir, up
 
-    control = control_options(args.config, args.socket, args.listen, args.listen_remote)
+    control = control_options(
+        args.config, args.socket, args.listen, args.listen_remote, web=args.web
+    )
     if args.detach:
         from ._detach import detach
 
@@ -272,6 +275,17 @@ def _wait_command(args: argparse.Namespace) -> int:
 
 def _down_command(args: argparse.Namespace) -> int:
     return _client(args, lambda client: control.down(client, args.json))
+
+
+def _web_command(args: argparse.Namespace) -> int:
+    given = [name for name in (args.config, args.file) if name is not None]
+    if len(given) + (args.socket is not None) != 1:
+        raise UsageError(
+            "give the config file of the running system (FILE or -f FILE), or --socket"
+        )
+    from ._web_forward import run_web
+
+    return run_web(given[0] if given else None, args.socket, args.web, args.listen_remote)
 
 
 _CLIENT = (
@@ -381,6 +395,15 @@ COMMANDS: dict[str, Subcommand] = {
         client_arguments("none"),
         _down_command,
         description=_CLIENT,
+    ),
+    "web": Subcommand(
+        "serve the web console of a running system (one started with `up --detach`)",
+        web_command_arguments,
+        _web_command,
+        description="Serves the page on --web HOST:PORT and forwards its requests to the "
+        "system's control socket; keeps running while the system stops and starts again. "
+        "Open the URL it prints (it carries the token; see docs/web.md). Ctrl-C or SIGTERM "
+        "end it.",
     ),
 }
 """Every command, in the order `--help` lists them."""

@@ -20,6 +20,7 @@ __all__ = [
     "DRAWING",
     "EVERYTHING",
     "PROFILES_VARIABLE",
+    "WEB_ADDRESS",
     "Selection",
     "Window",
     "check_arguments",
@@ -36,6 +37,8 @@ __all__ = [
     "up_arguments",
     "verify_arguments",
     "wait_arguments",
+    "web_arguments",
+    "web_command_arguments",
     "window",
 ]
 
@@ -179,11 +182,7 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         help="also serve the control API on TCP (PORT alone: 127.0.0.1; port 0: any free "
         "port), every request needing the token printed at the start; see docs/api.md",
     )
-    parser.add_argument(
-        "--listen-remote",
-        action="store_true",
-        help="allow --listen on an address other than loopback",
-    )
+    web_arguments(parser, optional=True)
     parser.add_argument(
         "--exit-code-from",
         metavar="ID",
@@ -225,6 +224,49 @@ def up_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="rotated --log-dir files kept per service (ID.log.1 ... ID.log.N; default 10)",
     )
+
+
+WEB_ADDRESS = "127.0.0.1:9180"
+"""Where the web console listens by default."""
+
+
+def web_arguments(parser: argparse.ArgumentParser, *, optional: bool) -> None:
+    """--web [HOST:PORT] (for `up`, where it is optional), --listen-remote."""
+    parser.add_argument(
+        "--web",
+        nargs="?" if optional else None,
+        const=WEB_ADDRESS if optional else None,
+        default=None if optional else WEB_ADDRESS,
+        metavar="HOST:PORT",
+        help=f"{'also ' if optional else ''}serve the web console and the control API on TCP "
+        f"(default {WEB_ADDRESS}; PORT alone: 127.0.0.1; port 0: any free port); "
+        "the URL printed at the start carries the token; see docs/web.md",
+    )
+    parser.add_argument(
+        "--listen-remote",
+        action="store_true",
+        help="allow --listen or --web on an address other than loopback"
+        if optional
+        else "allow --web on an address other than loopback",
+    )
+
+
+def web_command_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = (
+        "%(prog)s FILE [--web HOST:PORT] [--listen-remote]\n"
+        "       %(prog)s -f FILE [--web HOST:PORT] [--listen-remote]\n"
+        "       %(prog)s --socket PATH [--web HOST:PORT] [--listen-remote]"
+    )
+    parser.add_argument(
+        "config", nargs="?", metavar="FILE", help="the config file (.toml) that `up` runs"
+    )
+    parser.add_argument("-f", "--file", metavar="FILE", help="the config file, as an option")
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket of the system (that of `up --socket PATH`), instead of FILE's",
+    )
+    web_arguments(parser, optional=False)
 
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -104,6 +104,8 @@ class SupervisorStatus(TypedDict):
     entries: int
     ready: int
     uptime: float
+    web: NotRequired[str | None]
+    """The web console's address without its token (`up --web`); absent from an older `up`."""
 
 
 class OutputLine(TypedDict):

@@ -23,8 +23,9 @@ from starlette.routing import Route
 from coordinator import EntryView, RunningDaemons, event_json
 from coordinator.errors import SystemTerminatingError
 from statemachines import LifecycleState
-from viz import RendererNotFound, RenderError, render, system_dot
 
+from ._control_drawings import Drawings
+from ._control_errors import ApiError, query_flag
 from ._control_openapi import openapi_document
 from ._control_streams import EventHub, output_json, output_stream
 from ._up_table import Processes
@@ -39,15 +40,6 @@ BODY_TIMEOUT = 10.0
 never holds its connection for long."""
 DEFAULT_LINES = 100
 DEFAULT_FOLLOW_LINES = 10
-
-
-class ApiError(Exception):
-    """Answered as `{"error": message}` with `status`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -65,10 +57,13 @@ class ControlState:
     events: EventHub
     """Fed by the host with each event as it is recorded; `finish()`ed once
     the system has stopped."""
+    web: str | None = None
+    """The web console's address (`http://HOST:PORT/`, no token), if `up` serves one."""
 
 
 def build_app(state: ControlState) -> Starlette:
     api = _Api(state)
+    drawings = Drawings(state.running)
     routes = [
         Route("/v1/health", api.health, methods=["GET"]),
         Route("/v1/entries", api.entries, methods=["GET"]),
@@ -79,7 +74,9 @@ def build_app(state: ControlState) -> Starlette:
         Route("/v1/wait", api.wait, methods=["POST"]),
         Route("/v1/output", api.output, methods=["GET"]),
         Route("/v1/events", api.events, methods=["GET"]),
-        Route("/v1/graph", api.graph, methods=["GET"]),
+        Route("/v1/graph", drawings.graph, methods=["GET"]),
+        Route("/v1/lifecycle", drawings.lifecycle, methods=["GET"]),
+        Route("/v1/timeline", drawings.timeline, methods=["GET"]),
         Route("/v1/shutdown", api.shutdown, methods=["POST"]),
         Route("/v1/openapi.json", api.openapi, methods=["GET"]),
     ]
@@ -135,6 +132,7 @@ class _Api:
                 "entries": len(running.ids),
                 "ready": statistics.ready,
                 "uptime": time.monotonic() - self.state.started,
+                "web": self.state.web,
             }
         )
 
@@ -196,7 +194,7 @@ class _Api:
         entry = query.get("entry")
         if entry is not None:
             self._view_of(entry)
-        follow = _flag(query.get("follow"), "follow")
+        follow = query_flag(query.get("follow"), "follow")
         lines = _whole(query.get("lines"), "lines")
         if follow:
             default = DEFAULT_FOLLOW_LINES
@@ -207,26 +205,11 @@ class _Api:
 
     async def events(self, request: Request) -> Response:
         query = request.query_params
-        follow = _flag(query.get("follow"), "follow")
-        history = _flag(query.get("history"), "history")
+        follow = query_flag(query.get("follow"), "follow")
+        history = query_flag(query.get("history"), "history")
         if follow:
             return self.state.events.stream(self.running, history=history)
         return JSONResponse({"events": [event_json(e) for e in self.running.history]})
-
-    async def graph(self, request: Request) -> Response:
-        form = request.query_params.get("format", "dot")
-        dot = system_dot(self.running)
-        if form == "dot":
-            return Response(dot, media_type="text/vnd.graphviz")
-        if form != "svg":
-            raise ApiError(400, f"format must be dot or svg, not {form!r}")
-        try:
-            svg = await anyio.to_thread.run_sync(render, dot, "svg")
-        except RendererNotFound as error:
-            raise ApiError(503, str(error)) from error
-        except RenderError as error:
-            raise ApiError(500, str(error)) from error
-        return Response(svg, media_type="image/svg+xml")
 
     async def shutdown(self, request: Request) -> Response:
         if not self.running.is_terminating:
@@ -313,14 +296,6 @@ def _seconds(value: object) -> bool:
         return math.isfinite(value) and value >= 0
     except OverflowError:  # an integer too large for a float
         return False
-
-
-def _flag(text: str | None, name: str) -> bool:
-    if text is None or text in ("false", "0", ""):
-        return False
-    if text in ("true", "1"):
-        return True
-    raise ApiError(400, f"{name} must be true or false, not {text!r}")
 
 
 def _whole(text: str | None, name: str) -> int | None:

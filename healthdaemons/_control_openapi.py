@@ -41,6 +41,25 @@ _FOLLOW = {
 }
 _UNKNOWN = _error("No entry with this id; the message suggests the closest one.")
 _BAD = _error("A bad query parameter or body.")
+_RENDER_FAILED = _error("The Graphviz renderer failed.")
+_NO_RENDERER = _error("No Graphviz renderer on this machine.")
+
+
+def _svg(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def _action(verb: str, what: str) -> dict[str, Any]:
@@ -159,6 +178,11 @@ _PATHS: dict[str, Any] = {
                             "entries": {"type": "integer"},
                             "ready": {"type": "integer"},
                             "uptime": {"type": "number", "description": "Seconds since it began."},
+                            "web": {
+                                "type": ["string", "null"],
+                                "description": "The web console's address (`up --web`), "
+                                "without its token; null without one.",
+                            },
                         },
                     },
                     "`stopping` once the ordered shutdown has begun, `stopped` once "
@@ -351,7 +375,14 @@ _PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": False,
                     "schema": {"enum": ["dot", "svg"], "default": "dot"},
-                }
+                },
+                _query(
+                    "states",
+                    {"type": "boolean", "default": True},
+                    "`false`: no state colours and no state or health text, so the "
+                    "drawing stays the same for the whole run (the web console colours "
+                    "its nodes itself; drawn once).",
+                ),
             ],
             "responses": {
                 "200": {
@@ -362,8 +393,66 @@ _PATHS: dict[str, Any] = {
                     },
                 },
                 "400": _BAD,
-                "500": _error("The Graphviz renderer failed."),
+                "500": _RENDER_FAILED,
                 "503": _error("No Graphviz renderer on this machine (SVG only)."),
+            },
+        }
+    },
+    "/v1/lifecycle": {
+        "get": {
+            "operationId": "lifecycle",
+            "summary": "The lifecycle state machine of one kind of entry (SVG)",
+            "description": "As `healthdaemons lifecycle --kind KIND`; drawn once for each "
+            "`kind` and `current`.",
+            "parameters": [
+                {
+                    "name": "kind",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"enum": ["daemon", "oneshot", "check"]},
+                },
+                _query(
+                    "current",
+                    {"enum": ["waiting", "starting", "ready", "failing", "stopping", "stopped"]},
+                    "The state to highlight (an entry's state now).",
+                ),
+            ],
+            "responses": {
+                "200": _svg("The drawing."),
+                "400": _BAD,
+                "500": _RENDER_FAILED,
+                "503": _NO_RENDERER,
+            },
+        }
+    },
+    "/v1/timeline": {
+        "get": {
+            "operationId": "timeline",
+            "summary": "The run so far as a timeline (SVG)",
+            "description": "The events kept in the history, drawn as `healthdaemons "
+            "timeline` draws a record: one lane per entry. Drawn again only after new events.",
+            "parameters": [
+                _query(
+                    "start",
+                    {"type": "number", "minimum": 0},
+                    "The first moment shown, in seconds from the first event.",
+                ),
+                _query(
+                    "end",
+                    {"type": "number", "minimum": 0},
+                    "The last moment shown (after `start`), in seconds from the first event.",
+                ),
+                _query(
+                    "width",
+                    {"type": "integer", "minimum": 300, "maximum": 20000, "default": 1200},
+                    "Pixels.",
+                ),
+            ],
+            "responses": {
+                "200": _svg("The drawing."),
+                "400": _error(
+                    "A bad start, end or width, or a window that starts after the last event."
+                ),
             },
         }
     },

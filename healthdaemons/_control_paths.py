@@ -74,6 +74,9 @@ class ControlPaths:
     """The token for TCP requests (`--listen`), mode 0600."""
     log: Path
     """The output of a detached `up`."""
+    web_token: Path
+    """The token of the web console (`up --web`, `healthdaemons web`), mode
+    0600: kept from one run to the next, so that an open page reconnects."""
 
     @classmethod
     def for_config(cls, config: str | os.PathLike[str]) -> ControlPaths:
@@ -92,6 +95,7 @@ class ControlPaths:
             pid=path.with_suffix(".pid"),
             token=path.with_suffix(".token"),
             log=path.with_suffix(".log"),
+            web_token=path.with_suffix(".web-token"),
         )
 
 

@@ -3,7 +3,8 @@ API on them, on the event loop of the supervisor (asyncio or trio).
 
 `open()` runs before anything starts: it takes the pid lock (a second `up` of
 the same file is refused), creates the unix socket (0600, in the 0700
-runtime directory) and, with `--listen`, the TCP socket and its token. The
+runtime directory), with `--listen`, the TCP socket and its token, and with
+`--web`, the web console's TCP socket and its token (`_web_page`). The
 server then runs in a task group of its own: whatever goes wrong in it is
 reported and ends the server, never supervision. It keeps answering while
 the system stops, and closes once everything has stopped; `release()`
@@ -33,8 +34,10 @@ from ._control_api import ControlState, build_app
 from ._control_guard import RequestGuard
 from ._control_options import ControlOptions
 from ._control_paths import PidLock
+from ._web_page import WebConsole, web_url
+from ._web_token import web_token
 
-__all__ = ["IDLE_TIMEOUT", "ControlServer", "raise_file_limit"]
+__all__ = ["IDLE_TIMEOUT", "ControlServer", "raise_file_limit", "serve_on", "tcp_socket"]
 
 IDLE_TIMEOUT = 5.0
 """Seconds a connection may stay without a request (before its first one,
@@ -75,15 +78,23 @@ class ControlServer:
         self._lock = PidLock(options.paths, options.config or str(options.paths.socket))
         self._unix: socket.socket | None = None
         self._tcp: socket.socket | None = None
+        self._web: socket.socket | None = None
         self.token: str | None = None
-        self._log = _reporting_logger(report)
+        self.web_token: str | None = None
 
     @property
     def tcp_address(self) -> tuple[str, int] | None:
-        if self._tcp is None:
-            return None
-        host, port = self._tcp.getsockname()[:2]
-        return str(host), int(port)
+        return _address(self._tcp)
+
+    @property
+    def web_address(self) -> tuple[str, int] | None:
+        return _address(self._web)
+
+    @property
+    def web_base(self) -> str | None:
+        """The web console's address, without the token."""
+        address = self.web_address
+        return None if address is None else web_url(*address, token=None)
 
     def open(self) -> None:
         """Take the pid lock and create the sockets; `ValueError` (nothing
@@ -97,9 +108,12 @@ class ControlServer:
             raise_file_limit()
             self._unix = _unix_socket(paths.socket)
             if self.options.listen is not None:
-                self._tcp = _tcp_socket(*self.options.listen)
+                self._tcp = tcp_socket(*self.options.listen)
                 self.token = secrets.token_urlsafe(32)
                 _write_private(paths.token, self.token + "\n")
+            if self.options.web is not None:
+                self._web = tcp_socket(*self.options.web, flag="--web")
+                self.web_token = web_token(paths.web_token)
         except BaseException:
             self.release()
             raise
@@ -120,6 +134,14 @@ class ControlServer:
                     "warning: the control API listens beyond this machine: anyone who "
                     "reaches it with the token controls the system (plain HTTP, no TLS)"
                 )
+        web = self.web_address
+        if web is not None and self.web_token is not None:
+            lines.append(f"web console: {web_url(*web, token=self.web_token)}")
+            if not ipaddress.ip_address(web[0]).is_loopback:
+                lines.append(
+                    "warning: the web console listens beyond this machine: anyone who "
+                    "reaches it with the token controls the system (plain HTTP, no TLS)"
+                )
         return lines
 
     async def serve(self, state: ControlState, closing: anyio.Event) -> None:
@@ -129,53 +151,65 @@ class ControlServer:
             async with anyio.create_task_group() as tasks:
                 if self._unix is not None:
                     app = RequestGuard(api, token=None, listen_host=None, report=self._report)
-                    tasks.start_soon(self._serve_on, app, self._unix, closing)
+                    tasks.start_soon(serve_on, app, self._unix, closing, self._report)
                 if self._tcp is not None and self.options.listen is not None:
                     host = self.options.listen[0]
                     app = RequestGuard(api, token=self.token, listen_host=host, report=self._report)
-                    tasks.start_soon(self._serve_on, app, self._tcp, closing)
+                    tasks.start_soon(serve_on, app, self._tcp, closing, self._report)
+                if self._web is not None and self.options.web is not None:
+                    assert self.web_token is not None
+                    console = WebConsole(api, token=self.web_token, config=self.options.config)
+                    host = self.options.web[0]
+                    app = RequestGuard(console, token=None, listen_host=host, report=self._report)
+                    tasks.start_soon(serve_on, app, self._web, closing, self._report)
         except Exception as error:
             while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
                 error = error.exceptions[0]
             self._report(f"control API stopped: {error!r} (a bug); the system runs on without it")
             # Clients are refused at once rather than left waiting in the backlog.
-            for listener in (self._unix, self._tcp):
+            for listener in (self._unix, self._tcp, self._web):
                 if listener is not None:
                     listener.close()
 
-    async def _serve_on(self, app: ASGIApp, listener: socket.socket, closing: anyio.Event) -> None:
-        config = Config()
-        # Hypercorn's own copy of the socket, which it closes; ours stays open until release().
-        config.bind = [f"fd://{os.dup(listener.fileno())}"]
-        config.backlog = BACKLOG
-        config.keep_alive_timeout = IDLE_TIMEOUT
-        config.graceful_timeout = GRACEFUL_TIMEOUT
-        config.accesslog = None
-        config.errorlog = self._log
-        config.include_server_header = False
-        # Not read_timeout: a client following a stream sends nothing for hours.
-        if sniffio.current_async_library() == "trio":
-            from hypercorn.trio import serve as trio_serve
-
-            await trio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
-        else:
-            from hypercorn.asyncio import serve as asyncio_serve
-
-            _quiet_cancelled_connections()
-            await asyncio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
-
     def release(self) -> None:
-        """Remove the socket and the token, close the sockets, release the pid lock."""
+        """Remove the socket and the token, close the sockets, release the pid
+        lock. The web token stays, for the next `up --web` of the file."""
         paths = self.options.paths
-        for listener in (self._unix, self._tcp):
+        for listener in (self._unix, self._tcp, self._web):
             if listener is not None:
                 listener.close()
         if self._unix is not None:
             paths.socket.unlink(missing_ok=True)
         if self.token is not None:
             paths.token.unlink(missing_ok=True)
-        self._unix = self._tcp = None
+        self._unix = self._tcp = self._web = None
         self._lock.release()
+
+
+async def serve_on(
+    app: ASGIApp, listener: socket.socket, closing: anyio.Event, report: Callable[[str], None]
+) -> None:
+    """Serve `app` with Hypercorn on `listener` until `closing` is set; its
+    error log goes to `report`."""
+    config = Config()
+    # Hypercorn's own copy of the socket, which it closes; ours stays open.
+    config.bind = [f"fd://{os.dup(listener.fileno())}"]
+    config.backlog = BACKLOG
+    config.keep_alive_timeout = IDLE_TIMEOUT
+    config.graceful_timeout = GRACEFUL_TIMEOUT
+    config.accesslog = None
+    config.errorlog = _reporting_logger(report)
+    config.include_server_header = False
+    # Not read_timeout: a client following a stream sends nothing for hours.
+    if sniffio.current_async_library() == "trio":
+        from hypercorn.trio import serve as trio_serve
+
+        await trio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
+    else:
+        from hypercorn.asyncio import serve as asyncio_serve
+
+        _quiet_cancelled_connections()
+        await asyncio_serve(app, config, shutdown_trigger=closing.wait, mode="asgi")  # type: ignore[arg-type]
 
 
 def _quiet_cancelled_connections() -> None:
@@ -225,7 +259,14 @@ def _unix_socket(path: Path) -> socket.socket:
     return listener
 
 
-def _tcp_socket(host: str, port: int) -> socket.socket:
+def _address(listener: socket.socket | None) -> tuple[str, int] | None:
+    if listener is None:
+        return None
+    host, port = listener.getsockname()[:2]
+    return str(host), int(port)
+
+
+def tcp_socket(host: str, port: int, flag: str = "--listen") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -233,7 +274,8 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
         listener.bind((host, port))
     except OSError as error:
         listener.close()
-        raise ValueError(f"--listen {host}:{port}: {error.strerror or error}") from error
+        shown = f"[{host}]" if ":" in host else host
+        raise ValueError(f"{flag} {shown}:{port}: {error.strerror or error}") from error
     listener.listen(BACKLOG)
     return listener
 

@@ -69,6 +69,8 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
     print(f"started in the background: pid {child.pid}")
     print(f"  socket: {paths.socket}")
     print(f"  log:    {paths.log}")
+    if args.web is not None:
+        print(f"web console: {anyio.run(_web_console, paths)}")
     return 0
 
 
@@ -89,7 +91,7 @@ def up_again(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[
         elif isinstance(action, argparse._AppendAction):
             for item in value:
                 again.extend([flag, str(item)])
-        elif isinstance(action, argparse._StoreAction) and action.nargs is None:
+        elif isinstance(action, argparse._StoreAction) and action.nargs in (None, "?"):
             if value != action.default:
                 again.extend([flag, str(value)])
         else:
@@ -122,6 +124,15 @@ async def _answers(socket: Path, child: subprocess.Popen[bytes]) -> bool:
             else:
                 return True
     return False
+
+
+async def _web_console(paths: ControlPaths) -> str:
+    """The URL that opens the web console of the `up` just started (its port
+    may have been any free one), with the token it took or made."""
+    async with ControlClient(paths.socket, timeout=5.0) as client:
+        web = (await client.health()).get("web")
+    token = paths.web_token.read_text(encoding="ascii").strip()
+    return f"{web}?token={token}"
 
 
 def _tail(log: Path, start: int) -> str:

@@ -178,12 +178,17 @@ def draw_timeline(record: str, output: str, window: Window) -> int:
 
 
 def control_options(
-    config: str, socket: str | None, listen: str | None, listen_remote: bool
+    config: str,
+    socket: str | None,
+    listen: str | None,
+    listen_remote: bool,
+    web: str | None = None,
 ) -> ControlOptions:
-    """Where `up` serves its control API; `ValueError` for a bad `--listen`."""
+    """Where `up` serves its control API; `ValueError` for a bad `--listen` or `--web`."""
     address = None if listen is None else parse_listen(listen, remote=listen_remote)
+    console = None if web is None else parse_listen(web, remote=listen_remote, flag="--web")
     paths = ControlPaths.for_config(config) if socket is None else ControlPaths.beside(socket)
-    return ControlOptions(paths, config=config, listen=address)
+    return ControlOptions(paths, config=config, listen=address, web=console)
 
 
 def up(

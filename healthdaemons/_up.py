@@ -366,6 +366,7 @@ async def _run(
                             started,
                             handling.shutdown_requested,
                             reporter.events,
+                            server.web_base,
                         )
                         control.start_soon(server.serve, state, closing)
                     outcome = await _supervise(running, printer, waiting, until_ready, timeout)

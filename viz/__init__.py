@@ -19,6 +19,7 @@ from ._lifecycle import lifecycle as lifecycle
 from ._lifecycle import lifecycle_dot as lifecycle_dot
 from ._lifecycle_table import lifecycle_table as lifecycle_table
 from ._palette import STATE_COLOURS as STATE_COLOURS
+from ._palette import STATE_TEXT as STATE_TEXT
 from ._render import ENVIRONMENT_VARIABLE as ENVIRONMENT_VARIABLE
 from ._render import RendererNotFound as RendererNotFound
 from ._render import RenderError as RenderError
@@ -33,6 +34,7 @@ from ._timeline import timeline_svg as timeline_svg
 __all__ = (
     "ENVIRONMENT_VARIABLE",
     "STATE_COLOURS",
+    "STATE_TEXT",
     "Diagram",
     "RenderError",
     "RendererNotFound",

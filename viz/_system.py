@@ -21,14 +21,18 @@ MESSAGE_LIMIT = 40
 """Longer health messages are cut on the node; the tooltip keeps them whole."""
 
 
-def system_dot(system: Daemons | RunningDaemons, *, title: str | None = None) -> str:
+def system_dot(
+    system: Daemons | RunningDaemons, *, title: str | None = None, states: bool = True
+) -> str:
     """DOT source of a system's dependency graph.
 
     Each node is an entry (id and display name, shaped by kind); edges go
     from dependent to dependency. Given a running system, nodes are filled
-    with the colour of their current state and carry their health message.
+    with the colour of their current state and carry their health message,
+    unless `states` is false: then the drawing is the same for the whole run
+    (the web console draws it once and colours the nodes itself).
     """
-    running = system if isinstance(system, RunningDaemons) else None
+    running = system if isinstance(system, RunningDaemons) and states else None
     graph = {"rankdir": "BT", "fontname": "sans-serif", "nodesep": "0.4", "ranksep": "0.6"}
     if title:
         graph |= {"label": literal(title), "labelloc": "t"}
