@@ -79,13 +79,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
 
 
 PROCESS_TESTS = Path(__file__).parent / "processes"
+BROWSER_TESTS = Path(__file__).parent / "browser"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test of tests/processes starts processes; `make quick` leaves them out."""
+    """Every test of tests/processes and tests/browser starts processes (a
+    browser test, Chromium and `up` too); `make quick` leaves them out."""
     for item in items:
         if PROCESS_TESTS in item.path.parents:
             item.add_marker(pytest.mark.processes)
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.processes)
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)

@@ -38,11 +38,5 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def no_leftover_processes() -> Iterator[None]:
     """Fail the test if any process it started (grandchildren too) is still alive."""
-    before = {p.pid for p in leftovers.descendants()}
-    yield
-    alive = leftovers.leftovers(before)
-    leftovers.kill_all(alive)
-    leftovers.reap_orphaned_zombies(before)
-    if alive:
-        listing = "\n".join(f"  pid {p.pid} ({p.state}): {p.command}" for p in alive)
-        pytest.fail(f"processes left alive by the test:\n{listing}")
+    with leftovers.none_left_behind():
+        yield

@@ -12,7 +12,11 @@ import ctypes
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import pytest
 
 from coordinator._process_table import all_processes
 
@@ -87,3 +91,17 @@ def kill_all(processes: list[ProcessInfo]) -> None:
             os.kill(info.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@contextmanager
+def none_left_behind() -> Iterator[None]:
+    """Fail the test if a process it started (grandchildren too) is still alive
+    after it: each one is killed, then named."""
+    before = {p.pid for p in descendants()}
+    yield
+    alive = leftovers(before)
+    kill_all(alive)
+    reap_orphaned_zombies(before)
+    if alive:
+        listing = "\n".join(f"  pid {p.pid} ({p.state}): {p.command}" for p in alive)
+        pytest.fail(f"processes left alive by the test:\n{listing}")
