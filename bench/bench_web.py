@@ -84,7 +84,7 @@ from healthdaemons._web_page import web_url
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 120.0
-PAGE_TIMEOUT_MS = 120_000
+PAGE_TIMEOUT_MS = 60_000
 """How long the page may take to show every entry (a loaded 2-core machine)."""
 SETTLE = 10.0
 """Seconds the page has, after the load stops, to apply what is still coming."""
@@ -104,7 +104,7 @@ document.addEventListener("healthdaemons:applied", (e) => {
 });
 """
 """Installed before the page's own scripts: what was applied, and when (wall clock, ms)."""
-SHOWN = "document.querySelectorAll('table#entries tbody tr[data-entry]').length >= {count}"
+ROWS = "table#entries tbody tr[data-entry]"
 METRICS = ("JSHeapUsedSize", "Nodes", "TaskDuration", "ScriptDuration", "JSEventListeners")
 
 Key = tuple[str, str | None, float, int | None]
@@ -177,6 +177,7 @@ async def serving_web(
     assert address is not None and server.web_token is not None
     url = web_url(*address, token=server.web_token)
     closing = anyio.Event()
+    failed: Exception | None = None
     try:
         async with anyio.create_task_group() as control:
             running = printers(count).build(host=host)
@@ -185,13 +186,20 @@ async def serving_web(
                     running, host.processes, None, time.monotonic(), lambda: None, host.events
                 )
                 control.start_soon(server.serve, state, closing)
-                await running.wait_ready(READY_TIMEOUT)
-                await body(running, host, url)
+                try:
+                    await running.wait_ready(READY_TIMEOUT)
+                    await body(running, host, url)
+                except Exception as error:
+                    # Raised once the server has closed as in `up`, not
+                    # through its task group (cancelled, it would say more).
+                    failed = error
                 await running.term()
             host.events.finish()
             closing.set()
     finally:
         server.release()
+    if failed is not None:
+        raise failed
 
 
 # The browser, in a process of its own.
@@ -244,6 +252,8 @@ class Browser:
 def browser_process(url: str) -> None:
     """Serve the bench's commands with a page of a headless Chromium."""
     sys.path.insert(0, str(ROOT))
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     from tests.browser.chromium import chromium_page
 
     def reply(**answer: Any) -> None:
@@ -261,9 +271,16 @@ def browser_process(url: str) -> None:
                     return
                 if command == "open":
                     page.goto(url)
-                    page.wait_for_function(
-                        SHOWN.format(count=int(arguments[0])), timeout=PAGE_TIMEOUT_MS
-                    )
+                    count = int(arguments[0])
+                    try:
+                        # A locator, not a JavaScript predicate: the page's CSP forbids eval.
+                        page.locator(ROWS).nth(count - 1).wait_for(
+                            state="attached", timeout=PAGE_TIMEOUT_MS
+                        )
+                    except PlaywrightTimeout:
+                        shown = page.locator(ROWS).count()
+                        reply(error=f"{shown} of {count} rows ({ROWS}) after {PAGE_TIMEOUT_MS} ms")
+                        continue
                     page.wait_for_selector(
                         "#connection[data-status=connected]",
                         state="attached",
@@ -462,8 +479,14 @@ def flat(before: float, after: float, limits: tuple[float, float]) -> bool:
 
 
 def report_page(run: PageRun, rate: float) -> bool:
+    """Print the figures of the run; False if the page dispatched no `healthdaemons:applied`."""
     samples = run.samples
     latencies = [x for s in samples for x in s.latencies]
+    if not latencies:
+        print(
+            f"  !! ERROR the page applied none of the {run.published} events published "
+            "(no healthdaemons:applied event): no latency to measure"
+        )
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     print(
         f"  {run.published} events published in {run.seconds:.0f} s "
@@ -512,7 +535,7 @@ def report_page(run: PageRun, rate: float) -> bool:
         f"{busy(samples, len(samples) - 1, 'TaskDuration'):.1%}"
     )
     print(f"  the page said {run.status!r} at the end")
-    return True
+    return bool(latencies)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -542,10 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     run = measure("page", "asyncio", page_run, args.count, args.rate, args.soak)
-    if run is None:
+    if run is None or not report_page(run, args.rate):
         failed = True
-    else:
-        report_page(run, args.rate)
     terms: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(args.repeat):
         # Alternated, so that both see the same machine.
