@@ -1,0 +1,335 @@
+// The web console of one running system (docs/web.md): wires the panels to
+// the server's pushed events and keeps the connection alive by itself.
+//
+// State comes from `GET /v1/entries` on each (re)connection, then from the
+// events of `/v1/events?follow=true`; the fields events do not carry
+// (restarts, held) come from `GET /v1/entries/ID` after an event, at most one
+// request per entry at a time and a few at once: never a timer poll.
+
+import { DATA, getJSON } from "./api.js";
+import { Actions } from "./actions.js";
+import { Lifecycle, Timeline } from "./drawings.js";
+import { EntriesTable } from "./entries.js";
+import { Graph } from "./graph.js";
+import { LogPanel } from "./log.js";
+
+const $ = (id) => document.getElementById(id);
+
+const STATUS_TEXT = {
+  connecting: "connecting...",
+  connected: "connected",
+  disconnected: "disconnected - reconnecting...",
+  shutdown: "the system has shut down",
+};
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
+const AFTER_SHUTDOWN_MS = 5000; // a supervisor started again is found within this
+const QUEUE_LIMIT = 5000; // events held while the entries are fetched
+const REFRESH_AT_ONCE = 3;
+const REFRESH_DELAY_MS = 250; // the events of one restart land first: one request for them
+/** What a `GET /v1/entries/ID` says that the events do not. */
+const QUIET_FIELDS = ["name", "kind", "held", "ended", "restarts", "requires"];
+
+/** Re-reads one entry after its events, coalesced per entry, a few at a time. */
+class Refresher {
+  constructor(onEntry) {
+    this.onEntry = onEntry;
+    this.waiting = new Set();
+    this.flying = new Map(); // id -> {again}: an event came while it was asked for
+    this.timer = 0;
+    this.generation = 0;
+  }
+
+  mark(id) {
+    const flight = this.flying.get(id);
+    if (flight) {
+      flight.again = true;
+      return;
+    }
+    this.waiting.add(id);
+    if (!this.timer) this.timer = setTimeout(() => this.#pump(), REFRESH_DELAY_MS);
+  }
+
+  reset() {
+    this.generation += 1;
+    this.waiting.clear();
+    this.flying.clear();
+  }
+
+  #pump() {
+    this.timer = 0;
+    for (const id of this.waiting) {
+      if (this.flying.size >= REFRESH_AT_ONCE) break;
+      this.waiting.delete(id);
+      this.#read(id);
+    }
+  }
+
+  async #read(id) {
+    const generation = this.generation;
+    const flight = { again: false };
+    this.flying.set(id, flight);
+    try {
+      const entry = await getJSON(`/v1/entries/${encodeURIComponent(id)}`);
+      if (generation !== this.generation) return;
+      this.onEntry(entry, flight.again);
+    } catch {
+      // Gone (a reload of the config) or the connection is down: the next
+      // (re)connection reads every entry anyway.
+    } finally {
+      if (generation === this.generation) {
+        this.flying.delete(id);
+        if (flight.again) this.waiting.add(id);
+        if (this.waiting.size && !this.timer) this.timer = setTimeout(() => this.#pump(), 0);
+      }
+    }
+  }
+}
+
+class Console {
+  constructor() {
+    this.status = null;
+    this.stream = null;
+    this.attempt = 0;
+    this.retry = 0;
+    this.generation = 0;
+    this.loading = false; // the entries are being fetched: events wait in `queue`
+    this.queue = [];
+    this.reloadAgain = false;
+    this.summaryFrame = 0;
+
+    this.table = new EntriesTable($("entries"), { onSelect: (id) => this.#selected(id) });
+    this.graph = new Graph($("graph"), $("graph-fit"), {
+      onSelect: (id) => this.table.select(id, { focus: false }),
+    });
+    this.log = new LogPanel({
+      box: $("log"),
+      pause: $("log-pause"),
+      filter: $("log-filter"),
+      clear: $("log-clear"),
+      source: $("log-source"),
+      status: $("log-status"),
+    });
+    this.timeline = new Timeline({
+      box: $("timeline"),
+      live: $("timeline-live"),
+      start: $("timeline-start"),
+      end: $("timeline-end"),
+      reset: $("timeline-reset"),
+    });
+    this.lifecycle = new Lifecycle({
+      box: $("lifecycle"),
+      fit: $("lifecycle-fit"),
+      caption: $("lifecycle-kind"),
+    });
+    this.actions = new Actions({
+      group: $("actions"),
+      shutdown: $("shutdown"),
+      dialog: $("confirm"),
+      result: $("action-result"),
+      table: this.table,
+    });
+    this.refresher = new Refresher((entry, eventsSince) => this.#reread(entry, eventsSince));
+    $("config").textContent = DATA.config || "";
+    if (DATA.config) document.title = `${DATA.config} - healthdaemons`;
+    this.log.follow(null);
+    this.#setStatus("connecting");
+    this.#connect();
+  }
+
+  #setStatus(status, detail = "") {
+    this.status = status;
+    const box = $("connection");
+    box.dataset.status = status;
+    box.textContent = STATUS_TEXT[status];
+    box.title = detail;
+    document.body.dataset.connection = status;
+    $("shutdown").disabled = status !== "connected";
+  }
+
+  /** Checks the supervisor answers, then follows its events. */
+  async #connect() {
+    clearTimeout(this.retry);
+    const generation = ++this.generation;
+    let health;
+    try {
+      health = await getJSON("/v1/health");
+    } catch (error) {
+      if (generation === this.generation) this.#lost(error.status === 401 ? "the token was refused: open the URL that was printed" : error.message);
+      return;
+    }
+    if (generation !== this.generation) return;
+    if (this.status === "shutdown" && health.status !== "running") {
+      this.#schedule(); // the one that stopped, still closing: wait for a new one
+      return;
+    }
+    const stream = new EventSource("/v1/events?follow=true");
+    this.stream = stream;
+    stream.addEventListener("open", () => {
+      if (stream === this.stream) this.#opened();
+    });
+    stream.addEventListener("event", (message) => {
+      if (stream === this.stream) this.#received(JSON.parse(message.data));
+    });
+    stream.addEventListener("lost", () => {
+      if (stream === this.stream) this.#reload();
+    });
+    stream.addEventListener("end", () => {
+      if (stream === this.stream) this.#ended();
+    });
+    stream.addEventListener("error", () => {
+      if (stream === this.stream) this.#lost("the event stream broke off");
+    });
+  }
+
+  async #opened() {
+    this.attempt = 0;
+    this.refresher.reset();
+    await this.#reload();
+    if (!this.stream) return;
+    this.#setStatus("connected");
+    this.log.start();
+    this.timeline.connect();
+    this.lifecycle.connect();
+  }
+
+  /** Every entry afresh, and the graph; events meanwhile wait, then apply in order. */
+  async #reload() {
+    if (this.loading) {
+      this.reloadAgain = true;
+      return;
+    }
+    this.loading = true;
+    this.queue = [];
+    const stream = this.stream;
+    const graphDrawn = this.graph.load(() => this.table.entries.values());
+    try {
+      do {
+        this.reloadAgain = false;
+        const { entries } = await getJSON("/v1/entries");
+        if (stream !== this.stream) return;
+        this.table.load(entries);
+        // The graph may have come first (or be the last connection's): paint it now.
+        for (const entry of this.table.entries.values()) this.graph.paint(entry);
+        this.#showSelected(this.table.get(this.table.selectedId));
+        const queued = this.queue;
+        this.queue = [];
+        for (const event of queued) this.#apply(event);
+      } while (this.reloadAgain);
+    } catch (error) {
+      if (stream === this.stream) this.#lost(error.message);
+      return;
+    } finally {
+      this.loading = false;
+    }
+    this.#summarise();
+    await graphDrawn;
+  }
+
+  #received(event) {
+    if (this.loading) {
+      this.queue.push(event);
+      if (this.queue.length > QUEUE_LIMIT) {
+        this.queue = [];
+        this.reloadAgain = true;
+      }
+      return;
+    }
+    this.#apply(event);
+  }
+
+  #apply(event) {
+    const entry = this.table.applyEvent(event);
+    if (entry) {
+      this.graph.paint(entry);
+      if (entry.id === this.table.selectedId) this.#showSelected(entry);
+      if (event.type === "transitioned" || event.type === "spawned") this.refresher.mark(entry.id);
+      if (event.type === "transitioned") this.#summarise();
+    }
+    this.timeline.changed();
+    document.dispatchEvent(new CustomEvent("healthdaemons:applied", { detail: event }));
+  }
+
+  #reread(entry, eventsSince) {
+    if (!this.table.get(entry.id)) return;
+    let fields = entry;
+    if (eventsSince) {
+      // Events that came meanwhile are newer than this answer for what they say.
+      fields = {};
+      for (const name of QUIET_FIELDS) if (name in entry) fields[name] = entry[name];
+    }
+    this.table.update(entry.id, fields);
+    const updated = this.table.get(entry.id);
+    this.graph.paint(updated);
+    if (entry.id === this.table.selectedId) this.#showSelected(updated);
+  }
+
+  #ended() {
+    this.#closeStream();
+    this.#setStatus("shutdown");
+    this.log.stop();
+    this.timeline.finish();
+    this.attempt = 0;
+    this.#schedule();
+  }
+
+  #lost(why) {
+    this.#closeStream();
+    if (this.status !== "shutdown") this.#setStatus("disconnected", why);
+    this.log.stop();
+    this.timeline.disconnect();
+    this.#schedule();
+  }
+
+  #closeStream() {
+    if (this.stream) {
+      this.stream.close();
+      this.stream = null;
+    }
+    this.generation += 1;
+    this.refresher.reset();
+  }
+
+  /** The next attempt: a bounded backoff, slow once the system has shut down. */
+  #schedule() {
+    clearTimeout(this.retry);
+    let wait = AFTER_SHUTDOWN_MS;
+    if (this.status !== "shutdown") {
+      wait = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+      this.attempt += 1;
+    }
+    wait *= 0.8 + Math.random() * 0.4; // many open pages do not come back in step
+    this.retry = setTimeout(() => this.#connect(), wait);
+  }
+
+  #selected(id) {
+    $("selected").textContent = id == null ? "none" : id;
+    this.graph.select(id);
+    this.log.follow(id);
+    this.actions.selected(id);
+    this.#showSelected(this.table.get(id));
+  }
+
+  #showSelected(entry) {
+    if (!entry) {
+      $("selected-kind").textContent = "";
+      this.lifecycle.show(null, null);
+      return;
+    }
+    const name = entry.name && entry.name !== entry.id ? `${entry.name}, ` : "";
+    const held = entry.held ? (entry.ended ? ", ended" : ", held") : "";
+    $("selected-kind").textContent = `${name}${entry.kind}: ${entry.state}${held}`;
+    this.lifecycle.show(entry.kind, entry.state);
+  }
+
+  #summarise() {
+    if (this.summaryFrame) return;
+    this.summaryFrame = requestAnimationFrame(() => {
+      this.summaryFrame = 0;
+      let ready = 0;
+      for (const entry of this.table.entries.values()) if (entry.state === "ready") ready += 1;
+      $("summary").textContent = `${ready} of ${this.table.size} ready`;
+    });
+  }
+}
+
+new Console();
