@@ -105,7 +105,20 @@ document.addEventListener("healthdaemons:applied", (e) => {
 """
 """Installed before the page's own scripts: what was applied, and when (wall clock, ms)."""
 ROWS = "table#entries tbody tr[data-entry]"
-METRICS = ("JSHeapUsedSize", "Nodes", "TaskDuration", "ScriptDuration", "JSEventListeners")
+METRICS = (
+    "JSHeapUsedSize",
+    "Nodes",
+    "TaskDuration",
+    "ScriptDuration",
+    "LayoutDuration",
+    "RecalcStyleDuration",
+)
+PANELS = ("#entries", "#graph", "#log", "#timeline", "#lifecycle")
+CENSUS = """(panels) => Object.fromEntries(panels.map((p) => {
+  const box = document.querySelector(p);
+  return [p, box ? box.getElementsByTagName("*").length : 0];
+}))"""
+"""Elements in each panel: where the DOM's nodes are."""
 
 Key = tuple[str, str | None, float, int | None]
 
@@ -292,7 +305,8 @@ def browser_process(url: str) -> None:
                 elif command == "metrics":
                     cdp.send("HeapProfiler.collectGarbage")
                     found = cdp.send("Performance.getMetrics")["metrics"]
-                    reply(ok={m["name"]: m["value"] for m in found if m["name"] in METRICS})
+                    metrics = {m["name"]: m["value"] for m in found if m["name"] in METRICS}
+                    reply(ok={**metrics, **page.evaluate(CENSUS, list(PANELS))})
                 elif command == "status":
                     reply(ok=page.get_attribute("#connection", "data-status", timeout=1000))
                 elif command == "shown":
@@ -505,19 +519,24 @@ def report_page(run: PageRun, rate: float) -> bool:
         f"{run.published} events (goal: all)"
     )
     print(
-        f"  {'at s':>6} {'heap MiB':>9} {'nodes':>7} {'busy':>6} {'script':>7}"
-        f" {'supervisor CPU':>15}"
+        "  at s  heap MiB   nodes  busy  script  layout+style  p95 ms  supervisor CPU\n"
+        "  (busy: the page's main thread, as a share of the interval before the sample)"
     )
     for index, each in enumerate(samples):
-        shown = "" if index == 0 else f"{busy(samples, index, 'TaskDuration'):6.1%} "
-        script = "" if index == 0 else f"{busy(samples, index, 'ScriptDuration'):7.1%} "
-        cpu = (
-            "" if index == 0 else f"{each.supervisor_cpu / (each.at - samples[index - 1].at):15.1%}"
-        )
-        print(
-            f"  {each.at:6.0f} {each.metrics['JSHeapUsedSize'] / 2**20:9.1f} "
-            f"{each.metrics['Nodes']:7.0f} {shown:>7}{script:>8}{cpu}"
-        )
+        row = f"  {each.at:4.0f} {each.metrics['JSHeapUsedSize'] / 2**20:9.1f} "
+        row += f"{each.metrics['Nodes']:7.0f}"
+        if index:
+            rendering = busy(samples, index, "LayoutDuration") + busy(
+                samples, index, "RecalcStyleDuration"
+            )
+            interval = each.at - samples[index - 1].at
+            row += (
+                f" {busy(samples, index, 'TaskDuration'):5.0%} "
+                f"{busy(samples, index, 'ScriptDuration'):7.0%} {rendering:13.0%} "
+                f"{percentile(each.latencies, 0.95) * 1000:7.0f} "
+                f"{each.supervisor_cpu / interval:15.0%}"
+            )
+        print(row)
     middle, last = samples[len(samples) // 2], samples[-1]
     heap_flat = flat(middle.metrics["JSHeapUsedSize"], last.metrics["JSHeapUsedSize"], FLAT_HEAP)
     nodes_flat = flat(middle.metrics["Nodes"], last.metrics["Nodes"], FLAT_NODES)
@@ -534,6 +553,9 @@ def report_page(run: PageRun, rate: float) -> bool:
         f"{busy(samples, len(samples) // 2, 'TaskDuration'):.1%} -> "
         f"{busy(samples, len(samples) - 1, 'TaskDuration'):.1%}"
     )
+    for each in (samples[0], middle, last):
+        census = ", ".join(f"{panel} {each.metrics[panel]:.0f}" for panel in PANELS)
+        print(f"  elements at {each.at:.0f} s: {census}")
     print(f"  the page said {run.status!r} at the end")
     return bool(latencies)
 
