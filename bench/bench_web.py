@@ -31,7 +31,10 @@ all, so the page's log fills up to its bound), ready by an in-process check.
   than 20% + 1 MiB, the DOM by less than 10% + 200 nodes, and the busy share
   by less than 1.5x + 2 points: the page's history is bounded.
   The issue asks for 10 minutes (`--soak 600`, the default); `make bench`
-  passes a shorter one.
+  passes a shorter one. A reference, with no goal: `--timeline still`
+  unticks the page's "live" timeline once it shows every entry, so that
+  the page stops asking for the run's timeline after each second of events
+  (where the page's time goes).
 * term: once every entry is ready and, in one of the two runs, the page
   shows them all and has been open for `--window` seconds, `term()` is
   timed (from the call to every process group gone), `--repeat` times each,
@@ -81,6 +84,7 @@ from healthdaemons._control_server import ControlServer
 from healthdaemons._control_streams import EventHub
 from healthdaemons._up_table import Processes
 from healthdaemons._web_page import web_url
+from viz import timeline_svg
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 120.0
@@ -300,6 +304,9 @@ def browser_process(url: str) -> None:
                         timeout=PAGE_TIMEOUT_MS,
                     )
                     reply(ok=None)
+                elif command == "still":
+                    page.uncheck("#timeline-live")
+                    reply(ok=None)
                 elif command == "applied":
                     reply(ok=page.evaluate("() => window.__benchApplied.splice(0)"))
                 elif command == "metrics":
@@ -372,9 +379,11 @@ class PageRun:
     duplicates: int = 0
     seconds: float = 0.0
     status: str = ""
+    timeline: tuple[int, float, int] = (0, math.nan, 0)
+    """The events kept, the seconds to draw their timeline, its size in bytes."""
 
 
-async def page_run(count: int, rate: float, soak: float) -> PageRun:
+async def page_run(count: int, rate: float, soak: float, still: bool) -> PageRun:
     outcome = PageRun()
     interval = max(soak / 20, 1.0)
     offset = clock_offset()
@@ -383,6 +392,8 @@ async def page_run(count: int, rate: float, soak: float) -> PageRun:
         browser = Browser(url, directory)
         try:
             await browser.ask("open", str(count))
+            if still:
+                await browser.ask("still")
             await browser.ask("applied")  # what the page applied while it opened
 
             async def sample(since: float, cpu: float) -> Sample:
@@ -432,6 +443,11 @@ async def page_run(count: int, rate: float, soak: float) -> PageRun:
                     each.latencies.append(shown_at - key[2])
             outcome.applied = len(seen)
             outcome.status = await browser.ask("status")
+            # What the server draws for the page at most once a second while events come.
+            events = list(running.history)
+            drawing = time.perf_counter()
+            svg = timeline_svg(events, width=1200)
+            outcome.timeline = (len(events), time.perf_counter() - drawing, len(svg))
         finally:
             await anyio.to_thread.run_sync(browser.close)
 
@@ -556,6 +572,11 @@ def report_page(run: PageRun, rate: float) -> bool:
     for each in (samples[0], middle, last):
         census = ", ".join(f"{panel} {each.metrics[panel]:.0f}" for panel in PANELS)
         print(f"  elements at {each.at:.0f} s: {census}")
+    kept, drawing, size = run.timeline
+    print(
+        f"  the timeline of the {kept} events kept: drawn in {drawing:.2f} s, "
+        f"{size / 2**10:.0f} KiB of SVG"
+    )
     print(f"  the page said {run.status!r} at the end")
     return bool(latencies)
 
@@ -567,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=600.0)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeline", choices=["live", "still"], default="live")
     parser.add_argument("--browser", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.browser:
@@ -583,10 +605,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     print(
         f"web console: {args.count} daemons, {args.rate:g} events a second for "
-        f"{args.soak:g} s, page in headless Chromium",
+        f"{args.soak:g} s, page in headless Chromium, timeline {args.timeline}",
         flush=True,
     )
-    run = measure("page", "asyncio", page_run, args.count, args.rate, args.soak)
+    still = args.timeline == "still"
+    run = measure("page", "asyncio", page_run, args.count, args.rate, args.soak, still)
     if run is None or not report_page(run, args.rate):
         failed = True
     terms: dict[bool, list[float]] = {False: [], True: []}
