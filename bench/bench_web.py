@@ -22,7 +22,7 @@ all, so the page's log fills up to its bound), ready by an in-process check.
   -> DOM time over the whole run (goal: p95 < 200 ms), the p95 of the first
   and the last interval, and how many of the events published during the
   run the page applied (goal: all; none lost).
-* the page over time, in the same run: every `--soak`/20 seconds, after a
+* the page over time, in the same run: 20 times evenly spaced over the run, after a
   garbage collection (`HeapProfiler.collectGarbage`), Chrome's
   `Performance.getMetrics`: JSHeapUsedSize, Nodes, and the main thread's
   busy time (TaskDuration; ScriptDuration, the part running JavaScript), as
@@ -93,6 +93,8 @@ PAGE_TIMEOUT_MS = 60_000
 SETTLE = 10.0
 """Seconds the page has, after the load stops, to apply what is still coming."""
 TICK = 0.02
+SAMPLES = 20
+"""Samples of the page's figures over a run, evenly spaced."""
 
 GOAL_P95 = 0.200
 GOAL_TERM_RATIO = 1.2
@@ -385,7 +387,7 @@ class PageRun:
 
 async def page_run(count: int, rate: float, soak: float, still: bool) -> PageRun:
     outcome = PageRun()
-    interval = max(soak / 20, 1.0)
+    samples = max(1, min(SAMPLES, int(soak)))
     offset = clock_offset()
 
     async def body(running: RunningDaemons, host: PublishingHost, url: str) -> None:
@@ -411,8 +413,8 @@ async def page_run(count: int, rate: float, soak: float, still: bool) -> PageRun
             end = begin + soak
             async with anyio.create_task_group() as load:
                 load.start_soon(steady_events, running, host, rate, lambda: time.monotonic() >= end)
-                while time.monotonic() < end:
-                    await anyio.sleep(min(interval, end - time.monotonic()))
+                for number in range(1, samples + 1):
+                    await anyio.sleep_until(begin + soak * number / samples)
                     cpu, previous = time.process_time(), cpu
                     outcome.samples.append(await sample(begin, previous))
             outcome.seconds = time.monotonic() - begin
