@@ -30,7 +30,7 @@ from ._control_openapi import openapi_document
 from ._control_streams import EventHub, output_json, output_stream
 from ._up_table import Processes
 
-__all__ = ["MAX_BODY", "ApiError", "ControlState", "build_app", "read_json"]
+__all__ = ["BODY_TIMEOUT", "MAX_BODY", "ApiError", "ControlState", "build_app", "read_json"]
 
 MAX_BODY = 64 * 1024
 """Bytes of a request body, at most: the largest one (a `wait` naming every

@@ -46,6 +46,8 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
         raise AlreadyRunningError(running, args.config)
     if args.record is not None:
         _check_writable(Path(args.record))
+    if args.web is not None:
+        _check_free(args.web, args.listen_remote)
     with paths.log.open("ab") as log:
         start = log.tell()
         child = subprocess.Popen(
@@ -108,6 +110,16 @@ def _check_writable(record: Path) -> None:
     except OSError as error:
         reason = os.strerror(error.errno).lower() if error.errno else str(error)
         raise ValueError(f"--record {record}: cannot write: {reason}") from error
+
+
+def _check_free(web: str, remote: bool) -> None:
+    """`--web HOST:PORT` refused here, as `up` would refuse it, if its port is taken."""
+    from ._control_options import parse_listen
+    from ._control_server import tcp_socket
+
+    host, port = parse_listen(web, remote=remote, flag="--web")
+    if port != 0:
+        tcp_socket(host, port, flag="--web").close()
 
 
 async def _answers(socket: Path, child: subprocess.Popen[bytes]) -> bool:

@@ -340,14 +340,17 @@ async def _run(
     closing = anyio.Event()
     # Listening before anything starts: a signal from then on is handled.
     listened = cast(tuple[signal.Signals, ...], STOP_SIGNALS + NOTED_SIGNALS)
-    if server is not None:
-        for line in server.announce():
-            printer.say(line, markup=False)
     # The control server's own task group, outside supervision's: it serves
     # while the system stops, and closes once everything has stopped.
     async with anyio.create_task_group() as control:
         try:
             with anyio.open_signal_receiver(*listened) as signals:
+                # Said once a signal is handled: a Ctrl-C from whoever reads
+                # the socket or the URL stops the system in order (before, it
+                # reached asyncio's own handler, which left `up` hanging).
+                if server is not None:
+                    for line in server.announce():
+                        printer.say(line, markup=False)
                 async with running, anyio.create_task_group() as tasks:
                     if os.getpid() == 1:
                         tasks.start_soon(_reap_orphans)

@@ -24,7 +24,7 @@ import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from ._client_transport import Transport
-from ._control_api import MAX_BODY
+from ._control_api import BODY_TIMEOUT, MAX_BODY
 from ._control_guard import RequestGuard
 from ._control_options import parse_listen
 from ._control_paths import ControlPaths
@@ -41,8 +41,9 @@ _DROPPED = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"date", b"server", b"host"}
 )
 """Headers not passed on: they belong to one connection, or the server sets them."""
-_PASSED = frozenset({b"content-type", b"accept", b"last-event-id", b"content-length"})
-"""The request headers passed on (the unix socket needs no token)."""
+_PASSED = frozenset({b"content-type", b"accept", b"last-event-id"})
+"""The request headers passed on (the unix socket needs no token; the body
+is sent whole, with a length of its own)."""
 
 
 class Forwarder:
@@ -57,10 +58,18 @@ class Forwarder:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
-        body = await _body(receive)
+        body = None
+        with anyio.move_on_after(BODY_TIMEOUT):
+            body = await _body(receive)
         if body is None:
+            await _error(send, 408, f"request body not received within {BODY_TIMEOUT:g} s")
+            return
+        if len(body) > MAX_BODY:
             await _error(send, 413, f"request body too large (at most {MAX_BODY} bytes)")
             return
         headers = [(k, v) for k, v in scope["headers"] if k.lower() in _PASSED]
@@ -87,6 +96,17 @@ class Forwarder:
                 await answer.aclose()
 
 
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to set up or tear down, said as the server expects to hear it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def _relay(answer: httpx.Response, receive: Receive, send: Send) -> None:
     """The answer, chunk by chunk, until it ends, the system goes away
     (the stream just ends, as when the system stops), or the client does."""
@@ -109,17 +129,15 @@ async def _cancel_on_disconnect(receive: Receive, cancel: Callable[[], None]) ->
     cancel()
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The request's body; None past `MAX_BODY`."""
+async def _body(receive: Receive) -> bytes:
+    """The request's body, read no further than past `MAX_BODY`."""
     body = bytearray()
     while True:
         message: Message = await receive()
         if message["type"] != "http.request":
             return bytes(body)
         body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            return None
-        if not message.get("more_body", False):
+        if len(body) > MAX_BODY or not message.get("more_body", False):
             return bytes(body)
 
 

@@ -44,6 +44,7 @@ def test_each_command_is_a_row_of_the_table() -> None:
         *("table", "defaults", "events", "lifecycle", "graph", "timeline", "up", "check", "verify"),
         "explore",
         *("ps", "logs", "stop", "start", "restart", "wait", "down"),
+        "web",
     ]
 
 

@@ -96,7 +96,11 @@ def client_on(socket: Path, **options: Any) -> httpx.AsyncClient:
 
 @asynccontextmanager
 async def serving(
-    tmp_path: Path, config: str = CHAIN, *, listen: tuple[str, int] | None = None
+    tmp_path: Path,
+    config: str = CHAIN,
+    *,
+    listen: tuple[str, int] | None = None,
+    web: tuple[str, int] | None = None,
 ) -> AsyncIterator[Up]:
     """`up` of `config` in this event loop; shut down through the API at the end."""
     path = tmp_path / "system.toml"
@@ -109,7 +113,7 @@ async def serving(
         up = Up(paths, client, output)
 
         async def run() -> None:
-            options = ControlOptions(paths, config=str(path), listen=listen)
+            options = ControlOptions(paths, config=str(path), listen=listen, web=web)
             up.exit_code.append(await run_up(daemons, console=console, control=options))
 
         tasks.start_soon(run)

@@ -21,7 +21,7 @@ import anyio
 import httpx
 import pytest
 
-from healthdaemons import _control_api, _control_server
+from healthdaemons import _control_drawings, _control_server
 from healthdaemons._control_paths import ControlPaths
 
 from .control import accepts, serving
@@ -151,7 +151,7 @@ async def test_a_failing_endpoint_answers_500_and_supervision_goes_on(
     def broken(*arguments: object, **options: object) -> str:
         raise RuntimeError("drawing broke")
 
-    monkeypatch.setattr(_control_api, "system_dot", broken)
+    monkeypatch.setattr(_control_drawings, "system_dot", broken)
     async with serving(tmp_path, CHECKED) as up:
         before = await up.wait_for(lambda e: all(x["state"] == "ready" for x in e.values()))
         for _ in range(3):
@@ -177,7 +177,7 @@ async def test_a_crashed_server_leaves_supervision_running(
         crashed.set()
         raise OSError("the server broke")
 
-    monkeypatch.setattr(_control_server.ControlServer, "_serve_on", crash)
+    monkeypatch.setattr(_control_server, "serve_on", crash)
     async with serving(tmp_path, CHECKED) as up:
         with anyio.fail_after(20):
             await crashed.wait()
