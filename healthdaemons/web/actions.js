@@ -8,8 +8,8 @@ const ASKS = new Set(["stop", "restart", "shutdown"]);
 const DOING = { stop: "stopping", start: "starting", restart: "restarting", shutdown: "shutting down" };
 
 export class Actions {
-  constructor({ group, shutdown, dialog, result, table }) {
-    Object.assign(this, { group, dialog, result, table });
+  constructor({ group, shutdown, dialog, result, table, onEntry }) {
+    Object.assign(this, { group, dialog, result, table, onEntry });
     this.buttons = [...group.querySelectorAll("button[data-action]")];
     this.busy = false;
     group.addEventListener("click", (event) => {
@@ -43,8 +43,7 @@ export class Actions {
         this.#say("shutting down: every entry stops in order, dependents first", "ok");
       } else {
         const entry = await post(`/v1/entries/${encodeURIComponent(id)}/${action}`);
-        // Only what no event says: the events may already be ahead of this answer.
-        if (entry && entry.id) this.table.update(entry.id, { held: entry.held, ended: entry.ended });
+        if (entry && entry.id) this.onEntry(entry);
         this.#say(`${action} ${id}: done`, "ok");
       }
     } catch (error) {

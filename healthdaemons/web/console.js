@@ -3,8 +3,7 @@
 //
 // State comes from `GET /v1/entries` on each (re)connection, then from the
 // events of `/v1/events?follow=true`; the fields events do not carry
-// (restarts, held) come from `GET /v1/entries/ID` after an event, at most one
-// request per entry at a time and a few at once: never a timer poll.
+// (restarts, held) are read again after an event (`Refresher`): never a timer poll.
 
 import { DATA, getJSON } from "./api.js";
 import { Actions } from "./actions.js";
@@ -24,62 +23,73 @@ const STATUS_TEXT = {
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const AFTER_SHUTDOWN_MS = 5000; // a supervisor started again is found within this
 const QUEUE_LIMIT = 5000; // events held while the entries are fetched
-const REFRESH_AT_ONCE = 3;
+const REFRESH_ONE_BY_ONE = 4; // more entries to re-read than this: all in one request
 const REFRESH_DELAY_MS = 250; // the events of one restart land first: one request for them
-/** What a `GET /v1/entries/ID` says that the events do not. */
+const REFRESH_LATEST_MS = 1000; // a burst (a shutdown) waits no longer than this
+/** What a `GET /v1/entries/ID` says that the events do not (the rest they say, newer). */
 const QUIET_FIELDS = ["name", "kind", "held", "ended", "restarts", "requires"];
 
-/** Re-reads one entry after its events, coalesced per entry, a few at a time. */
+/**
+ * Re-reads what events do not say (restarts, held) for the entries that had
+ * events: one round at a time, once the events pause, each entry once per round; many entries at once (a shutdown) are one
+ * `GET /v1/entries`, so the supervisor answers a handful of requests, not one
+ * per entry.
+ */
 class Refresher {
-  constructor(onEntry) {
-    this.onEntry = onEntry;
+  constructor(onEntries) {
+    this.onEntries = onEntries;
     this.waiting = new Set();
-    this.flying = new Map(); // id -> {again}: an event came while it was asked for
     this.timer = 0;
+    this.first = 0; // when the first event of the coming round came
+    this.busy = false;
     this.generation = 0;
   }
 
   mark(id) {
-    const flight = this.flying.get(id);
-    if (flight) {
-      flight.again = true;
-      return;
-    }
     this.waiting.add(id);
-    if (!this.timer) this.timer = setTimeout(() => this.#pump(), REFRESH_DELAY_MS);
+    this.#soon();
   }
 
   reset() {
     this.generation += 1;
     this.waiting.clear();
-    this.flying.clear();
-  }
-
-  #pump() {
+    clearTimeout(this.timer);
     this.timer = 0;
-    for (const id of this.waiting) {
-      if (this.flying.size >= REFRESH_AT_ONCE) break;
-      this.waiting.delete(id);
-      this.#read(id);
-    }
+    this.busy = false;
   }
 
-  async #read(id) {
+  /** A round once the events pause for REFRESH_DELAY_MS, or REFRESH_LATEST_MS after the first. */
+  #soon() {
+    if (this.busy) return;
+    const at = performance.now();
+    if (!this.timer) this.first = at;
+    clearTimeout(this.timer);
+    const wait = Math.min(REFRESH_DELAY_MS, this.first + REFRESH_LATEST_MS - at);
+    this.timer = setTimeout(() => this.#round(), Math.max(0, wait));
+  }
+
+  async #round() {
+    this.timer = 0;
+    const ids = [...this.waiting];
+    this.waiting.clear();
+    if (!ids.length) return;
     const generation = this.generation;
-    const flight = { again: false };
-    this.flying.set(id, flight);
+    this.busy = true;
     try {
-      const entry = await getJSON(`/v1/entries/${encodeURIComponent(id)}`);
-      if (generation !== this.generation) return;
-      this.onEntry(entry, flight.again);
+      const wanted = new Set(ids);
+      const entries = ids.length > REFRESH_ONE_BY_ONE
+        ? (await getJSON("/v1/entries")).entries.filter((entry) => wanted.has(entry.id))
+        : (await Promise.allSettled(ids.map((id) => getJSON(`/v1/entries/${encodeURIComponent(id)}`))))
+            .filter((read) => read.status === "fulfilled")
+            .map((read) => read.value);
+      if (generation === this.generation) this.onEntries(entries);
     } catch {
-      // Gone (a reload of the config) or the connection is down: the next
+      // An entry gone (the config reloaded) or the connection down: the next
       // (re)connection reads every entry anyway.
     } finally {
       if (generation === this.generation) {
-        this.flying.delete(id);
-        if (flight.again) this.waiting.add(id);
-        if (this.waiting.size && !this.timer) this.timer = setTimeout(() => this.#pump(), 0);
+        this.busy = false;
+        if (this.waiting.size) this.#soon();
       }
     }
   }
@@ -127,8 +137,9 @@ class Console {
       dialog: $("confirm"),
       result: $("action-result"),
       table: this.table,
+      onEntry: (entry) => this.#reread([entry]),
     });
-    this.refresher = new Refresher((entry, eventsSince) => this.#reread(entry, eventsSince));
+    this.refresher = new Refresher((entries) => this.#reread(entries));
     $("config").textContent = DATA.config || "";
     if (DATA.config) document.title = `${DATA.config} - healthdaemons`;
     this.log.follow(null);
@@ -141,7 +152,7 @@ class Console {
     const box = $("connection");
     box.dataset.status = status;
     box.textContent = STATUS_TEXT[status];
-    box.title = detail;
+    $("connection-detail").textContent = detail;
     document.body.dataset.connection = status;
     $("shutdown").disabled = status !== "connected";
   }
@@ -154,7 +165,9 @@ class Console {
     try {
       health = await getJSON("/v1/health");
     } catch (error) {
-      if (generation === this.generation) this.#lost(error.status === 401 ? "the token was refused: open the URL that was printed" : error.message);
+      if (generation !== this.generation) return;
+      const refused = error.status === 401 || error.status === 403;
+      this.#lost(refused ? "the token was refused: open the URL that was printed" : error.message);
       return;
     }
     if (generation !== this.generation) return;
@@ -165,7 +178,7 @@ class Console {
     const stream = new EventSource("/v1/events?follow=true");
     this.stream = stream;
     stream.addEventListener("open", () => {
-      if (stream === this.stream) this.#opened();
+      if (stream === this.stream) this.#opened(stream);
     });
     stream.addEventListener("event", (message) => {
       if (stream === this.stream) this.#received(JSON.parse(message.data));
@@ -181,11 +194,11 @@ class Console {
     });
   }
 
-  async #opened() {
+  async #opened(stream) {
     this.attempt = 0;
     this.refresher.reset();
     await this.#reload();
-    if (!this.stream) return;
+    if (stream !== this.stream) return; // lost meanwhile
     this.#setStatus("connected");
     this.log.start();
     this.timeline.connect();
@@ -249,18 +262,14 @@ class Console {
     document.dispatchEvent(new CustomEvent("healthdaemons:applied", { detail: event }));
   }
 
-  #reread(entry, eventsSince) {
-    if (!this.table.get(entry.id)) return;
-    let fields = entry;
-    if (eventsSince) {
-      // Events that came meanwhile are newer than this answer for what they say.
-      fields = {};
+  #reread(entries) {
+    for (const entry of entries) {
+      if (!this.table.get(entry.id)) continue;
+      const fields = {};
       for (const name of QUIET_FIELDS) if (name in entry) fields[name] = entry[name];
+      this.table.update(entry.id, fields);
+      if (entry.id === this.table.selectedId) this.#showSelected(this.table.get(entry.id));
     }
-    this.table.update(entry.id, fields);
-    const updated = this.table.get(entry.id);
-    this.graph.paint(updated);
-    if (entry.id === this.table.selectedId) this.#showSelected(updated);
   }
 
   #ended() {

@@ -110,11 +110,7 @@ export class EntriesTable {
     return this.entries.size;
   }
 
-  /**
-   * Applies one event from `/v1/events` to its row; returns the entry it
-   * touched, or null. `replayed`: an event that came while the list was being
-   * fetched, whose spawn time is unknown here.
-   */
+  /** Applies one event from `/v1/events` to its row; returns the entry it touched, or null. */
   applyEvent(event) {
     const entry = this.entries.get(event.entry);
     if (!entry) return null;
