@@ -101,6 +101,7 @@ GOAL_TERM_RATIO = 1.2
 FLAT_HEAP = (1.2, 1 << 20)
 FLAT_NODES = (1.1, 200)
 FLAT_BUSY = (1.5, 0.02)
+SATURATED = 0.9
 
 COLLECTOR = """
 window.__benchApplied = [];
@@ -571,6 +572,11 @@ def report_page(run: PageRun, rate: float) -> bool:
         f"{busy(samples, len(samples) // 2, 'TaskDuration'):.1%} -> "
         f"{busy(samples, len(samples) - 1, 'TaskDuration'):.1%}"
     )
+    if busy(samples, len(samples) - 1, "TaskDuration") > SATURATED:
+        print(
+            "  the page's main thread is busy nearly all the time: flat at its ceiling, "
+            "so events wait their turn (the latency above)"
+        )
     for each in (samples[0], middle, last):
         census = ", ".join(f"{panel} {each.metrics[panel]:.0f}" for panel in PANELS)
         print(f"  elements at {each.at:.0f} s: {census}")
