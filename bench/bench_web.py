@@ -76,6 +76,7 @@ from coordinator import (
     RunningDaemons,
     event_json,
 )
+from coordinator._host import DEFAULT_HISTORY_LIMIT
 from coordinator.errors import SystemTerminatingError
 from healthdaemons._control_api import ControlState
 from healthdaemons._control_options import ControlOptions
@@ -572,6 +573,13 @@ def report_page(run: PageRun, rate: float) -> bool:
         f"{busy(samples, len(samples) // 2, 'TaskDuration'):.1%} -> "
         f"{busy(samples, len(samples) - 1, 'TaskDuration'):.1%}"
     )
+    filled = DEFAULT_HISTORY_LIMIT / (run.published / run.seconds)
+    if middle.at < filled:
+        print(
+            f"  the supervisor's history ({DEFAULT_HISTORY_LIMIT} events, which the timeline "
+            f"draws) fills after {filled:.0f} s at this rate: until then the timeline grows "
+            f"towards its bound; a run of {2 * filled:.0f} s or more tells whether it stays there"
+        )
     if busy(samples, len(samples) - 1, "TaskDuration") > SATURATED:
         print(
             "  the page's main thread is busy nearly all the time: flat at its ceiling, "
