@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test quick mutate lint typecheck pytest demo demo-inprocess bench docs-diagrams api-docs clean
+.PHONY: test quick mutate lint typecheck pytest demo demo-inprocess bench docs-diagrams screenshots api-docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ demo-inprocess: $(STAMP)
 
 docs-diagrams: $(STAMP)
 	$(BIN)/python examples/make_diagrams.py docs/images
+
+# The web console on the demo stack, light and dark, in headless Chromium
+# (Debian's chromium, or HEALTHDAEMONS_CHROMIUM): docs/images/console-*.png.
+screenshots: $(STAMP)
+	$(BIN)/python examples/console_screenshots.py docs/images
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_coordinator.py --repeat 3

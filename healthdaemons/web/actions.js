@@ -11,7 +11,6 @@ export class Actions {
   constructor({ group, shutdown, dialog, result, table, onEntry }) {
     Object.assign(this, { group, dialog, result, table, onEntry });
     this.buttons = [...group.querySelectorAll("button[data-action]")];
-    this.busy = false;
     group.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       if (button && !button.disabled) this.#run(button.dataset.action, this.table.selectedId);

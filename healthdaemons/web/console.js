@@ -6,6 +6,7 @@
 // (restarts, held) are read again after an event (`Refresher`): never a timer poll.
 
 import { DATA, getJSON } from "./api.js";
+import { now as runNow, soon } from "./batch.js";
 import { Actions } from "./actions.js";
 import { Lifecycle, Timeline } from "./drawings.js";
 import { EntriesTable } from "./entries.js";
@@ -22,7 +23,7 @@ const STATUS_TEXT = {
 };
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const AFTER_SHUTDOWN_MS = 5000; // a supervisor started again is found within this
-const QUEUE_LIMIT = 5000; // events held while the entries are fetched
+const QUEUE_LIMIT = 5000; // events held while the entries are fetched, or not yet shown
 const REFRESH_ONE_BY_ONE = 4; // more entries to re-read than this: all in one request
 const REFRESH_DELAY_MS = 250; // the events of one restart land first: one request for them
 const REFRESH_LATEST_MS = 1000; // a burst (a shutdown) waits no longer than this
@@ -105,7 +106,7 @@ class Console {
     this.loading = false; // the entries are being fetched: events wait in `queue`
     this.queue = [];
     this.reloadAgain = false;
-    this.summaryFrame = 0;
+    this.incoming = []; // events not yet shown
 
     this.table = new EntriesTable($("entries"), { onSelect: (id) => this.#selected(id) });
     this.graph = new Graph($("graph"), $("graph-fit"), {
@@ -211,6 +212,7 @@ class Console {
       this.reloadAgain = true;
       return;
     }
+    runNow(this.applyIncoming); // what came before, in order, before what comes meanwhile
     this.loading = true;
     this.queue = [];
     const stream = this.stream;
@@ -247,8 +249,21 @@ class Console {
       }
       return;
     }
-    this.#apply(event);
+    this.incoming.push(event);
+    if (this.incoming.length > QUEUE_LIMIT) {
+      this.incoming = [];
+      this.#reload();
+    } else {
+      soon(this.applyIncoming);
+    }
   }
+
+  /** The events that came since the last beat (batch.js), in order. */
+  applyIncoming = () => {
+    const events = this.incoming;
+    this.incoming = [];
+    for (const event of events) this.#apply(event);
+  };
 
   #apply(event) {
     const entry = this.table.applyEvent(event);
@@ -290,6 +305,7 @@ class Console {
   }
 
   #closeStream() {
+    runNow(this.applyIncoming); // the last ones too (those before `end`)
     if (this.stream) {
       this.stream.close();
       this.stream = null;
@@ -331,14 +347,14 @@ class Console {
   }
 
   #summarise() {
-    if (this.summaryFrame) return;
-    this.summaryFrame = requestAnimationFrame(() => {
-      this.summaryFrame = 0;
-      let ready = 0;
-      for (const entry of this.table.entries.values()) if (entry.state === "ready") ready += 1;
-      $("summary").textContent = `${ready} of ${this.table.size} ready`;
-    });
+    soon(this.showSummary);
   }
+
+  showSummary = () => {
+    let ready = 0;
+    for (const entry of this.table.entries.values()) if (entry.state === "ready") ready += 1;
+    $("summary").textContent = `${ready} of ${this.table.size} ready`;
+  };
 }
 
 new Console();

@@ -5,7 +5,8 @@
 import { RequestError, fitSvg, getText, parseSvg, reveal, show } from "./api.js";
 
 const TIMELINE_GAP_MS = 1000;
-const TIMELINE_SHARE = 5; // a long run's big drawing: at most a fifth of the time drawing it
+const TIMELINE_GAP_MAX_MS = 10000;
+const TIMELINE_SHARE = 5; // a long run's big drawing: about a fifth of the time on it, at most
 const LIFECYCLE_KEEP = 18; // three kinds x six states
 
 function missing(error) {
@@ -91,7 +92,11 @@ export class Timeline {
     try {
       const svg = parseSvg(await getText(`/v1/timeline?${query}`));
       show(this.box, svg);
-      this.gap = Math.max(TIMELINE_GAP_MS, (performance.now() - this.last) * TIMELINE_SHARE);
+      // Measured once the frame showing it is painted: parsing and laying out a
+      // long run's drawing is the dear part, and it only grows with the history.
+      await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
+      const spent = (performance.now() - this.last) * TIMELINE_SHARE;
+      this.gap = Math.min(TIMELINE_GAP_MAX_MS, Math.max(TIMELINE_GAP_MS, spent));
       if (this.live.checked) this.box.scrollLeft = this.box.scrollWidth;
     } catch (error) {
       if (missing(error)) {

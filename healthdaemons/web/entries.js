@@ -5,6 +5,7 @@
 // cells whose text changed.
 
 import { PALETTE, STATES, reveal } from "./api.js";
+import { soon } from "./batch.js";
 
 const COLUMNS = ["id", "name", "state", "health", "pid", "restarts", "uptime", "waiting"];
 const PAGE_ROWS = 10;
@@ -69,7 +70,8 @@ export class EntriesTable {
     });
     this.body.addEventListener("keydown", (event) => this.#key(event));
     this.#showSort();
-    setInterval(() => this.#tick(), 1000);
+    this.tick = () => this.#tick();
+    setInterval(() => soon(this.tick), 1000);
   }
 
   /** A fresh list from `GET /v1/entries`: the rows are rebuilt once. */

@@ -1,3 +1,5 @@
+import { soon } from "./batch.js";
+
 // The output panel: the selected entry's lines (every entry's with none
 // selected), followed live over `/v1/output?follow=true`. Bounded: at most
 // LIMIT lines in the page, shown or held while paused.
@@ -17,7 +19,6 @@ export class LogPanel {
     this.held = 0; // lines that came while paused
     this.dropped = 0; // lines let go unseen while paused or behind
     this.query = "";
-    this.frame = 0;
     this.retry = 0;
     pause.addEventListener("click", () => this.#togglePause());
     clear.addEventListener("click", () => this.box.replaceChildren());
@@ -98,14 +99,13 @@ export class LogPanel {
     if (this.paused) {
       this.held += 1;
       this.#showPause();
-    } else if (!this.frame) {
-      this.frame = requestAnimationFrame(() => this.#flush());
+    } else {
+      soon(this.flush);
     }
   }
 
   /** Puts the pending lines in the page in one go, dropping the oldest past LIMIT. */
-  #flush() {
-    this.frame = 0;
+  flush = () => {
     if (this.paused || !this.pending.length) return;
     const box = this.box;
     const following = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
@@ -120,7 +120,7 @@ export class LogPanel {
       this.dropped = 0;
     }
     if (following) box.scrollTop = box.scrollHeight;
-  }
+  };
 
   #element(line) {
     const element = document.createElement("div");
@@ -144,7 +144,7 @@ export class LogPanel {
     this.paused = !this.paused;
     if (!this.paused) {
       this.held = 0;
-      this.#flush();
+      this.flush();
     }
     this.#showPause();
   }

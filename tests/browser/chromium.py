@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
+    from playwright.sync_api._generated import LocatorAssertions
 
 DEFAULT = Path("/usr/bin/chromium")
 VARIABLE = "HEALTHDAEMONS_CHROMIUM"
@@ -59,10 +60,16 @@ def chromium_page(
     """A page of a headless Chromium of its own, whose profile (and Crashpad's
     files) are in the fresh directory `profile`; Chromium and its children
     end when the block does."""
+    from playwright.sync_api import expect as playwright_expect
     from playwright.sync_api import sync_playwright
 
     profile.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "XDG_CONFIG_HOME": str(profile), "XDG_CACHE_HOME": str(profile)}
+    # Crashpad keeps its reports under the config directory: the profile's, not ours.
+    environment: dict[str, str | float | bool] = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(profile),
+        "XDG_CACHE_HOME": str(profile),
+    }
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             profile / "chromium",
@@ -76,7 +83,16 @@ def chromium_page(
         )
         try:
             context.set_default_timeout(TIMEOUT_MS)
+            playwright_expect.set_options(timeout=TIMEOUT_MS)
             page = context.pages[0] if context.pages else context.new_page()
             yield page
         finally:
             context.close()
+
+
+def expect(locator: Locator) -> LocatorAssertions:
+    """Playwright's `expect`, imported only once a browser test runs (with no
+    Playwright installed, the tests are skipped, not broken)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)

@@ -21,7 +21,7 @@ import pytest
 from ..processes import leftovers
 from ..processes.stack import a_stack
 from . import chromium
-from .system import BROWSER_STACK, EXPECTED_STATES, Console, all_in, web_up
+from .system import BROWSER_STACK, EXPECTED_STATES, System, all_in, web_up
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -77,11 +77,11 @@ def page(open_page: OpenPage) -> Iterator[Page]:
 
 
 @pytest.fixture
-def console() -> Iterator[Console]:
+def system() -> Iterator[System]:
     """A real `up --web` of BROWSER_STACK, every entry in its expected state."""
     with a_stack(BROWSER_STACK) as stack, web_up(stack) as up:
         all_in(stack, EXPECTED_STATES)
-        yield Console(stack, up)
+        yield System(stack, up)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,20 +1,14 @@
-"""A real `healthdaemons up --web` in a process of its own, on a small stack of
-real processes (tests/processes/stack.py), and what it printed."""
+"""The system the browser tests open: a small stack of real processes
+(tests/processes/stack.py) run by `up --web` (tests/processes/web.py)."""
 
 from __future__ import annotations
 
 import json
-import re
-import signal
-import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import IO
-from urllib.parse import urlsplit
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from ..processes.stack import STACK, Stack, until
+from ..processes.web import Console, serving_console
 
 # STACK, and an entry that crashes and is not restarted: failing for good.
 BROWSER_STACK = (
@@ -36,83 +30,25 @@ EXPECTED_STATES = {
     "broken": "failing",
 }
 
-_URL = re.compile(r"web console: (http://\S+)")
-
 
 @dataclass
-class WebUp:
-    """`up FILE --web ...` and every line it printed so far (stdout and stderr)."""
-
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-    readers: list[threading.Thread] = field(default_factory=list)
-
-    def url(self) -> str:
-        """The console's URL with its token, as `up` printed it."""
-        found = until(
-            lambda: next((m for line in self.lines if (m := _URL.search(line))), None)
-            or self.process.poll() is not None,
-            timeout=60,
-            what="up to print its web console's URL",
-        )
-        assert isinstance(found, re.Match), f"up exited: {self.output()}"
-        return found[1]
-
-    def origin(self) -> str:
-        parts = urlsplit(self.url())
-        return f"{parts.scheme}://{parts.netloc}"
-
-    def token(self) -> str:
-        return self.url().split("token=", 1)[1]
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def stop(self) -> int:
-        """SIGTERM, as a person's Ctrl-C would; its exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            for reader in self.readers:
-                reader.join(timeout=10)
-            for stream in (self.process.stdout, self.process.stderr):
-                if stream is not None:
-                    stream.close()
-        return code
-
-
-@dataclass
-class Console:
-    """A stack run by `up --web`."""
+class System:
+    """A stack, and the process serving its console."""
 
     stack: Stack
-    up: WebUp
+    console: Console
+
+    @property
+    def url(self) -> str:
+        """The URL with the token, as printed."""
+        return f"{self.console.base}/?token={self.console.token}"
 
 
-@contextmanager
-def web_up(stack: Stack, address: str = "127.0.0.1:0") -> Iterator[WebUp]:
+def web_up(stack: Stack, address: str = "127.0.0.1:0") -> AbstractContextManager[Console]:
     """`up` of the stack with its console on `address`, recording its events in
-    `stack.record`; ended (SIGTERM) at the end unless the test ended it."""
-    process = stack.start("up", stack.config.name, "--web", address, "--record", str(stack.record))
-    up = WebUp(process)
-    for stream in (process.stdout, process.stderr):
-        assert stream is not None
-        reader = threading.Thread(target=up.read, args=(stream,), daemon=True)
-        reader.start()
-        up.readers.append(reader)
-    try:
-        yield up
-    finally:
-        up.stop()
+    `stack.record`; stopped at the end unless the test stopped it."""
+    name = stack.config.name
+    return serving_console(stack, "up", name, "--web", address, "--record", str(stack.record))
 
 
 def entries(stack: Stack) -> dict[str, dict[str, object]]:

@@ -18,30 +18,29 @@ from urllib.parse import urlsplit
 from coordinator import LifecycleState, Transitioned
 
 from .conftest import OpenPage
-from .system import Console, entries
+from .system import System, entries
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
-
-def _stopped_anything(console: Console) -> list[Transitioned]:
+def _stopped_anything(system: System) -> list[Transitioned]:
     return [
         event
-        for event in console.stack.events()
+        for event in system.stack.events()
         if isinstance(event, Transitioned) and event.dest is LifecycleState.STOPPING
     ]
 
 
-def test_without_the_token_nothing_is_served(console: Console, page: Page) -> None:
-    origin = console.up.origin()
+def test_without_the_token_nothing_is_served(system: System, page: Page) -> None:
+    origin = system.console.base
     for path in ("/", "/?token=wrong", "/static/console.js", "/v1/entries"):
         answer = page.goto(origin + path)
         assert answer is not None and answer.status == 401, path
     page.goto(origin + "/?token=wrong")
     assert "open the URL that was printed" in page.locator("body").inner_text()
 
-    answer = page.goto(console.up.url())
+    answer = page.goto(system.url)
     assert answer is not None and answer.status == 200
     # The token leaves the address bar, and the page's scripts cannot read the cookie.
     assert page.url == origin + "/"
@@ -53,8 +52,8 @@ def test_without_the_token_nothing_is_served(console: Console, page: Page) -> No
         "async () => (await fetch('/v1/entries/web/stop', {method: 'POST'})).status"
     )
     assert status in (401, 403)
-    assert entries(console.stack)["web"]["state"] == "ready"
-    assert not _stopped_anything(console)
+    assert entries(system.stack)["web"]["state"] == "ready"
+    assert not _stopped_anything(system)
 
 
 FOREIGN_PAGE = """<!doctype html>
@@ -71,7 +70,8 @@ async ([target, read]) => {
   const attempt = async (name, url, options) => {
     try {
       const answer = await fetch(url, options);
-      outcome[name] = answer.type + " " + answer.status + " " + (answer.type === "opaque" ? "" : await answer.text());
+      const body = answer.type === "opaque" ? "" : await answer.text();
+      outcome[name] = answer.type + " " + answer.status + " " + body;
     } catch (error) {
       outcome[name] = "refused";
     }
@@ -103,12 +103,12 @@ def another_site(directory: Path, target: str) -> Iterator[str]:
 
 
 def test_another_origin_cannot_trigger_an_action(
-    console: Console, page: Page, tmp_path: Path
+    system: System, page: Page, tmp_path: Path
 ) -> None:
-    origin = console.up.origin()
+    origin = system.console.base
     target = origin + "/v1/entries/web/stop"
-    web_pid = entries(console.stack)["web"]["pid"]
-    page.goto(console.up.url())
+    web_pid = entries(system.stack)["web"]["pid"]
+    page.goto(system.url)
     with another_site(tmp_path / "site", target) as site:
         page.goto(site)
         outcome = page.evaluate(ATTEMPTS, [target, origin + "/v1/entries"])
@@ -123,15 +123,15 @@ def test_another_origin_cannot_trigger_an_action(
         answer = navigation.value
         assert answer is not None and answer.status in (401, 403)
     # Had one of them been taken, web would be stopping by the time it was answered.
-    shown = entries(console.stack)["web"]
+    shown = entries(system.stack)["web"]
     assert (shown["state"], shown["pid"]) == ("ready", web_pid)
-    assert not _stopped_anything(console)
+    assert not _stopped_anything(system)
 
 
-def test_a_foreign_host_is_refused(console: Console, open_page: OpenPage) -> None:
+def test_a_foreign_host_is_refused(system: System, open_page: OpenPage) -> None:
     """A name of the attacker's that resolves to 127.0.0.1 (DNS rebinding) gets
     nothing, in the browser (its resolver told so) and from a plain client."""
-    url = urlsplit(console.up.url())
+    url = urlsplit(system.url)
     port = url.port
     rebinding = ("--host-resolver-rules=MAP rebound.example 127.0.0.1",)
     with open_page(args=rebinding) as page:
@@ -139,14 +139,18 @@ def test_a_foreign_host_is_refused(console: Console, open_page: OpenPage) -> Non
         assert answer is not None and answer.status == 400
         answer = page.goto(f"http://rebound.example:{port}/v1/entries")
         assert answer is not None and answer.status == 400
-    bearer = {"Authorization": f"Bearer {console.up.token()}"}
+    bearer = {"Authorization": f"Bearer {system.console.token}"}
     for host in ("evil.example", f"evil.example:{port}"):
-        for method, path in (("GET", "/"), ("GET", "/v1/entries"), ("POST", "/v1/entries/web/stop")):
+        for method, path in (
+            ("GET", "/"),
+            ("GET", "/v1/entries"),
+            ("POST", "/v1/entries/web/stop"),
+        ):
             client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 client.request(method, path, headers={"Host": host, **bearer})
                 assert client.getresponse().status == 400, (host, method, path)
             finally:
                 client.close()
-    assert entries(console.stack)["web"]["state"] == "ready"
-    assert not _stopped_anything(console)
+    assert entries(system.stack)["web"]["state"] == "ready"
+    assert not _stopped_anything(system)

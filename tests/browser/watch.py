@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-# Every `data-state` the element matching `selector` (under `root`) took, in
-# order: a MutationObserver keeps each attribute change's old value and the
+# Every value of an attribute (`data-state`) the element matching `selector`
+# (under `root`) took, in order: a MutationObserver keeps each attribute change's old value and the
 # rows or nodes replaced, so several changes in one task are all seen. With
 # each state, the fill of the element's shape (a graph node's) when it was seen.
 _WATCH = """
-([key, root, selector]) => {
+([key, root, selector, attribute]) => {
   const seen = [];
   const fills = {};
   const shapeFill = (element) => {
@@ -27,21 +27,26 @@ _WATCH = """
     if (fill && !(state in fills)) fills[state] = fill;
   };
   const current = () => document.querySelector(root)?.querySelector(selector);
-  const now = () => { const element = current(); if (element) note(element.getAttribute("data-state"), element); };
+  const now = () => {
+    const element = current();
+    if (element) note(element.getAttribute(attribute), element);
+  };
   now();
   new MutationObserver((records) => {
     for (const record of records) {
-      if (record.type === "attributes" && record.target.matches(selector)) note(record.oldValue, null);
+      if (record.type === "attributes" && record.target.matches(selector)) {
+        note(record.oldValue, null);
+      }
       for (const node of record.removedNodes) {
         if (node.nodeType !== 1) continue;
         const gone = node.matches(selector) ? node : node.querySelector(selector);
-        if (gone) note(gone.getAttribute("data-state"), null);
+        if (gone) note(gone.getAttribute(attribute), null);
       }
     }
     now();
   }).observe(document.querySelector(root), {
     subtree: true, childList: true, attributes: true,
-    attributeFilter: ["data-state"], attributeOldValue: true,
+    attributeFilter: [attribute], attributeOldValue: true,
   });
   window.__watched = window.__watched || {};
   window.__watched[key] = {seen, fills};
@@ -56,8 +61,31 @@ _APPLIED = """
 """
 
 
-def watch_states(page: Page, key: str, root: str, selector: str) -> None:
-    page.evaluate(_WATCH, [key, root, selector])
+def watch_states(
+    page: Page, key: str, root: str, selector: str, attribute: str = "data-state"
+) -> None:
+    """Record the values `attribute` of `selector` (under `root`) takes, as `key`."""
+    page.evaluate(_WATCH, [key, root, selector, attribute])
+
+
+def wait_for_states(page: Page, key: str, expected: list[str]) -> None:
+    """Wait until the states recorded as `key` went through `expected`, in order."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """([key, expected]) => {
+              const seen = window.__watched[key].seen;
+              let at = 0;
+              for (const state of seen) if (state === expected[at]) at += 1;
+              return at === expected.length;
+            }""",
+            arg=[key, expected],
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(
+            f"{key}: the page never went through {expected}; it showed {states_seen(page, key)}"
+        ) from None
 
 
 def states_seen(page: Page, key: str) -> list[str]:
