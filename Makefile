@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_processes.py --repeat 3
 	$(BIN)/python bench/bench_verification.py --repeat 3
 	$(BIN)/python bench/bench_control.py --repeat 2
+	$(BIN)/python bench/bench_web.py --soak 120 --repeat 3
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis *.egg-info
