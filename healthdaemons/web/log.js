@@ -20,8 +20,21 @@ export class LogPanel {
     this.dropped = 0; // lines let go unseen while paused or behind
     this.query = "";
     this.retry = 0;
+    // Whether the view sits at the end (and so follows new lines), kept as the
+    // person scrolls: reading it at each flush would force a layout of the box.
+    this.following = true;
+    box.addEventListener(
+      "scroll",
+      () => {
+        this.following = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+      },
+      { passive: true },
+    );
     pause.addEventListener("click", () => this.#togglePause());
-    clear.addEventListener("click", () => this.box.replaceChildren());
+    clear.addEventListener("click", () => {
+      this.box.replaceChildren();
+      this.following = true;
+    });
     let typing = 0;
     filter.addEventListener("input", () => {
       clearTimeout(typing);
@@ -53,6 +66,7 @@ export class LogPanel {
   #open() {
     this.#close();
     this.box.replaceChildren(); // the stream starts with the latest lines again
+    this.following = true;
     this.pending = [];
     this.held = 0;
     this.dropped = 0;
@@ -108,7 +122,7 @@ export class LogPanel {
   flush = () => {
     if (this.paused || !this.pending.length) return;
     const box = this.box;
-    const following = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    const following = this.following;
     const lines = document.createDocumentFragment();
     for (const line of this.pending) lines.append(this.#element(line));
     this.pending = [];
