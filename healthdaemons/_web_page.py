@@ -2,16 +2,22 @@
 its static files, and the control API behind one token (docs/web.md).
 
 `GET /?token=T` with the right token sets an HttpOnly, SameSite=Strict
-cookie and sends the browser on to `/`, so the token leaves the address
-bar. Every other request needs that cookie or `Authorization: Bearer T`;
-a request that changes something (any method but GET and HEAD) needs the
-bearer header: a cookie alone, which a browser sends by itself, never
-stops or starts anything. The `Host` and `Origin` checks are
-`RequestGuard`'s, in front of this app.
+cookie and sends the browser on to `/#token=T`, where the page keeps the
+token in its origin's storage and takes it out of the address bar. The
+cookie is not the token: browsers send a host's cookies to each of its
+ports, so a server on another port of this machine that the person opens
+receives it. It is a key derived from the token that lets a browser read
+(the page, its files, `GET` of the API, the live streams), never act. A
+request that changes something (any method but GET and HEAD) needs
+`Authorization: Bearer T`, which the page sends from that storage: the
+origin's, which another port cannot read. The `Host` and `Origin` checks
+are `RequestGuard`'s, in front of this app.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import html
 import json
@@ -22,7 +28,15 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DATA_MARKER", "SECURITY_HEADERS", "WebConsole", "cookie_name", "page_data", "web_url"]
+__all__ = [
+    "DATA_MARKER",
+    "SECURITY_HEADERS",
+    "WebConsole",
+    "cookie_name",
+    "page_data",
+    "read_key",
+    "web_url",
+]
 
 DATA_MARKER = "<!--console-data-->"
 """Where in `web/index.html` the page's data block goes."""
@@ -58,13 +72,19 @@ def cookie_name(port: int) -> str:
     return f"healthdaemons-token-{port}"
 
 
-def page_data(token: str, config: str | None) -> dict[str, Any]:
-    """What the page reads from its data block."""
+def read_key(token: str) -> str:
+    """The cookie's value for `token`: the same for every run that keeps the
+    token (so an open page survives a restart of `up`), and no use for acting."""
+    digest = hmac.new(token.encode(), b"healthdaemons web console: read", hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
+def page_data(config: str | None) -> dict[str, Any]:
+    """What the page reads from its data block (no secret: the cookie gets it)."""
     from statemachines import LifecycleState
     from viz import STATE_COLOURS, STATE_TEXT
 
     return {
-        "token": token,
         "config": config,
         "states": [state.value for state in LifecycleState],
         "palette": {
@@ -80,7 +100,8 @@ class WebConsole:
     def __init__(self, api: ASGIApp, *, token: str, config: str | None) -> None:
         self._api = api
         self._token = token.encode()
-        self._data = page_data(token, config)
+        self._read_key = read_key(token).encode()
+        self._data = page_data(config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +154,7 @@ class WebConsole:
     def _cookie(self, cookie: bytes, header: bytes) -> bool:
         for pair in header.split(b";"):
             name, _, value = pair.strip().partition(b"=")
-            if name == cookie and hmac.compare_digest(value.strip(), self._token):
+            if name == cookie and hmac.compare_digest(value.strip(), self._read_key):
                 return True
         return False
 
@@ -141,13 +162,14 @@ class WebConsole:
         if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
             await _refuse(send, 401, "this token is wrong: open the URL that was printed", False)
             return
-        cookie = f"{cookie_name}={self._token.decode()}; HttpOnly; SameSite=Strict; Path=/"
+        cookie = f"{cookie_name}={self._read_key.decode()}; HttpOnly; SameSite=Strict; Path=/"
         await send(
             {
                 "type": "http.response.start",
                 "status": 303,
                 "headers": [
-                    (b"location", b"/"),
+                    # A fragment is never sent to a server, nor in a Referer.
+                    (b"location", b"/#token=" + self._token),
                     (b"set-cookie", cookie.encode()),
                     (b"content-length", b"0"),
                 ],

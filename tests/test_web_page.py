@@ -27,7 +27,8 @@ def test_the_page_and_its_files_are_package_data() -> None:
 
 
 def test_the_data_block_carries_the_diagrams_palette() -> None:
-    data = page_data("TOKEN", "system.toml")
-    assert data["token"] == "TOKEN" and data["config"] == "system.toml"
+    data = page_data("system.toml")
+    assert set(data) == {"config", "states", "palette"}  # no secret
+    assert data["config"] == "system.toml"
     assert data["states"] == ["waiting", "starting", "ready", "failing", "stopping", "stopped"]
     assert data["palette"]["stopped"] == {"fill": "#757575", "text": "#ffffff"}

@@ -3,8 +3,33 @@
 // system carries the bearer token, which the server demands for those.
 
 const dataBlock = document.getElementById("console-data");
+const TOKEN_KEY = "healthdaemons-token";
 
-/** The data block the server fills: token, config, states, palette. */
+/** The token, from the address the login sent the browser to (`/#token=T`),
+ * kept in this origin's storage: unlike a cookie, no other port of the host
+ * can read it, and every tab of this console (and the page after a restart
+ * of the supervisor) finds it there. The address loses it at once. */
+function takeToken() {
+  const given = /^#token=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+  if (given) {
+    window.history.replaceState(null, "", window.location.pathname);
+    try {
+      window.localStorage.setItem(TOKEN_KEY, given[1]);
+    } catch {
+      // storage refused (a locked-down profile): this tab keeps it in memory
+    }
+    return given[1];
+  }
+  try {
+    return window.localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+const TOKEN = takeToken();
+
+/** The data block the server fills: config, states, palette. */
 export const DATA = dataBlock ? JSON.parse(dataBlock.textContent) : {};
 export const PALETTE = DATA.palette || {};
 export const STATES = DATA.states || Object.keys(PALETTE);
@@ -53,9 +78,12 @@ export async function getText(path, options) {
 
 /** A POST that changes something: needs `Authorization: Bearer TOKEN`. */
 export async function post(path) {
+  if (!TOKEN) {
+    throw new RequestError(401, "this page has no token to act with: open the URL that was printed");
+  }
   const answer = await request(path, {
     method: "POST",
-    headers: { Authorization: `Bearer ${DATA.token}` },
+    headers: { Authorization: `Bearer ${TOKEN}` },
   });
   return answer.json().catch(() => ({}));
 }

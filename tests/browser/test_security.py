@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from coordinator import LifecycleState, Transitioned
 
+from ..processes.stack import until
+from .chromium import expect
 from .conftest import OpenPage
 from .system import System, entries
 
@@ -54,6 +56,32 @@ def test_without_the_token_nothing_is_served(system: System, page: Page) -> None
     assert status in (401, 403)
     assert entries(system.stack)["web"]["state"] == "ready"
     assert not _stopped_anything(system)
+
+
+def test_the_token_stays_with_the_console_and_out_of_the_cookie(system: System, page: Page) -> None:
+    """The cookie, which the browser also sends to every other port of the
+    host, only reads; the token that acts stays in the console's own origin
+    (its storage), where a second tab opened without it finds it."""
+    origin = system.console.base
+    page.goto(system.url)
+    expect(page.locator("#connection")).to_have_attribute("data-status", "connected")
+    assert page.url == origin + "/"
+    (cookie,) = page.context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert system.console.token not in cookie["value"]
+    assert system.console.token not in page.content()
+
+    other = page.context.new_page()
+    try:
+        other.goto(origin + "/")
+        expect(other.locator("#connection")).to_have_attribute("data-status", "connected")
+        other.locator('tr[data-entry="web"] td.id').click()
+        other.locator('#actions button[data-action="stop"]').click()
+        other.locator('dialog#confirm button[value="confirm"]').click()
+        expect(other.locator("#action-result")).to_have_attribute("data-outcome", "ok")
+        until(lambda: entries(system.stack)["web"]["state"] == "stopped", what="web stopped")
+    finally:
+        other.close()
 
 
 FOREIGN_PAGE = """<!doctype html>

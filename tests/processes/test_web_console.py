@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from healthdaemons._control_paths import ControlPaths
-from healthdaemons._web_page import cookie_name
+from healthdaemons._web_page import cookie_name, read_key
 
 from .stack import Stack, a_stack, until
 from .web import Console, serving_console
@@ -72,13 +72,19 @@ def test_the_token_the_cookie_and_the_bearer_rules() -> None:
             assert "set-cookie" not in wrong.headers
             login = anonymous.get("/", params={"token": up.token})
             assert login.status_code == 303
-            assert login.headers["location"] == "/"
+            # The token goes on in the fragment, which no server and no
+            # Referer ever sees; the page keeps it in its origin's storage.
+            assert login.headers["location"] == f"/#token={up.token}"
+            # The cookie is a key that reads, not the token: browsers send it
+            # to every port of the host.
+            key = read_key(up.token)
+            assert key != up.token and up.token not in key
             assert login.headers["set-cookie"] == (
-                f"healthdaemons-token-{up.port}={up.token}; HttpOnly; SameSite=Strict; Path=/"
+                f"healthdaemons-token-{up.port}={key}; HttpOnly; SameSite=Strict; Path=/"
             )
             _secured(login)
         # The cookie of a console on another port (another system) is not this one's.
-        other = {cookie_name(up.port + 1): up.token}
+        other = {cookie_name(up.port + 1): read_key(up.token)}
         with httpx.Client(base_url=up.base, cookies=other, timeout=30) as elsewhere:
             assert elsewhere.get("/v1/entries").status_code == 401
         with up.client(cookie=True) as browser:
@@ -90,7 +96,8 @@ def test_the_token_the_cookie_and_the_bearer_rules() -> None:
                 r'<script type="application/json" id="console-data">(.*?)</script>', page.text
             )
             data = json.loads(block)
-            assert data["token"] == up.token
+            # Nothing that acts is in the page a cookie opens.
+            assert "token" not in data and up.token not in page.text
             assert data["config"] == stack.config.name
             assert data["states"][0] == "waiting" and "ready" in data["states"]
             assert data["palette"]["ready"] == {"fill": "#74c476", "text": "#000000"}
@@ -119,8 +126,14 @@ def test_the_token_the_cookie_and_the_bearer_rules() -> None:
                 "/v1/entries/worker/restart", headers={"Authorization": f"Bearer {up.token}x"}
             )
             assert refused.status_code == 401
+            # Nor does the cookie's value, as the token: whoever it leaked to reads, never acts.
+            refused = browser.post(
+                "/v1/entries/worker/restart",
+                headers={"Authorization": f"Bearer {read_key(up.token)}"},
+            )
+            assert refused.status_code == 401
             assert browser.get("/v1/entries/worker").json()["pid"] == worker["pid"]
-            # The page's way: the cookie, and the token from its data block.
+            # The page's way: the cookie, and the token the login's fragment gave it.
             done = browser.post(
                 "/v1/entries/worker/restart", headers={"Authorization": f"Bearer {up.token}"}
             )
@@ -144,7 +157,7 @@ def test_the_token_the_cookie_and_the_bearer_rules() -> None:
         assert _raw(up, f"GET / HTTP/1.1\r\nHost: rebound.example:{port}\r\n").startswith(
             "HTTP/1.1 400"
         )
-        cookie = f"Cookie: healthdaemons-token-{port}={up.token}\r\n"
+        cookie = f"Cookie: healthdaemons-token-{port}={read_key(up.token)}\r\n"
         answer = _raw(up, f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\n{cookie}")
         assert answer.startswith("HTTP/1.1 200")
         answer = _raw(

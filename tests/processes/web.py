@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from healthdaemons._web_page import cookie_name
+from healthdaemons._web_page import cookie_name, read_key
 
 from .stack import Stack
 
@@ -36,7 +36,7 @@ class Console:
 
     def client(self, *, bearer: bool = False, cookie: bool = False) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if bearer else {}
-        cookies = {cookie_name(self.port): self.token} if cookie else None
+        cookies = {cookie_name(self.port): read_key(self.token)} if cookie else None
         return httpx.Client(base_url=self.base, headers=headers, cookies=cookies, timeout=30)
 
     def stop(self, signal_number: int = signal.SIGINT, timeout: float = 60) -> int:
