@@ -103,7 +103,7 @@ class Console {
     this.attempt = 0;
     this.retry = 0;
     this.generation = 0;
-    this.loading = false; // the entries are being fetched: events wait in `queue`
+    this.loading = null; // the stream whose entries are being fetched: its events wait in `queue`
     this.queue = [];
     this.reloadAgain = false;
     this.incoming = []; // events not yet shown
@@ -208,14 +208,17 @@ class Console {
 
   /** Every entry afresh, and the graph; events meanwhile wait, then apply in order. */
   async #reload() {
-    if (this.loading) {
+    const stream = this.stream;
+    // A load for an earlier stream (still waiting for its answer) is no load
+    // for this one: it gives up when it sees the stream changed.
+    if (this.loading === stream) {
       this.reloadAgain = true;
       return;
     }
     runNow(this.applyIncoming); // what came before, in order, before what comes meanwhile
-    this.loading = true;
+    this.loading = stream;
+    this.reloadAgain = false;
     this.queue = [];
-    const stream = this.stream;
     const graphDrawn = this.graph.load(() => this.table.entries.values());
     try {
       do {
@@ -234,14 +237,14 @@ class Console {
       if (stream === this.stream) this.#lost(error.message);
       return;
     } finally {
-      this.loading = false;
+      if (this.loading === stream) this.loading = null;
     }
     this.#summarise();
     await graphDrawn;
   }
 
   #received(event) {
-    if (this.loading) {
+    if (this.loading === this.stream) {
       this.queue.push(event);
       if (this.queue.length > QUEUE_LIMIT) {
         this.queue = [];

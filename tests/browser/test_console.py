@@ -30,7 +30,7 @@ from .watch import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Locator, Page, Route
 
 
 def _open(page: Page, system: System) -> dict[str, Any]:
@@ -249,6 +249,37 @@ def test_the_page_reconnects_after_the_supervisor_restarts(
             expect(_row(page, "web")).to_have_attribute("data-state", "ready")
             new = _pid_shown(page, "web", other_than=old["web"]["pid"])
             assert new == entries(stack)["web"]["pid"]
+
+
+def test_a_new_supervisor_while_the_first_entries_are_still_coming(page: Page) -> None:
+    """The page's first `GET /v1/entries` is held until after `up` has stopped
+    and a new one has started: the new connection reads the entries itself
+    (it once waited for the held request, which then belonged to a stream
+    gone, and stayed "connected" with no rows)."""
+    port = free_port()
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/v1/entries", hold_the_first)
+    with a_stack(BROWSER_STACK) as stack:
+        with web_up(stack, f"127.0.0.1:{port}") as first:
+            all_in(stack, EXPECTED_STATES)
+            with page.expect_request("**/v1/entries"):
+                page.goto(System(stack, first).url)
+            expect(page.locator("#connection")).to_have_attribute("data-status", "connecting")
+            assert held
+            first.stop(signal.SIGTERM)
+        with web_up(stack, f"127.0.0.1:{port}"):
+            all_in(stack, EXPECTED_STATES)
+            expect(page.locator("#connection")).to_have_attribute("data-status", "connected")
+            held[0].abort()
+            for entry, state in EXPECTED_STATES.items():
+                expect(_row(page, entry)).to_have_attribute("data-state", state)
 
 
 def test_the_web_command_serves_the_console_of_a_detached_system(page: Page) -> None:
