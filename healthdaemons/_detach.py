@@ -48,7 +48,10 @@ def detach(args: argparse.Namespace, parser: argparse.ArgumentParser, paths: Con
         _check_writable(Path(args.record))
     if args.web is not None:
         _check_free(args.web, args.listen_remote)
-    with paths.log.open("ab") as log:
+    # Readable by this user alone, as the token files: `up` prints its tokens there.
+    fd = os.open(paths.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as log:
         start = log.tell()
         child = subprocess.Popen(
             [sys.executable, "-m", "healthdaemons", *up_again(args, parser)],

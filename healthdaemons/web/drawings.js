@@ -23,6 +23,7 @@ export class Timeline {
     this.gap = TIMELINE_GAP_MS; // between two requests, longer for a drawing slow to come
     this.available = true;
     this.connected = false;
+    this.connections = 0; // how many times the page connected: a late end-of-run drawing must not undo a new one
     const zoomed = () => {
       live.checked = false;
       this.#request();
@@ -43,6 +44,7 @@ export class Timeline {
 
   /** (Re)connected: the server may be another one, so ask again. */
   connect() {
+    this.connections += 1;
     this.connected = true;
     this.available = true;
     this.#request();
@@ -60,7 +62,9 @@ export class Timeline {
     if (this.live.checked && this.available && !this.running) {
       this.connected = true;
       this.dirty = true;
-      this.#draw().finally(() => this.disconnect());
+      const connection = this.connections;
+      // Unless the page has connected again meanwhile (a new supervisor).
+      this.#draw().finally(() => connection === this.connections && this.disconnect());
     }
   }
 

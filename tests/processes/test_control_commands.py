@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -340,6 +341,8 @@ def test_a_detached_up_ignores_sighup_and_stops_in_order_on_sigterm() -> None:
         stack.run("wait", name, "--timeout", "60")
         assert alive(up)
         paths_log = next((stack.directory / "run").rglob("*.log"))
+        # This user's alone: `up` prints its tokens there (--listen, --web).
+        assert stat.S_IMODE(paths_log.stat().st_mode) == 0o600
         until(lambda: "SIGHUP ignored" in paths_log.read_text(), what="the note in the log")
         os.kill(up, signal.SIGTERM)
         gone(up)
