@@ -6,7 +6,7 @@ import { RequestError, fitSvg, getText, parseSvg, reveal, show } from "./api.js"
 
 const TIMELINE_GAP_MS = 1000;
 const TIMELINE_GAP_MAX_MS = 10000;
-const TIMELINE_SHARE = 5; // a long run's big drawing: about a fifth of the time on it, at most
+const TIMELINE_SHARE = 10; // a long run's big drawing: about a tenth of the time on it, at most
 const LIFECYCLE_KEEP = 18; // three kinds x six states
 
 function missing(error) {
