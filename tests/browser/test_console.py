@@ -25,12 +25,16 @@ from .watch import (
     collect_applied,
     fills_seen,
     rgb,
+    seconds_to_show,
     wait_for_states,
     watch_states,
 )
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page, Route
+
+SHOWN_WITHIN = 3.0
+"""Seconds from an event leaving `up` to the page showing it, at most, in a test."""
 
 
 def _open(page: Page, system: System) -> dict[str, Any]:
@@ -154,9 +158,22 @@ def test_a_process_killed_from_outside_turns_its_node_failing_and_back(
     assert isinstance(web, int)
     expect(_node(page, "web")).to_have_attribute("data-state", "ready")
     watch_states(page, "web", "#graph", 'g.node[data-entry="web"]')
+    collect_applied(page)
     os.kill(web, signal.SIGKILL)
     gone(web)
     wait_for_states(page, "web", ["ready", "failing", "ready"])
+    # Shown as the events came: the issue asks for a second; the bound here is
+    # loose for a loaded 2-core machine, and bench/bench_web.py measures the
+    # figure (p95 150 ms at 50 events a second).
+    shown = [
+        event
+        for event in applied(page)
+        if event["type"] == "transitioned" and event["entry"] == "web"
+    ]
+    dests = [event["dest"] for event in shown]
+    assert "failing" in dests and dests[-1] == "ready", dests
+    late = [round(seconds_to_show(event), 3) for event in shown]
+    assert max(late) < SHOWN_WITHIN, late
     assert fills_seen(page, "web")["failing"] == rgb(data["palette"]["failing"]["fill"])
     expect(_node(page, "web")).to_have_attribute("data-state", "ready")
     assert _fill(_node(page, "web")) == rgb(data["palette"]["ready"]["fill"])

@@ -3,6 +3,7 @@ that lasts a few milliseconds is kept even if no poll of ours would see it."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ _WATCH = """
 _APPLIED = """
 () => {
   window.__applied = [];
-  document.addEventListener("healthdaemons:applied", (e) => window.__applied.push(e.detail));
+  document.addEventListener("healthdaemons:applied", (e) =>
+    window.__applied.push({...e.detail, shown_at: Date.now() / 1000}));
 }
 """
 
@@ -105,8 +107,20 @@ def collect_applied(page: Page) -> None:
 
 
 def applied(page: Page) -> list[dict[str, Any]]:
+    """The events the page showed since `collect_applied`, each with
+    `shown_at`: the wall-clock second the page had it in its DOM."""
     events: list[dict[str, Any]] = page.evaluate("() => window.__applied")
     return events
+
+
+def seconds_to_show(event: dict[str, Any]) -> float:
+    """From an event leaving `up` to the page showing it. `at` is `up`'s
+    event loop's clock, asyncio's `time.monotonic()`, the same clock in
+    every process of the machine; `shown_at` is the wall clock."""
+    wall_minus_monotonic = time.time() - time.monotonic()
+    shown_at: float = event["shown_at"]
+    at: float = event["at"]
+    return shown_at - (at + wall_minus_monotonic)
 
 
 def in_order(seen: list[str], expected: list[str]) -> bool:
