@@ -158,11 +158,11 @@ class WebConsole:
                 return True
         return False
 
-    async def _login(self, given: str, cookie_name: str, send: Send) -> None:
+    async def _login(self, given: str, cookie: str, send: Send) -> None:
         if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
             await _refuse(send, 401, "this token is wrong: open the URL that was printed", False)
             return
-        cookie = f"{cookie_name}={self._read_key.decode()}; HttpOnly; SameSite=Strict; Path=/"
+        set_cookie = f"{cookie}={self._read_key.decode()}; HttpOnly; SameSite=Strict; Path=/"
         await send(
             {
                 "type": "http.response.start",
@@ -170,7 +170,7 @@ class WebConsole:
                 "headers": [
                     # A fragment is never sent to a server, nor in a Referer.
                     (b"location", b"/#token=" + self._token),
-                    (b"set-cookie", cookie.encode()),
+                    (b"set-cookie", set_cookie.encode()),
                     (b"content-length", b"0"),
                 ],
             }
