@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestGuard", "allowed_host"]
+__all__ = ["RequestGuard", "allowed_host", "first_headers", "json_error"]
 
 
 class RequestGuard:
@@ -48,12 +48,10 @@ class RequestGuard:
             # CORS to them): none is served, so none is let in.
             await send({"type": "websocket.close", "code": 1008})
             return
-        headers: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
-            headers.setdefault(name, value)
+        headers = first_headers(scope)
         refusal = self._refusal(scope, headers)
         if refusal is not None:
-            await _answer(send, *refusal)
+            await json_error(send, *refusal)
             return
         started = False
 
@@ -69,7 +67,7 @@ class RequestGuard:
                 f"control API: {scope['method']} {scope['path']} failed: {error!r} (a bug)"
             )
             if not started:
-                await _answer(send, 500, f"internal error: {error!r}")
+                await json_error(send, 500, f"internal error: {error!r}")
 
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         host = headers.get(b"host", b"").decode("latin-1")
@@ -103,7 +101,16 @@ def allowed_host(host: str, listen_host: str) -> bool:
     return True
 
 
-async def _answer(send: Send, status: int, error: str) -> None:
+def first_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by name, the first of each (names come lower-case)."""
+    headers: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name, value)
+    return headers
+
+
+async def json_error(send: Send, status: int, error: str) -> None:
+    """`{"error": error}` with `status` (and the Bearer challenge with a 401)."""
     body = json.dumps({"error": error}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:

@@ -27,6 +27,7 @@ __all__ = [
     "holder",
     "private_directory",
     "runtime_directory",
+    "write_private",
 ]
 
 _NAME_LIMIT = 32
@@ -193,3 +194,14 @@ def holder(paths: ControlPaths) -> int | None:
     finally:
         os.close(fd)
     return None
+
+
+def write_private(path: Path, text: str) -> None:
+    """A new file (never an existing one, nor through a link another user put
+    there), readable by this user alone; `FileExistsError` if another process
+    made one at `path` meanwhile."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as stream:
+        os.fchmod(fd, 0o600)
+        stream.write(text)

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp
 from ._control_api import ControlState, build_app
 from ._control_guard import RequestGuard
 from ._control_options import ControlOptions
-from ._control_paths import PidLock
+from ._control_paths import PidLock, write_private
 from ._web_page import WebConsole, web_url
 from ._web_token import web_token
 
@@ -110,7 +110,7 @@ class ControlServer:
             if self.options.listen is not None:
                 self._tcp = tcp_socket(*self.options.listen)
                 self.token = secrets.token_urlsafe(32)
-                _write_private(paths.token, self.token + "\n")
+                write_private(paths.token, self.token + "\n")
             if self.options.web is not None:
                 self._web = tcp_socket(*self.options.web, flag="--web")
                 self.web_token = web_token(paths.web_token)
@@ -278,16 +278,6 @@ def tcp_socket(host: str, port: int, flag: str = "--listen") -> socket.socket:
         raise ValueError(f"{flag} {shown}:{port}: {error.strerror or error}") from error
     listener.listen(BACKLOG)
     return listener
-
-
-def _write_private(path: Path, text: str) -> None:
-    """A new file (never an existing one, nor through a link another user put
-    there), readable by this user alone."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as stream:
-        os.fchmod(fd, 0o600)
-        stream.write(text)
 
 
 class _Reported(logging.Handler):

@@ -19,7 +19,7 @@ from contextlib import aclosing
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio import CancelScope
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -30,6 +30,7 @@ __all__ = [
     "KEEP_ALIVE",
     "EventHub",
     "ServerSentEvents",
+    "cancel_on_disconnect",
     "output_json",
     "output_stream",
 ]
@@ -64,7 +65,7 @@ class ServerSentEvents(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_cancel_on_disconnect, receive, tasks)
+            tasks.start_soon(cancel_on_disconnect, receive, tasks.cancel_scope)
             # Closed however the loop ends (a client gone mid-send too), so
             # that the stream's `finally` runs now, not when collected.
             async with aclosing(self._messages()) as chunks:
@@ -74,10 +75,11 @@ class ServerSentEvents(Response):
             tasks.cancel_scope.cancel()
 
 
-async def _cancel_on_disconnect(receive: Receive, tasks: TaskGroup) -> None:
+async def cancel_on_disconnect(receive: Receive, scope: CancelScope) -> None:
+    """Cancel `scope` once the client has gone (a response being streamed to it)."""
     while (await receive())["type"] != "http.disconnect":
         pass
-    tasks.cancel_scope.cancel()
+    scope.cancel()
 
 
 END_MESSAGE = message("end", {})

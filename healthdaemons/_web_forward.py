@@ -11,12 +11,10 @@ token (`_web_token`). Ctrl-C or SIGTERM end it.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -25,10 +23,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ._client_transport import Transport
 from ._control_api import BODY_TIMEOUT, MAX_BODY
-from ._control_guard import RequestGuard
+from ._control_guard import RequestGuard, json_error
 from ._control_options import parse_listen
 from ._control_paths import ControlPaths
 from ._control_server import serve_on, tcp_socket
+from ._control_streams import cancel_on_disconnect
 from ._web_page import WebConsole, web_url
 from ._web_token import web_token
 
@@ -67,10 +66,10 @@ class Forwarder:
         with anyio.move_on_after(BODY_TIMEOUT):
             body = await _body(receive)
         if body is None:
-            await _error(send, 408, f"request body not received within {BODY_TIMEOUT:g} s")
+            await json_error(send, 408, f"request body not received within {BODY_TIMEOUT:g} s")
             return
         if len(body) > MAX_BODY:
-            await _error(send, 413, f"request body too large (at most {MAX_BODY} bytes)")
+            await json_error(send, 413, f"request body too large (at most {MAX_BODY} bytes)")
             return
         headers = [(k, v) for k, v in scope["headers"] if k.lower() in _PASSED]
         # The path as sent (an entry id may be percent-encoded), and its query.
@@ -88,7 +87,7 @@ class Forwarder:
             except httpx.TransportError:
                 # No socket, a socket left by a killed `up`, or one that
                 # closed before answering (an `up` going away).
-                await _error(send, 503, self._absent)
+                await json_error(send, 503, self._absent)
                 return
             try:
                 await _relay(answer, receive, send)
@@ -113,7 +112,7 @@ async def _relay(answer: httpx.Response, receive: Receive, send: Send) -> None:
     headers = [(k, v) for k, v in answer.headers.raw if k.lower() not in _DROPPED]
     await send({"type": "http.response.start", "status": answer.status_code, "headers": headers})
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_cancel_on_disconnect, receive, tasks.cancel_scope.cancel)
+        tasks.start_soon(cancel_on_disconnect, receive, tasks.cancel_scope)
         try:
             async for chunk in answer.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -121,12 +120,6 @@ async def _relay(answer: httpx.Response, receive: Receive, send: Send) -> None:
             pass
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         tasks.cancel_scope.cancel()
-
-
-async def _cancel_on_disconnect(receive: Receive, cancel: Callable[[], None]) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    cancel()
 
 
 async def _body(receive: Receive) -> bytes:
@@ -139,13 +132,6 @@ async def _body(receive: Receive) -> bytes:
         body += message.get("body", b"")
         if len(body) > MAX_BODY or not message.get("more_body", False):
             return bytes(body)
-
-
-async def _error(send: Send, status: int, error: str) -> None:
-    data = json.dumps({"error": error}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
 
 
 def run_web(config: str | None, control_socket: str | None, web: str, remote: bool) -> int:

@@ -28,6 +28,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._control_guard import first_headers, json_error
+
 __all__ = [
     "DATA_MARKER",
     "SECURITY_HEADERS",
@@ -115,7 +117,7 @@ class WebConsole:
         if path == "/" and "token" in query and method in _SAFE_METHODS:
             await self._login(query["token"][-1], cookie_name(_port(scope)), send)
             return
-        headers = _headers(scope)
+        headers = first_headers(scope)
         authorization = headers.get(b"authorization")
         bearer = authorization is not None and self._bearer(authorization)
         if authorization is not None and not bearer:
@@ -216,13 +218,6 @@ async def _static(name: str, method: str, send: Send) -> None:
         await _answer(send, 200, kind, body, method)
 
 
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    headers: dict[bytes, bytes] = {}
-    for name, value in scope["headers"]:
-        headers.setdefault(name, value)
-    return headers
-
-
 def _with_security_headers(send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -237,8 +232,7 @@ def _with_security_headers(send: Send) -> Send:
 
 async def _refuse(send: Send, status: int, error: str, as_json: bool) -> None:
     if as_json:
-        body = json.dumps({"error": error}).encode()
-        await _answer(send, status, "application/json", body, "GET", bearer=status == 401)
+        await json_error(send, status, error)
         return
     text = html.escape(error)
     page = (

@@ -10,6 +10,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from ._control_paths import write_private
+
 __all__ = ["web_token"]
 
 _TOKEN_BYTES = 32
@@ -25,19 +27,14 @@ def web_token(path: Path) -> str:
     if kept is not None:
         return kept
     token = secrets.token_urlsafe(_TOKEN_BYTES)
-    path.unlink(missing_ok=True)
-    # O_EXCL: never through a link someone put there.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        write_private(path, token + "\n")
     except FileExistsError:
         # Another `up --web` or `web` of the same file wrote it first: theirs stands.
         kept = _read(path)
         if kept is None:
             raise ValueError(f"web token {path}: cannot be created") from None
         return kept
-    with os.fdopen(fd, "w", encoding="ascii") as stream:
-        os.fchmod(fd, 0o600)
-        stream.write(token + "\n")
     return token
 
 
