@@ -17,6 +17,11 @@ from ._command_process import SpawnSettings as SpawnSettings
 from ._config import describe_plan as describe_plan
 from ._config import load_config as load_config
 from ._config import start_layers as start_layers
+from ._config_file import ConfigFile as ConfigFile
+from ._config_file import ConfigProbe as ConfigProbe
+from ._config_file import ConfigService as ConfigService
+from ._config_file import ContainerImage as ContainerImage
+from ._config_file import read_config as read_config
 from ._daemons import Daemons as Daemons
 from ._defaults import defaults_table as defaults_table
 from ._entry_view import EntryView as EntryView
@@ -71,6 +76,10 @@ __all__ = (
     "WATCH_LOGGER",
     "CheckFn",
     "Command",
+    "ConfigFile",
+    "ConfigProbe",
+    "ConfigService",
+    "ContainerImage",
     "DaemonOptions",
     "Daemons",
     "EntryKind",
@@ -122,6 +131,7 @@ __all__ = (
     "load_config",
     "load_events",
     "load_system",
+    "read_config",
     "reap_orphans",
     "signal_name",
     "start_layers",

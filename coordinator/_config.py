@@ -14,8 +14,10 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from ._config_container import ContainerDefaults, read_container_defaults
 from ._config_hints import TOP_KEY_HINTS
 from ._config_logs import check_log_files, with_log_dir
 from ._config_schema import Service, read_service
@@ -29,13 +31,13 @@ from ._programs import command_problem
 from ._selection import read_selection_keys, select_services
 from .errors import ConfigError, ValidationError
 
-__all__ = ["describe_plan", "load_config", "start_layers"]
+__all__ = ["CheckedFile", "describe_plan", "load_config", "read_checked", "start_layers"]
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """A config file larger than this is refused (a system of 20,000 services
 takes about 2 MB): a mistaken path must not fill the memory."""
 
-_TOP_KEYS = ("orphan_guard", "services")
+_TOP_KEYS = ("orphan_guard", "container", "services")
 _DECLARED_TWICE = re.compile(
     r"^Cannot (?:declare (?P<a>\(.*\)) twice|redefine namespace (?P<b>\(.*\))) "
     r"\(at line (?P<line>\d+), column \d+\)$"
@@ -78,7 +80,7 @@ def load_config(
         data = _read_toml(name)
         base = Path(name).resolve().parent
         data, variables = interpolated(data, base)
-        orphan_guard, read = _read_services(data, base, variables)
+        orphan_guard, _, read = _read_services(data, base, variables)
         read = with_log_dir(read, log_dir)
         ordered = _dependency_order(read)
         chosen = select_services(ordered, _ids(services), _ids(profiles), dependencies)
@@ -89,6 +91,37 @@ def load_config(
             _check_programs(kept)
             check_log_files(kept, log_dir)
         return daemons
+    except Problem as problem:
+        raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """A config file read whole and checked, as `load_config` checks it, with
+    what a run does not need: each service's table as written (variables
+    substituted) and the container tables. `read_config` makes it data."""
+
+    path: str
+    base: Path
+    """The file's directory (symbolic links followed): relative paths start here."""
+    orphan_guard: bool
+    container: ContainerDefaults
+    services: tuple[Service, ...]
+    """Every service, disabled ones included, requirements first."""
+
+
+def read_checked(path: str | os.PathLike[str]) -> CheckedFile:
+    """The file at `path`, checked as `load_config(path)` checks it (programs
+    not looked for). Raises `ConfigError`."""
+    name = os.fspath(path)
+    try:
+        data = _read_toml(name)
+        base = Path(name).resolve().parent
+        data, variables = interpolated(data, base)
+        orphan_guard, defaults, read = _read_services(data, base, variables)
+        ordered = _dependency_order(read)
+        _build(ordered, orphan_guard)  # the builder's own checks
+        return CheckedFile(name, base, orphan_guard, defaults, tuple(ordered))
     except Problem as problem:
         raise ConfigError(f"{name}: {problem}", entry=problem.entry) from problem.__cause__
 
@@ -190,18 +223,23 @@ def _toml_problem(error: tomllib.TOMLDecodeError) -> Problem:
 
 def _read_services(
     data: dict[str, object], base: Path, variables: Mapping[str, str]
-) -> tuple[bool, list[Service]]:
+) -> tuple[bool, ContainerDefaults, list[Service]]:
     top = Table((), data)
     top.only(_TOP_KEYS, TOP_KEY_HINTS)
     orphan_guard = top.boolean("orphan_guard", False)
+    defaults = read_container_defaults(top)
     services = top.table("services")
     if services is None or not services.values:
         raise Problem("no services: add a [services.NAME] table")
     tables = services.values
-    return orphan_guard, [
-        read_selection_keys(read_service(id, tables[id], tables, base, variables), tables[id])
-        for id in tables
-    ]
+    return (
+        orphan_guard,
+        defaults,
+        [
+            read_selection_keys(read_service(id, tables[id], tables, base, variables), tables[id])
+            for id in tables
+        ],
+    )
 
 
 def _ids(names: Sequence[str]) -> list[str]:

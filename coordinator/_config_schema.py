@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from statemachines import EntryKind
 
 from ._command import Command
 from ._config_checks import read_liveness, read_ready
+from ._config_container import ServiceContainer, read_service_container
 from ._config_hints import SERVICE_KEY_HINTS
 from ._config_table import Problem, Table, key_path, type_name
 from ._defaults import (
@@ -72,6 +73,7 @@ _SERVICE_KEYS = (
     "ready",
     "profiles",
     "disabled",
+    "container",
 )
 _KINDS = {kind.value: kind for kind in EntryKind}
 
@@ -86,6 +88,10 @@ class Service:
     """What it runs, by key (`command`, `ready.script`), for checks of the host."""
     profiles: tuple[str, ...] = ()
     disabled: bool = False
+    container: ServiceContainer | None = None
+    """`[services.ID.container]`: for `healthdaemons export` only."""
+    table: Mapping[str, object] | None = None
+    """The service's table as read (variables substituted), for `export`."""
 
     @property
     def requires(self) -> Sequence[str]:
@@ -102,6 +108,23 @@ def read_service(
     """The service `[services.ID]`; `services` are all the file's (each id's
     table, as read), `base` its directory, `variables` those that its env
     files' values may use."""
+    service = _read_service(id, value, services, base, variables)
+    assert isinstance(value, dict)
+    table = Table(("services", id), value, id)
+    container = read_service_container(table, _read_kind(table))
+    if container is not None and container.ready is not None:
+        process = next((run for key, run in service.commands if key == "command"), None)
+        read_ready(container.ready, _read_kind(table), base, process)  # checked like `ready`
+    return replace(service, container=container, table=value)
+
+
+def _read_service(
+    id: str,
+    value: object,
+    services: Mapping[str, object],
+    base: Path,
+    variables: Mapping[str, str],
+) -> Service:
     where = key_path("services", id)
     problem = entry_id_problem(id)
     if problem is not None:

@@ -19,7 +19,7 @@ from ._validation import (
     text_problem,
 )
 
-__all__ = ["Problem", "Table", "key_path", "type_name"]
+__all__ = ["Problem", "Table", "key_path", "scalar", "type_name"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -47,7 +47,7 @@ _INTEGER = re.compile(r"[+-]?(0|[1-9](_?[0-9])*)")
 _FLOAT = re.compile(r"[+-]?(0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?")
 
 
-def _scalar(value: object) -> object:
+def scalar(value: object) -> object:
     """A value that variables made, as the number or boolean its text is in
     TOML (`"${PORT}"` with PORT=8080 is 8080); any other value as it is."""
     if not isinstance(value, Substituted):
@@ -95,14 +95,14 @@ class Table:
         return name in self.values
 
     def boolean(self, name: str, default: bool) -> bool:
-        value = _scalar(self.values.get(name, default))
+        value = scalar(self.values.get(name, default))
         if not isinstance(value, bool):
             raise self.problem(name, f"must be a boolean, not {type_name(value)}")
         return value
 
     def option(self, name: str, default: float) -> float:
         """A duration, by the option's rule in `OPTION_RULES`, as the builder checks it."""
-        value = _scalar(self.values.get(name, default))
+        value = scalar(self.values.get(name, default))
         problem = option_problem(name, value)
         if problem is not None:
             raise self.problem(name, problem)
@@ -112,7 +112,7 @@ class Table:
         """A count or a port, by the option's rule in `OPTION_RULES`; `None` if not given."""
         if name not in self.values:
             return None
-        value = _scalar(self.values[name])
+        value = scalar(self.values[name])
         problem = option_problem(name, value)
         if problem is not None:
             raise self.problem(name, problem)
