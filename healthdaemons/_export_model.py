@@ -1,11 +1,22 @@
-"""What every exporter shares: the error for a system that cannot be carried
-to a target, and the image a service runs in there."""
+"""What every exporter shares: what it gives back, the error for a system
+that cannot be carried to a target, and the image a service runs in there."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from coordinator import ConfigService, ContainerImage
 
-__all__ = ["ExportError", "require_image"]
+from ._fidelity import FidelityReport
+
+__all__ = ["ExportError", "Exported", "require_image"]
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    files: tuple[tuple[str, str], ...]
+    """(file name, text); each text starts with the generated-by line and the report."""
+    report: FidelityReport
 
 
 class ExportError(Exception):
