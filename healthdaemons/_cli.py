@@ -25,7 +25,9 @@ from ._cli_arguments import (
     client_arguments,
     events_arguments,
     explore_arguments,
+    export_arguments,
     graph_arguments,
+    import_arguments,
     lifecycle_arguments,
     logs_arguments,
     no_arguments,
@@ -244,6 +246,27 @@ def _explore_command(args: argparse.Namespace) -> int:
     )
 
 
+def _export_command(args: argparse.Namespace) -> int:
+    if args.target == "compose" and (args.single_pod or args.namespace is not None):
+        raise UsageError("--single-pod and --namespace are for `export kubernetes`")
+    from ._export_commands import export
+
+    return export(
+        args.target,
+        args.config,
+        args.output,
+        single_pod=args.single_pod,
+        namespace=args.namespace,
+        force=args.force,
+    )
+
+
+def _import_command(args: argparse.Namespace) -> int:
+    from ._export_commands import import_file
+
+    return import_file(args.source, args.output, args.format, force=args.force)
+
+
 def _client(args: argparse.Namespace, work: Callable[[ControlClient], Awaitable[int]]) -> int:
     return control.run_client(args, work)
 
@@ -353,6 +376,23 @@ COMMANDS: dict[str, Subcommand] = {
         _explore_command,
         description="For systems of up to about 4 or 5 entries. Exit 1 with the path "
         "to a violation.",
+    ),
+    "export": Subcommand(
+        "write a system as a docker compose file or Kubernetes manifests, with a fidelity report",
+        export_arguments,
+        _export_command,
+        description="Each service runs in the image its [services.ID.container] table "
+        "names, or the file's default [container] image. The report (on stderr, and at the "
+        "top of what is written) says which guarantees the target keeps, approximates or "
+        "loses. Exit 2 for a mistake in the file or a service that cannot be exported.",
+    ),
+    "import": Subcommand(
+        "write a config file from a compose file, a process-compose file or a Procfile",
+        import_arguments,
+        _import_command,
+        description="The same commands with the same dependencies and readiness; the "
+        "report (on stderr, and at the top of the file) says what was not carried over "
+        "and why.",
     ),
     "ps": Subcommand(
         "list the entries of a running system: state, pid, uptime, restarts, health",

@@ -27,7 +27,9 @@ __all__ = [
     "client_arguments",
     "events_arguments",
     "explore_arguments",
+    "export_arguments",
     "graph_arguments",
+    "import_arguments",
     "lifecycle_arguments",
     "logs_arguments",
     "no_arguments",
@@ -272,6 +274,45 @@ def web_command_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a TOML file")
     _selection_arguments(parser, "check")
+
+
+def export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", choices=["compose", "kubernetes"], help="what to export to")
+    parser.add_argument("config", help="a TOML file")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="compose: the file to write; kubernetes: a directory (one file per "
+        "service) or a .yaml file (every document in one); default: stdout",
+    )
+    parser.add_argument(
+        "--single-pod",
+        action="store_true",
+        help="kubernetes: the whole system as one Pod, its daemons as native sidecars "
+        "(ordered start and shutdown kept)",
+    )
+    parser.add_argument("--namespace", metavar="NS", help="kubernetes: the namespace")
+    _force_argument(parser)
+
+
+def import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="a compose file, a process-compose file or a Procfile")
+    parser.add_argument("-o", "--output", metavar="FILE", help="the TOML file; default: stdout")
+    parser.add_argument(
+        "--format",
+        choices=["compose", "process-compose", "procfile"],
+        help="default: from the file's name and contents",
+    )
+    _force_argument(parser)
+
+
+def _force_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an output that healthdaemons did not write",
+    )
 
 
 def verify_arguments(parser: argparse.ArgumentParser) -> None:
