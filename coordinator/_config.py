@@ -107,7 +107,7 @@ class CheckedFile:
     orphan_guard: bool
     container: ContainerDefaults
     services: tuple[Service, ...]
-    """Every service, disabled ones included, requirements first."""
+    """Every service but the disabled ones (whatever its profiles), requirements first."""
 
 
 def read_checked(path: str | os.PathLike[str]) -> CheckedFile:
@@ -119,7 +119,9 @@ def read_checked(path: str | os.PathLike[str]) -> CheckedFile:
         base = Path(name).resolve().parent
         data, variables = interpolated(data, base)
         orphan_guard, defaults, read = _read_services(data, base, variables)
-        ordered = _dependency_order(read)
+        # Every profile active: an export carries the profiles (compose has them too).
+        every_profile = list(dict.fromkeys(p for service in read for p in service.profiles))
+        ordered = select_services(_dependency_order(read), [], every_profile, True)
         _build(ordered, orphan_guard)  # the builder's own checks
         return CheckedFile(name, base, orphan_guard, defaults, tuple(ordered))
     except Problem as problem:

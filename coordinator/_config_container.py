@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from statemachines import EntryKind
 
-from ._config_table import Problem, Table
+from ._config_table import Problem, Table, key_path
 
 __all__ = [
     "ContainerDefaults",
@@ -72,9 +72,11 @@ def read_service_container(service: Table, kind: EntryKind) -> ServiceContainer 
         return None
     table.only(_SERVICE_KEYS)
     # `[]`: the image's own entry point and command (an official image's server).
+    if kind is EntryKind.CHECK:
+        for name in ("command", "workdir", "ports", "volumes"):
+            if table.has(name):
+                raise table.problem(name, "not allowed for a check (it runs no process)")
     command = () if table.values.get("command") == [] else table.command("command")
-    if command is not None and kind is EntryKind.CHECK:
-        raise table.problem("command", "not allowed for a check (it runs no process)")
     ready = table.table("ready")
     if ready is not None:
         if kind is EntryKind.ONESHOT:
@@ -82,8 +84,8 @@ def read_service_container(service: Table, kind: EntryKind) -> ServiceContainer 
         given = [source for source in _CONTAINER_READY_SOURCES if ready.has(source)]
         if not given:
             raise Problem(
-                f"{'.'.join(ready.path)}: give one of port, url or script "
-                "(a container's readiness is probed from outside it)",
+                f"{key_path(*ready.path)}: give one of port, url or script "
+                "(a container's readiness is polled: log_line and notify have no equivalent)",
                 service.entry,
             )
     return ServiceContainer(

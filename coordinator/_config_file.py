@@ -122,8 +122,8 @@ class ConfigFile:
     base: Path
     orphan_guard: bool
     services: tuple[ConfigService, ...]
-    """Requirements first (the file's order among the others), disabled ones
-    left out."""
+    """Requirements first (the file's order among the others); disabled ones
+    left out, those of every profile kept."""
 
     def service(self, id: str) -> ConfigService:
         return next(service for service in self.services if service.id == id)
@@ -133,14 +133,11 @@ def read_config(path: str | os.PathLike[str]) -> ConfigFile:
     """The config file at `path`, checked as `load_config(path)` checks it
     (programs not looked for: they may run elsewhere). Raises `ConfigError`."""
     config = read_checked(path)
-    enabled = {service.id for service in config.services if not service.disabled}
-    services = tuple(
-        _service(config, service, enabled) for service in config.services if not service.disabled
-    )
+    services = tuple(_service(config, service) for service in config.services)
     return ConfigFile(config.path, config.base, config.orphan_guard, services)
 
 
-def _service(config: CheckedFile, service: Service, enabled: set[str]) -> ConfigService:
+def _service(config: CheckedFile, service: Service) -> ConfigService:
     table = service.table or {}
     options = service.options
     command = options.exec if isinstance(options, DaemonOptions | OneshotOptions) else None
@@ -154,8 +151,7 @@ def _service(config: CheckedFile, service: Service, enabled: set[str]) -> Config
     return ConfigService(
         id=service.id,
         kind=_kind(options),
-        # A disabled requirement is dropped, as `up` drops it (docs/config.md).
-        requires=tuple(id for id in service.requires if id in enabled),
+        requires=tuple(service.requires),
         command=None if command is None else _argv(command.command),
         env={name: str(value) for name, value in _table(table, "env").items()},
         env_files=tuple(config.base / str(name) for name in env_files),

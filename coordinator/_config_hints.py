@@ -12,7 +12,10 @@ from collections.abc import Mapping
 
 __all__ = ["SERVICE_KEY_HINTS", "TOP_KEY_HINTS"]
 
-_CONTAINERS = "not supported here (containers): run the program itself"
+_CONTAINERS = (
+    "put it in a [services.ID.container] table (used by healthdaemons export; "
+    "a local run runs the program itself)"
+)
 _READY = (
     "did you mean 'ready'? (a [services.ID.ready] table with one of port, url, script, "
     "log_line or notify)"
@@ -33,10 +36,11 @@ SERVICE_KEY_HINTS: Mapping[str, str] = {
     "deploy": "no replicas: declare each instance as a service",
     "scale": "no replicas: declare each instance as a service",
     "image": _CONTAINERS,
-    "build": _CONTAINERS,
+    "build": "not supported: build the image first, then name it in "
+    "[services.ID.container] image = ...",
     "ports": _CONTAINERS,
     "volumes": _CONTAINERS,
-    "networks": _CONTAINERS,
+    "networks": "not supported: services meet on this machine's addresses",
     # process-compose
     "readiness_probe": _READY,
     "liveness_probe": "did you mean 'liveness'?",

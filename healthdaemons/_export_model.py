@@ -19,7 +19,7 @@ class Exported:
     report: FidelityReport
 
 
-class ExportError(Exception):
+class ExportError(ValueError):
     """A system that cannot be exported to a target; the message names the
     service and the key (`services.api: no image to run it in: ...`)."""
 

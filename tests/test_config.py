@@ -29,6 +29,7 @@ from coordinator.checks import (
 )
 from coordinator.errors import ConfigError, ValidationError
 
+from .test_config_container import CONTAINER_MESSAGES
 from .test_config_variables import DOCUMENTED_MESSAGES
 from .test_selection import DOCUMENTED as SELECTION_MESSAGES
 
@@ -851,6 +852,7 @@ def test_the_documented_messages_are_the_real_ones() -> None:
     }
     known |= DOCUMENTED_MESSAGES  # variables, env files and compose's keys
     known |= set(SELECTION_MESSAGES)  # checked in tests/test_selection.py
+    known |= CONTAINER_MESSAGES  # checked in tests/test_config_container.py
     assert documented
     assert [m for m in documented if m not in known] == []
 

@@ -514,9 +514,10 @@ def test_an_env_file_path_may_be_interpolated(
         ("healthcheck", "{}", "unknown key; did you mean 'ready'?"),
         ("readiness_probe", "{}", "unknown key; did you mean 'ready'?"),
         ("liveness_probe", "{}", "unknown key; did you mean 'liveness'?"),
-        ("image", '"redis:7"', "unknown key; not supported here (containers): run the program"),
-        ("ports", '["80:80"]', "unknown key; not supported here (containers)"),
-        ("volumes", '["./data:/data"]', "unknown key; not supported here (containers)"),
+        ("image", '"redis:7"', "unknown key; put it in a [services.ID.container] table"),
+        ("ports", '["80:80"]', "unknown key; put it in a [services.ID.container] table"),
+        ("volumes", '["./data:/data"]', "unknown key; put it in a [services.ID.container] table"),
+        ("build", '"."', "unknown key; not supported: build the image first"),
         ("entrypoint", '["/init"]', "unknown key; did you mean 'command'?"),
         ("container_name", '"web"', "unknown key; the service's name is its table's"),
         ("deploy", "{ replicas = 2 }", "unknown key; no replicas: declare each instance"),
@@ -631,7 +632,8 @@ DOCUMENTED = [
     pytest.param(
         '[services.web]\ncommand = "x"\nready.port = 1\nimage = "nginx"\n',
         {},
-        "services.web.image: unknown key; not supported here (containers): run the program itself",
+        "services.web.image: unknown key; put it in a [services.ID.container] table "
+        "(used by healthdaemons export; a local run runs the program itself)",
         id="image",
     ),
 ]
