@@ -269,3 +269,8 @@ def test_every_requires_edge_is_a_depends_on(
         assert entry.get("stop_signal", "SIGTERM") == service.stop_signal
     report = export_compose(system, folder / "compose.yaml").report
     assert [kept.guarantee for kept in report.guarantees] == [key for key, _ in GUARANTEES]
+
+
+def test_the_docs_show_the_stacks_report() -> None:
+    report = (GOLDEN / "stack.compose.report.txt").read_text(encoding="utf-8")
+    assert f"```text\n{report}```" in (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
