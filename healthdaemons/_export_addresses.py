@@ -28,13 +28,19 @@ class LocalAddress:
 
 
 def local_addresses(service: ConfigService) -> Iterator[LocalAddress]:
-    """The local addresses in `service`'s command (in its container) and env values."""
+    """The local addresses in `service`'s command (in its container), env
+    values and, for a check, readiness script (a service's own script runs in
+    its own container, where 127.0.0.1 is the service)."""
     image = service.image
     command = image.command if image is not None else service.command
+    probe = service.container_probe if service.kind == "check" else None
+    script = None if probe is None else probe.script
     texts: list[tuple[str, str]] = []
     if command is not None:
         texts.append(("command", command if isinstance(command, str) else " ".join(command)))
     texts.extend((f"env.{name}", value) for name, value in service.env.items())
+    if script is not None:
+        texts.append(("ready.script", script if isinstance(script, str) else " ".join(script)))
     for where, text in texts:
         for match in _LOCAL.finditer(text):
             port = match["port"]

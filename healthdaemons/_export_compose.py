@@ -15,10 +15,9 @@ import yaml
 
 from coordinator import ConfigFile, ConfigProbe, ConfigService
 
-from ._export_addresses import owner_of_port, reach_url
 from ._export_compose_report import compose_report
 from ._export_model import Exported, ExportError, require_image
-from ._export_probes import ProbeCommand, log_line_wrapper, probe_command, tcp_probe
+from ._export_probes import ProbeCommand, log_line_wrapper, probe_command
 
 __all__ = ["export_compose"]
 
@@ -123,13 +122,7 @@ def _dependency(required: ConfigService) -> dict[str, Any]:
 
 
 def _healthcheck(system: ConfigFile, service: ConfigService, probe: ConfigProbe) -> dict[str, Any]:
-    url = None
-    if service.kind == "check" and probe.url is not None:
-        reached = reach_url(system, probe.url)
-        url = None if reached is None else reached[0]
-    command = probe_command(service, probe, url=url)
-    if service.kind == "check" and probe.kind == "port" and probe.port is not None:
-        command = _check_port(system, service, probe)
+    command = probe_command(service, probe, system)
     start_period = service.start_timeout if service.start_timeout is not None else START_PERIOD
     return {
         "test": _test(command),
@@ -139,13 +132,6 @@ def _healthcheck(system: ConfigFile, service: ConfigService, probe: ConfigProbe)
         "start_period": _duration(max(start_period, probe.grace_period)),
         "start_interval": _duration(HEALTH_START_INTERVAL),
     }
-
-
-def _check_port(system: ConfigFile, service: ConfigService, probe: ConfigProbe) -> ProbeCommand:
-    assert probe.port is not None
-    found = owner_of_port(system, probe.port)
-    host, port = ("127.0.0.1", probe.port) if found is None else (found[0].id, found[1])
-    return tcp_probe(host, port, probe.timeout)
 
 
 def _test(command: ProbeCommand) -> list[str]:

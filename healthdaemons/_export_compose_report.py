@@ -22,7 +22,8 @@ KEPT, APPROXIMATED, LOST = Fidelity.KEPT, Fidelity.APPROXIMATED, Fidelity.LOST
 def compose_report(system: ConfigFile) -> FidelityReport:
     services = system.services
     dependents = [service for service in services if service.requires]
-    wrapped = [service.id for service in services if _probe_kind(service) == "log_line"]
+    required = {id for service in services for id in service.requires}
+    wrapped = [s.id for s in services if s.id in required and _probe_kind(s) == "log_line"]
     gated = (
         (KEPT, "no service requires another.")
         if not dependents
@@ -224,7 +225,7 @@ def _readiness_notes(system: ConfigFile, service: ConfigService) -> Iterator[Ser
             ),
         )
         return
-    needs = probe_command(service, probe).needs
+    needs = probe_command(service, probe, system).needs
     needs_text = f"the healthcheck needs {needs} in the image" if needs else ""
     if probe.interval is None:
         yield ServiceNote(

@@ -20,8 +20,9 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from coordinator import ConfigProbe, ConfigService
+from coordinator import ConfigFile, ConfigProbe, ConfigService
 
+from ._export_addresses import owner_of_port, reach_url
 from ._export_model import ExportError
 
 __all__ = [
@@ -59,19 +60,25 @@ class ProbeCommand:
 
 
 def probe_command(
-    service: ConfigService, probe: ConfigProbe, *, url: str | None = None
+    service: ConfigService, probe: ConfigProbe, system: ConfigFile | None = None
 ) -> ProbeCommand:
     """`probe` (a `port`, `url`, `script` or `log_line` readiness of `service`)
-    as a command run in the service's own container; `url` replaces the
-    probe's URL (a check's, rewritten to reach another container). A `notify`
-    readiness is an `ExportError`."""
+    as a command run in the service's own container. A check's `127.0.0.1`
+    port or URL is pointed at the service of `system` that holds the port (by
+    its id: a compose service, a Kubernetes Service). A `notify` readiness is
+    an `ExportError`."""
+    check = system if service.kind == "check" else None
     if probe.kind == "port":
         assert probe.port is not None
-        if service.kind == "check":
-            return tcp_probe("127.0.0.1", probe.port, probe.timeout)
-        return listening_probe(probe.port)
+        if service.kind != "check":
+            return listening_probe(probe.port)
+        found = None if check is None else owner_of_port(check, probe.port)
+        host, port = ("127.0.0.1", probe.port) if found is None else (found[0].id, found[1])
+        return tcp_probe(host, port, probe.timeout)
     if probe.kind == "url":
-        return url_probe(url or probe.url or "", probe.timeout)
+        assert probe.url is not None
+        reached = None if check is None else reach_url(check, probe.url)
+        return url_probe(probe.url if reached is None else reached[0], probe.timeout)
     if probe.kind == "script":
         assert probe.script is not None
         if isinstance(probe.script, str):

@@ -274,3 +274,42 @@ def test_every_requires_edge_is_a_depends_on(
 def test_the_docs_show_the_stacks_report() -> None:
     report = (GOLDEN / "stack.compose.report.txt").read_text(encoding="utf-8")
     assert f"```text\n{report}```" in (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
+
+
+def test_a_check_reaches_the_service_that_holds_its_port(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        """
+[container]
+image = "x"
+[services.db]
+command = "db"
+ready.port = 5432
+[services.gate]
+kind = "check"
+requires = ["db"]
+ready.port = 5432
+[services.probe]
+kind = "check"
+ready.script = "pg_isready -h 127.0.0.1 -p 5432"
+"""
+    )
+    system = read_config(path)
+    _, document = exported(system, tmp_path / "c.yaml")
+    assert "nc -z -w 1 db 5432" in document["services"]["gate"]["healthcheck"]["test"][1]
+    words = " ".join(export_compose(system, tmp_path / "c.yaml").report.text().split())
+    assert "gate.ready.port: kept: port 5432 is db's: the healthcheck connects to db:5432." in words
+    assert (
+        "probe.ready.script: lost: names 127.0.0.1: in compose it is the container itself: "
+        "name the service instead." in words
+    )
+
+
+def test_a_log_line_with_a_real_time_stop_signal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[container]\nimage = "x"\n[services.w]\ncommand = "w"\nstop_signal = "SIGRTMIN+3"\n'
+        'ready.log_line = "up"\n'
+    )
+    with pytest.raises(ExportError, match=r"^services\.w\.ready\.log_line: .* SIGRTMIN\+3"):
+        export_compose(read_config(path), tmp_path / "c.yaml")
