@@ -184,7 +184,11 @@ def log_line_wrapper(
             "w=$!",
             # `wait` returns early when a trapped signal comes: wait again while the command lives.
             'while :; do wait "$c"; s=$?; kill -0 "$c" 2>/dev/null || break; done',
-            'wait "$w"; exit "$s"',
+            # The copy ends with the output; a process the command left behind may hold it
+            # open: give the copy 5 s, then end it, so that the container stops.
+            'i=0; while kill -0 "$w" 2>/dev/null && [ $i -lt 50 ]; do',
+            "  sleep 0.1 2>/dev/null || sleep 1; i=$((i + 1))",
+            'done; kill "$w" 2>/dev/null; wait "$w"; exit "$s"',
         ]
     )
     argv = ("sh", "-c", command) if isinstance(command, str) else command

@@ -150,3 +150,25 @@ def test_no_match_exit_status_and_last_line_kept(tmp_path: Path) -> None:
     assert out == "starting\nworker ready: none\ndying\n"
     assert process.returncode == 5
     assert not ready.exists()
+
+
+def test_a_process_left_holding_the_output_does_not_keep_it_running(tmp_path: Path) -> None:
+    """The command exits and leaves a process holding its output open: the
+    wrapper still exits with the command's status, within seconds (a
+    container must stop when its command does)."""
+    argv = log_line_wrapper(
+        service(tmp_path),
+        "sleep 1000 & echo $!; exit 3",
+        ready_file=str(tmp_path / "ready"),
+    )
+    process = start(tmp_path, argv)
+    assert process.stdout is not None
+    left = int(process.stdout.readline())
+    try:
+        process.wait(timeout=20)
+        assert process.returncode == 3
+    finally:
+        os.kill(left, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
