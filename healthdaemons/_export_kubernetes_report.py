@@ -161,7 +161,10 @@ def _report(system: ConfigFile, target: str, how: tuple, notes: Notes) -> Fideli
 
 
 def _edges(system: ConfigFile) -> list[tuple[str, str]]:
-    return [(service.id, id) for service in system.services for id in service.requires]
+    """(dependent, requirement), a daemon's first: the report's example."""
+    edges = [(service, id) for service in system.services for id in service.requires]
+    edges.sort(key=lambda edge: edge[0].kind != "daemon")
+    return [(service.id, id) for service, id in edges]
 
 
 def _ids(system: ConfigFile, kind: str) -> list[str]:
