@@ -17,7 +17,6 @@ from typing import Any
 
 from coordinator import ConfigFile, ConfigService
 
-from ._export_kubernetes_addresses import address_notes
 from ._export_kubernetes_container import PodVolumes
 from ._export_kubernetes_manifests import (
     check_names,
@@ -27,7 +26,7 @@ from ._export_kubernetes_manifests import (
     selector,
     system_name,
 )
-from ._export_kubernetes_notes import Notes
+from ._export_kubernetes_notes import Notes, address_notes
 from ._export_kubernetes_pod import export_pod
 from ._export_kubernetes_report import deployments_report
 from ._export_kubernetes_service import daemon_container, oneshot_container, service_notes

@@ -20,10 +20,10 @@ from typing import Any
 
 from coordinator import ConfigFile, ConfigService
 
-from ._export_kubernetes_addresses import address_notes, owner_of
+from ._export_addresses import owner_of_port
 from ._export_kubernetes_container import PodVolumes, container_ports
 from ._export_kubernetes_manifests import file_text, labels, metadata, selector, system_name
-from ._export_kubernetes_notes import Notes
+from ._export_kubernetes_notes import Notes, address_notes
 from ._export_kubernetes_probes import (
     handler,
     readiness_probe,
@@ -142,11 +142,11 @@ def _check_container(system: ConfigFile, check: ConfigService, notes: Notes) -> 
     target: Manifest = next(iter(action.values()))
     port = target.get("port")
     if isinstance(port, int) and probe.kind != "script" and "host" not in target:
-        owner = owner_of(system, port)
+        owner = owner_of_port(system, port)
         if owner is not None and owner[1] != port:
             target["port"] = owner[1]
             notes.add(check.id, "ready", Fidelity.APPROXIMATED,
-                      f"port {port} is {owner[0]}'s, which listens on {owner[1]} in its "
+                      f"port {port} is {owner[0].id}'s, which listens on {owner[1]} in its "
                       f"container: checked on port {owner[1]} of the pod")  # fmt: skip
     container["startupProbe"] = startup_probe(probe, action, None)
     container["readinessProbe"] = readiness_probe(probe, action)

@@ -20,8 +20,8 @@ from ._export_kubernetes_probes import (
     readiness_probe,
     startup_probe,
 )
-from ._export_model import require_image
-from ._export_shell_probes import log_line_command, ready_file_test
+from ._export_model import ExportError, require_image
+from ._export_probes import log_line_wrapper, probe_command
 from ._fidelity import Fidelity
 
 __all__ = ["daemon_container", "oneshot_container", "service_notes"]
@@ -41,17 +41,37 @@ def daemon_container(
     assert probe is not None  # a daemon always has a readiness check
     command = None
     if probe.kind == "log_line":
-        command = log_line_command(service, require_image(service).command, probe)
+        command = list(log_line_wrapper(service, _command(service)))
     container = service_container(system, service, notes, volumes, command=command)
-    action = handler(service, probe, ready_file=ready_file_test())
+    action = handler(service, probe, ready_file=_ready_file_test(service))
     if sidecar or service.start_timeout is not None or service.liveness is not None:
         container["startupProbe"] = startup_probe(probe, action, service.start_timeout)
     container["readinessProbe"] = readiness_probe(probe, action)
     if service.liveness is not None:
-        live = handler(service, service.liveness, ready_file=ready_file_test())
+        live = handler(service, service.liveness, ready_file=[])
         container["livenessProbe"] = liveness_probe(service.liveness, live)
     _probe_notes(service, notes)
     return container
+
+
+def _command(service: ConfigService) -> str | tuple[str, ...]:
+    command = require_image(service).command
+    if command is None:
+        raise ExportError(
+            f"services.{service.id}.ready.log_line: the wrapper that watches the output "
+            f"needs the command: give [services.{service.id}.container] command, or a "
+            f"readiness to probe in [services.{service.id}.container.ready] (port, url or "
+            "script)"
+        )
+    return command
+
+
+def _ready_file_test(service: ConfigService) -> list[str]:
+    probe = service.container_probe
+    assert probe is not None
+    if probe.kind != "log_line":
+        return []
+    return list(probe_command(service, probe).argv)
 
 
 def oneshot_container(
@@ -88,7 +108,7 @@ def _probe_notes(service: ConfigService, notes: Notes) -> None:
             Fidelity.APPROXIMATED,
             "the command runs under a POSIX-sh wrapper that copies its output, touches a "
             "ready file at the first matching line and passes the stop signal on; the "
-            "probe tests the file (the image needs sh, awk and mkfifo)",
+            "probe tests the file (the image needs sh, mkfifo and grep)",
         )
     if service.start_timeout is not None:
         notes.add(

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from coordinator import ConfigFile, ConfigService
 
-from ._export_kubernetes_addresses import owner_of
+from ._export_addresses import owner_of_port, reach_url
 from ._export_kubernetes_container import container_ports
 from ._export_kubernetes_notes import Notes
-from ._export_kubernetes_probes import LOCAL_HOSTS, probe_port, seconds
+from ._export_kubernetes_probes import LOCAL_HOSTS, probe_port
 from ._export_model import require_image
-from ._export_shell_probes import url_probe_command
+from ._export_probes import probe_command
 from ._fidelity import Fidelity
 
 __all__ = ["KUBECTL_IMAGE", "WAIT_IMAGE", "Gates", "gate_port", "service_ports", "waits"]
@@ -89,7 +89,7 @@ def _wait_for(
     if target.kind == "check":
         for id in target.requires:
             _wait_for(system, system.service(id), waiter, notes, gates, containers)
-        containers.setdefault(f"check-{target.id}", _check(system, target, waiter, notes))
+        containers.setdefault(f"check-{target.id}", _check(system, target, notes))
         return
     port = gate_port(target) if target.kind == "daemon" else None
     if port is not None:
@@ -122,62 +122,45 @@ def _kubectl(name: str, condition: str, kind: str, id: str) -> Manifest:
     }
 
 
-def _check(
-    system: ConfigFile, check: ConfigService, waiter: ConfigService, notes: Notes
-) -> Manifest:
+def _check(system: ConfigFile, check: ConfigService, notes: Notes) -> Manifest:
+    """An init container that runs `check`'s probe until it passes: a port or
+    URL of this file's services through their Services, in busybox; a
+    script in the check's image."""
     probe = check.container_probe
     assert probe is not None
-    name = f"check-{check.id}"
+    command = probe_command(check, probe, system)
+    loop = f'until "$@"; do echo waiting for {check.id}; sleep 1; done'
+    container: Manifest = {
+        "name": f"check-{check.id}",
+        "image": WAIT_IMAGE,
+        "command": ["sh", "-c", loop, "sh", *command.argv],
+    }
     if probe.kind == "script":
-        assert probe.script is not None
-        argv = ["sh", "-c", probe.script] if isinstance(probe.script, str) else list(probe.script)
         image = require_image(check)
-        loop = 'until "$@"; do echo waiting for the check; sleep 1; done'
-        return {
-            "name": name,
-            "image": image.image,
-            "command": ["sh", "-c", loop, "sh", *argv],
-            "workingDir": image.workdir,
-        }
-    if probe.kind == "port":
-        assert probe.port is not None
-        host, port = _reach(system, check, "127.0.0.1", probe.port, notes)
-        test = f"nc -z -w {seconds(probe.timeout)} {host} {port}"
+        container.update(image=image.image, workingDir=image.workdir)
     else:
+        _reach_note(system, check, notes)
+    return container
+
+
+def _reach_note(system: ConfigFile, check: ConfigService, notes: Notes) -> None:
+    probe = check.container_probe
+    assert probe is not None
+    if probe.kind == "url":
         assert probe.url is not None
-        test = url_probe_command(_reach_url(system, check, probe.url, notes), probe.timeout)
-    script = f"until {test}; do echo waiting for {check.id}; sleep 1; done"
-    return {"name": name, "image": WAIT_IMAGE, "command": ["sh", "-c", script]}
-
-
-def _reach_url(system: ConfigFile, check: ConfigService, url: str, notes: Notes) -> str:
-    parts = urlsplit(url)
-    if parts.hostname not in LOCAL_HOSTS:
-        return url
-    local = parts.port or (443 if parts.scheme == "https" else 80)
-    host, port = _reach(system, check, parts.hostname or "127.0.0.1", local, notes)
-    return urlunsplit(parts._replace(netloc=f"{host}:{port}"))
-
-
-def _reach(
-    system: ConfigFile, check: ConfigService, host: str, port: int, notes: Notes
-) -> tuple[str, int]:
-    owner = owner_of(system, port)
-    if owner is None:
-        notes.add(
-            check.id,
-            "ready",
-            Fidelity.LOST,
-            f"no service of this file has port {port}: checked at {host}:{port} in the "
-            "dependent's pod, which is not where the server runs",
-        )
-        return host, port
-    id, container_port = owner
-    notes.add(
-        check.id,
-        "ready",
-        Fidelity.APPROXIMATED,
-        f"{host}:{port} is {id}'s: checked at {id}:{container_port} (its Service) by the "
-        "init containers of the services that require it",
-    )
-    return id, container_port
+        reached = reach_url(system, probe.url)
+        if reached is None and urlsplit(probe.url).hostname not in LOCAL_HOSTS:
+            return
+        where = None if reached is None else reached[0]
+    else:
+        assert probe.port is not None
+        found = owner_of_port(system, probe.port)
+        where = None if found is None else f"{found[0].id}:{found[1]}"
+    if where is None:
+        notes.add(check.id, "ready", Fidelity.LOST,
+                  "no service of this file listens there: the dependents' init containers "
+                  "check 127.0.0.1, which is their own pod")  # fmt: skip
+    else:
+        notes.add(check.id, "ready", Fidelity.APPROXIMATED,
+                  f"checked at {where} (its Service) by the init containers of the services "
+                  "that require it, which need nc and wget (busybox)")  # fmt: skip
