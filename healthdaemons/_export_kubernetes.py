@@ -47,7 +47,7 @@ def export_kubernetes(
     system: ConfigFile, *, single_pod: bool, namespace: str | None = None
 ) -> Exported:
     """Raises `ExportError` for what cannot be carried (naming the service)."""
-    check_names(system)
+    check_names(system, namespace)
     for service in system.services:
         if service.kind != "check":
             require_image(service)

@@ -27,9 +27,15 @@ def system_name(system: ConfigFile) -> str:
     return kubernetes_name(Path(system.source).stem)
 
 
-def check_names(system: ConfigFile) -> None:
+def check_names(system: ConfigFile, namespace: str | None) -> None:
     """Every id must make Kubernetes names: a Service's name starts with a letter
-    (DNS-1035), and containers are named `wait-ID-created`."""
+    (DNS-1035), and containers are named `wait-ID-created`; a namespace is a
+    DNS-1123 label."""
+    if namespace is not None and kubernetes_name(namespace) != namespace:
+        raise ExportError(
+            f"--namespace {namespace!r}: not a Kubernetes namespace: lowercase letters, "
+            "digits and dashes, at most 63 characters, a letter or digit at each end"
+        )
     for service in system.services:
         if not service.id[0].isalpha() or len(service.id) > _LONGEST_ID:
             raise ExportError(

@@ -66,6 +66,7 @@ def export_pod(system: ConfigFile, namespace: str | None) -> Exported:
         container = daemon_container(system, service, notes, volumes, sidecar=False)
         name = main
     order = [service.id for service in ordered] + [name]
+    _shared_ports(system, notes)
     report = pod_report(system, notes, order, name)
     pod_name = system_name(system)
     spec: Manifest = {"terminationGracePeriodSeconds": _grace(system)}
@@ -114,6 +115,18 @@ def export_pod(system: ConfigFile, namespace: str | None) -> Exported:
             }
         )
     return Exported(((f"{pod_name}.yaml", file_text(system, report, documents)),), report)
+
+
+def _shared_ports(system: ConfigFile, notes: Notes) -> None:
+    """Containers of one pod share its network: two cannot listen on one port."""
+    holders: dict[tuple[int, str], str] = {}
+    for service in system.services:
+        for port, protocol, _ in container_ports(service):
+            first = holders.setdefault((port, protocol), service.id)
+            if first != service.id:
+                notes.add(service.id, "container.ports", Fidelity.LOST,
+                          f"{protocol} port {port} is also {first}'s: in one pod they share "
+                          "the network, so only one of them can listen on it")  # fmt: skip
 
 
 def _main_daemon(system: ConfigFile) -> str | None:

@@ -339,3 +339,20 @@ def test_an_id_that_is_no_kubernetes_name_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ExportError, match=r"^services\.1db: not a Kubernetes name"):
         export_kubernetes(read_config(path), single_pod=False)
+
+
+def test_a_namespace_must_be_a_kubernetes_name() -> None:
+    with pytest.raises(ExportError, match=r"^--namespace 'Prod_1': not a Kubernetes namespace"):
+        export_kubernetes(read_config(STACK), single_pod=False, namespace="Prod_1")
+
+
+def test_one_pod_reports_two_services_on_one_port(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    services = "".join(
+        f'[services.{id}]\ncommand = ["serve"]\nready.port = 80\n'
+        f'[services.{id}.container]\nports = ["80"]\n'
+        for id in ("a", "b")
+    )
+    path.write_text(f'[container]\nimage = "x"\n{services}')
+    notes = export_kubernetes(read_config(path), single_pod=True).report.notes
+    assert any(n.service == "b" and "also a's" in n.how for n in notes)
