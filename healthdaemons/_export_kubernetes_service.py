@@ -21,7 +21,7 @@ from ._export_kubernetes_probes import (
     startup_probe,
 )
 from ._export_model import ExportError, require_image
-from ._export_probes import log_line_wrapper, probe_command
+from ._export_probes import READY_FILE, log_line_wrapper, posix_regex, probe_command
 from ._fidelity import Fidelity
 
 __all__ = ["daemon_container", "oneshot_container", "service_notes"]
@@ -102,13 +102,16 @@ def _probe_notes(service: ConfigService, notes: Notes) -> None:
             "only on 127.0.0.1)",
         )
     elif probe.kind == "log_line":
+        assert probe.log_line is not None
+        posix, _ = posix_regex(probe.log_line, service.id)
         notes.add(
             service.id,
             f"{key}.log_line",
             Fidelity.APPROXIMATED,
-            "the command runs under a POSIX-sh wrapper that copies its output, touches a "
-            "ready file at the first matching line and passes the stop signal on; the "
-            "probe tests the file (the image needs sh, mkfifo and grep)",
+            "the command runs under a POSIX-sh wrapper that copies its output, touches "
+            f"{READY_FILE} at the first {probe.stream.replace('both', 'output')} line "
+            f"matching {posix!r} (grep -E) and passes the stop signals on; the probes test "
+            "the file. The image needs sh, mkfifo and grep.",
         )
     if service.start_timeout is not None:
         notes.add(

@@ -356,3 +356,15 @@ def test_one_pod_reports_two_services_on_one_port(tmp_path: Path) -> None:
     path.write_text(f'[container]\nimage = "x"\n{services}')
     notes = export_kubernetes(read_config(path), single_pod=True).report.notes
     assert any(n.service == "b" and "also a's" in n.how for n in notes)
+
+
+@pytest.mark.parametrize(
+    "report", ["stack.kubernetes.report.txt", "stack.kubernetes-pod.report.txt"]
+)
+def test_the_docs_show_the_stack_reports(report: str) -> None:
+    docs = "".join(
+        path.read_text()
+        for path in (ROOT / "docs" / "export.md", ROOT / "docs" / "export-kubernetes.md")
+        if path.exists()
+    )
+    assert (GOLDEN / report).read_text() in docs, f"docs: paste tests/golden/export/{report}"
