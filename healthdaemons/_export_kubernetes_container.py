@@ -25,7 +25,13 @@ from ._export_kubernetes_notes import Notes
 from ._export_model import require_image
 from ._fidelity import Fidelity
 
-__all__ = ["PodVolumes", "container_ports", "kubernetes_name", "service_container"]
+__all__ = [
+    "PodVolumes",
+    "container_ports",
+    "kubernetes_name",
+    "service_container",
+    "system_name",
+]
 
 Manifest = dict[str, Any]
 
@@ -191,7 +197,7 @@ def _mounts(
             )
         else:
             path = (system.base / source).resolve()
-            name = kubernetes_name(f"{_system_name(system)}-{_slug(source)}")
+            name = kubernetes_name(f"{system_name(system)}-{_slug(source)}")
             volumes.volumes[name] = {"name": name, "configMap": {"name": name}}
             if path.is_file():
                 mount["subPath"] = path.name
@@ -220,8 +226,11 @@ def _claim(system: ConfigFile, name: str) -> Manifest:
     }
 
 
-def _system_name(system: ConfigFile) -> str:
-    return kubernetes_name(Path(system.source).stem)
+def system_name(system: ConfigFile) -> str:
+    """The system's name in Kubernetes: its config file's name without `.toml`
+    (a Service's name must start with a letter)."""
+    name = kubernetes_name(Path(system.source).stem)
+    return name if name[0].isalpha() else kubernetes_name(f"system-{name}")
 
 
 def _slug(source: str) -> str:

@@ -10,7 +10,7 @@ import yaml
 
 from coordinator import ConfigFile
 
-from ._export_kubernetes_container import kubernetes_name
+from ._export_kubernetes_container import kubernetes_name, system_name
 from ._export_model import ExportError
 from ._fidelity import FidelityReport
 
@@ -20,11 +20,6 @@ Manifest = dict[str, Any]
 
 _LONGEST_ID = 47
 """So that `wait-ID-created`, the longest name made from an id, fits in 63."""
-
-
-def system_name(system: ConfigFile) -> str:
-    """The system's name in Kubernetes: its config file's name without `.toml`."""
-    return kubernetes_name(Path(system.source).stem)
 
 
 def check_names(system: ConfigFile, namespace: str | None) -> None:

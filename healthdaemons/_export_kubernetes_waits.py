@@ -26,7 +26,7 @@ from ._export_addresses import owner_of_port, reach_url
 from ._export_kubernetes_container import container_ports
 from ._export_kubernetes_notes import Notes
 from ._export_kubernetes_probes import LOCAL_HOSTS, probe_port
-from ._export_model import require_image
+from ._export_model import ExportError, require_image
 from ._export_probes import probe_command
 from ._fidelity import Fidelity
 
@@ -75,6 +75,12 @@ def waits(system: ConfigFile, service: ConfigService, notes: Notes, gates: Gates
     containers: dict[str, Manifest] = {}
     for id in service.requires:
         _wait_for(system, system.service(id), service, notes, gates, containers)
+    if service.id in containers:
+        raise ExportError(
+            f"services.{service.id}: its pod would have two containers named {service.id} "
+            "(its own and an init container that waits for one of its requirements): "
+            "rename it"
+        )
     return list(containers.values())
 
 

@@ -368,3 +368,15 @@ def test_the_docs_show_the_stack_reports(report: str) -> None:
         if path.exists()
     )
     assert (GOLDEN / report).read_text() in docs, f"docs: paste tests/golden/export/{report}"
+
+
+def test_a_pod_with_two_containers_of_one_name_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "1st.toml"
+    path.write_text(
+        '[container]\nimage = "x"\n[services.db]\ncommand = ["db"]\nready.port = 5432\n'
+        '[services.wait-db]\ncommand = ["w"]\nrequires = ["db"]\nready.port = 80\n'
+    )
+    with pytest.raises(ExportError, match=r"^services\.wait-db: its pod would have two"):
+        export_kubernetes(read_config(path), single_pod=False)
+    (pod,) = by_kind(export_kubernetes(read_config(path), single_pod=True), "Pod").values()
+    assert pod["metadata"]["name"] == "system-1st"  # a Service's name starts with a letter
