@@ -22,7 +22,7 @@ from coordinator import ConfigFile, read_config
 from healthdaemons._export_compose import export_compose
 from healthdaemons._export_model import ExportError
 from healthdaemons._export_probes import posix_regex
-from healthdaemons._fidelity import GUARANTEES
+from healthdaemons._fidelity import GUARANTEES, Fidelity
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "export"
@@ -223,6 +223,9 @@ def system_texts(draw: st.DrawFn) -> str:
                 lines.append('env = { URL = "http://127.0.0.1:10000/", PLAIN = "a$$b" }')
             if draw(st.booleans()):
                 lines.append(f"max_restarts = {draw(st.integers(0, 5))}")
+            user = draw(st.sampled_from([None, "1000", '"nobody"']))
+            if user is not None:
+                lines.append(f"user = {user}")
         if kind == "daemon":
             lines.append(f'restart = "{draw(st.sampled_from(["always", "on-failure", "no"]))}"')
         if kind == "oneshot":
@@ -234,6 +237,16 @@ def system_texts(draw: st.DrawFn) -> str:
             lines.append(f"[services.s{index}.ready]\n" + PROBES[source].format(port=port))
             if source != "log_line" and draw(st.booleans()):
                 lines.append(f"interval = {draw(st.sampled_from([0.5, 10]))}")
+            if kind == "daemon" and draw(st.booleans()):
+                lines.append(f"[services.s{index}.liveness]\nport = {port}")
+        if kind != "check" and draw(st.booleans()):
+            own = draw(st.sampled_from(["command = []", 'command = "exec own"', ""]))
+            lines.append(f'[services.s{index}.container]\nimage = "own:{index}"\n{own}')
+            lines.append(
+                f'ports = ["{20000 + index}:80"]\nvolumes = ["data{index}:/data", "./x:/x:ro"]'
+            )
+            if own == "command = []" or draw(st.booleans()):
+                lines.append(f"ready.port = {port}" if kind == "daemon" else "")
     return "\n".join(lines) + "\n"
 
 
@@ -266,6 +279,13 @@ def test_every_requires_edge_is_a_depends_on(
             assert entry["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
         if service.kind == "check":
             assert entry["init"] is True
+        image = service.image
+        assert image is not None
+        assert entry["image"] == image.image
+        assert ("command" in entry) == (image.command is not None or service.kind == "check")
+        for volume in entry.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith(("/", ".")) or source in document["volumes"]
         assert entry.get("stop_signal", "SIGTERM") == service.stop_signal
     report = export_compose(system, folder / "compose.yaml").report
     assert [kept.guarantee for kept in report.guarantees] == [key for key, _ in GUARANTEES]
@@ -313,3 +333,55 @@ def test_a_log_line_with_a_real_time_stop_signal_is_refused(tmp_path: Path) -> N
     )
     with pytest.raises(ExportError, match=r"^services\.w\.ready\.log_line: .* SIGRTMIN\+3"):
         export_compose(read_config(path), tmp_path / "c.yaml")
+
+
+def test_each_setting_compose_cannot_carry_has_its_note(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(
+        """
+[container]
+image = "x"
+[services.api]
+command = "api --db 127.0.0.1:9999"
+user = "www-data"
+restart = "no"
+exit_on_failure = true
+start_timeout = 20
+watch = ["*.py"]
+log_file = "api.log"
+ready.port = 80
+liveness.port = 80
+[services.job]
+kind = "oneshot"
+command = "job"
+requires = ["api"]
+once = true
+[services.loop]
+command = ["loop"]
+max_restarts = 3
+ready.script = "true"
+"""
+    )
+    system = read_config(tmp_path / "a.toml")
+    notes = {
+        (note.service, note.key): note.fidelity
+        for note in export_compose(system, tmp_path / "c.yaml").report.notes
+    }
+    assert notes == {
+        ("api", "ready.port"): Fidelity.APPROXIMATED,
+        ("api", "liveness"): Fidelity.LOST,
+        ("api", "start_timeout"): Fidelity.LOST,
+        ("api", "user"): Fidelity.APPROXIMATED,
+        ("api", "watch"): Fidelity.LOST,
+        ("api", "log_file"): Fidelity.LOST,
+        ("api", "exit_on_failure"): Fidelity.APPROXIMATED,
+        ("api", "command"): Fidelity.LOST,
+        ("job", "once"): Fidelity.KEPT,
+        ("job", "restart"): Fidelity.LOST,
+        ("loop", "ready.script"): Fidelity.APPROXIMATED,
+    }
+    report = export_compose(system, tmp_path / "c.yaml").report
+    backoff = next(kept for kept in report.guarantees if kept.guarantee == "backoff")
+    assert "lost for loop (restart: always has no limit)" in backoff.how
+    _, document = exported(system, tmp_path / "c.yaml")
+    assert document["services"]["api"]["restart"] == "no"
+    assert document["services"]["api"]["healthcheck"]["start_period"] == "20s"
