@@ -64,7 +64,7 @@ def export_kubernetes(
             _check_notes(system, service, notes)
             continue
         inits = waits(system, service, notes, gates)
-        documents = _workload(system, service, notes, inits, claimed, namespace)
+        documents = _workload(system, service, notes, inits, gates.waiting_pods, claimed, namespace)
         by_service.append((service.id, documents))
     rbac = _rbac(system, gates, namespace, notes)
     report = deployments_report(system, notes)
@@ -79,6 +79,7 @@ def _workload(
     service: ConfigService,
     notes: Notes,
     inits: list[Manifest],
+    waiting_pods: set[str],
     claimed: set[str],
     namespace: str | None,
 ) -> list[Manifest]:
@@ -88,7 +89,7 @@ def _workload(
     else:
         container = oneshot_container(system, service, notes, volumes)
     pod: Manifest = {}
-    if any(init["image"].startswith("registry.k8s.io/kubectl") for init in inits):
+    if service.id in waiting_pods:
         pod["serviceAccountName"] = f"{system_name(system)}-wait"
     pod["terminationGracePeriodSeconds"] = math.ceil(service.sigterm_timeout)
     if service.run_as_init:

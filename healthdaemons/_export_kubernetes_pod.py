@@ -151,7 +151,7 @@ def _check_container(system: ConfigFile, check: ConfigService, notes: Notes) -> 
         container.update(image=image.image, command=["sh", "-c", idle], workingDir=image.workdir)
     else:
         container["image"] = PAUSE_IMAGE
-    action = handler(check, probe, ready_file=[])
+    action = handler(check, probe)
     target: Manifest = next(iter(action.values()))
     port = target.get("port")
     if isinstance(port, int) and probe.kind != "script" and "host" not in target:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from coordinator import ConfigProbe, ConfigService
 
-from ._export_model import ExportError
+from ._export_probes import probe_command
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -56,10 +56,11 @@ def probe_port(probe: ConfigProbe | None) -> int | None:
     return None
 
 
-def handler(service: ConfigService, probe: ConfigProbe, *, ready_file: list[str]) -> Manifest:
+def handler(service: ConfigService, probe: ConfigProbe) -> Manifest:
     """The probe's action: tcpSocket, httpGet (no `host` for a local URL: the
-    kubelet probes the pod's own address), or exec; `ready_file` is the exec
-    command that tests the file the log-line wrapper touches."""
+    kubelet probes the pod's own address), or exec of the shared probe
+    command (a script; the ready file of the log-line wrapper; `notify` is
+    an `ExportError`)."""
     if probe.kind == "port":
         return {"tcpSocket": {"port": probe.port}}
     if probe.kind == "url":
@@ -72,19 +73,7 @@ def handler(service: ConfigService, probe: ConfigProbe, *, ready_file: list[str]
         get["port"] = parts.port or (443 if parts.scheme == "https" else 80)
         get["scheme"] = parts.scheme.upper()
         return {"httpGet": get}
-    if probe.kind == "script":
-        assert probe.script is not None
-        script = probe.script
-        return {
-            "exec": {"command": ["sh", "-c", script] if isinstance(script, str) else list(script)}
-        }
-    if probe.kind == "log_line":
-        return {"exec": {"command": ready_file}}
-    raise ExportError(
-        f"services.{service.id}.ready.notify: Kubernetes cannot receive READY=1 from a "
-        "container (no $NOTIFY_SOCKET there); give the readiness to probe in the "
-        f"container in [services.{service.id}.container.ready] (port, url or script)"
-    )
+    return {"exec": {"command": list(probe_command(service, probe).argv)}}
 
 
 def readiness_probe(probe: ConfigProbe, action: Manifest) -> Manifest:

@@ -21,7 +21,7 @@ from ._export_kubernetes_probes import (
     startup_probe,
 )
 from ._export_model import ExportError, require_image
-from ._export_probes import READY_FILE, log_line_wrapper, posix_regex, probe_command
+from ._export_probes import READY_FILE, log_line_wrapper, posix_regex
 from ._fidelity import Fidelity
 
 __all__ = ["daemon_container", "oneshot_container", "service_notes"]
@@ -43,12 +43,12 @@ def daemon_container(
     if probe.kind == "log_line":
         command = list(log_line_wrapper(service, _command(service)))
     container = service_container(system, service, notes, volumes, command=command)
-    action = handler(service, probe, ready_file=_ready_file_test(service))
+    action = handler(service, probe)
     if sidecar or service.start_timeout is not None or service.liveness is not None:
         container["startupProbe"] = startup_probe(probe, action, service.start_timeout)
     container["readinessProbe"] = readiness_probe(probe, action)
     if service.liveness is not None:
-        live = handler(service, service.liveness, ready_file=[])
+        live = handler(service, service.liveness)
         container["livenessProbe"] = liveness_probe(service.liveness, live)
     _probe_notes(service, notes)
     return container
@@ -64,14 +64,6 @@ def _command(service: ConfigService) -> str | tuple[str, ...]:
             "script)"
         )
     return command
-
-
-def _ready_file_test(service: ConfigService) -> list[str]:
-    probe = service.container_probe
-    assert probe is not None
-    if probe.kind != "log_line":
-        return []
-    return list(probe_command(service, probe).argv)
 
 
 def oneshot_container(
