@@ -8,7 +8,7 @@ from pathlib import Path
 from coordinator import ConfigFile
 
 from ._export_kubernetes_notes import Notes
-from ._fidelity import Fidelity, FidelityReport, guarantees
+from ._fidelity import Fidelity, FidelityReport, Kept, guarantees
 
 __all__ = ["deployments_report", "pod_report"]
 
@@ -154,7 +154,7 @@ def pod_report(system: ConfigFile, notes: Notes, order: list[str], main: str) ->
     return _report(system, "Kubernetes, one pod", how, notes)
 
 
-def _report(system: ConfigFile, target: str, how: tuple, notes: Notes) -> FidelityReport:  # type: ignore[type-arg]
+def _report(system: ConfigFile, target: str, how: tuple[Kept, ...], notes: Notes) -> FidelityReport:
     order = [service.id for service in system.services]
     ordered = sorted(notes.notes, key=lambda note: order.index(note.service))
     return FidelityReport(target, Path(system.source).name, how, tuple(ordered))
