@@ -1,0 +1,500 @@
+"""A docker compose file as services of this format (docs/import.md).
+
+A service's command runs on this machine; its image, ports and volumes go to
+its `[services.ID.container]` table, so that an export gives them back. A
+service that names only an image (no command: the image's own) runs with
+`docker run`, as this machine has no other way to run it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from ._import_compose_values import (
+    argv,
+    container_port,
+    duration,
+    env_files,
+    environment,
+    ports,
+    volumes,
+)
+from ._import_model import Draft, Notes, Place, valid_id
+from ._import_ready import STARTED, STARTED_HOW, script_hint
+from ._toml_writer import Value
+
+__all__ = ["read_compose"]
+
+_HANDLED = frozenset(
+    {
+        "image", "build", "command", "entrypoint", "environment", "env_file",
+        "working_dir", "user", "depends_on", "healthcheck", "restart", "stop_signal",
+        "stop_grace_period", "init", "profiles", "ports", "expose", "volumes",
+        "container_name", "deploy", "scale", "develop",
+    }
+)  # fmt: skip
+_TOP_LOST = ("networks", "configs", "secrets", "include")
+_RESTARTS = ("no", "always", "on-failure", "unless-stopped")
+
+
+def read_compose(file: str, data: dict[str, object], notes: Notes) -> list[Draft]:
+    top = Place(file, "")
+    services = top.table(data.get("services"), "services")
+    for key in _TOP_LOST:
+        if data.get(key):
+            notes.lost("", key, "no equivalent here: services run on this machine")
+    tables = {name: top.at("services").table(raw, name) for name, raw in services.items()}
+    oneshots = _waited_to_complete(file, tables)
+    drafts = [
+        _service(Place(file, f"services.{name}"), name, table, oneshots, list(tables), notes)
+        for name, table in tables.items()
+    ]
+    if any(name not in oneshots and "restart" not in table for name, table in tables.items()):
+        notes.approximated(
+            "",
+            "restart",
+            "a service without it is not restarted by compose (its default, no); here it "
+            'is (restart = "always", this format\'s default, with backoff)',
+        )
+    return drafts
+
+
+def _waited_to_complete(file: str, tables: dict[str, dict[str, object]]) -> set[str]:
+    """The services some other waits for with `service_completed_successfully`:
+    each becomes a oneshot (a compose file has no other way to say it)."""
+    waited: set[str] = set()
+    for name, table in tables.items():
+        for required, condition in _depends_on(Place(file, f"services.{name}"), table).items():
+            if condition[0] == "service_completed_successfully":
+                waited.add(required)
+    return waited
+
+
+def _depends_on(place: Place, table: dict[str, object]) -> dict[str, tuple[str, dict[str, object]]]:
+    """Each dependency's condition and its other keys."""
+    value = table.get("depends_on")
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {
+            place.string(item, f"depends_on[{index}]"): ("service_started", {})
+            for index, item in enumerate(value)
+        }
+    result: dict[str, tuple[str, dict[str, object]]] = {}
+    for name, entry in place.table(value, "depends_on").items():
+        options = place.table(entry, f"depends_on.{name}")
+        condition = place.string(options.get("condition", "service_started"), f"depends_on.{name}")
+        if condition not in (
+            "service_started",
+            "service_healthy",
+            "service_completed_successfully",
+        ):
+            raise place.problem(f"depends_on.{name}.condition", f"unknown condition {condition!r}")
+        result[name] = (condition, options)
+    return result
+
+
+def _service(
+    place: Place,
+    name: str,
+    table: dict[str, object],
+    oneshots: set[str],
+    names: list[str],
+    notes: Notes,
+) -> Draft:
+    kind = "oneshot" if name in oneshots else "daemon"
+    out: dict[str, Value] = {"kind": "oneshot"} if kind == "oneshot" else {}
+    image = place.string(table["image"], "image") if table.get("image") is not None else None
+    entrypoint = argv(place, table.get("entrypoint"), "entrypoint")
+    command = argv(place, table.get("command"), "command")
+    env = environment(place, table.get("environment"), notes, name)
+    files = env_files(place, table.get("env_file"), notes, name)
+    published = ports(place, table.get("ports"), notes, name)
+    mounts = volumes(place, table.get("volumes"), notes, name)
+    workdir = table.get("working_dir")
+    workdir = None if workdir is None else place.string(workdir, "working_dir")
+    user = _user(place, table.get("user"), notes, name)
+    local = (entrypoint or []) + (command or [])
+    docker = not local and image is not None
+    container: dict[str, Value] = {}
+    if image is not None:
+        container["image"] = image
+    docker_name = None
+    if docker:
+        assert image is not None
+        docker_name = str(table.get("container_name") or f"healthdaemons-{valid_id(name)}")
+        local = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
+        container["command"] = []
+        notes.approximated(
+            name,
+            "image",
+            f"no command: runs the image with `docker run --name {docker_name}` (docker "
+            "needed here); if `docker run` is SIGKILLed after sigterm_timeout, the "
+            f"container lives on (`docker rm -f {docker_name}`)",
+        )
+    elif not local:
+        return _placeholder(place, name, table, out, notes)
+    if entrypoint is not None and image is not None:
+        notes.approximated(
+            name,
+            "entrypoint",
+            "runs as the command, followed by compose's command; an export writes "
+            "them as the container's command (the image's own entry point would wrap it)",
+        )
+    if "build" in table and not docker:
+        notes.approximated(
+            name,
+            "build",
+            "compose builds an image from it; here the command runs on this machine"
+            + ("" if image else "; give container.image to export it again"),
+        )
+    out["command"] = local
+    if env:
+        out["env"] = env
+    if files:
+        out["env_file"] = files[0] if len(files) == 1 else list(files)
+    if workdir is not None:
+        _working_dir(workdir, mounts, docker, out, container, notes, name)
+    if user is not None and not docker:
+        out["user"] = user
+    _stop(place, table, out)
+    if table.get("init") is True:
+        out["run_as_init"] = True
+    _restart(place, table, kind, out, notes, name)
+    profiles = table.get("profiles")
+    if profiles is not None:
+        out["profiles"] = place.strings(profiles, "profiles")
+    watch = _unsupported(place, table, notes, name)
+    _hostnames(name, names, local, env, notes)
+    exposed = [str(port) for port in place.items(table.get("expose"), "expose")]
+    if kind == "daemon":
+        _readiness(place, name, table, published, exposed, docker_name, out, container, notes)
+    elif table.get("healthcheck"):
+        notes.lost(name, "healthcheck", "a oneshot is ready once it exits with code 0")
+    if watch:
+        out["watch"] = watch
+    if published:
+        container["ports"] = list(published)
+    if mounts:
+        container["volumes"] = list(mounts)
+    if container:
+        out["container"] = container
+    dependencies = _depends_on(place, table)
+    _dependency_notes(name, dependencies, oneshots, notes)
+    return Draft(name, out, list(dependencies), place.key("depends_on"))
+
+
+def _docker_run(
+    docker_name: str,
+    image: str,
+    table: dict[str, object],
+    env: dict[str, Value] | None,
+    files: list[str],
+    published: list[str],
+    mounts: list[str],
+    workdir: str | None,
+    user: str | int | None,
+) -> list[str]:
+    command = ["docker", "run", "--rm", "--name", docker_name]
+    if table.get("init") is True:
+        command.append("--init")
+    for port in published:
+        command += ["-p", port]
+    for mount in mounts:
+        command += ["-v", mount]
+    # `-e NAME` passes the value `env` gives `docker run` itself.
+    for name in env or {}:
+        command += ["-e", name]
+    for file in files:
+        command += ["--env-file", file]
+    if workdir is not None:
+        command += ["-w", workdir]
+    if user is not None:
+        command += ["-u", str(user)]
+    return [*command, image]
+
+
+def _placeholder(
+    place: Place, name: str, table: dict[str, object], out: dict[str, Value], notes: Notes
+) -> Draft:
+    """A service compose builds and runs with the image's own command: there
+    is no command to run here, so it is written disabled, to be completed."""
+    built = "build" in table
+    notes.lost(
+        name,
+        "build" if built else "command",
+        "no command to run here (compose runs the command of the image it builds): "
+        "written with disabled = true and a command that says so; give its command",
+    )
+    out["command"] = f"echo 'services.{valid_id(name)}: give its command' >&2; exit 1"
+    out["disabled"] = True
+    if out.get("kind") != "oneshot":
+        out["ready"] = dict(STARTED)
+    return Draft(name, out, list(_depends_on(place, table)), place.key("depends_on"))
+
+
+def _user(place: Place, value: object, notes: Notes, service: str) -> str | int | None:
+    if value is None:
+        return None
+    user = place.string(value, "user")
+    if ":" in user:
+        user, group = user.split(":", 1)
+        notes.lost(service, "user", f"the group {group!r}: a service runs with its user's group")
+    return int(user) if user.isdigit() else user
+
+
+def _working_dir(
+    workdir: str,
+    mounts: list[str],
+    docker: bool,
+    out: dict[str, Value],
+    container: dict[str, Value],
+    notes: Notes,
+    service: str,
+) -> None:
+    """`working_dir` is a path in the container; here the command runs from
+    the folder mounted there, when a bind mount says which."""
+    if posixpath.isabs(workdir):
+        container["workdir"] = workdir
+    if docker:
+        return
+    for mount in mounts:
+        source, _, rest = mount.partition(":")
+        target = rest.split(":")[0]
+        if source.startswith((".", "/")) and (workdir + "/").startswith(target.rstrip("/") + "/"):
+            inner = posixpath.relpath(workdir, target)
+            out["cwd"] = posixpath.normpath(posixpath.join(source, inner))
+            return
+    notes.approximated(
+        service,
+        "working_dir",
+        f"{workdir} is in the container; here the command runs in the config file's "
+        "folder (give cwd)",
+    )
+
+
+def _stop(place: Place, table: dict[str, object], out: dict[str, Value]) -> None:
+    if table.get("stop_grace_period") is not None:
+        out["sigterm_timeout"] = duration(place, table["stop_grace_period"], "stop_grace_period")
+    signal = table.get("stop_signal")
+    if signal is not None:
+        out["stop_signal"] = (
+            signal if isinstance(signal, int) else place.string(signal, "stop_signal")
+        )
+
+
+def _restart(
+    place: Place,
+    table: dict[str, object],
+    kind: str,
+    out: dict[str, Value],
+    notes: Notes,
+    service: str,
+) -> None:
+    value = table.get("restart")
+    deploy = place.table(table.get("deploy"), "deploy")
+    policy = place.table(deploy.get("restart_policy"), "deploy.restart_policy")
+    if value is None and policy:
+        condition = policy.get("condition", "any")
+        value = {"none": "no", "on-failure": "on-failure", "any": "always"}.get(str(condition))
+        if policy.get("max_attempts") is not None and value == "on-failure":
+            value = f"on-failure:{policy['max_attempts']}"
+    if value is None:
+        return
+    text = place.string(value, "restart")
+    policy_name, _, count = text.partition(":")
+    if policy_name not in _RESTARTS or (count and policy_name != "on-failure"):
+        raise place.problem(
+            "restart", f"must be no, always, on-failure[:N] or unless-stopped, not {text!r}"
+        )
+    if count and not count.isdigit():
+        raise place.problem("restart", f"on-failure takes a number of restarts, not {count!r}")
+    if kind == "oneshot":
+        if policy_name == "no":
+            out["max_restarts"] = 0
+        elif count:
+            out["max_restarts"] = int(count)
+        elif policy_name != "on-failure":
+            notes.approximated(
+                service, "restart", f"{text}: a oneshot runs again only after a failure"
+            )
+        return
+    if policy_name == "unless-stopped":
+        notes.approximated(
+            service, "restart", "unless-stopped is always here (an operator's stop holds it)"
+        )
+    elif policy_name != "always":
+        out["restart"] = policy_name
+    if count:
+        out["max_restarts"] = int(count)
+
+
+def _readiness(
+    place: Place,
+    name: str,
+    table: dict[str, object],
+    published: list[str],
+    exposed: list[str],
+    docker_name: str | None,
+    out: dict[str, Value],
+    container: dict[str, Value],
+    notes: Notes,
+) -> None:
+    check = place.table(table.get("healthcheck"), "healthcheck")
+    test = _health_test(place, check)
+    if test is None:
+        _guessed_readiness(name, published, exposed, docker_name is not None, out, container, notes)
+        return
+    ready: dict[str, Value] = {}
+    if docker_name is not None:
+        prefix = ["docker", "exec", docker_name]
+        ready["script"] = (
+            [*prefix, *test] if isinstance(test, list) else [*prefix, "sh", "-c", test]
+        )
+        container["ready"] = {"script": test}
+    else:
+        ready["script"] = test
+        hint = script_hint(test)
+        if hint:
+            notes.kept(name, "healthcheck.test", f"as a script; {hint}")
+    for source, target in (
+        ("interval", "interval"),
+        ("timeout", "timeout"),
+        ("start_period", "grace_period"),
+    ):
+        if check.get(source) is not None:
+            ready[target] = duration(place, check[source], f"healthcheck.{source}")
+    if check.get("retries") is not None:
+        notes.approximated(
+            name,
+            "healthcheck.retries",
+            "dependents start at the first passing check; once ready, one failed check "
+            "marks it not ready (compose waits for several)",
+        )
+    if check.get("start_interval") is not None:
+        notes.lost(
+            name, "healthcheck.start_interval", "checks start fast here anyway (0.05 s, doubling)"
+        )
+    out["ready"] = ready
+
+
+def _health_test(place: Place, check: dict[str, object]) -> str | list[str] | None:
+    """The healthcheck's test (a string: a shell command), `None` when there is none."""
+    if not check or check.get("disable") is True or check.get("test") is None:
+        return None
+    test = check["test"]
+    if isinstance(test, str):
+        return test
+    words = place.strings(test, "healthcheck.test")
+    if not words or words[0] not in ("NONE", "CMD", "CMD-SHELL"):
+        raise place.problem("healthcheck.test", "must start with NONE, CMD or CMD-SHELL")
+    if words[0] == "NONE":
+        return None
+    if len(words) == 1:
+        raise place.problem("healthcheck.test", f"{words[0]} needs a command")
+    return words[1] if words[0] == "CMD-SHELL" else words[1:]
+
+
+def _guessed_readiness(
+    name: str,
+    published: list[str],
+    exposed: list[str],
+    docker: bool,
+    out: dict[str, Value],
+    container: dict[str, Value],
+    notes: Notes,
+) -> None:
+    candidates = [container_port(port, published=docker) for port in published]
+    if not docker:
+        candidates += [container_port(port, published=False) for port in exposed]
+    port = next((port for port in candidates if port is not None), None)
+    if port is None:
+        out["ready"] = dict(STARTED)
+        notes.approximated(name, "healthcheck", f"none: {STARTED_HOW}")
+        return
+    ready: dict[str, Value] = {"port": port}
+    if docker:
+        # docker's proxy holds a published port, not the service's own processes.
+        ready["owned"] = False
+        inner = next(p for p in (container_port(q, published=False) for q in published) if p)
+        container["ready"] = {"port": inner}
+    out["ready"] = ready
+    notes.approximated(
+        name,
+        "healthcheck",
+        f"none: ready once port {port} listens (from its ports), where compose's "
+        "dependents would wait only for it to start",
+    )
+
+
+def _dependency_notes(
+    name: str,
+    dependencies: dict[str, tuple[str, dict[str, object]]],
+    oneshots: set[str],
+    notes: Notes,
+) -> None:
+    started = [
+        dep for dep, (condition, _) in dependencies.items() if condition == "service_started"
+    ]
+    if started:
+        notes.approximated(
+            name,
+            "depends_on",
+            f"service_started for {', '.join(started)}: here {name} starts once "
+            f"{'it is' if len(started) == 1 else 'they are'} ready"
+            + (" (a oneshot: exited with code 0)" if set(started) & oneshots else ""),
+        )
+    for dep, (_, options) in dependencies.items():
+        if options.get("required") is False:
+            notes.lost(
+                name, f"depends_on.{dep}.required", "false: here every requirement is required"
+            )
+
+
+def _unsupported(place: Place, table: dict[str, object], notes: Notes, service: str) -> list[str]:
+    """Notes for what has no equivalent; the `watch` globs of `develop.watch`."""
+    replicas = place.table(table.get("deploy"), "deploy").get("replicas", table.get("scale"))
+    if isinstance(replicas, int) and replicas > 1:
+        notes.lost(service, "deploy.replicas", f"{replicas}: declare each instance as a service")
+    develop = place.table(table.get("develop"), "develop")
+    watch: list[str] = []
+    for index, rule in enumerate(place.items(develop.get("watch"), "develop.watch")):
+        entry = place.table(rule, f"develop.watch[{index}]")
+        path = place.string(entry.get("path"), f"develop.watch[{index}].path")
+        if entry.get("action") in ("restart", "sync+restart"):
+            watch.append(posixpath.normpath(path).rstrip("/") + "/**")
+        else:
+            notes.lost(
+                service, f"develop.watch[{index}]", f"action {entry.get('action')}: only restart"
+            )
+    if watch:
+        notes.approximated(service, "develop.watch", "as watch globs (a change restarts it)")
+    other = sorted(key for key in table if key not in _HANDLED and not key.startswith("x-"))
+    if other:
+        notes.lost(service, ", ".join(other), "no equivalent here")
+    return watch
+
+
+_HOSTNAME_TAIL = r"(?=:(?!//)|/|$)"
+
+
+def _hostnames(
+    name: str, names: list[str], command: list[str], env: dict[str, Value] | None, notes: Notes
+) -> None:
+    """Compose services reach each other by name; here on 127.0.0.1."""
+    others = [other for other in names if other != name]
+    if not others:
+        return
+    pattern = re.compile(
+        r"(?<![\w.-])(" + "|".join(re.escape(other) for other in others) + ")" + _HOSTNAME_TAIL
+    )
+    texts = [*command, *(str(value) for value in (env or {}).values())]
+    found = sorted({match for text in texts for match in pattern.findall(text)})
+    if found:
+        notes.approximated(
+            name,
+            "environment" if env else "command",
+            f"names {', '.join(found)} as a host: here services meet on 127.0.0.1 "
+            "(change the address, or keep it for an export)",
+        )
