@@ -158,6 +158,8 @@ def test_any_yaml_imports_or_gives_a_problem_never_a_traceback(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("input.yaml: ")
+            message = str(problem)
         else:
+            message = "input.yaml: imported"
             tomllib.loads(imported.text)
+    assert message.startswith("input.yaml: ")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from coordinator import read_config
 from healthdaemons._toml_writer import Value, toml_document, toml_value
 
-_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 _SCALARS = st.one_of(
     _TEXT,
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
@@ -54,7 +54,7 @@ def test_tables_are_sections_or_inline_as_they_read_best() -> None:
 _IDS = st.from_regex(r"[a-z][a-z0-9]{0,5}(-[a-z0-9]{1,4})?", fullmatch=True)
 # `$` is the file's variables (a literal one is written `$$`): left out here.
 _WORDS = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="$"),
+    st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"], exclude_characters="$"),
     min_size=1,
     max_size=8,
 ).filter(str.strip)
