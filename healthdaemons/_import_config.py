@@ -5,6 +5,7 @@ what was not carried over, and why, at its top.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -115,10 +116,41 @@ def _check_graph(name: str, drafts: list[Draft]) -> None:
         visit(draft.name, [])
 
 
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[^}]*)\}|\$(?P<bare>[A-Za-z_]\w*)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _without_default(value: Value) -> set[str]:
+    """The variables `value` uses without a default (`$VAR`, `${VAR}`)."""
+    if isinstance(value, str):
+        found = set()
+        for match in _VARIABLE.finditer(value):
+            if match["bare"] or (match["braced"] and _NAME.fullmatch(match["braced"])):
+                found.add(match["bare"] or match["braced"])
+        return found
+    if isinstance(value, dict):
+        return set().union(*(_without_default(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_without_default(item) for item in value))
+    return set()
+
+
+def _variables_note(drafts: list[Draft], notes: Notes) -> None:
+    names = set().union(*(_without_default(draft.table) for draft in drafts))
+    if names:
+        notes.approximated(
+            "",
+            "variables",
+            f"{', '.join(sorted(names))} without a default: an unset variable is an empty "
+            "string there, a mistake here (set it, or write ${NAME:-})",
+        )
+
+
 def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
     if not drafts:
         raise ImportProblem(f"{name}: no services to import")
     _check_graph(name, drafts)
+    _variables_note(drafts, notes)
     ids = _ids(drafts)
     renamed: list[ImportNote] = [
         ImportNote(
@@ -144,7 +176,8 @@ def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Impor
         tuple(renamed)
         + tuple(
             ImportNote(ids.get(note.service, note.service), note.key, note.fidelity, note.how)
-            for note in notes.taken
+            # the whole file's notes first
+            for note in sorted(notes.taken, key=lambda note: note.service != "")
         ),
     )
     text = report.comment() + "\n" + toml_document({"services": services}, sections=_SECTIONS)
