@@ -23,7 +23,9 @@ __all__ = [
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 _SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _PORT = re.compile(
-    r"(?:(?:\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?:(?P<host>\d+):)?(?P<container>\d+)(?:/(?P<protocol>tcp|udp))?"
+    # an IP has dots (or brackets): "8080:80" is a host port and a container port
+    r"(?:(?:\[[0-9a-fA-F:.]+\]|\d+\.[0-9.]+):)?(?:(?P<host>\d+):)?(?P<container>\d+)"
+    r"(?:/(?P<protocol>tcp|udp))?"
 )
 _VOLUME_MODES = frozenset({"ro", "rw", "z", "Z", "cached", "delegated", "consistent", "nocopy"})
 

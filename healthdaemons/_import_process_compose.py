@@ -4,6 +4,7 @@ process-compose's own schema (src/types/process.go, src/health/probe.go)."""
 from __future__ import annotations
 
 import re
+import signal
 
 from ._import_model import Draft, Notes, Place
 from ._import_ready import STARTED, STARTED_HOW, script_hint
@@ -260,7 +261,7 @@ def _shutdown(
                 name, "shutdown.signal", "9 (SIGKILL): SIGKILL comes after sigterm_timeout here"
             )
         else:
-            out["stop_signal"] = number
+            out["stop_signal"] = _signal_name(number)
     if shutdown.get("command") is not None:
         notes.lost(
             name,
@@ -270,6 +271,13 @@ def _shutdown(
         )
     if shutdown.get("parent_only") is True:
         notes.lost(name, "shutdown.parent_only", "the stop signal goes to the whole process group")
+
+
+def _signal_name(number: int) -> str | int:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return number  # a real-time signal: the config file takes its number
 
 
 def _availability(

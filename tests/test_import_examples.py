@@ -65,7 +65,11 @@ def test_the_compose_example_keeps_its_graph_and_readiness(tmp_path: Path) -> No
     assert db.container_probe is not None
     assert db.container_probe.script == "pg_isready -U shop -d shop"
     assert db.image is not None and db.image.command is None  # the image's own command
-    assert "proxy" not in {s.id for s in system.services if s.profiles == ()}
+    proxy = system.service("proxy")
+    assert proxy.profiles == ("edge",)
+    # No healthcheck: its published port, held by docker's proxy, not by `docker run`.
+    assert proxy.ready is not None and (proxy.ready.port, proxy.ready.owned) == (8080, False)
+    assert proxy.container_probe is not None and proxy.container_probe.port == 80
 
 
 def test_the_process_compose_example_keeps_probes_and_availability(tmp_path: Path) -> None:
