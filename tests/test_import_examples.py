@@ -6,6 +6,7 @@ the checks of `healthdaemons check` (programs aside: they are not here)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -115,3 +116,29 @@ def _read(text: str, folder: Path) -> ConfigFile:
     path = folder / "system.toml"
     path.write_text(text, encoding="utf-8")
     return read_config(path)
+
+
+def test_the_reports_in_the_guide_are_the_real_ones() -> None:
+    """Each report in docs/import.md (a `text` block starting `Imported from`)
+    shows lines of the real report of that example, in its order."""
+    guide = (Path(__file__).parent.parent / "docs" / "import.md").read_text(encoding="utf-8")
+    blocks: list[str] = re.findall(r"```text\n(.*?)```", guide, re.S)
+    shown = [block for block in blocks if block.startswith("Imported from ")]
+    assert len(shown) == 3
+    for block in shown:
+        source = block.split()[2]
+        real = _entries(import_config(EXAMPLES / source, None).report.lines())
+        lines = [line for line in _entries(block.splitlines()) if line != "  ..."]
+        assert all(line in real for line in lines), source
+        assert [line for line in real if line in lines] == lines, source
+
+
+def _entries(lines: list[str]) -> list[str]:
+    """The report's lines, a note and its wrapped lines joined."""
+    entries: list[str] = []
+    for line in lines:
+        if line.startswith("      ") and entries:
+            entries[-1] += " " + line.strip()
+        else:
+            entries.append(line)
+    return entries
