@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from pathlib import Path, PurePosixPath
 
 from ._import_compose_ready import readiness
 from ._import_compose_values import (
@@ -21,7 +22,7 @@ from ._import_compose_values import (
     volumes,
 )
 from ._import_model import Draft, Notes, Place, valid_id
-from ._import_ready import STARTED
+from ._import_ready import NOT_A_STOP_SIGNAL, stop_signal_named
 from ._toml_writer import Value
 
 __all__ = ["read_compose"]
@@ -38,8 +39,11 @@ _TOP_LOST = ("networks", "configs", "secrets", "include")
 _RESTARTS = ("no", "always", "on-failure", "unless-stopped")
 
 
-def read_compose(file: str, data: dict[str, object], notes: Notes) -> list[Draft]:
-    top = Place(file, "")
+def read_compose(
+    file: str, data: dict[str, object], notes: Notes, folder: Path = Path()
+) -> list[Draft]:
+    """The services of a compose file; `folder` is the file's."""
+    top = Place(file, "", folder)
     services = top.table(data.get("services"), "services")
     for key in _TOP_LOST:
         if data.get(key):
@@ -47,7 +51,7 @@ def read_compose(file: str, data: dict[str, object], notes: Notes) -> list[Draft
     tables = {name: top.at("services").table(raw, name) for name, raw in services.items()}
     oneshots = _waited_to_complete(file, tables)
     drafts = [
-        _service(Place(file, f"services.{name}"), name, table, oneshots, list(tables), notes)
+        _service(top.at(f"services.{name}"), name, table, oneshots, list(tables), notes)
         for name, table in tables.items()
     ]
     if any(name not in oneshots and "restart" not in table for name, table in tables.items()):
@@ -133,8 +137,9 @@ def _service(
             "needed here); if `docker run` is SIGKILLed after sigterm_timeout, the "
             f"container lives on (`docker rm -f {docker_name}`)",
         )
-    elif not local:
-        return _placeholder(place, name, table, out, notes)
+    placeholder = not local
+    if placeholder:
+        local = [_placeholder(name, notes)]
     if entrypoint is not None and image is not None:
         notes.approximated(
             name,
@@ -142,14 +147,14 @@ def _service(
             "runs as the command, followed by compose's command; an export writes "
             "them as the container's command (the image's own entry point would wrap it)",
         )
-    if "build" in table and not docker:
+    if "build" in table and not docker and not placeholder:
         notes.approximated(
             name,
             "build",
             "compose builds an image from it; here the command runs on this machine"
             + ("" if image else "; give container.image to export it again"),
         )
-    out["command"] = local
+    out["command"] = local[0] if placeholder else local
     if env:
         out["env"] = env
     if files:
@@ -158,13 +163,13 @@ def _service(
         _working_dir(workdir, mounts, docker, out, container, notes, name)
     if user is not None and not docker:
         out["user"] = user
-    _stop(place, table, out)
+    _stop(place, table, out, notes, name)
     if table.get("init") is True:
         out["run_as_init"] = True
     _restart(place, table, kind, out, notes, name)
     profiles = table.get("profiles")
     if profiles is not None:
-        out["profiles"] = place.strings(profiles, "profiles")
+        out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
     watch = _unsupported(place, table, notes, name)
     _hostnames(name, names, local, env, notes)
     exposed = [str(port) for port in place.items(table.get("expose"), "expose")]
@@ -215,29 +220,24 @@ def _docker_run(
     return [*command, image]
 
 
-def _placeholder(
-    place: Place, name: str, table: dict[str, object], out: dict[str, Value], notes: Notes
-) -> Draft:
-    """A service compose builds and runs with the image's own command: there
-    is no command to run here, so it is written disabled, to be completed."""
-    built = "build" in table
+def _placeholder(name: str, notes: Notes) -> str:
+    """The command of a service compose builds and runs with the built image's
+    own command, which this file cannot see: one that fails saying so."""
     notes.lost(
         name,
-        "build" if built else "command",
-        "no command to run here (compose runs the command of the image it builds): "
-        "written with disabled = true and a command that says so; give its command",
+        "command",
+        "none (compose runs the command of the image it builds): written as a "
+        "command that fails saying so; give its command",
     )
-    out["command"] = f"echo 'services.{valid_id(name)}: give its command' >&2; exit 1"
-    out["disabled"] = True
-    if out.get("kind") != "oneshot":
-        out["ready"] = dict(STARTED)
-    return Draft(name, out, list(_depends_on(place, table)), place.key("depends_on"))
+    return f"echo 'services.{valid_id(name)}: give its command' >&2; exit 1"
 
 
 def _user(place: Place, value: object, notes: Notes, service: str) -> str | int | None:
     if value is None:
         return None
     user = place.string(value, "user")
+    if not user:
+        raise place.problem("user", "must not be empty")
     if ":" in user:
         user, group = user.split(":", 1)
         notes.lost(service, "user", f"the group {group!r}: a service runs with its user's group")
@@ -274,14 +274,23 @@ def _working_dir(
     )
 
 
-def _stop(place: Place, table: dict[str, object], out: dict[str, Value]) -> None:
+def _stop(
+    place: Place, table: dict[str, object], out: dict[str, Value], notes: Notes, service: str
+) -> None:
     if table.get("stop_grace_period") is not None:
         out["sigterm_timeout"] = duration(place, table["stop_grace_period"], "stop_grace_period")
-    signal = table.get("stop_signal")
-    if signal is not None:
-        out["stop_signal"] = (
-            signal if isinstance(signal, int) else place.string(signal, "stop_signal")
-        )
+    value = table.get("stop_signal")
+    if value is None:
+        return
+    stop_signal = stop_signal_named(
+        place,
+        value if isinstance(value, int) else place.string(value, "stop_signal"),
+        "stop_signal",
+    )
+    if stop_signal is None:
+        notes.lost(service, "stop_signal", f"{value}: {NOT_A_STOP_SIGNAL}")
+    else:
+        out["stop_signal"] = stop_signal
 
 
 def _restart(
@@ -365,7 +374,9 @@ def _unsupported(place: Place, table: dict[str, object], notes: Notes, service: 
         entry = place.table(rule, f"develop.watch[{index}]")
         path = place.string(entry.get("path"), f"develop.watch[{index}].path")
         if entry.get("action") in ("restart", "sync+restart"):
-            watch.append(posixpath.normpath(path).rstrip("/") + "/**")
+            # A file has a suffix, as a rule (package.json); a folder's files are watched.
+            glob = posixpath.normpath(path)
+            watch.append(glob if PurePosixPath(glob).suffix else glob.rstrip("/") + "/**")
         else:
             notes.lost(
                 service, f"develop.watch[{index}]", f"action {entry.get('action')}: only restart"

@@ -46,7 +46,10 @@ def readiness(
         ("start_period", "grace_period"),
     ):
         if check.get(source) is not None:
-            ready[target] = duration(place, check[source], f"healthcheck.{source}")
+            seconds = duration(place, check[source], f"healthcheck.{source}")
+            # 0 is compose's default (30 s for interval and timeout, none for start_period)
+            if seconds:
+                ready[target] = seconds
     if check.get("retries") is not None:
         notes.approximated(
             name,

@@ -3,6 +3,7 @@ commands, durations, environments, ports and volumes."""
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 import shlex
@@ -43,10 +44,12 @@ def argv(place: Place, value: object, key: str) -> list[str] | None:
     return place.strings(value, key)
 
 
-def duration(place: Place, value: object, key: str) -> float:
+def duration(place: Place, value: object, key: str) -> int | float:
     """Seconds in a compose duration (`1m30s`, `500ms`; a bare number is seconds)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        if not 0 <= value < math.inf:
+            raise place.problem(key, f"must be a duration >= 0, not {value}")
+        return value
     text = place.string(value, key).strip()
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
@@ -98,13 +101,16 @@ def env_files(place: Place, value: object, notes: Notes, service: str) -> list[s
         key = f"env_file[{index}]" if isinstance(value, list) else "env_file"
         if isinstance(item, dict):
             entry = place.table(item, key)
-            files.append(place.string(entry.get("path"), f"{key}.path"))
-            if entry.get("required") is False:
+            path = place.string(entry.get("path"), f"{key}.path")
+            if entry.get("required") is not False:
+                files.append(path)
+            elif (place.folder / path).is_file():
+                files.append(path)
                 notes.approximated(
-                    service,
-                    key,
-                    f"{files[-1]} is optional in compose; here a missing env file is a mistake",
+                    service, key, f"{path} is optional there; here a missing env file is a mistake"
                 )
+            else:
+                notes.lost(service, key, f"{path} is optional there, and not there now: left out")
         else:
             files.append(place.string(item, key))
     return files

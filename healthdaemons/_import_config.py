@@ -53,7 +53,8 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
         data = read_yaml(source)
         format = format or _detected(name, data)
         if format == "compose":
-            drafts = read_compose(name, _top(name, data, "services", "a compose file"), notes)
+            top = _top(name, data, "services", "a compose file")
+            drafts = read_compose(name, top, notes, source.parent)
         else:
             top = _top(name, data, "processes", "a process-compose file")
             drafts = read_process_compose(name, top, notes)
@@ -146,11 +147,28 @@ def _variables_note(drafts: list[Draft], notes: Notes) -> None:
         )
 
 
+def _disabled_requirements(drafts: list[Draft], notes: Notes) -> None:
+    """A running service cannot require one that never runs (`check` says so):
+    the requirement is left out, and the report says so."""
+    disabled = {draft.name for draft in drafts if draft.table.get("disabled") is True}
+    for draft in drafts:
+        if draft.name in disabled:
+            continue
+        for required in [name for name in draft.requires if name in disabled]:
+            draft.requires.remove(required)
+            notes.lost(
+                draft.name,
+                f"{draft.where.rsplit('.', 1)[-1] or 'requires'}.{required}",
+                f"{required} is disabled: left out of requires (enable it, then add it back)",
+            )
+
+
 def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
     if not drafts:
         raise ImportProblem(f"{name}: no services to import")
     _check_graph(name, drafts)
     _variables_note(drafts, notes)
+    _disabled_requirements(drafts, notes)
     ids = _ids(drafts)
     renamed: list[ImportNote] = [
         ImportNote(

@@ -3,6 +3,7 @@ error for input that cannot be read, and a service on its way to TOML."""
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -158,6 +159,8 @@ class Place:
 
     file: str
     path: str
+    folder: Path = Path()
+    """The source's folder, where its relative paths point."""
 
     def problem(self, key: str, message: str) -> ImportProblem:
         return ImportProblem(f"{self.file}: {self.key(key)}: {message}")
@@ -166,7 +169,7 @@ class Place:
         return f"{self.path}.{key}" if self.path and key else self.path or key
 
     def at(self, key: str) -> Place:
-        return Place(self.file, self.key(key))
+        return Place(self.file, self.key(key), self.folder)
 
     def table(self, value: object, key: str) -> dict[str, object]:
         if value is None:
@@ -199,7 +202,14 @@ class Place:
     def number(self, value: object, key: str) -> int | float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.problem(key, f"must be a number, not {_type(value)}")
+        if not -math.inf < value < math.inf:
+            raise self.problem(key, f"must be a finite number, not {value}")
         return value
+
+    def count(self, value: object, key: str) -> int | float | None:
+        """A number that process-compose reads as its default below 1 (`None`)."""
+        number = self.number(value, key)
+        return number if number >= 1 else None
 
 
 def _type(value: object) -> str:

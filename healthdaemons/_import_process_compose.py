@@ -4,10 +4,9 @@ process-compose's own schema (src/types/process.go, src/health/probe.go)."""
 from __future__ import annotations
 
 import re
-import signal
 
 from ._import_model import Draft, Notes, Place
-from ._import_ready import STARTED, STARTED_HOW, script_hint
+from ._import_ready import NOT_A_STOP_SIGNAL, STARTED, STARTED_HOW, script_hint, stop_signal_named
 from ._toml_writer import Value
 
 __all__ = ["read_process_compose"]
@@ -29,7 +28,20 @@ _HANDLED = frozenset(
     }
 )  # fmt: skip
 _TOP_HANDLED = frozenset({"version", "name", "processes", "environment", "is_strict"})
-_SIGKILL = 9
+# Refused as a stop signal here (docs/config.md, "Stop signal").
+_NOT_STOP_SIGNALS = frozenset(
+    {
+        "SIGKILL",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGCONT",
+        "SIGCHLD",
+        "SIGWINCH",
+        "SIGURG",
+    }
+)
 _SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
@@ -199,13 +211,14 @@ def _probe(place: Place, name: str, value: object, key: str, notes: Notes) -> di
         out["url"] = _url(place, probe["http_get"], f"{key}.http_get", notes, name)
     else:
         raise place.problem(key, "give exec or http_get")
-    if probe.get("period_seconds") is not None:
-        out["interval"] = place.number(probe["period_seconds"], f"{key}.period_seconds")
-    if probe.get("timeout_seconds") is not None:
-        out["timeout"] = place.number(probe["timeout_seconds"], f"{key}.timeout_seconds")
-    delay = probe.get("initial_delay_seconds")
+    # process-compose reads a number below 1 as its default, as this format does a missing one.
+    for source, target in (("period_seconds", "interval"), ("timeout_seconds", "timeout")):
+        seconds = place.count(probe.get(source, 0), f"{key}.{source}")
+        if seconds is not None:
+            out[target] = seconds
+    delay = place.count(probe.get("initial_delay_seconds", 0), f"{key}.initial_delay_seconds")
     if delay and not liveness:
-        out["grace_period"] = place.number(delay, f"{key}.initial_delay_seconds")
+        out["grace_period"] = delay
         notes.approximated(
             name,
             f"{key}.initial_delay_seconds",
@@ -215,9 +228,9 @@ def _probe(place: Place, name: str, value: object, key: str, notes: Notes) -> di
         notes.approximated(
             name, f"{key}.initial_delay_seconds", "liveness checks start once it is first ready"
         )
-    failures = probe.get("failure_threshold")
+    failures = place.count(probe.get("failure_threshold", 0), f"{key}.failure_threshold")
     if failures is not None and liveness:
-        out["failures"] = int(place.number(failures, f"{key}.failure_threshold"))
+        out["failures"] = int(failures)
     elif failures is not None:
         notes.approximated(
             name, f"{key}.failure_threshold", "once ready, one failed check marks it not ready"
@@ -249,19 +262,18 @@ def _shutdown(
     place: Place, table: dict[str, object], out: dict[str, Value], notes: Notes, name: str
 ) -> None:
     shutdown = place.table(table.get("shutdown"), "shutdown")
-    if shutdown.get("timeout_seconds") is not None:
-        out["sigterm_timeout"] = place.number(
-            shutdown["timeout_seconds"], "shutdown.timeout_seconds"
+    timeout = place.count(shutdown.get("timeout_seconds", 0), "shutdown.timeout_seconds")
+    if timeout is not None:
+        out["sigterm_timeout"] = timeout
+    number = shutdown.get("signal")
+    if number is not None:
+        stop_signal = stop_signal_named(
+            place, int(place.number(number, "shutdown.signal")), "shutdown.signal"
         )
-    signal = shutdown.get("signal")
-    if signal is not None:
-        number = int(place.number(signal, "shutdown.signal"))
-        if number == _SIGKILL:
-            notes.lost(
-                name, "shutdown.signal", "9 (SIGKILL): SIGKILL comes after sigterm_timeout here"
-            )
+        if stop_signal is None:
+            notes.lost(name, "shutdown.signal", f"{number}: {NOT_A_STOP_SIGNAL}")
         else:
-            out["stop_signal"] = _signal_name(number)
+            out["stop_signal"] = stop_signal
     if shutdown.get("command") is not None:
         notes.lost(
             name,
@@ -271,13 +283,6 @@ def _shutdown(
         )
     if shutdown.get("parent_only") is True:
         notes.lost(name, "shutdown.parent_only", "the stop signal goes to the whole process group")
-
-
-def _signal_name(number: int) -> str | int:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return number  # a real-time signal: the config file takes its number
 
 
 def _availability(
@@ -295,10 +300,9 @@ def _availability(
             "availability.restart",
             f"must be always, on_failure, exit_on_failure or no, not {restart!r}",
         )
-    if availability.get("max_restarts"):
-        out["max_restarts"] = int(
-            place.number(availability["max_restarts"], "availability.max_restarts")
-        )
+    restarts = place.count(availability.get("max_restarts", 0), "availability.max_restarts")
+    if restarts is not None:
+        out["max_restarts"] = int(restarts)
     if restart == "exit_on_failure":
         out["exit_on_failure"] = True
     if oneshot:

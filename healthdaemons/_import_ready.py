@@ -5,10 +5,19 @@ and the simpler source a common health script could become."""
 from __future__ import annotations
 
 import re
+import signal
 
+from ._import_model import Place
 from ._toml_writer import Value
 
-__all__ = ["STARTED", "STARTED_HOW", "script_hint", "script_text"]
+__all__ = [
+    "NOT_A_STOP_SIGNAL",
+    "STARTED",
+    "STARTED_HOW",
+    "script_hint",
+    "script_text",
+    "stop_signal_named",
+]
 
 STARTED: dict[str, Value] = {"script": ["true"]}
 """Ready as soon as the process has started: the script `true` passes at once."""
@@ -51,3 +60,29 @@ def script_hint(script: str | list[str]) -> str | None:
             "service's own processes hold the port)"
         )
     return None
+
+
+# Refused as a stop signal here (docs/config.md, "Stop signal").
+_NOT_STOP_SIGNALS = frozenset(
+    {"SIGKILL", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT"}
+    | {"SIGCHLD", "SIGWINCH", "SIGURG"}
+)
+_REAL_TIME = re.compile(r"SIGRT(?:MIN\+\d+|MAX-\d+|MIN|MAX)")
+NOT_A_STOP_SIGNAL = "not a signal that asks a process to end here: SIGTERM instead"
+
+
+def stop_signal_named(place: Place, value: str | int, key: str) -> str | int | None:
+    """A stop signal as this format writes it (`SIGQUIT`, a real-time signal's
+    number), `None` for one this format refuses (SIGKILL, SIGSTOP, ...)."""
+    if isinstance(value, int):
+        try:
+            name: str | int = signal.Signals(value).name
+        except ValueError:
+            if not signal.SIGRTMIN <= value <= signal.SIGRTMAX:
+                raise place.problem(key, f"no signal has the number {value}") from None
+            name = value
+    else:
+        name = value.upper() if value.upper().startswith("SIG") else "SIG" + value.upper()
+        if not (_REAL_TIME.fullmatch(name) or isinstance(getattr(signal, name, None), int)):
+            raise place.problem(key, f"unknown signal {value!r}")
+    return None if name in _NOT_STOP_SIGNALS else name

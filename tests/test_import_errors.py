@@ -3,6 +3,8 @@ the place, never a traceback; ids made valid, and the format detected."""
 
 from __future__ import annotations
 
+import re
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coordinator import load_config
 from healthdaemons._import_config import ImportProblem, import_config
 
 
@@ -123,6 +126,36 @@ def test_ids_are_made_valid_and_requires_follow(tmp_path: Path) -> None:
     assert "#   my-app.id: kept: renamed from 'myApp'" in text
 
 
+def test_a_service_without_a_command_to_run_here_says_so(tmp_path: Path) -> None:
+    text = _import(
+        tmp_path,
+        "compose.yaml",
+        "services:\n  api: {build: ./api}\n  web: {command: x, depends_on: [api]}\n",
+    )
+    api = tomllib.loads(text)["services"]["api"]
+    assert api["command"] == "echo 'services.api: give its command' >&2; exit 1"
+    assert "#   api.command: lost: none (compose runs the command of the image it builds)" in text
+    _checked(tmp_path, text)
+
+
+def test_a_disabled_requirement_is_left_out_and_reported(tmp_path: Path) -> None:
+    text = _import(
+        tmp_path,
+        "pc.yaml",
+        "processes:\n  a: {command: x, disabled: true}\n"
+        "  b: {command: y, depends_on: {a: {condition: process_started}}}\n",
+    )
+    assert "requires" not in tomllib.loads(text)["services"]["b"]
+    assert "#   b.depends_on.a: lost: a is disabled: left out of requires" in text
+    _checked(tmp_path, text)
+
+
+def _checked(folder: Path, text: str) -> None:
+    path = folder / "system.toml"
+    path.write_text(text, encoding="utf-8")
+    load_config(path)
+
+
 _YAML_LEAVES = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 _YAML = st.recursive(
     _YAML_LEAVES,
@@ -150,8 +183,6 @@ _YAML = st.recursive(
 def test_any_yaml_imports_or_gives_a_problem_never_a_traceback(
     top: str, services: dict[str, object]
 ) -> None:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "input.yaml"
         path.write_text(yaml.safe_dump({top: services}), encoding="utf-8")
@@ -163,3 +194,163 @@ def test_any_yaml_imports_or_gives_a_problem_never_a_traceback(
             message = "input.yaml: imported"
             tomllib.loads(imported.text)
     assert message.startswith("input.yaml: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("compose.yaml", "services:\n  a: {command: x, user: ''}\n", "services.a.user: must not"),
+        ("compose.yaml", "services:\n  a: {command: x, stop_signal: QUITT}\n", "unknown signal"),
+        ("compose.yaml", "services:\n  a: {command: x, stop_grace_period: -3}\n", ">= 0, not -3"),
+        ("pc.yaml", "processes:\n  a: {command: x, shutdown: {signal: 99}}\n", "no signal has"),
+    ],
+)
+def test_values_this_format_refuses_are_problems(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    with pytest.raises(ImportProblem, match=re.escape(message)):
+        _import(tmp_path, name, text)
+
+
+def test_a_signal_that_cannot_stop_a_service_is_reported(tmp_path: Path) -> None:
+    text = _import(tmp_path, "compose.yaml", "services:\n  a: {command: x, stop_signal: KILL}\n")
+    assert "#   a.stop_signal: lost: KILL: not a signal that asks a process to end" in text
+    assert "stop_signal" not in tomllib.loads(text)["services"]["a"]
+    text = _import(tmp_path, "pc.yaml", "processes:\n  a: {command: x, shutdown: {signal: 3}}\n")
+    assert tomllib.loads(text)["services"]["a"]["stop_signal"] == "SIGQUIT"
+
+
+_WORD = st.sampled_from(["x", "./run", "8080", "1m", "10s", "db", "a", "b", "CMD", "NONE", "-1"])
+_COMPOSE_VALUES = {
+    "command": st.one_of(_WORD, st.lists(_WORD, max_size=3), st.integers()),
+    "image": st.one_of(_WORD, st.none()),
+    "build": st.sampled_from(["./app", {"context": "app"}]),
+    "environment": st.one_of(
+        st.lists(st.sampled_from(["A=1", "B", "C=", 5]), max_size=3),
+        st.dictionaries(
+            st.sampled_from(["A", "B"]), st.one_of(st.none(), st.integers(), st.booleans(), _WORD)
+        ),
+    ),
+    "depends_on": st.one_of(
+        st.lists(st.sampled_from(["a", "b", "c"]), max_size=2),
+        st.dictionaries(
+            st.sampled_from(["a", "b", "c"]),
+            st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "condition": st.sampled_from(
+                            [
+                                "service_started",
+                                "service_healthy",
+                                "service_completed_successfully",
+                                "x",
+                            ]
+                        ),
+                        "required": st.booleans(),
+                        "restart": st.booleans(),
+                    },
+                ),
+            ),
+            max_size=2,
+        ),
+    ),
+    "healthcheck": st.fixed_dictionaries(
+        {},
+        optional={
+            "test": st.one_of(_WORD, st.lists(_WORD, max_size=3)),
+            "interval": st.one_of(_WORD, st.integers(-2, 5)),
+            "timeout": _WORD,
+            "start_period": _WORD,
+            "retries": st.integers(0, 5),
+            "disable": st.booleans(),
+        },
+    ),
+    "restart": st.sampled_from(
+        ["no", "always", "on-failure", "on-failure:3", "unless-stopped", "on-failure:x", 3]
+    ),
+    "stop_signal": st.one_of(
+        st.sampled_from(["SIGINT", "QUIT", "KILL", "SIGRTMIN+3", "NOPE"]), st.integers(-1, 70)
+    ),
+    "stop_grace_period": st.one_of(_WORD, st.integers(-1, 100), st.floats(allow_nan=True)),
+    "init": st.booleans(),
+    "profiles": st.lists(st.sampled_from(["dev", "debug"]), max_size=2),
+    "ports": st.lists(
+        st.one_of(
+            st.sampled_from(["80", "8080:80", "1.2.3.4:80:80", "53:53/udp", "8000-8001"]),
+            st.integers(1, 9000),
+            st.fixed_dictionaries(
+                {"target": st.integers(1, 99)}, optional={"published": st.integers(1, 9999)}
+            ),
+        ),
+        max_size=2,
+    ),
+    "expose": st.lists(st.sampled_from(["3000", 3001]), max_size=2),
+    "volumes": st.lists(
+        st.sampled_from(
+            ["data:/data", "./x:/x:ro", "/y", "rel", "a:b:c:d", {"type": "tmpfs", "target": "/t"}]
+        ),
+        max_size=2,
+    ),
+    "working_dir": st.sampled_from(["/app", "/x", "rel"]),
+    "user": st.one_of(st.sampled_from(["root", "1000", "1000:1000"]), st.integers(0, 2000)),
+    "develop": st.fixed_dictionaries(
+        {
+            "watch": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "path": st.sampled_from(["./src", "pkg.json"]),
+                        "action": st.sampled_from(["sync", "restart"]),
+                    }
+                ),
+                max_size=2,
+            )
+        }
+    ),
+    "deploy": st.fixed_dictionaries(
+        {},
+        optional={
+            "replicas": st.integers(0, 3),
+            "restart_policy": st.fixed_dictionaries(
+                {},
+                optional={
+                    "condition": st.sampled_from(["none", "on-failure", "any"]),
+                    "max_attempts": st.integers(0, 3),
+                },
+            ),
+        },
+    ),
+}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c", "myApp"]),
+        st.fixed_dictionaries({}, optional=_COMPOSE_VALUES),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_compose_file_imports_to_a_valid_config_or_gives_a_problem(
+    services: dict[str, object],
+) -> None:
+    """Whatever a compose file says, the import either gives a config file that
+    `check` accepts (programs aside), or names the file and the place."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "compose.yaml"
+        path.write_text(yaml.safe_dump({"services": services}), encoding="utf-8")
+        try:
+            imported = import_config(path, None)
+        except ImportProblem as problem:
+            assert str(problem).startswith("compose.yaml: ")  # noqa: PT017
+            return
+        written = Path(folder) / "system.toml"
+        written.write_text(imported.text, encoding="utf-8")
+        # as compose, a service in a profile runs when its profile is active
+        profiles = {
+            p
+            for service in tomllib.loads(imported.text)["services"].values()
+            for p in service.get("profiles", [])
+        }
+        load_config(written, profiles=sorted(profiles))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator import ConfigFile, read_config
+from coordinator import ConfigFile, load_config, read_config
 from healthdaemons._fidelity import Fidelity
 from healthdaemons._import_config import import_config
 
@@ -111,10 +111,12 @@ def test_every_note_says_what_became_of_it() -> None:
 
 
 def _read(text: str, folder: Path) -> ConfigFile:
-    """`text` read as a config file beside the examples (their env files)."""
+    """`text` read as a config file beside the examples (their env files),
+    checked as `healthdaemons check` checks it (programs aside)."""
     shutil.copytree(EXAMPLES, folder, dirs_exist_ok=True)
     path = folder / "system.toml"
     path.write_text(text, encoding="utf-8")
+    load_config(path)
     return read_config(path)
 
 
