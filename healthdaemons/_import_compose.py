@@ -109,17 +109,18 @@ def _service(
 ) -> Draft:
     kind = "oneshot" if name in oneshots else "daemon"
     out: dict[str, Value] = {"kind": "oneshot"} if kind == "oneshot" else {}
-    image = place.string(table["image"], "image") if table.get("image") is not None else None
+    image = _image(place, table.get("image"))
     entrypoint = argv(place, table.get("entrypoint"), "entrypoint")
     command = argv(place, table.get("command"), "command")
     env = environment(place, table.get("environment"), notes, name)
     files = env_files(place, table.get("env_file"), notes, name)
     published = ports(place, table.get("ports"), notes, name)
     mounts = volumes(place, table.get("volumes"), notes, name)
-    workdir = table.get("working_dir")
-    workdir = None if workdir is None else place.string(workdir, "working_dir")
+    workdir = place.path_or_none(table.get("working_dir"), "working_dir")
     user = _user(place, table.get("user"), notes, name)
     local = (entrypoint or []) + (command or [])
+    if local and not local[0]:
+        raise place.problem("entrypoint[0]" if entrypoint else "command[0]", "must not be empty")
     docker = not local and image is not None
     container: dict[str, Value] = {}
     if image is not None:
@@ -230,6 +231,15 @@ def _placeholder(name: str, notes: Notes) -> str:
         "command that fails saying so; give its command",
     )
     return f"echo 'services.{valid_id(name)}: give its command' >&2; exit 1"
+
+
+def _image(place: Place, value: object) -> str | None:
+    if value is None:
+        return None
+    image = place.string(value, "image")
+    if not image or any(character.isspace() for character in image):
+        raise place.problem("image", f"must be an image reference, not {image!r}")
+    return image
 
 
 def _user(place: Place, value: object, notes: Notes, service: str) -> str | int | None:

@@ -69,16 +69,17 @@ def _health_test(place: Place, check: dict[str, object]) -> str | list[str] | No
     if not check or check.get("disable") is True or check.get("test") is None:
         return None
     test = check["test"]
+    key = "healthcheck.test"
     if isinstance(test, str):
-        return test
-    words = place.strings(test, "healthcheck.test")
+        return place.command(test, key)
+    words = place.strings(test, key)
     if not words or words[0] not in ("NONE", "CMD", "CMD-SHELL"):
-        raise place.problem("healthcheck.test", "must start with NONE, CMD or CMD-SHELL")
+        raise place.problem(key, "must start with NONE, CMD or CMD-SHELL")
     if words[0] == "NONE":
         return None
     if len(words) == 1:
-        raise place.problem("healthcheck.test", f"{words[0]} needs a command")
-    return words[1] if words[0] == "CMD-SHELL" else words[1:]
+        raise place.problem(key, f"{words[0]} needs a command")
+    return place.command(words[1] if words[0] == "CMD-SHELL" else words[1:], key)
 
 
 def _guessed_readiness(

@@ -70,12 +70,14 @@ def environment(place: Place, value: object, notes: Notes, service: str) -> dict
         for index, item in enumerate(value):
             text = place.string(item, f"environment[{index}]")
             name, equals, rest = text.partition("=")
+            place.env_name(name, f"environment[{index}]")
             if equals:
                 env[name] = rest
             else:
                 passed.append(name)
     else:
         for name, item in place.table(value, "environment").items():
+            place.env_name(name, "environment")
             if item is None:
                 passed.append(name)
             elif isinstance(item, bool):

@@ -191,6 +191,24 @@ class Place:
             raise self.problem(key, f"must be a string or a list of strings, not {_type(value)}")
         return [self.string(item, f"{key}[{index}]") for index, item in enumerate(value)]
 
+    def command(self, value: object, key: str) -> str | list[str]:
+        """A command: a shell command line (a string) or an argv, not empty."""
+        command = self.string(value, key) if isinstance(value, str) else self.strings(value, key)
+        if (isinstance(command, str) and not command.strip()) or command == []:
+            raise self.problem(key, "must not be empty")
+        if isinstance(command, list) and not command[0]:
+            raise self.problem(f"{key}[0]", "must not be empty (it is the program)")
+        return command
+
+    def path_or_none(self, value: object, key: str) -> str | None:
+        """A path, `None` when missing or empty (as both formats read an empty one)."""
+        return None if value is None or str(value).strip() == "" else self.string(value, key)
+
+    def env_name(self, name: str, key: str) -> str:
+        if not name or "\0" in name:
+            raise self.problem(key, f"bad variable name {name!r}")
+        return name
+
     def items(self, value: object, key: str) -> list[object]:
         """A list (nothing: an empty one)."""
         if value is None:

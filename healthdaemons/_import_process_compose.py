@@ -63,6 +63,7 @@ def read_process_compose(file: str, data: dict[str, object], notes: Notes) -> li
         _process(Place(file, f"processes.{name}"), name, table, waited, shared, notes)
         for name, table in tables.items()
     ]
+    _own_log_files(drafts, notes)
     if any(name not in waited and _no_restart_given(table) for name, table in tables.items()):
         notes.approximated(
             "",
@@ -75,6 +76,24 @@ def read_process_compose(file: str, data: dict[str, object], notes: Notes) -> li
             draft.table = {key: _dollars_kept(value) for key, value in draft.table.items()}
         notes.kept("", "disable_env_expansion", "every $ written $$, so none is read as a variable")
     return drafts
+
+
+def _own_log_files(drafts: list[Draft], notes: Notes) -> None:
+    """Each service rotates its own log file here: a file shared stays with the first."""
+    owners: dict[Value, str] = {}
+    for draft in drafts:
+        log_file = draft.table.get("log_file")
+        if log_file is None:
+            continue
+        if log_file in owners:
+            del draft.table["log_file"]
+            notes.lost(
+                draft.name,
+                "log_location",
+                f"{log_file} is {owners[log_file]}'s too: each service needs its own file here",
+            )
+        else:
+            owners[log_file] = draft.name
 
 
 def _no_restart_given(table: dict[str, object]) -> bool:
@@ -100,7 +119,7 @@ def _environment(place: Place, value: object, key: str) -> dict[str, Value]:
         name, equals, rest = item.partition("=")
         if not equals:
             raise place.problem(f"{key}[{index}]", f"must be NAME=value, not {item!r}")
-        env[name] = rest
+        env[place.env_name(name, f"{key}[{index}]")] = rest
     return env
 
 
@@ -139,22 +158,25 @@ def _process(
     out: dict[str, Value] = {"kind": "oneshot"} if oneshot else {}
     command = table.get("command")
     if command is not None:
-        out["command"] = place.string(command, "command")
+        out["command"] = place.command(place.string(command, "command"), "command")
     elif table.get("entrypoint") is not None:
-        out["command"] = place.strings(table["entrypoint"], "entrypoint")
+        out["command"] = place.command(table["entrypoint"], "entrypoint")
     else:
         raise place.problem("command", "missing: a process needs a command or an entrypoint")
     env = {**shared, **_environment(place, table.get("environment"), "environment")}
     if env:
         out["env"] = env
-    if table.get("env_file") is not None:
-        out["env_file"] = place.string(table["env_file"], "env_file")
-    if table.get("working_dir") is not None:
-        out["cwd"] = place.string(table["working_dir"], "working_dir")
+    env_file = place.path_or_none(table.get("env_file"), "env_file")
+    if env_file is not None:
+        out["env_file"] = env_file
+    cwd = place.path_or_none(table.get("working_dir"), "working_dir")
+    if cwd is not None:
+        out["cwd"] = cwd
     _shutdown(place, table, out, notes, name)
     _availability(place, table, oneshot, out, notes, name)
-    if table.get("log_location") is not None:
-        out["log_file"] = place.string(table["log_location"], "log_location")
+    log_file = place.path_or_none(table.get("log_location"), "log_location")
+    if log_file is not None:
+        out["log_file"] = log_file
     if table.get("disabled") is True:
         out["disabled"] = True
     if table.get("is_daemon") is True:
@@ -200,7 +222,10 @@ def _probe(place: Place, name: str, value: object, key: str, notes: Notes) -> di
     out: dict[str, Value] = {}
     if probe.get("exec") is not None:
         action = place.table(probe["exec"], f"{key}.exec")
-        script = place.string(action.get("command"), f"{key}.exec.command")
+        script = place.command(
+            place.string(action.get("command"), f"{key}.exec.command"), f"{key}.exec.command"
+        )
+        assert isinstance(script, str)
         out["script"] = script
         if action.get("working_dir") is not None:
             notes.lost(name, f"{key}.exec.working_dir", "a script runs in its service's cwd")
@@ -245,8 +270,10 @@ def _url(place: Place, value: object, key: str, notes: Notes, name: str) -> str:
     scheme = place.string(get.get("scheme") or "http", f"{key}.scheme")
     host = place.string(get.get("host") or "127.0.0.1", f"{key}.host")
     path = place.string(get.get("path") or "/", f"{key}.path")
-    port = get.get("port")
-    address = host if port is None else f"{host}:{place.string(port, f'{key}.port')}"
+    # process-compose reads a port that is no number from 1 to 65535 as none.
+    port = place.string(get.get("port", ""), f"{key}.port").strip()
+    number = int(port) if port.isdigit() else 0
+    address = f"{host}:{number}" if 1 <= number <= 65535 else host
     if get.get("headers"):
         notes.lost(name, f"{key}.headers", "a url check sends no headers")
     status = get.get("status_code")

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coordinator import load_config
+from coordinator import load_config, read_config
 from healthdaemons._import_config import ImportProblem, import_config
 
 
@@ -220,7 +220,9 @@ def test_a_signal_that_cannot_stop_a_service_is_reported(tmp_path: Path) -> None
     assert tomllib.loads(text)["services"]["a"]["stop_signal"] == "SIGQUIT"
 
 
-_WORD = st.sampled_from(["x", "./run", "8080", "1m", "10s", "db", "a", "b", "CMD", "NONE", "-1"])
+_WORD = st.sampled_from(
+    ["", " ", "x", "./run", "8080", "1m", "10s", "db", "a", "b", "CMD", "NONE", "-1"]
+)
 _COMPOSE_VALUES = {
     "command": st.one_of(_WORD, st.lists(_WORD, max_size=3), st.integers()),
     "image": st.one_of(_WORD, st.none()),
@@ -354,3 +356,104 @@ def test_a_compose_file_imports_to_a_valid_config_or_gives_a_problem(
             for p in service.get("profiles", [])
         }
         load_config(written, profiles=sorted(profiles))
+
+
+_PROBE = st.fixed_dictionaries(
+    {},
+    optional={
+        "exec": st.fixed_dictionaries({"command": _WORD}, optional={"working_dir": _WORD}),
+        "http_get": st.fixed_dictionaries(
+            {},
+            optional={
+                "host": st.sampled_from(["127.0.0.1", "localhost"]),
+                "port": st.one_of(st.integers(0, 70000), _WORD),
+                "path": st.sampled_from(["/", "health", "/live"]),
+                "scheme": st.sampled_from(["http", "https"]),
+            },
+        ),
+        "initial_delay_seconds": st.integers(-1, 5),
+        "period_seconds": st.integers(-1, 5),
+        "timeout_seconds": st.one_of(st.integers(-1, 5), st.floats(allow_nan=True)),
+        "failure_threshold": st.integers(-1, 5),
+        "success_threshold": st.integers(-1, 3),
+    },
+)
+_PROCESS_VALUES = {
+    "command": st.one_of(_WORD, st.integers()),
+    "entrypoint": st.lists(_WORD, max_size=2),
+    "environment": st.lists(st.sampled_from(["A=1", "B=$$x", "C"]), max_size=2),
+    "working_dir": _WORD,
+    "depends_on": st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "condition": st.sampled_from(
+                    [
+                        "process_started",
+                        "process_healthy",
+                        "process_completed",
+                        "process_completed_successfully",
+                        "process_log_ready",
+                        "nope",
+                    ]
+                )
+            },
+        ),
+        max_size=2,
+    ),
+    "readiness_probe": _PROBE,
+    "liveness_probe": _PROBE,
+    "ready_log_line": st.sampled_from(["ready (v1.2) [ok]", "*", "started"]),
+    "availability": st.fixed_dictionaries(
+        {},
+        optional={
+            "restart": st.sampled_from(["no", "always", "on_failure", "exit_on_failure", "x"]),
+            "max_restarts": st.integers(-1, 4),
+            "backoff_seconds": st.integers(0, 3),
+            "exit_on_end": st.booleans(),
+        },
+    ),
+    "shutdown": st.fixed_dictionaries(
+        {},
+        optional={
+            "signal": st.integers(-1, 70),
+            "timeout_seconds": st.integers(-1, 30),
+            "command": _WORD,
+        },
+    ),
+    "disabled": st.booleans(),
+    "is_daemon": st.booleans(),
+    "replicas": st.integers(0, 3),
+    "log_location": st.sampled_from(["logs/a.log", "b.log"]),
+}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.fixed_dictionaries({}, optional=_PROCESS_VALUES),
+        min_size=1,
+        max_size=3,
+    ),
+    st.booleans(),
+)
+def test_a_process_compose_file_imports_to_a_valid_config_or_gives_a_problem(
+    processes: dict[str, object], literal: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "pc.yaml"
+        document = {"processes": processes, "disable_env_expansion": literal}
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        try:
+            imported = import_config(path, None)
+        except ImportProblem as problem:
+            assert str(problem).startswith("pc.yaml: ")  # noqa: PT017
+            return
+        written = Path(folder) / "system.toml"
+        written.write_text(imported.text, encoding="utf-8")
+        services = tomllib.loads(imported.text)["services"]
+        if all(service.get("disabled") for service in services.values()):
+            read_config(written)  # `check` would say: no services to run
+        else:
+            load_config(written)
