@@ -124,13 +124,19 @@ class Notes:
 
 
 def read_text(source: Path) -> str:
+    """The file's text (without a byte order mark); `ImportProblem` for a
+    file that cannot be read, is not UTF-8 or holds a NUL character."""
     try:
-        return source.read_text(encoding="utf-8")
+        text = source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise ImportProblem(f"{source.name}: not UTF-8 text: {error.reason}") from None
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         raise ImportProblem(f"{source.name}: cannot read: {reason}") from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise ImportProblem(f"{source.name}: line {line}: a NUL character: not a text file")
+    return text
 
 
 def read_yaml(source: Path) -> object:
@@ -181,6 +187,8 @@ class Place:
     def string(self, value: object, key: str) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.problem(key, f"must be a string, not {_type(value)}")
+        if "\0" in str(value):
+            raise self.problem(key, "must not contain a NUL character")
         return str(value)
 
     def strings(self, value: object, key: str) -> list[str]:

@@ -457,3 +457,29 @@ def test_a_process_compose_file_imports_to_a_valid_config_or_gives_a_problem(
             read_config(written)  # `check` would say: no services to run
         else:
             load_config(written)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["web", "worker", "release", "Clock_2", "web", "", "a b"]),
+            st.sampled_from([":", ": ", " : ", ""]),
+            st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
+        ),
+        max_size=4,
+    )
+)
+def test_a_procfile_imports_to_a_valid_config_or_gives_a_problem(
+    lines: list[tuple[str, str, str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "Procfile"
+        path.write_text("\n".join("".join(line) for line in lines), encoding="utf-8")
+        try:
+            imported = import_config(path, None)
+        except ImportProblem as problem:
+            assert str(problem).startswith("Procfile: ")  # noqa: PT017
+            return
+        written = Path(folder) / "system.toml"
+        written.write_text(imported.text, encoding="utf-8")
+        load_config(written)
