@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ._import_compose_ready import readiness
+from ._import_compose_probes import is_check_command, unwrapped_log_line
+from ._import_compose_ready import Readiness, check_readiness, readiness
 from ._import_compose_values import (
     argv,
     duration,
@@ -37,6 +39,7 @@ _HANDLED = frozenset(
 )  # fmt: skip
 _TOP_LOST = ("networks", "configs", "secrets", "include")
 _RESTARTS = ("no", "always", "on-failure", "unless-stopped")
+_COMPLETED = "service_completed_successfully"
 
 
 def read_compose(
@@ -49,11 +52,20 @@ def read_compose(
         if data.get(key):
             notes.lost("", key, "no equivalent here: services run on this machine")
     tables = {name: top.at("services").table(raw, name) for name, raw in services.items()}
-    oneshots = _waited_to_complete(file, tables)
+    context = _Context(
+        _oneshots(file, tables, notes),
+        list(tables),
+        # read twice: a note about a port is taken with its service, below
+        {
+            name: ports(top.at(f"services.{name}"), table.get("ports"), Notes(), name)
+            for name, table in tables.items()
+        },
+    )
     drafts = [
-        _service(top.at(f"services.{name}"), name, table, oneshots, list(tables), notes)
+        _service(top.at(f"services.{name}"), name, table, context, notes)
         for name, table in tables.items()
     ]
+    oneshots = context.oneshots
     if any(name not in oneshots and "restart" not in table for name, table in tables.items()):
         notes.approximated(
             "",
@@ -64,15 +76,31 @@ def read_compose(
     return drafts
 
 
-def _waited_to_complete(file: str, tables: dict[str, dict[str, object]]) -> set[str]:
-    """The services some other waits for with `service_completed_successfully`:
-    each becomes a oneshot (a compose file has no other way to say it)."""
-    waited: set[str] = set()
+def _oneshots(file: str, tables: dict[str, dict[str, object]], notes: Notes) -> set[str]:
+    """The services that run once. A compose file has no kind: a service
+    another waits for with `service_completed_successfully` is one, and so is
+    one that says `restart: "no"` and has no healthcheck, unless another
+    waits for it to start or to be healthy (as an export writes a oneshot)."""
+    conditions: dict[str, set[str]] = {name: set() for name in tables}
     for name, table in tables.items():
-        for required, condition in _depends_on(Place(file, f"services.{name}"), table).items():
-            if condition[0] == "service_completed_successfully":
-                waited.add(required)
-    return waited
+        for required, (condition, _) in _depends_on(Place(file, f"services.{name}"), table).items():
+            conditions.setdefault(required, set()).add(condition)
+    oneshots = {name for name, waits in conditions.items() if _COMPLETED in waits}
+    for name, table in tables.items():
+        if (
+            name not in oneshots
+            and table.get("restart") == "no"
+            and not table.get("healthcheck")
+            and not conditions[name]
+        ):
+            oneshots.add(name)
+            notes.approximated(
+                name,
+                "restart",
+                'no, without a healthcheck: a oneshot (it runs once; write kind = "daemon" '
+                "and a ready check if it runs on)",
+            )
+    return oneshots
 
 
 def _depends_on(place: Place, table: dict[str, object]) -> dict[str, tuple[str, dict[str, object]]]:
@@ -99,14 +127,19 @@ def _depends_on(place: Place, table: dict[str, object]) -> dict[str, tuple[str, 
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    oneshots: set[str]
+    """The services another waits for to complete."""
+    names: list[str]
+    ports: dict[str, list[str]]
+    """Each service's `ports`."""
+
+
 def _service(
-    place: Place,
-    name: str,
-    table: dict[str, object],
-    oneshots: set[str],
-    names: list[str],
-    notes: Notes,
+    place: Place, name: str, table: dict[str, object], context: _Context, notes: Notes
 ) -> Draft:
+    oneshots = context.oneshots
     kind = "oneshot" if name in oneshots else "daemon"
     out: dict[str, Value] = {"kind": "oneshot"} if kind == "oneshot" else {}
     image = _image(place, table.get("image"))
@@ -121,6 +154,13 @@ def _service(
     local = (entrypoint or []) + (command or [])
     if local and not local[0]:
         raise place.problem("entrypoint[0]" if entrypoint else "command[0]", "must not be empty")
+    if is_check_command(local):
+        return _check(place, name, table, context, notes)
+    unwrapped = unwrapped_log_line(local)
+    shell: str | None = None
+    if unwrapped is not None:
+        inner = unwrapped[0]
+        shell, local = (inner, [inner]) if isinstance(inner, str) else (None, inner)
     docker = not local and image is not None
     container: dict[str, Value] = {}
     if image is not None:
@@ -155,7 +195,7 @@ def _service(
             "compose builds an image from it; here the command runs on this machine"
             + ("" if image else "; give container.image to export it again"),
         )
-    out["command"] = local[0] if placeholder else local
+    out["command"] = local[0] if placeholder or shell is not None else local
     if env:
         out["env"] = env
     if files:
@@ -172,10 +212,17 @@ def _service(
     if profiles is not None:
         out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
     watch = _unsupported(place, table, notes, name)
-    _hostnames(name, names, local, env, notes)
+    _hostnames(name, context.names, local, env, notes)
     exposed = [str(port) for port in place.items(table.get("expose"), "expose")]
     if kind == "daemon":
-        readiness(place, name, table, published, exposed, docker_name, out, container, notes)
+        given = Readiness(
+            published,
+            exposed,
+            docker_name,
+            None if unwrapped is None else unwrapped[1],
+            context.ports,
+        )
+        readiness(place, name, table, given, out, container, notes)
     elif table.get("healthcheck"):
         notes.lost(name, "healthcheck", "a oneshot is ready once it exits with code 0")
     if watch:
@@ -188,6 +235,21 @@ def _service(
         out["container"] = container
     dependencies = _depends_on(place, table)
     _dependency_notes(name, dependencies, oneshots, notes)
+    return Draft(name, out, list(dependencies), place.key("depends_on"))
+
+
+def _check(
+    place: Place, name: str, table: dict[str, object], context: _Context, notes: Notes
+) -> Draft:
+    """The service an export gives a check (it sleeps; its healthcheck is the
+    check): a check again."""
+    out: dict[str, Value] = {"kind": "check"}
+    profiles = table.get("profiles")
+    if profiles is not None:
+        out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
+    out["ready"] = check_readiness(place, name, table, context.ports, notes)
+    notes.kept(name, "command", "the sleeping service of an exported check: a check again")
+    dependencies = _depends_on(place, table)
     return Draft(name, out, list(dependencies), place.key("depends_on"))
 
 
