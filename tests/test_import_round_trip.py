@@ -5,15 +5,17 @@ On the realistic stack, the demo and random systems."""
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import assume, given
 
 from coordinator import ConfigFile, ConfigProbe, load_config, read_config
 from healthdaemons._export_compose import export_compose
 from healthdaemons._export_model import ExportError
-from healthdaemons._export_probes import posix_regex
+from healthdaemons._export_probes import posix_regex, url_probe
 from healthdaemons._import_config import import_config
 
 from .test_export_compose import demo_with_image, system_texts
@@ -87,3 +89,50 @@ def test_random_systems_come_back(tmp_path_factory: pytest.TempPathFactory, text
         assume(False)  # what compose cannot carry (tested by the exporter's tests)
         raise
     assert_same_graph_and_readiness(system, back)
+
+
+def _services(tmp_path: Path, compose: str) -> dict[str, dict[str, object]]:
+    path = tmp_path / "compose.yaml"
+    path.write_text(compose, encoding="utf-8")
+    services: dict[str, dict[str, object]] = tomllib.loads(import_config(path, None).text)[
+        "services"
+    ]
+    return services
+
+
+def test_a_oneshot_is_waited_for_to_complete_or_says_restart_no(tmp_path: Path) -> None:
+    services = _services(
+        tmp_path,
+        "services:\n"
+        "  seed: {command: ./seed, restart: 'no'}\n"  # nobody waits: runs once
+        "  job: {command: ./job, restart: 'no'}\n"  # waited for to complete
+        "  dev: {command: ./dev, restart: 'no'}\n"  # waited for to start: runs on
+        "  api:\n    command: ./api\n    depends_on:\n"
+        "      job: {condition: service_completed_successfully}\n"
+        "      dev: {condition: service_started}\n",
+    )
+    assert services["seed"]["kind"] == services["job"]["kind"] == "oneshot"
+    assert services["seed"]["max_restarts"] == 0
+    assert "kind" not in services["dev"] and services["dev"]["restart"] == "no"
+
+
+def test_only_the_exporters_own_probes_are_read_back(tmp_path: Path) -> None:
+    probe = url_probe("http://127.0.0.1:8000/", 1).shell
+    assert probe is not None
+    changed = probe.replace("-lt 500", "-lt 400")  # someone's own variant: a script
+    services = _services(
+        tmp_path,
+        yaml.safe_dump(
+            {
+                "services": {
+                    "a": {"command": "./a", "healthcheck": {"test": ["CMD-SHELL", probe]}},
+                    "b": {"command": "./b", "healthcheck": {"test": ["CMD-SHELL", changed]}},
+                    "c": {"command": "./c", "healthcheck": {"test": "curl -f http://x:1/"}},
+                }
+            }
+        ).replace("$", "$$"),
+    )
+    assert services["a"]["ready"] == {"url": "http://127.0.0.1:8000/", "timeout": 1}
+    # `$$`: a literal `$` in compose, and in a config file too
+    assert services["b"]["ready"] == {"script": changed.replace("$", "$$")}
+    assert services["c"]["ready"] == {"script": "curl -f http://x:1/"}
