@@ -1,0 +1,485 @@
+"""A docker compose file as services of this format (docs/import.md).
+
+A service's command runs on this machine; its image, ports and volumes go to
+its `[services.ID.container]` table, so that an export gives them back. A
+service that names only an image (no command: the image's own) runs with
+`docker run`, as this machine has no other way to run it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ._import_compose_probes import is_check_command, unwrapped_log_line
+from ._import_compose_ready import Readiness, check_readiness, readiness
+from ._import_compose_values import (
+    argv,
+    duration,
+    env_files,
+    environment,
+    ports,
+    volumes,
+)
+from ._import_model import Draft, Notes, Place, valid_id
+from ._import_ready import NOT_A_STOP_SIGNAL, stop_signal_named
+from ._toml_writer import Value
+
+__all__ = ["read_compose"]
+
+_HANDLED = frozenset(
+    {
+        "image", "build", "command", "entrypoint", "environment", "env_file",
+        "working_dir", "user", "depends_on", "healthcheck", "restart", "stop_signal",
+        "stop_grace_period", "init", "profiles", "ports", "expose", "volumes",
+        "container_name", "deploy", "scale", "develop",
+    }
+)  # fmt: skip
+_TOP_LOST = ("networks", "configs", "secrets", "include")
+_RESTARTS = ("no", "always", "on-failure", "unless-stopped")
+_COMPLETED = "service_completed_successfully"
+
+
+def read_compose(
+    file: str, data: dict[str, object], notes: Notes, folder: Path = Path()
+) -> list[Draft]:
+    """The services of a compose file; `folder` is the file's."""
+    top = Place(file, "", folder)
+    services = top.table(data.get("services"), "services")
+    for key in _TOP_LOST:
+        if data.get(key):
+            notes.lost("", key, "no equivalent here: services run on this machine")
+    tables = {name: top.at("services").table(raw, name) for name, raw in services.items()}
+    context = _Context(
+        _oneshots(file, tables, notes),
+        list(tables),
+        # read twice: a note about a port is taken with its service, below
+        {
+            name: ports(top.at(f"services.{name}"), table.get("ports"), Notes(), name)
+            for name, table in tables.items()
+        },
+    )
+    drafts = [
+        _service(top.at(f"services.{name}"), name, table, context, notes)
+        for name, table in tables.items()
+    ]
+    oneshots = context.oneshots
+    if any(name not in oneshots and "restart" not in table for name, table in tables.items()):
+        notes.approximated(
+            "",
+            "restart",
+            "a service without it is not restarted by compose (its default, no); here it "
+            'is (restart = "always", this format\'s default, with backoff)',
+        )
+    return drafts
+
+
+def _oneshots(file: str, tables: dict[str, dict[str, object]], notes: Notes) -> set[str]:
+    """The services that run once. A compose file has no kind: a service
+    another waits for with `service_completed_successfully` is one, and so is
+    one that says `restart: "no"` and has no healthcheck, unless another
+    waits for it to start or to be healthy (as an export writes a oneshot)."""
+    conditions: dict[str, set[str]] = {name: set() for name in tables}
+    for name, table in tables.items():
+        for required, (condition, _) in _depends_on(Place(file, f"services.{name}"), table).items():
+            conditions.setdefault(required, set()).add(condition)
+    oneshots = {name for name, waits in conditions.items() if _COMPLETED in waits}
+    for name, table in tables.items():
+        if (
+            name not in oneshots
+            and table.get("restart") == "no"
+            and not table.get("healthcheck")
+            and not conditions[name]
+        ):
+            oneshots.add(name)
+            notes.approximated(
+                name,
+                "restart",
+                'no, without a healthcheck: a oneshot (it runs once; write kind = "daemon" '
+                "and a ready check if it runs on)",
+            )
+    return oneshots
+
+
+def _depends_on(place: Place, table: dict[str, object]) -> dict[str, tuple[str, dict[str, object]]]:
+    """Each dependency's condition and its other keys."""
+    value = table.get("depends_on")
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {
+            place.string(item, f"depends_on[{index}]"): ("service_started", {})
+            for index, item in enumerate(value)
+        }
+    result: dict[str, tuple[str, dict[str, object]]] = {}
+    for name, entry in place.table(value, "depends_on").items():
+        options = place.table(entry, f"depends_on.{name}")
+        condition = place.string(options.get("condition", "service_started"), f"depends_on.{name}")
+        if condition not in (
+            "service_started",
+            "service_healthy",
+            "service_completed_successfully",
+        ):
+            raise place.problem(f"depends_on.{name}.condition", f"unknown condition {condition!r}")
+        result[name] = (condition, options)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    oneshots: set[str]
+    """The services another waits for to complete."""
+    names: list[str]
+    ports: dict[str, list[str]]
+    """Each service's `ports`."""
+
+
+def _service(
+    place: Place, name: str, table: dict[str, object], context: _Context, notes: Notes
+) -> Draft:
+    oneshots = context.oneshots
+    kind = "oneshot" if name in oneshots else "daemon"
+    out: dict[str, Value] = {"kind": "oneshot"} if kind == "oneshot" else {}
+    image = _image(place, table.get("image"))
+    entrypoint = argv(place, table.get("entrypoint"), "entrypoint")
+    command = argv(place, table.get("command"), "command")
+    env = environment(place, table.get("environment"), notes, name)
+    files = env_files(place, table.get("env_file"), notes, name)
+    published = ports(place, table.get("ports"), notes, name)
+    mounts = volumes(place, table.get("volumes"), notes, name)
+    workdir = place.path_or_none(table.get("working_dir"), "working_dir")
+    user = _user(place, table.get("user"), notes, name)
+    local = (entrypoint or []) + (command or [])
+    if local and not local[0]:
+        raise place.problem("entrypoint[0]" if entrypoint else "command[0]", "must not be empty")
+    if is_check_command(local):
+        return _check(place, name, table, context, notes)
+    unwrapped = unwrapped_log_line(local)
+    shell: str | None = None
+    if unwrapped is not None:
+        inner = unwrapped[0]
+        shell, local = (inner, [inner]) if isinstance(inner, str) else (None, inner)
+    docker = not local and image is not None
+    container: dict[str, Value] = {}
+    if image is not None:
+        container["image"] = image
+    docker_name = None
+    if docker:
+        assert image is not None
+        docker_name = str(table.get("container_name") or f"healthdaemons-{valid_id(name)}")
+        local = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
+        container["command"] = []
+        notes.approximated(
+            name,
+            "image",
+            f"no command: runs the image with `docker run --name {docker_name}` (docker "
+            "needed here); if `docker run` is SIGKILLed after sigterm_timeout, the "
+            f"container lives on (`docker rm -f {docker_name}`)",
+        )
+    placeholder = not local
+    if placeholder:
+        local = [_placeholder(name, notes)]
+    if entrypoint is not None and image is not None:
+        notes.approximated(
+            name,
+            "entrypoint",
+            "runs as the command, followed by compose's command; an export writes "
+            "them as the container's command (the image's own entry point would wrap it)",
+        )
+    if "build" in table and not docker and not placeholder:
+        notes.approximated(
+            name,
+            "build",
+            "compose builds an image from it; here the command runs on this machine"
+            + ("" if image else "; give container.image to export it again"),
+        )
+    out["command"] = local[0] if placeholder or shell is not None else local
+    if env:
+        out["env"] = env
+    if files:
+        out["env_file"] = files[0] if len(files) == 1 else list(files)
+    if workdir is not None:
+        _working_dir(workdir, mounts, docker, out, container, notes, name)
+    if user is not None and not docker:
+        out["user"] = user
+    _stop(place, table, out, notes, name)
+    if table.get("init") is True:
+        out["run_as_init"] = True
+    _restart(place, table, kind, out, notes, name)
+    profiles = table.get("profiles")
+    if profiles is not None:
+        out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
+    watch = _unsupported(place, table, notes, name)
+    _hostnames(name, context.names, local, env, notes)
+    exposed = [str(port) for port in place.items(table.get("expose"), "expose")]
+    if kind == "daemon":
+        given = Readiness(
+            published,
+            exposed,
+            docker_name,
+            None if unwrapped is None else unwrapped[1],
+            context.ports,
+        )
+        readiness(place, name, table, given, out, container, notes)
+    elif table.get("healthcheck"):
+        notes.lost(name, "healthcheck", "a oneshot is ready once it exits with code 0")
+    if watch:
+        out["watch"] = watch
+    if published:
+        container["ports"] = list(published)
+    if mounts:
+        container["volumes"] = list(mounts)
+    if container:
+        out["container"] = container
+    dependencies = _depends_on(place, table)
+    _dependency_notes(name, dependencies, oneshots, notes)
+    return Draft(name, out, list(dependencies), place.key("depends_on"))
+
+
+def _check(
+    place: Place, name: str, table: dict[str, object], context: _Context, notes: Notes
+) -> Draft:
+    """The service an export gives a check (it sleeps; its healthcheck is the
+    check): a check again."""
+    out: dict[str, Value] = {"kind": "check"}
+    profiles = table.get("profiles")
+    if profiles is not None:
+        out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
+    out["ready"] = check_readiness(place, name, table, context.ports, notes)
+    notes.kept(name, "command", "the sleeping service of an exported check: a check again")
+    dependencies = _depends_on(place, table)
+    return Draft(name, out, list(dependencies), place.key("depends_on"))
+
+
+def _docker_run(
+    docker_name: str,
+    image: str,
+    table: dict[str, object],
+    env: dict[str, Value] | None,
+    files: list[str],
+    published: list[str],
+    mounts: list[str],
+    workdir: str | None,
+    user: str | int | None,
+) -> list[str]:
+    command = ["docker", "run", "--rm", "--name", docker_name]
+    if table.get("init") is True:
+        command.append("--init")
+    for port in published:
+        command += ["-p", port]
+    for mount in mounts:
+        command += ["-v", mount]
+    # `-e NAME` passes the value `env` gives `docker run` itself.
+    for name in env or {}:
+        command += ["-e", name]
+    for file in files:
+        command += ["--env-file", file]
+    if workdir is not None:
+        command += ["-w", workdir]
+    if user is not None:
+        command += ["-u", str(user)]
+    return [*command, image]
+
+
+def _placeholder(name: str, notes: Notes) -> str:
+    """The command of a service compose builds and runs with the built image's
+    own command, which this file cannot see: one that fails saying so."""
+    notes.lost(
+        name,
+        "command",
+        "none (compose runs the command of the image it builds): written as a "
+        "command that fails saying so; give its command",
+    )
+    return f"echo 'services.{valid_id(name)}: give its command' >&2; exit 1"
+
+
+def _image(place: Place, value: object) -> str | None:
+    if value is None:
+        return None
+    image = place.string(value, "image")
+    if not image or any(character.isspace() for character in image):
+        raise place.problem("image", f"must be an image reference, not {image!r}")
+    return image
+
+
+def _user(place: Place, value: object, notes: Notes, service: str) -> str | int | None:
+    if value is None:
+        return None
+    user = place.string(value, "user")
+    if not user:
+        raise place.problem("user", "must not be empty")
+    if ":" in user:
+        user, group = user.split(":", 1)
+        notes.lost(service, "user", f"the group {group!r}: a service runs with its user's group")
+    return int(user) if user.isdigit() else user
+
+
+def _working_dir(
+    workdir: str,
+    mounts: list[str],
+    docker: bool,
+    out: dict[str, Value],
+    container: dict[str, Value],
+    notes: Notes,
+    service: str,
+) -> None:
+    """`working_dir` is a path in the container; here the command runs from
+    the folder mounted there, when a bind mount says which."""
+    if posixpath.isabs(workdir):
+        container["workdir"] = workdir
+    if docker:
+        return
+    for mount in mounts:
+        source, _, rest = mount.partition(":")
+        target = rest.split(":")[0]
+        if source.startswith((".", "/")) and (workdir + "/").startswith(target.rstrip("/") + "/"):
+            inner = posixpath.relpath(workdir, target)
+            out["cwd"] = posixpath.normpath(posixpath.join(source, inner))
+            return
+    notes.approximated(
+        service,
+        "working_dir",
+        f"{workdir} is in the container; here the command runs in the config file's "
+        "folder (give cwd)",
+    )
+
+
+def _stop(
+    place: Place, table: dict[str, object], out: dict[str, Value], notes: Notes, service: str
+) -> None:
+    if table.get("stop_grace_period") is not None:
+        out["sigterm_timeout"] = duration(place, table["stop_grace_period"], "stop_grace_period")
+    value = table.get("stop_signal")
+    if value is None:
+        return
+    stop_signal = stop_signal_named(
+        place,
+        value if isinstance(value, int) else place.string(value, "stop_signal"),
+        "stop_signal",
+    )
+    if stop_signal is None:
+        notes.lost(service, "stop_signal", f"{value}: {NOT_A_STOP_SIGNAL}")
+    else:
+        out["stop_signal"] = stop_signal
+
+
+def _restart(
+    place: Place,
+    table: dict[str, object],
+    kind: str,
+    out: dict[str, Value],
+    notes: Notes,
+    service: str,
+) -> None:
+    value = table.get("restart")
+    deploy = place.table(table.get("deploy"), "deploy")
+    policy = place.table(deploy.get("restart_policy"), "deploy.restart_policy")
+    if value is None and policy:
+        condition = policy.get("condition", "any")
+        value = {"none": "no", "on-failure": "on-failure", "any": "always"}.get(str(condition))
+        if policy.get("max_attempts") is not None and value == "on-failure":
+            value = f"on-failure:{policy['max_attempts']}"
+    if value is None:
+        return
+    text = place.string(value, "restart")
+    policy_name, _, count = text.partition(":")
+    if policy_name not in _RESTARTS or (count and policy_name != "on-failure"):
+        raise place.problem(
+            "restart", f"must be no, always, on-failure[:N] or unless-stopped, not {text!r}"
+        )
+    if count and not count.isdigit():
+        raise place.problem("restart", f"on-failure takes a number of restarts, not {count!r}")
+    if kind == "oneshot":
+        if policy_name == "no":
+            out["max_restarts"] = 0
+        elif count:
+            out["max_restarts"] = int(count)
+        elif policy_name != "on-failure":
+            notes.approximated(
+                service, "restart", f"{text}: a oneshot runs again only after a failure"
+            )
+        return
+    if policy_name == "unless-stopped":
+        notes.approximated(
+            service, "restart", "unless-stopped is always here (an operator's stop holds it)"
+        )
+    elif policy_name != "always":
+        out["restart"] = policy_name
+    if count:
+        out["max_restarts"] = int(count)
+
+
+def _dependency_notes(
+    name: str,
+    dependencies: dict[str, tuple[str, dict[str, object]]],
+    oneshots: set[str],
+    notes: Notes,
+) -> None:
+    started = [
+        dep for dep, (condition, _) in dependencies.items() if condition == "service_started"
+    ]
+    if started:
+        notes.approximated(
+            name,
+            "depends_on",
+            f"service_started for {', '.join(started)}: here {name} starts once "
+            f"{'it is' if len(started) == 1 else 'they are'} ready"
+            + (" (a oneshot: exited with code 0)" if set(started) & oneshots else ""),
+        )
+    for dep, (_, options) in dependencies.items():
+        if options.get("required") is False:
+            notes.lost(
+                name, f"depends_on.{dep}.required", "false: here every requirement is required"
+            )
+
+
+def _unsupported(place: Place, table: dict[str, object], notes: Notes, service: str) -> list[str]:
+    """Notes for what has no equivalent; the `watch` globs of `develop.watch`."""
+    replicas = place.table(table.get("deploy"), "deploy").get("replicas", table.get("scale"))
+    if isinstance(replicas, int) and replicas > 1:
+        notes.lost(service, "deploy.replicas", f"{replicas}: declare each instance as a service")
+    develop = place.table(table.get("develop"), "develop")
+    watch: list[str] = []
+    for index, rule in enumerate(place.items(develop.get("watch"), "develop.watch")):
+        entry = place.table(rule, f"develop.watch[{index}]")
+        path = place.string(entry.get("path"), f"develop.watch[{index}].path")
+        if entry.get("action") in ("restart", "sync+restart"):
+            # A file has a suffix, as a rule (package.json); a folder's files are watched.
+            glob = posixpath.normpath(path)
+            watch.append(glob if PurePosixPath(glob).suffix else glob.rstrip("/") + "/**")
+        else:
+            notes.lost(
+                service, f"develop.watch[{index}]", f"action {entry.get('action')}: only restart"
+            )
+    if watch:
+        notes.approximated(service, "develop.watch", "as watch globs (a change restarts it)")
+    other = sorted(key for key in table if key not in _HANDLED and not key.startswith("x-"))
+    if other:
+        notes.lost(service, ", ".join(other), "no equivalent here")
+    return watch
+
+
+_HOSTNAME_TAIL = r"(?=:(?!//)|/|$)"
+
+
+def _hostnames(
+    name: str, names: list[str], command: list[str], env: dict[str, Value] | None, notes: Notes
+) -> None:
+    """Compose services reach each other by name; here on 127.0.0.1."""
+    others = [other for other in names if other != name]
+    if not others:
+        return
+    pattern = re.compile(
+        r"(?<![\w.-])(" + "|".join(re.escape(other) for other in others) + ")" + _HOSTNAME_TAIL
+    )
+    texts = [*command, *(str(value) for value in (env or {}).values())]
+    found = sorted({match for text in texts for match in pattern.findall(text)})
+    if found:
+        notes.approximated(
+            name,
+            "environment" if env else "command",
+            f"names {', '.join(found)} as a host: here services meet on 127.0.0.1 "
+            "(change the address, or keep it for an export)",
+        )

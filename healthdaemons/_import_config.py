@@ -1,0 +1,202 @@
+"""`healthdaemons import`: a docker compose file, a process-compose file or a
+Procfile as a config file of this format (docs/import.md), with a report of
+what was not carried over, and why, at its top.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from ._fidelity import Fidelity
+from ._import_compose import read_compose
+from ._import_model import (
+    Draft,
+    Imported,
+    ImportNote,
+    ImportProblem,
+    ImportReport,
+    Notes,
+    read_text,
+    read_yaml,
+    valid_id,
+)
+from ._import_process_compose import read_process_compose
+from ._import_procfile import read_procfile
+from ._toml_writer import Value, toml_document
+
+__all__ = ["Format", "ImportProblem", "ImportReport", "Imported", "import_config"]
+
+Format = Literal["compose", "process-compose", "procfile"]
+FORMAT_NAMES: dict[Format, str] = {
+    "compose": "docker compose",
+    "process-compose": "process-compose",
+    "procfile": "Procfile",
+}
+_SECTIONS = ("services", "ready", "liveness", "container")
+_FIRST_KEYS = ("kind", "command")
+
+
+def import_config(source: Path, format: Format | None = None) -> Imported:
+    """The config file that runs what `source` describes. `format` `None`:
+    a file named `Procfile*` is a Procfile, a YAML file with `processes:` a
+    process-compose file, one with `services:` a compose file.
+    Raises `ImportProblem` for input that cannot be imported."""
+    name = source.name
+    if format is None and name.startswith("Procfile"):
+        format = "procfile"
+    notes = Notes()
+    if format == "procfile":
+        drafts = read_procfile(name, read_text(source), notes)
+    else:
+        data = read_yaml(source)
+        format = format or _detected(name, data)
+        if format == "compose":
+            top = _top(name, data, "services", "a compose file")
+            drafts = read_compose(name, top, notes, source.parent)
+        else:
+            top = _top(name, data, "processes", "a process-compose file")
+            drafts = read_process_compose(name, top, notes)
+    return _written(name, FORMAT_NAMES[format], drafts, notes)
+
+
+def _detected(name: str, data: object) -> Format:
+    if isinstance(data, dict) and "processes" in data:
+        return "process-compose"
+    if isinstance(data, dict) and "services" in data:
+        return "compose"
+    raise ImportProblem(
+        f"{name}: not a compose file (no top-level 'services:'), a process-compose "
+        "file (no 'processes:') or a Procfile (not named Procfile): give the format"
+    )
+
+
+def _top(name: str, data: object, key: str, what: str) -> dict[str, object]:
+    if not isinstance(data, dict) or key not in data:
+        raise ImportProblem(f"{name}: not {what}: no top-level '{key}:'")
+    return data
+
+
+def _ids(drafts: list[Draft]) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for draft in drafts:
+        base = valid_id(draft.name)
+        id, number = base, 1
+        while id in taken:
+            number += 1
+            id = f"{base}-{number}"
+        ids[draft.name] = id
+        taken.add(id)
+    return ids
+
+
+def _check_graph(name: str, drafts: list[Draft]) -> None:
+    known = {draft.name for draft in drafts}
+    requires = {draft.name: draft.requires for draft in drafts}
+    for draft in drafts:
+        for required in draft.requires:
+            if required not in known:
+                raise ImportProblem(f"{name}: {draft.where}: unknown service {required!r}")
+            if required == draft.name:
+                raise ImportProblem(f"{name}: {draft.where}: a service cannot depend on itself")
+    done: set[str] = set()
+
+    def visit(service: str, path: list[str]) -> None:
+        if service in path:
+            cycle = [*path[path.index(service) :], service]
+            raise ImportProblem(f"{name}: services form a cycle: {' -> '.join(cycle)}")
+        if service in done:
+            return
+        for required in requires[service]:
+            visit(required, [*path, service])
+        done.add(service)
+
+    for draft in drafts:
+        visit(draft.name, [])
+
+
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[^}]*)\}|\$(?P<bare>[A-Za-z_]\w*)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _without_default(value: Value) -> set[str]:
+    """The variables `value` uses without a default (`$VAR`, `${VAR}`)."""
+    if isinstance(value, str):
+        found = set()
+        for match in _VARIABLE.finditer(value):
+            if match["bare"] or (match["braced"] and _NAME.fullmatch(match["braced"])):
+                found.add(match["bare"] or match["braced"])
+        return found
+    if isinstance(value, dict):
+        return set().union(*(_without_default(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_without_default(item) for item in value))
+    return set()
+
+
+def _variables_note(drafts: list[Draft], notes: Notes) -> None:
+    names = set().union(*(_without_default(draft.table) for draft in drafts))
+    if names:
+        notes.approximated(
+            "",
+            "variables",
+            f"{', '.join(sorted(names))} without a default: an unset variable is an empty "
+            "string there, a mistake here (set it, or write ${NAME:-})",
+        )
+
+
+def _disabled_requirements(drafts: list[Draft], notes: Notes) -> None:
+    """A running service cannot require one that never runs (`check` says so):
+    the requirement is left out, and the report says so."""
+    disabled = {draft.name for draft in drafts if draft.table.get("disabled") is True}
+    for draft in drafts:
+        if draft.name in disabled:
+            continue
+        for required in [name for name in draft.requires if name in disabled]:
+            draft.requires.remove(required)
+            notes.lost(
+                draft.name,
+                f"{draft.where.rsplit('.', 1)[-1] or 'requires'}.{required}",
+                f"{required} is disabled: left out of requires (enable it, then add it back)",
+            )
+
+
+def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
+    if not drafts:
+        raise ImportProblem(f"{name}: no services to import")
+    _check_graph(name, drafts)
+    _variables_note(drafts, notes)
+    _disabled_requirements(drafts, notes)
+    ids = _ids(drafts)
+    renamed: list[ImportNote] = [
+        ImportNote(
+            ids[draft.name],
+            "id",
+            Fidelity.KEPT,
+            f"renamed from {draft.name!r}: ids are lowercase words joined by dashes",
+        )
+        for draft in drafts
+        if ids[draft.name] != draft.name
+    ]
+    services: dict[str, Value] = {}
+    for draft in drafts:
+        table = {key: draft.table[key] for key in _FIRST_KEYS if key in draft.table}
+        if draft.requires:
+            table["requires"] = list(dict.fromkeys(ids[required] for required in draft.requires))
+        table.update((key, value) for key, value in draft.table.items() if key not in table)
+        services[ids[draft.name]] = table
+    report = ImportReport(
+        name,
+        format,
+        len(drafts),
+        tuple(renamed)
+        + tuple(
+            ImportNote(ids.get(note.service, note.service), note.key, note.fidelity, note.how)
+            # the whole file's notes first
+            for note in sorted(notes.taken, key=lambda note: note.service != "")
+        ),
+    )
+    text = report.comment() + "\n" + toml_document({"services": services}, sections=_SECTIONS)
+    return Imported(text, report)
