@@ -58,7 +58,7 @@ def test_export_writes_a_file_and_writes_it_again(
     output = tmp_path / "out" / "compose.yaml"
     assert _run(capsys, "export", "compose", str(config), "-o", str(output))[0] == 0
     first = output.read_text()
-    config.write_text(config.read_text().replace("8765", "8767"))
+    config.write_text(config.read_text().replace("8766", "8767"))
     status, out, err = _run(capsys, "export", "compose", str(config), "-o", str(output))
     assert (status, out) == (0, "")
     assert f"wrote {output}" in err
