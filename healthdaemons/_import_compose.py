@@ -461,21 +461,17 @@ def _unsupported(place: Place, table: dict[str, object], notes: Notes, service: 
     return watch
 
 
-_HOSTNAME_TAIL = r"(?=:(?!//)|/|$)"
+# A word that stands as a host: before `:PORT` (not `://`), a `/`, or at the end.
+_HOST = re.compile(r"(?<![\w.-])([A-Za-z0-9][\w.-]*)(?=:(?!//)|/|$)")
 
 
 def _hostnames(
     name: str, names: list[str], command: list[str], env: dict[str, Value] | None, notes: Notes
 ) -> None:
     """Compose services reach each other by name; here on 127.0.0.1."""
-    others = [other for other in names if other != name]
-    if not others:
-        return
-    pattern = re.compile(
-        r"(?<![\w.-])(" + "|".join(re.escape(other) for other in others) + ")" + _HOSTNAME_TAIL
-    )
+    others = set(names) - {name}
     texts = [*command, *(str(value) for value in (env or {}).values())]
-    found = sorted({match for text in texts for match in pattern.findall(text)})
+    found = sorted({word for text in texts for word in _HOST.findall(text)} & others)
     if found:
         notes.approximated(
             name,

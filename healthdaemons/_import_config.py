@@ -47,6 +47,10 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
     if format is None and name.startswith("Procfile"):
         format = "procfile"
     notes = Notes()
+    if format is not None and format not in FORMAT_NAMES:
+        raise ImportProblem(
+            f"{name}: unknown format {format!r}: give compose, process-compose or procfile"
+        )
     if format == "procfile":
         drafts = read_procfile(name, read_text(source), notes)
     else:
@@ -101,20 +105,28 @@ def _check_graph(name: str, drafts: list[Draft]) -> None:
                 raise ImportProblem(f"{name}: {draft.where}: unknown service {required!r}")
             if required == draft.name:
                 raise ImportProblem(f"{name}: {draft.where}: a service cannot depend on itself")
+    _find_cycle(name, [draft.name for draft in drafts], requires)
+
+
+def _find_cycle(name: str, services: list[str], requires: dict[str, list[str]]) -> None:
+    """`ImportProblem` naming one cycle (from its first service in the file), if
+    there is one; a walk with a stack of its own, so that a long chain is no
+    recursion."""
     done: set[str] = set()
-
-    def visit(service: str, path: list[str]) -> None:
-        if service in path:
-            cycle = [*path[path.index(service) :], service]
-            raise ImportProblem(f"{name}: services form a cycle: {' -> '.join(cycle)}")
-        if service in done:
-            return
-        for required in requires[service]:
-            visit(required, [*path, service])
-        done.add(service)
-
-    for draft in drafts:
-        visit(draft.name, [])
+    for start in services:
+        path = [start]
+        stack = [iter(requires[start])]
+        while stack:
+            required = next(stack[-1], None)
+            if required is None:
+                done.add(path.pop())
+                stack.pop()
+            elif required in path:
+                cycle = [*path[path.index(required) :], required]
+                raise ImportProblem(f"{name}: services form a cycle: {' -> '.join(cycle)}")
+            elif required not in done:
+                path.append(required)
+                stack.append(iter(requires[required]))
 
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[^}]*)\}|\$(?P<bare>[A-Za-z_]\w*)")

@@ -483,3 +483,13 @@ def test_a_procfile_imports_to_a_valid_config_or_gives_a_problem(
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
         load_config(written)
+
+
+def test_a_long_chain_and_a_long_cycle_import_in_time(tmp_path: Path) -> None:
+    count = 2000
+    chain = [f"  s{i}: {{command: x, depends_on: [s{i + 1}]}}" for i in range(count)]
+    text = "services:\n" + "\n".join(chain) + f"\n  s{count}: {{command: x}}\n"
+    assert 'requires = ["s1"]' in _import(tmp_path, "compose.yaml", text)
+    cycle = text.replace(f"s{count}: {{command: x}}", f"s{count}: {{command: x, depends_on: [s0]}}")
+    with pytest.raises(ImportProblem, match=rf"cycle: s0 -> s1 -> .* -> s{count} -> s0$"):
+        _import(tmp_path, "compose.yaml", cycle)
