@@ -157,19 +157,12 @@ def _service(
     if is_check_command(local):
         return _check(place, name, table, context, notes)
     unwrapped = unwrapped_log_line(local)
-    shell: str | None = None
-    if unwrapped is not None:
-        inner = unwrapped[0]
-        shell, local = (inner, [inner]) if isinstance(inner, str) else (None, inner)
-    docker = not local and image is not None
-    container: dict[str, Value] = {}
-    if image is not None:
-        container["image"] = image
+    run: str | list[str] = local if unwrapped is None else unwrapped[0]
+    container: dict[str, Value] = {} if image is None else {"image": image}
     docker_name = None
-    if docker:
-        assert image is not None
+    if not local and image is not None:
         docker_name = str(table.get("container_name") or f"healthdaemons-{valid_id(name)}")
-        local = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
+        run = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
         container["command"] = []
         notes.approximated(
             name,
@@ -178,9 +171,10 @@ def _service(
             "needed here); if `docker run` is SIGKILLed after sigterm_timeout, the "
             f"container lives on (`docker rm -f {docker_name}`)",
         )
-    placeholder = not local
+    docker = docker_name is not None
+    placeholder = not run
     if placeholder:
-        local = [_placeholder(name, notes)]
+        run = _placeholder(name, notes)
     if entrypoint is not None and image is not None:
         notes.approximated(
             name,
@@ -195,7 +189,7 @@ def _service(
             "compose builds an image from it; here the command runs on this machine"
             + ("" if image else "; give container.image to export it again"),
         )
-    out["command"] = local[0] if placeholder or shell is not None else local
+    out["command"] = run
     if env:
         out["env"] = env
     if files:
@@ -212,7 +206,7 @@ def _service(
     if profiles is not None:
         out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
     watch = _unsupported(place, table, notes, name)
-    _hostnames(name, context.names, local, env, notes)
+    _hostnames(name, context.names, [run] if isinstance(run, str) else run, env, notes)
     exposed = [str(port) for port in place.items(table.get("expose"), "expose")]
     if kind == "daemon":
         given = Readiness(
