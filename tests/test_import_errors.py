@@ -464,7 +464,8 @@ def test_a_process_compose_file_imports_to_a_valid_config_or_gives_a_problem(
         st.tuples(
             st.sampled_from(["web", "worker", "release", "Clock_2", "web", "", "a b"]),
             st.sampled_from([":", ": ", " : ", ""]),
-            st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
+            st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+            | st.sampled_from(["./web -p 99999", "./web --port=0", "gunicorn -b :8000 $$PORT"]),
         ),
         max_size=4,
     )
