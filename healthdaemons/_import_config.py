@@ -61,7 +61,7 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
             drafts = read_compose(name, top, notes, source.parent)
         else:
             top = _top(name, data, "processes", "a process-compose file")
-            drafts = read_process_compose(name, top, notes)
+            drafts = read_process_compose(name, top, notes, source.parent)
     return _written(name, FORMAT_NAMES[format], drafts, notes)
 
 

@@ -494,3 +494,17 @@ def test_a_long_chain_and_a_long_cycle_import_in_time(tmp_path: Path) -> None:
     cycle = text.replace(f"s{count}: {{command: x}}", f"s{count}: {{command: x, depends_on: [s0]}}")
     with pytest.raises(ImportProblem, match=rf"cycle: s0 -> s1 -> .* -> s{count} -> s0$"):
         _import(tmp_path, "compose.yaml", cycle)
+
+
+def test_process_compose_env_files_are_where_it_reads_them(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A=1\n", encoding="utf-8")
+    text = _import(
+        tmp_path,
+        "pc.yaml",
+        "processes:\n  a: {command: x, working_dir: sub, env_file: a.env}\n"
+        "  b: {command: y, is_dotenv_disabled: true}\n",
+    )
+    services = tomllib.loads(text)["services"]
+    assert services["a"]["env_file"] == [".env", "sub/a.env"]  # relative to working_dir there
+    assert "env_file" not in services["b"]
+    assert text.count("given to every service as its first env_file") == 1
