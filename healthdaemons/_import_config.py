@@ -133,29 +133,38 @@ _VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[^}]*)\}|\$(?P<bare>[A-Za-z_]\w*)")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
-def _without_default(value: Value) -> set[str]:
-    """The variables `value` uses without a default (`$VAR`, `${VAR}`)."""
+def _with_defaults(value: Value, names: set[str]) -> Value:
+    """`value` with each variable used without a default (`$VAR`, `${VAR}`)
+    written `${VAR:-}`: empty when unset, as compose and process-compose read
+    it (here an unset variable is a mistake); `names` collects them."""
     if isinstance(value, str):
-        found = set()
-        for match in _VARIABLE.finditer(value):
-            if match["bare"] or (match["braced"] and _NAME.fullmatch(match["braced"])):
-                found.add(match["bare"] or match["braced"])
-        return found
+        return _VARIABLE.sub(lambda match: _defaulted(match, names), value)
     if isinstance(value, dict):
-        return set().union(*(_without_default(item) for item in value.values()))
+        return {key: _with_defaults(item, names) for key, item in value.items()}
     if isinstance(value, list):
-        return set().union(*(_without_default(item) for item in value))
-    return set()
+        return [_with_defaults(item, names) for item in value]
+    return value
 
 
-def _variables_note(drafts: list[Draft], notes: Notes) -> None:
-    names = set().union(*(_without_default(draft.table) for draft in drafts))
+def _defaulted(match: re.Match[str], names: set[str]) -> str:
+    name = match["bare"] or match["braced"]
+    if not name or not _NAME.fullmatch(name):
+        return match[0]
+    names.add(name)
+    return "${" + name + ":-}"
+
+
+def _empty_when_unset(drafts: list[Draft], notes: Notes) -> None:
+    names: set[str] = set()
+    for draft in drafts:
+        draft.table = {key: _with_defaults(value, names) for key, value in draft.table.items()}
     if names:
+        listed = ", ".join(f"${name}" for name in sorted(names))
         notes.approximated(
             "",
             "variables",
-            f"{', '.join(sorted(names))} without a default: an unset variable is an empty "
-            "string there, a mistake here (set it, or write ${NAME:-})",
+            f"{listed} written ${{NAME:-}}: empty when unset, as there (here an unset "
+            "variable is a mistake); if a shell was meant to read one, write $$NAME",
         )
 
 
@@ -179,7 +188,7 @@ def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Impor
     if not drafts:
         raise ImportProblem(f"{name}: no services to import")
     _check_graph(name, drafts)
-    _variables_note(drafts, notes)
+    _empty_when_unset(drafts, notes)
     _disabled_requirements(drafts, notes)
     ids = _ids(drafts)
     renamed: list[ImportNote] = [

@@ -186,6 +186,8 @@ def _process(
         out["command"] = place.command(place.string(command, "command"), "command")
     elif table.get("entrypoint") is not None:
         out["command"] = place.command(table["entrypoint"], "entrypoint")
+    elif table.get("extends") is not None:
+        raise place.problem("extends", "not followed here: give the process its own command")
     else:
         raise place.problem("command", "missing: a process needs a command or an entrypoint")
     env = {**shared, **_environment(place, table.get("environment"), "environment")}

@@ -508,3 +508,16 @@ def test_process_compose_env_files_are_where_it_reads_them(tmp_path: Path) -> No
     assert services["a"]["env_file"] == [".env", "sub/a.env"]  # relative to working_dir there
     assert "env_file" not in services["b"]
     assert text.count("given to every service as its first env_file") == 1
+
+
+def test_a_variable_without_a_default_is_empty_when_unset_as_there(tmp_path: Path) -> None:
+    text = _import(
+        tmp_path,
+        "pc.yaml",
+        "processes:\n  a:\n    command: 'i=0; while [ $i -lt 3 ]; do echo ${USER} $$HOME "
+        "${X:-1} $1; done'\n",
+    )
+    command = tomllib.loads(text)["services"]["a"]["command"]
+    assert command == "i=0; while [ ${i:-} -lt 3 ]; do echo ${USER:-} $$HOME ${X:-1} $1; done"
+    assert "#   variables: approximated: $USER, $i written ${NAME:-}" in text
+    _checked(tmp_path, text)  # with neither set
