@@ -23,6 +23,7 @@ from ._import_compose_values import (
     ports,
     volumes,
 )
+from ._import_dockerfile import built_command
 from ._import_model import Draft, Notes, Place, valid_id
 from ._import_ready import NOT_A_STOP_SIGNAL, stop_signal_named
 from ._toml_writer import Value
@@ -172,6 +173,15 @@ def _service(
             f"container lives on (`docker rm -f {docker_name}`)",
         )
     docker = docker_name is not None
+    built = built_command(place.folder, table["build"]) if not run and "build" in table else None
+    if built is not None:
+        run = built.command
+        notes.approximated(
+            name,
+            "build",
+            f"no command: the ENTRYPOINT and CMD of {built.dockerfile}, run here from its "
+            "build context (the image had its own files, packages and WORKDIR)",
+        )
     placeholder = not run
     if placeholder:
         run = _placeholder(name, notes)
@@ -182,7 +192,7 @@ def _service(
             "runs as the command, followed by compose's command; an export writes "
             "them as the container's command (the image's own entry point would wrap it)",
         )
-    if "build" in table and not docker and not placeholder:
+    if "build" in table and not docker and not placeholder and built is None:
         notes.approximated(
             name,
             "build",
@@ -194,8 +204,11 @@ def _service(
         out["env"] = env
     if files:
         out["env_file"] = files[0] if len(files) == 1 else list(files)
+    built_in = None if built is None else posixpath.normpath(built.context)
     if workdir is not None:
-        _working_dir(workdir, mounts, docker, out, container, notes, name)
+        _working_dir(workdir, mounts, docker, built_in, out, container, notes, name)
+    elif built_in is not None and built_in != ".":
+        out["cwd"] = built_in
     if user is not None and not docker:
         out["user"] = user
     _stop(place, table, out, notes, name)
@@ -314,6 +327,7 @@ def _working_dir(
     workdir: str,
     mounts: list[str],
     docker: bool,
+    context: str | None,
     out: dict[str, Value],
     container: dict[str, Value],
     notes: Notes,
@@ -332,11 +346,14 @@ def _working_dir(
             inner = posixpath.relpath(workdir, target)
             out["cwd"] = posixpath.normpath(posixpath.join(source, inner))
             return
+    if context is not None:
+        if context != ".":
+            out["cwd"] = context
+        where = f"its build context, {context}"
+    else:
+        where = "the config file's folder (give cwd)"
     notes.approximated(
-        service,
-        "working_dir",
-        f"{workdir} is in the container; here the command runs in the config file's "
-        "folder (give cwd)",
+        service, "working_dir", f"{workdir} is in the container; here the command runs in {where}"
     )
 
 
