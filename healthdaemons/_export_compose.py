@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -161,14 +160,15 @@ def _relative(path: Path, folder: Path) -> str:
 
 
 def _volume(volume: str, base: Path, folder: Path, named: dict[str, Any]) -> str:
+    """A volume with a relative source made relative to `folder`; a named
+    one recorded in `named` (compose wants it declared)."""
     parts = volume.split(":")
     if len(parts) == 1:
         return volume  # an anonymous volume: a target only
     source = parts[0]
-    if source.startswith((".", "~")) or posixpath.isabs(source):
-        if not posixpath.isabs(source) and not source.startswith("~"):
-            parts[0] = _relative(base / source, folder)
-    else:
+    if source.startswith("."):
+        parts[0] = _relative(base / source, folder)
+    elif not source.startswith(("/", "~")):
         named[source] = {}
     return ":".join(parts)
 

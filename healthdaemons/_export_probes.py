@@ -28,6 +28,7 @@ from ._export_model import ExportError
 __all__ = [
     "READY_FILE",
     "ProbeCommand",
+    "listening_probe",
     "log_line_wrapper",
     "posix_regex",
     "probe_command",
@@ -49,7 +50,7 @@ class ProbeCommand:
     argv: tuple[str, ...]
     """What to run: `("sh", "-c", SCRIPT)` or the script's own argv."""
     needs: str
-    """What the image must have, for the report (`"grep and /proc"`, `""`)."""
+    """What the image must have, for the report (`"grep"`; `""`: nothing to say)."""
 
     @property
     def shell(self) -> str | None:
@@ -213,6 +214,8 @@ def _whole(seconds: float) -> int:
 
 # --- Python regular expressions as POSIX extended ones ----------------------
 
+# The standard library's own parser of Python's syntax (private, stable since
+# 3.11): a pattern is translated from the tree it gives, not re-parsed here.
 _parser: Any = importlib.import_module("re._parser")
 _ERE_SPECIAL = frozenset(".[\\()*+?{|^$")
 _MAX_REPEAT_ERE = 255  # RE_DUP_MAX: the largest count POSIX requires of `{m,n}`
