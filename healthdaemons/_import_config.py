@@ -43,8 +43,9 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
     a file named `Procfile*` is a Procfile, a YAML file with `processes:` a
     process-compose file, one with `services:` a compose file.
     Raises `ImportProblem` for input that cannot be imported."""
-    name = source.name
-    if format is None and name.startswith("Procfile"):
+    # Errors name the file as it was given, as a config file's do; the report its name.
+    name = str(source)
+    if format is None and source.name.startswith("Procfile"):
         format = "procfile"
     notes = Notes()
     if format is not None and format not in FORMAT_NAMES:
@@ -62,7 +63,7 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
         else:
             top = _top(name, data, "processes", "a process-compose file")
             drafts = read_process_compose(name, top, notes, source.parent)
-    return _written(name, FORMAT_NAMES[format], drafts, notes)
+    return _written(name, source.name, FORMAT_NAMES[format], drafts, notes)
 
 
 def _detected(name: str, data: object) -> Format:
@@ -184,7 +185,7 @@ def _disabled_requirements(drafts: list[Draft], notes: Notes) -> None:
             )
 
 
-def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
+def _written(name: str, source: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
     if not drafts:
         raise ImportProblem(f"{name}: no services to import")
     _check_graph(name, drafts)
@@ -209,7 +210,7 @@ def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Impor
         table.update((key, value) for key, value in draft.table.items() if key not in table)
         services[ids[draft.name]] = table
     report = ImportReport(
-        name,
+        source,
         format,
         len(drafts),
         tuple(renamed)

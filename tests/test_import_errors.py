@@ -95,10 +95,10 @@ def test_bad_input_names_the_file_and_the_place(
 
 
 def test_an_unreadable_file_is_a_problem(tmp_path: Path) -> None:
-    with pytest.raises(ImportProblem, match=r"^compose\.yaml: cannot read: no such file"):
+    with pytest.raises(ImportProblem, match=r"^.*/compose\.yaml: cannot read: no such file"):
         import_config(tmp_path / "compose.yaml", None)
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe")
-    with pytest.raises(ImportProblem, match=r"^bin\.yaml: not UTF-8 text"):
+    with pytest.raises(ImportProblem, match=r"^.*/bin\.yaml: not UTF-8 text"):
         import_config(tmp_path / "bin.yaml", None)
 
 
@@ -191,9 +191,9 @@ def test_any_yaml_imports_or_gives_a_problem_never_a_traceback(
         except ImportProblem as problem:
             message = str(problem)
         else:
-            message = "input.yaml: imported"
+            message = f"{path}: imported"
             tomllib.loads(imported.text)
-    assert message.startswith("input.yaml: ")
+    assert message.startswith(f"{path}: ")
 
 
 @pytest.mark.parametrize(
@@ -345,7 +345,7 @@ def test_a_compose_file_imports_to_a_valid_config_or_gives_a_problem(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("compose.yaml: ")  # noqa: PT017
+            assert str(problem).startswith(f"{path}: ")  # noqa: PT017
             return
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
@@ -448,7 +448,7 @@ def test_a_process_compose_file_imports_to_a_valid_config_or_gives_a_problem(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("pc.yaml: ")  # noqa: PT017
+            assert str(problem).startswith(f"{path}: ")  # noqa: PT017
             return
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
@@ -479,7 +479,7 @@ def test_a_procfile_imports_to_a_valid_config_or_gives_a_problem(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("Procfile: ")  # noqa: PT017
+            assert str(problem).startswith(f"{path}: ")  # noqa: PT017
             return
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
@@ -521,3 +521,14 @@ def test_a_variable_without_a_default_is_empty_when_unset_as_there(tmp_path: Pat
     assert command == "i=0; while [ ${i:-} -lt 3 ]; do echo ${USER:-} $$HOME ${X:-1} $1; done"
     assert "#   variables: approximated: $USER, $i written ${NAME:-}" in text
     _checked(tmp_path, text)  # with neither set
+
+
+def test_a_problem_names_the_file_as_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("compose.yaml").write_text("services:\n  a: {command: 5}\n", encoding="utf-8")
+    with pytest.raises(ImportProblem, match=r"^compose\.yaml: services\.a\.command: "):
+        import_config(Path("compose.yaml"), None)
+    with pytest.raises(ImportProblem, match=rf"^{re.escape(str(tmp_path))}/compose\.yaml: "):
+        import_config(tmp_path / "compose.yaml", None)
