@@ -23,6 +23,7 @@ from ._import_compose_values import (
     ports,
     volumes,
 )
+from ._import_dockerfile import built_command
 from ._import_model import Draft, Notes, Place, valid_id
 from ._import_ready import NOT_A_STOP_SIGNAL, stop_signal_named
 from ._toml_writer import Value
@@ -157,19 +158,12 @@ def _service(
     if is_check_command(local):
         return _check(place, name, table, context, notes)
     unwrapped = unwrapped_log_line(local)
-    shell: str | None = None
-    if unwrapped is not None:
-        inner = unwrapped[0]
-        shell, local = (inner, [inner]) if isinstance(inner, str) else (None, inner)
-    docker = not local and image is not None
-    container: dict[str, Value] = {}
-    if image is not None:
-        container["image"] = image
+    run: str | list[str] = local if unwrapped is None else unwrapped[0]
+    container: dict[str, Value] = {} if image is None else {"image": image}
     docker_name = None
-    if docker:
-        assert image is not None
+    if not local and image is not None:
         docker_name = str(table.get("container_name") or f"healthdaemons-{valid_id(name)}")
-        local = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
+        run = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
         container["command"] = []
         notes.approximated(
             name,
@@ -178,9 +172,19 @@ def _service(
             "needed here); if `docker run` is SIGKILLed after sigterm_timeout, the "
             f"container lives on (`docker rm -f {docker_name}`)",
         )
-    placeholder = not local
+    docker = docker_name is not None
+    built = built_command(place.folder, table["build"]) if not run and "build" in table else None
+    if built is not None:
+        run = built.command
+        notes.approximated(
+            name,
+            "build",
+            f"no command: the ENTRYPOINT and CMD of {built.dockerfile}, run here from its "
+            "build context (the image had its own files, packages and WORKDIR)",
+        )
+    placeholder = not run
     if placeholder:
-        local = [_placeholder(name, notes)]
+        run = _placeholder(name, notes)
     if entrypoint is not None and image is not None:
         notes.approximated(
             name,
@@ -188,20 +192,23 @@ def _service(
             "runs as the command, followed by compose's command; an export writes "
             "them as the container's command (the image's own entry point would wrap it)",
         )
-    if "build" in table and not docker and not placeholder:
+    if "build" in table and not docker and not placeholder and built is None:
         notes.approximated(
             name,
             "build",
             "compose builds an image from it; here the command runs on this machine"
             + ("" if image else "; give container.image to export it again"),
         )
-    out["command"] = local[0] if placeholder or shell is not None else local
+    out["command"] = run
     if env:
         out["env"] = env
     if files:
         out["env_file"] = files[0] if len(files) == 1 else list(files)
+    built_in = None if built is None else posixpath.normpath(built.context)
     if workdir is not None:
-        _working_dir(workdir, mounts, docker, out, container, notes, name)
+        _working_dir(workdir, mounts, docker, built_in, out, container, notes, name)
+    elif built_in is not None and built_in != ".":
+        out["cwd"] = built_in
     if user is not None and not docker:
         out["user"] = user
     _stop(place, table, out, notes, name)
@@ -212,7 +219,7 @@ def _service(
     if profiles is not None:
         out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
     watch = _unsupported(place, table, notes, name)
-    _hostnames(name, context.names, local, env, notes)
+    _hostnames(name, context.names, [run] if isinstance(run, str) else run, env, notes)
     exposed = [str(port) for port in place.items(table.get("expose"), "expose")]
     if kind == "daemon":
         given = Readiness(
@@ -320,6 +327,7 @@ def _working_dir(
     workdir: str,
     mounts: list[str],
     docker: bool,
+    context: str | None,
     out: dict[str, Value],
     container: dict[str, Value],
     notes: Notes,
@@ -338,11 +346,14 @@ def _working_dir(
             inner = posixpath.relpath(workdir, target)
             out["cwd"] = posixpath.normpath(posixpath.join(source, inner))
             return
+    if context is not None:
+        if context != ".":
+            out["cwd"] = context
+        where = f"its build context, {context}"
+    else:
+        where = "the config file's folder (give cwd)"
     notes.approximated(
-        service,
-        "working_dir",
-        f"{workdir} is in the container; here the command runs in the config file's "
-        "folder (give cwd)",
+        service, "working_dir", f"{workdir} is in the container; here the command runs in {where}"
     )
 
 
@@ -461,21 +472,17 @@ def _unsupported(place: Place, table: dict[str, object], notes: Notes, service: 
     return watch
 
 
-_HOSTNAME_TAIL = r"(?=:(?!//)|/|$)"
+# A word that stands as a host: before `:PORT` (not `://`), a `/`, or at the end.
+_HOST = re.compile(r"(?<![\w.-])([A-Za-z0-9][\w.-]*)(?=:(?!//)|/|$)")
 
 
 def _hostnames(
     name: str, names: list[str], command: list[str], env: dict[str, Value] | None, notes: Notes
 ) -> None:
     """Compose services reach each other by name; here on 127.0.0.1."""
-    others = [other for other in names if other != name]
-    if not others:
-        return
-    pattern = re.compile(
-        r"(?<![\w.-])(" + "|".join(re.escape(other) for other in others) + ")" + _HOSTNAME_TAIL
-    )
+    others = set(names) - {name}
     texts = [*command, *(str(value) for value in (env or {}).values())]
-    found = sorted({match for text in texts for match in pattern.findall(text)})
+    found = sorted({word for text in texts for word in _HOST.findall(text)} & others)
     if found:
         notes.approximated(
             name,

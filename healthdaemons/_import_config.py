@@ -43,10 +43,15 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
     a file named `Procfile*` is a Procfile, a YAML file with `processes:` a
     process-compose file, one with `services:` a compose file.
     Raises `ImportProblem` for input that cannot be imported."""
-    name = source.name
-    if format is None and name.startswith("Procfile"):
+    # Errors name the file as it was given, as a config file's do; the report its name.
+    name = str(source)
+    if format is None and source.name.startswith("Procfile"):
         format = "procfile"
     notes = Notes()
+    if format is not None and format not in FORMAT_NAMES:
+        raise ImportProblem(
+            f"{name}: unknown format {format!r}: give compose, process-compose or procfile"
+        )
     if format == "procfile":
         drafts = read_procfile(name, read_text(source), notes)
     else:
@@ -57,8 +62,8 @@ def import_config(source: Path, format: Format | None = None) -> Imported:
             drafts = read_compose(name, top, notes, source.parent)
         else:
             top = _top(name, data, "processes", "a process-compose file")
-            drafts = read_process_compose(name, top, notes)
-    return _written(name, FORMAT_NAMES[format], drafts, notes)
+            drafts = read_process_compose(name, top, notes, source.parent)
+    return _written(name, source.name, FORMAT_NAMES[format], drafts, notes)
 
 
 def _detected(name: str, data: object) -> Format:
@@ -101,49 +106,66 @@ def _check_graph(name: str, drafts: list[Draft]) -> None:
                 raise ImportProblem(f"{name}: {draft.where}: unknown service {required!r}")
             if required == draft.name:
                 raise ImportProblem(f"{name}: {draft.where}: a service cannot depend on itself")
+    _find_cycle(name, [draft.name for draft in drafts], requires)
+
+
+def _find_cycle(name: str, services: list[str], requires: dict[str, list[str]]) -> None:
+    """`ImportProblem` naming one cycle (from its first service in the file), if
+    there is one; a walk with a stack of its own, so that a long chain is no
+    recursion."""
     done: set[str] = set()
-
-    def visit(service: str, path: list[str]) -> None:
-        if service in path:
-            cycle = [*path[path.index(service) :], service]
-            raise ImportProblem(f"{name}: services form a cycle: {' -> '.join(cycle)}")
-        if service in done:
-            return
-        for required in requires[service]:
-            visit(required, [*path, service])
-        done.add(service)
-
-    for draft in drafts:
-        visit(draft.name, [])
+    for start in services:
+        path = [start]
+        stack = [iter(requires[start])]
+        while stack:
+            required = next(stack[-1], None)
+            if required is None:
+                done.add(path.pop())
+                stack.pop()
+            elif required in path:
+                cycle = [*path[path.index(required) :], required]
+                raise ImportProblem(f"{name}: services form a cycle: {' -> '.join(cycle)}")
+            elif required not in done:
+                path.append(required)
+                stack.append(iter(requires[required]))
 
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[^}]*)\}|\$(?P<bare>[A-Za-z_]\w*)")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
-def _without_default(value: Value) -> set[str]:
-    """The variables `value` uses without a default (`$VAR`, `${VAR}`)."""
+def _with_defaults(value: Value, names: set[str]) -> Value:
+    """`value` with each variable used without a default (`$VAR`, `${VAR}`)
+    written `${VAR:-}`: empty when unset, as compose and process-compose read
+    it (here an unset variable is a mistake); `names` collects them."""
     if isinstance(value, str):
-        found = set()
-        for match in _VARIABLE.finditer(value):
-            if match["bare"] or (match["braced"] and _NAME.fullmatch(match["braced"])):
-                found.add(match["bare"] or match["braced"])
-        return found
+        return _VARIABLE.sub(lambda match: _defaulted(match, names), value)
     if isinstance(value, dict):
-        return set().union(*(_without_default(item) for item in value.values()))
+        return {key: _with_defaults(item, names) for key, item in value.items()}
     if isinstance(value, list):
-        return set().union(*(_without_default(item) for item in value))
-    return set()
+        return [_with_defaults(item, names) for item in value]
+    return value
 
 
-def _variables_note(drafts: list[Draft], notes: Notes) -> None:
-    names = set().union(*(_without_default(draft.table) for draft in drafts))
+def _defaulted(match: re.Match[str], names: set[str]) -> str:
+    name = match["bare"] or match["braced"]
+    if not name or not _NAME.fullmatch(name):
+        return match[0]
+    names.add(name)
+    return "${" + name + ":-}"
+
+
+def _empty_when_unset(drafts: list[Draft], notes: Notes) -> None:
+    names: set[str] = set()
+    for draft in drafts:
+        draft.table = {key: _with_defaults(value, names) for key, value in draft.table.items()}
     if names:
+        listed = ", ".join(f"${name}" for name in sorted(names))
         notes.approximated(
             "",
             "variables",
-            f"{', '.join(sorted(names))} without a default: an unset variable is an empty "
-            "string there, a mistake here (set it, or write ${NAME:-})",
+            f"{listed} written ${{NAME:-}}: empty when unset, as there (here an unset "
+            "variable is a mistake); if a shell was meant to read one, write $$NAME",
         )
 
 
@@ -163,11 +185,11 @@ def _disabled_requirements(drafts: list[Draft], notes: Notes) -> None:
             )
 
 
-def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
+def _written(name: str, source: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
     if not drafts:
         raise ImportProblem(f"{name}: no services to import")
     _check_graph(name, drafts)
-    _variables_note(drafts, notes)
+    _empty_when_unset(drafts, notes)
     _disabled_requirements(drafts, notes)
     ids = _ids(drafts)
     renamed: list[ImportNote] = [
@@ -188,7 +210,7 @@ def _written(name: str, format: str, drafts: list[Draft], notes: Notes) -> Impor
         table.update((key, value) for key, value in draft.table.items() if key not in table)
         services[ids[draft.name]] = table
     report = ImportReport(
-        name,
+        source,
         format,
         len(drafts),
         tuple(renamed)

@@ -129,13 +129,13 @@ def read_text(source: Path) -> str:
     try:
         text = source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ImportProblem(f"{source.name}: not UTF-8 text: {error.reason}") from None
+        raise ImportProblem(f"{source}: not UTF-8 text: {error.reason}") from None
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
-        raise ImportProblem(f"{source.name}: cannot read: {reason}") from None
+        raise ImportProblem(f"{source}: cannot read: {reason}") from None
     if "\0" in text:
         line = text.count("\n", 0, text.index("\0")) + 1
-        raise ImportProblem(f"{source.name}: line {line}: a NUL character: not a text file")
+        raise ImportProblem(f"{source}: line {line}: a NUL character: not a text file")
     return text
 
 
@@ -147,9 +147,9 @@ def read_yaml(source: Path) -> object:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ImportProblem(f"{source.name}: not YAML: {error.problem or error}{where}") from None
+        raise ImportProblem(f"{source}: not YAML: {error.problem or error}{where}") from None
     except (yaml.YAMLError, RecursionError) as error:
-        raise ImportProblem(f"{source.name}: not YAML: {error}") from None
+        raise ImportProblem(f"{source}: not YAML: {error}") from None
 
 
 def valid_id(name: str) -> str:

@@ -3,7 +3,9 @@ process-compose's own schema (src/types/process.go, src/health/probe.go)."""
 
 from __future__ import annotations
 
+import posixpath
 import re
+from pathlib import Path
 
 from ._import_model import Draft, Notes, Place
 from ._import_ready import NOT_A_STOP_SIGNAL, STARTED, STARTED_HOW, script_hint, stop_signal_named
@@ -25,6 +27,7 @@ _HANDLED = frozenset(
         "command", "entrypoint", "working_dir", "environment", "env_file", "depends_on",
         "readiness_probe", "liveness_probe", "ready_log_line", "availability", "shutdown",
         "disabled", "is_daemon", "replicas", "log_location", "description", "name",
+        "is_dotenv_disabled",
     }
 )  # fmt: skip
 _TOP_HANDLED = frozenset({"version", "name", "processes", "environment", "is_strict"})
@@ -45,8 +48,11 @@ _NOT_STOP_SIGNALS = frozenset(
 _SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
-def read_process_compose(file: str, data: dict[str, object], notes: Notes) -> list[Draft]:
-    top = Place(file, "")
+def read_process_compose(
+    file: str, data: dict[str, object], notes: Notes, folder: Path = Path()
+) -> list[Draft]:
+    """The processes of a process-compose file; `folder` is the file's."""
+    top = Place(file, "", folder)
     processes = top.table(data.get("processes"), "processes")
     tables = {name: top.at("processes").table(raw, name) for name, raw in processes.items()}
     shared = _environment(top, data.get("environment"), "environment")
@@ -58,9 +64,16 @@ def read_process_compose(file: str, data: dict[str, object], notes: Notes) -> li
             notes.approximated("", key, "one log file per service here: `up --log-dir DIR`")
         else:
             notes.lost("", key, "no equivalent here")
+    if (folder / ".env").is_file():
+        notes.approximated(
+            "",
+            ".env",
+            "given to every service as its first env_file (process-compose passes it on); "
+            "there the environment wins over it, here it wins over the environment",
+        )
     waited = _waited_to_complete(file, tables)
     drafts = [
-        _process(Place(file, f"processes.{name}"), name, table, waited, shared, notes)
+        _process(top.at(f"processes.{name}"), name, table, waited, shared, notes)
         for name, table in tables.items()
     ]
     _own_log_files(drafts, notes)
@@ -123,6 +136,18 @@ def _environment(place: Place, value: object, key: str) -> dict[str, Value]:
     return env
 
 
+def _env_files(place: Place, table: dict[str, object], cwd: str | None) -> list[Value]:
+    """The `.env` beside the file (process-compose gives it to every process),
+    then the process's `env_file` (relative to its `working_dir` there)."""
+    files: list[Value] = []
+    if (place.folder / ".env").is_file() and table.get("is_dotenv_disabled") is not True:
+        files.append(".env")
+    env_file = place.path_or_none(table.get("env_file"), "env_file")
+    if env_file is not None:
+        files.append(env_file if cwd is None else posixpath.join(cwd, env_file))
+    return files
+
+
 def _dependencies(place: Place, table: dict[str, object]) -> dict[str, str]:
     result: dict[str, str] = {}
     for name, entry in place.table(table.get("depends_on"), "depends_on").items():
@@ -161,15 +186,17 @@ def _process(
         out["command"] = place.command(place.string(command, "command"), "command")
     elif table.get("entrypoint") is not None:
         out["command"] = place.command(table["entrypoint"], "entrypoint")
+    elif table.get("extends") is not None:
+        raise place.problem("extends", "not followed here: give the process its own command")
     else:
         raise place.problem("command", "missing: a process needs a command or an entrypoint")
     env = {**shared, **_environment(place, table.get("environment"), "environment")}
     if env:
         out["env"] = env
-    env_file = place.path_or_none(table.get("env_file"), "env_file")
-    if env_file is not None:
-        out["env_file"] = env_file
     cwd = place.path_or_none(table.get("working_dir"), "working_dir")
+    env_files = _env_files(place, table, cwd)
+    if env_files:
+        out["env_file"] = env_files[0] if len(env_files) == 1 else env_files
     if cwd is not None:
         out["cwd"] = cwd
     _shutdown(place, table, out, notes, name)

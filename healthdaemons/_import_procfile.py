@@ -64,6 +64,8 @@ def read_procfile(file: str, text: str, notes: Notes) -> list[Draft]:
 def _service(name: str, command: str, port: int, notes: Notes) -> Draft:
     table: dict[str, Value] = {"command": _shell(command), "env": {"PORT": str(port)}}
     named = _NAMED_PORT.search(command)
+    if named is not None and not 1 <= int(named["port"]) <= 65535:
+        named = None
     if _USES_PORT.search(command):
         table["ready"] = {"port": port}
         notes.approximated(name, "", f"ready once $PORT ({port}) listens")

@@ -95,10 +95,10 @@ def test_bad_input_names_the_file_and_the_place(
 
 
 def test_an_unreadable_file_is_a_problem(tmp_path: Path) -> None:
-    with pytest.raises(ImportProblem, match=r"^compose\.yaml: cannot read: no such file"):
+    with pytest.raises(ImportProblem, match=r"^.*/compose\.yaml: cannot read: no such file"):
         import_config(tmp_path / "compose.yaml", None)
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe")
-    with pytest.raises(ImportProblem, match=r"^bin\.yaml: not UTF-8 text"):
+    with pytest.raises(ImportProblem, match=r"^.*/bin\.yaml: not UTF-8 text"):
         import_config(tmp_path / "bin.yaml", None)
 
 
@@ -191,9 +191,9 @@ def test_any_yaml_imports_or_gives_a_problem_never_a_traceback(
         except ImportProblem as problem:
             message = str(problem)
         else:
-            message = "input.yaml: imported"
+            message = f"{path}: imported"
             tomllib.loads(imported.text)
-    assert message.startswith("input.yaml: ")
+    assert message.startswith(f"{path}: ")
 
 
 @pytest.mark.parametrize(
@@ -345,7 +345,7 @@ def test_a_compose_file_imports_to_a_valid_config_or_gives_a_problem(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("compose.yaml: ")  # noqa: PT017
+            assert str(problem).startswith(f"{path}: ")  # noqa: PT017
             return
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
@@ -448,7 +448,7 @@ def test_a_process_compose_file_imports_to_a_valid_config_or_gives_a_problem(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("pc.yaml: ")  # noqa: PT017
+            assert str(problem).startswith(f"{path}: ")  # noqa: PT017
             return
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
@@ -464,7 +464,8 @@ def test_a_process_compose_file_imports_to_a_valid_config_or_gives_a_problem(
         st.tuples(
             st.sampled_from(["web", "worker", "release", "Clock_2", "web", "", "a b"]),
             st.sampled_from([":", ": ", " : ", ""]),
-            st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
+            st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+            | st.sampled_from(["./web -p 99999", "./web --port=0", "gunicorn -b :8000 $$PORT"]),
         ),
         max_size=4,
     )
@@ -478,8 +479,56 @@ def test_a_procfile_imports_to_a_valid_config_or_gives_a_problem(
         try:
             imported = import_config(path, None)
         except ImportProblem as problem:
-            assert str(problem).startswith("Procfile: ")  # noqa: PT017
+            assert str(problem).startswith(f"{path}: ")  # noqa: PT017
             return
         written = Path(folder) / "system.toml"
         written.write_text(imported.text, encoding="utf-8")
         load_config(written)
+
+
+def test_a_long_chain_and_a_long_cycle_import_in_time(tmp_path: Path) -> None:
+    count = 2000
+    chain = [f"  s{i}: {{command: x, depends_on: [s{i + 1}]}}" for i in range(count)]
+    text = "services:\n" + "\n".join(chain) + f"\n  s{count}: {{command: x}}\n"
+    assert 'requires = ["s1"]' in _import(tmp_path, "compose.yaml", text)
+    cycle = text.replace(f"s{count}: {{command: x}}", f"s{count}: {{command: x, depends_on: [s0]}}")
+    with pytest.raises(ImportProblem, match=rf"cycle: s0 -> s1 -> .* -> s{count} -> s0$"):
+        _import(tmp_path, "compose.yaml", cycle)
+
+
+def test_process_compose_env_files_are_where_it_reads_them(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A=1\n", encoding="utf-8")
+    text = _import(
+        tmp_path,
+        "pc.yaml",
+        "processes:\n  a: {command: x, working_dir: sub, env_file: a.env}\n"
+        "  b: {command: y, is_dotenv_disabled: true}\n",
+    )
+    services = tomllib.loads(text)["services"]
+    assert services["a"]["env_file"] == [".env", "sub/a.env"]  # relative to working_dir there
+    assert "env_file" not in services["b"]
+    assert text.count("given to every service as its first env_file") == 1
+
+
+def test_a_variable_without_a_default_is_empty_when_unset_as_there(tmp_path: Path) -> None:
+    text = _import(
+        tmp_path,
+        "pc.yaml",
+        "processes:\n  a:\n    command: 'i=0; while [ $i -lt 3 ]; do echo ${USER} $$HOME "
+        "${X:-1} $1; done'\n",
+    )
+    command = tomllib.loads(text)["services"]["a"]["command"]
+    assert command == "i=0; while [ ${i:-} -lt 3 ]; do echo ${USER:-} $$HOME ${X:-1} $1; done"
+    assert "#   variables: approximated: $USER, $i written ${NAME:-}" in text
+    _checked(tmp_path, text)  # with neither set
+
+
+def test_a_problem_names_the_file_as_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("compose.yaml").write_text("services:\n  a: {command: 5}\n", encoding="utf-8")
+    with pytest.raises(ImportProblem, match=r"^compose\.yaml: services\.a\.command: "):
+        import_config(Path("compose.yaml"), None)
+    with pytest.raises(ImportProblem, match=rf"^{re.escape(str(tmp_path))}/compose\.yaml: "):
+        import_config(tmp_path / "compose.yaml", None)
