@@ -6,8 +6,15 @@ their public names; nothing in the library imports it. Importing it loads
 neither the library nor rich: each command loads what it needs.
 """
 
-from ._cli import main as main
-from ._client import (
+import sys
+
+# httpx imports its own command line (click, rich, pygments: about 40 ms) on
+# `import httpx` whenever click is installed. Nothing here uses it, and
+# `healthdaemons ps` must start quickly: httpx then falls back to its stub.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+from ._cli import main as main  # noqa: E402 (after the line above)
+from ._client import (  # noqa: E402
     ConnectionLostError,
     ControlClient,
     ControlError,
