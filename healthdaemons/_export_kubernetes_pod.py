@@ -177,4 +177,6 @@ def _grace(system: ConfigFile) -> int:
 
 def _free_name(system: ConfigFile) -> str:
     ids = {service.id for service in system.services}
-    return next(name for name in ("main", "pause", "hold-pod") if name not in ids)
+    return next(
+        name for n in range(len(ids) + 1) if (name := f"main-{n}" if n else "main") not in ids
+    )

@@ -380,3 +380,14 @@ def test_a_pod_with_two_containers_of_one_name_is_an_error(tmp_path: Path) -> No
         export_kubernetes(read_config(path), single_pod=False)
     (pod,) = by_kind(export_kubernetes(read_config(path), single_pod=True), "Pod").values()
     assert pod["metadata"]["name"] == "system-1st"  # a Service's name starts with a letter
+
+
+def test_the_pause_container_takes_a_free_name(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(
+        '[container]\nimage = "x"\n[services.main]\nkind = "oneshot"\ncommand = ["a"]\n'
+        '[services.main-1]\nkind = "oneshot"\ncommand = ["b"]\nrequires = ["main"]\n'
+    )
+    (pod,) = by_kind(export_kubernetes(read_config(path), single_pod=True), "Pod").values()
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["main-2"]
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["main", "main-1"]
