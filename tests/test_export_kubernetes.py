@@ -362,11 +362,7 @@ def test_one_pod_reports_two_services_on_one_port(tmp_path: Path) -> None:
     "report", ["stack.kubernetes.report.txt", "stack.kubernetes-pod.report.txt"]
 )
 def test_the_docs_show_the_stack_reports(report: str) -> None:
-    docs = "".join(
-        path.read_text()
-        for path in (ROOT / "docs" / "export.md", ROOT / "docs" / "export-kubernetes.md")
-        if path.exists()
-    )
+    docs = (ROOT / "docs" / "export.md").read_text()
     assert (GOLDEN / report).read_text() in docs, f"docs: paste tests/golden/export/{report}"
 
 
