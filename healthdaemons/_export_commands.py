@@ -37,16 +37,22 @@ def export(
     """Export the system of `config`; `output` None: the YAML on stdout."""
     from coordinator import read_config
 
+    from ._export_model import ExportError
+
     system = read_config(config)
-    if target == "compose":
-        from ._export_compose import export_compose
+    try:
+        if target == "compose":
+            from ._export_compose import export_compose
 
-        path = Path(output) if output is not None else Path.cwd() / "compose.yaml"
-        exported = export_compose(system, path)
-    else:
-        from ._export_kubernetes import export_kubernetes
+            path = Path(output) if output is not None else Path.cwd() / "compose.yaml"
+            exported = export_compose(system, path)
+        else:
+            from ._export_kubernetes import export_kubernetes
 
-        exported = export_kubernetes(system, single_pod=single_pod, namespace=namespace)
+            exported = export_kubernetes(system, single_pod=single_pod, namespace=namespace)
+    except ExportError as error:
+        # As a mistake in the file is told: the file first, then the key.
+        raise ExportError(f"{config}: {error}") from None
     files = list(exported.files)
     if output is None or (target == "kubernetes" and output.endswith(_YAML)):
         files = [(output or "-", _joined(files))] if len(files) > 1 else files

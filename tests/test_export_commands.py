@@ -99,7 +99,7 @@ def test_a_service_without_an_image_is_named(
     for target in ("compose", "kubernetes"):
         status, out, err = _run(capsys, "export", target, str(config))
         assert (status, out) == (2, "")
-        assert err.startswith("healthdaemons: services.store: no image to run it in: give")
+        assert err.startswith(f"healthdaemons: {config}: services.store: no image to run it in")
 
 
 def test_export_kubernetes_to_a_folder_or_to_one_file(
