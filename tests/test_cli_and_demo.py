@@ -42,7 +42,7 @@ def test_each_command_is_a_row_of_the_table() -> None:
     assert list(subparsers.choices) == list(COMMANDS)
     assert list(COMMANDS) == [
         *("table", "defaults", "events", "lifecycle", "graph", "timeline", "up", "check", "verify"),
-        "explore",
+        *("explore", "export", "import"),
         *("ps", "logs", "stop", "start", "restart", "wait", "down"),
         "web",
     ]
