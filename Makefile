@@ -53,7 +53,11 @@ demo: $(STAMP)
 	$(BIN)/healthdaemons lifecycle -o demo-out/lifecycle.svg
 	$(BIN)/healthdaemons graph examples/demo.toml -o demo-out/system.svg
 	$(BIN)/healthdaemons timeline demo-out/run.jsonl -o demo-out/timeline.svg
+	$(BIN)/healthdaemons export compose examples/export/stack.toml -o demo-out/compose.yaml
+	$(BIN)/healthdaemons export kubernetes examples/export/stack.toml -o demo-out/kubernetes \
+		2> demo-out/kubernetes.report.txt || { cat demo-out/kubernetes.report.txt; exit 1; }
 	@echo "The run is in demo-out/run.jsonl; the pictures are demo-out/lifecycle.svg, demo-out/system.svg and demo-out/timeline.svg"
+	@echo "examples/export/stack.toml exported, each with its fidelity report on top: demo-out/compose.yaml, demo-out/kubernetes/"
 
 demo-inprocess: $(STAMP)
 	$(BIN)/python examples/inprocess_demo.py
