@@ -59,7 +59,9 @@ def read_compose(
         if data.get(key):
             notes.lost("", key, "no equivalent here: services run on this machine")
     tables = {name: top.at("services").table(raw, name) for name, raw in services.items()}
+    project = valid_id(str(data.get("name") or folder.resolve().name))
     context = _Context(
+        project,
         _oneshots(file, tables, notes),
         list(tables),
         # read twice: a note about a port is taken with its service, below
@@ -136,6 +138,8 @@ def _depends_on(place: Place, table: dict[str, object]) -> dict[str, tuple[str, 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
+    project: str
+    """Compose's project name (`name:`, else the file's folder): containers are named after it."""
     oneshots: set[str]
     """The services another waits for to complete."""
     names: list[str]
@@ -168,7 +172,7 @@ def _service(
     container: dict[str, Value] = {} if image is None else {"image": image}
     docker_name = None
     if not local and image is not None:
-        docker_name = str(table.get("container_name") or f"healthdaemons-{valid_id(name)}")
+        docker_name = str(table.get("container_name") or f"{context.project}-{valid_id(name)}")
         run = docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
         container["command"] = []
         notes.approximated(
