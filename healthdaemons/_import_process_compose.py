@@ -58,7 +58,7 @@ def read_process_compose(
         )
     waited = _waited_to_complete(file, tables)
     drafts = [
-        _process(top.at(f"processes.{name}"), name, table, waited, shared, notes)
+        _process(top.at(f"processes.{name}"), name, table, waited, shared, notes, literal)
         for name, table in tables.items()
     ]
     _own_log_files(drafts, notes)
@@ -163,6 +163,7 @@ def _process(
     waited: set[str],
     shared: dict[str, Value],
     notes: Notes,
+    literal: bool,
 ) -> Draft:
     oneshot = name in waited
     out: dict[str, Value] = {"kind": "oneshot"} if oneshot else {}
@@ -209,7 +210,7 @@ def _process(
             if table.get(key) is not None:
                 notes.lost(name, key, "a oneshot is ready once it exits with code 0")
     else:
-        out["ready"] = readiness(place, name, table, notes)
+        out["ready"] = readiness(place, name, table, notes, literal=literal)
         if table.get("liveness_probe") is not None:
             out["liveness"] = probe(place, name, table["liveness_probe"], "liveness_probe", notes)
     dependencies = _dependencies(place, table)

@@ -13,15 +13,20 @@ from ._toml_writer import Value
 __all__ = ["probe", "readiness"]
 
 _SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")
+# In a line read with variables: `$$` (a literal `$`), a variable, or one character.
+_TOKEN = re.compile(r"\$\$|\$\{[^}]*\}|\$[A-Za-z_]\w*|.", re.S)
 
 
-def readiness(place: Place, name: str, table: dict[str, object], notes: Notes) -> dict[str, Value]:
+def readiness(
+    place: Place, name: str, table: dict[str, object], notes: Notes, *, literal: bool = False
+) -> dict[str, Value]:
+    """`literal`: the file's `$` are not variables (`disable_env_expansion`)."""
     if table.get("readiness_probe") is not None:
         return probe(place, name, table["readiness_probe"], "readiness_probe", notes)
     line = table.get("ready_log_line")
     if line is not None:
         # process-compose looks for the text in a line, not a pattern.
-        return {"log_line": _SPECIAL.sub(r"\\\g<0>", place.string(line, "ready_log_line"))}
+        return {"log_line": _pattern(place.string(line, "ready_log_line"), literal=literal)}
     notes.approximated(name, "readiness_probe", f"none: {STARTED_HOW}")
     return dict(STARTED)
 
@@ -93,3 +98,21 @@ def _url(place: Place, value: object, key: str, notes: Notes, name: str) -> str:
         f"ready on any status below 500 (process-compose wants {status or 200})",
     )
     return f"{scheme}://{address}{path if path.startswith('/') else '/' + path}"
+
+
+def _pattern(text: str, *, literal: bool) -> str:
+    """A regular expression that finds `text` in a line (process-compose looks
+    for the text itself). Its variables stay variables, read when the config
+    file is; a literal `$` is `\\$` to the expression, and `$$` to the file
+    (when `literal`, every `$` is doubled later, with the file's others)."""
+    if literal:
+        return _SPECIAL.sub(r"\\\g<0>", text)
+    parts = []
+    for token in _TOKEN.findall(text):
+        if token == "$$" or token == "$":
+            parts.append("\\$$")
+        elif token.startswith("$"):
+            parts.append(token)
+        else:
+            parts.append(_SPECIAL.sub(r"\\\g<0>", token))
+    return "".join(parts)
