@@ -15,9 +15,17 @@ from pathlib import Path, PurePosixPath
 
 from ._import_compose_probes import is_check_command, unwrapped_log_line
 from ._import_compose_ready import Readiness, check_readiness, readiness
+from ._import_compose_run import (
+    docker_run,
+    image_of,
+    placeholder_command,
+    restart_policy,
+    stop_settings,
+    user_of,
+    working_folder,
+)
 from ._import_compose_values import (
     argv,
-    duration,
     env_files,
     environment,
     ports,
@@ -25,7 +33,6 @@ from ._import_compose_values import (
 )
 from ._import_dockerfile import built_command
 from ._import_model import Draft, Notes, Place, valid_id
-from ._import_ready import NOT_A_STOP_SIGNAL, stop_signal_named
 from ._toml_writer import Value
 
 __all__ = ["read_compose"]
@@ -39,7 +46,6 @@ _HANDLED = frozenset(
     }
 )  # fmt: skip
 _TOP_LOST = ("networks", "configs", "secrets", "include")
-_RESTARTS = ("no", "always", "on-failure", "unless-stopped")
 _COMPLETED = "service_completed_successfully"
 
 
@@ -53,7 +59,9 @@ def read_compose(
         if data.get(key):
             notes.lost("", key, "no equivalent here: services run on this machine")
     tables = {name: top.at("services").table(raw, name) for name, raw in services.items()}
+    project = valid_id(str(data.get("name") or folder.resolve().name))
     context = _Context(
+        project,
         _oneshots(file, tables, notes),
         list(tables),
         # read twice: a note about a port is taken with its service, below
@@ -130,6 +138,8 @@ def _depends_on(place: Place, table: dict[str, object]) -> dict[str, tuple[str, 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
+    project: str
+    """Compose's project name (`name:`, else the file's folder): containers are named after it."""
     oneshots: set[str]
     """The services another waits for to complete."""
     names: list[str]
@@ -143,7 +153,7 @@ def _service(
     oneshots = context.oneshots
     kind = "oneshot" if name in oneshots else "daemon"
     out: dict[str, Value] = {"kind": "oneshot"} if kind == "oneshot" else {}
-    image = _image(place, table.get("image"))
+    image = image_of(place, table.get("image"))
     entrypoint = argv(place, table.get("entrypoint"), "entrypoint")
     command = argv(place, table.get("command"), "command")
     env = environment(place, table.get("environment"), notes, name)
@@ -151,7 +161,7 @@ def _service(
     published = ports(place, table.get("ports"), notes, name)
     mounts = volumes(place, table.get("volumes"), notes, name)
     workdir = place.path_or_none(table.get("working_dir"), "working_dir")
-    user = _user(place, table.get("user"), notes, name)
+    user = user_of(place, table.get("user"), notes, name)
     local = (entrypoint or []) + (command or [])
     if local and not local[0]:
         raise place.problem("entrypoint[0]" if entrypoint else "command[0]", "must not be empty")
@@ -162,8 +172,8 @@ def _service(
     container: dict[str, Value] = {} if image is None else {"image": image}
     docker_name = None
     if not local and image is not None:
-        docker_name = str(table.get("container_name") or f"healthdaemons-{valid_id(name)}")
-        run = _docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
+        docker_name = str(table.get("container_name") or f"{context.project}-{valid_id(name)}")
+        run = docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
         container["command"] = []
         notes.approximated(
             name,
@@ -184,7 +194,7 @@ def _service(
         )
     placeholder = not run
     if placeholder:
-        run = _placeholder(name, notes)
+        run = placeholder_command(name, notes)
     if entrypoint is not None and image is not None:
         notes.approximated(
             name,
@@ -206,15 +216,15 @@ def _service(
         out["env_file"] = files[0] if len(files) == 1 else list(files)
     built_in = None if built is None else posixpath.normpath(built.context)
     if workdir is not None:
-        _working_dir(workdir, mounts, docker, built_in, out, container, notes, name)
+        working_folder(workdir, mounts, docker, built_in, out, container, notes, name)
     elif built_in is not None and built_in != ".":
         out["cwd"] = built_in
     if user is not None and not docker:
         out["user"] = user
-    _stop(place, table, out, notes, name)
+    stop_settings(place, table, out, notes, name)
     if table.get("init") is True:
         out["run_as_init"] = True
-    _restart(place, table, kind, out, notes, name)
+    restart_policy(place, table, kind, out, notes, name)
     profiles = table.get("profiles")
     if profiles is not None:
         out["profiles"] = list(dict.fromkeys(place.strings(profiles, "profiles")))
@@ -258,168 +268,6 @@ def _check(
     notes.kept(name, "command", "the sleeping service of an exported check: a check again")
     dependencies = _depends_on(place, table)
     return Draft(name, out, list(dependencies), place.key("depends_on"))
-
-
-def _docker_run(
-    docker_name: str,
-    image: str,
-    table: dict[str, object],
-    env: dict[str, Value] | None,
-    files: list[str],
-    published: list[str],
-    mounts: list[str],
-    workdir: str | None,
-    user: str | int | None,
-) -> list[str]:
-    command = ["docker", "run", "--rm", "--name", docker_name]
-    if table.get("init") is True:
-        command.append("--init")
-    for port in published:
-        command += ["-p", port]
-    for mount in mounts:
-        command += ["-v", mount]
-    # `-e NAME` passes the value `env` gives `docker run` itself.
-    for name in env or {}:
-        command += ["-e", name]
-    for file in files:
-        command += ["--env-file", file]
-    if workdir is not None:
-        command += ["-w", workdir]
-    if user is not None:
-        command += ["-u", str(user)]
-    return [*command, image]
-
-
-def _placeholder(name: str, notes: Notes) -> str:
-    """The command of a service compose builds and runs with the built image's
-    own command, which this file cannot see: one that fails saying so."""
-    notes.lost(
-        name,
-        "command",
-        "none (compose runs the command of the image it builds): written as a "
-        "command that fails saying so; give its command",
-    )
-    return f"echo 'services.{valid_id(name)}: give its command' >&2; exit 1"
-
-
-def _image(place: Place, value: object) -> str | None:
-    if value is None:
-        return None
-    image = place.string(value, "image")
-    if not image or any(character.isspace() for character in image):
-        raise place.problem("image", f"must be an image reference, not {image!r}")
-    return image
-
-
-def _user(place: Place, value: object, notes: Notes, service: str) -> str | int | None:
-    if value is None:
-        return None
-    user = place.string(value, "user")
-    if not user:
-        raise place.problem("user", "must not be empty")
-    if ":" in user:
-        user, group = user.split(":", 1)
-        notes.lost(service, "user", f"the group {group!r}: a service runs with its user's group")
-    return int(user) if user.isdigit() else user
-
-
-def _working_dir(
-    workdir: str,
-    mounts: list[str],
-    docker: bool,
-    context: str | None,
-    out: dict[str, Value],
-    container: dict[str, Value],
-    notes: Notes,
-    service: str,
-) -> None:
-    """`working_dir` is a path in the container; here the command runs from
-    the folder mounted there, when a bind mount says which."""
-    if posixpath.isabs(workdir):
-        container["workdir"] = workdir
-    if docker:
-        return
-    for mount in mounts:
-        source, _, rest = mount.partition(":")
-        target = rest.split(":")[0]
-        if source.startswith((".", "/")) and (workdir + "/").startswith(target.rstrip("/") + "/"):
-            inner = posixpath.relpath(workdir, target)
-            out["cwd"] = posixpath.normpath(posixpath.join(source, inner))
-            return
-    if context is not None:
-        if context != ".":
-            out["cwd"] = context
-        where = f"its build context, {context}"
-    else:
-        where = "the config file's folder (give cwd)"
-    notes.approximated(
-        service, "working_dir", f"{workdir} is in the container; here the command runs in {where}"
-    )
-
-
-def _stop(
-    place: Place, table: dict[str, object], out: dict[str, Value], notes: Notes, service: str
-) -> None:
-    if table.get("stop_grace_period") is not None:
-        out["sigterm_timeout"] = duration(place, table["stop_grace_period"], "stop_grace_period")
-    value = table.get("stop_signal")
-    if value is None:
-        return
-    stop_signal = stop_signal_named(
-        place,
-        value if isinstance(value, int) else place.string(value, "stop_signal"),
-        "stop_signal",
-    )
-    if stop_signal is None:
-        notes.lost(service, "stop_signal", f"{value}: {NOT_A_STOP_SIGNAL}")
-    else:
-        out["stop_signal"] = stop_signal
-
-
-def _restart(
-    place: Place,
-    table: dict[str, object],
-    kind: str,
-    out: dict[str, Value],
-    notes: Notes,
-    service: str,
-) -> None:
-    value = table.get("restart")
-    deploy = place.table(table.get("deploy"), "deploy")
-    policy = place.table(deploy.get("restart_policy"), "deploy.restart_policy")
-    if value is None and policy:
-        condition = policy.get("condition", "any")
-        value = {"none": "no", "on-failure": "on-failure", "any": "always"}.get(str(condition))
-        if policy.get("max_attempts") is not None and value == "on-failure":
-            value = f"on-failure:{policy['max_attempts']}"
-    if value is None:
-        return
-    text = place.string(value, "restart")
-    policy_name, _, count = text.partition(":")
-    if policy_name not in _RESTARTS or (count and policy_name != "on-failure"):
-        raise place.problem(
-            "restart", f"must be no, always, on-failure[:N] or unless-stopped, not {text!r}"
-        )
-    if count and not count.isdigit():
-        raise place.problem("restart", f"on-failure takes a number of restarts, not {count!r}")
-    if kind == "oneshot":
-        if policy_name == "no":
-            out["max_restarts"] = 0
-        elif count:
-            out["max_restarts"] = int(count)
-        elif policy_name != "on-failure":
-            notes.approximated(
-                service, "restart", f"{text}: a oneshot runs again only after a failure"
-            )
-        return
-    if policy_name == "unless-stopped":
-        notes.approximated(
-            service, "restart", "unless-stopped is always here (an operator's stop holds it)"
-        )
-    elif policy_name != "always":
-        out["restart"] = policy_name
-    if count:
-        out["max_restarts"] = int(count)
 
 
 def _dependency_notes(

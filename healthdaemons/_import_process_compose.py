@@ -4,11 +4,11 @@ process-compose's own schema (src/types/process.go, src/health/probe.go)."""
 from __future__ import annotations
 
 import posixpath
-import re
 from pathlib import Path
 
 from ._import_model import Draft, Notes, Place
-from ._import_ready import NOT_A_STOP_SIGNAL, STARTED, STARTED_HOW, script_hint, stop_signal_named
+from ._import_process_compose_probes import probe, readiness
+from ._import_ready import NOT_A_STOP_SIGNAL, stop_signal_named
 from ._toml_writer import Value
 
 __all__ = ["read_process_compose"]
@@ -31,21 +31,6 @@ _HANDLED = frozenset(
     }
 )  # fmt: skip
 _TOP_HANDLED = frozenset({"version", "name", "processes", "environment", "is_strict"})
-# Refused as a stop signal here (docs/config.md, "Stop signal").
-_NOT_STOP_SIGNALS = frozenset(
-    {
-        "SIGKILL",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGCONT",
-        "SIGCHLD",
-        "SIGWINCH",
-        "SIGURG",
-    }
-)
-_SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")
 
 
 def read_process_compose(
@@ -73,7 +58,7 @@ def read_process_compose(
         )
     waited = _waited_to_complete(file, tables)
     drafts = [
-        _process(top.at(f"processes.{name}"), name, table, waited, shared, notes)
+        _process(top.at(f"processes.{name}"), name, table, waited, shared, notes, literal)
         for name, table in tables.items()
     ]
     _own_log_files(drafts, notes)
@@ -178,6 +163,7 @@ def _process(
     waited: set[str],
     shared: dict[str, Value],
     notes: Notes,
+    literal: bool,
 ) -> Draft:
     oneshot = name in waited
     out: dict[str, Value] = {"kind": "oneshot"} if oneshot else {}
@@ -224,92 +210,12 @@ def _process(
             if table.get(key) is not None:
                 notes.lost(name, key, "a oneshot is ready once it exits with code 0")
     else:
-        out["ready"] = _readiness(place, name, table, notes)
+        out["ready"] = readiness(place, name, table, notes, literal=literal)
         if table.get("liveness_probe") is not None:
-            out["liveness"] = _probe(place, name, table["liveness_probe"], "liveness_probe", notes)
+            out["liveness"] = probe(place, name, table["liveness_probe"], "liveness_probe", notes)
     dependencies = _dependencies(place, table)
     _dependency_notes(name, dependencies, notes)
     return Draft(name, out, list(dependencies), place.key("depends_on"))
-
-
-def _readiness(place: Place, name: str, table: dict[str, object], notes: Notes) -> dict[str, Value]:
-    if table.get("readiness_probe") is not None:
-        return _probe(place, name, table["readiness_probe"], "readiness_probe", notes)
-    line = table.get("ready_log_line")
-    if line is not None:
-        # process-compose looks for the text in a line, not a pattern.
-        return {"log_line": _SPECIAL.sub(r"\\\g<0>", place.string(line, "ready_log_line"))}
-    notes.approximated(name, "readiness_probe", f"none: {STARTED_HOW}")
-    return dict(STARTED)
-
-
-def _probe(place: Place, name: str, value: object, key: str, notes: Notes) -> dict[str, Value]:
-    probe = place.table(value, key)
-    liveness = key == "liveness_probe"
-    out: dict[str, Value] = {}
-    if probe.get("exec") is not None:
-        action = place.table(probe["exec"], f"{key}.exec")
-        script = place.command(
-            place.string(action.get("command"), f"{key}.exec.command"), f"{key}.exec.command"
-        )
-        assert isinstance(script, str)
-        out["script"] = script
-        if action.get("working_dir") is not None:
-            notes.lost(name, f"{key}.exec.working_dir", "a script runs in its service's cwd")
-        hint = script_hint(script)
-        if hint:
-            notes.kept(name, f"{key}.exec", f"as a script; {hint.replace('ready.', '')}")
-    elif probe.get("http_get") is not None:
-        out["url"] = _url(place, probe["http_get"], f"{key}.http_get", notes, name)
-    else:
-        raise place.problem(key, "give exec or http_get")
-    # process-compose reads a number below 1 as its default, as this format does a missing one.
-    for source, target in (("period_seconds", "interval"), ("timeout_seconds", "timeout")):
-        seconds = place.count(probe.get(source, 0), f"{key}.{source}")
-        if seconds is not None:
-            out[target] = seconds
-    delay = place.count(probe.get("initial_delay_seconds", 0), f"{key}.initial_delay_seconds")
-    if delay and not liveness:
-        out["grace_period"] = delay
-        notes.approximated(
-            name,
-            f"{key}.initial_delay_seconds",
-            "as grace_period: checks start at once, failures that soon count as starting",
-        )
-    elif delay:
-        notes.approximated(
-            name, f"{key}.initial_delay_seconds", "liveness checks start once it is first ready"
-        )
-    failures = place.count(probe.get("failure_threshold", 0), f"{key}.failure_threshold")
-    if failures is not None and liveness:
-        out["failures"] = int(failures)
-    elif failures is not None:
-        notes.approximated(
-            name, f"{key}.failure_threshold", "once ready, one failed check marks it not ready"
-        )
-    if probe.get("success_threshold") not in (None, 1):
-        notes.lost(name, f"{key}.success_threshold", "one passing check is enough here")
-    return out
-
-
-def _url(place: Place, value: object, key: str, notes: Notes, name: str) -> str:
-    get = place.table(value, key)
-    scheme = place.string(get.get("scheme") or "http", f"{key}.scheme")
-    host = place.string(get.get("host") or "127.0.0.1", f"{key}.host")
-    path = place.string(get.get("path") or "/", f"{key}.path")
-    # process-compose reads a port that is no number from 1 to 65535 as none.
-    port = place.string(get.get("port", ""), f"{key}.port").strip()
-    number = int(port) if port.isdigit() else 0
-    address = f"{host}:{number}" if 1 <= number <= 65535 else host
-    if get.get("headers"):
-        notes.lost(name, f"{key}.headers", "a url check sends no headers")
-    status = get.get("status_code")
-    notes.approximated(
-        name,
-        key,
-        f"ready on any status below 500 (process-compose wants {status or 200})",
-    )
-    return f"{scheme}://{address}{path if path.startswith('/') else '/' + path}"
 
 
 def _shutdown(

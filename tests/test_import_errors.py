@@ -532,3 +532,25 @@ def test_a_problem_names_the_file_as_it_was_given(
         import_config(Path("compose.yaml"), None)
     with pytest.raises(ImportProblem, match=rf"^{re.escape(str(tmp_path))}/compose\.yaml: "):
         import_config(tmp_path / "compose.yaml", None)
+
+
+@pytest.mark.parametrize(
+    ("line", "literal", "found", "not_found"),
+    [
+        ("ready (v1.2) [ok]", False, "x ready (v1.2) [ok] y", "ready (v1x2) [ok]"),
+        ("costs $$5 a day", False, "it costs $5 a day", "it costs 5 a day"),
+        ("on ${HD_UNSET_PORT:-8080}", False, "listening on 8080", "listening on 80"),
+        ("pay $HOME now", True, "pay $HOME now", "pay /root now"),
+    ],
+)
+def test_a_ready_log_line_is_found_as_process_compose_finds_it(
+    tmp_path: Path, line: str, literal: bool, found: str, not_found: str
+) -> None:
+    document = {"processes": {"a": {"command": "x", "ready_log_line": line}}}
+    if literal:
+        document["disable_env_expansion"] = True  # type: ignore[assignment]
+    text = _import(tmp_path, "pc.yaml", yaml.safe_dump(document))
+    _checked(tmp_path, text)
+    ready = read_config(tmp_path / "system.toml").service("a").ready
+    assert ready is not None and ready.log_line is not None
+    assert re.search(ready.log_line, found) and not re.search(ready.log_line, not_found)
