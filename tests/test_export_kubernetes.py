@@ -278,7 +278,7 @@ def test_the_stack_maps_each_setting() -> None:
     assert by_kind(exported, "RoleBinding")["stack-wait"]["subjects"][0]["namespace"] == "shop"
     assert [name for name, _ in exported.files] == [
         *("db.yaml", "cache.yaml", "migrate.yaml", "web.yaml", "worker.yaml", "proxy.yaml"),
-        "stack-wait.yaml",
+        "stack.wait.yaml",
     ]
     notes = {(note.service, note.key): note for note in exported.report.notes}
     assert "reach it as db:5432" in notes["web", "env.DATABASE_URL"].how
