@@ -8,9 +8,12 @@ containers (each runs to completion before the next starts). Kubernetes
 stops the main containers first, then the sidecars in reverse order, so
 ordered start and shutdown are kept. A pod needs a main container: the last
 daemon in the order that nothing requires, else a pause container that
-only holds the pod. A check's sidecar is a pause container (a script check:
-its image, idle) whose probes are the check. All containers share the pod's
-localhost, so 127.0.0.1 addresses keep working.
+only holds the pod. A check's sidecar idles (busybox for a local port or
+URL, its image for a script, the pause image for a URL elsewhere) and its
+probes are the check. All containers share the pod's localhost, so
+127.0.0.1 addresses keep working, and local ports and URLs are probed there
+from inside (exec), not on the pod's address: a server that listens only on
+127.0.0.1 is ready too.
 """
 
 from __future__ import annotations

@@ -159,10 +159,10 @@ def service_notes(service: ConfigService, notes: Notes, *, one_pod: bool = False
         else:
             add(service.id, "max_restarts", Fidelity.KEPT, "the Job's backoffLimit")
     if service.once:
+        runner = "an init container of the pod" if one_pod else "a Job"
         add(service.id, "once", Fidelity.KEPT,
-            ("an init container" if one_pod else "a Job") + " runs to completion once and "
-            "never again in this " + ("pod" if one_pod else "deployment") + ", even when "
-            "its requirements recover")  # fmt: skip
+            f"{runner} runs to completion once; nothing runs it again when its "
+            "requirements recover")  # fmt: skip
     if service.exit_on_failure:
         add(service.id, "exit_on_failure", Fidelity.LOST,
             "nothing ends the whole system when one service fails for good")  # fmt: skip
