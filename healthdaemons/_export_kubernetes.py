@@ -5,7 +5,7 @@ One Deployment per daemon (one replica, `Recreate`, so that there is never
 more than one process of it, as locally), with a Service when it has ports;
 one Job per oneshot; no pod for a check, whose probe the init containers of
 its dependents run (`_export_kubernetes_waits`). One file per service,
-`ID.yaml`, and `SYSTEM-wait.yaml` with the ServiceAccount, Role and
+`ID.yaml`, and `SYSTEM.wait.yaml` with the ServiceAccount, Role and
 RoleBinding when some pod waits with kubectl. `--single-pod` is
 `_export_kubernetes_pod`.
 """
@@ -22,6 +22,7 @@ from ._export_kubernetes_manifests import (
     check_names,
     file_text,
     labels,
+    literal_pod,
     metadata,
     selector,
     system_name,
@@ -47,7 +48,7 @@ def export_kubernetes(
     system: ConfigFile, *, single_pod: bool, namespace: str | None = None
 ) -> Exported:
     """Raises `ExportError` for what cannot be carried (naming the service)."""
-    check_names(system, namespace)
+    check_names(system, namespace, single_pod=single_pod)
     for service in system.services:
         if service.kind != "check":
             require_image(service)
@@ -70,7 +71,8 @@ def export_kubernetes(
     report = deployments_report(system, notes)
     files = [(f"{id}.yaml", file_text(system, report, documents)) for id, documents in by_service]
     if rbac:
-        files.append((f"{system_name(system)}-wait.yaml", file_text(system, report, rbac)))
+        # A dot, which no service id has: `app-wait` may be a service of app.toml.
+        files.append((f"{system_name(system)}.wait.yaml", file_text(system, report, rbac)))
     return Exported(tuple(files), report)
 
 
@@ -85,9 +87,9 @@ def _workload(
 ) -> list[Manifest]:
     volumes = PodVolumes()
     if service.kind == "daemon":
-        container = daemon_container(system, service, notes, volumes, sidecar=False)
+        container = daemon_container(system, service, notes, volumes, sidecar=False, one_pod=False)
     else:
-        container = oneshot_container(system, service, notes, volumes)
+        container = oneshot_container(system, service, notes, volumes, one_pod=False)
     pod: Manifest = {}
     if service.id in waiting_pods:
         pod["serviceAccountName"] = f"{system_name(system)}-wait"
@@ -104,7 +106,10 @@ def _workload(
     if volumes.volumes:
         pod["volumes"] = list(volumes.volumes.values())
     component = "daemon" if service.kind == "daemon" else "oneshot"
-    template = {"metadata": {"labels": labels(system, service.id, component)}, "spec": pod}
+    template = {
+        "metadata": {"labels": labels(system, service.id, component)},
+        "spec": literal_pod(pod),
+    }
     documents: list[Manifest] = []
     for name, claim in volumes.claims.items():
         if name not in claimed:
@@ -184,14 +189,6 @@ def _rbac(system: ConfigFile, gates: Gates, namespace: str | None, notes: Notes)
         return []
     name = f"{system_name(system)}-wait"
     groups = {"deployments": "apps", "jobs": "batch"}
-    if namespace is None:
-        notes.add(
-            sorted(gates.waiting_pods, key=[s.id for s in system.services].index)[0],
-            "requires",
-            Fidelity.APPROXIMATED,
-            f"kubectl wait runs as the ServiceAccount {name}, bound in namespace default: "
-            "export with --namespace NS to deploy elsewhere",
-        )
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(name, namespace)},
         {
@@ -212,8 +209,10 @@ def _rbac(system: ConfigFile, gates: Gates, namespace: str | None, notes: Notes)
             "kind": "RoleBinding",
             "metadata": metadata(name, namespace),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            # Without a namespace, RBAC takes the binding's own: the one applied to.
             "subjects": [
-                {"kind": "ServiceAccount", "name": name, "namespace": namespace or "default"}
+                {"kind": "ServiceAccount", "name": name}
+                | ({} if namespace is None else {"namespace": namespace})
             ],
         },
     ]

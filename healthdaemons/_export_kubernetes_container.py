@@ -22,14 +22,16 @@ from typing import Any
 from coordinator import ConfigFile, ConfigService
 
 from ._export_kubernetes_notes import Notes
-from ._export_model import require_image
+from ._export_model import ExportError, require_image
 from ._fidelity import Fidelity
 
 __all__ = [
     "PodVolumes",
     "container_ports",
+    "inner_port",
     "kubernetes_name",
     "service_container",
+    "stop_signal",
     "system_name",
 ]
 
@@ -66,6 +68,25 @@ def container_ports(service: ConfigService) -> list[tuple[int, str, int | None]]
     return ports
 
 
+def inner_port(service: ConfigService, port: int, key: str) -> int:
+    """The port in `service`'s container of `port`, a port its local check
+    (`key`) connects to: the container side of a `container.ports` mapping
+    `port:C` ("8080:80": 80), else `port` itself."""
+    hosts = [
+        (inner, protocol) for inner, protocol, host in container_ports(service) if host == port
+    ]
+    tcp = [inner for inner, protocol in hosts if protocol == "TCP"]
+    if tcp:
+        return tcp[0]
+    if hosts:
+        raise ExportError(
+            f"services.{service.id}.{key}: port {port} is published only as UDP "
+            f"(container.ports), so the TCP port to check in the container is unknown: give "
+            f"[services.{service.id}.container.ready] the readiness in the container"
+        )
+    return port
+
+
 def service_container(
     system: ConfigFile,
     service: ConfigService,
@@ -73,9 +94,11 @@ def service_container(
     volumes: PodVolumes,
     *,
     command: list[str] | None = None,
+    plain_init: bool = False,
 ) -> Manifest:
     """`service`'s container without probes; `command` replaces the one in
-    its image (the log-line wrapper around it)."""
+    its image (the log-line wrapper around it). A plain init container (a
+    oneshot in one pod) may have no `lifecycle`, so no stop signal."""
     image = require_image(service)
     container: Manifest = {"name": service.id, "image": image.image}
     argv = image.command
@@ -93,9 +116,10 @@ def service_container(
     env_from = _env_from(system, service, notes)
     if env_from:
         container["envFrom"] = env_from
+    # "80:80" and "8080:80" are one port of the container: the API server refuses it twice.
     ports = [
         {"containerPort": port, "protocol": protocol}
-        for port, protocol, _ in container_ports(service)
+        for port, protocol in dict.fromkeys((p, q) for p, q, _ in container_ports(service))
     ]
     for port, _, host in container_ports(service):
         if host is not None:
@@ -111,13 +135,19 @@ def service_container(
     security = _security_context(service, notes)
     if security:
         container["securityContext"] = security
-    if service.stop_signal != "SIGTERM":
-        container["lifecycle"] = {"stopSignal": service.stop_signal}
+    if service.stop_signal != "SIGTERM" and plain_init:
+        notes.add(service.id, "stop_signal", Fidelity.LOST,
+                  "a plain init container may have no lifecycle.stopSignal: the runtime sends "
+                  "the image's STOPSIGNAL, else SIGTERM, if the pod is deleted while it "
+                  "runs")  # fmt: skip
+    elif service.stop_signal != "SIGTERM":
+        stop = stop_signal(service.stop_signal)
+        container["lifecycle"] = {"stopSignal": stop}
         notes.add(
             service.id,
             "stop_signal",
             Fidelity.APPROXIMATED,
-            f"lifecycle.stopSignal: {service.stop_signal}, which Kubernetes 1.33 honours only "
+            f"lifecycle.stopSignal: {stop}, which Kubernetes 1.33 honours only "
             "with the alpha ContainerStopSignals feature gate; without it the runtime sends "
             "the image's STOPSIGNAL, else SIGTERM",
         )
@@ -125,6 +155,16 @@ def service_container(
     if mounts:
         container["volumeMounts"] = mounts
     return container
+
+
+def stop_signal(name: str) -> str:
+    """`name` as Kubernetes spells it: it knows SIGRTMIN+1 to +15, then counts
+    down from SIGRTMAX (Linux has 30 signals after SIGRTMIN)."""
+    match = re.fullmatch(r"SIGRTMIN\+(\d+)", name)
+    if match is None or int(match[1]) < 16:
+        return name
+    below = 30 - int(match[1])
+    return f"SIGRTMAX-{below}" if below else "SIGRTMAX"
 
 
 def _env_from(system: ConfigFile, service: ConfigService, notes: Notes) -> list[Manifest]:

@@ -14,30 +14,82 @@ from ._export_kubernetes_container import kubernetes_name, system_name
 from ._export_model import ExportError
 from ._fidelity import FidelityReport
 
-__all__ = ["check_names", "file_text", "labels", "metadata", "selector", "system_name"]
+__all__ = [
+    "check_names",
+    "file_text",
+    "labels",
+    "literal_pod",
+    "metadata",
+    "selector",
+    "system_name",
+]
 
 Manifest = dict[str, Any]
 
 _LONGEST_ID = 47
 """So that `wait-ID-created`, the longest name made from an id, fits in 63."""
+_LONGEST_ID_IN_POD = 63
+"""In one pod an id names only its container."""
 
 
-def check_names(system: ConfigFile, namespace: str | None) -> None:
+def check_names(system: ConfigFile, namespace: str | None, *, single_pod: bool) -> None:
     """Every id must make Kubernetes names: a Service's name starts with a letter
-    (DNS-1035), and containers are named `wait-ID-created`; a namespace is a
-    DNS-1123 label."""
+    (DNS-1035), and containers are named `wait-ID-created` (in one pod: `ID`);
+    a namespace is a DNS-1123 label."""
+    longest = _LONGEST_ID_IN_POD if single_pod else _LONGEST_ID
     if namespace is not None and kubernetes_name(namespace) != namespace:
         raise ExportError(
             f"--namespace {namespace!r}: not a Kubernetes namespace: lowercase letters, "
             "digits and dashes, at most 63 characters, a letter or digit at each end"
         )
     for service in system.services:
-        if not service.id[0].isalpha() or len(service.id) > _LONGEST_ID:
+        if single_pod and len(service.id) > longest:
+            raise ExportError(
+                f"services.{service.id}: not a Kubernetes name: a container's name has at "
+                f"most {longest} characters"
+            )
+        if not single_pod and (not service.id[0].isalpha() or len(service.id) > longest):
             raise ExportError(
                 f"services.{service.id}: not a Kubernetes name: it must start with a "
-                f"letter and have at most {_LONGEST_ID} characters (Service names are "
+                f"letter and have at most {longest} characters (Service names are "
                 "DNS-1035 labels, and init containers are named wait-ID-created)"
             )
+
+
+_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+def literal_pod(spec: Manifest) -> Manifest:
+    """`spec` with every `$` of its containers' commands, env values and exec
+    probes doubled: Kubernetes reads `$(VAR)` there as a variable of the
+    container's env and `$$` as `$`; `$$` is the one way to write a `$` that
+    stays as written (a shell's `$$`, `$(command)`, a password)."""
+    for group in ("initContainers", "containers"):
+        if group in spec:
+            spec[group] = [_literal_container(container) for container in spec[group]]
+    return spec
+
+
+def _literal_container(container: Manifest) -> Manifest:
+    """A copy: two probes of a container may share one action."""
+    copy = dict(container)
+    for key in ("command", "args"):
+        if key in copy:
+            copy[key] = [_literal(text) for text in copy[key]]
+    if "env" in copy:
+        copy["env"] = [
+            {**variable, "value": _literal(variable["value"])} if "value" in variable else variable
+            for variable in copy["env"]
+        ]
+    for probe in _PROBES:
+        if "exec" in copy.get(probe, {}):
+            command = [_literal(text) for text in copy[probe]["exec"]["command"]]
+            copy[probe] = {**copy[probe], "exec": {"command": command}}
+    return copy
+
+
+def _literal(text: str) -> str:
+    return text.replace("$", "$$")
 
 
 def labels(system: ConfigFile, id: str, component: str) -> dict[str, str]:

@@ -12,16 +12,20 @@ to whole seconds (`timeoutSeconds`, at least 1).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from coordinator import ConfigProbe, ConfigService
 
-from ._export_probes import probe_command
+from ._export_kubernetes_container import inner_port
+from ._export_probes import listening_probe, probe_command, url_probe
 
 __all__ = [
     "LOCAL_HOSTS",
     "NEVER_GIVES_UP",
+    "container_liveness",
+    "container_readiness",
     "handler",
     "liveness_probe",
     "probe_port",
@@ -56,11 +60,49 @@ def probe_port(probe: ConfigProbe | None) -> int | None:
     return None
 
 
-def handler(service: ConfigService, probe: ConfigProbe) -> Manifest:
+def container_readiness(service: ConfigService) -> ConfigProbe | None:
+    """The readiness check in `service`'s container: `container.ready`, else
+    `ready` with a local port published from another one inside moved to it."""
+    if service.container_ready is not None:
+        return service.container_ready
+    return None if service.ready is None else _container_side(service, service.ready, "ready")
+
+
+def container_liveness(service: ConfigService) -> ConfigProbe | None:
+    """`liveness` in the container, its port moved as `container_readiness`'s."""
+    live = service.liveness
+    return None if live is None else _container_side(service, live, "liveness")
+
+
+def _container_side(service: ConfigService, probe: ConfigProbe, key: str) -> ConfigProbe:
+    port = probe_port(probe)
+    if port is None:
+        return probe
+    inner = inner_port(service, port, f"{key}.{probe.kind}")
+    if inner == port:
+        return probe
+    if probe.kind == "port":
+        return replace(probe, port=inner)
+    assert probe.url is not None
+    parts = urlsplit(probe.url)
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return replace(probe, url=urlunsplit(parts._replace(netloc=f"{host}:{inner}")))
+
+
+def handler(service: ConfigService, probe: ConfigProbe, *, one_pod: bool = False) -> Manifest:
     """The probe's action: tcpSocket, httpGet (no `host` for a local URL: the
     kubelet probes the pod's own address), or exec of the shared probe
     command (a script; the ready file of the log-line wrapper; `notify` is
-    an `ExportError`)."""
+    an `ExportError`). In one pod a local port or URL is probed from inside
+    (exec), on 127.0.0.1, where the services meet: a server that listens
+    only there is not reached on the pod's address."""
+    if one_pod and probe_port(probe) is not None:
+        if probe.kind == "port":
+            assert probe.port is not None
+            return {"exec": {"command": list(listening_probe(probe.port).argv)}}
+        assert probe.url is not None
+        return {"exec": {"command": list(url_probe(probe.url, probe.timeout).argv)}}
     if probe.kind == "port":
         return {"tcpSocket": {"port": probe.port}}
     if probe.kind == "url":

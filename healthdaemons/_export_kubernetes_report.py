@@ -101,7 +101,8 @@ def deployments_report(system: ConfigFile, notes: Notes) -> FidelityReport:
 
 
 def pod_report(system: ConfigFile, notes: Notes, order: list[str], main: str) -> FidelityReport:
-    sidecars = order[:-1]
+    # Oneshots ended before the next container started: only sidecars are stopped.
+    sidecars = [id for id in order[:-1] if system.service(id).kind != "oneshot"]
     grace = "terminationGracePeriodSeconds is the sum of the sigterm_timeouts"
     how = guarantees(
         start_gated=(

@@ -15,8 +15,11 @@ from coordinator import ConfigFile, ConfigService
 from ._export_kubernetes_container import PodVolumes, service_container
 from ._export_kubernetes_notes import Notes
 from ._export_kubernetes_probes import (
+    container_liveness,
+    container_readiness,
     handler,
     liveness_probe,
+    probe_port,
     readiness_probe,
     startup_probe,
 )
@@ -36,21 +39,23 @@ def daemon_container(
     volumes: PodVolumes,
     *,
     sidecar: bool,
+    one_pod: bool,
 ) -> Manifest:
-    probe = service.container_probe
+    probe = container_readiness(service)
     assert probe is not None  # a daemon always has a readiness check
     command = None
     if probe.kind == "log_line":
         command = list(log_line_wrapper(service, _command(service)))
     container = service_container(system, service, notes, volumes, command=command)
-    action = handler(service, probe)
+    action = handler(service, probe, one_pod=one_pod)
     if sidecar or service.start_timeout is not None or service.liveness is not None:
         container["startupProbe"] = startup_probe(probe, action, service.start_timeout)
     container["readinessProbe"] = readiness_probe(probe, action)
-    if service.liveness is not None:
-        live = handler(service, service.liveness)
-        container["livenessProbe"] = liveness_probe(service.liveness, live)
-    _probe_notes(service, notes)
+    liveness = container_liveness(service)
+    if liveness is not None:
+        live = handler(service, liveness, one_pod=one_pod)
+        container["livenessProbe"] = liveness_probe(liveness, live)
+    _probe_notes(service, notes, one_pod=one_pod)
     return container
 
 
@@ -67,16 +72,30 @@ def _command(service: ConfigService) -> str | tuple[str, ...]:
 
 
 def oneshot_container(
-    system: ConfigFile, service: ConfigService, notes: Notes, volumes: PodVolumes
+    system: ConfigFile, service: ConfigService, notes: Notes, volumes: PodVolumes, *, one_pod: bool
 ) -> Manifest:
-    return service_container(system, service, notes, volumes)
+    return service_container(system, service, notes, volumes, plain_init=one_pod)
 
 
-def _probe_notes(service: ConfigService, notes: Notes) -> None:
-    probe = service.container_probe
+def _probe_notes(service: ConfigService, notes: Notes, *, one_pod: bool) -> None:
+    probe = container_readiness(service)
     assert probe is not None
     key = "container.ready" if service.container_ready is not None else "ready"
-    if probe.kind == "url":
+    if service.container_ready is None and probe != service.ready:
+        notes.add(service.id, "ready", Fidelity.KEPT,
+                  f"checked on port {probe_port(probe)}, the container's side of the "
+                  f"port {probe_port(service.ready)} that container.ports publishes")  # fmt: skip
+    if one_pod and probe_port(probe) is not None:
+        needs = "sh and grep" if probe.kind == "port" else "curl, wget or python3"
+        how = (
+            "a listening socket on that port in the pod's socket tables"
+            if probe.kind == "port"
+            else "a GET on 127.0.0.1 answered with a status below 500, as locally"
+        )
+        notes.add(service.id, f"{key}.{probe.kind}", Fidelity.APPROXIMATED,
+                  f"an exec probe from inside the pod, where the services meet on 127.0.0.1: "
+                  f"{how}; the image needs {needs}")  # fmt: skip
+    elif probe.kind == "url":
         notes.add(
             service.id,
             f"{key}.url",
@@ -139,6 +158,11 @@ def service_notes(service: ConfigService, notes: Notes, *, one_pod: bool = False
                 "where locally it is retried without limit")  # fmt: skip
         else:
             add(service.id, "max_restarts", Fidelity.KEPT, "the Job's backoffLimit")
+    if service.once:
+        runner = "an init container of the pod" if one_pod else "a Job"
+        add(service.id, "once", Fidelity.KEPT,
+            f"{runner} runs to completion once; nothing runs it again when its "
+            "requirements recover")  # fmt: skip
     if service.exit_on_failure:
         add(service.id, "exit_on_failure", Fidelity.LOST,
             "nothing ends the whole system when one service fails for good")  # fmt: skip

@@ -25,7 +25,7 @@ from coordinator import ConfigFile, ConfigService
 from ._export_addresses import owner_of_port, reach_url
 from ._export_kubernetes_container import container_ports
 from ._export_kubernetes_notes import Notes
-from ._export_kubernetes_probes import LOCAL_HOSTS, probe_port
+from ._export_kubernetes_probes import LOCAL_HOSTS, container_readiness, probe_port
 from ._export_model import ExportError, require_image
 from ._export_probes import probe_command
 from ._fidelity import Fidelity
@@ -49,15 +49,16 @@ class Gates:
 
 
 def service_ports(service: ConfigService) -> list[tuple[int, str]]:
-    """The ports of a daemon's Service: `container.ports`, its readiness port in
-    the container, and the port its local readiness check says it listens on
-    (unless `container.ports` publishes that one from another port inside)."""
+    """The ports of a daemon's Service, each once: `container.ports`, its
+    readiness port in the container, and the port its local readiness check
+    says it listens on (unless `container.ports` publishes that one from
+    another port inside)."""
     published = container_ports(service)
-    ports = [(port, protocol) for port, protocol, _ in published]
+    ports = list(dict.fromkeys((port, protocol) for port, protocol, _ in published))
     local = probe_port(service.ready)
     if any(host == local for _, _, host in published):
         local = None
-    for ready in (probe_port(service.container_probe), local):
+    for ready in (probe_port(container_readiness(service)), local):
         if ready is not None and (ready, "TCP") not in ports:
             ports.append((ready, "TCP"))
     return ports
@@ -65,7 +66,7 @@ def service_ports(service: ConfigService) -> list[tuple[int, str]]:
 
 def gate_port(service: ConfigService) -> int | None:
     """The TCP port a dependent connects to through the Service, if any."""
-    ready = probe_port(service.container_probe)
+    ready = probe_port(container_readiness(service))
     if ready is not None:
         return ready
     return next((port for port, protocol in service_ports(service) if protocol == "TCP"), None)
