@@ -219,6 +219,8 @@ def _service(
             "build context (the image had its own files, packages and WORKDIR)",
         )
     placeholder = not run
+    if placeholder and image is None and "build" not in table:
+        raise place.problem("", "give a command, an image or a build (compose needs one of them)")
     if placeholder:
         run = placeholder_command(name, notes)
     if entrypoint is not None and image is not None:
@@ -309,7 +311,7 @@ def _dependency_notes(
         notes.approximated(
             name,
             "depends_on",
-            f"service_started for {', '.join(started)}: here {name} starts once "
+            f"service_started for {', '.join(started)}: here it starts once "
             f"{'it is' if len(started) == 1 else 'they are'} ready"
             + (" (a oneshot: exited with code 0)" if set(started) & oneshots else ""),
         )

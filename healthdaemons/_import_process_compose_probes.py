@@ -95,12 +95,10 @@ def _url(place: Place, value: object, key: str, notes: Notes, name: str) -> str:
         address = f"{host}:{number}" if 1 <= number <= 65535 else host
     if get.get("headers"):
         notes.lost(name, f"{key}.headers", "a url check sends no headers")
+    # process-compose wants 200 unless told a status from 1 to 400.
     status = get.get("status_code")
-    notes.approximated(
-        name,
-        key,
-        f"ready on any status below 500 (process-compose wants {status or 200})",
-    )
+    wanted = status if isinstance(status, int) and 1 <= status <= 400 else 200
+    notes.approximated(name, key, f"ready on any status below 500 (process-compose wants {wanted})")
     return f"{scheme}://{address}{path if path.startswith('/') else '/' + path}"
 
 

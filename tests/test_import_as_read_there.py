@@ -166,3 +166,33 @@ def test_a_lone_surrogate_anywhere_is_a_problem_not_a_traceback(tmp_path: Path) 
     )
     with pytest.raises(ImportProblem, match=r"compose\.yaml: not UTF-8 text \(a lone surrogate\)"):
         import_config(tmp_path / "compose.yaml", None)
+
+
+def test_a_service_with_nothing_to_run_is_refused_as_compose_refuses_it(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web: {ports: ['80']}\n")
+    with pytest.raises(ImportProblem, match=r"compose\.yaml: services\.web: give a command"):
+        import_config(tmp_path / "compose.yaml", None)
+
+
+@pytest.mark.parametrize(("status", "wanted"), [(None, 200), (204, 204), (400, 400), (500, 200)])
+def test_the_status_process_compose_wants_is_reported_as_it_reads_it(
+    tmp_path: Path, status: int | None, wanted: int
+) -> None:
+    given = "" if status is None else f", status_code: {status}"
+    text, _ = _imported(
+        tmp_path,
+        "pc.yaml",
+        f"processes:\n  api:\n    command: ./api\n    readiness_probe:\n"
+        f"      http_get: {{port: 8080{given}}}\n",
+    )
+    assert f"(process-compose wants {wanted})" in text
+
+
+def test_a_dependency_note_names_the_service_by_its_id(tmp_path: Path) -> None:
+    text, _ = _imported(
+        tmp_path,
+        "compose.yaml",
+        "services:\n  db: {command: [x]}\n  myApp: {command: [y], depends_on: [db]}\n",
+    )
+    assert "#   my-app.depends_on: approximated: service_started for db: here it starts" in text
+    assert "myApp starts" not in text
