@@ -169,17 +169,32 @@ _GoYamlLoader.add_implicit_resolver(
 )
 
 
-def _go_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
-    text = str(loader.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
+def _go_int(loader: yaml.SafeLoader, node: yaml.Node) -> int | float | str:
+    """An int as yaml.v3 reads one; what only looks like one (`0x_`) is a
+    float when Go's float syntax reads it (`08`), else a string."""
+    assert isinstance(node, yaml.ScalarNode)
+    text = str(loader.construct_scalar(node)).replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
     prefixed = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2].lower())
-    if prefixed is not None:
-        return sign * int(digits[2:], prefixed)
-    return sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
+    try:
+        if prefixed is not None:
+            return sign * int(digits[2:], prefixed)
+        return sign * int(digits, 8 if len(digits) > 1 and digits[0] == "0" else 10)
+    except ValueError:
+        return _go_float(loader, node)
+
+
+def _go_float(loader: yaml.SafeLoader, node: yaml.Node) -> float | str:
+    assert isinstance(node, yaml.ScalarNode)
+    try:
+        return float(loader.construct_yaml_float(node))
+    except ValueError:  # `._`: Go's float syntax wants a digit
+        return str(loader.construct_scalar(node))
 
 
 _GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _go_int)
+_GoYamlLoader.add_constructor("tag:yaml.org,2002:float", _go_float)
 
 
 def read_yaml(source: Path) -> object:

@@ -32,13 +32,17 @@ def test_yaml_is_read_as_go_reads_it_not_as_yaml_1_1(tmp_path: Path) -> None:
         "  once: {command: [x], restart: no}\n"
         "  web:\n"
         "    command: [y]\n"
-        "    environment: {DEBUG: yes, QUIET: off, MODE: 0o755, WHEN: 2024-01-01}\n"
+        "    environment: {DEBUG: yes, QUIET: off, MODE: 0o755, WHEN: 2024-01-01,\n"
+        "                  ODD: 0x_, DOT: ._}\n"
         "    ports: [22:22]\n",
     )
     assert services["once"]["kind"] == "oneshot"
     assert services["once"]["max_restarts"] == 0
     web = services["web"]
-    assert web["env"] == {"DEBUG": "yes", "QUIET": "off", "MODE": "493", "WHEN": "2024-01-01"}
+    assert web["env"] == {
+        "DEBUG": "yes", "QUIET": "off", "MODE": "493", "WHEN": "2024-01-01",
+        "ODD": "0x_", "DOT": "._",
+    }  # fmt: skip
     assert web["container"] == {"ports": ["22:22"]}
     _, processes = _imported(tmp_path, "pc.yaml", "processes:\n  off: {command: x}\n")
     assert list(processes) == ["off"]
