@@ -28,7 +28,7 @@ _PORT = re.compile(
     r"(?:(?:\[[0-9a-fA-F:.]+\]|\d+\.[0-9.]+):)?(?:(?P<host>\d+):)?(?P<container>\d+)"
     r"(?:/(?P<protocol>tcp|udp))?"
 )
-_BRACED = re.compile(r"(?<!\$)\$\{[^}]*\}")
+_BRACED = re.compile(r"\$\$|\$\{[^}]*\}")
 _MARK = re.compile(r"\0(\d+)\0")
 _VOLUME_MODES = frozenset({"ro", "rw", "z", "Z", "cached", "delegated", "consistent", "nocopy"})
 
@@ -42,15 +42,23 @@ def argv(place: Place, value: object, key: str) -> list[str] | None:
         return None
     if isinstance(value, str):
         text = place.string(value, key)
-        variables = _BRACED.findall(text)
+        variables: list[str] = []
         # A NUL cannot be in the text (`Place.string`): it marks where each was.
-        marked = _BRACED.sub(lambda match: f"\0{variables.index(match[0])}\0", text)
+        marked = _BRACED.sub(lambda match: _marked(match[0], variables), text)
         try:
             words = shlex.split(marked)
         except ValueError as error:
             raise place.problem(key, f"cannot split into words: {error}") from None
         return [_MARK.sub(lambda match: variables[int(match[1])], word) for word in words]
     return place.strings(value, key)
+
+
+def _marked(token: str, variables: list[str]) -> str:
+    """`$$` (a literal `$`) as it is; a variable as a mark in one word."""
+    if token == "$$":
+        return token
+    variables.append(token)
+    return f"\0{len(variables) - 1}\0"
 
 
 def duration(place: Place, value: object, key: str) -> int | float:

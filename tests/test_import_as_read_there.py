@@ -68,9 +68,11 @@ def test_a_string_command_keeps_each_variable_in_one_word(tmp_path: Path) -> Non
     _, services = _imported(
         tmp_path,
         "compose.yaml",
-        "services:\n  a:\n    command: echo ${G:-hello world} '${H}' $$x\n",
+        "services:\n  a:\n    command: echo ${G:-hello world} '${H}' $$x $$${I:-a b}\n",
     )
-    assert services["a"]["command"] == ["echo", "${G:-hello world}", "${H:-}", "$$x"]
+    assert services["a"]["command"] == [
+        "echo", "${G:-hello world}", "${H:-}", "$$x", "$$${I:-a b}",
+    ]  # fmt: skip
 
 
 def test_a_process_compose_url_port_with_a_variable_stays_a_variable(tmp_path: Path) -> None:
