@@ -45,7 +45,10 @@ _HANDLED = frozenset(
         "container_name", "deploy", "scale", "develop",
     }
 )  # fmt: skip
-_TOP_LOST = ("networks", "configs", "secrets", "include")
+_TOP_LOST = ("networks", "configs", "secrets")
+_DEPLOY_READ = frozenset({"replicas", "restart_policy"})
+_RESTART_POLICY_READ = frozenset({"condition", "max_attempts"})
+_HEALTHCHECK_READ = frozenset({"test", "disable", "interval", "timeout", "start_period", "retries"})
 _COMPLETED = "service_completed_successfully"
 
 
@@ -54,6 +57,11 @@ def read_compose(
 ) -> list[Draft]:
     """The services of a compose file; `folder` is the file's."""
     top = Place(file, "", folder)
+    if data.get("include"):
+        # Its services would be missing, and a depends_on on one unknown.
+        raise top.problem(
+            "include", "not followed: import the included files too, and merge their services"
+        )
     services = top.table(data.get("services"), "services")
     for key in _TOP_LOST:
         if data.get(key):
@@ -75,7 +83,7 @@ def read_compose(
         for name, table in tables.items()
     ]
     oneshots = context.oneshots
-    if any(name not in oneshots and "restart" not in table for name, table in tables.items()):
+    if any(name not in oneshots and not _restart_given(table) for name, table in tables.items()):
         notes.approximated(
             "",
             "restart",
@@ -83,6 +91,11 @@ def read_compose(
             'is (restart = "always", this format\'s default, with backoff)',
         )
     return drafts
+
+
+def _restart_given(table: dict[str, object]) -> bool:
+    deploy = table.get("deploy")
+    return "restart" in table or (isinstance(deploy, dict) and bool(deploy.get("restart_policy")))
 
 
 def _oneshots(file: str, tables: dict[str, dict[str, object]], notes: Notes) -> set[str]:
@@ -152,28 +165,34 @@ def _service(
 ) -> Draft:
     oneshots = context.oneshots
     kind = "oneshot" if name in oneshots else "daemon"
+    if table.get("extends") is not None:
+        raise place.problem(
+            "extends", "not followed: write the service out in full (with what it extends)"
+        )
     out: dict[str, Value] = {"kind": "oneshot"} if kind == "oneshot" else {}
     image = image_of(place, table.get("image"))
     entrypoint = argv(place, table.get("entrypoint"), "entrypoint")
     command = argv(place, table.get("command"), "command")
-    env = environment(place, table.get("environment"), notes, name)
+    env, passed = environment(place, table.get("environment"))
     files = env_files(place, table.get("env_file"), notes, name)
     published = ports(place, table.get("ports"), notes, name)
     mounts = volumes(place, table.get("volumes"), notes, name)
     workdir = place.path_or_none(table.get("working_dir"), "working_dir")
-    user = user_of(place, table.get("user"), notes, name)
     local = (entrypoint or []) + (command or [])
     if local and not local[0]:
         raise place.problem("entrypoint[0]" if entrypoint else "command[0]", "must not be empty")
     if is_check_command(local):
         return _check(place, name, table, context, notes)
+    user = user_of(place, table.get("user"), notes, name, docker=not local and image is not None)
     unwrapped = unwrapped_log_line(local)
     run: str | list[str] = local if unwrapped is None else unwrapped[0]
     container: dict[str, Value] = {} if image is None else {"image": image}
     docker_name = None
     if not local and image is not None:
         docker_name = str(table.get("container_name") or f"{context.project}-{valid_id(name)}")
-        run = docker_run(docker_name, image, table, env, files, published, mounts, workdir, user)
+        run = docker_run(
+            docker_name, image, table, env, passed, files, published, mounts, workdir, user
+        )
         container["command"] = []
         notes.approximated(
             name,
@@ -183,6 +202,13 @@ def _service(
             f"container lives on (`docker rm -f {docker_name}`)",
         )
     docker = docker_name is not None
+    if passed and not docker:
+        notes.approximated(
+            name,
+            "environment",
+            f"{', '.join(passed)} without a value: not written, as the services get the "
+            "supervisor's environment anyway (an export does not pass them on)",
+        )
     built = built_command(place.folder, table["build"]) if not run and "build" in table else None
     if built is not None:
         run = built.command
@@ -193,6 +219,8 @@ def _service(
             "build context (the image had its own files, packages and WORKDIR)",
         )
     placeholder = not run
+    if placeholder and image is None and "build" not in table:
+        raise place.problem("", "give a command, an image or a build (compose needs one of them)")
     if placeholder:
         run = placeholder_command(name, notes)
     if entrypoint is not None and image is not None:
@@ -283,7 +311,7 @@ def _dependency_notes(
         notes.approximated(
             name,
             "depends_on",
-            f"service_started for {', '.join(started)}: here {name} starts once "
+            f"service_started for {', '.join(started)}: here it starts once "
             f"{'it is' if len(started) == 1 else 'they are'} ready"
             + (" (a oneshot: exited with code 0)" if set(started) & oneshots else ""),
         )
@@ -314,10 +342,26 @@ def _unsupported(place: Place, table: dict[str, object], notes: Notes, service: 
             )
     if watch:
         notes.approximated(service, "develop.watch", "as watch globs (a change restarts it)")
+    _unread(place, table, notes, service)
     other = sorted(key for key in table if key not in _HANDLED and not key.startswith("x-"))
     if other:
         notes.lost(service, ", ".join(other), "no equivalent here")
     return watch
+
+
+def _unread(place: Place, table: dict[str, object], notes: Notes, service: str) -> None:
+    """Notes for the keys of `deploy` and `healthcheck` that are not read."""
+    deploy = place.table(table.get("deploy"), "deploy")
+    policy = place.table(deploy.get("restart_policy"), "deploy.restart_policy")
+    for key in sorted(set(policy) - _RESTART_POLICY_READ):
+        how = "here restarts back off on their own" if key == "delay" else "no equivalent here"
+        notes.lost(service, f"deploy.restart_policy.{key}", how)
+    for key in sorted(key for key in set(deploy) - _DEPLOY_READ if not key.startswith("x-")):
+        notes.lost(service, f"deploy.{key}", "no equivalent here")
+    check = place.table(table.get("healthcheck"), "healthcheck")
+    if check.get("disable") is not True:
+        for key in sorted(set(check) - _HEALTHCHECK_READ):
+            notes.lost(service, f"healthcheck.{key}", "no equivalent here")
 
 
 # A word that stands as a host: before `:PORT` (not `://`), a `/`, or at the end.

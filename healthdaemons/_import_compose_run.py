@@ -29,6 +29,7 @@ def docker_run(
     image: str,
     table: dict[str, object],
     env: dict[str, Value] | None,
+    passed: list[str],
     files: list[str],
     published: list[str],
     mounts: list[str],
@@ -42,8 +43,9 @@ def docker_run(
         command += ["-p", port]
     for mount in mounts:
         command += ["-v", mount]
-    # `-e NAME` passes the value `env` gives `docker run` itself.
-    for name in env or {}:
+    # `-e NAME` passes the value `env` gives `docker run` itself, or, for a
+    # name compose passes on, the supervisor's own.
+    for name in [*(env or {}), *passed]:
         command += ["-e", name]
     for file in files:
         command += ["--env-file", file]
@@ -75,12 +77,17 @@ def image_of(place: Place, value: object) -> str | None:
     return image
 
 
-def user_of(place: Place, value: object, notes: Notes, service: str) -> str | int | None:
+def user_of(
+    place: Place, value: object, notes: Notes, service: str, *, docker: bool
+) -> str | int | None:
+    """The user a service runs as; with `docker run`, `-u` takes `uid:gid` whole."""
     if value is None:
         return None
     user = place.string(value, "user")
     if not user:
         raise place.problem("user", "must not be empty")
+    if ":" in user and docker:
+        return user
     if ":" in user:
         user, group = user.split(":", 1)
         notes.lost(service, "user", f"the group {group!r}: a service runs with its user's group")
@@ -166,6 +173,8 @@ def restart_policy(
         )
     if count and not count.isdigit():
         raise place.problem("restart", f"on-failure takes a number of restarts, not {count!r}")
+    # Docker reads a maximum of 0 as no maximum.
+    count = "" if count and int(count) == 0 else count
     if kind == "oneshot":
         if policy_name == "no":
             out["max_restarts"] = 0

@@ -28,20 +28,37 @@ _PORT = re.compile(
     r"(?:(?:\[[0-9a-fA-F:.]+\]|\d+\.[0-9.]+):)?(?:(?P<host>\d+):)?(?P<container>\d+)"
     r"(?:/(?P<protocol>tcp|udp))?"
 )
+_BRACED = re.compile(r"\$\$|\$\{[^}]*\}")
+_MARK = re.compile(r"\0(\d+)\0")
 _VOLUME_MODES = frozenset({"ro", "rw", "z", "Z", "cached", "delegated", "consistent", "nocopy"})
 
 
 def argv(place: Place, value: object, key: str) -> list[str] | None:
     """A compose command: a list is the argv; a string is split into words as
-    compose splits it, without a shell (`$` and quotes as a shell reads them)."""
+    compose splits it, without a shell (`$` and quotes as a shell reads them).
+    Compose fills its variables in first; here they are filled in later, so
+    each `${...}` stays in one word (`${G:-hello world}` is not split)."""
     if value is None:
         return None
     if isinstance(value, str):
+        text = place.string(value, key)
+        variables: list[str] = []
+        # A NUL cannot be in the text (`Place.string`): it marks where each was.
+        marked = _BRACED.sub(lambda match: _marked(match[0], variables), text)
         try:
-            return shlex.split(value)
+            words = shlex.split(marked)
         except ValueError as error:
             raise place.problem(key, f"cannot split into words: {error}") from None
+        return [_MARK.sub(lambda match: variables[int(match[1])], word) for word in words]
     return place.strings(value, key)
+
+
+def _marked(token: str, variables: list[str]) -> str:
+    """`$$` (a literal `$`) as it is; a variable as a mark in one word."""
+    if token == "$$":
+        return token
+    variables.append(token)
+    return f"\0{len(variables) - 1}\0"
 
 
 def duration(place: Place, value: object, key: str) -> int | float:
@@ -58,12 +75,11 @@ def duration(place: Place, value: object, key: str) -> int | float:
     return int(seconds) if seconds == int(seconds) else round(seconds, 3)
 
 
-def environment(place: Place, value: object, notes: Notes, service: str) -> dict[str, Value] | None:
-    """`environment` as a list of `NAME=value` or a mapping. A name without a
-    value passes the variable on from compose's environment: here the
-    supervisor's environment is passed on anyway."""
+def environment(place: Place, value: object) -> tuple[dict[str, Value] | None, list[str]]:
+    """`environment` as a list of `NAME=value` or a mapping; and the names
+    without a value, which pass the variable on from compose's environment."""
     if value is None:
-        return None
+        return None, []
     passed: list[str] = []
     env: dict[str, Value] = {}
     if isinstance(value, list):
@@ -84,14 +100,7 @@ def environment(place: Place, value: object, notes: Notes, service: str) -> dict
                 env[name] = "true" if item else "false"
             else:
                 env[name] = place.string(item, f"environment.{name}")
-    if passed:
-        notes.approximated(
-            service,
-            "environment",
-            f"{', '.join(passed)} without a value: not written, as the services get the "
-            "supervisor's environment anyway (an export does not pass them on)",
-        )
-    return env or None
+    return env or None, passed
 
 
 def env_files(place: Place, value: object, notes: Notes, service: str) -> list[str]:

@@ -84,9 +84,13 @@ def _top(name: str, data: object, key: str, what: str) -> dict[str, object]:
 
 
 def _ids(drafts: list[Draft]) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    taken: set[str] = set()
+    """Each service's id: its name when valid (reserved first, so that a
+    renamed one cannot take it), else its name made valid."""
+    ids = {draft.name: draft.name for draft in drafts if valid_id(draft.name) == draft.name}
+    taken = set(ids.values())
     for draft in drafts:
+        if draft.name in ids:
+            continue
         base = valid_id(draft.name)
         id, number = base, 1
         while id in taken:
@@ -221,4 +225,10 @@ def _written(name: str, source: str, format: str, drafts: list[Draft], notes: No
         ),
     )
     text = report.comment() + "\n" + toml_document({"services": services}, sections=_SECTIONS)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # A key no value check saw (`deploy: {"\ud800": 1}`) is in the report.
+        bad = error.object[error.start : error.end]
+        raise ImportProblem(f"{name}: not UTF-8 text (a lone surrogate): {bad!r}") from None
     return Imported(text, report)

@@ -85,18 +85,20 @@ def _url(place: Place, value: object, key: str, notes: Notes, name: str) -> str:
     scheme = place.string(get.get("scheme") or "http", f"{key}.scheme")
     host = place.string(get.get("host") or "127.0.0.1", f"{key}.host")
     path = place.string(get.get("path") or "/", f"{key}.path")
-    # process-compose reads a port that is no number from 1 to 65535 as none.
+    # process-compose fills in a port's variables, then reads a port that is
+    # no number from 1 to 65535 as none; a variable is filled in here later.
     port = place.string(get.get("port", ""), f"{key}.port").strip()
     number = int(port) if port.isdigit() else 0
-    address = f"{host}:{number}" if 1 <= number <= 65535 else host
+    if "$" in port:
+        address = f"{host}:{port}"
+    else:
+        address = f"{host}:{number}" if 1 <= number <= 65535 else host
     if get.get("headers"):
         notes.lost(name, f"{key}.headers", "a url check sends no headers")
+    # process-compose wants 200 unless told a status from 1 to 400.
     status = get.get("status_code")
-    notes.approximated(
-        name,
-        key,
-        f"ready on any status below 500 (process-compose wants {status or 200})",
-    )
+    wanted = status if isinstance(status, int) and 1 <= status <= 400 else 200
+    notes.approximated(name, key, f"ready on any status below 500 (process-compose wants {wanted})")
     return f"{scheme}://{address}{path if path.startswith('/') else '/' + path}"
 
 

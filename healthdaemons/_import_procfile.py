@@ -44,7 +44,8 @@ def read_procfile(file: str, text: str, notes: Notes) -> list[Draft]:
         if name == "release":
             drafts.append(Draft(name, {"kind": "oneshot", "command": _shell(match["command"])}))
             continue
-        port = _FIRST_PORT + _PORT_STEP * sum(draft.name != "release" for draft in drafts)
+        # foreman numbers every line, a release line too
+        port = _FIRST_PORT + _PORT_STEP * len(drafts)
         drafts.append(_service(name, match["command"], port, notes))
     if not drafts:
         raise _line_problem(file, 0, "no 'name: command' line")
