@@ -192,6 +192,9 @@ def _disabled_requirements(drafts: list[Draft], notes: Notes) -> None:
 def _written(name: str, source: str, format: str, drafts: list[Draft], notes: Notes) -> Imported:
     if not drafts:
         raise ImportProblem(f"{name}: no services to import")
+    if all(draft.table.get("disabled") is True for draft in drafts):
+        # `check` and `up` refuse a file with nothing to run.
+        raise ImportProblem(f"{name}: every service is disabled: nothing to run")
     _check_graph(name, drafts)
     _empty_when_unset(drafts, notes)
     _disabled_requirements(drafts, notes)

@@ -78,6 +78,11 @@ def _import(tmp_path: Path, name: str, text: str, format: str | None = None) -> 
         ),
         ("pc.yaml", "processes:\n  a: {working_dir: x}\n", "pc.yaml: processes.a.command: missing"),
         (
+            "pc.yaml",
+            "processes:\n  a: {command: x, disabled: true}\n",
+            "pc.yaml: every service is disabled: nothing to run",
+        ),
+        (
             "Procfile",
             "web: ./web\nworker ./worker\n",
             "Procfile: line 2: not a 'name: command' line",
