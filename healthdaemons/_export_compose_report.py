@@ -113,7 +113,7 @@ def _backoff(services: Iterable[ConfigService]) -> tuple[Fidelity, str]:
     unlimited = [
         s.id
         for s in services
-        if s.kind == "daemon" and s.restart == "always" and s.max_restarts is not None
+        if s.kind == "daemon" and s.restart == "always" and s.max_restarts
     ]
     text = (
         "the engine restarts a container with its own delay (100 ms, doubling, reset after "

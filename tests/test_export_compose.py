@@ -385,3 +385,58 @@ ready.script = "true"
     _, document = exported(system, tmp_path / "c.yaml")
     assert document["services"]["api"]["restart"] == "no"
     assert document["services"]["api"]["healthcheck"]["start_period"] == "20s"
+
+
+def _one_service(tmp_path: Path, settings: str, container: str = "") -> dict[str, Any]:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        f'[container]\nimage = "x"\n[services.w]\ncommand = "w"\nready.port = 80\n{settings}\n'
+        + (f"[services.w.container]\n{container}\n" if container else "")
+    )
+    _, document = exported(read_config(path), tmp_path / "c.yaml")
+    service: dict[str, Any] = document["services"]["w"]
+    return service
+
+
+@pytest.mark.parametrize("restart", ["always", "on-failure"])
+def test_no_restarts_allowed_is_restart_no(tmp_path: Path, restart: str) -> None:
+    # docker reads on-failure:0 as "restart for ever".
+    w = _one_service(tmp_path, f'restart = "{restart}"\nmax_restarts = 0')
+    assert w["restart"] == "no"
+    assert _one_service(tmp_path, 'restart = "on-failure"\nmax_restarts = 2')["restart"] == (
+        "on-failure:2"
+    )
+
+
+def test_profiles_are_carried(tmp_path: Path) -> None:
+    assert _one_service(tmp_path, 'profiles = ["debug", "test"]')["profiles"] == ["debug", "test"]
+    assert "profiles" not in _one_service(tmp_path, "")
+
+
+def test_strings_stay_strings_in_yaml_1_2(tmp_path: Path) -> None:
+    """compose reads YAML 1.2, where `08` and `1e3` are numbers (PyYAML quotes
+    only what YAML 1.1 reads as one)."""
+    from ruamel.yaml import YAML  # a YAML 1.2 reader, as compose's
+
+    values = ["08", "1e3", "0o17", "0x1F", "1_000", ".5", "-.inf", ".NaN", "+1", "true", "Null"]
+    values += ["off", "", "~", "8080:80", "v1.2", "a b"]
+    env = ", ".join(f"V{index} = {json.dumps(value)}" for index, value in enumerate(values))
+    path = tmp_path / "a.toml"
+    path.write_text(
+        f'[container]\nimage = "x"\n[services.w]\ncommand = "w"\nready.port = 80\nenv = {{ {env} }}\n'
+    )
+    text, _ = exported(read_config(path), tmp_path / "c.yaml")
+    read = YAML(typ="safe", pure=True).load(text)["services"]["w"]["environment"]
+    assert list(read.values()) == values
+
+
+def test_a_stop_grace_period_is_whole_seconds_rounded_up(tmp_path: Path) -> None:
+    # docker truncates the stop timeout to whole seconds: 0.5 s would be 0 s.
+    assert _one_service(tmp_path, "sigterm_timeout = 0.5")["stop_grace_period"] == "1s"
+    assert _one_service(tmp_path, "sigterm_timeout = 2.001")["stop_grace_period"] == "3s"
+    assert _one_service(tmp_path, "sigterm_timeout = 10")["stop_grace_period"] == "10s"
+
+
+def test_a_volume_source_with_a_slash_is_a_folder(tmp_path: Path) -> None:
+    w = _one_service(tmp_path, "", 'volumes = ["data/x:/x", "cache:/c"]')
+    assert w["volumes"] == ["./data/x:/x", "cache:/c"]
