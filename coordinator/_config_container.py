@@ -150,13 +150,13 @@ def _volumes(table: Table) -> tuple[str, ...]:
                 index,
             )
         source = parts[0] if len(parts) > 1 else "/"
-        if not source.startswith((".", "/", "~")) and "/" not in source:
-            if not _VOLUME_NAME.fullmatch(source):
-                raise table.problem(
-                    "volumes",
-                    f"invalid volume name {source!r}: use letters, digits, '_', '.' and '-', "
-                    "starting with a letter or digit (or './' before a folder beside the config "
-                    "file)",
-                    index,
-                )
+        named = not source.startswith((".", "/", "~")) and "/" not in source
+        if named and not _VOLUME_NAME.fullmatch(source):
+            raise table.problem(
+                "volumes",
+                f"invalid volume name {source!r}: use letters, digits, '_', '.' and '-', "
+                "starting with a letter or digit (or './' before a folder beside the config "
+                "file)",
+                index,
+            )
     return tuple(volumes)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,11 @@ def _service(
     image = require_image(service)
     entry: dict[str, Any] = {"image": image.image}
     command = _command(service)
-    if command is not None:
+    if command is not None and command[:2] in (("sh", "-c"), CHECK_COMMAND):
+        # Our own shell (or sleep) replaces the image's entry point: given to an
+        # entry point that is a program, it would be that program's arguments.
+        entry["entrypoint"] = list(command)
+    elif command is not None:
         entry["command"] = list(command)
     if command is not None or service.kind == "check":
         entry["working_dir"] = image.workdir

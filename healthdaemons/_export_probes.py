@@ -174,7 +174,7 @@ def log_line_wrapper(
             'started() { ! cmp -s "/proc/$c/cmdline" "/proc/$m/cmdline" 2>/dev/null; }',
             "forward() {",
             '  if [ -z "$c" ]; then q=$1; return; fi',
-            '  until started; do sleep 0.01 2>/dev/null || sleep 1; done',
+            "  until started; do sleep 0.01 2>/dev/null || sleep 1; done",
             '  kill -s "$1" "$c" 2>/dev/null',
             "}",
             # The traps come first: a stop signal before them would end the wrapper alone.
