@@ -494,3 +494,15 @@ ready.log_line = "up"
     assert services["api"]["entrypoint"][:2] == ["sh", "-c"] and "command" not in services["api"]
     assert services["w"]["entrypoint"][:2] == ["sh", "-c"]
     assert services["gate"]["entrypoint"] == ["sleep", "2147483647"]
+
+
+def test_a_checks_url_keeps_its_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[container]\nimage = "x"\n[services.api]\ncommand = "api"\nready.port = 8000\n'
+        '[services.gate]\nkind = "check"\nready.url = "http://u:p%40ss@127.0.0.1:8000/h?q=1"\n'
+    )
+    _, document = exported(read_config(path), tmp_path / "c.yaml")
+    assert (
+        "http://u:p%40ss@api:8000/h?q=1" in document["services"]["gate"]["healthcheck"]["test"][1]
+    )
