@@ -34,6 +34,8 @@ _PORT = re.compile(
     r"(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?P<host>\d+):)?(?P<container>\d+)(?:/(?:tcp|udp))?"
 )
 # SOURCE:TARGET[:MODE] or a lone TARGET (an anonymous volume)
+# compose's rule for a named volume; a source with a `/` is a path.
+_VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _VOLUME_MODES = frozenset({"ro", "rw", "z", "Z", "cached", "delegated", "consistent", "nocopy"})
 
 
@@ -145,6 +147,16 @@ def _volumes(table: Table) -> tuple[str, ...]:
                 "volumes",
                 "must be 'SOURCE:TARGET[:MODE]' with an absolute TARGET (as in compose: "
                 f'"pgdata:/var/lib/postgresql/data", "./conf:/etc/app:ro"), not {volume!r}',
+                index,
+            )
+        source = parts[0] if len(parts) > 1 else "/"
+        named = not source.startswith((".", "/", "~")) and "/" not in source
+        if named and not _VOLUME_NAME.fullmatch(source):
+            raise table.problem(
+                "volumes",
+                f"invalid volume name {source!r}: use letters, digits, '_', '.' and '-', "
+                "starting with a letter or digit (or './' before a folder beside the config "
+                "file)",
                 index,
             )
     return tuple(volumes)

@@ -76,7 +76,9 @@ def reach_url(system: ConfigFile, url: str) -> tuple[str, ConfigService] | None:
     if found is None:
         return None
     service, inner = found
-    return urlunsplit(parts._replace(netloc=f"{service.id}:{inner}")), service
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{service.id}:{inner}" if userinfo else f"{service.id}:{inner}"
+    return urlunsplit(parts._replace(netloc=netloc)), service
 
 
 def _url_port(url: str | None) -> int | None:

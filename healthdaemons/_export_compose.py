@@ -62,12 +62,18 @@ def _service(
     image = require_image(service)
     entry: dict[str, Any] = {"image": image.image}
     command = _command(service)
-    if command is not None:
+    if command is not None and command[:2] in (("sh", "-c"), CHECK_COMMAND):
+        # Our own shell (or sleep) replaces the image's entry point: given to an
+        # entry point that is a program, it would be that program's arguments.
+        entry["entrypoint"] = list(command)
+    elif command is not None:
         entry["command"] = list(command)
     if command is not None or service.kind == "check":
         entry["working_dir"] = image.workdir
     if service.user is not None:
         entry["user"] = str(service.user)
+    if service.profiles:
+        entry["profiles"] = list(service.profiles)  # compose's rules are the config's
     if service.env:
         entry["environment"] = dict(service.env)
     if service.env_files:
@@ -88,7 +94,7 @@ def _service(
         entry["init"] = True
     if service.stop_signal != "SIGTERM":
         entry["stop_signal"] = service.stop_signal
-    entry["stop_grace_period"] = _duration(service.sigterm_timeout)
+    entry["stop_grace_period"] = _whole_seconds(service.sigterm_timeout)
     return entry
 
 
@@ -143,6 +149,8 @@ def _restart(service: ConfigService) -> str:
         # compose fails a service_completed_successfully dependent at the first
         # failed exit: a retry would come too late for it.
         return "no"
+    if service.max_restarts == 0:
+        return "no"  # docker reads on-failure:0 as no limit at all
     if service.restart == "on-failure" and service.max_restarts is not None:
         return f"on-failure:{service.max_restarts}"
     return service.restart
@@ -152,6 +160,12 @@ def _duration(seconds: float) -> str:
     """Seconds in compose's duration format (`30s`, `1500ms`), rounded up to a millisecond."""
     milliseconds = math.ceil(seconds * 1000)
     return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+
+
+def _whole_seconds(seconds: float) -> str:
+    """Seconds rounded up to a whole second: docker truncates a stop timeout
+    to whole seconds (0.5 s would SIGKILL at once)."""
+    return f"{-(-math.ceil(seconds * 1000) // 1000)}s"
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -166,9 +180,11 @@ def _volume(volume: str, base: Path, folder: Path, named: dict[str, Any]) -> str
     if len(parts) == 1:
         return volume  # an anonymous volume: a target only
     source = parts[0]
-    if source.startswith("."):
+    if source.startswith(("/", "~")):
+        return volume
+    if source.startswith(".") or "/" in source:  # compose would read `data/x` as a name
         parts[0] = _relative(base / source, folder)
-    elif not source.startswith(("/", "~")):
+    else:
         named[source] = {}
     return ":".join(parts)
 
@@ -186,11 +202,34 @@ def _escaped(value: Any) -> Any:
 
 
 class _Dumper(yaml.SafeDumper):
-    """`yaml.safe_dump`, with scripts of several lines as literal blocks (`|`)."""
+    """`yaml.safe_dump`, with scripts of several lines as literal blocks (`|`),
+    and quotes around every string that YAML 1.2 could read as another type."""
+
+
+# PyYAML quotes what YAML 1.1 reads as a number, a boolean or null; compose
+# reads YAML 1.2 (go-yaml v3: underscores dropped, then an integer in any
+# base, or a float), where `08`, `1e3`, `0o17` are numbers too.
+def _number_like(text: str) -> bool:
+    if not text or text[0] not in "0123456789+-.":
+        return False
+    plain = text.replace("_", "")
+    try:
+        int(plain, 0)
+    except ValueError:
+        try:
+            float(plain)
+        except ValueError:
+            return plain.lower() in (".inf", "-.inf", "+.inf", ".nan")
+    return True
 
 
 def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    style = "|" if "\n" in text else None
+    if "\n" in text:
+        style: str | None = "|"
+    elif _number_like(text):
+        style = "'"
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
 

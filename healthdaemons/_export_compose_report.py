@@ -24,11 +24,13 @@ def compose_report(system: ConfigFile) -> FidelityReport:
     dependents = [service for service in services if service.requires]
     required = {id for service in services for id in service.requires}
     wrapped = [s.id for s in services if s.id in required and _probe_kind(s) == "log_line"]
+    stranded = [s for s in services if s.id in required and _probes_itself(system, s)]
+    restarted = [s for s in services if s.kind != "oneshot" and _restart_policy(s)]
     gated = (
         (KEPT, "no service requires another.")
         if not dependents
         else (
-            APPROXIMATED if wrapped else KEPT,
+            APPROXIMATED if wrapped or stranded or restarted else KEPT,
             "each requires is a depends_on condition (service_healthy on the healthcheck, "
             "service_completed_successfully for a oneshot), so compose starts "
             f"{_names(dependents)} only once what they require is ready"
@@ -37,6 +39,19 @@ def compose_report(system: ConfigFile) -> FidelityReport:
                 "through a ready file written by a wrapper that watches the output (below)."
                 if wrapped
                 else "."
+            )
+            + (
+                f" {_names(stranded)}'s healthcheck probes its own container (no service "
+                "holds the port): it never passes, and what requires it never starts."
+                if stranded
+                else ""
+            )
+            + (
+                " After a reboot (or a restart of the engine) the engine itself starts the "
+                "containers with a restart policy, without the depends_on order "
+                "(docker/compose#10859)."
+                if restarted
+                else ""
             ),
         )
     )
@@ -89,14 +104,49 @@ def compose_report(system: ConfigFile) -> FidelityReport:
 
 
 def _stop_signals(services: Iterable[ConfigService]) -> tuple[Fidelity, str]:
+    services = list(services)
     others = [f"{s.id} ({s.stop_signal})" for s in services if s.stop_signal != "SIGTERM"]
+    shells = [s for s in services if _shell_stays(s)]
     return (
         APPROXIMATED,
         "compose sends each service's stop_signal"
         + (f" ({', '.join(others)}; SIGTERM for the others)" if others else " (SIGTERM)")
         + " to its container's main process only, not to a process group, then SIGKILLs "
-        "every process of the container after stop_grace_period (each sigterm_timeout).",
+        "every process of the container after stop_grace_period (each sigterm_timeout, "
+        "rounded up to whole seconds)"
+        + (
+            f"; lost for {_names(shells)} (a shell that runs the command, below)."
+            if shells
+            else "."
+        ),
     )
+
+
+def _shell_stays(service: ConfigService) -> bool:
+    """A string command that `sh -c` runs without being replaced by the
+    program (`a; b`, a pipe, ...): sh gets the stop signal, not the program."""
+    command = service.image.command if service.image is not None else None
+    if not isinstance(command, str):
+        return False
+    text = command.strip()
+    return not text.startswith("exec ") and any(
+        operator in text for operator in (";", "&", "|", "\n", "`", "$(", "(")
+    )
+
+
+def _restart_policy(service: ConfigService) -> bool:
+    return service.restart != "no" and service.max_restarts != 0
+
+
+def _probes_itself(system: ConfigFile, service: ConfigService) -> bool:
+    """A check whose local port or URL is no service's: in its own container
+    it reaches itself, where nothing listens."""
+    probe = service.container_probe
+    if service.kind != "check" or probe is None:
+        return False
+    if probe.port is not None:
+        return owner_of_port(system, probe.port) is None
+    return probe.url is not None and _is_local(probe.url) and reach_url(system, probe.url) is None
 
 
 def _without_init(services: Iterable[ConfigService]) -> str:
@@ -111,14 +161,12 @@ def _without_init(services: Iterable[ConfigService]) -> str:
 
 def _backoff(services: Iterable[ConfigService]) -> tuple[Fidelity, str]:
     unlimited = [
-        s.id
-        for s in services
-        if s.kind == "daemon" and s.restart == "always" and s.max_restarts is not None
+        s.id for s in services if s.kind == "daemon" and s.restart == "always" and s.max_restarts
     ]
     text = (
         "the engine restarts a container with its own delay (100 ms, doubling, reset after "
-        "10 s up) instead of 0, 1, 2, 4 ... 30 s; max_restarts is kept for restart = "
-        '"on-failure" (on-failure:N)'
+        "10 s up) instead of 0, 1, 2, 4 ... 30 s; max_restarts is on-failure:N for restart "
+        '= "on-failure", a count that the engine never resets (locally 60 s up resets it)'
     )
     if unlimited:
         text += f", and lost for {', '.join(unlimited)} (restart: always has no limit)"
@@ -128,6 +176,16 @@ def _backoff(services: Iterable[ConfigService]) -> tuple[Fidelity, str]:
 def _notes(system: ConfigFile, service: ConfigService) -> Iterator[ServiceNote]:
     id = service.id
     yield from _readiness_notes(system, service)
+    if _shell_stays(service):
+        yield ServiceNote(
+            id,
+            "stop_signal",
+            LOST,
+            f"the command is a shell string that sh runs without exec: {service.stop_signal} "
+            "reaches that sh (which ignores it as the container's main process, or dies "
+            "alone), not the programs it started: they get SIGKILL after stop_grace_period. "
+            "End the string with exec PROGRAM, or give an array.",
+        )
     if service.kind == "check":
         yield ServiceNote(
             id,
@@ -220,9 +278,13 @@ def _readiness_notes(system: ConfigFile, service: ConfigService) -> Iterator[Ser
             f"the command runs under a sh wrapper that copies its output, touches "
             f"{READY_FILE} at the first {probe.stream if probe.stream != 'both' else ''} "
             f"line matching {probe.log_line!r}{translated} and forwards the stop signals; "
-            "the healthcheck tests the file. The image needs sh, mkfifo and grep.".replace(
-                "first  line", "first line"
-            ),
+            "the healthcheck tests the file. The image needs sh, mkfifo and grep"
+            + (
+                f", and GNU env (coreutils 8.31 or later): a background command starts with "
+                f"{service.stop_signal} ignored, which busybox's env cannot undo."
+                if service.stop_signal in ("SIGINT", "SIGQUIT")
+                else "."
+            ).replace("first  line", "first line"),
         )
         return
     needs = probe_command(service, probe, system).needs
@@ -233,8 +295,8 @@ def _readiness_notes(system: ConfigFile, service: ConfigService) -> Iterator[Ser
             f"ready.{probe.kind}",
             APPROXIMATED,
             (f"{needs_text}; it" if needs else "it")
-            + " checks every 1 s until healthy (start_interval), then every 30 s even while "
-            "failing (locally every 1 s while failing).",
+            + " checks every 1 s until healthy (start_interval, Docker Engine 25 or later), "
+            "then every 30 s even while failing (locally every 1 s while failing).",
         )
     elif needs:
         yield ServiceNote(id, f"ready.{probe.kind}", KEPT, needs_text + ".")
@@ -271,7 +333,16 @@ def _address_notes(system: ConfigFile, service: ConfigService) -> Iterator[Servi
     for address in local_addresses(service):
         owner = None if address.port is None else owner_of_port(system, address.port)
         if owner is not None and owner[0].id == service.id:
-            continue  # its own port, in its own container
+            # Right for a client in its own container; as a listening address, other
+            # containers cannot reach it, and the port healthcheck passes anyway.
+            yield ServiceNote(
+                service.id,
+                address.where,
+                APPROXIMATED,
+                f"names {address.address}, its own port: if it listens there, other "
+                "containers cannot reach it (the healthcheck still passes): listen on 0.0.0.0.",
+            )
+            continue
         where = (
             f"write {owner[0].id}:{owner[1]} to reach {owner[0].id}"
             if owner is not None

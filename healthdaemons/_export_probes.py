@@ -167,15 +167,25 @@ def log_line_wrapper(
         [
             f"P={shlex.quote(pattern)}",
             f"r={shlex.quote(ready_file)} o=/tmp/healthdaemons.$$.fifo c= q=",
-            'rm -f "$r" "$o" && mkfifo "$o" || exit 125',
-            'forward() { if [ -n "$c" ]; then kill -s "$1" "$c" 2>/dev/null; else q=$1; fi; }',
+            # Until the command has replaced the forked shell (its cmdline differs from
+            # ours) a signal to it would run our trap there, and be lost. (Our pid is
+            # read, not `$$`: Kubernetes makes `$$` in args a `$`.)
+            "{ read -r m _ </proc/self/stat; } 2>/dev/null",
+            'started() { ! cmp -s "/proc/$c/cmdline" "/proc/$m/cmdline" 2>/dev/null; }',
+            "forward() {",
+            '  if [ -z "$c" ]; then q=$1; return; fi',
+            "  until started; do sleep 0.01 2>/dev/null || sleep 1; done",
+            '  kill -s "$1" "$c" 2>/dev/null',
+            "}",
+            # The traps come first: a stop signal before them would end the wrapper alone.
             *traps,
+            'rm -f "$r" "$o" && mkfifo "$o" || exit 125',
             # An asynchronous command starts with SIGINT and SIGQUIT ignored; GNU env resets them.
             "if env --default-signal=INT,QUIT true 2>/dev/null; then",
             '  set -- env --default-signal=INT,QUIT "$@"',
             "fi",
-            f'"$@" {into_fifo} &',
-            'c=$!; if [ -n "$q" ]; then forward "$q"; fi',
+            # The copy starts first: the command opens the FIFO before it runs, and that
+            # waits for a reader (a forward meanwhile would wait for it for ever).
             '{ rm -f "$o"',
             '  while IFS= read -r l || [ -n "$l" ]; do',
             '    printf "%s\\n" "$l"',
@@ -183,6 +193,8 @@ def log_line_wrapper(
             "  done",
             f'}} <"$o"{copy_to} &',
             "w=$!",
+            f'"$@" {into_fifo} &',
+            'c=$!; if [ -n "$q" ]; then forward "$q"; fi',
             # `wait` returns early when a trapped signal comes: wait again while the command lives.
             'while :; do wait "$c"; s=$?; kill -0 "$c" 2>/dev/null || break; done',
             # The copy ends with the output; a process the command left behind may hold it

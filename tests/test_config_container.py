@@ -208,6 +208,12 @@ DOCUMENTED = [
         "not 'data'",
     ),
     (
+        DB + '[services.db.container]\nvolumes = ["my vol:/y"]\n',
+        "services.db.container.volumes[0]: invalid volume name 'my vol': use letters, digits, "
+        "'_', '.' and '-', starting with a letter or digit (or './' before a folder beside the "
+        "config file)",
+    ),
+    (
         DB + '[container]\nworkdir = "app"\n',
         "container.workdir: must be an absolute path, not 'app'",
     ),

@@ -111,7 +111,7 @@ volumes = ["./data:/data", "cache:/cache", "/srv:/srv:ro", "/tmp/x"]
     assert app["volumes"] == ["../conf/data:/data", "cache:/cache", "/srv:/srv:ro", "/tmp/x"]
     assert document["volumes"] == {"cache": {}}
     # compose would read `$HOME` as its own variable: `$$` is a dollar sign.
-    assert app["command"] == ["sh", "-c", "exec app --dollar $$HOME"]
+    assert app["entrypoint"] == ["sh", "-c", "exec app --dollar $$HOME"]
     assert app["environment"] == {"PRICE": "5$$"}
 
 
@@ -282,7 +282,11 @@ def test_every_requires_edge_is_a_depends_on(
         image = service.image
         assert image is not None
         assert entry["image"] == image.image
-        assert ("command" in entry) == (image.command is not None or service.kind == "check")
+        runs = "command" in entry or "entrypoint" in entry
+        assert runs == (image.command is not None or service.kind == "check")
+        # Our own sh or sleep is the entry point: an image's entry point would take it as
+        # arguments.
+        assert isinstance(image.command, tuple) or "command" not in entry
         for volume in entry.get("volumes", []):
             source = volume.split(":")[0]
             assert source.startswith(("/", ".")) or source in document["volumes"]
@@ -385,3 +389,120 @@ ready.script = "true"
     _, document = exported(system, tmp_path / "c.yaml")
     assert document["services"]["api"]["restart"] == "no"
     assert document["services"]["api"]["healthcheck"]["start_period"] == "20s"
+
+
+def _one_service(tmp_path: Path, settings: str, container: str = "") -> dict[str, Any]:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        f'[container]\nimage = "x"\n[services.w]\ncommand = "w"\nready.port = 80\n{settings}\n'
+        + (f"[services.w.container]\n{container}\n" if container else "")
+    )
+    _, document = exported(read_config(path), tmp_path / "c.yaml")
+    service: dict[str, Any] = document["services"]["w"]
+    return service
+
+
+@pytest.mark.parametrize("restart", ["always", "on-failure"])
+def test_no_restarts_allowed_is_restart_no(tmp_path: Path, restart: str) -> None:
+    # docker reads on-failure:0 as "restart for ever".
+    w = _one_service(tmp_path, f'restart = "{restart}"\nmax_restarts = 0')
+    assert w["restart"] == "no"
+    assert _one_service(tmp_path, 'restart = "on-failure"\nmax_restarts = 2')["restart"] == (
+        "on-failure:2"
+    )
+
+
+def test_profiles_are_carried(tmp_path: Path) -> None:
+    assert _one_service(tmp_path, 'profiles = ["debug", "test"]')["profiles"] == ["debug", "test"]
+    assert "profiles" not in _one_service(tmp_path, "")
+
+
+def test_strings_stay_strings_in_yaml_1_2(tmp_path: Path) -> None:
+    """compose reads YAML 1.2, where `08` and `1e3` are numbers (PyYAML quotes
+    only what YAML 1.1 reads as one)."""
+    from ruamel.yaml import YAML  # a YAML 1.2 reader, as compose's
+
+    values = ["08", "1e3", "0o17", "0x1F", "1_000", ".5", "-.inf", ".NaN", "+1", "true", "Null"]
+    values += ["off", "", "~", "8080:80", "v1.2", "a b"]
+    env = ", ".join(f"V{index} = {json.dumps(value)}" for index, value in enumerate(values))
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[container]\nimage = "x"\n[services.w]\ncommand = "w"\nready.port = 80\n'
+        f"env = {{ {env} }}\n"
+    )
+    text, _ = exported(read_config(path), tmp_path / "c.yaml")
+    read = YAML(typ="safe", pure=True).load(text)["services"]["w"]["environment"]
+    assert list(read.values()) == values
+
+
+def test_a_stop_grace_period_is_whole_seconds_rounded_up(tmp_path: Path) -> None:
+    # docker truncates the stop timeout to whole seconds: 0.5 s would be 0 s.
+    assert _one_service(tmp_path, "sigterm_timeout = 0.5")["stop_grace_period"] == "1s"
+    assert _one_service(tmp_path, "sigterm_timeout = 2.001")["stop_grace_period"] == "3s"
+    assert _one_service(tmp_path, "sigterm_timeout = 10")["stop_grace_period"] == "10s"
+
+
+def test_a_volume_source_with_a_slash_is_a_folder(tmp_path: Path) -> None:
+    w = _one_service(tmp_path, "", 'volumes = ["data/x:/x", "cache:/c"]')
+    assert w["volumes"] == ["./data/x:/x", "cache:/c"]
+
+
+def test_what_compose_does_differently_is_reported(tmp_path: Path) -> None:
+    """A shell string sh does not exec loses the stop signal; a service's own
+    loopback port is a bind other containers cannot reach; a required check on
+    no service's port never passes; restart counts are never reset; SIGINT
+    through the log_line wrapper needs GNU env; start_interval needs Engine 25."""
+    path = tmp_path / "a.toml"
+    path.write_text(
+        """
+[container]
+image = "x"
+[services.api]
+command = "migrate; serve --bind 127.0.0.1:8000"
+restart = "on-failure"
+max_restarts = 3
+ready.port = 8000
+[services.gate]
+kind = "check"
+requires = ["api"]
+ready.port = 9000
+[services.w]
+command = "exec w"
+stop_signal = "SIGINT"
+requires = ["gate"]
+ready.log_line = "up"
+"""
+    )
+    system = read_config(path)
+    report = export_compose(system, tmp_path / "c.yaml").report
+    notes = {(note.service, note.key): note for note in report.notes}
+    assert notes["api", "stop_signal"].fidelity == Fidelity.LOST
+    assert "exec PROGRAM" in notes["api", "stop_signal"].how
+    assert ("w", "stop_signal") not in notes  # `exec w` replaces the shell
+    assert "listen on 0.0.0.0" in notes["api", "command"].how
+    assert "GNU env" in notes["w", "ready.log_line"].how
+    assert "Docker Engine 25" in notes["api", "ready.port"].how
+    how = {kept.guarantee: kept for kept in report.guarantees}
+    assert how["start-gated"].fidelity == Fidelity.APPROXIMATED
+    assert "gate's healthcheck probes its own container" in how["start-gated"].how
+    assert "docker/compose#10859" in how["start-gated"].how
+    assert "lost for api" in how["sigterm-sigkill"].how
+    assert "never resets" in how["backoff"].how
+    _, document = exported(system, tmp_path / "c.yaml")
+    services = document["services"]
+    # Our own sh, wrapper and sleep replace the image's entry point.
+    assert services["api"]["entrypoint"][:2] == ["sh", "-c"] and "command" not in services["api"]
+    assert services["w"]["entrypoint"][:2] == ["sh", "-c"]
+    assert services["gate"]["entrypoint"] == ["sleep", "2147483647"]
+
+
+def test_a_checks_url_keeps_its_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(
+        '[container]\nimage = "x"\n[services.api]\ncommand = "api"\nready.port = 8000\n'
+        '[services.gate]\nkind = "check"\nready.url = "http://u:p%40ss@127.0.0.1:8000/h?q=1"\n'
+    )
+    _, document = exported(read_config(path), tmp_path / "c.yaml")
+    assert (
+        "http://u:p%40ss@api:8000/h?q=1" in document["services"]["gate"]["healthcheck"]["test"][1]
+    )

@@ -172,3 +172,24 @@ def test_a_process_left_holding_the_output_does_not_keep_it_running(tmp_path: Pa
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def test_a_stop_signal_at_any_moment_of_the_start_is_not_lost(tmp_path: Path) -> None:
+    """A SIGTERM within milliseconds of the start (before the traps, while the
+    command is being forked) still stops the command, and leaves no FIFO."""
+    child = "trap 'exit 0' TERM; echo ready; while :; do sleep 0.01; done"
+    argv = log_line_wrapper(service(tmp_path), child, ready_file=str(tmp_path / "ready"))
+    for attempt in range(30):
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, stdout=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            time.sleep(0.001 * (attempt % 10))  # the moments of the start, spread
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: what it started
+                process.wait()
+        assert process.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM), attempt
+        assert not Path(f"/tmp/healthdaemons.{process.pid}.fifo").exists(), attempt
