@@ -186,6 +186,9 @@ def _service(
     user = user_of(place, table.get("user"), notes, name, docker=not local and image is not None)
     unwrapped = unwrapped_log_line(local)
     run: str | list[str] = local if unwrapped is None else unwrapped[0]
+    if isinstance(run, list) and len(run) == 3 and run[:2] == ["sh", "-c"]:
+        run = run[2]  # a shell string (as an export writes one): sh -c here too
+    shell_entrypoint = entrypoint is not None and entrypoint[:2] == ["sh", "-c"]
     container: dict[str, Value] = {} if image is None else {"image": image}
     docker_name = None
     if not local and image is not None:
@@ -223,7 +226,7 @@ def _service(
         raise place.problem("", "give a command, an image or a build (compose needs one of them)")
     if placeholder:
         run = placeholder_command(name, notes)
-    if entrypoint is not None and image is not None:
+    if entrypoint is not None and image is not None and not shell_entrypoint:
         notes.approximated(
             name,
             "entrypoint",

@@ -136,3 +136,14 @@ def test_only_the_exporters_own_probes_are_read_back(tmp_path: Path) -> None:
     # `$$`: a literal `$` in compose, and in a config file too
     assert services["b"]["ready"] == {"script": changed.replace("$", "$$")}
     assert services["c"]["ready"] == {"script": "curl -f http://x:1/"}
+
+
+def test_a_shell_string_comes_back_a_shell_string(tmp_path: Path) -> None:
+    """An export runs it as the entry point `sh -c STRING`; the import reads it back."""
+    (tmp_path / "system.toml").write_text(
+        '[container]\nimage = "python:3.12-slim"\n'
+        '[services.api]\ncommand = "cd app && exec python3 api.py --port 80"\nready.port = 80\n'
+    )
+    system, back, text = round_trip(tmp_path / "system.toml")
+    assert back.service("api").command == system.service("api").command
+    assert "entrypoint" not in text.split("[services", 1)[0]  # no note: nothing was lost
