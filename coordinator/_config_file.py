@@ -67,8 +67,9 @@ class ContainerImage:
     command: Argv | None
     """The command in the container; `None`: the image's own entry point
     and command (a service whose `container.command` is `[]`)."""
-    workdir: str
-    """The service's working directory in the container."""
+    workdir: str | None
+    """The service's working directory in the container; `None`: the image's
+    own (an image of the service's own, with no `cwd` or `container.workdir`)."""
     ports: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     own_image: bool = False
@@ -199,8 +200,11 @@ def _image(
     if container is not None and container.command is not None:
         in_container = container.command or None  # [] : the image's own command
     workdir = container.workdir if container is not None and container.workdir else None
-    if workdir is None:
-        cwd = table.get("cwd")
+    cwd = table.get("cwd")
+    if workdir is None and (own is None or command is None or isinstance(cwd, str)):
+        # The project's folder is in the default image; an image of the service's
+        # own keeps its WORKDIR, unless the service names a `cwd` (a check's
+        # script runs in the project's folder, as it does here).
         root = config.container.workdir
         workdir = posixpath.normpath(posixpath.join(root, cwd)) if isinstance(cwd, str) else root
     return ContainerImage(

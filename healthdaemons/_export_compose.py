@@ -68,7 +68,7 @@ def _service(
         entry["entrypoint"] = list(command)
     elif command is not None:
         entry["command"] = list(command)
-    if command is not None or service.kind == "check":
+    if (command is not None or service.kind == "check") and image.workdir is not None:
         entry["working_dir"] = image.workdir
     if service.user is not None:
         entry["user"] = str(service.user)

@@ -108,7 +108,7 @@ def service_container(
         container["command"] = ["sh", "-c", argv]
     elif argv is not None:
         container["command"] = list(argv)
-    if argv is not None or command is not None:
+    if (argv is not None or command is not None) and image.workdir is not None:
         container["workingDir"] = image.workdir  # the image's own command keeps its own
     env = [{"name": name, "value": value} for name, value in service.env.items()]
     if env:

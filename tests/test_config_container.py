@@ -85,7 +85,7 @@ def test_read_config_gives_each_service_as_data(tmp_path: Path) -> None:
     assert db.image == ContainerImage(
         "postgres:16",
         None,
-        "/srv/shop",
+        None,  # an image of its own keeps its WORKDIR
         ("5432", "127.0.0.1:15432:5432/tcp"),
         ("pgdata:/var/lib/postgresql/data", "./conf:/etc/pg:ro", "/scratch"),
         own_image=True,
@@ -112,6 +112,15 @@ def test_read_config_gives_each_service_as_data(tmp_path: Path) -> None:
     smoke = config.service("smoke")
     assert (smoke.kind, smoke.requires, smoke.command) == ("check", ("api",), None)
     assert smoke.container_probe == ConfigProbe("url", url="http://api:8000/")
+
+
+def test_an_own_image_keeps_its_workdir_unless_a_cwd_or_workdir_is_given(
+    tmp_path: Path,
+) -> None:
+    text = STACK.replace('image = "postgres:16"', 'image = "postgres:16"\nworkdir = "/w"')
+    assert read_config(_write(tmp_path, text)).service("db").image.workdir == "/w"  # type: ignore[union-attr]
+    text = STACK.replace('stop_signal = "SIGINT"', 'stop_signal = "SIGINT"\ncwd = "data"')
+    assert read_config(_write(tmp_path, text)).service("db").image.workdir == "/srv/shop/data"  # type: ignore[union-attr]
 
 
 def test_a_local_run_ignores_the_container_tables(tmp_path: Path) -> None:
