@@ -25,6 +25,7 @@ from ._export_kubernetes_manifests import (
     literal_pod,
     metadata,
     selector,
+    service_manifest,
     system_name,
 )
 from ._export_kubernetes_notes import Notes, address_notes
@@ -142,25 +143,7 @@ def _workload(
     )
     ports = service_ports(service)
     if ports:
-        documents.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": metadata(service.id, namespace, labels(system, service.id, component)),
-                "spec": {
-                    "selector": selector(system, service.id),
-                    "ports": [
-                        {
-                            "name": f"{protocol.lower()}-{port}",
-                            "port": port,
-                            "targetPort": port,
-                            "protocol": protocol,
-                        }
-                        for port, protocol in ports
-                    ],
-                },
-            }
-        )
+        documents.append(service_manifest(system, service.id, namespace, component, ports))
     return documents
 
 

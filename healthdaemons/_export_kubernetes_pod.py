@@ -31,7 +31,7 @@ from ._export_kubernetes_manifests import (
     labels,
     literal_pod,
     metadata,
-    selector,
+    service_manifest,
     system_name,
 )
 from ._export_kubernetes_notes import Notes, address_notes
@@ -105,25 +105,7 @@ def export_pod(system: ConfigFile, namespace: str | None) -> Exported:
         {(port, protocol) for s in system.services for port, protocol, _ in container_ports(s)}
     )
     if ports:
-        documents.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": metadata(pod_name, namespace, labels(system, pod_name, "system")),
-                "spec": {
-                    "selector": selector(system, pod_name),
-                    "ports": [
-                        {
-                            "name": f"{protocol.lower()}-{port}",
-                            "port": port,
-                            "targetPort": port,
-                            "protocol": protocol,
-                        }
-                        for port, protocol in ports
-                    ],
-                },
-            }
-        )
+        documents.append(service_manifest(system, pod_name, namespace, "system", ports))
     return Exported(((f"{pod_name}.yaml", file_text(system, report, documents)),), report)
 
 
