@@ -68,7 +68,8 @@ class FidelityReport:
     def lines(self) -> list[str]:
         """The report as text lines (no trailing spaces, no newlines)."""
         titles = dict(GUARANTEES)
-        lines = [f"Fidelity of {self.source} exported to {self.target}:"]
+        counts = ", ".join(f"{self._count(fidelity)} {fidelity.value}" for fidelity in Fidelity)
+        lines = [f"Fidelity of {self.source} exported to {self.target} ({counts}):"]
         for kept in self.guarantees:
             lines.append(f"  {kept.fidelity.value:<12} {titles[kept.guarantee]}")
             lines.extend(_wrapped(kept.how, "      "))
@@ -86,7 +87,7 @@ class FidelityReport:
         """The report as `#` comment lines, for the top of a YAML file."""
         return "".join(f"# {line}".rstrip() + "\n" for line in self.lines())
 
-    def count(self, fidelity: Fidelity) -> int:
+    def _count(self, fidelity: Fidelity) -> int:
         return sum(1 for kept in self.guarantees if kept.fidelity is fidelity)
 
 
