@@ -284,7 +284,7 @@ def export_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         metavar="PATH",
         help="compose: the file to write; kubernetes: a directory (one file per "
-        "service) or a .yaml file (every document in one); default: stdout",
+        "service) or a .yaml file (every document in one); default or -: stdout",
     )
     parser.add_argument(
         "--single-pod",
@@ -298,7 +298,9 @@ def export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a compose file, a process-compose file or a Procfile")
-    parser.add_argument("-o", "--output", metavar="FILE", help="the TOML file; default: stdout")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="the TOML file; default or -: stdout"
+    )
     parser.add_argument(
         "--format",
         choices=["compose", "process-compose", "procfile"],

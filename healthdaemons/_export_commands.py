@@ -34,7 +34,8 @@ def export(
     namespace: str | None = None,
     force: bool = False,
 ) -> int:
-    """Export the system of `config`; `output` None: the YAML on stdout."""
+    """Export the system of `config`; `output` None or `-`: the YAML on stdout."""
+    output = None if output == "-" else output
     from coordinator import read_config
 
     from ._export_model import ExportError
@@ -78,7 +79,8 @@ def import_file(
     *,
     force: bool = False,
 ) -> int:
-    """Convert `source` to a config file; `output` None: the TOML on stdout."""
+    """Convert `source` to a config file; `output` None or `-`: the TOML on stdout."""
+    output = None if output == "-" else output
     from ._import_config import import_config
 
     imported = import_config(Path(source), format)

@@ -52,6 +52,22 @@ def test_export_compose_prints_the_yaml_and_the_report(
     assert "Fidelity of" in err and "docker compose" in err
 
 
+def test_a_dash_is_stdout(
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = _run(capsys, "export", "compose", str(config), "-o", "-")
+    assert status == 0 and out.startswith(GENERATED)
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: python3 -m http.server\n")
+    status, out, _ = _run(capsys, "import", str(procfile), "-o", "-")
+    assert status == 0 and out.startswith(GENERATED)
+    assert not (tmp_path / "-").exists()
+
+
 def test_export_writes_a_file_and_writes_it_again(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
