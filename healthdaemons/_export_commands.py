@@ -96,8 +96,16 @@ def import_file(
 
 
 def _joined(files: Sequence[tuple[str, str]]) -> str:
-    """One multi-document YAML: the first file's comment stays on top."""
-    return "---\n".join(text if text.endswith("\n") else text + "\n" for _, text in files)
+    """One multi-document YAML, the report once at its top (each file starts
+    with the same comment)."""
+    texts = [text if text.endswith("\n") else text + "\n" for _, text in files]
+    return "---\n".join([texts[0], *(_uncommented(text) for text in texts[1:])])
+
+
+def _uncommented(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return "".join(lines[start:])
 
 
 def _write_all(folder: Path, files: Sequence[tuple[str, str]], force: bool) -> None:

@@ -130,7 +130,9 @@ def test_export_kubernetes_to_a_folder_or_to_one_file(
     assert err.rstrip().endswith(f"wrote {folder}: " + ", ".join(_names(err)))
     single = tmp_path / "all.yaml"
     assert _run(capsys, "export", "kubernetes", str(config), "-o", str(single))[0] == 0
-    documents = [d for d in yaml.safe_load_all(single.read_text()) if d is not None]
+    text = single.read_text()
+    assert text.count(GENERATED) == 1 and text.count("Fidelity of") == 1  # the report once
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
     kinds = {document["kind"] for document in documents}
     assert "Deployment" in kinds
     status, out, _ = _run(capsys, "export", "kubernetes", str(config), "--single-pod")
