@@ -77,10 +77,7 @@ def load_config(
     """
     name = os.fspath(path)
     try:
-        data = _read_toml(name)
-        base = Path(name).resolve().parent
-        data, variables = interpolated(data, base)
-        orphan_guard, _, read = _read_services(data, base, variables)
+        _, orphan_guard, _, read = _read_parts(name)
         read = with_log_dir(read, log_dir)
         ordered = _dependency_order(read)
         chosen = select_services(ordered, _ids(services), _ids(profiles), dependencies)
@@ -115,10 +112,7 @@ def read_checked(path: str | os.PathLike[str]) -> CheckedFile:
     not looked for). Raises `ConfigError`."""
     name = os.fspath(path)
     try:
-        data = _read_toml(name)
-        base = Path(name).resolve().parent
-        data, variables = interpolated(data, base)
-        orphan_guard, defaults, read = _read_services(data, base, variables)
+        base, orphan_guard, defaults, read = _read_parts(name)
         # Every profile active: an export carries the profiles (compose has them too).
         every_profile = list(dict.fromkeys(p for service in read for p in service.profiles))
         ordered = select_services(_dependency_order(read), [], every_profile, True)
@@ -176,6 +170,16 @@ def _numbered(layers: Sequence[Sequence[str]]) -> list[str]:
 
 
 # Reading
+
+
+def _read_parts(name: str) -> tuple[Path, bool, ContainerDefaults, list[Service]]:
+    """The file's directory, `orphan_guard`, the container defaults and each
+    service checked on its own (in file order)."""
+    data = _read_toml(name)  # first: it tells a bad path (a NUL in it) as a mistake
+    base = Path(name).resolve().parent
+    data, variables = interpolated(data, base)
+    orphan_guard, defaults, read = _read_services(data, base, variables)
+    return base, orphan_guard, defaults, read
 
 
 def _read_toml(name: str) -> dict[str, object]:

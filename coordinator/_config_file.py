@@ -103,7 +103,6 @@ class ConfigService:
     watch: tuple[str, ...]
     log_file: str | None
     profiles: tuple[str, ...]
-    disabled: bool
     image: ContainerImage | None
     """`None`: neither the service nor the file names an image."""
     container_ready: ConfigProbe | None
@@ -143,6 +142,8 @@ def _service(config: CheckedFile, service: Service) -> ConfigService:
     options = service.options
     command = options.exec if isinstance(options, DaemonOptions | OneshotOptions) else None
     assert command is None or isinstance(command, Command)
+    argv = None if command is None else _argv(command.command)
+    watch = None if isinstance(options, HealthCheckOptions) else options.watch
     daemon = options if isinstance(options, DaemonOptions) else None
     ready_table = table.get("ready")
     live_table = table.get("liveness")
@@ -153,7 +154,7 @@ def _service(config: CheckedFile, service: Service) -> ConfigService:
         id=service.id,
         kind=_kind(options),
         requires=tuple(service.requires),
-        command=None if command is None else _argv(command.command),
+        command=argv,
         env={name: str(value) for name, value in _table(table, "env").items()},
         env_files=tuple(config.base / str(name) for name in env_files),
         user=None if command is None else command.user,
@@ -167,11 +168,10 @@ def _service(config: CheckedFile, service: Service) -> ConfigService:
         liveness=_probe(live_table, liveness=True) if isinstance(live_table, dict) else None,
         once=isinstance(options, OneshotOptions) and options.once,
         exit_on_failure=not isinstance(options, HealthCheckOptions) and options.exit_on_failure,
-        watch=tuple(str(glob) for glob in _value(table, "watch", [])),  # type: ignore[attr-defined]
+        watch=() if watch is None else tuple(watch.patterns),
         log_file=None if command is None or command.log is None else str(command.log.path),
         profiles=service.profiles,
-        disabled=service.disabled,
-        image=_image(config, table, container, None if command is None else _argv(command.command)),
+        image=_image(config, table, container, argv),
         container_ready=(
             _probe(container.ready.values, liveness=False)
             if container is not None and container.ready is not None

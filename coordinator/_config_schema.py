@@ -109,12 +109,13 @@ def read_service(
     table, as read), `base` its directory, `variables` those that its env
     files' values may use."""
     service = _read_service(id, value, services, base, variables)
-    assert isinstance(value, dict)
+    assert isinstance(value, dict)  # `_read_service` said so
     table = Table(("services", id), value, id)
-    container = read_service_container(table, _read_kind(table))
+    kind = _read_kind(table)
+    container = read_service_container(table, kind)
     if container is not None and container.ready is not None:
         process = next((run for key, run in service.commands if key == "command"), None)
-        read_ready(container.ready, _read_kind(table), base, process)  # checked like `ready`
+        read_ready(container.ready, kind, base, process)  # checked like `ready`
     return replace(service, container=container, table=value)
 
 
