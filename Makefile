@@ -71,11 +71,13 @@ screenshots: $(STAMP)
 	$(BIN)/python examples/console_screenshots.py docs/images
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_coordinator.py --repeat 3
-	$(BIN)/python bench/bench_processes.py --repeat 3
-	$(BIN)/python bench/bench_verification.py --repeat 3
-	$(BIN)/python bench/bench_control.py --repeat 2
-	$(BIN)/python bench/bench_web.py --soak 120 --repeat 3
+	mkdir -p bench-out && rm -f bench-out/targets.txt
+	BENCH_TARGETS=bench-out/targets.txt $(BIN)/python bench/bench_coordinator.py --repeat 3
+	BENCH_TARGETS=bench-out/targets.txt $(BIN)/python bench/bench_processes.py --repeat 3
+	BENCH_TARGETS=bench-out/targets.txt $(BIN)/python bench/bench_verification.py --repeat 3
+	BENCH_TARGETS=bench-out/targets.txt $(BIN)/python bench/bench_control.py --repeat 2
+	BENCH_TARGETS=bench-out/targets.txt $(BIN)/python bench/bench_web.py --soak 120 --repeat 3
+	$(BIN)/python bench/targets.py bench-out/targets.txt
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis *.egg-info

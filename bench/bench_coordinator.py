@@ -29,8 +29,8 @@ Measured, on the asyncio backend with the real clock, each in a fresh event loop
   only; at 4000 entries it would take hours.
 * memory: tracemalloc, bytes per entry of a built, running, ready system.
 
-The targets are printed as PASS/FAIL lines. The exit code is 0 even when a
-target fails (this is a report); it is 1 only when something could not be
+The targets are printed as PASS/MISS lines. The exit code is 0 even when a
+target is missed (this is a report); it is 1 only when something could not be
 measured at all (an exception, a system that did not stop).
 """
 
@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
+from targets import Target, report
 
 from coordinator import Daemons, ExecFn, HealthCheckResult, Ready
 
@@ -559,12 +560,6 @@ def main_table(sizes: Sequence[int], shapes: Sequence[str], seed: int, repeat: i
     return rows
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    passed: bool | None
-    text: str
-
-
 def growth(rows: list[Row]) -> list[Target]:
     """Linearity: every pair of sizes where one is 4x the other."""
     print("\n== Growth: time ratio for 4x the entries (linear = 4.00x) ==")
@@ -771,16 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets += memory(memory_size, args.seed)
     uneven(300 if args.quick else 1000, args.seed)
 
-    print("\n== Targets ==")
-    failed = [t for t in targets if t.passed is False]
-    for target in targets:
-        mark = {True: "PASS", False: "FAIL", None: "SKIP"}[target.passed]
-        print(f"{'!! ' if target.passed is False else '   '}{mark}  {target.text}")
-    print()
-    if failed:
-        print(f"!! {len(failed)} of {len(targets)} targets FAILED")
-    else:
-        print(f"all {len(targets)} targets passed")
+    report("bench_coordinator", targets)
     for failure in failures:
         print(f"!! ERROR {failure}")
     print(f"run time {time.perf_counter() - begin:.1f} s")

@@ -64,6 +64,7 @@ from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
+from targets import Target, report
 
 from coordinator import (
     Command,
@@ -462,12 +463,6 @@ def ratio(a: float, b: float) -> float:
     return a / b
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    passed: bool | None
-    text: str
-
-
 TABLE = "{metric:<20} {backend:<14} {best:>8} {spread:>13} {floor:>8} {ratio:>7}"
 
 
@@ -710,13 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             passed = None if found is None else found.cpu < limit
             targets.append(Target(passed, f"{text} ({backend}): {shown}"))
 
-    print("\n== Goals ==")
-    for target in targets:
-        mark = {True: "PASS", False: "MISS", None: "SKIP"}[target.passed]
-        print(f"{'!! ' if target.passed is False else '   '}{mark}  {target.text}")
-    missed = [t for t in targets if t.passed is False]
-    print()
-    print(f"!! {len(missed)} of {len(targets)} goals missed" if missed else "all goals met")
+    report("bench_processes", targets)
 
     left = sweep_children()
     if left:
