@@ -211,6 +211,8 @@ class _PidfdChild:
                     await anyio.wait_readable(epoll.fileno())
                 except anyio.ClosedResourceError:  # `aclose`
                     return
+                if epoll.closed:  # (by `aclose`, once this task was woken already)
+                    return
                 ready = epoll.poll(0)
                 # The outputs first: what the child wrote comes before its exit.
                 for fd, _ in ready:

@@ -93,8 +93,8 @@ async def test_a_command_that_cannot_start_fails_its_entry_only(tmp_path: Path, 
 
 async def test_running_as_another_user_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    with pytest.raises(SpawnError, match="cannot run as user 'nobody': that needs root"):
-        async with anyio.create_task_group() as group:
+    async with anyio.create_task_group() as group:
+        with pytest.raises(SpawnError, match="cannot run as user 'nobody': that needs root"):
             await open_session(
                 Command(["id"], user="nobody"),
                 ["id"],
