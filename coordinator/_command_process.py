@@ -241,8 +241,9 @@ class CommandProcess:
             return
         self._gone = True
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
-                await self._outputs_done.wait()
+            if not self._outputs_done.is_set():  # (usually it is: a scope less per stop)
+                with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
+                    await self._outputs_done.wait()
             await self._process.aclose()
             if self._notify_socket is not None:
                 await self._notify_socket.aclose()
