@@ -157,7 +157,7 @@ class EntrySupervisor:
         if spec.exec is None:
             self._start_checks(entry)
         else:
-            backoff = RestartBackoff()
+            backoff: RestartBackoff | None = None  # made at the first exit, if any
             while entry.state in ACTIVE_STATES:
                 spawned_at = anyio.current_time()
                 status, leftovers = await self._run_process(entry, spec.exec)
@@ -180,6 +180,8 @@ class EntrySupervisor:
                 # (Re-checked: the stop above may have let the system move on.)
                 if not again or entry.signalled or entry.state not in ACTIVE_STATES:
                     break
+                if backoff is None:
+                    backoff = RestartBackoff()
                 delay = backoff.next_delay(anyio.current_time() - spawned_at)
                 if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
                     self._give_up(entry, f"gave up after {spec.max_restarts} restarts", status)
