@@ -52,6 +52,7 @@ _INET_DIAG_REQ_BYTECODE = 1
 _BC_S_GE = 2
 _BC_S_LE = 3
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+_DIAG_MESSAGE = 72  # sizeof(struct inet_diag_msg)
 _DIAG_TIMEOUT = 1.0
 """A safety bound: the kernel answers a dump at once."""
 _SOCKET_LINK = "socket:["
@@ -114,10 +115,17 @@ def _read_listeners(diag: socket.socket, port: int) -> list[Listener]:
     found: list[Listener] = []
     while True:
         data = diag.recv(65536)
+        if not data:
+            raise OSError("no answer from the socket diagnostics")
         offset = 0
-        while offset + _HEADER.size <= len(data):
+        while offset < len(data):
+            if offset + _HEADER.size > len(data):
+                raise OSError("a netlink message cut short")
             length, kind, _, _, _ = _HEADER.unpack_from(data, offset)
             body = offset + _HEADER.size
+            least = {_NLMSG_DONE: 0, _NLMSG_ERROR: 4}.get(kind, _DIAG_MESSAGE)
+            if length < _HEADER.size + least or offset + length > len(data):
+                raise OSError(f"a netlink message of {length} bytes cut short")
             if kind == _NLMSG_DONE:
                 return found
             if kind == _NLMSG_ERROR:
@@ -132,8 +140,6 @@ def _read_listeners(diag: socket.socket, port: int) -> list[Listener]:
             (inode,) = struct.unpack_from("=I", data, body + 68)
             if struct.unpack_from(">H", data, body + 4)[0] == port:
                 found.append(Listener(ip_address(source), port, inode))
-            if length < _HEADER.size:
-                raise OSError(f"a netlink message of {length} bytes")
             offset += (length + 3) & ~3
 
 

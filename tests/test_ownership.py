@@ -147,6 +147,22 @@ def test_an_error_of_the_kernel_is_raised() -> None:
         _read_listeners(_Answers(refused), 8080)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"",  # nothing
+        bytes(8),  # half a header
+        _message(20, bytes(40)),  # a listener cut short
+        _message(2, b""),  # an error without its number
+        struct.pack("=IHHII", 200, 3, 2, 1, 0),  # longer than what came
+    ],
+)
+def test_an_answer_cut_short_is_an_oserror(answer: bytes) -> None:
+    """So the tables are read instead, rather than the check failing on it."""
+    with pytest.raises(OSError, match=r"cut short|no answer"):
+        _read_listeners(_Answers(answer), 8080)  # type: ignore[arg-type]
+
+
 def test_the_answers_are_read_until_the_end_of_the_dump() -> None:
     def listener(port: int, inode: int) -> bytes:
         source = bytes([127, 0, 0, 1]) + bytes(12)
