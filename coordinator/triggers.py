@@ -64,8 +64,8 @@ async def default_trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
 def _retry_delay(since_start: float, check_took: float) -> float:
     """The default trigger's wait before its next check, until a first success:
     a fixed fraction of the time since it started, so that a check never comes
-    much later than readiness; never shorter than the last check took, so that
-    checks at most take half a daemon's start-up."""
+    much later than readiness; never shorter than the last check took (up to
+    the ceiling), so that checks that last take at most half of a start-up."""
     return min(SLOWEST_RETRY, max(FIRST_RETRY, RETRY_FRACTION * since_start, check_took))
 
 

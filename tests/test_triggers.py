@@ -101,7 +101,7 @@ async def test_the_default_trigger_checks_a_slow_start_a_few_times_per_doubling(
 
 async def test_the_default_trigger_waits_at_least_as_long_as_a_check_took() -> None:
     """A check that takes long (a script spawning a process) is not repeated
-    sooner than it took: checks take at most half of a slow start."""
+    sooner than it took (up to 1 s): checks take at most half of a slow start."""
     checks, late = await first_success(1.0, check_takes=0.1)
     assert checks == 6  # at 0, 0.2, 0.4, 0.625, 0.906 and 1.258 s
     # Readiness came during the check that began at 0.906 s: seen by the
