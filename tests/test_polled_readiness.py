@@ -53,9 +53,10 @@ async def test_a_chain_ready_by_checks_is_seen_ready_soon_after_each_start_up(
         history = running.history
         await running.term()
     for i, link in enumerate(links):
-        # 13 checks by the schedule (3 under the one before); fewer when
-        # the clock is real and the machine slow, never more.
-        assert 2 <= link.checks <= 13, f"d{i}: {link.checks} checks"
+        # 13 checks by the schedule (3 under the one before); on a real
+        # clock fewer when the machine is slow, and a check or two more if
+        # the checks began a little before the daemon's function ran.
+        assert 2 <= link.checks <= 15, f"d{i}: {link.checks} checks"
         if anyio_backend_name == "trio":  # the mock clock: exact times
             (spawned,) = spawn_times(history, f"d{i}")
             ready = first_time(history, f"d{i}", LifecycleEvent.HEALTHY)
