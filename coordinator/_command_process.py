@@ -9,12 +9,13 @@ non-reaping PID 1 keeps around do not count.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pwd
+import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -23,9 +24,10 @@ from pathlib import Path
 
 import anyio
 import anyio.abc
-from anyio.abc import ByteReceiveStream, TaskGroup
+from anyio.abc import TaskGroup
 
 from ._announced import Announcement, LogLineReadiness, NotifyReadiness
+from ._child_process import ChildProcess, OutputSink, spawn_child
 from ._command import Command
 from ._defaults import OUTPUT_TAIL_TIMEOUT
 from ._log_file import LogWriter
@@ -80,16 +82,15 @@ class CommandProcess:
 
     def __init__(
         self,
-        process: anyio.abc.Process,
         command: Command,
         settings: SpawnSettings,
         via_init: bool,
         notify_dir: str | None,
         log: LogWriter | None = None,
     ) -> None:
-        self._process = process
+        self._child: ChildProcess | None = None
         self._log = log
-        self.pid: int | None = process.pid
+        self.pid: int | None = None
         self.sigterm_timeout = command.sigterm_timeout
         self._stop_signal = resolve_stop_signal(command.stop_signal)
         self._settings = settings
@@ -102,12 +103,6 @@ class CommandProcess:
         self._announced = False
         self._open_outputs = 2
         self._outputs_done = anyio.Event()
-        group = settings.task_group
-        name = f"healthdaemons:{settings.entry_id}"
-        assert process.stdout is not None
-        assert process.stderr is not None
-        group.start_soon(self._pump, process.stdout, "stdout", command.on_stdout, name=name)
-        group.start_soon(self._pump, process.stderr, "stderr", command.on_stderr, name=name)
 
     @classmethod
     async def start(cls, command: Command, settings: SpawnSettings) -> CommandProcess:
@@ -135,9 +130,19 @@ class CommandProcess:
                 except OSError as error:
                     raise SpawnError(f"cannot create NOTIFY_SOCKET {path!r}: {error}") from error
                 extra_env["NOTIFY_SOCKET"] = path
-            process = await open_session(
-                command, argv, extra_env=extra_env, via_init=via_init, guard_fd=settings.guard_fd
+            handle = cls(command, settings, via_init, notify_dir, log)
+            handle._child = await open_session(
+                command,
+                argv,
+                task_group=settings.task_group,
+                stdout=_Lines(handle, "stdout", command.on_stdout),
+                stderr=_Lines(handle, "stderr", command.on_stderr),
+                name=f"healthdaemons:{settings.entry_id}",
+                extra_env=extra_env,
+                via_init=via_init,
+                guard_fd=settings.guard_fd,
             )
+            handle.pid = handle._child.pid
         except SpawnError:
             if notify_socket is not None:
                 await notify_socket.aclose()
@@ -145,7 +150,6 @@ class CommandProcess:
             if log is not None:
                 log.close()
             raise
-        handle = cls(process, command, settings, via_init, notify_dir, log)
         if notify_socket is not None:
             handle._notify_socket = notify_socket
             settings.task_group.start_soon(
@@ -156,6 +160,11 @@ class CommandProcess:
     @property
     def running(self) -> bool:
         return not self._gone
+
+    @property
+    def _process(self) -> ChildProcess:
+        assert self._child is not None  # (from `start` on)
+        return self._child
 
     async def wait(self) -> ExitStatus:
         """Wait for the leader to exit; its exit code or signal, and whether it was clean."""
@@ -232,76 +241,15 @@ class CommandProcess:
             return
         self._gone = True
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
-                await self._outputs_done.wait()
+            if not self._outputs_done.is_set():  # (usually it is: a scope less per stop)
+                with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
+                    await self._outputs_done.wait()
             await self._process.aclose()
             if self._notify_socket is not None:
                 await self._notify_socket.aclose()
             _remove(self._notify_dir)
 
     # Output and announcements.
-
-    async def _pump(
-        self,
-        stream: ByteReceiveStream,
-        name: OutputStream,
-        callback: Callable[[str], object] | None,
-    ) -> None:
-        settings = self._settings
-        announcement = settings.announcement
-        matcher = (
-            announcement
-            if isinstance(announcement, LogLineReadiness) and announcement.watches(name)
-            else None
-        )
-        failed = False
-        on_output = settings.on_output
-
-        def deliver(raw: bytes | bytearray) -> None:
-            nonlocal failed, matcher
-            line = raw.decode(errors="replace").rstrip("\r")
-            if on_output is not None:
-                on_output(name, line)
-            if self._log is not None:
-                self._write_log(self._log.write, name, line)
-            if matcher is not None and matcher.pattern.search(line):
-                matcher = None
-                self._announce(line)
-            if callback is None:
-                OUTPUT_LOGGER.info("[%s] %s", settings.entry_id, line, extra={"stream": name})
-                return
-            try:
-                callback(line)
-            except Exception as error:
-                if not failed:  # once per stream: a broken callback must not flood events
-                    failed = True
-                    settings.report_error(f"on_{name} failed: {error!r}")
-
-        buffer = bytearray()
-        try:
-            async for chunk in stream:
-                buffer += chunk
-                start = 0
-                while (end := buffer.find(b"\n", start)) >= 0:
-                    deliver(buffer[start:end])
-                    start = end + 1
-                del buffer[:start]
-                while len(buffer) > MAX_LINE:
-                    deliver(buffer[:MAX_LINE])
-                    del buffer[:MAX_LINE]
-                if self._log is not None:
-                    self._write_log(self._log.flush)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
-        finally:
-            if buffer:
-                deliver(buffer)
-            self._open_outputs -= 1
-            if not self._open_outputs:
-                if self._log is not None:
-                    self._write_log(self._log.flush)
-                    self._log.close()
-                self._outputs_done.set()
 
     def _write_log(self, write: Callable[..., None], *line: str) -> None:
         """A write or flush of the log file; one that fails is reported, and
@@ -339,6 +287,81 @@ class CommandProcess:
             self._settings.on_ready(message)
 
 
+class _Lines:
+    """One output of a command, cut into lines for the entry's buffer, its
+    log file, its readiness pattern and its callback (or the logger)."""
+
+    __slots__ = ("_buffer", "_callback", "_failed", "_matcher", "_name", "_owner")
+
+    def __init__(
+        self,
+        owner: CommandProcess,
+        name: OutputStream,
+        callback: Callable[[str], object] | None,
+    ) -> None:
+        announcement = owner._settings.announcement
+        self._owner = owner
+        self._name: OutputStream = name
+        self._callback = callback
+        self._matcher = (
+            announcement
+            if isinstance(announcement, LogLineReadiness) and announcement.watches(name)
+            else None
+        )
+        self._failed = False
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            self._deliver(buffer[start:end])
+            start = end + 1
+        del buffer[:start]
+        while len(buffer) > MAX_LINE:
+            self._deliver(buffer[:MAX_LINE])
+            del buffer[:MAX_LINE]
+        owner = self._owner
+        if owner._log is not None:
+            owner._write_log(owner._log.flush)
+
+    def close(self) -> None:
+        if self._buffer:
+            self._deliver(self._buffer)
+            self._buffer = bytearray()
+        owner = self._owner
+        owner._open_outputs -= 1
+        if not owner._open_outputs:
+            if owner._log is not None:
+                owner._write_log(owner._log.flush)
+                owner._log.close()
+            owner._outputs_done.set()
+
+    def _deliver(self, raw: bytes | bytearray) -> None:
+        owner = self._owner
+        settings = owner._settings
+        name = self._name
+        line = raw.decode(errors="replace").rstrip("\r")
+        if settings.on_output is not None:
+            settings.on_output(name, line)
+        if owner._log is not None:
+            owner._write_log(owner._log.write, name, line)
+        if self._matcher is not None and self._matcher.pattern.search(line):
+            self._matcher = None
+            owner._announce(line)
+        callback = self._callback
+        if callback is None:
+            OUTPUT_LOGGER.info("[%s] %s", settings.entry_id, line, extra={"stream": name})
+            return
+        try:
+            callback(line)
+        except Exception as error:
+            if not self._failed:  # once per stream: a broken callback must not flood events
+                self._failed = True
+                settings.report_error(f"on_{name} failed: {error!r}")
+
+
 def _open_log(command: Command) -> LogWriter | None:
     if command.log is None:
         return None
@@ -353,12 +376,17 @@ async def open_session(
     command: Command,
     argv: list[str],
     *,
+    task_group: TaskGroup,
+    stdout: OutputSink,
+    stderr: OutputSink,
+    name: str,
     extra_env: Mapping[str, str] | None = None,
     via_init: bool = False,
     guard_fd: int | None = None,
-) -> anyio.abc.Process:
+) -> ChildProcess:
     """Start `argv` with `command`'s environment, directory and user, in a new
-    session, stdin from /dev/null and both outputs piped. Raises `SpawnError`.
+    session, stdin from /dev/null and both outputs going to `stdout` and
+    `stderr` (read in `task_group`, as `name`). Raises `SpawnError`.
 
     Call it shielded from cancellation: a spawn cut short could leave a
     child nobody knows of.
@@ -389,20 +417,20 @@ async def open_session(
             account = None
         argv = [*init, "--", *argv]
     try:
-        process = await anyio.open_process(
+        process = await spawn_child(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             cwd=cwd,
             env=env,
-            start_new_session=True,
             pass_fds=() if guard_fd is None else (guard_fd,),
             user=None if account is None else account.pw_uid,
             group=None if account is None else account.pw_gid,
             extra_groups=(
                 None if account is None else os.getgrouplist(account.pw_name, account.pw_gid)
             ),
+            stdout=stdout,
+            stderr=stderr,
+            task_group=task_group,
+            name=name,
         )
     except OSError as error:
         raise SpawnError(_describe_os_error(error)) from error
@@ -463,6 +491,15 @@ def _require_program(
 
 
 def _describe_os_error(error: OSError) -> str:
+    if error.errno == errno.EMFILE:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return f"too many open files (limit {limit}): raise the limit (ulimit -n)"
+    if error.errno == errno.ENFILE:
+        return "too many open files in the system: raise the limit (sysctl fs.file-max)"
+    if error.errno == errno.EAGAIN:
+        limit = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        shown = "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+        return f"too many processes (limit {shown}): raise the limit (ulimit -u)"
     reason = (error.strerror or str(error)).lower()
     if error.filename is not None:
         return f"{reason}: {os.fsdecode(error.filename)!r}"

@@ -1,8 +1,8 @@
 """Reaping the orphans reparented to this process, when it is PID 1 (a container's).
 
-The event loop waits for each process the system spawned by its own pid
-(asyncio's child watcher, trio's pidfd): a `waitpid(-1)` loop would steal
-their exit statuses. So only zombies that are not ours are reaped, found in
+Each process the system spawned is reaped by its own watcher (its pidfd,
+or anyio's process where there are no pidfds): a `waitpid(-1)` loop would
+steal their exit statuses. So only zombies that are not ours are reaped, found in
 `/proc`: children of this process in state Z that are either no session
 leader (every command is spawned as the leader of a session of its own) or
 a session leader this process never spawned, seen as a zombie for a while

@@ -436,6 +436,7 @@ class RunningDaemons:
 
     def _begin_term(self) -> None:
         self._term_flag.raised = True
+        self._tasks.cancel_checks()
         if self._watcher is not None:
             self._watcher.stop()
         self._step += 1

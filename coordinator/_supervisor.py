@@ -120,7 +120,8 @@ class EntrySupervisor:
     def stopping_began(self, entry: Entry) -> None:
         """The entry is stopping: its checks end, and a restart delay is cut short."""
         assert entry.checks_scope is not None
-        entry.checks_scope.cancel()
+        if self._tasks.checks_group is not None:  # (else term() ended them all at once)
+            entry.checks_scope.cancel()
         if entry.stopping is not None:
             entry.stopping.set()
 
@@ -201,13 +202,16 @@ class EntrySupervisor:
         if entry.checking or ready is None or entry.spec.kind is EntryKind.ONESHOT:
             return
         entry.checking = True
+        group = self._tasks.checks_group
+        if group is None:
+            return  # term() has ended every check loop
         # Not awaited: its scope is cancelled when the entry starts
         # stopping, and results of a cancelled loop are dropped.
         announced = isinstance(ready.fn, Announcement)
         assert entry.checks_scope is not None
         # This launch's scope, handed over now: by the time the task runs, the
         # entry may have stopped and launched again (a restart) with another.
-        self._tasks.group.start_soon(
+        group.start_soon(
             self._announcement_deadline if announced else self._check_loop,
             entry,
             entry.checks_scope,
@@ -404,7 +408,7 @@ class EntrySupervisor:
     async def _check_loop(self, entry: Entry, checks: anyio.CancelScope) -> None:
         ready = entry.spec.ready
         assert ready is not None
-        if checks.cancel_called:
+        if self._checks_over(checks):
             return  # its launch is over already
         trigger = ready.trigger or triggers.default_trigger
         # Set in this task's own context, so it reaches this entry's checks only.
@@ -444,7 +448,7 @@ class EntrySupervisor:
                             # Its launch may be over (a result already due when
                             # the cancel came): then the result is not this one's.
                             # Between two processes, the exit has said it all.
-                            if not checks.cancel_called and (
+                            if not self._checks_over(checks) and (
                                 entry.process is not None or entry.spec.exec is None
                             ):
                                 entry.last_raw = result
@@ -460,14 +464,22 @@ class EntrySupervisor:
                         self._fatal(entry.spec.id, source, error)
                         return
                     finally:
-                        with anyio.CancelScope(shield=True):
-                            closing_error = await close_quietly(steps)
-                        if closing_error is not None:
-                            self._fatal(entry.spec.id, "trigger", closing_error)
+                        # An async generator that raised (a cancellation) or
+                        # ended is closed already: no scope, no await.
+                        if getattr(steps, "ag_frame", True) is not None:
+                            with anyio.CancelScope(shield=True):
+                                closing_error = await close_quietly(steps)
+                            if closing_error is not None:
+                                self._fatal(entry.spec.id, "trigger", closing_error)
                 if broken:
                     trigger = triggers.default_trigger
                 elif not recheck.cancel_called:
                     return
+
+    def _checks_over(self, checks: anyio.CancelScope) -> bool:
+        """Whether the launch of this scope is over for its checks: it stopped,
+        or the system terminates (`TaskHost.cancel_checks`)."""
+        return checks.cancel_called or self._tasks.checks_group is None
 
     def _spawn_settings(self, entry: Entry) -> SpawnSettings:
         """What the spawn function is given for the entry's next process."""
@@ -493,7 +505,7 @@ class EntrySupervisor:
         ready = entry.spec.ready
         assert ready is not None
         assert isinstance(ready.fn, Announcement)
-        if checks.cancel_called:
+        if self._checks_over(checks):
             return  # its launch is over already
         waiting_for = ready.fn.waiting_for
         with checks:
@@ -513,7 +525,7 @@ class EntrySupervisor:
             entry.announcer is not announcer
             or entry.state not in ACTIVE_STATES
             or checks is None
-            or checks.cancel_called
+            or self._checks_over(checks)
         ):
             return
         result = HealthCheckResult.success(message)

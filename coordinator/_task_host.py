@@ -16,7 +16,16 @@ class TaskHost:
     by `__aexit__` of `RunningDaemons`; `ended` is called once no task of it
     runs any more."""
 
-    __slots__ = ("_ended", "_group", "_guard_fds", "_host_group", "_orphan_guard", "_tasks_scope")
+    __slots__ = (
+        "_checks_group",
+        "_checks_scope",
+        "_ended",
+        "_group",
+        "_guard_fds",
+        "_host_group",
+        "_orphan_guard",
+        "_tasks_scope",
+    )
 
     def __init__(self, *, orphan_guard: bool, ended: Callable[[], None]) -> None:
         self._orphan_guard = orphan_guard
@@ -24,6 +33,8 @@ class TaskHost:
         self._group: TaskGroup | None = None
         self._host_group: TaskGroup | None = None
         self._tasks_scope: anyio.CancelScope | None = None
+        self._checks_group: TaskGroup | None = None
+        self._checks_scope: anyio.CancelScope | None = None
         self._guard_fds: tuple[int, int] | None = None
 
     @property
@@ -35,6 +46,19 @@ class TaskHost:
     def group(self) -> TaskGroup:
         assert self._group is not None, "the system is not running"
         return self._group
+
+    @property
+    def checks_group(self) -> TaskGroup | None:
+        """Where the entries' check loops run: `None` once `cancel_checks()`
+        has ended them all (or before `open()`)."""
+        return self._checks_group
+
+    def cancel_checks(self) -> None:
+        """End every check loop at once, as `term()` begins: one cancellation
+        for the whole system costs far less than one per entry."""
+        if self._checks_scope is not None:
+            self._checks_scope.cancel()
+        self._checks_group = None
 
     @property
     def guard_fd(self) -> int | None:
@@ -60,6 +84,7 @@ class TaskHost:
         assert self._tasks_scope is not None
         self._tasks_scope.cancel()
         self._group = None
+        self._checks_group = None
 
     async def close(self, exc: BaseException | None) -> None:
         """Wait for the cancelled tasks; `exc` is the block's own exception,
@@ -86,7 +111,11 @@ class TaskHost:
         try:
             with anyio.CancelScope(shield=True) as self._tasks_scope:
                 async with anyio.create_task_group() as tasks:
-                    task_status.started(tasks)
+                    # The check loops in a group of their own, inside this one.
+                    with anyio.CancelScope() as self._checks_scope:
+                        async with anyio.create_task_group() as self._checks_group:
+                            task_status.started(tasks)
+                            await anyio.sleep_forever()
                     await anyio.sleep_forever()
         finally:
             # No task of the system runs any more, so nothing is left to wait

@@ -22,13 +22,13 @@ from collections.abc import Iterator, Sequence
 import anyio
 import anyio.lowlevel
 import httpx
-from anyio.abc import ByteReceiveStream, Process
 
 from ._announced import LogLineReadiness as LogLineReadiness
 from ._announced import NotifyReadiness as NotifyReadiness
 from ._announced import log_line as log_line
 from ._announced import sd_notify as sd_notify
 from ._checked import CHECKED_ENTRY
+from ._child_process import ChildProcess
 from ._command import Command
 from ._command_process import SpawnError, open_session, wait_group_gone
 from ._defaults import CHECK_TIMEOUT, KILL_WAIT, OUTPUT_TAIL_TIMEOUT, SCRIPT_TIMEOUT
@@ -297,38 +297,36 @@ async def run_health_script(
     # kills what the script leaves behind at once (no grace period).
     checked = CHECKED_ENTRY.get()
     guard_fd = None if checked is None else checked.guard_fd
-    try:
-        # Shielded: a spawn cancelled half-way could leave a process nobody kills.
-        with anyio.CancelScope(shield=True):
-            process = await open_session(
-                dataclasses.replace(spec, sigterm_timeout=0.0),
-                spec.argv,
-                via_init=guard_fd is not None,
-                guard_fd=guard_fd,
-            )
-    except SpawnError as error:
-        return failure(str(error))
-
     stdout = _Output(keep_start=True)
     stderr = _Output(keep_start=False)
     returncode: int | None = None
-    try:
-        with anyio.move_on_after(timeout):
-            async with anyio.create_task_group() as group:
-                assert process.stdout is not None
-                assert process.stderr is not None
-                group.start_soon(stdout.drain, process.stdout)
-                group.start_soon(stderr.drain, process.stderr)
+    async with anyio.create_task_group() as group:
+        try:
+            # Shielded: a spawn cancelled half-way could leave a process nobody kills.
+            with anyio.CancelScope(shield=True):
+                process = await open_session(
+                    dataclasses.replace(spec, sigterm_timeout=0.0),
+                    spec.argv,
+                    task_group=group,
+                    stdout=stdout,
+                    stderr=stderr,
+                    name="healthdaemons:script",
+                    via_init=guard_fd is not None,
+                    guard_fd=guard_fd,
+                )
+        except SpawnError as error:
+            return failure(str(error))
+        try:
+            with anyio.move_on_after(timeout):
                 returncode = await process.wait()
                 # Whatever the script left behind would hold the pipes open.
                 _kill_group(process.pid)
                 with anyio.move_on_after(OUTPUT_TAIL_TIMEOUT):
                     await stdout.done.wait()
                     await stderr.done.wait()
-                group.cancel_scope.cancel()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await _stop(process)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _stop(process)
 
     if returncode is None:
         return failure(f"timed out after {timeout:g} s")
@@ -356,18 +354,15 @@ class _Output:
         self._data = bytearray()
         self.done = anyio.Event()
 
-    async def drain(self, stream: ByteReceiveStream) -> None:
-        try:
-            async for chunk in stream:
-                if self._keep_start:
-                    self._data += chunk[: _KEPT_OUTPUT - len(self._data)]
-                else:
-                    self._data += chunk
-                    del self._data[:-_KEPT_OUTPUT]
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
-        finally:
-            self.done.set()
+    def write(self, data: bytes) -> None:
+        if self._keep_start:
+            self._data += data[: _KEPT_OUTPUT - len(self._data)]
+        else:
+            self._data += data
+            del self._data[:-_KEPT_OUTPUT]
+
+    def close(self) -> None:
+        self.done.set()
 
     def text(self) -> str:
         return self._data.decode(errors="replace")
@@ -380,7 +375,7 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-async def _stop(process: Process) -> None:
+async def _stop(process: ChildProcess) -> None:
     """Kill what is left of the script's group, wait until it is gone, and reap the script."""
     pid = process.pid
     if process.returncode is None or group_alive(pid):

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from coordinator import _child_process
+
 from . import leftovers
 
 
@@ -40,3 +42,14 @@ def no_leftover_processes() -> Iterator[None]:
     """Fail the test if any process it started (grandchildren too) is still alive."""
     with leftovers.none_left_behind():
         yield
+
+
+@pytest.fixture(params=["pidfd", "anyio"])
+def process_layer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of running a child: pidfds (the default here), and anyio's
+    process API, as where the kernel has no pidfds."""
+    if request.param == "anyio":
+        monkeypatch.setattr(_child_process, "pidfd_works", lambda: False)
+    else:
+        assert _child_process.pidfd_works(), "this kernel has no pidfds: only the fallback runs"
+    return str(request.param)

@@ -97,3 +97,18 @@ def runs(pid: int, *argv: str) -> bool:
             return cmdline.read().decode(errors="replace").split("\0")[:-1] == list(argv)
     except OSError:
         return False
+
+
+class Collected:
+    """An output sink that keeps what it is given, and whether it has ended."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = 0
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after its end"
+        self.data += data
+
+    def close(self) -> None:
+        self.closed += 1

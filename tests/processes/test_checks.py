@@ -19,6 +19,9 @@ import pytest
 from coordinator import Command, Daemons, HealthCheckResult, HealthStatus, Ready, checks
 from coordinator.checks import check_port_listening, check_web_url, run_health_script
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 # Helpers.
 
 

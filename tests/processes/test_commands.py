@@ -40,6 +40,9 @@ from .helpers import (
     stopped_order,
 )
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 READY = LifecycleState.READY
 WAITING = LifecycleState.WAITING
 

@@ -21,7 +21,10 @@ from coordinator import (
 )
 from coordinator._command_process import SpawnError, open_session
 
-from .helpers import always_ready, exits, pids, poll_until, sleeper, stopped_order
+from .helpers import Collected, always_ready, exits, pids, poll_until, sleeper, stopped_order
+
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
 
 READY = LifecycleState.READY
 
@@ -90,8 +93,16 @@ async def test_a_command_that_cannot_start_fails_its_entry_only(tmp_path: Path, 
 
 async def test_running_as_another_user_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    with pytest.raises(SpawnError, match="cannot run as user 'nobody': that needs root"):
-        await open_session(Command(["id"], user="nobody"), ["id"])
+    async with anyio.create_task_group() as group:
+        with pytest.raises(SpawnError, match="cannot run as user 'nobody': that needs root"):
+            await open_session(
+                Command(["id"], user="nobody"),
+                ["id"],
+                task_group=group,
+                stdout=Collected(),
+                stderr=Collected(),
+                name="t",
+            )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")

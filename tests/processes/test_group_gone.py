@@ -20,6 +20,9 @@ from coordinator._process_table import group_alive, group_members, read_stat
 
 from .helpers import alive, poll_until
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 
 @contextmanager
 def zombie_leader_and_a_live_member() -> Iterator[tuple[int, int]]:

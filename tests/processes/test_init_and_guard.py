@@ -33,6 +33,9 @@ from .helpers import (
     stat,
 )
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 
 async def test_the_init_reaps_orphans_of_its_tree() -> None:
     # The subshell exits at once, orphaning its `sleep 0.2`, which the init

@@ -27,6 +27,9 @@ from coordinator.testing import check_invariants
 
 from .helpers import PYTHON, always_ready
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 COMMAND = str(Path(sys.executable).with_name("healthdaemons"))
 LINE = re.compile(
     r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) (stdout|stderr) (.*)\n", re.DOTALL

@@ -4,8 +4,13 @@ a signal that has no name. Written for the survivors of `make mutate`
 
 from __future__ import annotations
 
+import pytest
+
 from coordinator import HealthStatus
 from coordinator.checks import run_health_script
+
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
 
 # 120 kB: more than the 64 KiB kept of each output.
 JUNK = "i=0; while [ $i -lt 4000 ]; do echo 'junk junk junk junk junk junk'; i=$((i+1)); done"

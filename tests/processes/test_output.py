@@ -13,6 +13,9 @@ from coordinator import Command, Daemons, ExecFn, LifecycleState
 
 from .helpers import always_ready, poll_until, python
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 READY = LifecycleState.READY
 
 

@@ -15,10 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio
 import pytest
+from anyio.abc import TaskGroup
 
 from coordinator import (
     Command,
@@ -28,10 +30,11 @@ from coordinator import (
     load_events,
     reap_orphans,
 )
+from coordinator._child_process import ChildProcess
 from coordinator._command_process import open_session
 from coordinator._process_table import read_stat
 
-from .helpers import children_of, poll_until
+from .helpers import Collected, children_of, poll_until
 
 COMMAND = str(Path(sys.executable).with_name("healthdaemons"))
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc")
@@ -142,8 +145,19 @@ def test_up_as_pid_1_reaps_orphans_and_stops_in_order_on_a_signal(
 async def test_reap_orphans_takes_adopted_zombies_but_not_spawned_children() -> None:
     # This process is a child subreaper (the conftest): a subshell's
     # background child, orphaned, is adopted by it.
-    ours = await open_session(Command(["sh", "-c", "exit 7"]), ["sh", "-c", "exit 7"])
-    orphaner = await open_session(Command("x"), ["sh", "-c", "(sleep 0.05 &) ; exit 0"])
+    async with anyio.create_task_group() as group:
+        await reaped_by_their_owner_only(group)
+
+
+async def reaped_by_their_owner_only(group: TaskGroup) -> None:
+    def session(argv: list[str]) -> Awaitable[ChildProcess]:
+        outputs = Collected(), Collected()
+        return open_session(
+            Command(argv), argv, task_group=group, stdout=outputs[0], stderr=outputs[1], name="t"
+        )
+
+    ours = await session(["sh", "-c", "exit 7"])
+    orphaner = await session(["sh", "-c", "(sleep 0.05 &) ; exit 0"])
     await orphaner.wait()
     await orphaner.aclose()
 

@@ -26,6 +26,9 @@ from coordinator.errors import InvalidEntryError
 
 from .helpers import PYTHON, poll_until, python, signals, sleeper
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 READY = LifecycleState.READY
 SUCCESS = HealthStatus.SUCCESS
 

@@ -15,6 +15,9 @@ from coordinator.checks import check_port_listening
 
 from .helpers import PYTHON, always_ready, exits, last_pid, poll_until, signals
 
+# Every test here, on both ways of running a child (the conftest).
+pytestmark = pytest.mark.usefixtures("process_layer")
+
 # A trap on QUIT that writes a marker, ends its `sleep` and exits 0. (The
 # background `sleep` of a non-interactive shell ignores QUIT itself.)
 TRAPPED = "trap 'echo quit > {marker}; kill $!; exit 0' QUIT; sleep 1000 & wait"

@@ -1,0 +1,236 @@
+"""The process layer itself: a child spawned, its outputs read, its exit reaped,
+and nothing of it left (descriptors, tasks); on pidfds and on the fallback."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.abc import TaskGroup
+
+from coordinator import _child_process
+from coordinator._child_process import ChildProcess, pidfd_works, spawn_child
+
+from .helpers import Collected, poll_until
+
+ROOT = Path(__file__).parents[2]
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+@pytest.fixture
+def no_descriptor_left() -> Iterator[None]:
+    before = open_fds()
+    yield
+    # (A descriptor the event loop opened meanwhile, its wake-up pipe say, would
+    # be there from the start: the loop runs before the fixture.)
+    assert open_fds() <= before
+
+
+async def spawn(
+    group: TaskGroup, script: str, stdout: Collected, stderr: Collected
+) -> ChildProcess:
+    return await spawn_child(
+        ["sh", "-c", script],
+        cwd=None,
+        env=os.environ,
+        pass_fds=(),
+        user=None,
+        group=None,
+        extra_groups=None,
+        stdout=stdout,
+        stderr=stderr,
+        task_group=group,
+        name="test",
+    )
+
+
+@pytest.mark.usefixtures("process_layer", "no_descriptor_left")
+@pytest.mark.parametrize(
+    ("script", "returncode"),
+    [("exit 3", 3), ("exit 0", 0), ("kill -TERM $$", -signal.SIGTERM), ("kill -9 $$", -9)],
+)
+async def test_a_child_gives_its_outputs_then_its_exit(script: str, returncode: int) -> None:
+    stdout, stderr = Collected(), Collected()
+    async with anyio.create_task_group() as group:
+        child = await spawn(group, f"printf 'out\\nput'; printf err >&2; {script}", stdout, stderr)
+        assert child.returncode is None or child.returncode == returncode
+        assert await child.wait() == returncode
+        assert child.returncode == returncode
+        await poll_until(lambda: bool(stdout.closed and stderr.closed))
+        await child.aclose()
+        assert await child.wait() == returncode  # (again: the same)
+    assert (bytes(stdout.data), bytes(stderr.data)) == (b"out\nput", b"err")
+    assert (stdout.closed, stderr.closed) == (1, 1)
+
+
+@pytest.mark.usefixtures("process_layer", "no_descriptor_left")
+async def test_outputs_held_by_what_the_child_left_are_closed_by_aclose() -> None:
+    stdout, stderr = Collected(), Collected()
+    async with anyio.create_task_group() as group:
+        child = await spawn(group, "echo before; sleep 1000 & echo $! >&2", stdout, stderr)
+        assert await child.wait() == 0
+        await poll_until(lambda: stderr.data.endswith(b"\n"))
+        left = int(stderr.data)
+        try:
+            assert not stdout.closed  # the `sleep` holds the pipes open
+            await child.aclose()
+            assert (stdout.closed, stderr.closed) == (1, 1)
+        finally:
+            os.kill(left, signal.SIGKILL)
+    # The task group ended: nothing reads any more.
+    assert bytes(stdout.data) == b"before\n"
+
+
+@pytest.mark.usefixtures("process_layer", "no_descriptor_left")
+async def test_a_cancelled_close_kills_the_child() -> None:
+    stdout, stderr = Collected(), Collected()
+    async with anyio.create_task_group() as group:
+        child = await spawn(group, "exec sleep 1000", stdout, stderr)
+        with anyio.move_on_after(0.1):
+            await child.aclose()
+        assert child.returncode == -signal.SIGKILL
+
+
+@pytest.mark.usefixtures("process_layer", "no_descriptor_left")
+async def test_a_child_whose_reader_was_cancelled_is_still_reaped() -> None:
+    stdout, stderr = Collected(), Collected()
+    async with anyio.create_task_group() as outer:
+        async with anyio.create_task_group() as group:
+            child = await spawn(group, "exec sleep 1000", stdout, stderr)
+            await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+        assert (stdout.closed, stderr.closed) == (1, 1)
+        os.kill(child.pid, signal.SIGTERM)
+        with anyio.fail_after(10):
+            assert await child.wait() == -signal.SIGTERM
+        await child.aclose()
+        outer.cancel_scope.cancel()
+
+
+async def test_each_child_costs_one_task_and_no_thread() -> None:
+    """anyio's layer: a task per pipe, and on asyncio 3.11 a thread per child."""
+    assert pidfd_works()
+    children: list[ChildProcess] = []
+    async with anyio.create_task_group() as group:
+        # The first spawn starts the worker thread that every spawn then uses.
+        children.append(await spawn(group, "exec sleep 1000", Collected(), Collected()))
+        await anyio.sleep(0.01)
+        tasks = len(anyio.get_running_tasks())
+        threads = len(os.listdir("/proc/self/task"))
+        for _ in range(5):
+            children.append(await spawn(group, "exec sleep 1000", Collected(), Collected()))
+        await anyio.sleep(0.01)
+        assert len(anyio.get_running_tasks()) - tasks == 5
+        assert len(os.listdir("/proc/self/task")) == threads
+        for child in children:
+            os.kill(child.pid, signal.SIGKILL)
+        for child in children:
+            assert await child.wait() == -signal.SIGKILL
+
+
+def test_without_pidfds_children_go_through_anyio(monkeypatch: pytest.MonkeyPatch) -> None:
+    for number in (errno.ENOSYS, errno.EPERM):
+
+        def refused(pid: int, flags: int = 0, number: int = number) -> int:
+            raise OSError(number, os.strerror(number))
+
+        monkeypatch.setattr(os, "pidfd_open", refused)
+        assert pidfd_works.__wrapped__() is False
+    # Not for want of descriptors: that says nothing of the kernel.
+    monkeypatch.setattr(os, "pidfd_open", _fails(errno.EMFILE))
+    with pytest.raises(OSError, match="Too many open files"):
+        pidfd_works.__wrapped__()
+    monkeypatch.delattr(os, "pidfd_open")
+    assert pidfd_works.__wrapped__() is False
+
+
+async def test_the_fallback_is_anyios_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_child_process, "pidfd_works", lambda: False)
+    async with anyio.create_task_group() as group:
+        child = await spawn(group, "exit 0", Collected(), Collected())
+        assert isinstance(child, _child_process._AnyioChild)
+        assert await child.wait() == 0
+        await child.aclose()
+
+
+@pytest.mark.usefixtures("no_descriptor_left")
+async def test_a_child_whose_pidfd_cannot_be_had_is_killed_and_reaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert pidfd_works()  # (asked before the failure comes)
+    spawned: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        process = real_popen(*args, **kwargs)  # type: ignore[call-overload]
+        spawned.append(process.pid)
+        return process  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(os, "pidfd_open", _fails(errno.EMFILE))
+    async with anyio.create_task_group() as group:
+        with pytest.raises(OSError, match="Too many open files"):
+            await spawn(group, "exec sleep 1000", Collected(), Collected())
+    (pid,) = spawned
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (reaped already: no wait)
+
+
+def _fails(number: int) -> object:
+    def fail(pid: int, flags: int = 0) -> int:
+        raise OSError(number, os.strerror(number))
+
+    return fail
+
+
+@pytest.mark.parametrize("layer", ["pidfd", "anyio"])
+def test_a_spawn_out_of_descriptors_says_which_limit_to_raise(layer: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import anyio, os, resource
+        from coordinator import Command
+        from coordinator import _child_process
+        from coordinator._command_process import SpawnError, open_session
+        if {layer == "anyio"}:
+            _child_process.pidfd_works = lambda: False
+
+        class Sink:
+            def write(self, data): pass
+            def close(self): pass
+
+        async def main():
+            async with anyio.create_task_group() as group:
+                used = len(os.listdir("/proc/self/fd"))
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (used + 1, hard))
+                try:
+                    await open_session(Command("true"), ["true"], task_group=group,
+                                       stdout=Sink(), stderr=Sink(), name="t")
+                except SpawnError as error:
+                    print(error)
+
+        anyio.run(main)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("too many open files (limit "), result.stdout
+    assert result.stdout.strip().endswith("): raise the limit (ulimit -n)"), result.stdout
