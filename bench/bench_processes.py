@@ -21,6 +21,9 @@ measurements, so that the ratios compare like with like on a noisy machine.
   piped (as every command runs), the pipes closed after the reap;
   `anyio+pipes`, `anyio.open_process` with the same arguments, both pipes
   drained by tasks, `wait()` and `aclose()` for each (no coordinator);
+  `own-layer`, the coordinator's own process layer (`spawn_child`: pidfd and
+  epoll, one task per child, anyio's where pidfds are missing), its output
+  discarded, `wait()` and `aclose()` for each (no coordinator);
   `in-process`, the coordinator with `ExecFn` daemons (no process at all).
 * chain-log: `--chain` (20) services, each requiring the previous one, each
   `sh -c "echo ready; exec sleep 1000"` ready by `log_line("ready")`.
@@ -31,7 +34,8 @@ measurements, so that the ratios compare like with like on a noisy machine.
   the `sleep` they run), `sigterm_timeout=1`: `term()` until all are gone
   (SIGTERM, 1 s, SIGKILL).
 * large: the floor and `spawn` again with `--large` (2000) sleep daemons,
-  with the references `anyio+pipes` and `in-process` at that size, the floor
+  with the references `floor+pipes`, `anyio+pipes`, `own-layer` and
+  `in-process` at that size, the floor
   measured just before each round. Targets: build to ready and `term()` at
   most 3x the floor of the same size, and each grows at most 1.1x the growth
   in entries from `--count` to `--large` (11x from 200 to 2,000). The bench
@@ -87,6 +91,7 @@ from coordinator import (
     Ready,
     RunningDaemons,
 )
+from coordinator._child_process import ChildProcess, pidfd_works, spawn_child
 from coordinator._process_table import all_processes
 from coordinator.checks import check_port_listening, log_line
 
@@ -285,6 +290,67 @@ async def anyio_processes(count: int) -> Lifecycle:
                     except ProcessLookupError:
                         pass
                     await process.wait()
+    return Lifecycle(spawn, term)
+
+
+class DiscardedOutput:
+    """An output sink that keeps nothing."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def own_layer(count: int) -> Lifecycle:
+    """The coordinator's process layer (`spawn_child`) alone: spawn, then
+    `killpg` every group, and `wait()` and `aclose()` for each."""
+    children: list[ChildProcess] = []
+    env = dict(os.environ)
+    output = DiscardedOutput()
+    async with anyio.create_task_group() as readers:
+        try:
+            begin = time.perf_counter()
+            for i in range(count):
+                with anyio.CancelScope(shield=True):
+                    child = await spawn_child(
+                        SLEEP,
+                        cwd=None,
+                        env=env,
+                        pass_fds=(),
+                        user=None,
+                        group=None,
+                        extra_groups=None,
+                        stdout=output,
+                        stderr=output,
+                        task_group=readers,
+                        name=f"child {i}",
+                    )
+                children.append(child)
+            spawn = time.perf_counter() - begin
+            await anyio.sleep(0.2)  # let every reader reach its first wait
+            begin = time.perf_counter()
+            for child in children:
+                os.killpg(child.pid, signal.SIGTERM)
+
+            async def stop(child: ChildProcess) -> None:
+                await child.wait()
+                await child.aclose()
+
+            async with anyio.create_task_group() as stops:
+                for child in children:
+                    stops.start_soon(stop, child)
+            term = time.perf_counter() - begin
+        finally:
+            with anyio.CancelScope(shield=True):
+                for child in children:
+                    if child.returncode is None:
+                        try:
+                            os.killpg(child.pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    await child.aclose()
     return Lifecycle(spawn, term)
 
 
@@ -632,7 +698,7 @@ class Bench:
         print(f"  {backend:<13} {label:<12} {shown}term {fmt_s(life.term)} s{against}", flush=True)
 
     def against_floor(self) -> tuple[str, ...]:
-        return ("floor+pipes", "anyio+pipes", "in-process", "spawn")
+        return ("floor+pipes", "anyio+pipes", "own-layer", "in-process", "spawn")
 
     def run_once(self) -> None:
         count, chain = self.count, self.chain
@@ -649,6 +715,7 @@ class Bench:
             self.record(name, "-", life)
         for backend in self.backends:
             self.record("anyio+pipes", backend, measure("anyio", backend, anyio_processes, count))
+            self.record("own-layer", backend, measure("own-layer", backend, own_layer, count))
             self.record("in-process", backend, measure("in-process", backend, in_process, count))
             self.record("spawn", backend, measure("spawn", backend, spawn_many, count))
             self.record("chain-log", backend, measure("chain-log", backend, chain_log, chain))
@@ -660,18 +727,20 @@ class Bench:
         """The floor, then the coordinator and its references, with `large` daemons."""
         large = self.large
         gc.collect()
-        try:
-            life: Lifecycle | None = raw_floor(large)
-        except OSError as error:
-            failures.append(f"floor {large}: {error}")
-            print(f"  !! ERROR floor {large}: {error}")
-            life = None
-        finally:
-            sweep_children()
-        self.record("floor", "-", life, size=LARGE)
+        for name, pipes in (("floor", False), ("floor+pipes", True)):
+            try:
+                life: Lifecycle | None = raw_floor(large, pipes)
+            except OSError as error:
+                failures.append(f"{name} {large}: {error}")
+                print(f"  !! ERROR {name} {large}: {error}")
+                life = None
+            finally:
+                sweep_children()
+            self.record(name, "-", life, size=LARGE)
         for backend in self.backends:
             for name, fn in (
                 ("anyio+pipes", anyio_processes),
+                ("own-layer", own_layer),
                 ("in-process", in_process),
                 ("spawn", spawn_many),
             ):
@@ -700,10 +769,14 @@ class Bench:
         rows: list[tuple[str, str, str]] = [
             ("floor ready", "-", f"floor spawn {large}"),
             ("floor term", "-", f"floor stop {large}"),
+            ("floor+pipes ready", "-", f"* floor+pipes {large} spawn"),
+            ("floor+pipes term", "-", f"* floor+pipes {large} stop"),
         ]
         for metric, label in (
             ("anyio+pipes ready", f"* anyio+pipes {large} spawn"),
             ("anyio+pipes term", f"* anyio+pipes {large} stop"),
+            ("own-layer ready", f"* own-layer {large} spawn"),
+            ("own-layer term", f"* own-layer {large} stop"),
             ("in-process ready", f"* in-process {large} ready"),
             ("in-process term", f"* in-process {large} term"),
             ("spawn ready", f"spawn {large} ready"),
@@ -715,7 +788,7 @@ class Bench:
             if found is None:
                 continue
             floor = math.nan
-            if backend != "-":
+            if metric.rsplit(" ", 1)[0] in self.against_floor():
                 floor = self.best(f"{LARGE}floor {metric.rsplit(' ', 1)[1]}")
             print(
                 LARGE_TABLE.format(
@@ -788,6 +861,8 @@ class Bench:
         for metric, label in (
             ("anyio+pipes ready", "* anyio+pipes spawn"),
             ("anyio+pipes term", "* anyio+pipes stop"),
+            ("own-layer ready", "* own-layer spawn"),
+            ("own-layer term", "* own-layer stop"),
             ("in-process ready", "* in-process ready"),
             ("in-process term", "* in-process term"),
             ("spawn ready", f"spawn {count} ready"),
@@ -869,6 +944,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" best of {repeat}{', subreaper' if subreaper else ''}"
     )
     print(f"port listeners: {sys.executable} -I -S")
+    layer = "pidfd + epoll" if pidfd_works() else "anyio's (no pidfd here)"
+    print(f"the coordinator's process layer: {layer}")
     large_skipped = raise_limits(bench.large) if bench.large else "--large 0"
     if large_skipped is not None:
         print(f"the large measurements are skipped: {large_skipped}")
