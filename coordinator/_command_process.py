@@ -498,8 +498,9 @@ def _describe_os_error(error: OSError) -> str:
         return "too many open files in the system: raise the limit (sysctl fs.file-max)"
     if error.errno == errno.EAGAIN:
         limit = resource.getrlimit(resource.RLIMIT_NPROC)[0]
-        shown = "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
-        return f"too many processes (limit {shown}): raise the limit (ulimit -u)"
+        if limit == resource.RLIM_INFINITY:
+            return "too many processes: the cgroup's pids.max or kernel.pid_max allows no more"
+        return f"too many processes (limit {limit}): raise the limit (ulimit -u)"
     reason = (error.strerror or str(error)).lower()
     if error.filename is not None:
         return f"{reason}: {os.fsdecode(error.filename)!r}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
+from anyio import TaskHandle
 from anyio.abc import TaskGroup
 
 from ._command import Command
@@ -111,7 +112,7 @@ class FunctionProcess:
         self._status: ExitStatus | None = None
         # Cancelled through its task's own scope: a scope of ours would cost
         # every running function memory.
-        self._task = task_group.start_soon(self._run, name=name)
+        self._task: TaskHandle[None] | None = task_group.start_soon(self._run, name=name)
 
     @property
     def running(self) -> bool:
@@ -125,6 +126,12 @@ class FunctionProcess:
         except Exception as error:
             status = ExitStatus(None, False, _describe(error))
         except BaseException as error:
+            if isinstance(error, anyio.get_cancelled_exc_class()):
+                # Its stop, or the end of the system: the task ends here.
+                # Raised on, the cancellation would be kept by the task's
+                # handle, in a cycle with its traceback's frames (on trio,
+                # those of whoever cancelled), for the collector to free.
+                return
             if not is_fatal(error):
                 raise
             # Kept from the event loop: asyncio would stop at once,
@@ -146,6 +153,10 @@ class FunctionProcess:
 
     def _finish(self, status: ExitStatus) -> None:
         self._status = status
+        # Let go of the task: a cancelled one keeps its cancellation, whose
+        # traceback holds the frame of `_run` and so this process, a cycle
+        # only the collector would free.
+        self._task = None
         self._done.set()
 
     async def wait(self) -> ExitStatus:
@@ -157,7 +168,8 @@ class FunctionProcess:
         await self._done.wait()
 
     def terminate(self) -> str:
-        self._task.cancel()
+        if self._task is not None:
+            self._task.cancel()
         return "cancel"
 
     def kill(self) -> str:

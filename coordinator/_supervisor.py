@@ -157,7 +157,7 @@ class EntrySupervisor:
         if spec.exec is None:
             self._start_checks(entry)
         else:
-            backoff = RestartBackoff()
+            backoff: RestartBackoff | None = None  # made at the first exit, if any
             while entry.state in ACTIVE_STATES:
                 spawned_at = anyio.current_time()
                 status, leftovers = await self._run_process(entry, spec.exec)
@@ -180,6 +180,8 @@ class EntrySupervisor:
                 # (Re-checked: the stop above may have let the system move on.)
                 if not again or entry.signalled or entry.state not in ACTIVE_STATES:
                     break
+                if backoff is None:
+                    backoff = RestartBackoff()
                 delay = backoff.next_delay(anyio.current_time() - spawned_at)
                 if spec.max_restarts is not None and backoff.restarts > spec.max_restarts:
                     self._give_up(entry, f"gave up after {spec.max_restarts} restarts", status)
@@ -419,67 +421,77 @@ class EntrySupervisor:
                 self._tasks.guard_fd,
             )
         )
-        with checks:
-            while True:
-                # A process exit cancels this scope: start over with a fresh
-                # trigger, which checks at once.
-                recheck = entry.recheck_scope = anyio.CancelScope()
-                broken = False
-                with recheck:
-                    steps = start_trigger(trigger, entry.last_result)
-                    try:
-                        while True:
-                            source = "trigger"
-                            try:
-                                await anext(steps)
-                            except StopAsyncIteration:
-                                break
-                            except Exception as error:
-                                # A broken trigger never takes the system down:
-                                # report it and go on with the default trigger.
-                                self._error(
-                                    entry.spec.id,
-                                    f"trigger failed: {error!r}; using the default trigger",
-                                )
-                                broken = True
-                                break
-                            source = "check"
-                            result = unless_stopped(entry, await _run_check(entry))
-                            # Its launch may be over (a result already due when
-                            # the cancel came): then the result is not this one's.
-                            # Between two processes, the exit has said it all.
-                            if not self._checks_over(checks) and (
-                                entry.process is not None or entry.spec.exec is None
-                            ):
-                                entry.last_raw = result
-                                event = (
-                                    LifecycleEvent.HEALTHY
-                                    if result.is_success
-                                    else LifecycleEvent.UNHEALTHY
-                                )
-                                self._react(entry, event, result)
-                    except BaseException as error:
-                        if not is_fatal(error):
-                            raise
-                        self._fatal(entry.spec.id, source, error)
+        try:
+            with checks:
+                while True:
+                    # A process exit cancels this scope: start over with a fresh
+                    # trigger, which checks at once.
+                    recheck = entry.recheck_scope = anyio.CancelScope()
+                    broken = False
+                    with recheck:
+                        steps = start_trigger(trigger, entry.last_result)
+                        try:
+                            while True:
+                                source = "trigger"
+                                try:
+                                    await anext(steps)
+                                except StopAsyncIteration:
+                                    break
+                                except Exception as error:
+                                    # A broken trigger never takes the system down:
+                                    # report it and go on with the default trigger.
+                                    self._error(
+                                        entry.spec.id,
+                                        f"trigger failed: {error!r}; using the default trigger",
+                                    )
+                                    broken = True
+                                    break
+                                source = "check"
+                                result = unless_stopped(entry, await _run_check(entry))
+                                # Its launch may be over (a result already due when
+                                # the cancel came): then the result is not this one's.
+                                # Between two processes, the exit has said it all.
+                                if not self._checks_over(checks) and (
+                                    entry.process is not None or entry.spec.exec is None
+                                ):
+                                    entry.last_raw = result
+                                    event = (
+                                        LifecycleEvent.HEALTHY
+                                        if result.is_success
+                                        else LifecycleEvent.UNHEALTHY
+                                    )
+                                    self._react(entry, event, result)
+                        except BaseException as error:
+                            if not is_fatal(error):
+                                raise
+                            self._fatal(entry.spec.id, source, error)
+                            return
+                        finally:
+                            # An async generator that raised (a cancellation) or
+                            # ended is closed already: no scope, no await.
+                            if getattr(steps, "ag_frame", True) is not None:
+                                with anyio.CancelScope(shield=True):
+                                    closing_error = await close_quietly(steps)
+                                if closing_error is not None:
+                                    self._fatal(entry.spec.id, "trigger", closing_error)
+                    if broken:
+                        trigger = triggers.default_trigger
+                    elif not recheck.cancel_called:
                         return
-                    finally:
-                        # An async generator that raised (a cancellation) or
-                        # ended is closed already: no scope, no await.
-                        if getattr(steps, "ag_frame", True) is not None:
-                            with anyio.CancelScope(shield=True):
-                                closing_error = await close_quietly(steps)
-                            if closing_error is not None:
-                                self._fatal(entry.spec.id, "trigger", closing_error)
-                if broken:
-                    trigger = triggers.default_trigger
-                elif not recheck.cancel_called:
-                    return
+        except anyio.get_cancelled_exc_class():
+            if not self._checks_ended():
+                raise
+            # term() ended every check loop: as if its own scope caught it. A
+            # cancellation leaving the task would stay in a reference cycle
+            # (anyio's `task_done` and its traceback) until the collector ran.
 
     def _checks_over(self, checks: anyio.CancelScope) -> bool:
         """Whether the launch of this scope is over for its checks: it stopped,
         or the system terminates (`TaskHost.cancel_checks`)."""
-        return checks.cancel_called or self._tasks.checks_group is None
+        return checks.cancel_called or self._checks_ended()
+
+    def _checks_ended(self) -> bool:
+        return self._tasks.checks_group is None
 
     def _spawn_settings(self, entry: Entry) -> SpawnSettings:
         """What the spawn function is given for the entry's next process."""
@@ -508,15 +520,22 @@ class EntrySupervisor:
         if self._checks_over(checks):
             return  # its launch is over already
         waiting_for = ready.fn.waiting_for
-        with checks:
-            if entry.last_raw is None:
-                self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
-            await anyio.sleep(ready.grace_period)
-            if entry.last_raw is None:
-                failure = HealthCheckResult.failure(
-                    f"still waiting for {waiting_for} after {ready.grace_period:g} s"
-                )
-                self._react(entry, LifecycleEvent.UNHEALTHY, failure)
+        try:
+            with checks:
+                if entry.last_raw is None:
+                    self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
+                await anyio.sleep(ready.grace_period)
+                if entry.last_raw is None:
+                    failure = HealthCheckResult.failure(
+                        f"still waiting for {waiting_for} after {ready.grace_period:g} s"
+                    )
+                    self._react(entry, LifecycleEvent.UNHEALTHY, failure)
+        except anyio.get_cancelled_exc_class():
+            if not self._checks_ended():
+                raise
+            # term() ended every check loop: as if its own scope caught it. A
+            # cancellation leaving the task would stay in a reference cycle
+            # (anyio's `task_done` and its traceback) until the collector ran.
 
     def _announced(self, entry: Entry, announcer: object, message: str | None) -> None:
         """The process `announcer` stands for said it is ready."""

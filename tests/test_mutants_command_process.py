@@ -4,8 +4,10 @@ for the survivors of `make mutate` (docs/testing.md)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
+import resource
 import shutil
 import tempfile
 from pathlib import Path
@@ -89,6 +91,28 @@ def test_os_errors_are_described_in_lower_case_with_their_file() -> None:
     assert _describe_os_error(OSError("Exec Format Error")) == "exec format error"
     assert _describe_os_error(OSError(2, "No such file or directory", "/x")) == (
         "no such file or directory: '/x'"
+    )
+
+
+def test_running_out_of_descriptors_or_processes_says_which_limit_to_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = {resource.RLIMIT_NOFILE: (1024, 4096), resource.RLIMIT_NPROC: (77, 100)}
+    monkeypatch.setattr(resource, "getrlimit", limits.__getitem__)
+
+    def described(number: int) -> str:
+        return _describe_os_error(OSError(number, os.strerror(number)))
+
+    assert described(errno.EMFILE) == (
+        "too many open files (limit 1024): raise the limit (ulimit -n)"
+    )
+    assert described(errno.ENFILE) == (
+        "too many open files in the system: raise the limit (sysctl fs.file-max)"
+    )
+    assert described(errno.EAGAIN) == "too many processes (limit 77): raise the limit (ulimit -u)"
+    limits[resource.RLIMIT_NPROC] = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    assert described(errno.EAGAIN) == (
+        "too many processes: the cgroup's pids.max or kernel.pid_max allows no more"
     )
 
 
