@@ -5,6 +5,9 @@ keeps the best of N runs, `--idle-seconds S` sets the idle window (0 skips it),
 `--backends` chooses the event loops: `asyncio` and `trio` by default, and
 `asyncio-pidfd`, asyncio with a `PidfdChildWatcher` installed by the bench
 (what Python 3.12 uses by default on Linux; 3.11 starts a thread per child).
+The coordinator's own process layer watches pidfds itself, so that variant
+now changes only `anyio+pipes` and the fallback where pidfds are missing.
+`--large N` sets the count of the large runs (2000; 0 skips them).
 
 Each measurement runs in a fresh event loop with the real clock. The floors
 are measured in the same run, just before each round of the coordinator's
