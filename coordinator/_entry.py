@@ -18,7 +18,7 @@ from ._options import EntrySpec
 from ._process_handle import ProcessHandle
 from ._results import HealthCheckResult
 
-__all__ = ["Entry", "TermFlag"]
+__all__ = ["Entry", "LaunchChecks", "TermFlag"]
 
 
 class TermFlag:
@@ -31,12 +31,31 @@ class TermFlag:
         self.raised = False
 
 
+class LaunchChecks:
+    """The checks of one launch: whether they are over, and the cancel scope
+    they run under now (a check loop makes one for each run of its trigger).
+
+    A plain flag rather than a scope of its own around the loop: every
+    nested scope costs each running entry memory, and its stop time."""
+
+    __slots__ = ("over", "scope")
+
+    def __init__(self) -> None:
+        self.over = False
+        self.scope: anyio.CancelScope | None = None
+
+    def end(self) -> None:
+        self.over = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
 class Entry(Lifecycle):
     __slots__ = (
         "announcer",
         "became_ready",
         "checking",
-        "checks_scope",
+        "checks",
         "dependencies",
         "dependents",
         "health",
@@ -95,7 +114,7 @@ class Entry(Lifecycle):
         # Fresh at each launch (`begin_launch`).
         self.stopping: anyio.Event | None = None
         self.stop_permitted: anyio.Event | None = None
-        self.checks_scope: anyio.CancelScope | None = None
+        self.checks: LaunchChecks | None = None
         self.recheck_scope: anyio.CancelScope | None = None
         self.wait_scope: anyio.CancelScope | None = None
         self.kill_at: float | None = None
@@ -127,7 +146,7 @@ class Entry(Lifecycle):
         self.signalled = False
         self.stopping = None
         self.stop_permitted = None
-        self.checks_scope = anyio.CancelScope()
+        self.checks = LaunchChecks()
         self.checking = False
         self.recheck_scope = None
         self.wait_scope = None

@@ -27,7 +27,7 @@ from ._checked import CHECKED_ENTRY, CheckedEntry
 from ._command import Command
 from ._command_process import SpawnError, SpawnSettings
 from ._defaults import KILL_WAIT
-from ._entry import Entry
+from ._entry import Entry, LaunchChecks
 from ._events import Event, ProcessExited, ProcessSignalled, ProcessSpawned
 from ._fatal import Fatal, is_fatal
 from ._options import Exec
@@ -119,9 +119,9 @@ class EntrySupervisor:
 
     def stopping_began(self, entry: Entry) -> None:
         """The entry is stopping: its checks end, and a restart delay is cut short."""
-        assert entry.checks_scope is not None
+        assert entry.checks is not None
         if self._tasks.checks_group is not None:  # (else term() ended them all at once)
-            entry.checks_scope.cancel()
+            entry.checks.end()
         if entry.stopping is not None:
             entry.stopping.set()
 
@@ -210,20 +210,20 @@ class EntrySupervisor:
         # Not awaited: its scope is cancelled when the entry starts
         # stopping, and results of a cancelled loop are dropped.
         announced = isinstance(ready.fn, Announcement)
-        assert entry.checks_scope is not None
-        # This launch's scope, handed over now: by the time the task runs, the
-        # entry may have stopped and launched again (a restart) with another.
+        assert entry.checks is not None
+        # This launch's checks, handed over now: by the time the task runs, the
+        # entry may have stopped and launched again (a restart) with others.
         group.start_soon(
             self._announcement_deadline if announced else self._check_loop,
             entry,
-            entry.checks_scope,
+            entry.checks,
             name=f"healthdaemons:{entry.spec.id}:checks",
         )
 
     def _give_up(self, entry: Entry, message: str, status: ExitStatus) -> None:
         """Failing for good; with `exit_on_failure`, the end of the run."""
-        assert entry.checks_scope is not None
-        entry.checks_scope.cancel()
+        assert entry.checks is not None
+        entry.checks.end()
         failure = HealthCheckResult.failure(message)
         self._react(entry, LifecycleEvent.GIVE_UP, failure, soften=False)
         if entry.spec.exit_on_failure:
@@ -407,7 +407,7 @@ class EntrySupervisor:
         entry.restart_reason = reason
         entry.wait_scope.deadline = self._terminate(entry, process)
 
-    async def _check_loop(self, entry: Entry, checks: anyio.CancelScope) -> None:
+    async def _check_loop(self, entry: Entry, checks: LaunchChecks) -> None:
         ready = entry.spec.ready
         assert ready is not None
         if self._checks_over(checks):
@@ -422,62 +422,62 @@ class EntrySupervisor:
             )
         )
         try:
-            with checks:
-                while True:
-                    # A process exit cancels this scope: start over with a fresh
-                    # trigger, which checks at once.
-                    recheck = entry.recheck_scope = anyio.CancelScope()
-                    broken = False
-                    with recheck:
-                        steps = start_trigger(trigger, entry.last_result)
-                        try:
-                            while True:
-                                source = "trigger"
-                                try:
-                                    await anext(steps)
-                                except StopAsyncIteration:
-                                    break
-                                except Exception as error:
-                                    # A broken trigger never takes the system down:
-                                    # report it and go on with the default trigger.
-                                    self._error(
-                                        entry.spec.id,
-                                        f"trigger failed: {error!r}; using the default trigger",
-                                    )
-                                    broken = True
-                                    break
-                                source = "check"
-                                result = unless_stopped(entry, await _run_check(entry))
-                                # Its launch may be over (a result already due when
-                                # the cancel came): then the result is not this one's.
-                                # Between two processes, the exit has said it all.
-                                if not self._checks_over(checks) and (
-                                    entry.process is not None or entry.spec.exec is None
-                                ):
-                                    entry.last_raw = result
-                                    event = (
-                                        LifecycleEvent.HEALTHY
-                                        if result.is_success
-                                        else LifecycleEvent.UNHEALTHY
-                                    )
-                                    self._react(entry, event, result)
-                        except BaseException as error:
-                            if not is_fatal(error):
-                                raise
-                            self._fatal(entry.spec.id, source, error)
-                            return
-                        finally:
-                            # An async generator that raised (a cancellation) or
-                            # ended is closed already: no scope, no await.
-                            if getattr(steps, "ag_frame", True) is not None:
-                                with anyio.CancelScope(shield=True):
-                                    closing_error = await close_quietly(steps)
-                                if closing_error is not None:
-                                    self._fatal(entry.spec.id, "trigger", closing_error)
-                    if broken:
-                        trigger = triggers.default_trigger
-                    elif not recheck.cancel_called:
+            while not self._checks_over(checks):
+                # A process exit cancels this scope (and so does the end of the
+                # launch's checks): start over with a fresh trigger, which
+                # checks at once.
+                recheck = entry.recheck_scope = checks.scope = anyio.CancelScope()
+                broken = False
+                with recheck:
+                    steps = start_trigger(trigger, entry.last_result)
+                    try:
+                        while True:
+                            source = "trigger"
+                            try:
+                                await anext(steps)
+                            except StopAsyncIteration:
+                                break
+                            except Exception as error:
+                                # A broken trigger never takes the system down:
+                                # report it and go on with the default trigger.
+                                self._error(
+                                    entry.spec.id,
+                                    f"trigger failed: {error!r}; using the default trigger",
+                                )
+                                broken = True
+                                break
+                            source = "check"
+                            result = unless_stopped(entry, await _run_check(entry))
+                            # Its launch may be over (a result already due when
+                            # the cancel came): then the result is not this one's.
+                            # Between two processes, the exit has said it all.
+                            if not self._checks_over(checks) and (
+                                entry.process is not None or entry.spec.exec is None
+                            ):
+                                entry.last_raw = result
+                                event = (
+                                    LifecycleEvent.HEALTHY
+                                    if result.is_success
+                                    else LifecycleEvent.UNHEALTHY
+                                )
+                                self._react(entry, event, result)
+                    except BaseException as error:
+                        if not is_fatal(error):
+                            raise
+                        self._fatal(entry.spec.id, source, error)
                         return
+                    finally:
+                        # An async generator that raised (a cancellation) or
+                        # ended is closed already: no scope, no await.
+                        if getattr(steps, "ag_frame", True) is not None:
+                            with anyio.CancelScope(shield=True):
+                                closing_error = await close_quietly(steps)
+                            if closing_error is not None:
+                                self._fatal(entry.spec.id, "trigger", closing_error)
+                if broken:
+                    trigger = triggers.default_trigger
+                elif not recheck.cancel_called:
+                    return
         except anyio.get_cancelled_exc_class():
             if not self._checks_ended():
                 raise
@@ -485,10 +485,10 @@ class EntrySupervisor:
             # cancellation leaving the task would stay in a reference cycle
             # (anyio's `task_done` and its traceback) until the collector ran.
 
-    def _checks_over(self, checks: anyio.CancelScope) -> bool:
-        """Whether the launch of this scope is over for its checks: it stopped,
-        or the system terminates (`TaskHost.cancel_checks`)."""
-        return checks.cancel_called or self._checks_ended()
+    def _checks_over(self, checks: LaunchChecks) -> bool:
+        """Whether these checks of a launch are over: it stopped, or the
+        system terminates (`TaskHost.cancel_checks`)."""
+        return checks.over or self._checks_ended()
 
     def _checks_ended(self) -> bool:
         return self._tasks.checks_group is None
@@ -512,7 +512,7 @@ class EntrySupervisor:
             on_output=functools.partial(self._output, entry.spec.id),
         )
 
-    async def _announcement_deadline(self, entry: Entry, checks: anyio.CancelScope) -> None:
+    async def _announcement_deadline(self, entry: Entry, checks: LaunchChecks) -> None:
         """The grace period of a process that announces its own readiness."""
         ready = entry.spec.ready
         assert ready is not None
@@ -521,7 +521,7 @@ class EntrySupervisor:
             return  # its launch is over already
         waiting_for = ready.fn.waiting_for
         try:
-            with checks:
+            with anyio.CancelScope() as checks.scope:
                 if entry.last_raw is None:
                     self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
                 await anyio.sleep(ready.grace_period)
@@ -539,7 +539,7 @@ class EntrySupervisor:
 
     def _announced(self, entry: Entry, announcer: object, message: str | None) -> None:
         """The process `announcer` stands for said it is ready."""
-        checks = entry.checks_scope
+        checks = entry.checks
         if (
             entry.announcer is not announcer
             or entry.state not in ACTIVE_STATES

@@ -75,6 +75,27 @@ async def test_a_child_gives_its_outputs_then_its_exit(script: str, returncode: 
 
 
 @pytest.mark.usefixtures("process_layer", "no_descriptor_left")
+async def test_a_spawn_that_fails_leaves_no_descriptor() -> None:
+    stdout, stderr = Collected(), Collected()
+    async with anyio.create_task_group() as group:
+        with pytest.raises(FileNotFoundError):
+            await spawn_child(
+                ["/nonexistent/program"],
+                cwd=None,
+                env=os.environ,
+                pass_fds=(),
+                user=None,
+                group=None,
+                extra_groups=None,
+                stdout=stdout,
+                stderr=stderr,
+                task_group=group,
+                name="test",
+            )
+    assert (stdout.closed, stderr.closed) == (0, 0)
+
+
+@pytest.mark.usefixtures("process_layer", "no_descriptor_left")
 async def test_outputs_held_by_what_the_child_left_are_closed_by_aclose() -> None:
     stdout, stderr = Collected(), Collected()
     async with anyio.create_task_group() as group:
