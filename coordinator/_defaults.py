@@ -33,6 +33,7 @@ __all__ = [
     "READY_TIMEOUT_MARGIN",
     "RESTART_DELAY_CAP",
     "RESTART_RESET_AFTER",
+    "RETRY_FRACTION",
     "SCRIPT_TIMEOUT",
     "SIGTERM_TIMEOUT",
     "SLOWEST_RETRY",
@@ -53,7 +54,8 @@ LIVENESS_FAILURES = 3
 SCRIPT_TIMEOUT = 30.0
 READY_TIMEOUT = 60.0
 READY_TIMEOUT_MARGIN = 5.0
-FIRST_RETRY = 0.05
+FIRST_RETRY = 0.005
+RETRY_FRACTION = 0.25
 SLOWEST_RETRY = 1.0
 SUCCESS_INTERVAL = 30.0
 RESTART_DELAY_CAP = 30.0
@@ -183,14 +185,23 @@ DEFAULTS: tuple[Default, ...] = (
         "FIRST_RETRY",
         "`default_trigger`: first retry (`FIRST_RETRY`)",
         FIRST_RETRY,
-        "delay before the second check until a first success; it doubles",
+        "until a first success, the shortest wait between two checks",
         "checks",
+    ),
+    Default(
+        "RETRY_FRACTION",
+        "`default_trigger`: retry fraction (`RETRY_FRACTION`)",
+        RETRY_FRACTION,
+        "until a first success, the wait before the next check (and at least as long as"
+        " the last check took)",
+        "checks",
+        unit="of the time since the launch",
     ),
     Default(
         "SLOWEST_RETRY",
         "`default_trigger`: slowest retry (`SLOWEST_RETRY`)",
         SLOWEST_RETRY,
-        "cap of that doubling, and the interval while failing after a success",
+        "the longest of those waits, and the interval while failing after a success",
         "checks",
     ),
     Default(

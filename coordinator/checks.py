@@ -69,7 +69,8 @@ async def check_port_listening(
 ) -> HealthCheckResult:
     """Success when a TCP socket is listening on `port` (IPv4 or IPv6).
 
-    Reads `/proc/net/tcp` and `/proc/net/tcp6` (of this process's network
+    Asks the kernel's socket diagnostics (netlink), or reads `/proc/net/tcp`
+    and `/proc/net/tcp6` where it cannot (either of this process's network
     namespace) and looks for a socket in LISTEN state whose local port is
     `port`, on any address. A connected socket that merely uses that port,
     or a UDP socket, does not count (upstream matched any socket state).

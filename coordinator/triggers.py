@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 import anyio
 
 from ._defaults import FIRST_RETRY as FIRST_RETRY
+from ._defaults import RETRY_FRACTION as RETRY_FRACTION
 from ._defaults import SLOWEST_RETRY as SLOWEST_RETRY
 from ._defaults import SUCCESS_INTERVAL as SUCCESS_INTERVAL
 from ._results import HealthStatus
@@ -20,6 +21,7 @@ from ._validation import require_option
 
 __all__ = (
     "FIRST_RETRY",
+    "RETRY_FRACTION",
     "SLOWEST_RETRY",
     "SUCCESS_INTERVAL",
     "Trigger",
@@ -33,12 +35,21 @@ __all__ = (
 
 
 async def default_trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
-    """Check at once, then 0.05 s doubling to 1 s until the first success;
-    afterwards every 30 s while successful and every 1 s while not."""
-    yield
-    retry = FIRST_RETRY
+    """Check at once; until the first success, again after a quarter of the
+    time since the trigger started (`RETRY_FRACTION`), at least `FIRST_RETRY`
+    (5 ms) and as long as the last check took, at most `SLOWEST_RETRY` (1 s);
+    afterwards every 30 s while successful and every 1 s while not.
+
+    So a service that becomes ready `t` seconds after its launch is seen by
+    a check at most `max(5 ms, t / 4)` (at most 1 s) later, plus the time a
+    check takes; a slow one is checked about 3 times per doubling of `t`
+    (13 checks for 0.1 s, 23 for 1 s, 35 for 10 s), then once a second.
+    """
+    start = anyio.current_time()
     succeeded = False
     while True:
+        due = anyio.current_time()
+        yield
         result = last_result()
         if result is not None and result.is_success:
             succeeded = True
@@ -46,9 +57,16 @@ async def default_trigger(last_result: ResultGetter) -> AsyncGenerator[None]:
         elif succeeded:
             await anyio.sleep(SLOWEST_RETRY)
         else:
-            await anyio.sleep(retry)
-            retry = min(retry * 2, SLOWEST_RETRY)
-        yield
+            now = anyio.current_time()
+            await anyio.sleep(_retry_delay(now - start, now - due))
+
+
+def _retry_delay(since_start: float, check_took: float) -> float:
+    """The default trigger's wait before its next check, until a first success:
+    a fixed fraction of the time since it started, so that a check never comes
+    much later than readiness; never shorter than the last check took (up to
+    the ceiling), so that checks that last take at most half of a start-up."""
+    return min(SLOWEST_RETRY, max(FIRST_RETRY, RETRY_FRACTION * since_start, check_took))
 
 
 def cooldown_trigger(interval: float) -> Trigger:

@@ -26,7 +26,7 @@ so that the stop signal ends it at once)."""
 HEALTH_INTERVAL = 30.0
 """The default trigger's period while checks pass."""
 HEALTH_START_INTERVAL = 1.0
-"""The default trigger's period until the first success (after 0.05 s doubling)."""
+"""The default trigger's slowest period until the first success (it starts at 5 ms)."""
 START_PERIOD = 300.0
 """How long a service may take to become ready, without `start_timeout`:
 locally it may take as long as it needs; compose checks every second for this

@@ -1,7 +1,8 @@
 """Kubernetes probes from a service's readiness and liveness checks.
 
-The local default trigger checks at once, then 0.05 s doubling to 1 s until a
-success, then every 30 s while passing and every 1 s while failing.
+The local default trigger checks at once, then after a quarter of the time
+since the launch (5 ms to 1 s) until a success, then every 30 s while passing
+and every 1 s while failing.
 Kubernetes has one period per probe: without `interval` the readiness probe
 runs every 1 s (the local pace until ready and while failing; a passing
 service is probed every second rather than every 30 s). One failure makes

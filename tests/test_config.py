@@ -344,9 +344,10 @@ async def test_interval_checks_quickly_until_the_first_success_then_every_interv
         ok = result == "s"
         last[0] = HealthCheckResult.success() if ok else HealthCheckResult.failure("down")
     await steps.aclose()  # type: ignore[attr-defined]
-    # At once, then 0.05 s doubling (as the default trigger); after the first
-    # success, every 10 s whatever the result.
-    assert times == [0, 0.05, 0.15, 0.35, 0.75, 10.75, 20.75, 30.75]
+    # At once, then 5 ms apart while that is more than a quarter of the time
+    # since the launch (as the default trigger); after the first success,
+    # every 10 s whatever the result.
+    assert times == [0, 0.005, 0.01, 0.015, 0.02, 10.02, 20.02, 30.02]
 
 
 # Mistakes

@@ -16,7 +16,7 @@ from coordinator import Command, ExecFn, MemoryHost, Ready, SubContainer
 from coordinator._defaults import DEFAULTS, defaults_table
 from coordinator._process_handle import RestartBackoff
 from coordinator.testing import check_clean_shutdown, explore, fault_schedules, simulate, verify
-from coordinator.triggers import FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL
+from coordinator.triggers import FIRST_RETRY, RETRY_FRACTION, SLOWEST_RETRY, SUCCESS_INTERVAL
 from healthdaemons import main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -40,7 +40,12 @@ def test_the_options_take_their_defaults_from_the_module() -> None:
     backoff = RestartBackoff()
     assert backoff.cap is defaults.RESTART_DELAY_CAP
     assert backoff.reset_after is defaults.RESTART_RESET_AFTER
-    assert (FIRST_RETRY, SLOWEST_RETRY, SUCCESS_INTERVAL) == (0.05, 1.0, 30.0)
+    assert (FIRST_RETRY, RETRY_FRACTION, SLOWEST_RETRY, SUCCESS_INTERVAL) == (
+        0.005,
+        0.25,
+        1.0,
+        30.0,
+    )
     wait = inspect.signature(check_clean_shutdown).parameters["wait"].default
     assert wait is defaults.LEFTOVER_WAIT
 

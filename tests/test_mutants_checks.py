@@ -29,6 +29,15 @@ def table(path: Path, *lines: bytes) -> str:
     return str(path)
 
 
+def no_netlink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables are read only where socket diagnostics cannot be asked."""
+
+    def refused(port: int) -> list[object]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_ownership, "_diagnosed_listeners", refused)
+
+
 @pytest.mark.parametrize("port", [1, 65535])
 async def test_the_first_and_last_ports_can_be_checked(port: int) -> None:
     result = await check_port_listening(port)
@@ -43,6 +52,7 @@ async def test_ports_outside_the_range_are_refused(port: int) -> None:
 
 async def test_unreadable_tables_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The first table's error is the one reported: a directory, then a missing file.
+    no_netlink(monkeypatch)
     monkeypatch.setattr(_ownership, "_TCP_TABLES", (str(tmp_path), str(tmp_path / "missing")))
     result = await check_port_listening(8080)
     assert result.message == "Cannot check port 8080: Is a directory"
@@ -57,6 +67,7 @@ def test_a_missing_table_does_not_hide_the_next(
         tmp_path / "tcp6",
         b"   0: 00000000000000000000000000000000:1F90 0000:0000 0A 0:0 0:0 0 0 0 4242",
     )
+    no_netlink(monkeypatch)
     monkeypatch.setattr(_ownership, "_TCP_TABLES", (str(tmp_path / "missing"), tcp6))
     assert [listener.inode for listener in listeners(0x1F90)] == [4242]
     assert listeners(0x1F91) == []
@@ -69,6 +80,7 @@ def test_only_whole_listening_lines_count(tmp_path: Path, monkeypatch: pytest.Mo
         b"   1: 0100007F:0051 00000000:0000 01 0:0 0:0 0 0 0 7",  # established
         b"   2: 0100007F:0052 00000000:0000 0A 0:0 0:0 0 0 0 8",  # exactly the fields needed
     )
+    no_netlink(monkeypatch)
     monkeypatch.setattr(_ownership, "_TCP_TABLES", (tcp,))
     assert listeners(0x50) == []
     assert listeners(0x51) == []

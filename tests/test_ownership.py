@@ -1,20 +1,29 @@
-"""Reading `/proc/net/tcp*`, and the listener that answers a connection (issue 11, item 6)."""
+"""Finding listening sockets (socket diagnostics, else `/proc/net/tcp*`), and the
+listener that answers a connection (issue 11, item 6; issue 17, item 4)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import socket
+import struct
 import sys
+from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from types import SimpleNamespace
 
 import httpx
 import pytest
 
+from coordinator import _ownership
 from coordinator._checked import CHECKED_ENTRY, CheckedEntry
 from coordinator._ownership import (
     Listener,
     _address,
+    _diagnosed_listeners,
+    _read_listeners,
+    _table_listeners,
     answering,
     is_local,
     listeners,
@@ -54,6 +63,122 @@ def test_a_listening_socket_is_found_with_its_inode() -> None:
         assert found.address == IPv4Address("127.0.0.1")
         assert found.port == port
         assert os.readlink(f"/proc/self/fd/{server.fileno()}") == f"socket:[{found.inode}]"
+
+
+def _netlink_works() -> bool:
+    try:
+        _diagnosed_listeners(1)
+    except OSError:
+        return False
+    return True
+
+
+needs_netlink = pytest.mark.skipif(not _netlink_works(), reason="no socket diagnostics here")
+
+
+@contextlib.contextmanager
+def _listening(address: str, *, v6only: bool = True) -> Iterator[socket.socket]:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family) as server:
+        if family == socket.AF_INET6:
+            server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+        server.bind((address, 0))
+        server.listen()
+        yield server
+
+
+@needs_netlink
+@pytest.mark.parametrize(
+    ("address", "v6only"),
+    [("127.0.0.1", True), ("0.0.0.0", True), ("::1", True), ("::", False), ("::", True)],
+)
+def test_socket_diagnostics_find_what_the_tables_show(address: str, v6only: bool) -> None:
+    """The kernel's answer is read as the tables are: address, port, inode."""
+    with _listening(address, v6only=v6only) as server:
+        port = server.getsockname()[1]
+        found = _diagnosed_listeners(port)
+        assert found == _table_listeners(port)
+        (listener,) = found
+        assert listener.address == ip_address(address)
+        assert listener.port == port
+        assert os.readlink(f"/proc/self/fd/{server.fileno()}") == f"socket:[{listener.inode}]"
+
+
+@needs_netlink
+def test_socket_diagnostics_give_listeners_of_that_port_only() -> None:
+    """Neither a connection on the port nor the listeners of other ports (the
+    kernel's filter: port >= and <= the one asked for)."""
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(_listening("127.0.0.1")) for _ in range(20)]
+        ports = sorted(server.getsockname()[1] for server in servers)
+        for port in ports:
+            assert [listener.port for listener in _diagnosed_listeners(port)] == [port]
+        client = stack.enter_context(socket.create_connection(("127.0.0.1", ports[0])))
+        assert _diagnosed_listeners(client.getsockname()[1]) == []
+
+
+def test_without_socket_diagnostics_the_tables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No such netlink protocol: the socket cannot be made (EPROTONOSUPPORT).
+    monkeypatch.setattr(_ownership, "_NETLINK_SOCK_DIAG", 1000)
+    with pytest.raises(OSError, match="not supported"):
+        _diagnosed_listeners(1)
+    with _listening("127.0.0.1") as server:
+        port = server.getsockname()[1]
+        assert [listener.port for listener in listeners(port)] == [port]
+
+
+class _Answers:
+    """A netlink socket that gives these datagrams."""
+
+    def __init__(self, *datagrams: bytes) -> None:
+        self.datagrams = list(datagrams)
+
+    def recv(self, size: int) -> bytes:
+        return self.datagrams.pop(0)
+
+
+def _message(kind: int, body: bytes) -> bytes:
+    return struct.pack("=IHHII", 16 + len(body), kind, 2, 1, 0) + body
+
+
+def test_an_error_of_the_kernel_is_raised() -> None:
+    refused = _message(2, struct.pack("=i", -errno.EPERM) + bytes(16))
+    with pytest.raises(PermissionError):
+        _read_listeners(_Answers(refused), 8080)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"",  # nothing
+        bytes(8),  # half a header
+        _message(20, bytes(40)),  # a listener cut short
+        _message(2, b""),  # an error without its number
+        struct.pack("=IHHII", 200, 3, 2, 1, 0),  # longer than what came
+    ],
+)
+def test_an_answer_cut_short_is_an_oserror(answer: bytes) -> None:
+    """So the tables are read instead, rather than the check failing on it."""
+    with pytest.raises(OSError, match=r"cut short|no answer"):
+        _read_listeners(_Answers(answer), 8080)  # type: ignore[arg-type]
+
+
+def test_the_answers_are_read_until_the_end_of_the_dump() -> None:
+    def listener(port: int, inode: int) -> bytes:
+        source = bytes([127, 0, 0, 1]) + bytes(12)
+        sockid = struct.pack(">HH", port, 0) + source + bytes(16) + bytes(12)
+        return _message(
+            20, bytes([socket.AF_INET, 10, 0, 0]) + sockid + struct.pack("=5I", 0, 0, 0, 0, inode)
+        )
+
+    answers = _Answers(
+        listener(8080, 7) + listener(8081, 8), listener(8080, 9), _message(3, bytes(4))
+    )
+    found = _read_listeners(answers, 8080)  # type: ignore[arg-type]
+    assert found == [
+        Listener(IPv4Address("127.0.0.1"), 8080, 7),
+        Listener(IPv4Address("127.0.0.1"), 8080, 9),
+    ]
 
 
 def _listener(address: str, inode: int) -> Listener:
