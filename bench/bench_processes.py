@@ -999,7 +999,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.print_large_table(repeat)
         targets.extend(bench.large_targets())
     else:
-        targets.append(Target(None, f"{bench.large} sleeps: skipped: {large_skipped}"))
+        targets.append(Target(None, f"the large runs: skipped: {large_skipped}"))
     for count, per_30s in idle_counts if idle_seconds > 0 else []:
         # The goal is per 30 s; another window scales it.
         limit = per_30s * idle_seconds / 30.0
