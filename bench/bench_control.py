@@ -44,6 +44,7 @@ from pathlib import Path
 
 import anyio
 from bench_processes import become_subreaper, measure, require_all_stopped, sweep_children
+from targets import Target, report
 
 from coordinator import (
     Command,
@@ -417,10 +418,6 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "MISS"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200)
@@ -441,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     become_subreaper()
     failed = False
+    targets: list[Target] = []
     print(f"control plane: {args.count} daemons, {args.clients} clients", flush=True)
     for backend in args.backends:
         runs: dict[int, list[tuple[float, float]]] = {0: [], args.clients: []}
@@ -464,13 +462,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             term_ratio = min(t for t, _ in runs[args.clients]) / min(t for t, _ in runs[0])
             with_clients = statistics.fmean(p for _, p in runs[args.clients])
             drift = abs(with_clients / statistics.fmean(p for _, p in runs[0]) - 1)
-            print(
-                f"{verdict(term_ratio <= GOAL_TERM_RATIO)} {backend}: term with clients "
-                f"{term_ratio:.2f}x without (goal <= {GOAL_TERM_RATIO}x)"
+            targets.append(
+                Target(
+                    term_ratio <= GOAL_TERM_RATIO,
+                    f"{backend}: term with clients {term_ratio:.2f}x without"
+                    f" (goal <= {GOAL_TERM_RATIO}x)",
+                )
             )
-            print(
-                f"{verdict(drift < GOAL_PERIOD_DRIFT)} {backend}: check period drift "
-                f"{drift:.1%} (goal < {GOAL_PERIOD_DRIFT:.0%})"
+            targets.append(
+                Target(
+                    drift < GOAL_PERIOD_DRIFT,
+                    f"{backend}: check period drift {drift:.1%} (goal < {GOAL_PERIOD_DRIFT:.0%})",
+                )
             )
         found = measure("latency", backend, latency, args.count, args.samples)
         if found is None:
@@ -491,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{command / bare:.1f}x; imported of {', '.join(IMPORTS_TO_AVOID)}: "
             f"{', '.join(imported) or 'none'}"
         )
-        print(f"{verdict(not imported)} ps imports none of them")
+        targets.append(Target(not imported, "ps imports none of them"))
     got_slow = measure("slow reader", "asyncio", slow_reader, args.window)
     if got_slow is None:
         failed = True
@@ -501,7 +504,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  slow reader: RSS grew {growth / 2**20:.1f} MiB while {printed} lines went "
             f"through full buffers (bound of the buffers {bound / 2**20:.0f} MiB)"
         )
-        print(f"{verdict(growth < bound)} a reader that never reads holds no more than the buffers")
+        targets.append(
+            Target(growth < bound, "a reader that never reads holds no more than the buffers")
+        )
+    report("bench_control", targets)
     left = sweep_children()
     if left:
         print(f"!! processes left: {left}")

@@ -63,8 +63,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from bench_control import PRINTER, percentile, verdict
+from bench_control import PRINTER, percentile
 from bench_processes import become_subreaper, measure, require_all_stopped, sweep_children
+from targets import Target, report
 
 from coordinator import (
     Command,
@@ -512,8 +513,9 @@ def flat(before: float, after: float, limits: tuple[float, float]) -> bool:
     return after <= before * factor + slack
 
 
-def report_page(run: PageRun, rate: float) -> bool:
-    """Print the figures of the run; False if the page dispatched no `healthdaemons:applied`."""
+def report_page(run: PageRun, rate: float, targets: list[Target]) -> bool:
+    """Print the figures of the run, its targets into `targets`; False if the page
+    dispatched no `healthdaemons:applied`."""
     samples = run.samples
     latencies = [x for s in samples for x in s.latencies]
     if not latencies:
@@ -533,10 +535,12 @@ def report_page(run: PageRun, rate: float) -> bool:
         f"p95 of the first interval {percentile(samples[1].latencies, 0.95) * 1000:.0f} ms, "
         f"of the last {percentile(samples[-1].latencies, 0.95) * 1000:.0f} ms"
     )
-    print(f"{verdict(p95 < GOAL_P95)} event -> DOM p95 {p95 * 1000:.0f} ms (goal < 200 ms)")
-    print(
-        f"{verdict(run.applied == run.published)} the page applied {run.applied} of "
-        f"{run.published} events (goal: all)"
+    targets.append(Target(p95 < GOAL_P95, f"event -> DOM p95 {p95 * 1000:.0f} ms (goal < 200 ms)"))
+    targets.append(
+        Target(
+            run.applied == run.published,
+            f"the page applied {run.applied} of {run.published} events (goal: all)",
+        )
     )
     print(
         "  at s  heap MiB   nodes  busy  script  layout+style  p95 ms  supervisor CPU\n"
@@ -565,13 +569,16 @@ def report_page(run: PageRun, rate: float) -> bool:
         busy(samples, len(samples) - 1, "TaskDuration"),
         FLAT_BUSY,
     )
-    print(
-        f"{verdict(heap_flat and nodes_flat and busy_flat)} the page stays flat from "
-        f"{middle.at:.0f} s to {last.at:.0f} s: heap {middle.metrics['JSHeapUsedSize'] / 2**20:.1f}"
-        f" -> {last.metrics['JSHeapUsedSize'] / 2**20:.1f} MiB, nodes "
-        f"{middle.metrics['Nodes']:.0f} -> {last.metrics['Nodes']:.0f}, busy "
-        f"{busy(samples, len(samples) // 2, 'TaskDuration'):.1%} -> "
-        f"{busy(samples, len(samples) - 1, 'TaskDuration'):.1%}"
+    targets.append(
+        Target(
+            heap_flat and nodes_flat and busy_flat,
+            f"the page stays flat from {middle.at:.0f} s to {last.at:.0f} s: heap"
+            f" {middle.metrics['JSHeapUsedSize'] / 2**20:.1f}"
+            f" -> {last.metrics['JSHeapUsedSize'] / 2**20:.1f} MiB, nodes "
+            f"{middle.metrics['Nodes']:.0f} -> {last.metrics['Nodes']:.0f}, busy "
+            f"{busy(samples, len(samples) // 2, 'TaskDuration'):.1%} -> "
+            f"{busy(samples, len(samples) - 1, 'TaskDuration'):.1%}",
+        )
     )
     filled = DEFAULT_HISTORY_LIMIT / (run.published / run.seconds)
     if middle.at < filled:
@@ -616,9 +623,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     reason = missing()
     if reason is not None:
         print(f"web console: cannot measure: {reason}")
+        report("bench_web", [Target(None, f"web console: cannot measure: {reason}")])
         return 1
     become_subreaper()
     failed = False
+    targets: list[Target] = []
     print(
         f"web console: {args.count} daemons, {args.rate:g} events a second for "
         f"{args.soak:g} s, page in headless Chromium, timeline {args.timeline}",
@@ -626,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     still = args.timeline == "still"
     run = measure("page", "asyncio", page_run, args.count, args.rate, args.soak, still)
-    if run is None or not report_page(run, args.rate):
+    if run is None or not report_page(run, args.rate, targets):
         failed = True
     terms: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(args.repeat):
@@ -646,11 +655,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if terms[False] and terms[True]:
         ratio = statistics.median(terms[True]) / statistics.median(terms[False])
-        print(
-            f"{verdict(ratio <= GOAL_TERM_RATIO)} term() with the page {ratio:.2f}x without "
-            f"(medians {statistics.median(terms[True]):.3f} s / "
-            f"{statistics.median(terms[False]):.3f} s; goal <= {GOAL_TERM_RATIO}x)"
+        targets.append(
+            Target(
+                ratio <= GOAL_TERM_RATIO,
+                f"term() with the page {ratio:.2f}x without "
+                f"(medians {statistics.median(terms[True]):.3f} s / "
+                f"{statistics.median(terms[False]):.3f} s; goal <= {GOAL_TERM_RATIO}x)",
+            )
         )
+    report("bench_web", targets)
     left = sweep_children()
     if left:
         print(f"!! processes left: {left}")

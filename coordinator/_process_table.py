@@ -91,6 +91,23 @@ def _live_members(pgid: int) -> Iterator[int]:
     return (p.pid for p in all_processes() if p.pgrp == pgid and p.alive and p.pid != me)
 
 
+class _Groups:
+    """One scan of `/proc`, by process group: the pids of its live members
+    (this process left out) and of its zombies."""
+
+    __slots__ = ("live", "zombies")
+
+    def __init__(self) -> None:
+        self.live: dict[int, list[int]] = {}
+        self.zombies: dict[int, list[int]] = {}
+
+
+_last_scan = _Groups()
+"""The last scan `group_alive` made: when many groups stop at once, one
+scan of thousands of processes answers for all of them, where a scan for
+each would cost the square of their number."""
+
+
 def group_alive(pgid: int) -> bool:
     """Whether a live (not zombie) process is left in process group `pgid`."""
     try:
@@ -102,4 +119,43 @@ def group_alive(pgid: int) -> bool:
     # Something is left; zombies do not count.
     if not os.path.isdir("/proc"):
         return True  # no way to tell zombies apart here: they count
-    return next(_live_members(pgid), None) is not None
+    known = _known_from_last_scan(pgid)
+    if known is not None:
+        return known
+    global _last_scan
+    _last_scan = _scan_groups()
+    return pgid in _last_scan.live
+
+
+def _known_from_last_scan(pgid: int) -> bool | None:
+    """What the last scan, checked by a few reads now, proves about group
+    `pgid`; `None` when only a new scan can tell.
+
+    A member it saw that is alive in the group now is a live member. A group
+    it saw with zombies alone, one of which still holds the group's id, is
+    the same group, and none of it is alive: a zombie forks nothing. But
+    once a member it saw alive has ended, it may have forked a process the
+    scan never saw."""
+    scan = _last_scan
+    live = scan.live.get(pgid, [])
+    zombies = scan.zombies.get(pgid, [])
+    held = False
+    for pid in (*live, *zombies):
+        found = read_stat(pid)
+        if found is None or found.pgrp != pgid:
+            continue
+        if found.alive:
+            return True
+        held = True
+    return None if live or not held else False
+
+
+def _scan_groups() -> _Groups:
+    groups = _Groups()
+    me = os.getpid()
+    for found in all_processes():
+        if not found.alive:
+            groups.zombies.setdefault(found.pgrp, []).append(found.pid)
+        elif found.pid != me:
+            groups.live.setdefault(found.pgrp, []).append(found.pid)
+    return groups

@@ -57,7 +57,7 @@ from ._control_options import ControlOptions
 from ._control_server import ControlServer
 from ._control_streams import EventHub
 from ._up_printer import Printer
-from ._up_table import Processes, table
+from ._up_table import Processes, fitting_rows, table
 
 __all__ = ["run_up"]
 
@@ -493,7 +493,13 @@ async def _list_stopping(reporter: _Reporter) -> None:
 
 async def _show_live(running: RunningDaemons, reporter: _Reporter) -> None:
     printer = reporter.printer
-    printer.show(table(running, reporter.processes))
+
+    def show() -> None:
+        # As many rows as the terminal has lines (it may have been resized).
+        rows = fitting_rows(printer.height)
+        printer.show(table(running, reporter.processes, rows))
+
+    show()
     try:
         while True:
             # Redrawn after events (at most 10 times a second) and every
@@ -503,6 +509,6 @@ async def _show_live(running: RunningDaemons, reporter: _Reporter) -> None:
                 if reporter.changed:
                     break
             reporter.changed = False
-            printer.show(table(running, reporter.processes))
+            show()
     finally:
-        printer.show(table(running, reporter.processes))
+        show()

@@ -111,6 +111,11 @@ class Printer:
             self._items.append(_Message(text, markup))
         self._wake.set()
 
+    @property
+    def height(self) -> int:
+        """The terminal's lines now (it may be resized)."""
+        return self._console.size.height
+
     def show(self, table: RenderableType) -> None:
         """The live table to draw next (on a terminal); replaces one not drawn yet."""
         with self._lock:

@@ -1,9 +1,12 @@
 """The live table of `healthdaemons up`: one row per entry, from the
-running system and what its events said."""
+running system and what its events said; no more rows than the terminal
+has lines, so that a system of thousands of entries costs a screenful to
+draw, not thousands of rows ten times a second."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from rich.table import Table
@@ -19,7 +22,7 @@ from coordinator import (
 )
 from statemachines import LifecycleState
 
-__all__ = ["Processes", "table", "title"]
+__all__ = ["Processes", "fitting_rows", "table", "title"]
 
 STYLES = {
     LifecycleState.WAITING: "dim",
@@ -29,6 +32,20 @@ STYLES = {
     LifecycleState.STOPPING: "yellow",
     LifecycleState.STOPPED: "dim",
 }
+SHOWN_FIRST = {
+    LifecycleState.FAILING: 0,
+    LifecycleState.STARTING: 1,
+    LifecycleState.STOPPING: 1,
+    LifecycleState.WAITING: 2,
+    LifecycleState.READY: 3,
+    LifecycleState.STOPPED: 4,
+}
+"""Which entries a table too long for the terminal keeps: those in trouble
+(and any that crashed), then those on their way, then the settled ones."""
+AROUND_THE_ROWS = 8
+"""Terminal lines the table needs besides its rows (title, borders, header),
+and a few for the output lines scrolling above it."""
+FEWEST_ROWS = 5
 
 
 @dataclass
@@ -56,13 +73,22 @@ class Processes:
             self.crash.pop(event.entry, None)
 
 
-def table(running: RunningDaemons, processes: Processes) -> Table:
+def fitting_rows(height: int) -> int:
+    """How many rows a table may have on a terminal of `height` lines."""
+    return max(FEWEST_ROWS, height - AROUND_THE_ROWS)
+
+
+def table(running: RunningDaemons, processes: Processes, rows_at_most: int | None = None) -> Table:
+    """One row per entry, in their order; with `rows_at_most`, and more entries
+    than that, the entries most worth a look (`SHOWN_FIRST`) and a last row
+    that counts the others by state."""
     rows = Table(title=title(running), expand=False)
     for column in ("service", "state", "health", "pid", "restarts", "uptime"):
         rows.add_column(column, no_wrap=column != "health")
     restarts = running.statistics().restarts
     now = time.monotonic()
-    for entry in running.ids:
+    shown, hidden = _shown(running, processes, rows_at_most)
+    for entry in shown:
         state = running.state(entry)
         pid = processes.pid.get(entry)
         since = processes.since.get(entry)
@@ -75,7 +101,28 @@ def table(running: RunningDaemons, processes: Processes) -> Table:
             str(restarts.get(entry, 0)),
             "" if since is None else _duration(now - since),
         )
+    if hidden:
+        counted = Counter(running.state(entry) for entry in hidden)
+        states = ", ".join(f"{counted[state]} {state.value}" for state in STYLES if counted[state])
+        rows.add_row(f"... {len(hidden)} more", "", states, style="dim")
     return rows
+
+
+def _shown(
+    running: RunningDaemons, processes: Processes, rows_at_most: int | None
+) -> tuple[list[str], list[str]]:
+    """The entries with a row, in their order, and the others."""
+    ids = list(running.ids)
+    if rows_at_most is None or len(ids) <= rows_at_most:
+        return ids, []
+    crashed = processes.crash
+    ranked = sorted(
+        range(len(ids)),
+        key=lambda i: (0 if ids[i] in crashed else SHOWN_FIRST[running.state(ids[i])], i),
+    )
+    # One row goes to the count of the others.
+    kept = set(ranked[: max(1, rows_at_most - 1)])
+    return [ids[i] for i in sorted(kept)], [e for i, e in enumerate(ids) if i not in kept]
 
 
 def _health(running: RunningDaemons, entry: str, crash: str | None, restarts: int) -> str:
