@@ -123,8 +123,8 @@ def main() -> None:
     print("explore with its defaults (one operator action per path)")
     verified = f"verify, 100 schedules of a chain of 50: {took_50:.1f} s (< 30 s)"
     targets = [Target(took_50 < 30, verified)]
-    for name, system in (("demo stack", DEMO), ("shop.toml", SHOP)):
-        report, took = explored(system)
+    for name, config in (("demo stack", DEMO), ("shop.toml", SHOP)):
+        report, took = explored(config)
         print(f"{name:>12}  {took:6.1f} s  {report}")
         passed = report.complete and took < 10
         text = f"explore {name} completely: {took:.1f} s (< 10 s), {report}"

@@ -13,7 +13,9 @@ grace period is over, its restarts if it has a `max_restarts`, whether an
 operator holds it; whether `term()` was called, and how many operator
 actions the path has taken. Timers are not part of it (a restart count without
 `max_restarts` only changes a backoff timer), so the search is exhaustive
-over these states, not over every clock value.
+over these states, not over every clock value. Orders of two choices that
+commute are run once (sleep sets, `_reduction`): every state is still
+visited, by fewer transitions.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ choice of one entry leaves the other's enabled and its reaction unchanged:
 both orders reach the same state. Silence is observed, not guessed: a
 choice is judged in the run that takes it from that state, and anything not
 observed silent counts as dependent on everything.
+
+A state is matched by its fingerprint and stored with its sleep set; reached
+again with a sleep set that lacks some of those, the choices missing from
+the new one are explored from it then (and the stored set shrinks to what
+both visits left asleep), which keeps every state reachable.
 """
 
 from __future__ import annotations
