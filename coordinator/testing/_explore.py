@@ -270,7 +270,8 @@ def explore(
     """Enumerate the interleavings of spawns finishing, check results,
     process exits, `term()`, operator actions (at most `operator_actions`
     stops, starts and restarts along one path; 0 for none) and the passing
-    of time, checking invariants 1 to 6 in every state reached. Orders of
+    of time for a small system (up to about 5 entries), checking
+    invariants 1 to 6 in every state reached. Orders of
     independent choices that reach the same state are run once (sleep sets:
     see `_reduction`), so every reachable state is still visited. Raises
     `ExplorationError` with the path to a violation."""
