@@ -123,6 +123,7 @@ def main() -> None:
     for length in (2, 3):
         print(f"{length:>8} services" + before_and_after(chain(length, in_process=False), 0))
     print(f"{'shop':>8}         " + before_and_after(SHOP, 0))
+    print(f"{'demo':>8}         " + before_and_after(DEMO, 0))
     print()
     print("explore with its defaults (one operator action per path)")
     verified = f"verify, 100 schedules of a chain of 50: {took_50:.1f} s (< 30 s)"
