@@ -306,7 +306,7 @@ def search_states(
     report = ExplorationReport(
         search.states, search.transitions, search.runs, not search.cut and not search.pending
     )
-    return report, frozenset(search.seen)
+    return report, search.visited()
 
 
 def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:

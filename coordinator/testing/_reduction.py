@@ -28,6 +28,29 @@ A state is matched by its fingerprint and stored with its sleep set; reached
 again with a sleep set that lacks some of those, the choices missing from
 the new one are explored from it then (and the stored set shrinks to what
 both visits left asleep), which keeps every state reachable.
+
+Subsumption by operator budget. The fingerprint counts the operator actions
+the path has taken, but nothing in a run reads that count except the
+explorer's own offer of more actions (`len(actions) < max_actions`): the
+coordinator never sees it. What an action leaves behind beyond the
+fingerprint is an operator call still waiting (a `stop` until its entry is
+stopped, a `restart` until it launches again) and the entry's count of
+actions, which only lets a later action supersede a waiting one. A waiting
+call only decides when the call returns (or, for a `restart` overtaken by
+`term()`, raises to its caller, which the explorer swallows); its return
+changes nothing the rules read, and the calls run in a task group of their
+own that the run cancels at its end. So two states that differ only in the
+count have the same choices but operator actions, and each choice other than
+an action leads both to states that again differ only in the count: the one
+with more actions left (fewer taken) can do everything the other can, and
+more. A state is therefore stored without the count (`state_key`), with the
+most budget it was explored with; reached again with no more budget left
+(and no later into the shutdown: see `into_term`), it is covered. With more
+budget it is explored again, as new. Its sleep set is then kept as the
+earlier visit left it when the budgets differ: choices taken from the
+visit with less budget do not stand for the one with more. The full search
+(`reduce=False`) matches whole fingerprints, and the tests hold the reduced
+search to it: every state it reaches is reached with at least as much budget.
 """
 
 from __future__ import annotations
@@ -39,7 +62,7 @@ from dataclasses import dataclass
 
 from .._events import Event, HealthReported
 
-__all__ = ["Fingerprint", "Search", "Task", "silent"]
+__all__ = ["Fingerprint", "Search", "Task", "silent", "state_key"]
 
 Fingerprint = tuple[object, ...]
 """`(term() called, operator actions taken, one tuple per entry)`; each
@@ -75,12 +98,22 @@ class Task:
     index: int = 0
 
 
+def state_key(state: Fingerprint) -> Fingerprint:
+    """`state` without the count of operator actions taken (subsumption by
+    operator budget: see the module's docstring)."""
+    return (state[0], *state[2:])
+
+
 @dataclass
 class _Seen:
+    state: Fingerprint
+    """The fingerprint of the visit kept (the one with the most budget)."""
     into_term: float
     """The longest time into `term()` the state was explored at."""
     sleep: Sleep
     """The choices from it not yet explored (covered by others, so far)."""
+    budget: int
+    """The operator actions it had left (the most it was explored with)."""
 
 
 def silent(
@@ -167,25 +200,35 @@ class Search:
     ) -> Expansion | None:
         """The choices to explore from `state`, reached with `sleep`; `None`
         if there are none (seen before and covered, or a limit reached)."""
-        known = self.seen.get(state)
-        if known is None or known.into_term < into_term:
-            # New, or reached later into the shutdown than before (invariant
-            # 4 bounds how long `term()` takes, and a later visit can only
-            # take longer).
+        key, budget = state, 0
+        if self.reduce:
+            key, budget = state_key(state), self.max_actions - _actions_taken(state)
+        known = self.seen.get(key)
+        if known is None or known.into_term < into_term or known.budget < budget:
+            # New, reached later into the shutdown than before (invariant 4
+            # bounds how long `term()` takes, and a later visit can only take
+            # longer), or with more operator actions left.
             if self.states >= self.max_states:
                 self.cut = True
                 return None
             self.states += 1
-            self.seen[state] = _Seen(into_term, sleep)
+            self.seen[key] = _Seen(state, into_term, sleep, budget)
             chosen = tuple(c for c in options if c not in sleep)
         else:
-            # Seen: only what its earlier visits left asleep and this one does not.
+            # Seen: only what its earlier visits left asleep and this one
+            # does not; with less budget than the visit kept, those stay
+            # asleep for it (see the module's docstring).
             missing = known.sleep - sleep
-            known.sleep &= sleep
+            if known.budget == budget:
+                known.sleep &= sleep
             chosen = tuple(c for c in options if c in missing)
         if not chosen:
             return None
         return Expansion(sleep, chosen)
+
+    def visited(self) -> frozenset[Fingerprint]:
+        """The fingerprints of the states explored (with the most budget)."""
+        return frozenset(known.state for known in self.seen.values())
 
     def enqueue(self, path: tuple[str, ...], expansion: Expansion, start: int) -> None:
         """Put the choices of `expansion` from `start` on from `path` on the frontier."""
@@ -201,3 +244,9 @@ class Search:
             for index, (label, _) in enumerate(expansion.choices)
             if index >= start
         )
+
+
+def _actions_taken(state: Fingerprint) -> int:
+    taken = state[1]
+    assert isinstance(taken, int)
+    return taken
