@@ -351,6 +351,32 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
     def fingerprint() -> Fingerprint:
         return _fingerprint(running, stage, term_times, len(actions))
 
+    def offered(
+        group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup, label: str | None = None
+    ) -> list[_Choice]:
+        """The choices in this state; given a `label`, only those of its kind."""
+        kind = None if label is None else _kind_of(label)
+        options = stage.choices() if kind in (None, "entry") else []
+        if kind in (None, "term") and "called" not in term_times:
+            options.append(_Choice("term()", functools.partial(group.start_soon, call_term), None))
+        if kind in (None, "operator") and len(actions) < search.max_actions:
+            terminating = "called" in term_times
+            options.extend(
+                _Choice(
+                    f"operator {verb} {entry_id}",
+                    functools.partial(act, operator, name, entry_id),
+                    None,
+                )
+                for verb, name, entry_id in _operator_moves(running, terminating, search.reduce)
+            )
+        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+        # A spawn takes no time (it takes milliseconds): it is ordered among
+        # the other moves, but no timer fires meanwhile.
+        if kind in (None, "time") and math.isfinite(wait) and not stage.spawning:
+            jump = functools.partial(clock.jump, wait)
+            options.append(_Choice(f"time passes {wait:g} s", jump, None))
+        return options
+
     async def play(group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup) -> None:
         nonlocal checked
         # The last choice taken, to judge whether it was silent: the task it
@@ -371,28 +397,13 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
                 alive = [(p.entry_id, p.pid) for p in stage.puppets if p.running and p.pid]
                 failures.extend(shutdown_failures(running, alive, called, returned - called, limit))
                 break
-            options = stage.choices()
-            if "called" not in term_times:
-                start_term = functools.partial(group.start_soon, call_term)
-                options.append(_Choice("term()", start_term, None))
-            if len(actions) < search.max_actions:
-                options.extend(
-                    _Choice(
-                        f"operator {verb} {entry_id}",
-                        functools.partial(act, operator, name, entry_id),
-                        None,
-                    )
-                    for verb, name, entry_id in _operator_moves(running, "called" in term_times)
-                )
-            wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
-            # A spawn takes no time (it takes milliseconds): it is
-            # ordered among the other moves, but no timer fires meanwhile.
-            if math.isfinite(wait) and not stage.spawning:
-                jump = functools.partial(clock.jump, wait)
-                options.append(_Choice(f"time passes {wait:g} s", jump, None))
             step = len(taken)
             if step < len(path):
-                chosen = [c for c in options if c.label == path[step]]
+                # Replaying: only the kind of choice the path names is built
+                # (all of them if it is not found there).
+                label = path[step]
+                chosen = [c for c in offered(group, operator, label) if c.label == label]
+                chosen = chosen or [c for c in offered(group, operator) if c.label == label]
                 if not chosen:
                     break  # a timer the path did not have: a different run
                 if step == len(path) - 1:
@@ -400,6 +411,7 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
                 taken.append(path[step])
                 chosen[0].apply()
                 continue
+            options = offered(group, operator)
             state = fingerprint()
             sleep: Sleep = frozenset()
             if judged is not None:
@@ -438,20 +450,43 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
         raise ExplorationError(message, taken, history)
 
 
-def _operator_moves(running: RunningDaemons, terminating: bool) -> list[tuple[str, str, str]]:
+def _operator_moves(
+    running: RunningDaemons, terminating: bool, reduce: bool
+) -> list[tuple[str, str, str]]:
     """The operator actions worth trying, `(verb, method, entry id)`: a stop of
     an entry not held, a start of a held one (the others change nothing), a
     restart of any. Once terminating every action is refused alike: only
-    those that could undo a held entry's `stopped` are tried."""
+    those that could undo a held entry's `stopped` are tried.
+
+    The reduced search (`reduce`) leaves out the restart of a waiting entry:
+    `RunningDaemons.restart` fires nothing at one (it counts the action and
+    waits for the launch the entry takes by itself), so the state it leads
+    to is this one with one action more taken, which this one covers
+    (subsumption by operator budget, `_reduction`): its run would only
+    find that out."""
     moves: list[tuple[str, str, str]] = []
     for entry in running.entry_views:
         if entry.held:
             moves.append(("starts", "start", entry.id))
         elif not terminating:
             moves.append(("stops", "stop", entry.id))
-        if entry.held or not terminating:
+        if (entry.held or not terminating) and not (
+            reduce and entry.state is LifecycleState.WAITING
+        ):
             moves.append(("restarts", "restart", entry.id))
     return moves
+
+
+def _kind_of(label: str) -> str:
+    """Which kind of choice a label names (an entry's own, if an entry's id
+    makes it look like another kind, is found by looking at all of them)."""
+    if label == "term()":
+        return "term"
+    if label.startswith("operator "):
+        return "operator"
+    if label.startswith("time passes "):
+        return "time"
+    return "entry"
 
 
 def _fingerprint(
