@@ -14,8 +14,10 @@ operator holds it; whether `term()` was called, and how many operator
 actions the path has taken. Timers are not part of it (a restart count without
 `max_restarts` only changes a backoff timer), so the search is exhaustive
 over these states, not over every clock value. Orders of two choices that
-commute are run once (sleep sets, `_reduction`): every state is still
-visited, by fewer transitions.
+commute are run once (sleep sets, `_reduction`), and a state reached again
+with no more operator actions left than before is covered by the earlier
+visit (subsumption by operator budget, `_reduction`): every state is still
+visited, with at least as many actions left, by fewer transitions.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class ExplorationReport:
     """What `explore` covered; it found no violation."""
 
     states: int
-    """States explored (one reached again, later into the shutdown, counts again)."""
+    """States explored (one reached again later into the shutdown, or with
+    more operator actions left, counts again)."""
     transitions: int
     """Choices explored from them."""
     runs: int
@@ -272,8 +275,10 @@ def explore(
     stops, starts and restarts along one path; 0 for none) and the passing
     of time for a small system (up to about 5 entries), checking
     invariants 1 to 6 in every state reached. Orders of
-    independent choices that reach the same state are run once (sleep sets:
-    see `_reduction`), so every reachable state is still visited. Raises
+    independent choices that reach the same state are run once (sleep sets),
+    and a state is not explored again with fewer operator actions left
+    (subsumption: see `_reduction`), so every reachable state is still
+    visited. Raises
     `ExplorationError` with the path to a violation."""
     report, _ = search_states(
         system, max_states=max_states, max_depth=max_depth, operator_actions=operator_actions
