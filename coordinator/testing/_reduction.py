@@ -216,8 +216,9 @@ class Search:
             chosen = tuple(c for c in options if c not in sleep)
         else:
             # Seen: only what its earlier visits left asleep and this one
-            # does not; with less budget than the visit kept, those stay
-            # asleep for it (see the module's docstring).
+            # does not. With less budget than the visit kept, the stored
+            # sleep set is not shrunk: what this visit explores does not
+            # stand for the visit with more (see the module's docstring).
             missing = known.sleep - sleep
             if known.budget == budget:
                 known.sleep &= sleep
