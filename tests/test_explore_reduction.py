@@ -47,8 +47,14 @@ def diamond() -> Daemons:
 
 @pytest.mark.parametrize(
     ("system", "operator_actions"),
-    [(side_by_side(), 0), (side_by_side(), 1), (pair(), 1), (diamond(), 0)],
-    ids=["side-by-side", "side-by-side-with-an-action", "pair-with-an-action", "diamond"],
+    [(side_by_side(), 0), (side_by_side(), 1), (pair(), 1), (pair(), 2), (diamond(), 0)],
+    ids=[
+        "side-by-side",
+        "side-by-side-with-an-action",
+        "pair-with-an-action",
+        "pair-with-two-actions",
+        "diamond",
+    ],
 )
 def test_the_reduced_search_visits_every_state_of_the_full_search(
     system: Daemons, operator_actions: int
