@@ -58,7 +58,7 @@ from statemachines import (
     LifecycleEvent,
     LifecycleState,
     fire,
-    new_machine,
+    shared_machine,
     state_triggered_events,
 )
 
@@ -158,7 +158,7 @@ class RunningDaemons:
             fatal=log.fatal,
             destroyed=self._check_all_stopped,
         )
-        machines = {kind: new_machine(kind) for kind in EntryKind}
+        machines = {kind: shared_machine(kind) for kind in EntryKind}
         self._term_flag = TermFlag()
         self._entries: dict[str, Entry] = {}
         for spec in specs:

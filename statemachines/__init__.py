@@ -19,6 +19,7 @@ from ._lifecycle import StateTrigger as StateTrigger
 from ._lifecycle import Transition as Transition
 from ._lifecycle import fire as fire
 from ._lifecycle import new_machine as new_machine
+from ._lifecycle import shared_machine as shared_machine
 from ._lifecycle import state_triggered_events as state_triggered_events
 from ._lifecycle import state_triggers_for as state_triggers_for
 from ._lifecycle import transitions_for as transitions_for
@@ -39,6 +40,7 @@ __all__ = (
     "Transition",
     "fire",
     "new_machine",
+    "shared_machine",
     "state_triggered_events",
     "state_triggers_for",
     "transitions_for",

@@ -340,6 +340,42 @@ def new_machine(kind: EntryKind) -> Machine:
     )
 
 
+class _MachineCache:
+    """One machine per kind for the table as it is now, built on first use.
+
+    Building a machine (`transitions` turns every row into objects) cost
+    about a fifth of a simulated run of `explore`, which builds a system per
+    path it replays. A machine is only read once built (`fire` walks its
+    rows; models are not registered with it), so one can serve every system.
+    A test that breaks the table on purpose replaces `TRANSITIONS` (a tuple,
+    never changed in place), so the cache is keyed on that table object and
+    dropped whenever a different one is in place: a replaced table never gets
+    a machine of the old one.
+    """
+
+    __slots__ = ("machines", "table")
+
+    def __init__(self) -> None:
+        self.table: tuple[Transition, ...] | None = None
+        self.machines: dict[EntryKind, Machine] = {}
+
+
+_machine_cache = _MachineCache()
+
+
+def shared_machine(kind: EntryKind) -> Machine:
+    """The machine of `kind` for the current table, shared by every system
+    that uses it: read it, never add models or transitions to it."""
+    cache = _machine_cache
+    if cache.table is not TRANSITIONS:
+        cache.table = TRANSITIONS
+        cache.machines = {}
+    machine = cache.machines.get(kind)
+    if machine is None:
+        machine = cache.machines[kind] = new_machine(kind)
+    return machine
+
+
 def fire(model: LifecycleModel, event: LifecycleEvent) -> bool:
     """Fire `event` at `model`: `True` if a row's guards held and it was taken.
 

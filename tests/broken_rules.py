@@ -2,7 +2,7 @@
 function breaks one piece for the rest of a test (through `monkeypatch`).
 
 The tables are replaced, not edited: a system built afterwards runs the
-broken table (`new_machine` and `state_triggered_events` read it then)."""
+broken table (`shared_machine` and `state_triggered_events` read it then)."""
 
 from __future__ import annotations
 

@@ -13,16 +13,18 @@ grace period is over, its restarts if it has a `max_restarts`, whether an
 operator holds it; whether `term()` was called, and how many operator
 actions the path has taken. Timers are not part of it (a restart count without
 `max_restarts` only changes a backoff timer), so the search is exhaustive
-over these states, not over every clock value.
+over these states, not over every clock value. Orders of two choices that
+commute are run once (sleep sets, `_reduction`), and a state reached again
+with no more operator actions left than before is covered by the earlier
+visit (subsumption by operator budget, `_reduction`): every state is still
+visited, with at least as many actions left, by fewer transitions.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import os
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +47,7 @@ from .._ready import CheckFn
 from .._results import HealthCheckResult
 from .._running import RunningDaemons
 from ._invariants import HistoryReplay, InvariantViolation
+from ._reduction import Fingerprint, Search, Sleep, Task, silent
 from ._report import OperatorCall, timeline_lines
 from ._shutdown_bound import shutdown_bound, shutdown_failures
 from ._simulation import call_operator_action, refuse_running_loop, simulated_system
@@ -68,7 +71,8 @@ class ExplorationReport:
     """What `explore` covered; it found no violation."""
 
     states: int
-    """States explored (one reached again, later into the shutdown, counts again)."""
+    """States explored (one reached again later into the shutdown, or with
+    more operator actions left, counts again)."""
     transitions: int
     """Choices explored from them."""
     runs: int
@@ -82,6 +86,16 @@ class ExplorationReport:
             f"explored {self.states} states and {self.transitions} transitions "
             f"in {self.runs} runs ({done}); no violation"
         )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One move the explorer can make: what it is called, how to make it, and
+    the entry it concerns (`None` for `term()`, an operator action, time)."""
+
+    label: str
+    apply: Callable[[], object]
+    entry: str | None
 
 
 class _Puppet:
@@ -123,17 +137,15 @@ class _Puppet:
         self.exit(ExitStatus(-9, True, "signal SIGKILL"))
         return "SIGKILL"
 
-    def choices(self) -> list[tuple[str, Callable[[], object]]]:
+    def choices(self) -> list[_Choice]:
         if self.status is not None:
             return []
         name = self.entry_id
         if self.signalled:
-            return [(f"{name} stops on SIGTERM", lambda: self.exit(_SIGTERMED))]
-        found: list[tuple[str, Callable[[], object]]] = [
-            (f"{name} crashes", lambda: self.exit(_CRASHED))
-        ]
+            return [_Choice(f"{name} stops on SIGTERM", lambda: self.exit(_SIGTERMED), name)]
+        found = [_Choice(f"{name} crashes", lambda: self.exit(_CRASHED), name)]
         if self.kind is EntryKind.ONESHOT:
-            found.append((f"{name} exits 0", lambda: self.exit(_EXIT_0)))
+            found.append(_Choice(f"{name} exits 0", lambda: self.exit(_EXIT_0), name))
         if self.on_ready is not None:
             on_ready = self.on_ready
 
@@ -141,7 +153,7 @@ class _Puppet:
                 self.on_ready = None
                 on_ready(None)
 
-            found.append((f"{name} announces it is ready", announce))
+            found.append(_Choice(f"{name} announces it is ready", announce, name))
         return found
 
 
@@ -164,10 +176,10 @@ class _Stage:
         self.auto = False
         self.next_pid = 1001
 
-    def choices(self) -> list[tuple[str, Callable[[], object]]]:
-        found: list[tuple[str, Callable[[], object]]] = []
+    def choices(self) -> list[_Choice]:
+        found: list[_Choice] = []
         for entry_id, spawned in self.spawning.items():
-            found.append((f"{entry_id} spawn finishes", spawned.set))
+            found.append(_Choice(f"{entry_id} spawn finishes", spawned.set, entry_id))
         for entry_id, (answered, answer) in self.checks.items():
             for result in (HealthCheckResult.success(), HealthCheckResult.failure("fails")):
 
@@ -179,12 +191,13 @@ class _Stage:
                     answer.append(result)
                     answered.set()
 
-                found.append((f"{entry_id} check {result.result.value}", give))
+                found.append(_Choice(f"{entry_id} check {result.result.value}", give, entry_id))
         for puppet, cleaned in self.cleanups.items():
-            found.append((f"{puppet.entry_id} run {puppet.run} finishes its cleanup", cleaned.set))
+            label = f"{puppet.entry_id} run {puppet.run} finishes its cleanup"
+            found.append(_Choice(label, cleaned.set, puppet.entry_id))
         for puppet in self.puppets:
             found.extend(puppet.choices())
-        return sorted(found, key=lambda c: c[0])
+        return sorted(found, key=lambda c: c.label)
 
     def release_all(self) -> None:
         """Let everything go on by itself (the run is being ended)."""
@@ -250,42 +263,6 @@ class _Stage:
         return entry_id in self.spawning, alive
 
 
-@dataclass
-class _Search:
-    specs: tuple[EntrySpec, ...]
-    max_states: int
-    max_depth: int
-    max_actions: int
-    seen: dict[tuple[object, ...], float] = dataclasses.field(default_factory=dict)
-    """Each state, with the longest time into `term()` it was reached at."""
-    states: int = 0
-    frontier: deque[tuple[str, ...]] = dataclasses.field(default_factory=lambda: deque([()]))
-    transitions: int = 0
-    runs: int = 0
-    cut: bool = False
-
-    def admit(self, state: tuple[object, ...], into_term: float) -> bool:
-        """Whether to explore from `state`: it is new, or reached later into
-        the shutdown than before (invariant 4 bounds how long `term()` takes,
-        and a later visit can only take longer)."""
-        if self.states >= self.max_states:
-            self.cut = True
-            return False
-        known = self.seen.get(state)
-        if known is not None and known >= into_term:
-            return False
-        self.seen[state] = into_term
-        self.states += 1
-        return True
-
-    def expand(self, path: Sequence[str], labels: Sequence[str]) -> None:
-        if len(path) >= self.max_depth:
-            self.cut = True
-            return
-        self.transitions += len(labels)
-        self.frontier.extend((*path, label) for label in labels)
-
-
 def explore(
     system: Daemons | str | os.PathLike[str],
     *,
@@ -296,31 +273,56 @@ def explore(
     """Enumerate the interleavings of spawns finishing, check results,
     process exits, `term()`, operator actions (at most `operator_actions`
     stops, starts and restarts along one path; 0 for none) and the passing
-    of time for a small system (up to about 4 or 5 entries), checking
-    invariants 1 to 6 in every state reached. Raises `ExplorationError`
-    with the path to a violation."""
+    of time for a small system (up to about 5 entries), checking
+    invariants 1 to 6 in every state reached. Orders of
+    independent choices that reach the same state are run once (sleep sets),
+    and a state is not explored again with fewer operator actions left
+    (subsumption: see `_reduction`), so every reachable state is still
+    visited. Raises
+    `ExplorationError` with the path to a violation."""
+    report, _ = search_states(
+        system, max_states=max_states, max_depth=max_depth, operator_actions=operator_actions
+    )
+    return report
+
+
+def search_states(
+    system: Daemons | str | os.PathLike[str],
+    *,
+    max_states: int = EXPLORE_MAX_STATES,
+    max_depth: int = EXPLORE_MAX_DEPTH,
+    operator_actions: int = EXPLORE_OPERATOR_ACTIONS,
+    reduce: bool = True,
+) -> tuple[ExplorationReport, frozenset[Fingerprint]]:
+    """`explore`, and the fingerprints of the states it visited; `reduce=False`
+    is the full search (every choice from every state), for the tests that
+    hold the reduction to it."""
     refuse_running_loop("explore")
     for name, value in (("max_states", max_states), ("max_depth", max_depth)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
     if not isinstance(operator_actions, int) or operator_actions < 0:
         raise ValueError(f"operator_actions must be a whole number >= 0, not {operator_actions!r}")
-    search = _Search(load_system(system).entries, max_states, max_depth, operator_actions)
-    while search.frontier and search.states < max_states:
-        path = search.frontier.popleft()
+    specs = load_system(system).entries
+    search = Search(max_states, max_depth, operator_actions, reduce)
+    while search.states < max_states and (task := search.next_task()) is not None:
         search.runs += 1
-        _run_path(search, path)
-    return ExplorationReport(
-        search.states, search.transitions, search.runs, not search.cut and not search.frontier
+        _run_path(search, specs, task)
+    report = ExplorationReport(
+        search.states, search.transitions, search.runs, not search.cut and not search.pending
     )
+    return report, search.visited()
 
 
-def _run_path(search: _Search, path: tuple[str, ...]) -> None:
-    """Replay `path`; if it ends in a new state, put each choice from there
-    on the frontier. Breadth first, so a violation is found by a shortest path."""
-    specs = search.specs
+def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
+    """Replay `task.path`; at the state it reaches, put the choices to
+    explore from there on the frontier, and take the first of them in this
+    same run (one run fewer for each new state). Breadth first, so a
+    violation is found by a short path."""
+    path = task.path
     stage = _Stage(specs)
     running = simulated_system(stage, specs)
+    ids = running.ids
     limit = shutdown_bound(specs)
     clock = trio.testing.MockClock()
     term_times: dict[str, float] = {}
@@ -351,12 +353,44 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
     def act(operator: anyio.abc.TaskGroup, action: str, entry_id: str) -> None:
         operator.start_soon(call_operator_action, running, action, entry_id, actions)
 
+    def fingerprint() -> Fingerprint:
+        return _fingerprint(running, stage, term_times, len(actions))
+
+    def offered(
+        group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup, label: str | None = None
+    ) -> list[_Choice]:
+        """The choices in this state; given a `label`, only those of its kind."""
+        kind = None if label is None else _kind_of(label)
+        options = stage.choices() if kind in (None, "entry") else []
+        if kind in (None, "term") and "called" not in term_times:
+            options.append(_Choice("term()", functools.partial(group.start_soon, call_term), None))
+        if kind in (None, "operator") and len(actions) < search.max_actions:
+            terminating = "called" in term_times
+            options.extend(
+                _Choice(
+                    f"operator {verb} {entry_id}",
+                    functools.partial(act, operator, name, entry_id),
+                    None,
+                )
+                for verb, name, entry_id in _operator_moves(running, terminating, search.reduce)
+            )
+        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+        # A spawn takes no time (it takes milliseconds): it is ordered among
+        # the other moves, but no timer fires meanwhile.
+        if kind in (None, "time") and math.isfinite(wait) and not stage.spawning:
+            jump = functools.partial(clock.jump, wait)
+            options.append(_Choice(f"time passes {wait:g} s", jump, None))
+        return options
+
     async def play(group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup) -> None:
         nonlocal checked
+        # The last choice taken, to judge whether it was silent: the task it
+        # ends, its entry, the state and the history's length before it.
+        judged: tuple[Task, str | None, Fingerprint, int] | None = None
         while True:
             await trio.testing.wait_all_tasks_blocked()
+            history = running.history
             try:
-                history = running.history
                 replay.feed(history[checked:])
                 checked = len(history)
                 replay.end_of_step()
@@ -368,35 +402,45 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
                 alive = [(p.entry_id, p.pid) for p in stage.puppets if p.running and p.pid]
                 failures.extend(shutdown_failures(running, alive, called, returned - called, limit))
                 break
-            options = stage.choices()
-            if "called" not in term_times:
-                options.append(("term()", functools.partial(group.start_soon, call_term)))
-            if len(actions) < search.max_actions:
-                options.extend(
-                    (
-                        f"operator {verb} {entry_id}",
-                        functools.partial(act, operator, name, entry_id),
-                    )
-                    for verb, name, entry_id in _operator_moves(running, "called" in term_times)
-                )
-            wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
-            # A spawn takes no time (it takes milliseconds): it is
-            # ordered among the other moves, but no timer fires meanwhile.
-            if math.isfinite(wait) and not stage.spawning:
-                options.append((f"time passes {wait:g} s", functools.partial(clock.jump, wait)))
             step = len(taken)
             if step < len(path):
-                chosen = [apply for label, apply in options if label == path[step]]
+                # Replaying: only the kind of choice the path names is built
+                # (all of them if it is not found there).
+                label = path[step]
+                chosen = [c for c in offered(group, operator, label) if c.label == label]
+                chosen = chosen or [c for c in offered(group, operator) if c.label == label]
                 if not chosen:
                     break  # a timer the path did not have: a different run
+                if step == len(path) - 1:
+                    judged = (task, chosen[0].entry, fingerprint(), len(history))
                 taken.append(path[step])
-                chosen[0]()
+                chosen[0].apply()
                 continue
+            options = offered(group, operator)
+            state = fingerprint()
+            sleep: Sleep = frozenset()
+            if judged is not None:
+                last, entry, before, length = judged
+                quiet = search.reduce and silent(entry, before, state, history[length:], ids)
+                sleep = search.sleep_after(last, quiet)
             began = term_times.get("called")
             into_term = -math.inf if began is None else anyio.current_time() - began
-            if search.admit(_fingerprint(running, stage, term_times, len(actions)), into_term):
-                search.expand(taken, [label for label, _ in options])
-            break
+            plain = [(c.label, c.entry) for c in options]
+            expansion = search.explore_from(state, into_term, sleep, plain)
+            if expansion is None:
+                break
+            # Take the first choice in this run (unless this state was itself
+            # reached that way: one step further only, to stay breadth first).
+            further = judged is None or judged[0] is task
+            if not further or len(taken) >= search.max_depth:
+                search.enqueue(tuple(taken), expansion, 0)
+                break
+            search.enqueue(tuple(taken), expansion, 1)
+            search.transitions += 1
+            first, entry = expansion.choices[0]
+            judged = (Task((*taken, first), expansion), entry, state, len(history))
+            taken.append(first)
+            next(c for c in options if c.label == first).apply()
         # Leave the path: let everything (abandoned functions too) finish
         # by itself, quickly.
         stage.release_all()
@@ -411,20 +455,43 @@ def _run_path(search: _Search, path: tuple[str, ...]) -> None:
         raise ExplorationError(message, taken, history)
 
 
-def _operator_moves(running: RunningDaemons, terminating: bool) -> list[tuple[str, str, str]]:
+def _operator_moves(
+    running: RunningDaemons, terminating: bool, reduce: bool
+) -> list[tuple[str, str, str]]:
     """The operator actions worth trying, `(verb, method, entry id)`: a stop of
     an entry not held, a start of a held one (the others change nothing), a
     restart of any. Once terminating every action is refused alike: only
-    those that could undo a held entry's `stopped` are tried."""
+    those that could undo a held entry's `stopped` are tried.
+
+    The reduced search (`reduce`) leaves out the restart of a waiting entry:
+    `RunningDaemons.restart` fires nothing at one (it counts the action and
+    waits for the launch the entry takes by itself), so the state it leads
+    to is this one with one action more taken, which this one covers
+    (subsumption by operator budget, `_reduction`): its run would only
+    find that out."""
     moves: list[tuple[str, str, str]] = []
     for entry in running.entry_views:
         if entry.held:
             moves.append(("starts", "start", entry.id))
         elif not terminating:
             moves.append(("stops", "stop", entry.id))
-        if entry.held or not terminating:
+        if (entry.held or not terminating) and not (
+            reduce and entry.state is LifecycleState.WAITING
+        ):
             moves.append(("restarts", "restart", entry.id))
     return moves
+
+
+def _kind_of(label: str) -> str:
+    """Which kind of choice a label names (an entry's own, if an entry's id
+    makes it look like another kind, is found by looking at all of them)."""
+    if label == "term()":
+        return "term"
+    if label.startswith("operator "):
+        return "operator"
+    if label.startswith("time passes "):
+        return "time"
+    return "entry"
 
 
 def _fingerprint(
