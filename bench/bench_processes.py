@@ -80,7 +80,7 @@ import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
@@ -274,29 +274,53 @@ async def anyio_processes(count: int) -> Lifecycle:
                 drains.start_soon(drain, process.stdout)
                 drains.start_soon(drain, process.stderr)
             spawn = time.perf_counter() - begin
-            await anyio.sleep(0.2)  # let every drain task reach its first read
-            begin = time.perf_counter()
-            for process in processes:
-                os.killpg(process.pid, signal.SIGTERM)
-
-            async def stop(process: Process) -> None:
-                await process.wait()
-                await process.aclose()
-
-            async with anyio.create_task_group() as stops:
-                for process in processes:
-                    stops.start_soon(stop, process)
-        term = time.perf_counter() - begin
+            term = await stop_children(processes)
     finally:
-        with anyio.CancelScope(shield=True):
-            for process in processes:
-                if process.returncode is None:
-                    try:
-                        os.killpg(process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    await process.wait()
+        await kill_left(processes)
     return Lifecycle(spawn, term)
+
+
+class Child(Protocol):
+    """What anyio's `Process` and the coordinator's `ChildProcess` share."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def stop_children(children: Sequence[Child]) -> float:
+    """`killpg` every group, then `wait()` and `aclose()` each: the seconds it took."""
+    await anyio.sleep(0.2)  # let every reader reach its first wait
+    begin = time.perf_counter()
+    for child in children:
+        os.killpg(child.pid, signal.SIGTERM)
+
+    async def stop(child: Child) -> None:
+        await child.wait()
+        await child.aclose()
+
+    async with anyio.create_task_group() as stops:
+        for child in children:
+            stops.start_soon(stop, child)
+    return time.perf_counter() - begin
+
+
+async def kill_left(children: Sequence[Child]) -> None:
+    """After a failed measurement: nothing of it left running."""
+    with anyio.CancelScope(shield=True):
+        for child in children:
+            if child.returncode is None:
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            await child.aclose()
 
 
 class DiscardedOutput:
@@ -335,28 +359,9 @@ async def own_layer(count: int) -> Lifecycle:
                     )
                 children.append(child)
             spawn = time.perf_counter() - begin
-            await anyio.sleep(0.2)  # let every reader reach its first wait
-            begin = time.perf_counter()
-            for child in children:
-                os.killpg(child.pid, signal.SIGTERM)
-
-            async def stop(child: ChildProcess) -> None:
-                await child.wait()
-                await child.aclose()
-
-            async with anyio.create_task_group() as stops:
-                for child in children:
-                    stops.start_soon(stop, child)
-            term = time.perf_counter() - begin
+            term = await stop_children(children)
         finally:
-            with anyio.CancelScope(shield=True):
-                for child in children:
-                    if child.returncode is None:
-                        try:
-                            os.killpg(child.pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
-                    await child.aclose()
+            await kill_left(children)
     return Lifecycle(spawn, term)
 
 

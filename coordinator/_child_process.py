@@ -23,7 +23,7 @@ import select
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -105,19 +105,20 @@ async def spawn_child(
     Call it shielded from cancellation: a spawn cut short could leave a
     child nobody knows of.
     """
+    # The same for both layers, but for where the outputs go.
+    options: dict[str, Any] = {
+        "stdin": subprocess.DEVNULL,
+        "cwd": cwd,
+        "env": env,
+        "start_new_session": True,
+        "pass_fds": pass_fds,
+        "user": user,
+        "group": group,
+        "extra_groups": extra_groups,
+    }
     if not pidfd_works():
         process = await anyio.open_process(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-            pass_fds=pass_fds,
-            user=user,
-            group=group,
-            extra_groups=extra_groups,
+            list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options
         )
         return _AnyioChild(process, stdout, stderr, task_group, name)
     outputs: dict[int, OutputSink] = {}
@@ -132,19 +133,7 @@ async def spawn_child(
         epoll = select.epoll()
 
         def spawn() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=ends[0],
-                stderr=ends[1],
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                pass_fds=pass_fds,
-                user=user,
-                group=group,
-                extra_groups=extra_groups,
-            )
+            return subprocess.Popen(list(argv), stdout=ends[0], stderr=ends[1], **options)
 
         # In a worker thread: the exec of one child then overlaps the next
         # spawn and the loop's own work (200 daemons ready 3x sooner than

@@ -10,9 +10,15 @@ from dataclasses import dataclass
 from ..processes.stack import STACK, Stack, until
 from ..processes.web import Console, serving_console
 
+_WEB = 'command = "exec {python} -I -S -u -m http.server'
+assert _WEB in STACK
+
 # STACK, and an entry that crashes and is not restarted: failing for good.
+# web takes half a second more to start, so that after a crash its failing
+# state outlasts the page's bursts (it applies events every 100 ms; its
+# polled readiness sees a restarted http.server within about 50 ms).
 BROWSER_STACK = (
-    STACK
+    STACK.replace(_WEB, 'command = "sleep 0.5; exec {python} -I -S -u -m http.server')
     + """
 [services.broken]
 command = "echo broken; exit 3"
