@@ -770,52 +770,7 @@ class Bench:
             f"with {large} against the best with {count} ({large / count:g}x the entries).\n"
             "Rows marked * are references, with no goal.\n"
         )
-        header = LARGE_TABLE.format(
-            metric="measurement",
-            backend="backend",
-            best="best s",
-            spread="spread s",
-            floor="floor s",
-            ratio="ratio",
-            growth="growth",
-        )
-        print(header)
-        print("-" * len(header))
-        rows: list[tuple[str, str, str]] = [
-            ("floor ready", "-", f"floor spawn {large}"),
-            ("floor term", "-", f"floor stop {large}"),
-            ("floor+pipes ready", "-", f"* floor+pipes {large} spawn"),
-            ("floor+pipes term", "-", f"* floor+pipes {large} stop"),
-        ]
-        for metric, label in (
-            ("anyio+pipes ready", f"* anyio+pipes {large} spawn"),
-            ("anyio+pipes term", f"* anyio+pipes {large} stop"),
-            ("own-layer ready", f"* own-layer {large} spawn"),
-            ("own-layer term", f"* own-layer {large} stop"),
-            ("in-process ready", f"* in-process {large} ready"),
-            ("in-process term", f"* in-process {large} term"),
-            ("spawn ready", f"spawn {large} ready"),
-            ("spawn term", f"spawn {large} term"),
-        ):
-            rows.extend((metric, backend, label) for backend in self.backends)
-        for metric, backend, label in rows:
-            found = self.series.get((f"{LARGE}{metric}", backend))
-            if found is None:
-                continue
-            floor = math.nan
-            if metric.rsplit(" ", 1)[0] in self.against_floor():
-                floor = self.best(f"{LARGE}floor {metric.rsplit(' ', 1)[1]}")
-            print(
-                LARGE_TABLE.format(
-                    metric=label,
-                    backend=backend,
-                    best=fmt_s(found.best),
-                    spread=found.spread(),
-                    floor=fmt_s(floor),
-                    ratio=fmt_x(ratio(found.best, floor)),
-                    growth=fmt_x(ratio(found.best, self.best(metric, backend))),
-                )
-            )
+        self._print_rows(self._rows(large, f"{large} "), LARGE, LARGE_TABLE)
 
     def large_targets(self) -> list[Target]:
         count, large = self.count, self.large
@@ -857,31 +812,8 @@ class Bench:
             "ratio: against the floor of the same phase (spawn for ready, stop for term),\n"
             f"best against best. Rows marked * are references, with no goal. n = {count}.\n"
         )
-        header = TABLE.format(
-            metric="measurement",
-            backend="backend",
-            best="best s",
-            spread="spread s",
-            floor="floor s",
-            ratio="ratio",
-        )
-        print(header)
-        print("-" * len(header))
-        rows: list[tuple[str, str, str]] = [
-            ("floor ready", "-", f"floor spawn {count}"),
-            ("floor term", "-", f"floor stop {count}"),
-            ("floor+pipes ready", "-", "* floor+pipes spawn"),
-            ("floor+pipes term", "-", "* floor+pipes stop"),
-        ]
+        rows = self._rows(count, "")
         for metric, label in (
-            ("anyio+pipes ready", "* anyio+pipes spawn"),
-            ("anyio+pipes term", "* anyio+pipes stop"),
-            ("own-layer ready", "* own-layer spawn"),
-            ("own-layer term", "* own-layer stop"),
-            ("in-process ready", "* in-process ready"),
-            ("in-process term", "* in-process term"),
-            ("spawn ready", f"spawn {count} ready"),
-            ("spawn term", f"spawn {count} term"),
             ("chain-log ready", f"chain-log {chain} ready"),
             ("chain-log term", f"* chain-log {chain} term"),
             ("chain-port ready", f"chain-port {chain} ready"),
@@ -889,22 +821,61 @@ class Bench:
             ("stubborn term", f"stubborn {STUBBORN_COUNT} term"),
         ):
             rows.extend((metric, backend, label) for backend in self.backends)
+        self._print_rows(rows, "", TABLE)
+
+    def _rows(self, count: int, size: str) -> list[tuple[str, str, str]]:
+        """(metric, backend, label) of the floors, the references and the
+        goal's rows, for `count` daemons (`size` in the references' labels)."""
+        rows: list[tuple[str, str, str]] = [
+            ("floor ready", "-", f"floor spawn {count}"),
+            ("floor term", "-", f"floor stop {count}"),
+            ("floor+pipes ready", "-", f"* floor+pipes {size}spawn"),
+            ("floor+pipes term", "-", f"* floor+pipes {size}stop"),
+        ]
+        for metric, label in (
+            ("anyio+pipes ready", f"* anyio+pipes {size}spawn"),
+            ("anyio+pipes term", f"* anyio+pipes {size}stop"),
+            ("own-layer ready", f"* own-layer {size}spawn"),
+            ("own-layer term", f"* own-layer {size}stop"),
+            ("in-process ready", f"* in-process {size}ready"),
+            ("in-process term", f"* in-process {size}term"),
+            ("spawn ready", f"spawn {count} ready"),
+            ("spawn term", f"spawn {count} term"),
+        ):
+            rows.extend((metric, backend, label) for backend in self.backends)
+        return rows
+
+    def _print_rows(self, rows: list[tuple[str, str, str]], prefix: str, table: str) -> None:
+        """The rows measured, each against its floor (`prefix`: which size's);
+        a `table` with a growth column also against the same row's default size."""
+        header = table.format(
+            metric="measurement",
+            backend="backend",
+            best="best s",
+            spread="spread s",
+            floor="floor s",
+            ratio="ratio",
+            growth="growth",
+        )
+        print(header)
+        print("-" * len(header))
         for metric, backend, label in rows:
-            found = self.series.get((metric, backend))
+            found = self.series.get((f"{prefix}{metric}", backend))
             if found is None:
                 continue
-            name = metric.rsplit(" ", 1)[0]
+            name, phase = metric.rsplit(" ", 1)
             floor = math.nan
             if name in self.against_floor():
-                floor = self.best(f"floor {metric.rsplit(' ', 1)[1]}")
+                floor = self.best(f"{prefix}floor {phase}")
             print(
-                TABLE.format(
+                table.format(
                     metric=label,
                     backend=backend,
                     best=fmt_s(found.best),
                     spread=found.spread(),
                     floor=fmt_s(floor),
                     ratio=fmt_x(ratio(found.best, floor)),
+                    growth=fmt_x(ratio(found.best, self.best(metric, backend))),
                 )
             )
 

@@ -114,12 +114,8 @@ def test_the_reduced_search_finds_what_the_full_search_finds(
 ) -> None:
     assert callable(breaking)
     breaking(monkeypatch)
-    found = []
-    for reduce in (False, True):
-        with pytest.raises(ExplorationError) as caught:
-            search_states(diamond(), operator_actions=0, reduce=reduce)
-        found.append((str(caught.value).split(":")[0], len(caught.value.path)))
-    assert found[0] == found[1]
+    full, reduced = violations_found(diamond(), operator_actions=0)
+    assert full == reduced
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
@@ -145,9 +141,16 @@ def test_with_operator_actions_the_reduced_search_finds_what_the_full_search_fin
 ) -> None:
     assert callable(breaking)
     breaking(monkeypatch)
+    full, reduced = violations_found(pair(), operator_actions=operator_actions)
+    assert full == reduced
+
+
+def violations_found(system: Daemons, operator_actions: int) -> list[tuple[str, int]]:
+    """What the full search and then the reduced one report (the broken
+    invariant), and at what depth: each must find a violation."""
     found = []
     for reduce in (False, True):
         with pytest.raises(ExplorationError) as caught:
-            search_states(pair(), operator_actions=operator_actions, reduce=reduce)
+            search_states(system, operator_actions=operator_actions, reduce=reduce)
         found.append((str(caught.value).split(":")[0], len(caught.value.path)))
-    assert found[0] == found[1]
+    return found

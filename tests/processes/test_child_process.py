@@ -40,8 +40,14 @@ def no_descriptor_left() -> Iterator[None]:
 async def spawn(
     group: TaskGroup, script: str, stdout: Collected, stderr: Collected
 ) -> ChildProcess:
+    return await spawn_argv(group, ["sh", "-c", script], stdout, stderr)
+
+
+async def spawn_argv(
+    group: TaskGroup, argv: list[str], stdout: Collected, stderr: Collected
+) -> ChildProcess:
     return await spawn_child(
-        ["sh", "-c", script],
+        argv,
         cwd=None,
         env=os.environ,
         pass_fds=(),
@@ -79,19 +85,7 @@ async def test_a_spawn_that_fails_leaves_no_descriptor() -> None:
     stdout, stderr = Collected(), Collected()
     async with anyio.create_task_group() as group:
         with pytest.raises(FileNotFoundError):
-            await spawn_child(
-                ["/nonexistent/program"],
-                cwd=None,
-                env=os.environ,
-                pass_fds=(),
-                user=None,
-                group=None,
-                extra_groups=None,
-                stdout=stdout,
-                stderr=stderr,
-                task_group=group,
-                name="test",
-            )
+            await spawn_argv(group, ["/nonexistent/program"], stdout, stderr)
     assert (stdout.closed, stderr.closed) == (0, 0)
 
 
