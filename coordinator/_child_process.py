@@ -22,7 +22,7 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -61,6 +61,11 @@ class ChildProcess(Protocol):
 
     async def wait(self) -> int:
         """Wait until it has exited and is reaped; its return code."""
+        ...
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once it has exited and is reaped (at once if it
+        has already): so a task can do other work meanwhile, not only `wait`."""
         ...
 
     async def aclose(self) -> None:
@@ -171,6 +176,7 @@ class _PidfdChild:
     __slots__ = (
         "__weakref__",
         "_ended",
+        "_ended_callback",
         "_epoll",
         "_outputs",
         "_pidfd",
@@ -200,6 +206,7 @@ class _PidfdChild:
         self._serving = True
         self._ended = anyio.Event()
         """Set once reaped, or once `serve` has stopped (then `wait` reaps by itself)."""
+        self._ended_callback: Callable[[], None] | None = None
 
     async def serve(self) -> None:
         """Read the outputs until their end and reap the child, as things happen."""
@@ -223,7 +230,19 @@ class _PidfdChild:
             self._serving = False
             self._close_outputs()
             epoll.close()
-            self._ended.set()
+            self._end()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        if self._ended.is_set():
+            callback()
+        else:
+            self._ended_callback = callback
+
+    def _end(self) -> None:
+        self._ended.set()
+        callback, self._ended_callback = self._ended_callback, None
+        if callback is not None:
+            callback()
 
     async def wait(self) -> int:
         if self.returncode is None and self._serving:
@@ -284,7 +303,7 @@ class _PidfdChild:
             self._popen = None
         os.close(self._pidfd)  # (which takes it out of the epoll set)
         self._pidfd = -1
-        self._ended.set()
+        self._end()
 
     def _kill(self) -> None:
         if self.returncode is None:
@@ -306,7 +325,7 @@ def _kill_and_reap(popen: subprocess.Popen[bytes]) -> None:
 class _AnyioChild:
     """A child through anyio's process API: where pidfds cannot be had."""
 
-    __slots__ = ("__weakref__", "_process", "pid")
+    __slots__ = ("__weakref__", "_name", "_process", "_task_group", "pid")
 
     def __init__(
         self,
@@ -318,6 +337,8 @@ class _AnyioChild:
     ) -> None:
         self._process = process
         self.pid = process.pid
+        self._task_group = task_group
+        self._name = name
         assert process.stdout is not None
         assert process.stderr is not None
         task_group.start_soon(_pump, process.stdout, stdout, name=name)
@@ -329,6 +350,18 @@ class _AnyioChild:
 
     async def wait(self) -> int:
         return await self._process.wait()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        if self._process.returncode is not None:
+            callback()
+        else:
+            # anyio reaps only in `wait`: a task of its own waits (this layer
+            # is the fallback where pidfds cannot be had).
+            self._task_group.start_soon(self._call_when_ended, callback, name=self._name)
+
+    async def _call_when_ended(self, callback: Callable[[], None]) -> None:
+        await self._process.wait()
+        callback()
 
     async def aclose(self) -> None:
         await self._process.aclose()

@@ -81,6 +81,25 @@ async def test_a_child_gives_its_outputs_then_its_exit(script: str, returncode: 
 
 
 @pytest.mark.usefixtures("process_layer", "no_descriptor_left")
+async def test_when_ended_calls_back_once_the_child_is_reaped() -> None:
+    """What lets the supervisor check an entry in the task that waits for it."""
+    stdout, stderr = Collected(), Collected()
+    ended: list[int | None] = []
+    async with anyio.create_task_group() as group:
+        child = await spawn(group, "exec sleep 1000", stdout, stderr)
+        child.when_ended(lambda: ended.append(child.returncode))
+        await anyio.sleep(0.05)
+        assert ended == []  # still running
+        os.kill(child.pid, signal.SIGTERM)
+        await poll_until(lambda: bool(ended))
+        assert ended == [-signal.SIGTERM]
+        child.when_ended(lambda: ended.append(child.returncode))  # at once, now
+        assert ended == [-signal.SIGTERM] * 2
+        await child.aclose()
+    assert ended == [-signal.SIGTERM] * 2
+
+
+@pytest.mark.usefixtures("process_layer", "no_descriptor_left")
 async def test_a_spawn_that_fails_leaves_no_descriptor() -> None:
     stdout, stderr = Collected(), Collected()
     async with anyio.create_task_group() as group:
