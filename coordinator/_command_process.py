@@ -174,6 +174,10 @@ class CommandProcess:
                 await self._finish()
         return self._classify(self._returncode)
 
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Call back once the leader has exited: when `wait` would return."""
+        self._process.when_ended(callback)
+
     async def wait_gone(self) -> None:
         await self.wait()
         if not self._gone:

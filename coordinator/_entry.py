@@ -33,16 +33,20 @@ class TermFlag:
 
 class LaunchChecks:
     """The checks of one launch: whether they are over, and the cancel scope
-    they run under now (a check loop makes one for each run of its trigger).
+    they run under now (one for each process of the launch, which its end
+    cancels).
 
-    A plain flag rather than a scope of its own around the loop: every
+    A plain flag rather than a scope of its own around the launch: every
     nested scope costs each running entry memory, and its stop time."""
 
-    __slots__ = ("over", "scope")
+    __slots__ = ("announce_by", "over", "scope")
 
     def __init__(self) -> None:
         self.over = False
         self.scope: anyio.CancelScope | None = None
+        self.announce_by: float | None = None
+        """When a process that announces its readiness must have (set once
+        the launch's first process runs)."""
 
     def end(self) -> None:
         self.over = True
@@ -54,7 +58,6 @@ class Entry(Lifecycle):
     __slots__ = (
         "announcer",
         "became_ready",
-        "checking",
         "checks",
         "dependencies",
         "dependents",
@@ -68,7 +71,6 @@ class Entry(Lifecycle):
         "operator_actions",
         "process",
         "ready_dependencies",
-        "recheck_scope",
         "restart_reason",
         "restarts",
         "running_dependents",
@@ -115,15 +117,12 @@ class Entry(Lifecycle):
         self.stopping: anyio.Event | None = None
         self.stop_permitted: anyio.Event | None = None
         self.checks: LaunchChecks | None = None
-        self.recheck_scope: anyio.CancelScope | None = None
         self.wait_scope: anyio.CancelScope | None = None
         self.kill_at: float | None = None
         """When the process that was told to stop gets killed (or abandoned)."""
         self.sigkill_sent = False
         """Whether the current process was killed (or abandoned) already: one
         SIGKILL per process group, even if a member outlives its leader."""
-        self.checking = False
-        """Whether this launch's check loop has started."""
         self.announcer: object = None
         """Stands for the current process: only it may announce readiness."""
         # Only for a daemon with a start timeout or a liveness check.
@@ -147,8 +146,6 @@ class Entry(Lifecycle):
         self.stopping = None
         self.stop_permitted = None
         self.checks = LaunchChecks()
-        self.checking = False
-        self.recheck_scope = None
         self.wait_scope = None
         self.restart_reason = None
 

@@ -21,7 +21,7 @@ from ._defaults import RESTART_DELAY_CAP, RESTART_RESET_AFTER
 from ._fatal import is_fatal
 from ._options import ExecFn
 
-__all__ = ["ExitStatus", "FunctionProcess", "ProcessHandle", "RestartBackoff"]
+__all__ = ["ExitStatus", "FunctionProcess", "NotifiesEnd", "ProcessHandle", "RestartBackoff"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,16 @@ class ProcessHandle(Protocol):
         ...
 
 
+class NotifiesEnd(Protocol):
+    """A `ProcessHandle` may also have `when_ended`: then the supervisor checks
+    the entry in the task that waits for the process, rather than in a task
+    of its own (one task less per running entry)."""
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once, when `wait` would return (at once if it would now)."""
+        ...
+
+
 _CANCELLED = ExitStatus(None, True, "cancelled")
 """One for all: it would otherwise be made anew, and held, by every running function."""
 
@@ -86,6 +96,7 @@ class FunctionProcess:
 
     __slots__ = (
         "_done",
+        "_ended_callback",
         "_exec",
         "_on_fatal",
         "_status",
@@ -110,6 +121,7 @@ class FunctionProcess:
         self.sigterm_timeout = exec_fn.sigterm_timeout
         self._done = anyio.Event()
         self._status: ExitStatus | None = None
+        self._ended_callback: Callable[[], None] | None = None
         # Cancelled through its task's own scope: a scope of ours would cost
         # every running function memory.
         self._task: TaskHandle[None] | None = task_group.start_soon(self._run, name=name)
@@ -158,6 +170,15 @@ class FunctionProcess:
         # only the collector would free.
         self._task = None
         self._done.set()
+        callback, self._ended_callback = self._ended_callback, None
+        if callback is not None:
+            callback()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        if self._status is None:
+            self._ended_callback = callback
+        else:
+            callback()
 
     async def wait(self) -> ExitStatus:
         await self._done.wait()

@@ -4,10 +4,13 @@ checks it, and stops it.
 It never decides: each task reports what happened (a check result, an exit,
 a process gone) to the `react` it was handed (the coordinator's `_react`),
 which applies the rules, and the rules call back `launch`,
-`stopping_began`, `permit_stop` and `kill`. Per launch, a supervising task
-runs the process loop (spawn, wait, restart with backoff) and a check loop
-runs the entry's checks, or waits for its process to announce readiness;
-both end when the entry is stopped.
+`stopping_began`, `permit_stop` and `kill`.
+
+One task per launch, the supervising task, runs the process loop (spawn,
+wait, restart with backoff) and, while each process runs, its checks (or
+the wait for it to announce readiness): the process's own end
+(`when_ended`) cuts them short. A task less per running entry is less to
+start, to stop, and for the cyclic collector to scan (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -119,9 +122,15 @@ class EntrySupervisor:
 
     def stopping_began(self, entry: Entry) -> None:
         """The entry is stopping: its checks end, and a restart delay is cut short."""
-        assert entry.checks is not None
-        if self._tasks.checks_group is not None:  # (else term() ended them all at once)
-            entry.checks.end()
+        checks = entry.checks
+        assert checks is not None
+        if entry.process is None:
+            checks.end()
+        else:
+            # No check starts any more; the one under way, or the trigger's
+            # wait, is cut short by the process's end, which wakes the task
+            # once rather than twice.
+            checks.over = True
         if entry.stopping is not None:
             entry.stopping.set()
 
@@ -155,7 +164,11 @@ class EntrySupervisor:
         here for as long as the entry runs would cost every entry its frame."""
         spec = entry.spec
         if spec.exec is None:
-            self._start_checks(entry)
+            assert entry.checks is not None
+            if not self._checks_over(entry.checks):
+                # Until the entry stops: `stopping_began` cancels the scope.
+                with anyio.CancelScope() as entry.checks.scope:
+                    await self._check(entry, entry.checks)
         else:
             backoff: RestartBackoff | None = None  # made at the first exit, if any
             while entry.state in ACTIVE_STATES:
@@ -197,28 +210,50 @@ class EntrySupervisor:
             await entry.stop_permitted.wait()
         self._react(entry, LifecycleEvent.GONE)
 
-    def _start_checks(self, entry: Entry) -> None:
-        """Start checking, once per launch: at once for a health check, and
-        once its first process exists for a daemon."""
+    async def _check_while_running(self, entry: Entry, process: ProcessHandle) -> None:
+        """Check the entry until its process ends, or its checks are over."""
+        checks = entry.checks
+        assert checks is not None
         ready = entry.spec.ready
-        if entry.checking or ready is None or entry.spec.kind is EntryKind.ONESHOT:
+        if ready is None or entry.spec.kind is EntryKind.ONESHOT or self._checks_over(checks):
             return
-        entry.checking = True
+        scope = checks.scope = anyio.CancelScope()
+        if _cancel_when_ended(process, scope):
+            with scope:
+                await self._check(entry, checks)
+            return
+        # A handle of the user's own that cannot call back: its checks run in
+        # a task of their own, which the exit cancels (`_exited`).
         group = self._tasks.checks_group
-        if group is None:
-            return  # term() has ended every check loop
-        # Not awaited: its scope is cancelled when the entry starts
-        # stopping, and results of a cancelled loop are dropped.
-        announced = isinstance(ready.fn, Announcement)
-        assert entry.checks is not None
-        # This launch's checks, handed over now: by the time the task runs, the
-        # entry may have stopped and launched again (a restart) with others.
-        group.start_soon(
-            self._announcement_deadline if announced else self._check_loop,
-            entry,
-            entry.checks,
-            name=f"healthdaemons:{entry.spec.id}:checks",
-        )
+        if group is not None:
+            group.start_soon(
+                self._check_in_task,
+                entry,
+                checks,
+                scope,
+                name=f"healthdaemons:{entry.spec.id}:checks",
+            )
+
+    async def _check_in_task(
+        self, entry: Entry, checks: LaunchChecks, scope: anyio.CancelScope
+    ) -> None:
+        try:
+            with scope:
+                await self._check(entry, checks)
+        except anyio.get_cancelled_exc_class():
+            if not self._checks_ended():
+                raise
+            # term() ended every check task: as if its own scope caught it. A
+            # cancellation leaving the task would stay in a reference cycle
+            # (anyio's `task_done` and its traceback) until the collector ran.
+
+    def _check(self, entry: Entry, checks: LaunchChecks) -> Awaitable[None]:
+        """The entry's checks (a plain function: a coroutine less to hold)."""
+        ready = entry.spec.ready
+        assert ready is not None
+        if isinstance(ready.fn, Announcement):
+            return self._announcement_deadline(entry, checks, ready.fn, ready.grace_period)
+        return self._check_loop(entry, checks)
 
     def _give_up(self, entry: Entry, message: str, status: ExitStatus) -> None:
         """Failing for good; with `exit_on_failure`, the end of the run."""
@@ -276,7 +311,6 @@ class EntrySupervisor:
             )
         entry.process = process
         self._record(ProcessSpawned(anyio.current_time(), entry.spec.id, process.pid))
-        self._start_checks(entry)
         if watched(entry):
             self._watchdog.start(entry, process)
         scope = entry.wait_scope = anyio.CancelScope()
@@ -286,6 +320,7 @@ class EntrySupervisor:
         status: ExitStatus | None = None
         try:
             with scope:
+                await self._check_while_running(entry, process)
                 status = await process.wait()
         finally:
             if status is None:
@@ -335,6 +370,10 @@ class EntrySupervisor:
     def _exited(self, entry: Entry, pid: int | None, status: ExitStatus | None) -> None:
         assert status is not None
         entry.process = None
+        checks = entry.checks
+        if checks is not None and checks.scope is not None:
+            checks.scope.cancel()  # (a task's checks; checks run here are over already)
+            checks.scope = None
         self._watchdog.stop(entry)
         entry.announcer = None  # what is left of it may not announce readiness
         self._record(
@@ -385,11 +424,9 @@ class EntrySupervisor:
             return False
         failure = HealthCheckResult.failure(message)
         self._react(entry, LifecycleEvent.UNHEALTHY, failure)
-        # The trigger starts over from this failure: with the last success of
-        # the process that is gone, it would wait as after a success (30 s).
+        # The next process's trigger starts from this failure: with the last
+        # success of the process that is gone, it would wait as after a success (30 s).
         entry.last_raw = failure
-        if entry.recheck_scope is not None:
-            entry.recheck_scope.cancel()
         return True
 
     def _restart_process(self, entry: Entry, process: ProcessHandle, reason: str) -> None:
@@ -408,13 +445,15 @@ class EntrySupervisor:
         entry.wait_scope.deadline = self._terminate(entry, process)
 
     async def _check_loop(self, entry: Entry, checks: LaunchChecks) -> None:
+        """Run the trigger and the check, and react to each result, until the
+        checks are over (or the trigger ends); under `checks.scope`, which the
+        process's end, or the entry's stop, cancels."""
         ready = entry.spec.ready
         assert ready is not None
-        if self._checks_over(checks):
-            return  # its launch is over already
         trigger = ready.trigger or triggers.default_trigger
-        # Set in this task's own context, so it reaches this entry's checks only.
-        CHECKED_ENTRY.set(
+        # Set in this task's context for as long as it checks, so it reaches
+        # this entry's checks only (not its process, which runs from here too).
+        checked = CHECKED_ENTRY.set(
             CheckedEntry(
                 entry.spec.id,
                 None if entry.spec.exec is None else entry,
@@ -423,72 +462,61 @@ class EntrySupervisor:
         )
         try:
             while not self._checks_over(checks):
-                # A process exit cancels this scope (and so does the end of the
-                # launch's checks): start over with a fresh trigger, which
-                # checks at once.
-                recheck = entry.recheck_scope = checks.scope = anyio.CancelScope()
                 broken = False
-                with recheck:
-                    steps = start_trigger(trigger, entry.last_result)
-                    try:
-                        while True:
-                            source = "trigger"
-                            try:
-                                await anext(steps)
-                            except StopAsyncIteration:
-                                break
-                            except Exception as error:
-                                # A broken trigger never takes the system down:
-                                # report it and go on with the default trigger.
-                                self._error(
-                                    entry.spec.id,
-                                    f"trigger failed: {error!r}; using the default trigger",
-                                )
-                                broken = True
-                                break
-                            source = "check"
-                            result = unless_stopped(entry, await _run_check(entry))
-                            # Its launch may be over (a result already due when
-                            # the cancel came): then the result is not this one's.
-                            # Between two processes, the exit has said it all.
-                            if not self._checks_over(checks) and (
-                                entry.process is not None or entry.spec.exec is None
-                            ):
-                                entry.last_raw = result
-                                event = (
-                                    LifecycleEvent.HEALTHY
-                                    if result.is_success
-                                    else LifecycleEvent.UNHEALTHY
-                                )
-                                self._react(entry, event, result)
-                    except BaseException as error:
-                        if not is_fatal(error):
-                            raise
-                        self._fatal(entry.spec.id, source, error)
-                        return
-                    finally:
-                        # An async generator that raised (a cancellation) or
-                        # ended is closed already: no scope, no await.
-                        if getattr(steps, "ag_frame", True) is not None:
-                            with anyio.CancelScope(shield=True):
-                                closing_error = await close_quietly(steps)
-                            if closing_error is not None:
-                                self._fatal(entry.spec.id, "trigger", closing_error)
+                steps = start_trigger(trigger, entry.last_result)
+                try:
+                    while True:
+                        source = "trigger"
+                        try:
+                            await anext(steps)
+                        except StopAsyncIteration:
+                            return
+                        except Exception as error:
+                            # A broken trigger never takes the system down:
+                            # report it and go on with the default trigger.
+                            self._error(
+                                entry.spec.id,
+                                f"trigger failed: {error!r}; using the default trigger",
+                            )
+                            broken = True
+                            break
+                        if self._checks_over(checks):
+                            return
+                        source = "check"
+                        result = unless_stopped(entry, await _run_check(entry))
+                        # The checks may be over by now (a result already due
+                        # when the cancel came): then the result is not theirs.
+                        if not self._checks_over(checks):
+                            entry.last_raw = result
+                            event = (
+                                LifecycleEvent.HEALTHY
+                                if result.is_success
+                                else LifecycleEvent.UNHEALTHY
+                            )
+                            self._react(entry, event, result)
+                except BaseException as error:
+                    if not is_fatal(error):
+                        raise
+                    self._fatal(entry.spec.id, source, error)
+                    return
+                finally:
+                    # An async generator that raised (a cancellation) or
+                    # ended is closed already: no scope, no await.
+                    if getattr(steps, "ag_frame", True) is not None:
+                        with anyio.CancelScope(shield=True):
+                            closing_error = await close_quietly(steps)
+                        if closing_error is not None:
+                            self._fatal(entry.spec.id, "trigger", closing_error)
                 if broken:
                     trigger = triggers.default_trigger
-                elif not recheck.cancel_called:
-                    return
-        except anyio.get_cancelled_exc_class():
-            if not self._checks_ended():
-                raise
-            # term() ended every check loop: as if its own scope caught it. A
-            # cancellation leaving the task would stay in a reference cycle
-            # (anyio's `task_done` and its traceback) until the collector ran.
+        finally:
+            CHECKED_ENTRY.reset(checked)
 
     def _checks_over(self, checks: LaunchChecks) -> bool:
-        """Whether these checks of a launch are over: it stopped, or the
-        system terminates (`TaskHost.cancel_checks`)."""
-        return checks.over or self._checks_ended()
+        """Whether these checks of a launch are over: it stopped, its current
+        process ended, or the system terminates (`TaskHost.cancel_checks`)."""
+        scope = checks.scope
+        return checks.over or (scope is not None and scope.cancel_called) or self._checks_ended()
 
     def _checks_ended(self) -> bool:
         return self._tasks.checks_group is None
@@ -512,30 +540,27 @@ class EntrySupervisor:
             on_output=functools.partial(self._output, entry.spec.id),
         )
 
-    async def _announcement_deadline(self, entry: Entry, checks: LaunchChecks) -> None:
-        """The grace period of a process that announces its own readiness."""
-        ready = entry.spec.ready
-        assert ready is not None
-        assert isinstance(ready.fn, Announcement)
-        if self._checks_over(checks):
-            return  # its launch is over already
-        waiting_for = ready.fn.waiting_for
-        try:
-            with anyio.CancelScope() as checks.scope:
-                if entry.last_raw is None:
-                    self._report(entry, HealthCheckResult.starting(f"waiting for {waiting_for}"))
-                await anyio.sleep(ready.grace_period)
-                if entry.last_raw is None:
-                    failure = HealthCheckResult.failure(
-                        f"still waiting for {waiting_for} after {ready.grace_period:g} s"
-                    )
-                    self._react(entry, LifecycleEvent.UNHEALTHY, failure)
-        except anyio.get_cancelled_exc_class():
-            if not self._checks_ended():
-                raise
-            # term() ended every check loop: as if its own scope caught it. A
-            # cancellation leaving the task would stay in a reference cycle
-            # (anyio's `task_done` and its traceback) until the collector ran.
+    async def _announcement_deadline(
+        self, entry: Entry, checks: LaunchChecks, announcement: Announcement, grace_period: float
+    ) -> None:
+        """The grace period of a launch whose processes announce their own
+        readiness: counted from its first process, and a failure at its end
+        if the process running then has not announced."""
+        now = anyio.current_time()
+        if checks.announce_by is None:
+            checks.announce_by = now + grace_period
+            if entry.last_raw is None:
+                self._report(
+                    entry, HealthCheckResult.starting(f"waiting for {announcement.waiting_for}")
+                )
+        if now >= checks.announce_by:
+            return  # past already (a later process of the launch)
+        await anyio.sleep_until(checks.announce_by)
+        if entry.last_raw is None and not self._checks_over(checks):
+            failure = HealthCheckResult.failure(
+                f"still waiting for {announcement.waiting_for} after {grace_period:g} s"
+            )
+            self._react(entry, LifecycleEvent.UNHEALTHY, failure)
 
     def _announced(self, entry: Entry, announcer: object, message: str | None) -> None:
         """The process `announcer` stands for said it is ready."""
@@ -575,6 +600,17 @@ async def _run_check(entry: Entry) -> HealthCheckResult:
     ready = entry.spec.ready
     assert ready is not None
     return await call_check(ready.fn, ready.timeout, "health check")
+
+
+def _cancel_when_ended(process: ProcessHandle, scope: anyio.CancelScope) -> bool:
+    """Have the process's end cancel `scope`, if its handle can call back
+    (`NotifiesEnd`); not inline in the caller, whose frame would hold the
+    bound method for as long as the process runs."""
+    when_ended = getattr(process, "when_ended", None)
+    if when_ended is None:
+        return False
+    when_ended(scope.cancel)
+    return True
 
 
 _HANDLE_TYPES: set[type] = set()

@@ -109,6 +109,7 @@ class _Puppet:
         self.signalled = False
         self.status: ExitStatus | None = None
         self.exited = anyio.Event()
+        self.ended_callback: Callable[[], None] | None = None
         self.on_ready: Callable[[str | None], None] | None = None
         self.run = 1
 
@@ -120,6 +121,15 @@ class _Puppet:
         if self.status is None:
             self.status = status
             self.exited.set()
+            callback, self.ended_callback = self.ended_callback, None
+            if callback is not None:
+                callback()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        if self.status is None:
+            self.ended_callback = callback
+        else:
+            callback()
 
     async def wait(self) -> ExitStatus:
         await self.exited.wait()

@@ -111,6 +111,7 @@ class SimulatedProcess:
         self._killed = False
         self._status: ExitStatus | None = None
         self._exited = anyio.Event()
+        self._ended_callback: Callable[[], None] | None = None
         self._gone = anyio.Event()
         settings.task_group.start_soon(self._live, name=f"simulated:{settings.entry_id}")
 
@@ -130,6 +131,9 @@ class SimulatedProcess:
             await anyio.sleep_forever()
         self._status = self._ending
         self._exited.set()
+        callback, self._ended_callback = self._ended_callback, None
+        if callback is not None:
+            callback()
         if self.run.leaves_children and not self._killed and self._signalled_at is None:
             with self._children:
                 await anyio.sleep_forever()
@@ -139,6 +143,12 @@ class SimulatedProcess:
         await self._exited.wait()
         assert self._status is not None
         return self._status
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        if self._status is None:
+            self._ended_callback = callback
+        else:
+            callback()
 
     async def wait_gone(self) -> None:
         await self._gone.wait()
