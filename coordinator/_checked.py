@@ -1,8 +1,9 @@
 """The entry a check runs for, in the context of the task that runs its checks.
 
-A running system sets it once in each entry's check task
-(`EntrySupervisor._check_loop`); whatever the check calls, however wrapped (a
-lambda, a partial, a task it starts), sees it there and nowhere else:
+A running system sets it in the task that checks an entry, for as long as
+it checks (`EntrySupervisor._check_loop`); whatever the check calls, however
+wrapped (a lambda, a partial, a task it starts), sees it there and nowhere
+else:
 
 * `owned=True` port and URL checks ask whose processes a listening socket
   must belong to (`_ownership.py`);

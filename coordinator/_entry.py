@@ -39,10 +39,12 @@ class LaunchChecks:
     A plain flag rather than a scope of its own around the launch: every
     nested scope costs each running entry memory, and its stop time."""
 
-    __slots__ = ("announce_by", "over", "scope")
+    __slots__ = ("announce_by", "checking", "over", "scope")
 
     def __init__(self) -> None:
         self.over = False
+        self.checking = False
+        """Whether a check is under way (rather than the trigger's wait)."""
         self.scope: anyio.CancelScope | None = None
         self.announce_by: float | None = None
         """When a process that announces its readiness must have (set once

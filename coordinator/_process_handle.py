@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
+import anyio.lowlevel
 from anyio import TaskHandle
 from anyio.abc import TaskGroup
 
@@ -119,7 +120,9 @@ class FunctionProcess:
         self._on_fatal = on_fatal
         self._subcontainer = subcontainer
         self.sigterm_timeout = exec_fn.sigterm_timeout
-        self._done = anyio.Event()
+        self._done: anyio.Event | None = None
+        """Made only when something waits before the end: the supervising
+        task checks the entry meanwhile, and waits only once it has ended."""
         self._status: ExitStatus | None = None
         self._ended_callback: Callable[[], None] | None = None
         # Cancelled through its task's own scope: a scope of ours would cost
@@ -169,7 +172,8 @@ class FunctionProcess:
         # traceback holds the frame of `_run` and so this process, a cycle
         # only the collector would free.
         self._task = None
-        self._done.set()
+        if self._done is not None:
+            self._done.set()
         callback, self._ended_callback = self._ended_callback, None
         if callback is not None:
             callback()
@@ -181,12 +185,17 @@ class FunctionProcess:
             callback()
 
     async def wait(self) -> ExitStatus:
-        await self._done.wait()
+        await self.wait_gone()
         assert self._status is not None
         return self._status
 
     async def wait_gone(self) -> None:
-        await self._done.wait()
+        if self._status is None:
+            if self._done is None:
+                self._done = anyio.Event()
+            await self._done.wait()
+        else:
+            await anyio.lowlevel.checkpoint()  # (as the event's `wait` would)
 
     def terminate(self) -> str:
         if self._task is not None:

@@ -24,10 +24,10 @@ The running system is composed of parts that each own their state:
 
 * `EventLog` (`_event_log.py`): the history, the subscribers, the host;
 * `EntrySupervisor` (`_supervisor.py`): the entries' tasks. They only run
-  what an entry runs and wait; they never decide. Each launch starts a
-  supervising task, which runs the process loop and reports `gone` once the
-  process is stopped, and a check loop, cancelled as soon as the entry
-  starts stopping;
+  what an entry runs and wait; they never decide. Each launch starts one
+  supervising task, which runs the process loop, checks the entry while
+  each process runs (no check begins once the entry starts stopping), and
+  reports `gone` once the process is stopped;
 * `TaskHost` (`_task_host.py`): the task group they run in;
 * `SubContainerUsers` (`_subcontainer_users.py`): who still uses each
   subcontainer, and its destroy after the last user;

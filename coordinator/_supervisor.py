@@ -124,12 +124,11 @@ class EntrySupervisor:
         """The entry is stopping: its checks end, and a restart delay is cut short."""
         checks = entry.checks
         assert checks is not None
-        if entry.process is None:
+        if entry.process is None or checks.checking:
             checks.end()
         else:
-            # No check starts any more; the one under way, or the trigger's
-            # wait, is cut short by the process's end, which wakes the task
-            # once rather than twice.
+            # No check begins any more, and the trigger's wait is cut short
+            # by the process's end: one wake-up of the task rather than two.
             checks.over = True
         if entry.stopping is not None:
             entry.stopping.set()
@@ -483,7 +482,11 @@ class EntrySupervisor:
                         if self._checks_over(checks):
                             return
                         source = "check"
-                        result = unless_stopped(entry, await _run_check(entry))
+                        checks.checking = True
+                        try:
+                            result = unless_stopped(entry, await _run_check(entry))
+                        finally:
+                            checks.checking = False
                         # The checks may be over by now (a result already due
                         # when the cancel came): then the result is not theirs.
                         if not self._checks_over(checks):

@@ -49,13 +49,16 @@ class TaskHost:
 
     @property
     def checks_group(self) -> TaskGroup | None:
-        """Where the entries' check loops run: `None` once `cancel_checks()`
-        has ended them all (or before `open()`)."""
+        """Where checks run that need a task of their own (those of a process
+        handle without `when_ended`): `None` once `cancel_checks()` has ended
+        them all (or before `open()`)."""
         return self._checks_group
 
     def cancel_checks(self) -> None:
-        """End every check loop at once, as `term()` begins: one cancellation
-        for the whole system costs far less than one per entry."""
+        """End every check at once, as `term()` begins: the check tasks by
+        one cancellation for the whole system (far cheaper than one per
+        entry), and the checks supervising tasks run by a flag they read
+        (`checks_group` is `None`) before each check."""
         if self._checks_scope is not None:
             self._checks_scope.cancel()
         self._checks_group = None
@@ -111,7 +114,7 @@ class TaskHost:
         try:
             with anyio.CancelScope(shield=True) as self._tasks_scope:
                 async with anyio.create_task_group() as tasks:
-                    # The check loops in a group of their own, inside this one.
+                    # Check tasks in a group of their own, inside this one.
                     with anyio.CancelScope() as self._checks_scope:
                         async with anyio.create_task_group() as self._checks_group:
                             task_status.started(tasks)

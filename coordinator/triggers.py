@@ -2,7 +2,7 @@
 
 A trigger receives a getter of the last raw check result (`None` before the
 first) and returns an async iterator; each step ends when the next check is
-due. A new trigger starts with each launch of an entry.
+due. A new trigger starts with each process of a daemon, and each launch of a check.
 """
 
 from __future__ import annotations
