@@ -436,6 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             anyio.run(measure_latency, Path(where), int(rest[0]), int(rest[1]))
         return 0
+    if args.window < 3 * CHECK_PERIOD:
+        # The mean check period needs checks of each entry two apart within it.
+        parser.error(f"--window must be at least {3 * CHECK_PERIOD:g} s (3 check periods)")
     become_subreaper()
     failed = False
     targets: list[Target] = []

@@ -460,7 +460,7 @@ class EntrySupervisor:
             )
         )
         try:
-            while not self._checks_over(checks):
+            while not self._checks_cut(checks):
                 broken = False
                 steps = start_trigger(trigger, entry.last_result)
                 try:
@@ -479,7 +479,7 @@ class EntrySupervisor:
                             )
                             broken = True
                             break
-                        if self._checks_over(checks):
+                        if self._checks_cut(checks):
                             return
                         source = "check"
                         checks.checking = True
@@ -489,7 +489,7 @@ class EntrySupervisor:
                             checks.checking = False
                         # The checks may be over by now (a result already due
                         # when the cancel came): then the result is not theirs.
-                        if not self._checks_over(checks):
+                        if not self._checks_cut(checks):
                             entry.last_raw = result
                             event = (
                                 LifecycleEvent.HEALTHY
@@ -516,10 +516,16 @@ class EntrySupervisor:
             CHECKED_ENTRY.reset(checked)
 
     def _checks_over(self, checks: LaunchChecks) -> bool:
-        """Whether these checks of a launch are over: it stopped, its current
-        process ended, or the system terminates (`TaskHost.cancel_checks`)."""
+        """Whether these checks of a launch are over: it stopped, or the
+        system terminates (`TaskHost.cancel_checks`)."""
+        return checks.over or self._checks_ended()
+
+    def _checks_cut(self, checks: LaunchChecks) -> bool:
+        """Whether the checks of the current process are over: those of the
+        launch, or the process ended (its exit reported or not). A line it
+        announced with is still heard until the exit is reported (`_announced`)."""
         scope = checks.scope
-        return checks.over or (scope is not None and scope.cancel_called) or self._checks_ended()
+        return self._checks_over(checks) or (scope is not None and scope.cancel_called)
 
     def _checks_ended(self) -> bool:
         return self._tasks.checks_group is None
@@ -559,7 +565,7 @@ class EntrySupervisor:
         if now >= checks.announce_by:
             return  # past already (a later process of the launch)
         await anyio.sleep_until(checks.announce_by)
-        if entry.last_raw is None and not self._checks_over(checks):
+        if entry.last_raw is None and not self._checks_cut(checks):
             failure = HealthCheckResult.failure(
                 f"still waiting for {announcement.waiting_for} after {grace_period:g} s"
             )

@@ -5,6 +5,7 @@ the process, and a fresh trigger for the next one."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -21,6 +22,7 @@ from coordinator import (
     Ready,
     SpawnSettings,
 )
+from coordinator.checks import log_line
 from coordinator.triggers import FIRST_RETRY, RETRY_FRACTION
 from statemachines import LifecycleEvent
 
@@ -197,3 +199,42 @@ async def test_a_handle_that_cannot_call_back_is_checked_from_a_task_of_its_own(
         names = [task.name for task in anyio.get_running_tasks()]
         assert names.count("healthdaemons:web:checks") == 1
     assert not math.isinf(first_time(running.history, "web", LifecycleEvent.HEALTHY))
+
+
+class _CallingBackHandle(_BareHandle):
+    """The same, calling back at its end, as the coordinator's own handles do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: list[Callable[[], None]] = []
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    def end(self, status: ExitStatus) -> None:
+        super().end(status)
+        for callback in self._callbacks:
+            callback()
+
+
+async def test_a_line_announced_before_the_exit_counts_even_if_read_after_it() -> None:
+    """Output pumps and the reaper run apart: the exit may be heard first.
+    The line still counts until the supervisor reports the exit."""
+    spawned: list[tuple[_CallingBackHandle, SpawnSettings]] = []
+
+    async def spawn(command: Command, settings: SpawnSettings) -> ProcessHandle:
+        handle = _CallingBackHandle()
+        spawned.append((handle, settings))
+        return handle
+
+    system = Daemons.of().add_daemon(
+        "web", exec=Command(["web"]), ready=Ready("Web", log_line("ready"))
+    )
+    async with system.build(spawn=spawn) as running:
+        assert await running.wait_until(lambda: len(spawned) == 1, 60)
+        handle, settings = spawned[0]
+        handle.end(ExitStatus(1, False, "exit code 1"))
+        settings.on_ready("ready")
+        assert await running.wait_until(lambda: len(spawned) == 2, 60)
+    became_ready = first_time(running.history, "web", LifecycleEvent.HEALTHY)
+    assert became_ready <= spawn_times(running.history, "web")[1]
