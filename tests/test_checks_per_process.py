@@ -233,6 +233,7 @@ async def test_a_line_announced_before_the_exit_counts_even_if_read_after_it() -
     async with system.build(spawn=spawn) as running:
         assert await running.wait_until(lambda: len(spawned) == 1, 60)
         handle, settings = spawned[0]
+        assert settings.on_ready is not None
         handle.end(ExitStatus(1, False, "exit code 1"))
         settings.on_ready("ready")
         assert await running.wait_until(lambda: len(spawned) == 2, 60)
