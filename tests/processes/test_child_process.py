@@ -270,11 +270,11 @@ async def test_one_childs_broken_pipe_or_sink_leaves_the_others_read(
         await poll_until(lambda: bool(eio.closed))
         os.kill(child.pid, signal.SIGTERM)
         with anyio.fail_after(10):
-            for child, sink, codes in broken:
+            for child, output, codes in broken:
                 assert await child.wait() in codes
-                await poll_until(lambda sink=sink: bool(sink.closed))  # type: ignore[misc]
+                await poll_until(lambda output=output: bool(output.closed))  # type: ignore[misc]
                 await child.aclose()
-                assert sink.closed == 1
+                assert output.closed == 1
         assert ended == []  # the quiet child is still read, and not yet reaped
         assert reader_tasks() == 1
         os.killpg(quiet.pid, signal.SIGTERM)
