@@ -286,9 +286,32 @@ class _Reader:
             if fd == child.pidfd:
                 exited.append(child)
             else:
-                child.read(fd)
+                try:
+                    child.read(fd)
+                except Exception:
+                    self._drop(child)
         for child in exited:
-            child.exited()
+            if watched.get(child.pidfd) is child:  # (not dropped meanwhile)
+                try:
+                    child.exited()
+                except Exception:
+                    self._drop(child)
+
+    def _drop(self, child: _PidfdChild) -> None:
+        """What cannot happen did (say, a descriptor closed behind our back):
+        this child is no longer read, as if its reader had stopped, and can
+        still be waited for; the others are read on."""
+        _LOGGER.exception("process %d: reading it failed; no longer read", child.pid)
+        for fd in [fd for fd, owner in self._watched.items() if owner is child]:
+            del self._watched[fd]
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
+        try:
+            child.unread()
+        except Exception:
+            _LOGGER.exception("process %d: closing its outputs failed", child.pid)
 
     def _stop(self) -> None:
         """The task ends: the children still here are no longer read (each

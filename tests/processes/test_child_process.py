@@ -293,6 +293,43 @@ async def test_one_childs_broken_pipe_or_sink_leaves_the_others_read(
 
 
 @pytest.mark.usefixtures("no_descriptor_left")
+async def test_a_child_whose_reaping_fails_is_dropped_and_can_still_be_waited_for(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What cannot happen (a descriptor closed behind the reader's back, say)
+    costs that child its reader, and no other child theirs."""
+    failing: set[int] = set()
+    real_waitid = os.waitid
+
+    def waitid(idtype: int, ident: int, options: int) -> object:
+        if ident in failing:
+            failing.discard(ident)  # once
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return real_waitid(idtype, ident, options)
+
+    monkeypatch.setattr(os, "waitid", waitid)
+    other_out = Collected()
+    async with anyio.create_task_group() as group:
+        other = await spawn(group, "exec sleep 1000", other_out, Collected())
+        stdout = Collected()
+        child = await spawn(group, "exec sleep 1000", stdout, Collected())
+        failing.add(child.pidfd)  # type: ignore[attr-defined]
+        os.kill(child.pid, signal.SIGTERM)
+        await poll_until(lambda: bool(stdout.closed))  # dropped: its outputs end
+        assert child.returncode is None
+        with anyio.fail_after(10):
+            assert await child.wait() == -signal.SIGTERM  # reaped by itself
+            await child.aclose()
+            assert reader_tasks() == 1  # the other child's
+            assert not other_out.closed
+            os.kill(other.pid, signal.SIGTERM)
+            assert await other.wait() == -signal.SIGTERM
+            await other.aclose()
+    failures = [r.getMessage() for r in caplog.records if r.name == "healthdaemons.process"]
+    assert failures == [f"process {child.pid}: reading it failed; no longer read"]
+
+
+@pytest.mark.usefixtures("no_descriptor_left")
 async def test_the_reader_ends_when_its_last_child_is_gone() -> None:
     async with anyio.create_task_group() as group:
         for _ in range(2):  # the next spawn starts another reader
