@@ -8,6 +8,8 @@ keeps the best of N runs, `--idle-seconds S` sets the idle window (0 skips it),
 The coordinator's own process layer watches pidfds itself, so that variant
 now changes only `anyio+pipes` and the fallback where pidfds are missing.
 `--large N` sets the count of the large runs (2000; 0 skips them).
+`--no-chains` skips the chains and the stubborn services (to compare two
+versions of the process layer quickly; their goals then say `-`).
 
 Each measurement runs in a fresh event loop with the real clock. The floors
 are measured in the same run, just before each round of the coordinator's
@@ -24,8 +26,9 @@ measurements, so that the ratios compare like with like on a noisy machine.
   piped (as every command runs), the pipes closed after the reap;
   `anyio+pipes`, `anyio.open_process` with the same arguments, both pipes
   drained by tasks, `wait()` and `aclose()` for each (no coordinator);
-  `own-layer`, the coordinator's own process layer (`spawn_child`: pidfd and
-  epoll, one task per child, anyio's where pidfds are missing), its output
+  `own-layer`, the coordinator's own process layer (`spawn_child`: pidfds
+  and pipes in one epoll set read by one task for all the children, anyio's
+  where pidfds are missing), its output
   discarded, `wait()` and `aclose()` for each (no coordinator);
   `in-process`, the coordinator with `ExecFn` daemons (no process at all).
 * chain-log: `--chain` (20) services, each requiring the previous one, each
@@ -134,7 +137,8 @@ number of entries: 11x from 200 to 2,000."""
 
 FDS_PER_DAEMON = 4
 """Held by the supervisor for each command: its two pipes' ends, and a pidfd
-or a watcher's descriptor; the spawn briefly holds the child's ends too."""
+or a watcher's descriptor (three in all on pidfds, one more on anyio's layer
+with asyncio's pidfd watcher); the spawn briefly holds the child's ends too."""
 THREADS_PER_DAEMON = 2
 """A process, and at most one waiter thread (asyncio's on Python 3.11)."""
 SPARE_FDS = 256
@@ -675,9 +679,17 @@ def raise_limits(count: int) -> str | None:
 class Bench:
     """The series of every metric, by (metric, backend); the floors under backend `-`."""
 
-    def __init__(self, count: int, chain: int, backends: Sequence[str], large: int = 0) -> None:
+    def __init__(
+        self,
+        count: int,
+        chain: int,
+        backends: Sequence[str],
+        large: int = 0,
+        chains: bool = True,
+    ) -> None:
         self.count = count
         self.chain = chain
+        self.chains = chains
         self.large = large
         self.backends = list(backends)
         self.series: dict[tuple[str, str], Series] = {}
@@ -733,6 +745,8 @@ class Bench:
             self.record("own-layer", backend, measure("own-layer", backend, own_layer, count))
             self.record("in-process", backend, measure("in-process", backend, in_process, count))
             self.record("spawn", backend, measure("spawn", backend, spawn_many, count))
+            if not self.chains:
+                continue
             self.record("chain-log", backend, measure("chain-log", backend, chain_log, chain))
             self.record("chain-port", backend, measure("chain-port", backend, chain_port, chain))
             life = measure("stubborn", backend, stubborn, STUBBORN_COUNT)
@@ -925,10 +939,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--large", type=int, default=2000, help="sleep daemons of the large runs; 0 skips them"
     )
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(DEFAULT_BACKENDS))
+    parser.add_argument(
+        "--no-chains", action="store_true", help="skip the chains and the stubborn services"
+    )
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
     idle_seconds: float = args.idle_seconds
-    bench = Bench(args.count, args.chain, args.backends, max(0, args.large))
+    bench = Bench(
+        args.count, args.chain, args.backends, max(0, args.large), chains=not args.no_chains
+    )
 
     begin = time.perf_counter()
     subreaper = become_subreaper()
