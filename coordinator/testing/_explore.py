@@ -53,6 +53,7 @@ from ._report import OperatorCall, timeline_lines
 from ._shutdown_bound import shutdown_bound, shutdown_failures
 from ._simulation import call_operator_action, refuse_running_loop, simulated_system
 from ._verify import VerificationError
+from ._virtual_clock import VirtualClock, pass_time_when_idle
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
 
@@ -327,20 +328,34 @@ def search_states(
         raise ValueError(f"operator_actions must be a whole number >= 0, not {operator_actions!r}")
     specs = load_system(system).entries
     search = Search(max_states, max_depth, operator_actions, reduce)
+    clock = VirtualClock()
     with young_collections():
-        while search.states < max_states and (task := search.next_task()) is not None:
-            search.runs += 1
-            try:
-                _run_path(search, specs, task)
-            finally:
-                collect_young()
+        anyio.run(_search, search, specs, clock, backend="trio", backend_options={"clock": clock})
     report = ExplorationReport(
         search.states, search.transitions, search.runs, not search.cut and not search.pending
     )
     return report, search.visited()
 
 
-def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
+async def _search(search: Search, specs: tuple[EntrySpec, ...], clock: VirtualClock) -> None:
+    """Run the paths left to run, one after the other, in one trio run loop;
+    each from time 0, and each ends with no task of its own left."""
+    tasks_before = trio.lowlevel.current_statistics().tasks_living
+    while search.states < search.max_states and (task := search.next_task()) is not None:
+        search.runs += 1
+        clock.rewind()
+        try:
+            await _run_path(search, specs, task, clock)
+        finally:
+            collect_young()
+        left = trio.lowlevel.current_statistics().tasks_living - tasks_before
+        if left:
+            raise RuntimeError(f"explore: a run left {left} tasks running")
+
+
+async def _run_path(
+    search: Search, specs: tuple[EntrySpec, ...], task: Task, clock: VirtualClock
+) -> None:
     """Replay `task.path`; at the state it reaches, put the choices to
     explore from there on the frontier, and take the first of them in this
     same run (one run fewer for each new state). Breadth first, so a
@@ -351,7 +366,6 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
     ids = running.ids
     views = running.entry_views
     limit = shutdown_bound(specs)
-    clock = trio.testing.MockClock()
     term_times: dict[str, float] = {}
     taken: list[str] = []
     failures: list[AssertionError] = []
@@ -369,13 +383,18 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
     async def main() -> None:
         # Actions in a group of their own: one still waiting (a `stop` for
         # its entry to be stopped) is cancelled when the run ends.
-        async with (
-            running,
-            anyio.create_task_group() as group,
-            anyio.create_task_group() as operator,
-        ):
-            await play(group, operator)
-            operator.cancel_scope.cancel()
+        async with anyio.create_task_group() as ending:
+            async with (
+                running,
+                anyio.create_task_group() as group,
+                anyio.create_task_group() as operator,
+            ):
+                await play(group, operator)
+                operator.cancel_scope.cancel()
+                # Leave the path: let everything (abandoned functions too)
+                # finish by itself, quickly.
+                ending.start_soon(pass_time_when_idle, clock)
+            ending.cancel_scope.cancel()
 
     def act(operator: anyio.abc.TaskGroup, action: str, entry_id: str) -> None:
         operator.start_soon(call_operator_action, running, action, entry_id, actions)
@@ -475,14 +494,11 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
             judged = (Task((*taken, first), expansion), entry, state, len(history))
             taken.append(first)
             next(c for c in options if c.label == first).apply()
-        # Leave the path: let everything (abandoned functions too) finish
-        # by itself, quickly.
         stage.release_all()
-        clock.autojump_threshold = 0
         if "returned" not in term_times:
             running.kill()
 
-    anyio.run(main, backend="trio", backend_options={"clock": clock})
+    await main()
     if failures:
         history = running.history
         message = _describe_failure(failures[0], taken, history, actions)
