@@ -18,6 +18,13 @@ commute are run once (sleep sets, `_reduction`), and a state reached again
 with no more operator actions left than before is covered by the earlier
 visit (subsumption by operator budget, `_reduction`): every state is still
 visited, with at least as many actions left, by fewer transitions.
+
+What a search costs is its runs: at least one for each transition into a
+state already seen (it cannot go on from there without copying the run),
+each replaying its path from the start. So the runs share one trio run
+loop, each from time 0 on a clock of the explorer's own
+(`_virtual_clock`), and the garbage collector collects only the young
+generations, after each run (`_collector`).
 """
 
 from __future__ import annotations
@@ -348,6 +355,9 @@ async def _search(search: Search, specs: tuple[EntrySpec, ...], clock: VirtualCl
             await _run_path(search, specs, task, clock)
         finally:
             collect_young()
+        # What the collection finalized (an async generator left open is
+        # closed in a task of trio's) ends before the next run begins.
+        await trio.testing.wait_all_tasks_blocked()
         left = trio.lowlevel.current_statistics().tasks_living - tasks_before
         if left:
             raise RuntimeError(f"explore: a run left {left} tasks running")
