@@ -18,6 +18,13 @@ commute are run once (sleep sets, `_reduction`), and a state reached again
 with no more operator actions left than before is covered by the earlier
 visit (subsumption by operator budget, `_reduction`): every state is still
 visited, with at least as many actions left, by fewer transitions.
+
+What a search costs is its runs: at least one for each transition into a
+state already seen (it cannot go on from there without copying the run),
+each replaying its path from the start. So the runs share one trio run
+loop, each from time 0 on a clock of the explorer's own
+(`_virtual_clock`), and the garbage collector collects only the young
+generations, after each run (`_collector`).
 """
 
 from __future__ import annotations
@@ -39,19 +46,21 @@ from .._command import Command
 from .._command_process import SpawnSettings
 from .._daemons import Daemons
 from .._defaults import EXPLORE_MAX_DEPTH, EXPLORE_MAX_STATES, EXPLORE_OPERATOR_ACTIONS
+from .._entry_view import EntryView
 from .._events import Event
 from .._load_system import load_system
 from .._options import EntrySpec, ExecFunction
 from .._process_handle import ExitStatus
 from .._ready import CheckFn
 from .._results import HealthCheckResult
-from .._running import RunningDaemons
+from ._collector import collect_young, young_collections
 from ._invariants import HistoryReplay, InvariantViolation
 from ._reduction import Fingerprint, Search, Sleep, Task, silent
 from ._report import OperatorCall, timeline_lines
 from ._shutdown_bound import shutdown_bound, shutdown_failures
 from ._simulation import call_operator_action, refuse_running_loop, simulated_system
 from ._verify import VerificationError
+from ._virtual_clock import VirtualClock, pass_time_when_idle
 
 __all__ = ["ExplorationError", "ExplorationReport", "explore"]
 
@@ -187,6 +196,11 @@ class _Stage:
         self.next_pid = 1001
 
     def choices(self) -> list[_Choice]:
+        return sorted(self.unordered_choices(), key=lambda c: c.label)
+
+    def unordered_choices(self) -> list[_Choice]:
+        """`choices` in the order they were made (enough to find one by its
+        label: a sort is stable, so the first of a label is the same)."""
         found: list[_Choice] = []
         for entry_id, spawned in self.spawning.items():
             found.append(_Choice(f"{entry_id} spawn finishes", spawned.set, entry_id))
@@ -207,7 +221,7 @@ class _Stage:
             found.append(_Choice(label, cleaned.set, puppet.entry_id))
         for puppet in self.puppets:
             found.extend(puppet.choices())
-        return sorted(found, key=lambda c: c.label)
+        return found
 
     def release_all(self) -> None:
         """Let everything go on by itself (the run is being ended)."""
@@ -267,10 +281,26 @@ class _Stage:
 
         return check
 
-    def puppet_state(self, entry_id: str) -> tuple[bool, tuple[bool, ...]]:
-        """Whether a spawn is under way, and for each live process whether it was signalled."""
-        alive = tuple(p.signalled for p in self.puppets if p.entry_id == entry_id and p.running)
-        return entry_id in self.spawning, alive
+    def entry_parts(self) -> dict[str, tuple[tuple[bool, tuple[bool, ...]], bool, int]]:
+        """For each entry with anything under way: whether a spawn is, and for
+        each live process whether it was signalled; whether a check is in
+        flight; how many cancelled functions are still cleaning up."""
+        alive: dict[str, list[bool]] = {}
+        for puppet in self.puppets:
+            if puppet.status is None:
+                alive.setdefault(puppet.entry_id, []).append(puppet.signalled)
+        cleaning: dict[str, int] = {}
+        for puppet in self.cleanups:
+            cleaning[puppet.entry_id] = cleaning.get(puppet.entry_id, 0) + 1
+        busy = {*alive, *self.spawning, *self.checks, *cleaning}
+        return {
+            entry_id: (
+                (entry_id in self.spawning, tuple(alive.get(entry_id, ()))),
+                entry_id in self.checks,
+                cleaning.get(entry_id, 0),
+            )
+            for entry_id in busy
+        }
 
 
 def explore(
@@ -315,16 +345,37 @@ def search_states(
         raise ValueError(f"operator_actions must be a whole number >= 0, not {operator_actions!r}")
     specs = load_system(system).entries
     search = Search(max_states, max_depth, operator_actions, reduce)
-    while search.states < max_states and (task := search.next_task()) is not None:
-        search.runs += 1
-        _run_path(search, specs, task)
+    clock = VirtualClock()
+    with young_collections():
+        anyio.run(_search, search, specs, clock, backend="trio", backend_options={"clock": clock})
     report = ExplorationReport(
         search.states, search.transitions, search.runs, not search.cut and not search.pending
     )
     return report, search.visited()
 
 
-def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
+async def _search(search: Search, specs: tuple[EntrySpec, ...], clock: VirtualClock) -> None:
+    """Run the paths left to run, one after the other, in one trio run loop;
+    each from time 0, and each ends with no task of its own left."""
+    tasks_before = trio.lowlevel.current_statistics().tasks_living
+    while search.states < search.max_states and (task := search.next_task()) is not None:
+        search.runs += 1
+        clock.rewind()
+        try:
+            await _run_path(search, specs, task, clock)
+        finally:
+            collect_young()
+        # What the collection finalized (an async generator left open is
+        # closed in a task of trio's) ends before the next run begins.
+        await trio.testing.wait_all_tasks_blocked()
+        left = trio.lowlevel.current_statistics().tasks_living - tasks_before
+        if left:
+            raise RuntimeError(f"explore: a run left {left} tasks running")
+
+
+async def _run_path(
+    search: Search, specs: tuple[EntrySpec, ...], task: Task, clock: VirtualClock
+) -> None:
     """Replay `task.path`; at the state it reaches, put the choices to
     explore from there on the frontier, and take the first of them in this
     same run (one run fewer for each new state). Breadth first, so a
@@ -333,8 +384,8 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
     stage = _Stage(specs)
     running = simulated_system(stage, specs)
     ids = running.ids
+    views = running.entry_views
     limit = shutdown_bound(specs)
-    clock = trio.testing.MockClock()
     term_times: dict[str, float] = {}
     taken: list[str] = []
     failures: list[AssertionError] = []
@@ -352,26 +403,35 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
     async def main() -> None:
         # Actions in a group of their own: one still waiting (a `stop` for
         # its entry to be stopped) is cancelled when the run ends.
-        async with (
-            running,
-            anyio.create_task_group() as group,
-            anyio.create_task_group() as operator,
-        ):
-            await play(group, operator)
-            operator.cancel_scope.cancel()
+        async with anyio.create_task_group() as ending:
+            async with (
+                running,
+                anyio.create_task_group() as group,
+                anyio.create_task_group() as operator,
+            ):
+                await play(group, operator)
+                operator.cancel_scope.cancel()
+                # Leave the path: let everything (abandoned functions too)
+                # finish by itself, quickly.
+                ending.start_soon(pass_time_when_idle, clock)
+            ending.cancel_scope.cancel()
 
     def act(operator: anyio.abc.TaskGroup, action: str, entry_id: str) -> None:
         operator.start_soon(call_operator_action, running, action, entry_id, actions)
 
     def fingerprint() -> Fingerprint:
-        return _fingerprint(running, stage, term_times, len(actions))
+        return _fingerprint(views, stage, term_times, len(actions))
 
     def offered(
         group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup, label: str | None = None
     ) -> list[_Choice]:
         """The choices in this state; given a `label`, only those of its kind."""
         kind = None if label is None else _kind_of(label)
-        options = stage.choices() if kind in (None, "entry") else []
+        options: list[_Choice] = []
+        if kind == "entry":
+            options = stage.unordered_choices()
+        elif kind is None:
+            options = stage.choices()
         if kind in (None, "term") and "called" not in term_times:
             options.append(_Choice("term()", functools.partial(group.start_soon, call_term), None))
         if kind in (None, "operator") and len(actions) < search.max_actions:
@@ -382,14 +442,15 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
                     functools.partial(act, operator, name, entry_id),
                     None,
                 )
-                for verb, name, entry_id in _operator_moves(running, terminating, search.reduce)
+                for verb, name, entry_id in _operator_moves(views, terminating, search.reduce)
             )
-        wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
         # A spawn takes no time (it takes milliseconds): it is ordered among
         # the other moves, but no timer fires meanwhile.
-        if kind in (None, "time") and math.isfinite(wait) and not stage.spawning:
-            jump = functools.partial(clock.jump, wait)
-            options.append(_Choice(f"time passes {wait:g} s", jump, None))
+        if kind in (None, "time") and not stage.spawning:
+            wait = trio.lowlevel.current_statistics().seconds_to_next_deadline
+            if math.isfinite(wait):
+                jump = functools.partial(clock.jump, wait)
+                options.append(_Choice(f"time passes {wait:g} s", jump, None))
         return options
 
     async def play(group: anyio.abc.TaskGroup, operator: anyio.abc.TaskGroup) -> None:
@@ -400,13 +461,15 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
         while True:
             await trio.testing.wait_all_tasks_blocked()
             history = running.history
-            try:
-                replay.feed(history[checked:])
-                checked = len(history)
-                replay.end_of_step()
-            except InvariantViolation as violation:
-                failures.append(violation)
-                break
+            if len(history) > checked:
+                # (Nothing new: the invariants hold as they held.)
+                try:
+                    replay.feed(history[checked:])
+                    checked = len(history)
+                    replay.end_of_step()
+                except InvariantViolation as violation:
+                    failures.append(violation)
+                    break
             if "returned" in term_times:
                 called, returned = term_times["called"], term_times["returned"]
                 alive = [(p.entry_id, p.pid) for p in stage.puppets if p.running and p.pid]
@@ -451,14 +514,11 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
             judged = (Task((*taken, first), expansion), entry, state, len(history))
             taken.append(first)
             next(c for c in options if c.label == first).apply()
-        # Leave the path: let everything (abandoned functions too) finish
-        # by itself, quickly.
         stage.release_all()
-        clock.autojump_threshold = 0
         if "returned" not in term_times:
             running.kill()
 
-    anyio.run(main, backend="trio", backend_options={"clock": clock})
+    await main()
     if failures:
         history = running.history
         message = _describe_failure(failures[0], taken, history, actions)
@@ -466,7 +526,7 @@ def _run_path(search: Search, specs: tuple[EntrySpec, ...], task: Task) -> None:
 
 
 def _operator_moves(
-    running: RunningDaemons, terminating: bool, reduce: bool
+    views: Sequence[EntryView], terminating: bool, reduce: bool
 ) -> list[tuple[str, str, str]]:
     """The operator actions worth trying, `(verb, method, entry id)`: a stop of
     an entry not held, a start of a held one (the others change nothing), a
@@ -480,7 +540,7 @@ def _operator_moves(
     (subsumption by operator budget, `_reduction`): its run would only
     find that out."""
     moves: list[tuple[str, str, str]] = []
-    for entry in running.entry_views:
+    for entry in views:
         if entry.held:
             moves.append(("starts", "start", entry.id))
         elif not terminating:
@@ -504,21 +564,27 @@ def _kind_of(label: str) -> str:
     return "entry"
 
 
+_IDLE = ((False, ()), False, 0)
+"""An entry's part of the stage with nothing under way."""
+
+
 def _fingerprint(
-    running: RunningDaemons, stage: _Stage, term_times: dict[str, float], actions: int
+    views: Sequence[EntryView], stage: _Stage, term_times: dict[str, float], actions: int
 ) -> tuple[object, ...]:
     parts: list[object] = ["called" in term_times, actions]
-    for entry in running.entry_views:
-        entry_id = entry.id
+    under_way = stage.entry_parts()
+    for entry in views:
+        state = entry.state
         max_restarts = entry.spec.max_restarts
+        puppets, checking, cleaning = under_way.get(entry.id, _IDLE)
         parts.append(
             (
-                entry.state,
-                stage.puppet_state(entry_id),
-                entry_id in stage.checks,
-                sum(p.entry_id == entry_id for p in stage.cleanups),
+                state,
+                puppets,
+                checking,
+                cleaning,
                 0 if max_restarts is None else min(entry.restarts, max_restarts + 1),
-                entry.state is LifecycleState.STARTING and entry.grace_expired(),
+                state is LifecycleState.STARTING and entry.grace_expired(),
                 entry.held,
             )
         )
