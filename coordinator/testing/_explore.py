@@ -319,7 +319,11 @@ def explore(
     and a state is not explored again with fewer operator actions left
     (subsumption: see `_reduction`), so every reachable state is still
     visited. Raises
-    `ExplorationError` with the path to a violation."""
+    `ExplorationError` with the path to a violation.
+
+    While it runs, the garbage collector's automatic collections are off
+    (it collects after each run of the coordinator); it is left as it was
+    found."""
     report, _ = search_states(
         system, max_states=max_states, max_depth=max_depth, operator_actions=operator_actions
     )
