@@ -28,8 +28,8 @@ measurements, so that the ratios compare like with like on a noisy machine.
   drained by tasks, `wait()` and `aclose()` for each (no coordinator);
   `own-layer`, the coordinator's own process layer (`spawn_child`: pidfds
   and pipes in one epoll set read by one task for all the children, anyio's
-  where pidfds are missing), its output
-  discarded, `wait()` and `aclose()` for each (no coordinator);
+  where pidfds are missing), its output discarded, `wait()` and `aclose()`
+  for each (no coordinator);
   `in-process`, the coordinator with `ExecFn` daemons (no process at all).
 * chain-log: `--chain` (20) services, each requiring the previous one, each
   a tiny Python listener (`sys.executable -I -S`) on its own free port that

@@ -355,8 +355,10 @@ class _PidfdChild:
         self._reader: _Reader | None = reader
         """While the reader watches a descriptor of this child: until it is
         reaped and its outputs have ended, or until the reader stops."""
-        self._ended = anyio.Event()
-        """Set once reaped, or once the reader has stopped (then `wait` reaps by itself)."""
+        self._ended: anyio.Event | None = None
+        """Set once reaped, or once the reader has stopped (then `wait` reaps
+        by itself); made by the first `wait` that needs it (a supervisor told
+        by `when_ended` needs none: three objects fewer for the collector)."""
         self._ended_callback: Callable[[], None] | None = None
 
     def when_ended(self, callback: Callable[[], None]) -> None:
@@ -367,6 +369,8 @@ class _PidfdChild:
 
     async def wait(self) -> int:
         if self.returncode is None and self._reader is not None:
+            if self._ended is None:
+                self._ended = anyio.Event()
             await self._ended.wait()
         while self.returncode is None:
             await anyio.wait_readable(self.pidfd)
@@ -416,7 +420,8 @@ class _PidfdChild:
         """The reader has stopped: the outputs end here, and `wait` reaps by itself."""
         self._reader = None
         self._close_outputs()
-        self._ended.set()
+        if self._ended is not None:
+            self._ended.set()
 
     # Inner workings.
 
@@ -457,7 +462,8 @@ class _PidfdChild:
         self._unwatch(self.pidfd)
         os.close(self.pidfd)
         self.pidfd = -1
-        self._ended.set()
+        if self._ended is not None:
+            self._ended.set()
         callback, self._ended_callback = self._ended_callback, None
         if callback is not None:
             try:

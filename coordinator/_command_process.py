@@ -247,7 +247,7 @@ class CommandProcess:
         process = self._process
         if process.returncode is not None and self._outputs_done.is_set() and not self._notify_dir:
             # The usual stop: nothing left to wait for, so no shield to pay
-            # for (4 to 9 us a stop). A child's `aclose` shields its own
+            # for (3 to 9 us a stop). A child's `aclose` shields its own
             # closing: at most a cancellation could come, once it is closed.
             await process.aclose()
             return
