@@ -12,29 +12,12 @@ import pytest
 import trio
 import trio.testing
 
-from coordinator import Command, Daemons, HealthCheckResult, Ready
 from coordinator.testing import ExplorationError, explore
 from coordinator.testing._explore import search_states
 from coordinator.testing._virtual_clock import VirtualClock, pass_time_when_idle
 
 from . import broken_rules
-
-
-def ok() -> HealthCheckResult:
-    return HealthCheckResult.success()
-
-
-def pair() -> Daemons:
-    return (
-        Daemons.of()
-        .add_daemon("db", exec=Command(["db"], sigterm_timeout=5), ready=Ready("DB", ok))
-        .add_daemon(
-            "web",
-            exec=Command(["web"], sigterm_timeout=5),
-            ready=Ready("Web", ok),
-            requires=["db"],
-        )
-    )
+from .test_verification_teeth import pair
 
 
 def test_one_event_loop_runs_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
