@@ -237,10 +237,7 @@ def raw_floor(count: int, pipes: bool = False) -> Lifecycle:
     finally:
         for process in processes:
             if process.returncode is None:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_group(process.pid)
                 process.wait()
             for stream in (process.stdout, process.stderr):
                 if stream is not None:
@@ -315,15 +312,20 @@ async def stop_children(children: Sequence[Child]) -> float:
     return time.perf_counter() - begin
 
 
+def kill_group(pgid: int) -> None:
+    """SIGKILL a process group that may be gone already."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 async def kill_left(children: Sequence[Child]) -> None:
     """After a failed measurement: nothing of it left running."""
     with anyio.CancelScope(shield=True):
         for child in children:
             if child.returncode is None:
-                try:
-                    os.killpg(child.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_group(child.pid)
             await child.aclose()
 
 

@@ -220,6 +220,9 @@ class EntrySupervisor:
         if _cancel_when_ended(process, scope):
             with scope:
                 await self._check(entry, checks)
+            # Over: nothing is left for `_exited` to cancel (a cancel formats
+            # a task's repr, on every exit).
+            checks.scope = None
             return
         # A handle of the user's own that cannot call back: its checks run in
         # a task of their own, which the exit cancels (`_exited`).
@@ -371,7 +374,7 @@ class EntrySupervisor:
         entry.process = None
         checks = entry.checks
         if checks is not None and checks.scope is not None:
-            checks.scope.cancel()  # (a task's checks; checks run here are over already)
+            checks.scope.cancel()  # (the checks of a handle without `when_ended`)
             checks.scope = None
         self._watchdog.stop(entry)
         entry.announcer = None  # what is left of it may not announce readiness

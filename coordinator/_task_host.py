@@ -57,8 +57,8 @@ class TaskHost:
     def cancel_checks(self) -> None:
         """End every check at once, as `term()` begins: the check tasks by
         one cancellation for the whole system (far cheaper than one per
-        entry), and the checks supervising tasks run by a flag they read
-        (`checks_group` is `None`) before each check."""
+        entry), and the checks that supervising tasks run by a flag they
+        read before each check (`checks_group` is `None`)."""
         if self._checks_scope is not None:
             self._checks_scope.cancel()
         self._checks_group = None
